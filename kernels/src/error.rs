@@ -1,0 +1,36 @@
+//! The one error type of the kernels crate: every variant names the kernel or buffer and what was wrong.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum KernelError {
+    #[error(
+        "no GPU adapter found (wgpu saw none). Install a Vulkan driver (on Debian: \
+         `apt-get install mesa-vulkan-drivers libvulkan1` gives the software one) or run with --backend cpu"
+    )]
+    NoAdapter,
+    #[error("the adapter `{adapter}` refused the device request: {message}")]
+    RequestDevice { adapter: String, message: String },
+    #[error("shader `{kernel}` is invalid: {message}")]
+    Shader { kernel: String, message: String },
+    #[error(
+        "kernel `{kernel}`: buffer `{buffer}` needs {bytes} bytes but the device allows {limit} per binding; \
+         run fewer replicas per chunk"
+    )]
+    BufferTooLarge {
+        kernel: String,
+        buffer: String,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("kernel `{kernel}`: reading back `{buffer}` failed: {message}")]
+    Readback {
+        kernel: String,
+        buffer: String,
+        message: String,
+    },
+    #[error("kernel `{kernel}`: bad input: {message}")]
+    Input { kernel: String, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, KernelError>;

@@ -1,0 +1,411 @@
+//! The GPU context: picks an adapter, asks for the limits the kernels need, and says what it uses.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{KernelError, Result};
+
+/// Which compute path to run on, as the user asked for it (`--backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// wgpu on a hardware GPU, the CPU twin otherwise (software adapters are slower than the twin).
+    #[default]
+    Auto,
+    /// wgpu on any adapter, the software one included.
+    Gpu,
+    /// The CPU twins (rayon, f64).
+    Cpu,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "gpu" => Ok(Self::Gpu),
+            "cpu" => Ok(Self::Cpu),
+            other => Err(format!("unknown backend `{other}`: use auto, gpu or cpu")),
+        }
+    }
+}
+
+/// A wgpu device and queue with what we learnt about the adapter.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+}
+
+impl GpuContext {
+    /// Opens the best adapter wgpu finds (any kind, software included) with all of its limits.
+    pub fn new() -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(desc);
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            apply_limit_buckets: false,
+        }))
+        .map_err(|_| KernelError::NoAdapter)?;
+        let info = adapter.get_info();
+        // Large replica batches want the biggest storage buffers the adapter has.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("glasscam"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| KernelError::RequestDevice {
+            adapter: info.name.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+        })
+    }
+
+    /// True for CPU-emulated adapters such as Mesa's lavapipe.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// One line naming the adapter, its driver and the backend.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?}, driver {} {})",
+            self.info.name,
+            self.info.device_type,
+            self.info.backend,
+            self.info.driver,
+            self.info.driver_info
+        )
+    }
+
+    /// Largest storage-buffer binding the device accepts, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+    }
+
+    /// An explicit bind-group layout for group 0: one entry per binding, in order.
+    pub fn layout(&self, label: &str, bindings: &[Binding]) -> wgpu::BindGroupLayout {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match b {
+                        Binding::Uniform | Binding::UniformDynamic => wgpu::BufferBindingType::Uniform,
+                        Binding::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: matches!(b, Binding::UniformDynamic),
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        self.device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(label),
+                entries: &entries,
+            })
+    }
+
+    /// A compute pipeline for `kernel` with an explicit group-0 layout (kernels that share bindings share it).
+    pub fn pipeline_with(
+        &self,
+        kernel: &crate::shaders::Kernel,
+        layout: &wgpu::BindGroupLayout,
+    ) -> wgpu::ComputePipeline {
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.name),
+                source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+            });
+        let pl = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(kernel.name),
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            });
+        self.device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.name),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+    }
+
+    /// A compute pipeline for `kernel` (its assembled WGSL, entry point `main`), labelled with the kernel's name.
+    pub fn pipeline(&self, kernel: &crate::shaders::Kernel) -> wgpu::ComputePipeline {
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.name),
+                source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+            });
+        self.device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.name),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+    }
+
+    /// A storage buffer holding `data`, readable and writable by kernels and copyable both ways.
+    pub fn storage<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        let contents: &[u8] = bytemuck::cast_slice(data);
+        // wgpu rejects zero-sized bindings; keep one word so empty inputs still bind.
+        let padded;
+        let contents = if contents.is_empty() {
+            padded = [0u8; 4];
+            &padded[..]
+        } else {
+            contents
+        };
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// An uninitialised (zeroed) storage buffer of `bytes` bytes.
+    pub fn storage_zeroed(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A uniform buffer holding `value`.
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// A bind group for `layout`, binding `buffers` at 0, 1, 2, ... in order (a dynamic uniform binds one slot).
+    pub fn bind_layout(
+        &self,
+        label: &str,
+        layout: &wgpu::BindGroupLayout,
+        buffers: &[(&wgpu::Buffer, Option<u64>)],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, (b, size))| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: match size {
+                    None => b.as_entire_binding(),
+                    Some(s) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b,
+                        offset: 0,
+                        size: std::num::NonZeroU64::new(*s),
+                    }),
+                },
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout,
+            entries: &entries,
+        })
+    }
+
+    /// A bind group for group 0 of `pipeline`, binding `buffers` at 0, 1, 2, ... in order.
+    pub fn bind(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Copies `buffer` back to the host as a `Vec<T>` (blocking).
+    pub fn read<T: bytemuck::Pod>(&self, kernel: &str, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
+        let size = buffer.size();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        enc.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        let err = |message: String| KernelError::Readback {
+            kernel: kernel.to_string(),
+            buffer: buffer_label(buffer),
+            message,
+        };
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| err(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?;
+        let data = slice.get_mapped_range().map_err(|e| err(e.to_string()))?;
+        let n = data.len() / std::mem::size_of::<T>();
+        let out: Vec<T> = bytemuck::cast_slice::<u8, T>(&data[..n * std::mem::size_of::<T>()]).to_vec();
+        drop(data);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Waits until the device is idle.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| KernelError::Readback {
+                kernel: "wait".into(),
+                buffer: "-".into(),
+                message: e.to_string(),
+            })
+    }
+}
+
+fn buffer_label(_b: &wgpu::Buffer) -> String {
+    // wgpu does not hand labels back; the kernel name in the error says enough.
+    "buffer".to_string()
+}
+
+/// What a kernel binding is, for explicit layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    Uniform,
+    /// A uniform bound at a per-dispatch offset (one slot of an array of parameter blocks).
+    UniformDynamic,
+    Read,
+    ReadWrite,
+}
+
+/// Where kernels run: a wgpu device or the CPU twins.
+#[derive(Clone)]
+pub enum Compute {
+    Gpu(Arc<GpuContext>),
+    Cpu,
+}
+
+impl Compute {
+    /// Resolves the user's `--backend` choice, printing one line that says what was picked and why.
+    pub fn select(choice: BackendChoice) -> Result<Self> {
+        match choice {
+            BackendChoice::Cpu => {
+                eprintln!("backend: CPU twin ({} threads), as asked", rayon::current_num_threads());
+                Ok(Compute::Cpu)
+            }
+            BackendChoice::Gpu => {
+                let ctx = shared_context()?;
+                eprintln!("backend: GPU {}", ctx.describe());
+                Ok(Compute::Gpu(ctx))
+            }
+            BackendChoice::Auto => match shared_context() {
+                Ok(ctx) if !ctx.is_software() => {
+                    eprintln!("backend: GPU {}", ctx.describe());
+                    Ok(Compute::Gpu(ctx))
+                }
+                Ok(ctx) => {
+                    eprintln!(
+                        "backend: CPU twin ({} threads): the only adapter is the software one, {} \
+                         (use --backend gpu to run the WGSL kernels on it anyway)",
+                        rayon::current_num_threads(),
+                        ctx.info.name
+                    );
+                    Ok(Compute::Cpu)
+                }
+                Err(_) => {
+                    eprintln!(
+                        "backend: CPU twin ({} threads): no GPU adapter found",
+                        rayon::current_num_threads()
+                    );
+                    Ok(Compute::Cpu)
+                }
+            },
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Compute::Gpu(ctx) => format!("gpu: {}", ctx.describe()),
+            Compute::Cpu => format!("cpu: CPU twin, {} threads", rayon::current_num_threads()),
+        }
+    }
+}
+
+/// One device per process: opening a wgpu device is slow and tests share it.
+pub fn shared_context() -> Result<Arc<GpuContext>> {
+    static CTX: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+    CTX.get_or_init(|| GpuContext::new().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|_| KernelError::NoAdapter)
+}
+
+/// For GPU tests: the shared context, or `None` after printing that the test skipped.
+/// With `GLASSCAM_REQUIRE_GPU=1` a missing adapter panics instead, so CI cannot skip silently.
+pub fn test_context(test: &str) -> Option<Arc<GpuContext>> {
+    match shared_context() {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            if std::env::var("GLASSCAM_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("{test}: GLASSCAM_REQUIRE_GPU=1 but no adapter: {e}");
+            }
+            eprintln!("SKIPPED {test}: no GPU adapter ({e})");
+            None
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! glasscam's compute kernels. For each kernel: its parameters (host mirrors of the WGSL structs), its
+//! bindings, its launch on wgpu, and its CPU twin, the reference it is tested against and the fallback.
+
+pub mod error;
+pub mod gpu;
+pub mod md;
+pub mod shaders;
+pub mod tolerance;
+
+pub use error::{KernelError, Result};
+pub use gpu::{BackendChoice, Binding, Compute, GpuContext};

@@ -1,0 +1,411 @@
+//! Launch of `md_forces` and `md_step` on wgpu: buffers, the shared bind-group layout, dispatch, and the
+//! grow-and-redo loop when a cell or neighbour list overflows its capacity.
+
+use std::sync::Arc;
+
+use super::{
+    Advance, MdBackend, MdParams, MdSetup, ReplicaState, Replicas, SpeciesParams, Thermo, MAX_CELLS,
+};
+use crate::error::{KernelError, Result};
+use crate::gpu::{Binding, GpuContext};
+use crate::shaders;
+
+/// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
+const PARAM_STRIDE: u64 = 256;
+const PARAM_SLOTS: u64 = 64;
+
+/// The bindings of md_common.wgsl, in order.
+const BINDINGS: [Binding; 15] = [
+    Binding::UniformDynamic,
+    Binding::Read,
+    Binding::Read,
+    Binding::Read,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+];
+
+struct Buffers {
+    params: wgpu::Buffer,
+    pos: wgpu::Buffer,
+    vel: wgpu::Buffer,
+    force: wgpu::Buffer,
+    pe: wgpu::Buffer,
+    img: wgpu::Buffer,
+    state: wgpu::Buffer,
+    overflow: wgpu::Buffer,
+    backup: [wgpu::Buffer; 4],
+    bind: wgpu::BindGroup,
+}
+
+/// The GPU backend for one batch (chunk) of replicas.
+pub struct GpuMd {
+    ctx: Arc<GpuContext>,
+    pub setup: MdSetup,
+    layout: wgpu::BindGroupLayout,
+    forces_pipe: wgpu::ComputePipeline,
+    step_pipe: wgpu::ComputePipeline,
+    bufs: Option<Buffers>,
+    n_replicas: usize,
+    pub cell_cap: u32,
+    pub nbr_cap: u32,
+    /// Steps inside one dispatch (one kernel launch runs this many steps for every replica).
+    pub steps_per_dispatch: u32,
+    /// Dispatches per queue submission; overflow is checked once per submission.
+    pub dispatches_per_submit: u32,
+    /// How many times a capacity overflow made us grow and redo (for tests and logs).
+    pub regrows: u32,
+    step: u64,
+}
+
+impl GpuMd {
+    pub fn new(ctx: Arc<GpuContext>, setup: MdSetup) -> Result<GpuMd> {
+        setup.check()?;
+        let layout = ctx.layout("md", &BINDINGS);
+        let forces_pipe = ctx.pipeline_with(&shaders::MD_FORCES, &layout);
+        let step_pipe = ctx.pipeline_with(&shaders::MD_STEP, &layout);
+        let nc = setup.cells_per_side();
+        let density = setup.n as f64 / (setup.box_l * setup.box_l);
+        let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
+        // Expected occupancies with room for fluctuations; overflow still grows them.
+        let per_cell = setup.n as f64 / (nc * nc) as f64;
+        let cell_cap = ((per_cell * 1.6).ceil() as u32 + 8).min(setup.n as u32);
+        let nbr_cap = ((std::f64::consts::PI * rl * rl * density * 1.3).ceil() as u32 + 8)
+            .min(setup.n as u32);
+        Ok(GpuMd {
+            ctx,
+            setup,
+            layout,
+            forces_pipe,
+            step_pipe,
+            bufs: None,
+            n_replicas: 0,
+            cell_cap,
+            nbr_cap,
+            steps_per_dispatch: 25,
+            dispatches_per_submit: 40,
+            regrows: 0,
+            step: 0,
+        })
+    }
+
+    fn params(&self, steps: u32) -> MdParams {
+        let s = &self.setup;
+        let nc = s.cells_per_side();
+        MdParams {
+            n: s.n as u32,
+            n_replicas: self.n_replicas as u32,
+            n_species: s.n_species() as u32,
+            nc,
+            box_l: s.box_l as f32,
+            cell_size: (s.box_l / nc as f64) as f32,
+            skin: s.skin as f32,
+            dt: s.dt as f32,
+            cell_cap: self.cell_cap,
+            nbr_cap: self.nbr_cap,
+            n_chain: s.n_chain as u32,
+            steps,
+            n_dof: s.n_dof() as f32,
+            tau_t: s.tau_t as f32,
+            t_from: 0.0,
+            t_to: 0.0,
+            seg_step0: 0,
+            seg_len: 1,
+            step0: self.step as u32,
+            max_force: s.max_force as f32,
+        }
+    }
+
+    fn buffer_checked(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
+        let limit = self.ctx.max_binding();
+        if bytes > limit {
+            return Err(KernelError::BufferTooLarge {
+                kernel: "md_step".into(),
+                buffer: label.into(),
+                bytes,
+                limit,
+            });
+        }
+        Ok(self.ctx.storage_zeroed(label, bytes))
+    }
+
+    fn make_buffers(&self, r: &Replicas) -> Result<Buffers> {
+        let ctx = &self.ctx;
+        let s = &self.setup;
+        let nr = r.count() as u64;
+        let total = nr * s.n as u64;
+        let nc = s.cells_per_side() as u64;
+        debug_assert!(nc * nc <= MAX_CELLS as u64);
+        let f32x2 = |v: &[[f64; 2]]| -> Vec<[f32; 2]> {
+            v.iter().map(|x| [x[0] as f32, x[1] as f32]).collect()
+        };
+        let pairs: Vec<_> = s.pairs.iter().map(|p| p.params()).collect();
+        let sp: Vec<SpeciesParams> = s
+            .mass
+            .iter()
+            .map(|&m| SpeciesParams {
+                mass: m as f32,
+                inv_mass: (1.0 / m) as f32,
+                ..Default::default()
+            })
+            .collect();
+        let params = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("md params"),
+            size: PARAM_STRIDE * PARAM_SLOTS,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let pairs_b = ctx.storage("md pairs", &pairs);
+        let sp_b = ctx.storage("md species params", &sp);
+        let species_b = ctx.storage("md species", &s.species);
+        let pos = ctx.storage("md pos", &f32x2(&r.pos));
+        let vel = ctx.storage("md vel", &f32x2(&r.vel));
+        let force = self.buffer_checked("md force", total * 8)?;
+        let pe = self.buffer_checked("md pe", total * 4)?;
+        let img = ctx.storage("md img", &r.img);
+        let xref = self.buffer_checked("md xref", total * 8)?;
+        let cells = self.buffer_checked("md cells", nr * nc * nc * self.cell_cap as u64 * 4)?;
+        let nbr = self.buffer_checked("md nbr", total * self.nbr_cap as u64 * 4)?;
+        let nn = self.buffer_checked("md nn", total * 4)?;
+        let states: Vec<ReplicaState> = r.thermo.iter().map(Thermo::to_gpu).collect();
+        let state = ctx.storage("md state", &states);
+        let overflow = ctx.storage("md overflow", &[0u32; 4]);
+        let backup = [
+            ctx.storage_zeroed("md pos backup", pos.size()),
+            ctx.storage_zeroed("md vel backup", vel.size()),
+            ctx.storage_zeroed("md img backup", img.size()),
+            ctx.storage_zeroed("md state backup", state.size()),
+        ];
+        let bind = ctx.bind_layout(
+            "md",
+            &self.layout,
+            &[
+                (&params, Some(std::mem::size_of::<MdParams>() as u64)),
+                (&pairs_b, None),
+                (&sp_b, None),
+                (&species_b, None),
+                (&pos, None),
+                (&vel, None),
+                (&force, None),
+                (&pe, None),
+                (&img, None),
+                (&xref, None),
+                (&cells, None),
+                (&nbr, None),
+                (&nn, None),
+                (&state, None),
+                (&overflow, None),
+            ],
+        );
+        Ok(Buffers {
+            params,
+            pos,
+            vel,
+            force,
+            pe,
+            img,
+            state,
+            overflow,
+            backup,
+            bind,
+        })
+    }
+
+    /// Reads the overflow words and resets them; true when a capacity was too small (and grows it).
+    fn check_overflow(&mut self) -> Result<bool> {
+        let b = self.bufs.as_ref().expect("buffers exist after upload");
+        let o: Vec<u32> = self.ctx.read("md_step", &b.overflow)?;
+        self.ctx
+            .queue
+            .write_buffer(&b.overflow, 0, bytemuck::cast_slice(&[0u32; 4]));
+        let mut grew = false;
+        if o[0] > self.cell_cap {
+            self.cell_cap = (o[0] + o[0] / 4 + 4).min(self.setup.n as u32);
+            grew = true;
+        }
+        if o[1] > self.nbr_cap {
+            self.nbr_cap = (o[1] + o[1] / 4 + 4).min(self.setup.n as u32);
+            grew = true;
+        }
+        if grew {
+            self.regrows += 1;
+        }
+        Ok(grew)
+    }
+
+    fn run_forces(&mut self) -> Result<()> {
+        let p = self.params(0);
+        let b = self.bufs.as_ref().expect("buffers exist after upload");
+        self.ctx
+            .queue
+            .write_buffer(&b.params, 0, bytemuck::bytes_of(&p));
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("md_forces") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("md_forces"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.forces_pipe);
+            pass.set_bind_group(0, &b.bind, &[0]);
+            pass.dispatch_workgroups(self.n_replicas as u32, 1, 1);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        Ok(())
+    }
+
+    /// The replicas as they were saved at the start of the last submission.
+    fn read_backup(&self) -> Result<Replicas> {
+        let b = self.bufs.as_ref().expect("buffers exist after upload");
+        self.read_state(&b.backup[0], &b.backup[1], &b.backup[2], &b.backup[3])
+    }
+
+    fn read_state(
+        &self,
+        pos: &wgpu::Buffer,
+        vel: &wgpu::Buffer,
+        img: &wgpu::Buffer,
+        state: &wgpu::Buffer,
+    ) -> Result<Replicas> {
+        let f64x2 = |v: Vec<[f32; 2]>| -> Vec<[f64; 2]> {
+            v.iter().map(|x| [x[0] as f64, x[1] as f64]).collect()
+        };
+        let total = self.n_replicas * self.setup.n;
+        let mut pos = f64x2(self.ctx.read("md_step", pos)?);
+        let mut vel = f64x2(self.ctx.read("md_step", vel)?);
+        let mut img: Vec<[i32; 2]> = self.ctx.read("md_step", img)?;
+        let states: Vec<ReplicaState> = self.ctx.read("md_step", state)?;
+        pos.truncate(total);
+        vel.truncate(total);
+        img.truncate(total);
+        Ok(Replicas {
+            n: self.setup.n,
+            pos,
+            vel,
+            img,
+            thermo: states
+                .iter()
+                .take(self.n_replicas)
+                .map(Thermo::from_gpu)
+                .collect(),
+        })
+    }
+}
+
+impl MdBackend for GpuMd {
+    fn upload(&mut self, r: &Replicas) -> Result<()> {
+        if r.n != self.setup.n || r.pos.len() != r.n * r.count() {
+            return Err(KernelError::Input {
+                kernel: "md_forces".into(),
+                message: format!(
+                    "replicas of {} particles ({} positions for {} replicas) but the setup has {}",
+                    r.n,
+                    r.pos.len(),
+                    r.count(),
+                    self.setup.n
+                ),
+            });
+        }
+        if r.count() > self.ctx.limits.max_compute_workgroups_per_dimension as usize {
+            return Err(KernelError::Input {
+                kernel: "md_step".into(),
+                message: format!(
+                    "{} replicas in one chunk, the device dispatches at most {}",
+                    r.count(),
+                    self.ctx.limits.max_compute_workgroups_per_dimension
+                ),
+            });
+        }
+        self.n_replicas = r.count();
+        loop {
+            self.bufs = Some(self.make_buffers(r)?);
+            self.run_forces()?;
+            if !self.check_overflow()? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn advance(&mut self, adv: &Advance) -> Result<()> {
+        let per_submit = self.steps_per_dispatch as u64 * self.dispatches_per_submit as u64;
+        let mut done = 0u64;
+        while done < adv.steps {
+            let chunk = (adv.steps - done).min(per_submit);
+            let b = self.bufs.as_ref().expect("upload before advance");
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("md_step") });
+            for (src, dst) in [&b.pos, &b.vel, &b.img, &b.state].into_iter().zip(&b.backup) {
+                enc.copy_buffer_to_buffer(src, 0, dst, 0, src.size());
+            }
+            let mut offset = 0u64;
+            let mut slot = 0u64;
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("md_step"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.step_pipe);
+                while offset < chunk {
+                    let steps = (chunk - offset).min(self.steps_per_dispatch as u64);
+                    let mut p = self.params(steps as u32);
+                    p.t_from = adv.segment.t_from as f32;
+                    p.t_to = adv.segment.t_to as f32;
+                    p.seg_len = adv.segment.len.max(1) as u32;
+                    p.seg_step0 = (adv.seg_done + done + offset) as u32;
+                    p.step0 = (adv.step0 + done + offset) as u32;
+                    self.ctx.queue.write_buffer(
+                        &b.params,
+                        slot * PARAM_STRIDE,
+                        bytemuck::bytes_of(&p),
+                    );
+                    pass.set_bind_group(0, &b.bind, &[(slot * PARAM_STRIDE) as u32]);
+                    pass.dispatch_workgroups(self.n_replicas as u32, 1, 1);
+                    offset += steps;
+                    slot += 1;
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            if self.check_overflow()? {
+                // A list was truncated somewhere in this submission: grow, restore, redo it.
+                let saved = self.read_backup()?;
+                self.step = adv.step0 + done;
+                self.upload(&saved)?;
+                continue;
+            }
+            done += chunk;
+        }
+        self.step = adv.step0 + adv.steps;
+        Ok(())
+    }
+
+    fn download(&mut self) -> Result<Replicas> {
+        let b = self.bufs.as_ref().expect("upload before download");
+        self.read_state(&b.pos, &b.vel, &b.img, &b.state)
+    }
+
+    fn forces(&mut self) -> Result<(Vec<[f64; 2]>, Vec<f64>)> {
+        let b = self.bufs.as_ref().expect("upload before forces");
+        let f: Vec<[f32; 2]> = self.ctx.read("md_forces", &b.force)?;
+        let e: Vec<f32> = self.ctx.read("md_forces", &b.pe)?;
+        let total = self.n_replicas * self.setup.n;
+        Ok((
+            f.iter()
+                .take(total)
+                .map(|x| [x[0] as f64, x[1] as f64])
+                .collect(),
+            e.iter().take(total).map(|&x| x as f64).collect(),
+        ))
+    }
+}

@@ -1,0 +1,345 @@
+//! MD kernels `md_forces` and `md_step`: force-shifted Lennard-Jones with cell-built neighbour lists and
+//! velocity Verlet with a Nose-Hoover chain, for many replicas at once; host mirrors of the WGSL structs.
+
+pub mod cpu;
+pub mod gpu;
+
+use bytemuck::{Pod, Zeroable};
+
+pub const MAX_CHAIN: usize = 8;
+/// Workgroup size of the MD kernels (one workgroup per replica).
+pub const WG: u32 = 256;
+/// Cell counts live in workgroup memory: at most this many cells per replica.
+pub const MAX_CELLS: u32 = 1024;
+
+// keep in sync with shaders/md_common.wgsl `MdParams`
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct MdParams {
+    pub n: u32,
+    pub n_replicas: u32,
+    pub n_species: u32,
+    pub nc: u32,
+    pub box_l: f32,
+    pub cell_size: f32,
+    pub skin: f32,
+    pub dt: f32,
+    pub cell_cap: u32,
+    pub nbr_cap: u32,
+    pub n_chain: u32,
+    pub steps: u32,
+    pub n_dof: f32,
+    pub tau_t: f32,
+    pub t_from: f32,
+    pub t_to: f32,
+    pub seg_step0: u32,
+    pub seg_len: u32,
+    pub step0: u32,
+    pub max_force: f32,
+}
+
+// keep in sync with shaders/md_common.wgsl `PairParams`
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct PairParams {
+    pub sigma2: f32,
+    pub eps: f32,
+    pub rc2: f32,
+    pub rl2: f32,
+    pub fc: f32,
+    pub ec: f32,
+    pub rc: f32,
+    pub _pad: f32,
+}
+
+// keep in sync with shaders/md_common.wgsl `SpeciesParams`
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SpeciesParams {
+    pub mass: f32,
+    pub inv_mass: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+}
+
+// keep in sync with shaders/md_common.wgsl `ReplicaState`
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct ReplicaState {
+    pub eta: [f32; MAX_CHAIN],
+    pub veta: [f32; MAX_CHAIN],
+    pub ke: f32,
+    pub pe: f32,
+    pub status: u32,
+    pub fail_step: u32,
+    pub rebuilds: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Why a replica stopped (the `status` word of `ReplicaState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    NonFinite,
+    AbsurdForce,
+}
+
+impl Failure {
+    pub fn from_status(status: u32) -> Option<Failure> {
+        match status {
+            0 => None,
+            1 => Some(Failure::NonFinite),
+            _ => Some(Failure::AbsurdForce),
+        }
+    }
+    pub fn status(self) -> u32 {
+        match self {
+            Failure::NonFinite => 1,
+            Failure::AbsurdForce => 2,
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Failure::NonFinite => "a position, force or energy became NaN or infinite",
+            Failure::AbsurdForce => "a force exceeded the blow-up limit (max_force)",
+        }
+    }
+}
+
+/// One species pair of the force-shifted LJ potential, in f64 (the CPU twin's and the source of `PairParams`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pair {
+    pub sigma: f64,
+    pub eps: f64,
+    pub rc: f64,
+    /// phi*(rc)
+    pub ec: f64,
+    /// phi*'(rc)
+    pub fc: f64,
+    /// neighbour-list radius rc + skin
+    pub rl: f64,
+}
+
+impl Pair {
+    pub fn new(sigma: f64, eps: f64, rc: f64, skin: f64) -> Pair {
+        let sr6 = (sigma / rc).powi(6);
+        let ec = 4.0 * eps * (sr6 * sr6 - sr6);
+        let fc = -24.0 * eps / rc * (2.0 * sr6 * sr6 - sr6);
+        Pair {
+            sigma,
+            eps,
+            rc,
+            ec,
+            fc,
+            rl: rc + skin,
+        }
+    }
+
+    /// (F/r, phi) at squared distance r2, zero beyond rc. F/r times the separation vector gives the force on i.
+    #[inline]
+    pub fn eval(&self, r2: f64) -> (f64, f64) {
+        if r2 >= self.rc * self.rc {
+            return (0.0, 0.0);
+        }
+        let inv2 = 1.0 / r2;
+        let sr2 = self.sigma * self.sigma * inv2;
+        let sr6 = sr2 * sr2 * sr2;
+        let sr12 = sr6 * sr6;
+        let rr = r2.sqrt();
+        let fr = 24.0 * self.eps * inv2 * (2.0 * sr12 - sr6) + self.fc / rr;
+        let e = 4.0 * self.eps * (sr12 - sr6) - self.ec - (rr - self.rc) * self.fc;
+        (fr, e)
+    }
+
+    pub fn params(&self) -> PairParams {
+        PairParams {
+            sigma2: (self.sigma * self.sigma) as f32,
+            eps: self.eps as f32,
+            rc2: (self.rc * self.rc) as f32,
+            rl2: (self.rl * self.rl) as f32,
+            fc: self.fc as f32,
+            ec: self.ec as f32,
+            rc: self.rc as f32,
+            _pad: 0.0,
+        }
+    }
+}
+
+/// Everything a batch of replicas shares: the force field, the box, the integrator settings.
+#[derive(Clone, Debug)]
+pub struct MdSetup {
+    /// Particles per replica.
+    pub n: usize,
+    pub box_l: f64,
+    /// Species index of each particle (the same for every replica).
+    pub species: Vec<u32>,
+    /// Mass per species.
+    pub mass: Vec<f64>,
+    /// Row-major n_species x n_species pair table.
+    pub pairs: Vec<Pair>,
+    pub dt: f64,
+    pub skin: f64,
+    pub tau_t: f64,
+    pub n_chain: usize,
+    /// A force above this marks the replica as blown up.
+    pub max_force: f64,
+}
+
+impl MdSetup {
+    pub fn n_species(&self) -> usize {
+        self.mass.len()
+    }
+
+    pub fn pair(&self, si: u32, sj: u32) -> &Pair {
+        &self.pairs[si as usize * self.n_species() + sj as usize]
+    }
+
+    /// Degrees of freedom for the thermostat: 2D, total momentum fixed at zero.
+    pub fn n_dof(&self) -> f64 {
+        (2 * self.n).saturating_sub(2).max(1) as f64
+    }
+
+    /// Cells per side: as many as fit the largest list radius, one cell when fewer than three fit.
+    pub fn cells_per_side(&self) -> u32 {
+        let rl = self.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
+        let nc = ((self.box_l / rl).floor() as u32).min(32);
+        if nc < 3 {
+            1
+        } else {
+            nc
+        }
+    }
+
+    /// Checks what the kernels assume; the message says what to change.
+    pub fn check(&self) -> crate::error::Result<()> {
+        let bad = |message: String| {
+            Err(crate::error::KernelError::Input {
+                kernel: "md".into(),
+                message,
+            })
+        };
+        let ns = self.n_species();
+        if self.n == 0 || self.species.len() != self.n {
+            return bad(format!("{} species entries for {} particles", self.species.len(), self.n));
+        }
+        if self.pairs.len() != ns * ns {
+            return bad(format!("pair table has {} entries, expected {}", self.pairs.len(), ns * ns));
+        }
+        if let Some(s) = self.species.iter().find(|&&s| s as usize >= ns) {
+            return bad(format!("species index {s} but only {ns} species"));
+        }
+        if self.n_chain == 0 || self.n_chain > MAX_CHAIN {
+            return bad(format!("Nose-Hoover chain length {} (use 1..={MAX_CHAIN})", self.n_chain));
+        }
+        let rl = self.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
+        if 2.0 * rl > self.box_l {
+            return bad(format!(
+                "box side {:.3} is shorter than twice the neighbour radius {:.3}: use more particles",
+                self.box_l, rl
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Nose-Hoover chain and bookkeeping of one replica, in f64 on the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Thermo {
+    pub eta: [f64; MAX_CHAIN],
+    pub veta: [f64; MAX_CHAIN],
+    pub ke: f64,
+    pub pe: f64,
+    pub status: u32,
+    pub fail_step: u64,
+}
+
+impl Thermo {
+    pub fn to_gpu(&self) -> ReplicaState {
+        ReplicaState {
+            eta: self.eta.map(|x| x as f32),
+            veta: self.veta.map(|x| x as f32),
+            ke: self.ke as f32,
+            pe: self.pe as f32,
+            status: self.status,
+            fail_step: self.fail_step as u32,
+            rebuilds: 0,
+            _pad: [0; 3],
+        }
+    }
+    pub fn from_gpu(s: &ReplicaState) -> Thermo {
+        Thermo {
+            eta: s.eta.map(|x| x as f64),
+            veta: s.veta.map(|x| x as f64),
+            ke: s.ke as f64,
+            pe: s.pe as f64,
+            status: s.status,
+            fail_step: s.fail_step as u64,
+        }
+    }
+
+    /// Thermostat energy: sum Q_j veta_j^2 / 2 + n_dof kT eta_0 + kT sum_{j>=1} eta_j (for the conserved quantity).
+    pub fn bath_energy(&self, setup: &MdSetup, kt: f64) -> f64 {
+        let tau2 = setup.tau_t * setup.tau_t;
+        let mut e = 0.0;
+        for j in 0..setup.n_chain {
+            let q = if j == 0 { setup.n_dof() * kt * tau2 } else { kt * tau2 };
+            e += 0.5 * q * self.veta[j] * self.veta[j];
+            e += if j == 0 { setup.n_dof() * kt } else { kt } * self.eta[j];
+        }
+        e
+    }
+}
+
+/// The host's copy of a batch of replicas (replica-major), what goes up to and comes back from a backend.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Replicas {
+    pub n: usize,
+    pub pos: Vec<[f64; 2]>,
+    pub vel: Vec<[f64; 2]>,
+    pub img: Vec<[i32; 2]>,
+    pub thermo: Vec<Thermo>,
+}
+
+impl Replicas {
+    pub fn count(&self) -> usize {
+        self.thermo.len()
+    }
+}
+
+/// A stretch of the thermostat schedule: the target goes linearly from `t_from` to `t_to` over `len` steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Segment {
+    pub t_from: f64,
+    pub t_to: f64,
+    pub len: u64,
+}
+
+impl Segment {
+    /// Target temperature at the end of step `k` of the segment (k = len gives t_to exactly).
+    pub fn target_at(&self, k: u64) -> f64 {
+        let a = k as f64 / self.len.max(1) as f64;
+        self.t_from * (1.0 - a) + self.t_to * a
+    }
+}
+
+/// Where one call to `advance` sits: which segment, how far into it, and the global step count.
+#[derive(Clone, Copy, Debug)]
+pub struct Advance {
+    pub segment: Segment,
+    /// Steps of the segment already done.
+    pub seg_done: u64,
+    /// Global step number before this call.
+    pub step0: u64,
+    pub steps: u64,
+}
+
+/// What both MD backends do: take replicas, advance them, hand them back.
+pub trait MdBackend {
+    /// Loads the replicas and evaluates forces (md_forces) so that the next step can start.
+    fn upload(&mut self, replicas: &Replicas) -> crate::error::Result<()>;
+    /// Runs `adv.steps` steps of md_step.
+    fn advance(&mut self, adv: &Advance) -> crate::error::Result<()>;
+    /// The current replicas (positions wrapped into the box, image counts, thermostats, energies).
+    fn download(&mut self) -> crate::error::Result<Replicas>;
+    /// Forces and per-particle potential energies at the current positions.
+    fn forces(&mut self) -> crate::error::Result<(Vec<[f64; 2]>, Vec<f64>)>;
+}

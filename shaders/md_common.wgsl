@@ -1,0 +1,268 @@
+// md_common: types, bindings and functions shared by md_forces and md_step.
+// One workgroup owns one replica (replica = workgroup_id.x); its threads stride over the particles.
+// Layouts are replica-major: particle i of replica r sits at r * n + i.
+
+const WG: u32 = 256u;
+// Cell counts live in workgroup memory; the host keeps nc * nc within this.
+const MAX_CELLS: u32 = 1024u;
+const MAX_CHAIN: u32 = 8u;
+
+// keep in sync with kernels/src/md/mod.rs `MdParams`
+struct MdParams {
+    n: u32,
+    n_replicas: u32,
+    n_species: u32,
+    nc: u32,
+    box_l: f32,
+    cell_size: f32,
+    skin: f32,
+    dt: f32,
+    cell_cap: u32,
+    nbr_cap: u32,
+    n_chain: u32,
+    steps: u32,
+    n_dof: f32,
+    tau_t: f32,
+    t_from: f32,
+    t_to: f32,
+    seg_step0: u32,
+    seg_len: u32,
+    step0: u32,
+    max_force: f32,
+}
+
+// keep in sync with kernels/src/md/mod.rs `PairParams`
+struct PairParams {
+    sigma2: f32,
+    eps: f32,
+    rc2: f32,
+    // squared neighbour-list radius (rc + skin)^2
+    rl2: f32,
+    // phi*'(rc), the slope removed by the linear smoothing
+    fc: f32,
+    // phi*(rc)
+    ec: f32,
+    rc: f32,
+    _pad: f32,
+}
+
+// keep in sync with kernels/src/md/mod.rs `SpeciesParams`
+struct SpeciesParams {
+    mass: f32,
+    inv_mass: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
+// keep in sync with kernels/src/md/mod.rs `ReplicaState`
+struct ReplicaState {
+    eta: array<f32, 8>,
+    veta: array<f32, 8>,
+    ke: f32,
+    pe: f32,
+    // 0 running; else why it stopped (see `Failure` on the host)
+    status: u32,
+    fail_step: u32,
+    rebuilds: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: MdParams;
+@group(0) @binding(1) var<storage, read> pairs: array<PairParams>;
+@group(0) @binding(2) var<storage, read> sp: array<SpeciesParams>;
+@group(0) @binding(3) var<storage, read> species: array<u32>;
+@group(0) @binding(4) var<storage, read_write> pos: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> vel: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read_write> force: array<vec2<f32>>;
+@group(0) @binding(7) var<storage, read_write> pe: array<f32>;
+@group(0) @binding(8) var<storage, read_write> img: array<vec2<i32>>;
+@group(0) @binding(9) var<storage, read_write> xref: array<vec2<f32>>;
+@group(0) @binding(10) var<storage, read_write> cells: array<u32>;
+@group(0) @binding(11) var<storage, read_write> nbr: array<u32>;
+@group(0) @binding(12) var<storage, read_write> nn: array<u32>;
+@group(0) @binding(13) var<storage, read_write> state: array<ReplicaState>;
+// [0] largest cell occupancy seen, [1] largest neighbour count seen: the host grows and redoes past capacity.
+@group(0) @binding(14) var<storage, read_write> overflow: array<atomic<u32>>;
+
+var<workgroup> red: array<f32, WG>;
+var<workgroup> ccount: array<atomic<u32>, MAX_CELLS>;
+var<workgroup> wg_flag: u32;
+var<workgroup> wg_scale: f32;
+var<workgroup> wg_fail: atomic<u32>;
+
+const FAIL_NONFINITE: u32 = 1u;
+const FAIL_FORCE: u32 = 2u;
+
+fn min_image(d: vec2<f32>) -> vec2<f32> {
+    return d - P.box_l * round(d / P.box_l);
+}
+
+fn cell_of(x: vec2<f32>) -> vec2<u32> {
+    let c = vec2<i32>(floor(x / P.cell_size));
+    return vec2<u32>(clamp(c, vec2<i32>(0), vec2<i32>(i32(P.nc) - 1)));
+}
+
+// k-th neighbour of particle i in replica r: k-major inside a replica so that neighbouring threads read neighbouring words.
+fn nb_idx(r: u32, k: u32, i: u32) -> u32 {
+    return (r * P.nbr_cap + k) * P.n + i;
+}
+
+fn not_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
+}
+
+// Tree sum over the workgroup; every thread gets the total. Fixed order, so deterministic.
+fn wg_sum(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = red[lid] + red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier();
+    return total;
+}
+
+fn wg_max(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = max(red[lid], red[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier();
+    return total;
+}
+
+// Bins the replica's particles into cells and rebuilds every neighbour list (sorted by index), storing
+// the positions it was built at. Called by the whole workgroup.
+fn rebuild(r: u32, lid: u32) {
+    let ncell = P.nc * P.nc;
+    let base = r * P.n;
+    for (var c = lid; c < ncell; c += WG) {
+        atomicStore(&ccount[c], 0u);
+    }
+    workgroupBarrier();
+    for (var i = lid; i < P.n; i += WG) {
+        let c = cell_of(pos[base + i]);
+        let ci = c.y * P.nc + c.x;
+        let slot = atomicAdd(&ccount[ci], 1u);
+        if (slot < P.cell_cap) {
+            cells[(r * ncell + ci) * P.cell_cap + slot] = i;
+        }
+    }
+    storageBarrier();
+    workgroupBarrier();
+    for (var c = lid; c < ncell; c += WG) {
+        atomicMax(&overflow[0], atomicLoad(&ccount[c]));
+    }
+    // A 3x3 stencil needs nc >= 3; smaller boxes use one cell holding everything.
+    let span = select(1u, 3u, P.nc >= 3u);
+    let back = span / 2u;
+    for (var i = lid; i < P.n; i += WG) {
+        let xi = pos[base + i];
+        let si = species[i];
+        let c = cell_of(xi);
+        var count = 0u;
+        for (var dy = 0u; dy < span; dy++) {
+            let cy = (c.y + P.nc + dy - back) % P.nc;
+            for (var dx = 0u; dx < span; dx++) {
+                let cx = (c.x + P.nc + dx - back) % P.nc;
+                let ci = cy * P.nc + cx;
+                let m = min(atomicLoad(&ccount[ci]), P.cell_cap);
+                for (var s = 0u; s < m; s++) {
+                    let j = cells[(r * ncell + ci) * P.cell_cap + s];
+                    if (j == i) {
+                        continue;
+                    }
+                    let d = min_image(xi - pos[base + j]);
+                    if (dot(d, d) < pairs[si * P.n_species + species[j]].rl2) {
+                        if (count < P.nbr_cap) {
+                            // insertion sort: the force sum then has one order whatever the binning order was
+                            var k = count;
+                            loop {
+                                if (k == 0u) {
+                                    break;
+                                }
+                                let prev = nbr[nb_idx(r, k - 1u, i)];
+                                if (prev < j) {
+                                    break;
+                                }
+                                nbr[nb_idx(r, k, i)] = prev;
+                                k -= 1u;
+                            }
+                            nbr[nb_idx(r, k, i)] = j;
+                        }
+                        count += 1u;
+                    }
+                }
+            }
+        }
+        nn[base + i] = min(count, P.nbr_cap);
+        xref[base + i] = xi;
+        atomicMax(&overflow[1], count);
+    }
+    storageBarrier();
+    workgroupBarrier();
+}
+
+// Force-shifted LJ forces and per-particle energies (half of each pair) for replica r.
+// Returns this thread's share of the potential energy; flags non-finite or absurd forces in wg_fail.
+fn compute_forces(r: u32, lid: u32) -> f32 {
+    let base = r * P.n;
+    var e_thread = 0.0;
+    for (var i = lid; i < P.n; i += WG) {
+        let xi = pos[base + i];
+        let row = species[i] * P.n_species;
+        var f = vec2<f32>(0.0, 0.0);
+        var e = 0.0;
+        let m = nn[base + i];
+        for (var k = 0u; k < m; k++) {
+            let j = nbr[nb_idx(r, k, i)];
+            let d = min_image(xi - pos[base + j]);
+            let r2 = dot(d, d);
+            let pp = pairs[row + species[j]];
+            if (r2 < pp.rc2) {
+                let inv2 = 1.0 / r2;
+                let sr2 = pp.sigma2 * inv2;
+                let sr6 = sr2 * sr2 * sr2;
+                let sr12 = sr6 * sr6;
+                let rr = sqrt(r2);
+                let fr = 24.0 * pp.eps * inv2 * (2.0 * sr12 - sr6) + pp.fc / rr;
+                f += fr * d;
+                e += 4.0 * pp.eps * (sr12 - sr6) - pp.ec - (rr - pp.rc) * pp.fc;
+            }
+        }
+        force[base + i] = f;
+        pe[base + i] = 0.5 * e;
+        e_thread += 0.5 * e;
+        if (not_finite(f.x) || not_finite(f.y) || not_finite(e)) {
+            atomicMax(&wg_fail, FAIL_NONFINITE);
+        } else if (dot(f, f) > P.max_force * P.max_force) {
+            atomicMax(&wg_fail, FAIL_FORCE);
+        }
+    }
+    return e_thread;
+}
+
+// Thread 0 stores a failure seen by any thread; returns it uniformly.
+fn settle_failure(r: u32, lid: u32, step: u32) -> u32 {
+    workgroupBarrier();
+    if (lid == 0u) {
+        let f = atomicLoad(&wg_fail);
+        if (f != 0u && state[r].status == 0u) {
+            state[r].status = f;
+            state[r].fail_step = step;
+        }
+        wg_flag = state[r].status;
+    }
+    return workgroupUniformLoad(&wg_flag);
+}

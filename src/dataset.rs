@@ -1,0 +1,180 @@
+//! The data set a simulation writes and every later stage reads: `.npy` arrays and `manifest.json`.
+//!
+//! Layout of a data set directory:
+//! - `positions.npy`  float64 [S, N, 2]: snapshot k's particle positions, wrapped into [0, L)
+//! - `species.npy`    uint32  [N]: species index of each particle (the same in every snapshot)
+//! - `labels.npy`     int64   [S]: 1 glass, 0 liquid, -1 any other snapshot temperature
+//! - `box.npy`        float64 [2]: box sides (L, L)
+//! - `manifest.json`  `Manifest`: system, protocol, seeds, and per snapshot its replica, class, step, temperatures
+//!   and potential energy per particle.
+//!
+//! Snapshots are replica-major: snapshot k = replica * (snapshots per replica) + t.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::npy;
+use crate::system::SystemDef;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One snapshot's record in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    /// Row in positions.npy.
+    pub index: usize,
+    /// Global replica index (seeded from the run seed and this index).
+    pub replica: usize,
+    /// "glass", "liquid" or "other".
+    pub class: String,
+    /// 1 glass, 0 liquid, -1 other (as in labels.npy).
+    pub label: i64,
+    /// MD step at which it was taken.
+    pub step: u64,
+    /// Thermostat target temperature at that step.
+    pub target_t: f64,
+    /// Kinetic temperature 2 KE / n_dof.
+    pub kinetic_t: f64,
+    /// Potential energy per particle.
+    pub pe_per_particle: f64,
+}
+
+/// What `manifest.json` holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// The glasscam version that wrote it.
+    pub program_version: String,
+    pub system: SystemDef,
+    /// The protocol as run (see `protocol::Protocol`).
+    pub protocol: serde_json::Value,
+    pub seed: u64,
+    pub n_particles: usize,
+    pub box_l: f64,
+    pub n_replicas: usize,
+    /// Target temperatures at which every replica was snapshotted, in order.
+    pub snapshot_temps: Vec<f64>,
+    /// Which backend and device produced it.
+    pub backend: String,
+    /// Replicas that blew up and have no snapshots: (replica, step, cause).
+    #[serde(default)]
+    pub failed: Vec<FailedReplica>,
+    pub snapshots: Vec<SnapshotMeta>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedReplica {
+    pub replica: usize,
+    pub step: u64,
+    pub cause: String,
+}
+
+/// A loaded data set.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// [S * N * 2] positions.
+    pub positions: Vec<f64>,
+    /// [N] species indices.
+    pub species: Vec<u32>,
+}
+
+impl Dataset {
+    /// Loads and checks a data set directory.
+    pub fn load(dir: &Path) -> Result<Dataset> {
+        let bad = |message: String| Error::Dataset {
+            path: dir.to_path_buf(),
+            message,
+        };
+        let mpath = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&mpath).map_err(|e| {
+            bad(format!(
+                "cannot read {MANIFEST} ({e}); is this a directory written by `glasscam simulate`?"
+            ))
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{MANIFEST} is not a valid manifest: {e}")))?;
+        if manifest.format_version > FORMAT_VERSION {
+            return Err(bad(format!(
+                "format version {} is newer than this glasscam understands ({FORMAT_VERSION}); update glasscam",
+                manifest.format_version
+            )));
+        }
+        let n = manifest.n_particles;
+        let s = manifest.snapshots.len();
+        let (shape, positions) = npy::read::<f64>(&dir.join("positions.npy"))?;
+        if shape != [s as u64, n as u64, 2] {
+            return Err(bad(format!(
+                "positions.npy has shape {shape:?}, the manifest says [{s}, {n}, 2]"
+            )));
+        }
+        let (shape, species) = npy::read::<u32>(&dir.join("species.npy"))?;
+        if shape != [n as u64] {
+            return Err(bad(format!("species.npy has shape {shape:?}, expected [{n}]")));
+        }
+        let ns = manifest.system.n_species() as u32;
+        if let Some(bad_s) = species.iter().find(|&&x| x >= ns) {
+            return Err(bad(format!("species.npy holds species {bad_s} but the system has {ns}")));
+        }
+        Ok(Dataset {
+            dir: dir.to_path_buf(),
+            manifest,
+            positions,
+            species,
+        })
+    }
+
+    pub fn n_particles(&self) -> usize {
+        self.manifest.n_particles
+    }
+
+    pub fn n_snapshots(&self) -> usize {
+        self.manifest.snapshots.len()
+    }
+
+    pub fn box_l(&self) -> f64 {
+        self.manifest.box_l
+    }
+
+    /// Positions of snapshot k as [x0, y0, x1, y1, ...].
+    pub fn snapshot(&self, k: usize) -> &[f64] {
+        let n2 = 2 * self.n_particles();
+        &self.positions[k * n2..(k + 1) * n2]
+    }
+
+    /// Snapshot indices whose class is `class` ("glass", "liquid", "other").
+    pub fn of_class(&self, class: &str) -> Vec<usize> {
+        self.manifest
+            .snapshots
+            .iter()
+            .filter(|m| m.class == class)
+            .map(|m| m.index)
+            .collect()
+    }
+
+    /// Writes a data set (arrays first, manifest last: a directory with a manifest is complete).
+    pub fn write(dir: &Path, manifest: &Manifest, positions: &[f64], species: &[u32]) -> Result<()> {
+        std::fs::create_dir_all(dir).at(dir)?;
+        let n = manifest.n_particles as u64;
+        let s = manifest.snapshots.len() as u64;
+        npy::write(&dir.join("positions.npy"), &[s, n, 2], positions)?;
+        npy::write(&dir.join("species.npy"), &[n], species)?;
+        let labels: Vec<i64> = manifest.snapshots.iter().map(|m| m.label).collect();
+        npy::write(&dir.join("labels.npy"), &[s], &labels)?;
+        npy::write(&dir.join("box.npy"), &[2], &[manifest.box_l, manifest.box_l])?;
+        write_json_atomic(&dir.join(MANIFEST), manifest)
+    }
+}
+
+/// Writes JSON to a temporary file and renames it into place.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = path.with_extension("json.partial");
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    std::fs::write(&tmp, text).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}
