@@ -59,7 +59,12 @@ fn nhc_half(r: u32, lid: u32, kt: f32) -> f32 {
     }
     let ke2 = wg_sum(lid, k2);
     if (lid == 0u) {
-        wg_scale = nhc_update(r, ke2, kt);
+        // chain length 0 is plain NVE
+        if (P.n_chain == 0u) {
+            wg_scale = 1.0;
+        } else {
+            wg_scale = nhc_update(r, ke2, kt);
+        }
     }
     let sc = workgroupUniformLoad(&wg_scale);
     for (var i = lid; i < P.n; i += WG) {

@@ -15,16 +15,28 @@ pub struct CpuReplica {
     pub pe: Vec<f64>,
     pub img: Vec<[i32; 2]>,
     pub xref: Vec<[f64; 2]>,
-    /// Neighbour lists, compressed rows: particle i's neighbours are nbr[start[i]..start[i+1]], sorted.
+    /// Half neighbour lists, compressed rows: particle i's neighbours j > i are nbr[start[i]..start[i+1]], sorted.
     pub start: Vec<u32>,
     pub nbr: Vec<u32>,
     pub thermo: Thermo,
     pub rebuilds: u64,
 }
 
+/// Minimum image of a separation between two wrapped positions (|d| < L): the same as the shader's
+/// `d - L round(d / L)`, without the division and rounding that cost most in the CPU's inner loop.
 #[inline]
 fn min_image(d: [f64; 2], l: f64) -> [f64; 2] {
-    [d[0] - l * (d[0] / l).round(), d[1] - l * (d[1] / l).round()]
+    let h = 0.5 * l;
+    let fold = |x: f64| {
+        if x > h {
+            x - l
+        } else if x < -h {
+            x + l
+        } else {
+            x
+        }
+    };
+    [fold(d[0]), fold(d[1])]
 }
 
 #[inline]
@@ -34,6 +46,8 @@ fn cell_of(x: [f64; 2], cell_size: f64, nc: u32) -> [u32; 2] {
 }
 
 /// Twin of `rebuild` in md_common.wgsl: cell binning, then each particle's sorted list within rc + skin.
+/// One deliberate difference: the CPU keeps each pair once (j > i) and applies Newton's third law in
+/// `compute_forces`, which halves its work; the sums equal the shader's up to rounding order.
 pub fn rebuild(setup: &MdSetup, rep: &mut CpuReplica) {
     let n = setup.n;
     let l = setup.box_l;
@@ -79,7 +93,7 @@ pub fn rebuild(setup: &MdSetup, rep: &mut CpuReplica) {
                 let cx = (c[0] + nc + dx - back) % nc;
                 let ci = (cy * nc + cx) as usize;
                 for &j in &members[head[ci] as usize..head[ci + 1] as usize] {
-                    if j as usize == i {
+                    if j as usize <= i {
                         continue;
                     }
                     let xj = rep.pos[j as usize];
@@ -100,28 +114,41 @@ pub fn rebuild(setup: &MdSetup, rep: &mut CpuReplica) {
 }
 
 /// Twin of `compute_forces`: forces, per-particle energies (half of each pair); returns the energy sum and
-/// the worst failure seen.
+/// the worst failure seen. Each pair is visited once and acts on both particles.
 pub fn compute_forces(setup: &MdSetup, rep: &mut CpuReplica) -> (f64, Option<Failure>) {
     let l = setup.box_l;
-    let mut e_total = 0.0;
-    let mut fail: Option<Failure> = None;
-    for i in 0..setup.n {
+    let n = setup.n;
+    rep.force.iter_mut().for_each(|f| *f = [0.0; 2]);
+    rep.pe.iter_mut().for_each(|e| *e = 0.0);
+    for i in 0..n {
         let xi = rep.pos[i];
         let si = setup.species[i];
         let mut f = [0.0f64; 2];
         let mut e = 0.0;
         for &j in &rep.nbr[rep.start[i] as usize..rep.start[i + 1] as usize] {
-            let xj = rep.pos[j as usize];
+            let j = j as usize;
+            let xj = rep.pos[j];
             let d = min_image([xi[0] - xj[0], xi[1] - xj[1]], l);
             let r2 = d[0] * d[0] + d[1] * d[1];
-            let (fr, eij) = setup.pair(si, setup.species[j as usize]).eval(r2);
-            f[0] += fr * d[0];
-            f[1] += fr * d[1];
-            e += eij;
+            let p = setup.pair(si, setup.species[j]);
+            if r2 < p.rc2 {
+                let (fr, eij) = p.eval(r2);
+                f[0] += fr * d[0];
+                f[1] += fr * d[1];
+                rep.force[j][0] -= fr * d[0];
+                rep.force[j][1] -= fr * d[1];
+                e += 0.5 * eij;
+                rep.pe[j] += 0.5 * eij;
+            }
         }
-        rep.force[i] = f;
-        rep.pe[i] = 0.5 * e;
-        e_total += 0.5 * e;
+        rep.force[i][0] += f[0];
+        rep.force[i][1] += f[1];
+        rep.pe[i] += e;
+    }
+    let mut e_total = 0.0;
+    let mut fail: Option<Failure> = None;
+    for (f, &e) in rep.force.iter().zip(&rep.pe) {
+        e_total += e;
         if !(f[0].is_finite() && f[1].is_finite() && e.is_finite()) {
             fail = Some(Failure::NonFinite);
         } else if f[0] * f[0] + f[1] * f[1] > setup.max_force * setup.max_force
@@ -195,7 +222,12 @@ pub fn nhc_half(setup: &MdSetup, rep: &mut CpuReplica, kt: f64) -> f64 {
     for (v, &s) in rep.vel.iter().zip(&setup.species) {
         ke2 += setup.mass[s as usize] * (v[0] * v[0] + v[1] * v[1]);
     }
-    let sc = nhc_update(setup, &mut rep.thermo, ke2, kt);
+    // chain length 0 is plain NVE
+    let sc = if setup.n_chain == 0 {
+        1.0
+    } else {
+        nhc_update(setup, &mut rep.thermo, ke2, kt)
+    };
     for v in rep.vel.iter_mut() {
         v[0] *= sc;
         v[1] *= sc;
@@ -350,10 +382,9 @@ pub fn brute_force(setup: &MdSetup, pos: &[[f64; 2]]) -> (Vec<[f64; 2]>, Vec<f64
             if i == j {
                 continue;
             }
-            let d = min_image(
-                [pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]],
-                setup.box_l,
-            );
+            let l = setup.box_l;
+            let d = [pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]];
+            let d = [d[0] - l * (d[0] / l).round(), d[1] - l * (d[1] / l).round()];
             let (fr, eij) = setup
                 .pair(setup.species[i], setup.species[j])
                 .eval(d[0] * d[0] + d[1] * d[1]);

@@ -111,6 +111,7 @@ pub struct Pair {
     pub sigma: f64,
     pub eps: f64,
     pub rc: f64,
+    pub rc2: f64,
     /// phi*(rc)
     pub ec: f64,
     /// phi*'(rc)
@@ -128,6 +129,7 @@ impl Pair {
             sigma,
             eps,
             rc,
+            rc2: rc * rc,
             ec,
             fc,
             rl: rc + skin,
@@ -137,15 +139,17 @@ impl Pair {
     /// (F/r, phi) at squared distance r2, zero beyond rc. F/r times the separation vector gives the force on i.
     #[inline]
     pub fn eval(&self, r2: f64) -> (f64, f64) {
-        if r2 >= self.rc * self.rc {
+        if r2 >= self.rc2 {
             return (0.0, 0.0);
         }
-        let inv2 = 1.0 / r2;
+        // one square root and one division per pair
+        let rinv = 1.0 / r2.sqrt();
+        let inv2 = rinv * rinv;
         let sr2 = self.sigma * self.sigma * inv2;
         let sr6 = sr2 * sr2 * sr2;
         let sr12 = sr6 * sr6;
-        let rr = r2.sqrt();
-        let fr = 24.0 * self.eps * inv2 * (2.0 * sr12 - sr6) + self.fc / rr;
+        let rr = r2 * rinv;
+        let fr = 24.0 * self.eps * inv2 * (2.0 * sr12 - sr6) + self.fc * rinv;
         let e = 4.0 * self.eps * (sr12 - sr6) - self.ec - (rr - self.rc) * self.fc;
         (fr, e)
     }
@@ -227,8 +231,11 @@ impl MdSetup {
         if let Some(s) = self.species.iter().find(|&&s| s as usize >= ns) {
             return bad(format!("species index {s} but only {ns} species"));
         }
-        if self.n_chain == 0 || self.n_chain > MAX_CHAIN {
-            return bad(format!("Nose-Hoover chain length {} (use 1..={MAX_CHAIN})", self.n_chain));
+        if self.n_chain > MAX_CHAIN {
+            return bad(format!(
+                "Nose-Hoover chain length {} (use 1..={MAX_CHAIN}, or 0 for NVE)",
+                self.n_chain
+            ));
         }
         let rl = self.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
         if 2.0 * rl > self.box_l {

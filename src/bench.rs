@@ -1,0 +1,124 @@
+//! `glasscam bench md`: MD throughput (particle-steps/s) of the CPU twin and the GPU path at several replica
+//! counts, with ratios to the CPU twin measured in the same run.
+
+use std::time::Instant;
+
+use glasscam_kernels::md::cpu::CpuMd;
+use glasscam_kernels::md::gpu::GpuMd;
+use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
+use glasscam_kernels::Compute;
+
+use crate::error::Result;
+use crate::system::{MdSettings, SystemDef};
+
+/// One measured row.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MdRow {
+    pub backend: String,
+    pub replicas: usize,
+    pub particles: usize,
+    pub steps: u64,
+    pub seconds: f64,
+    pub particle_steps_per_s: f64,
+}
+
+/// `r` copies of one equilibrated liquid configuration (throughput does not care that they are equal).
+pub fn bench_replicas(setup: &MdSetup, r: usize, t: f64) -> Replicas {
+    let one = crate::init::random_replicas(setup, 1, 0..1, t);
+    let n = setup.n;
+    let mut out = Replicas {
+        n,
+        ..Default::default()
+    };
+    for _ in 0..r {
+        out.pos.extend_from_slice(&one.pos);
+        out.vel.extend_from_slice(&one.vel);
+        out.img.extend_from_slice(&one.img);
+        out.thermo.push(one.thermo[0]);
+    }
+    out
+}
+
+/// Times `backend` on `reps`: a warm-up, then batches until about `seconds` have passed.
+pub fn time_backend(b: &mut dyn MdBackend, reps: &Replicas, t: f64, seconds: f64) -> Result<(u64, f64)> {
+    let seg = Segment {
+        t_from: t,
+        t_to: t,
+        len: u64::MAX / 4,
+    };
+    b.upload(reps)?;
+    let particles = (reps.count() * reps.n) as f64;
+    // warm-up: pipelines compiled, lists built, caches warm
+    let warm = ((2.0e5 / particles).ceil() as u64).clamp(2, 50);
+    b.advance(&Advance {
+        segment: seg,
+        seg_done: 0,
+        step0: 0,
+        steps: warm,
+    })?;
+    b.download()?;
+    let mut steps = 0u64;
+    let mut batch = warm;
+    let start = Instant::now();
+    let mut elapsed = 0.0;
+    while elapsed < seconds {
+        b.advance(&Advance {
+            segment: seg,
+            seg_done: warm + steps,
+            step0: warm + steps,
+            steps: batch,
+        })?;
+        b.download()?; // forces the GPU to finish
+        steps += batch;
+        elapsed = start.elapsed().as_secs_f64();
+        let rate = steps as f64 / elapsed.max(1e-9);
+        batch = ((rate * (seconds - elapsed)).ceil() as u64).clamp(1, 10_000);
+    }
+    Ok((steps, elapsed))
+}
+
+/// Runs the MD benchmark on `system` for each replica count and each backend, printing a table.
+pub fn bench_md(system: &SystemDef, backends: &[Compute], replicas: &[usize], seconds: f64) -> Result<Vec<MdRow>> {
+    let setup = system.md_setup(&MdSettings::default());
+    let t = system.t_liquid;
+    let mut rows = Vec::new();
+    println!(
+        "{:<8} {:>9} {:>10} {:>7} {:>9} {:>16} {:>12}",
+        "backend", "replicas", "particles", "steps", "seconds", "particle-steps/s", "vs cpu twin"
+    );
+    for &r in replicas {
+        let reps = bench_replicas(&setup, r, t);
+        let mut cpu_rate = None;
+        for compute in backends {
+            let (name, mut b): (&str, Box<dyn MdBackend>) = match compute {
+                Compute::Cpu => ("cpu", Box::new(CpuMd::new(setup.clone())?)),
+                Compute::Gpu(ctx) => ("gpu", Box::new(GpuMd::new(ctx.clone(), setup.clone())?)),
+            };
+            let (steps, secs) = time_backend(b.as_mut(), &reps, t, seconds)?;
+            let rate = steps as f64 * (r * setup.n) as f64 / secs;
+            if name == "cpu" {
+                cpu_rate = Some(rate);
+            }
+            let ratio = cpu_rate.map_or("-".to_string(), |c| format!("{:.2}x", rate / c));
+            println!(
+                "{:<8} {:>9} {:>10} {:>7} {:>9.2} {:>16.3e} {:>12}",
+                name,
+                r,
+                r * setup.n,
+                steps,
+                secs,
+                rate,
+                ratio
+            );
+            rows.push(MdRow {
+                backend: name.into(),
+                replicas: r,
+                particles: r * setup.n,
+                steps,
+                seconds: secs,
+                particle_steps_per_s: rate,
+            });
+        }
+    }
+    Ok(rows)
+}
