@@ -40,7 +40,12 @@ pub fn bench_replicas(setup: &MdSetup, r: usize, t: f64) -> Replicas {
 }
 
 /// Times `backend` on `reps`: a warm-up, then batches until about `seconds` have passed.
-pub fn time_backend(b: &mut dyn MdBackend, reps: &Replicas, t: f64, seconds: f64) -> Result<(u64, f64)> {
+pub fn time_backend(
+    b: &mut dyn MdBackend,
+    reps: &Replicas,
+    t: f64,
+    seconds: f64,
+) -> Result<(u64, f64)> {
     let seg = Segment {
         t_from: t,
         t_to: t,
@@ -78,7 +83,12 @@ pub fn time_backend(b: &mut dyn MdBackend, reps: &Replicas, t: f64, seconds: f64
 }
 
 /// Runs the MD benchmark on `system` for each replica count and each backend, printing a table.
-pub fn bench_md(system: &SystemDef, backends: &[Compute], replicas: &[usize], seconds: f64) -> Result<Vec<MdRow>> {
+pub fn bench_md(
+    system: &SystemDef,
+    backends: &[Compute],
+    replicas: &[usize],
+    seconds: f64,
+) -> Result<Vec<MdRow>> {
     let setup = system.md_setup(&MdSettings::default());
     let t = system.t_liquid;
     let mut rows = Vec::new();

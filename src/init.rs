@@ -108,8 +108,8 @@ fn relax(setup: &MdSetup, pos: &mut [[f64; 2]], iters: usize) {
             let fm = (f[0] * f[0] + f[1] * f[1]).sqrt();
             let step = (alpha * fm).min(cap);
             if fm > 0.0 && fm.is_finite() {
-                for a in 0..2 {
-                    rep.pos[i][a] = (rep.pos[i][a] + step * f[a] / fm).rem_euclid(l);
+                for (x, fa) in rep.pos[i].iter_mut().zip(f) {
+                    *x = (*x + step * fa / fm).rem_euclid(l);
                 }
             }
         }
@@ -118,10 +118,16 @@ fn relax(setup: &MdSetup, pos: &mut [[f64; 2]], iters: usize) {
 }
 
 /// A fresh replica `replica` of the run `seed`: lattice start, relaxed, velocities at `t`.
-pub fn random_replicas(setup: &MdSetup, seed: u64, replicas: std::ops::Range<usize>, t: f64) -> Replicas {
+pub fn random_replicas(
+    setup: &MdSetup,
+    seed: u64,
+    replicas: std::ops::Range<usize>,
+    t: f64,
+) -> Replicas {
     use rayon::prelude::*;
     let n = setup.n;
-    let parts: Vec<(Vec<[f64; 2]>, Vec<[f64; 2]>)> = replicas
+    type PosVel = (Vec<[f64; 2]>, Vec<[f64; 2]>);
+    let parts: Vec<PosVel> = replicas
         .into_par_iter()
         .map(|r| {
             let mut rng = replica_rng(seed, r as u64);

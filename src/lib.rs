@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod dataset;
 pub mod error;
+pub mod export;
 pub mod init;
 pub mod npy;
+pub mod protocol;
 pub mod system;
 
 pub use error::{Error, Result};

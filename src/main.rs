@@ -1,9 +1,19 @@
 //! The `glasscam` command line.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use glasscam::kernels::{BackendChoice, Compute};
+use glasscam::protocol::{Protocol, RunOptions};
+use glasscam::system::SystemDef;
 
 #[derive(Parser)]
-#[command(name = "glasscam", version, about = "GPU-first engine for finding the structures that make a glass a glass")]
+#[command(
+    name = "glasscam",
+    version,
+    about = "GPU-first engine for finding the structures that make a glass a glass"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -11,6 +21,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Cool many replicas of a glass former and snapshot them at T_L (liquid) and T_G (glass).
+    Simulate(SimulateArgs),
+    /// Write one snapshot of a data set as extended XYZ or a LAMMPS data file.
+    Export {
+        /// Data set directory (from `glasscam simulate`).
+        dir: PathBuf,
+        #[arg(long)]
+        snapshot: usize,
+        #[arg(long, value_enum)]
+        format: glasscam::export::Format,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU).
     Bench {
         #[command(subcommand)]
@@ -19,8 +42,52 @@ enum Command {
     /// Print the compute backend that would be used.
     Info {
         #[arg(long, default_value = "auto")]
-        backend: glasscam::kernels::BackendChoice,
+        backend: BackendChoice,
     },
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// `abm`, `kam` or a TOML system file.
+    #[arg(long, default_value = "kam")]
+    system: String,
+    /// `quick` (fast cooling, 64 replicas) or `paper` (the paper's rate, 5000 replicas).
+    #[arg(long, default_value = "quick")]
+    preset: String,
+    /// Number of replicas (default: the preset's).
+    #[arg(long)]
+    replicas: Option<usize>,
+    /// Cooling rate |dT/dt| per time unit (default: the preset's).
+    #[arg(long)]
+    cool_rate: Option<f64>,
+    /// Time held at each snapshot temperature before the snapshot (default: the preset's).
+    #[arg(long)]
+    hold_time: Option<f64>,
+    /// Equilibration time at the start temperature (default: the preset's).
+    #[arg(long)]
+    equilibrate_time: Option<f64>,
+    /// Snapshot temperatures besides T_L and T_G (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    temps: Vec<f64>,
+    /// Time step (default 0.005).
+    #[arg(long)]
+    dt: Option<f64>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output data set directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+    /// Continue an interrupted run in --out.
+    #[arg(long)]
+    resume: bool,
+    /// Seconds between checkpoints.
+    #[arg(long, default_value_t = 300.0)]
+    checkpoint_every: f64,
+    /// Replicas per chunk (default: as many as fit the device).
+    #[arg(long)]
+    chunk: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -29,7 +96,7 @@ enum BenchWhat {
     Md {
         /// auto|gpu|cpu; without it both the CPU twin and (when an adapter exists) the GPU path run.
         #[arg(long)]
-        backend: Option<glasscam::kernels::BackendChoice>,
+        backend: Option<BackendChoice>,
         /// Replica counts (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "1,16,256,1024")]
         replicas: Vec<usize>,
@@ -41,11 +108,11 @@ enum BenchWhat {
     },
 }
 
-fn backends_for_bench(choice: Option<glasscam::kernels::BackendChoice>) -> Vec<glasscam::kernels::Compute> {
-    use glasscam::kernels::{gpu::shared_context, BackendChoice, Compute};
-    match choice {
+fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
+    use glasscam::kernels::gpu::shared_context;
+    Ok(match choice {
         Some(BackendChoice::Cpu) => vec![Compute::Cpu],
-        Some(c) => Compute::select(c).map(|g| vec![g]).unwrap_or_default(),
+        Some(c) => vec![Compute::select(c)?],
         None => {
             let mut v = vec![Compute::Cpu];
             match shared_context() {
@@ -57,29 +124,101 @@ fn backends_for_bench(choice: Option<glasscam::kernels::BackendChoice>) -> Vec<g
             }
             v
         }
+    })
+}
+
+fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
+    let sys = SystemDef::resolve(&a.system)?;
+    let mut proto = Protocol::preset(&a.preset)?;
+    if let Some(r) = a.replicas {
+        proto.replicas = r;
     }
+    if let Some(x) = a.cool_rate {
+        proto.cool_rate = x;
+    }
+    if let Some(x) = a.equilibrate_time {
+        proto.equilibrate_time = x;
+    }
+    if let Some(x) = a.hold_time {
+        proto.hold_time = x;
+    }
+    if let Some(x) = a.dt {
+        proto.md.dt = x;
+    }
+    proto.extra_temps = a.temps;
+    let compute = Compute::select(a.backend)?;
+    let mut opts = RunOptions::new(&a.out, a.seed, compute);
+    opts.resume = a.resume;
+    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
+    opts.chunk = a.chunk;
+    opts.progress = true;
+    glasscam::protocol::catch_interrupts();
+    let stages = proto.schedule(&sys)?;
+    let steps: u64 = stages.iter().map(|s| s.segment.len).sum();
+    eprintln!(
+        "simulate: {} (N = {}, L = {:.3}), {} replicas, {} steps each (equilibrate {} at T = {}, cool at {} per time unit), seed {}",
+        sys.name,
+        sys.n_particles(),
+        sys.box_l(),
+        proto.replicas,
+        steps,
+        stages[0].segment.len,
+        proto.t_start,
+        proto.cool_rate,
+        a.seed
+    );
+    let t0 = std::time::Instant::now();
+    let m = glasscam::protocol::run(&sys, &proto, &opts)?;
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
+        m.snapshots.len(),
+        m.n_replicas,
+        a.out.display(),
+        secs,
+        (steps * m.n_replicas as u64 * m.n_particles as u64) as f64 / secs,
+        if m.failed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} replicas blew up and were left out (see manifest.json)",
+                m.failed.len()
+            )
+        }
+    );
+    Ok(())
 }
 
 fn main() {
     let cli = Cli::parse();
     let result: glasscam::Result<()> = match cli.command {
+        Command::Simulate(a) => simulate(a),
+        Command::Export {
+            dir,
+            snapshot,
+            format,
+            out,
+        } => glasscam::export::export(&dir, snapshot, format, &out),
         Command::Bench { what } => match what {
             BenchWhat::Md {
                 backend,
                 replicas,
                 system,
                 seconds,
-            } => glasscam::system::SystemDef::resolve(&system).and_then(|sys| {
-                glasscam::bench::bench_md(&sys, &backends_for_bench(backend), &replicas, seconds)
+            } => SystemDef::resolve(&system).and_then(|sys| {
+                glasscam::bench::bench_md(&sys, &backends_for_bench(backend)?, &replicas, seconds)
                     .map(|_| ())
             }),
         },
-        Command::Info { backend } => glasscam::kernels::Compute::select(backend)
+        Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
-        std::process::exit(1);
+        std::process::exit(match e {
+            glasscam::Error::Interrupted => 130,
+            _ => 1,
+        });
     }
 }

@@ -11,7 +11,10 @@ use glasscam_kernels::md::{MdBackend, MdSetup, Pair, Replicas, Thermo};
 use glasscam_kernels::tolerance::{assert_close, Tolerance};
 
 /// f32 forces summed over ~20 neighbours whose terms reach O(100): absolute error scales with the terms.
-const FORCES: Tolerance = Tolerance { abs: 2e-3, rel: 1e-4 };
+const FORCES: Tolerance = Tolerance {
+    abs: 2e-3,
+    rel: 1e-4,
+};
 
 fn replicas_of(setup: &MdSetup, pos: Vec<[f64; 2]>) -> Replicas {
     let count = pos.len() / setup.n;
@@ -46,7 +49,11 @@ fn md_forces_should_match_cpu_on_liquids_of_both_presets() {
     let Some(ctx) = test_context("md_forces_should_match_cpu_on_liquids_of_both_presets") else {
         return;
     };
-    for (sys, n) in [(SystemDef::kam(), 300), (SystemDef::abm(), 257), (SystemDef::kam(), 255)] {
+    for (sys, n) in [
+        (SystemDef::kam(), 300),
+        (SystemDef::abm(), 257),
+        (SystemDef::kam(), 255),
+    ] {
         let s = setup(&scaled(sys.clone(), n));
         // The GPU holds f32 positions: give the reference the same, bit for bit.
         let reps = f32_exact(liquid(&s, 11, 3, 2.0, 200));
@@ -59,8 +66,20 @@ fn md_forces_should_match_cpu_on_liquids_of_both_presets() {
         let what = format!("{} N={n} forces", sys.name);
         assert_close(&what, &flat(&fg), &flat(&fc), FORCES);
         assert_close(&format!("{} N={n} energies", sys.name), &eg, &ec, FORCES);
-        let pc: Vec<f64> = cpu.download().unwrap().thermo.iter().map(|t| t.pe).collect();
-        let pg: Vec<f64> = gpu.download().unwrap().thermo.iter().map(|t| t.pe).collect();
+        let pc: Vec<f64> = cpu
+            .download()
+            .unwrap()
+            .thermo
+            .iter()
+            .map(|t| t.pe)
+            .collect();
+        let pg: Vec<f64> = gpu
+            .download()
+            .unwrap()
+            .thermo
+            .iter()
+            .map(|t| t.pe)
+            .collect();
         assert_close("per-replica potential energy", &pg, &pc, Tolerance::F32_SUM);
     }
 }
@@ -69,15 +88,26 @@ fn md_forces_should_match_cpu_on_liquids_of_both_presets() {
 fn cell_path_matches_brute_force() {
     for (sys, n) in [(SystemDef::kam(), 400), (SystemDef::abm(), 333)] {
         let s = setup(&scaled(sys, n));
-        assert!(s.cells_per_side() >= 3, "the test must exercise the cell stencil");
+        assert!(
+            s.cells_per_side() >= 3,
+            "the test must exercise the cell stencil"
+        );
         let reps = liquid(&s, 3, 2, 2.0, 100);
         let mut cpu = CpuMd::new(s.clone()).unwrap();
         cpu.upload(&reps).unwrap();
         let (f, e) = cpu.forces().unwrap();
         for k in 0..2 {
             let (fb, eb) = brute_force(&s, &reps.pos[k * n..(k + 1) * n]);
-            let tight = Tolerance { abs: 1e-10, rel: 1e-10 };
-            assert_close("cell vs brute forces", &flat(&f[k * n..(k + 1) * n]), &flat(&fb), tight);
+            let tight = Tolerance {
+                abs: 1e-10,
+                rel: 1e-10,
+            };
+            assert_close(
+                "cell vs brute forces",
+                &flat(&f[k * n..(k + 1) * n]),
+                &flat(&fb),
+                tight,
+            );
             assert_close("cell vs brute energies", &e[k * n..(k + 1) * n], &eb, tight);
         }
     }
@@ -117,10 +147,27 @@ fn two_particles_across_the_periodic_boundary() {
     let p = *s.pair(0, 1);
     let (fa, ea) = analytic(&p, 1.0);
     for (name, f, e) in both_backends(&s, vec![[0.25, 5.0], [9.25, 5.0]]) {
-        let tol = if name == "gpu" { Tolerance::F32_TIGHT } else { Tolerance { abs: 1e-12, rel: 1e-12 } };
+        let tol = if name == "gpu" {
+            Tolerance::F32_TIGHT
+        } else {
+            Tolerance {
+                abs: 1e-12,
+                rel: 1e-12,
+            }
+        };
         // particle 0 sits right of particle 1 (through the boundary): pushed in +x when repulsive.
-        assert_close(&format!("{name} pair force"), &flat(&f), &[fa, 0.0, -fa, 0.0], tol);
-        assert_close(&format!("{name} pair energy"), &e, &[ea / 2.0, ea / 2.0], tol);
+        assert_close(
+            &format!("{name} pair force"),
+            &flat(&f),
+            &[fa, 0.0, -fa, 0.0],
+            tol,
+        );
+        assert_close(
+            &format!("{name} pair energy"),
+            &e,
+            &[ea / 2.0, ea / 2.0],
+            tol,
+        );
     }
 }
 
@@ -135,9 +182,26 @@ fn three_particles_on_a_line() {
     let expect_f = [-f01 - f02, 0.0, f01 - f12, 0.0, f02 + f12, 0.0];
     let expect_e = [(e01 + e02) / 2.0, (e01 + e12) / 2.0, (e02 + e12) / 2.0];
     for (name, f, e) in both_backends(&s, vec![[2.0, 5.0], [3.125, 5.0], [4.0, 5.0]]) {
-        let tol = if name == "gpu" { Tolerance::F32_TIGHT } else { Tolerance { abs: 1e-12, rel: 1e-12 } };
-        assert_close(&format!("{name} three-particle forces"), &flat(&f), &expect_f, tol);
-        assert_close(&format!("{name} three-particle energies"), &e, &expect_e, tol);
+        let tol = if name == "gpu" {
+            Tolerance::F32_TIGHT
+        } else {
+            Tolerance {
+                abs: 1e-12,
+                rel: 1e-12,
+            }
+        };
+        assert_close(
+            &format!("{name} three-particle forces"),
+            &flat(&f),
+            &expect_f,
+            tol,
+        );
+        assert_close(
+            &format!("{name} three-particle energies"),
+            &e,
+            &expect_e,
+            tol,
+        );
     }
 }
 
@@ -149,7 +213,12 @@ fn force_and_energy_vanish_continuously_at_the_cutoff() {
         for (name, f, e) in both_backends(&s, vec![[1.0, 1.0], [1.0 + r, 1.0]]) {
             if inside {
                 // force ~ |phi''| dr and energy ~ dr^2: both tiny but not zero.
-                assert!(f[0][0].abs() < 1e-5 && e[0].abs() < 1e-8, "{name}: at rc - 1e-6 f={:e} e={:e}", f[0][0], e[0]);
+                assert!(
+                    f[0][0].abs() < 1e-5 && e[0].abs() < 1e-8,
+                    "{name}: at rc - 1e-6 f={:e} e={:e}",
+                    f[0][0],
+                    e[0]
+                );
             } else {
                 assert_eq!((f[0][0], e[0]), (0.0, 0.0), "{name}: beyond rc");
             }
@@ -159,14 +228,18 @@ fn force_and_energy_vanish_continuously_at_the_cutoff() {
     let p = *s.pair(0, 0);
     let (f1, e1) = p.eval((rc - 1e-3).powi(2));
     let (f2, e2) = p.eval((rc - 1e-4).powi(2));
-    assert!(f2.abs() < f1.abs() / 5.0 && e2.abs() < e1.abs() / 50.0, "F and E go to zero at rc");
+    assert!(
+        f2.abs() < f1.abs() / 5.0 && e2.abs() < e1.abs() / 50.0,
+        "F and E go to zero at rc"
+    );
 }
 
 #[test]
 fn newtons_third_law_total_force_vanishes() {
     let s = setup(&scaled(SystemDef::abm(), 300));
     let reps = f32_exact(liquid(&s, 5, 2, 2.0, 100));
-    let mut backends: Vec<(&str, Box<dyn MdBackend>)> = vec![("cpu", Box::new(CpuMd::new(s.clone()).unwrap()))];
+    let mut backends: Vec<(&str, Box<dyn MdBackend>)> =
+        vec![("cpu", Box::new(CpuMd::new(s.clone()).unwrap()))];
     if let Some(ctx) = test_context("newtons_third_law_total_force_vanishes") {
         backends.push(("gpu", Box::new(GpuMd::new(ctx, s.clone()).unwrap())));
     }
@@ -181,8 +254,15 @@ fn newtons_third_law_total_force_vanishes() {
                 tot[1] += fi[1];
                 scale = scale.max(fi[0].abs()).max(fi[1].abs());
             }
-            let bound = if name == "gpu" { 1e-4 * scale * 300.0 } else { 1e-10 * scale };
-            assert!(tot[0].abs() < bound && tot[1].abs() < bound, "{name}: total force {tot:?}, bound {bound:e}");
+            let bound = if name == "gpu" {
+                1e-4 * scale * 300.0
+            } else {
+                1e-10 * scale
+            };
+            assert!(
+                tot[0].abs() < bound && tot[1].abs() < bound,
+                "{name}: total force {tot:?}, bound {bound:e}"
+            );
         }
     }
 }
@@ -203,5 +283,13 @@ fn particle_order_permutation_permutes_forces() {
     let (fa, _) = a.forces().unwrap();
     let (fb, _) = b.forces().unwrap();
     let fa_perm: Vec<[f64; 2]> = perm.iter().map(|&i| fa[i]).collect();
-    assert_close("permuted forces", &flat(&fb), &flat(&fa_perm), Tolerance { abs: 1e-12, rel: 1e-12 });
+    assert_close(
+        "permuted forces",
+        &flat(&fb),
+        &flat(&fa_perm),
+        Tolerance {
+            abs: 1e-12,
+            rel: 1e-12,
+        },
+    );
 }

@@ -14,11 +14,21 @@ use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
 /// Runs `total` steps at constant target `t` in blocks of `every`, returning the state after each block.
 fn trace(b: &mut dyn MdBackend, start: &Replicas, t: f64, total: u64, every: u64) -> Vec<Replicas> {
     b.upload(start).unwrap();
-    let seg = Segment { t_from: t, t_to: t, len: total };
+    let seg = Segment {
+        t_from: t,
+        t_to: t,
+        len: total,
+    };
     let mut out = Vec::new();
     let mut done = 0;
     while done < total {
-        b.advance(&Advance { segment: seg, seg_done: done, step0: done, steps: every }).unwrap();
+        b.advance(&Advance {
+            segment: seg,
+            seg_done: done,
+            step0: done,
+            steps: every,
+        })
+        .unwrap();
         done += every;
         out.push(b.download().unwrap());
     }
@@ -57,14 +67,21 @@ fn nve_energy_drift_of_a_kam_liquid_is_bounded_over_1e4_steps() {
     let e0 = {
         let r = cpu.download().unwrap();
         // KE of the uploaded velocities (the state holds the thermostat's last value)
-        let ke: f64 = r.vel.iter().map(|v| 0.5 * (v[0] * v[0] + v[1] * v[1])).sum();
+        let ke: f64 = r
+            .vel
+            .iter()
+            .map(|v| 0.5 * (v[0] * v[0] + v[1] * v[1]))
+            .sum();
         ke + r.thermo[0].pe
     };
     let tr = trace(&mut cpu, &liquid, 0.8, 10_000, 500);
     let excursion = max_energy_excursion(e0, &tr, s.n);
     println!("CPU NVE, KAM N=2000, 1e4 steps, dt 0.005: max |E - E0| / N = {excursion:.3e}");
     // measured 1.4e-4 (E/N is about -2.6, so 5e-5 relative): a broken integrator drifts far beyond this
-    assert!(excursion < 5e-4, "energy per particle wandered by {excursion:e}");
+    assert!(
+        excursion < 5e-4,
+        "energy per particle wandered by {excursion:e}"
+    );
 }
 
 #[test]
@@ -80,7 +97,10 @@ fn nve_energy_drift_on_the_gpu_is_bounded() {
     let excursion = max_energy_excursion(e0, &tr, s.n);
     println!("GPU NVE (f32), KAM N=500, 3000 steps: max |E - E0| / N = {excursion:.3e}");
     // measured 2.8e-4 in f32
-    assert!(excursion < 2e-3, "energy per particle wandered by {excursion:e}");
+    assert!(
+        excursion < 2e-3,
+        "energy per particle wandered by {excursion:e}"
+    );
 }
 
 #[test]
@@ -91,9 +111,19 @@ fn nvt_mean_kinetic_temperature_is_within_one_percent_of_target() {
         // re-equilibrate at t, then sample
         let eq = trace(&mut cpu, &liquid, t, 3000, 3000).pop().unwrap();
         let tr = trace(&mut cpu, &eq, t, 30_000, 10);
-        let mean: f64 = tr.iter().map(|r| 2.0 * r.thermo[0].ke / s.n_dof()).sum::<f64>() / tr.len() as f64;
-        println!("NVT at T = {t}: mean kinetic temperature {mean:.5} over {} samples", tr.len());
-        assert!((mean / t - 1.0).abs() < 0.01, "mean kinetic temperature {mean} vs target {t}");
+        let mean: f64 = tr
+            .iter()
+            .map(|r| 2.0 * r.thermo[0].ke / s.n_dof())
+            .sum::<f64>()
+            / tr.len() as f64;
+        println!(
+            "NVT at T = {t}: mean kinetic temperature {mean:.5} over {} samples",
+            tr.len()
+        );
+        assert!(
+            (mean / t - 1.0).abs() < 0.01,
+            "mean kinetic temperature {mean} vs target {t}"
+        );
     }
 }
 
@@ -105,8 +135,14 @@ fn nose_hoover_chain_conserves_its_extended_energy() {
     let tr = trace(&mut cpu, &liquid, t, 10_000, 500);
     let h = |r: &Replicas| r.thermo[0].ke + r.thermo[0].pe + r.thermo[0].bath_energy(&s, t);
     let h0 = h(&tr[0]);
-    let worst = tr.iter().map(|r| (h(r) - h0).abs() / s.n as f64).fold(0.0, f64::max);
+    let worst = tr
+        .iter()
+        .map(|r| (h(r) - h0).abs() / s.n as f64)
+        .fold(0.0, f64::max);
     println!("NVT extended energy, KAM N=1000, 1e4 steps: max |H - H0| / N = {worst:.3e}");
     // measured 3.9e-4; a thermostat integrated wrongly (e.g. a missing half step) breaks this by orders
-    assert!(worst < 1e-3, "extended energy per particle wandered by {worst:e}");
+    assert!(
+        worst < 1e-3,
+        "extended energy per particle wandered by {worst:e}"
+    );
 }

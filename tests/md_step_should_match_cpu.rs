@@ -24,7 +24,13 @@ fn f32_exact(mut r: Replicas) -> Replicas {
 
 fn run(b: &mut dyn MdBackend, reps: &Replicas, seg: Segment, steps: u64) -> Replicas {
     b.upload(reps).unwrap();
-    b.advance(&Advance { segment: seg, seg_done: 0, step0: 0, steps }).unwrap();
+    b.advance(&Advance {
+        segment: seg,
+        seg_done: 0,
+        step0: 0,
+        steps,
+    })
+    .unwrap();
     b.download().unwrap()
 }
 
@@ -46,19 +52,41 @@ fn md_step_should_match_cpu_over_a_short_nvt_run() {
         let s = setup(&scaled(sys.clone(), n));
         let reps = f32_exact(liquid(&s, 21, 3, 1.5, 150));
         // a ramp segment, so the target-temperature formula is exercised too
-        let seg = Segment { t_from: 1.5, t_to: 1.0, len: 60 };
+        let seg = Segment {
+            t_from: 1.5,
+            t_to: 1.0,
+            len: 60,
+        };
         let c = run(&mut CpuMd::new(s.clone()).unwrap(), &reps, seg, 60);
         let mut gpu = GpuMd::new(ctx.clone(), s.clone()).unwrap();
         gpu.steps_per_dispatch = 7; // several dispatches and a ragged last one
         let g = run(&mut gpu, &reps, seg, 60);
         let l = s.box_l;
-        assert_close(&format!("{} positions after 60 steps", sys.name), &unwrapped(&g, l), &unwrapped(&c, l), Tolerance::F32_LOOSE);
+        assert_close(
+            &format!("{} positions after 60 steps", sys.name),
+            &unwrapped(&g, l),
+            &unwrapped(&c, l),
+            Tolerance::F32_LOOSE,
+        );
         let ke = |r: &Replicas| r.thermo.iter().map(|t| t.ke).collect::<Vec<_>>();
         let pe = |r: &Replicas| r.thermo.iter().map(|t| t.pe).collect::<Vec<_>>();
-        let veta = |r: &Replicas| r.thermo.iter().flat_map(|t| t.veta[..3].to_vec()).collect::<Vec<_>>();
+        let veta = |r: &Replicas| {
+            r.thermo
+                .iter()
+                .flat_map(|t| t.veta[..3].to_vec())
+                .collect::<Vec<_>>()
+        };
         assert_close("kinetic energy", &ke(&g), &ke(&c), Tolerance::F32_LOOSE);
         assert_close("potential energy", &pe(&g), &pe(&c), Tolerance::F32_LOOSE);
-        assert_close("thermostat velocities", &veta(&g), &veta(&c), Tolerance { abs: 1e-3, rel: 1e-2 });
+        assert_close(
+            "thermostat velocities",
+            &veta(&g),
+            &veta(&c),
+            Tolerance {
+                abs: 1e-3,
+                rel: 1e-2,
+            },
+        );
     }
 }
 
@@ -69,7 +97,11 @@ fn overflowing_capacities_are_grown_and_the_step_redone() {
     };
     let s = setup(&scaled(SystemDef::kam(), 300));
     let reps = f32_exact(liquid(&s, 4, 2, 1.0, 100));
-    let seg = Segment { t_from: 1.0, t_to: 1.0, len: 100 };
+    let seg = Segment {
+        t_from: 1.0,
+        t_to: 1.0,
+        len: 100,
+    };
     let mut roomy = GpuMd::new(ctx.clone(), s.clone()).unwrap();
     let a = run(&mut roomy, &reps, seg, 100);
     let mut tight = GpuMd::new(ctx, s.clone()).unwrap();
@@ -78,12 +110,22 @@ fn overflowing_capacities_are_grown_and_the_step_redone() {
     tight.steps_per_dispatch = 10;
     tight.dispatches_per_submit = 2;
     let b = run(&mut tight, &reps, seg, 100);
-    assert!(tight.regrows >= 1, "the tiny capacities must have overflowed");
+    assert!(
+        tight.regrows >= 1,
+        "the tiny capacities must have overflowed"
+    );
     assert!(tight.cell_cap > 2 && tight.nbr_cap > 3);
-    assert_eq!(a, b, "a run that grew its lists must equal one that never overflowed, bit for bit");
+    assert_eq!(
+        a, b,
+        "a run that grew its lists must equal one that never overflowed, bit for bit"
+    );
 }
 
-fn replica_alone_equals_replica_among_many(b: &mut dyn MdBackend, other: &mut dyn MdBackend, s: &MdSetup) {
+fn replica_alone_equals_replica_among_many(
+    b: &mut dyn MdBackend,
+    other: &mut dyn MdBackend,
+    s: &MdSetup,
+) {
     let n = s.n;
     let many = f32_exact(glasscam::init::random_replicas(s, 77, 0..64, 2.0));
     let k = 37;
@@ -94,10 +136,18 @@ fn replica_alone_equals_replica_among_many(b: &mut dyn MdBackend, other: &mut dy
         img: many.img[k * n..(k + 1) * n].to_vec(),
         thermo: vec![many.thermo[k]],
     };
-    let seg = Segment { t_from: 2.0, t_to: 1.0, len: 200 };
+    let seg = Segment {
+        t_from: 2.0,
+        t_to: 1.0,
+        len: 200,
+    };
     let m = run(b, &many, seg, 120);
     let a = run(other, &alone, seg, 120);
-    assert_eq!(a.pos, m.pos[k * n..(k + 1) * n].to_vec(), "replica {k} alone vs among 64: positions");
+    assert_eq!(
+        a.pos,
+        m.pos[k * n..(k + 1) * n].to_vec(),
+        "replica {k} alone vs among 64: positions"
+    );
     assert_eq!(a.vel, m.vel[k * n..(k + 1) * n].to_vec());
     assert_eq!(a.thermo[0], m.thermo[k]);
 }
@@ -127,8 +177,13 @@ fn a_blown_up_replica_stops_alone_and_says_why() {
     let mut bad = good.clone();
     // replica 1: particle 0 flung at its neighbour at absurd speed
     bad.vel[n] = [4.0e3, 1.0e3];
-    let seg = Segment { t_from: 1.0, t_to: 1.0, len: 50 };
-    let mut backends: Vec<(&str, Box<dyn MdBackend>, Box<dyn MdBackend>)> = vec![(
+    let seg = Segment {
+        t_from: 1.0,
+        t_to: 1.0,
+        len: 50,
+    };
+    type Pair = (&'static str, Box<dyn MdBackend>, Box<dyn MdBackend>);
+    let mut backends: Vec<Pair> = vec![(
         "cpu",
         Box::new(CpuMd::new(s.clone()).unwrap()),
         Box::new(CpuMd::new(s.clone()).unwrap()),
@@ -146,9 +201,16 @@ fn a_blown_up_replica_stops_alone_and_says_why() {
         let t = after_bad.thermo[1];
         let why = Failure::from_status(t.status);
         assert!(why.is_some(), "{name}: replica 1 must be flagged");
-        assert!((1..=5).contains(&t.fail_step), "{name}: failed at step {} (expected within the first steps)", t.fail_step);
+        assert!(
+            (1..=5).contains(&t.fail_step),
+            "{name}: failed at step {} (expected within the first steps)",
+            t.fail_step
+        );
         for k in [0, 2] {
-            assert_eq!(after_bad.thermo[k].status, 0, "{name}: replica {k} must go on");
+            assert_eq!(
+                after_bad.thermo[k].status, 0,
+                "{name}: replica {k} must go on"
+            );
             assert_eq!(
                 after_bad.pos[k * n..(k + 1) * n],
                 after_good.pos[k * n..(k + 1) * n],

@@ -12,7 +12,11 @@ pub fn scaled(mut sys: SystemDef, n: usize) -> SystemDef {
     let mut left = n;
     let k = sys.species.len();
     for (i, s) in sys.species.iter_mut().enumerate() {
-        s.count = if i + 1 == k { left } else { s.count * n / total };
+        s.count = if i + 1 == k {
+            left
+        } else {
+            s.count * n / total
+        };
         left -= s.count;
     }
     sys.n = Some(n);
@@ -29,7 +33,11 @@ pub fn liquid(setup: &MdSetup, seed: u64, count: usize, t: f64, steps: u64) -> R
     let mut cpu = CpuMd::new(setup.clone()).expect("valid setup");
     cpu.upload(&start).expect("upload");
     cpu.advance(&Advance {
-        segment: Segment { t_from: t, t_to: t, len: steps },
+        segment: Segment {
+            t_from: t,
+            t_to: t,
+            len: steps,
+        },
         seg_done: 0,
         step0: 0,
         steps,

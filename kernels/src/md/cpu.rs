@@ -253,7 +253,10 @@ pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
             let v = &mut rep.vel[i];
             v[0] += f[0] * (im * half_dt);
             v[1] += f[1] * (im * half_dt);
-            let mut x = [rep.pos[i][0] + v[0] * setup.dt, rep.pos[i][1] + v[1] * setup.dt];
+            let mut x = [
+                rep.pos[i][0] + v[0] * setup.dt,
+                rep.pos[i][1] + v[1] * setup.dt,
+            ];
             let w = &mut rep.img[i];
             for a in 0..2 {
                 if x[a] >= l {
