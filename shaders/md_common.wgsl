@@ -64,7 +64,8 @@ struct ReplicaState {
     status: u32,
     fail_step: u32,
     rebuilds: u32,
-    _pad0: u32,
+    // this replica's thermostat target is the schedule's times t_scale (runs at several T in one batch)
+    t_scale: f32,
     _pad1: u32,
     _pad2: u32,
 }

@@ -90,7 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if (workgroupUniformLoad(&wg_flag) != 0u) {
             return;
         }
-        let kt = target_at(P.seg_step0 + s + 1u);
+        let kt = target_at(P.seg_step0 + s + 1u) * state[r].t_scale;
         nhc_half(r, lid, kt);
         // kick, drift, wrap into the box, and how far anyone moved since the last list build
         var d2max = 0.0;

@@ -39,6 +39,18 @@ pub fn bench_replicas(setup: &MdSetup, r: usize, t: f64) -> Replicas {
     out
 }
 
+/// Replicas `range` of `reps`.
+pub fn slice_replicas(reps: &Replicas, range: std::ops::Range<usize>) -> Replicas {
+    let n = reps.n;
+    Replicas {
+        n,
+        pos: reps.pos[range.start * n..range.end * n].to_vec(),
+        vel: reps.vel[range.start * n..range.end * n].to_vec(),
+        img: reps.img[range.start * n..range.end * n].to_vec(),
+        thermo: reps.thermo[range].to_vec(),
+    }
+}
+
 /// Times `backend` on `reps`: a warm-up, then batches until about `seconds` have passed.
 pub fn time_backend(
     b: &mut dyn MdBackend,
@@ -100,12 +112,29 @@ pub fn bench_md(
         let reps = bench_replicas(&setup, r, t);
         let mut cpu_rate = None;
         for compute in backends {
-            let (name, mut b): (&str, Box<dyn MdBackend>) = match compute {
-                Compute::Cpu => ("cpu", Box::new(CpuMd::new(setup.clone())?)),
-                Compute::Gpu(ctx) => ("gpu", Box::new(GpuMd::new(ctx.clone(), setup.clone())?)),
+            // Replicas beyond what one device buffer holds run as sequential chunks, as in `simulate`.
+            let chunk = crate::protocol::default_chunk(compute, &setup, r);
+            let name = match compute {
+                Compute::Cpu => "cpu",
+                Compute::Gpu(_) => "gpu",
             };
-            let (steps, secs) = time_backend(b.as_mut(), &reps, t, seconds)?;
-            let rate = steps as f64 * (r * setup.n) as f64 / secs;
+            let mut busy = 0.0; // seconds per step summed over chunks
+            let mut steps = 0;
+            let mut secs = 0.0;
+            for lo in (0..r).step_by(chunk) {
+                let hi = (lo + chunk).min(r);
+                let part = slice_replicas(&reps, lo..hi);
+                let mut b: Box<dyn MdBackend> = match compute {
+                    Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
+                    Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
+                };
+                let (s, e) =
+                    time_backend(b.as_mut(), &part, t, seconds * (hi - lo) as f64 / r as f64)?;
+                busy += e / s as f64;
+                steps += s;
+                secs += e;
+            }
+            let rate = (r * setup.n) as f64 / busy;
             if name == "cpu" {
                 cpu_rate = Some(rate);
             }

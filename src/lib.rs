@@ -6,6 +6,7 @@ pub mod error;
 pub mod export;
 pub mod init;
 pub mod npy;
+pub mod propensity;
 pub mod protocol;
 pub mod system;
 

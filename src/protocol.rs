@@ -221,6 +221,12 @@ struct ThermoRecord {
     pe: f64,
     status: u32,
     fail_step: u64,
+    #[serde(default = "one")]
+    t_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl From<&Thermo> for ThermoRecord {
@@ -232,6 +238,7 @@ impl From<&Thermo> for ThermoRecord {
             pe: t.pe,
             status: t.status,
             fail_step: t.fail_step,
+            t_scale: t.t_scale,
         }
     }
 }
@@ -243,6 +250,7 @@ impl ThermoRecord {
             pe: self.pe,
             status: self.status,
             fail_step: self.fail_step,
+            t_scale: self.t_scale,
             ..Default::default()
         };
         t.eta[..self.eta.len()].copy_from_slice(&self.eta);
@@ -272,7 +280,7 @@ fn partial_dir(out: &Path) -> PathBuf {
 }
 
 /// Replicas per chunk that fit the device: the neighbour list is the largest buffer.
-fn default_chunk(compute: &Compute, setup: &MdSetup, total: usize) -> usize {
+pub fn default_chunk(compute: &Compute, setup: &MdSetup, total: usize) -> usize {
     match compute {
         Compute::Cpu => total.max(1),
         Compute::Gpu(ctx) => {

@@ -244,7 +244,7 @@ pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
         if rep.thermo.status != 0 {
             return;
         }
-        let kt = adv.segment.target_at(adv.seg_done + s + 1);
+        let kt = adv.segment.target_at(adv.seg_done + s + 1) * rep.thermo.t_scale;
         nhc_half(setup, rep, kt);
         let mut d2max: f64 = 0.0;
         for i in 0..setup.n {

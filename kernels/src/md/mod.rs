@@ -73,7 +73,8 @@ pub struct ReplicaState {
     pub status: u32,
     pub fail_step: u32,
     pub rebuilds: u32,
-    pub _pad: [u32; 3],
+    pub t_scale: f32,
+    pub _pad: [u32; 2],
 }
 
 /// Why a replica stopped (the `status` word of `ReplicaState`).
@@ -257,7 +258,7 @@ impl MdSetup {
 }
 
 /// Nose-Hoover chain and bookkeeping of one replica, in f64 on the host.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thermo {
     pub eta: [f64; MAX_CHAIN],
     pub veta: [f64; MAX_CHAIN],
@@ -265,6 +266,22 @@ pub struct Thermo {
     pub pe: f64,
     pub status: u32,
     pub fail_step: u64,
+    /// The replica's target temperature is the schedule's times this (1 unless replicas run at several T).
+    pub t_scale: f64,
+}
+
+impl Default for Thermo {
+    fn default() -> Self {
+        Thermo {
+            eta: [0.0; MAX_CHAIN],
+            veta: [0.0; MAX_CHAIN],
+            ke: 0.0,
+            pe: 0.0,
+            status: 0,
+            fail_step: 0,
+            t_scale: 1.0,
+        }
+    }
 }
 
 impl Thermo {
@@ -277,7 +294,8 @@ impl Thermo {
             status: self.status,
             fail_step: self.fail_step as u32,
             rebuilds: 0,
-            _pad: [0; 3],
+            t_scale: self.t_scale as f32,
+            _pad: [0; 2],
         }
     }
     pub fn from_gpu(s: &ReplicaState) -> Thermo {
@@ -288,6 +306,7 @@ impl Thermo {
             pe: s.pe as f64,
             status: s.status,
             fail_step: s.fail_step as u64,
+            t_scale: s.t_scale as f64,
         }
     }
 
