@@ -55,9 +55,11 @@ pub struct Manifest {
     pub n_particles: usize,
     pub box_l: f64,
     pub n_replicas: usize,
+    /// Global replica indices [start, end) this data set holds (a shard holds part of the run).
+    pub replica_range: (usize, usize),
     /// Target temperatures at which every replica was snapshotted, in order.
     pub snapshot_temps: Vec<f64>,
-    /// Which backend and device produced it.
+    /// Which backend and device produced it (what determines the numbers, not thread counts).
     pub backend: String,
     /// Replicas that blew up and have no snapshots: (replica, step, cause).
     #[serde(default)]

@@ -23,6 +23,14 @@ struct Cli {
 enum Command {
     /// Cool many replicas of a glass former and snapshot them at T_L (liquid) and T_G (glass).
     Simulate(SimulateArgs),
+    /// Join data sets written by `simulate --shard k/n` into one (identical to a single run's).
+    Merge {
+        /// Shard directories, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write one snapshot of a data set as extended XYZ or a LAMMPS data file.
     Export {
         /// Data set directory (from `glasscam simulate`).
@@ -88,6 +96,9 @@ struct SimulateArgs {
     /// Replicas per chunk (default: as many as fit the device).
     #[arg(long)]
     chunk: Option<usize>,
+    /// Run only shard k of n (0-based, e.g. `--shard $SLURM_ARRAY_TASK_ID/8`); join shards with `merge`.
+    #[arg(long)]
+    shard: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +163,18 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
     opts.chunk = a.chunk;
     opts.progress = true;
+    if let Some(sh) = &a.shard {
+        let parsed = sh.split_once('/').and_then(|(k, n)| {
+            Some((
+                k.trim().parse::<usize>().ok()?,
+                n.trim().parse::<usize>().ok()?,
+            ))
+        });
+        let (k, n) = parsed.ok_or_else(|| {
+            glasscam::Error::Input(format!("--shard {sh}: write it as k/n, e.g. 0/8"))
+        })?;
+        opts.replicas = Some(glasscam::protocol::shard_range(k, n, proto.replicas)?);
+    }
     glasscam::protocol::catch_interrupts();
     let stages = proto.schedule(&sys)?;
     let steps: u64 = stages.iter().map(|s| s.segment.len).sum();
@@ -193,6 +216,15 @@ fn main() {
     let cli = Cli::parse();
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
+        Command::Merge { shards, out } => glasscam::protocol::merge(&shards, &out).map(|m| {
+            eprintln!(
+                "merged {} shards: {} replicas, {} snapshots in {}",
+                shards.len(),
+                m.n_replicas,
+                m.snapshots.len(),
+                out.display()
+            )
+        }),
         Command::Export {
             dir,
             snapshot,

@@ -303,6 +303,12 @@ pub fn run(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Manif
     let stages = proto.schedule(sys)?;
     let temps = proto.snapshot_temps(sys)?;
     let range = opts.replicas.clone().unwrap_or(0..proto.replicas);
+    if range.end > proto.replicas {
+        return Err(Error::Input(format!(
+            "replicas {}..{} lie outside the run's {} replicas",
+            range.start, range.end, proto.replicas
+        )));
+    }
     let total = range.len();
     if total == 0 {
         return Err(Error::Input(
@@ -414,8 +420,9 @@ pub fn run(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Manif
         n_particles: n,
         box_l: setup.box_l,
         n_replicas: total,
+        replica_range: (range.start, range.end),
         snapshot_temps: temps.iter().map(|t| t.0).collect(),
-        backend: opts.compute.describe(),
+        backend: opts.compute.identity(),
         failed,
         snapshots,
     };
@@ -680,4 +687,90 @@ fn run_chunk(
 /// Shares the interrupt flag with other long commands.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Replica range of shard `k` of `n` (0-based) of a run of `replicas`: contiguous, sizes differ by at most one.
+pub fn shard_range(k: usize, n: usize, replicas: usize) -> Result<std::ops::Range<usize>> {
+    if n == 0 || k >= n {
+        return Err(Error::Input(format!(
+            "--shard {k}/{n}: use k/n with 0 <= k < n (k is 0-based, like SLURM_ARRAY_TASK_ID from 0)"
+        )));
+    }
+    Ok(k * replicas / n..(k + 1) * replicas / n)
+}
+
+/// Joins shard data sets into one, identical byte for byte to the data set a single run would write.
+pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
+    if shards.is_empty() {
+        return Err(Error::Input(
+            "merge: give the shard directories to join".into(),
+        ));
+    }
+    let mut sets: Vec<Dataset> = shards
+        .iter()
+        .map(|d| Dataset::load(d))
+        .collect::<Result<_>>()?;
+    sets.sort_by_key(|d| d.manifest.replica_range.0);
+    let first = sets[0].manifest.clone();
+    let total: usize = serde_json::from_value::<Protocol>(first.protocol.clone())
+        .map(|p| p.replicas)
+        .map_err(|e| {
+            Error::Input(format!(
+                "{}: protocol unreadable: {e}",
+                sets[0].dir.display()
+            ))
+        })?;
+    let mut next = 0;
+    for d in &sets {
+        let m = &d.manifest;
+        let same = m.system == first.system
+            && m.protocol == first.protocol
+            && m.seed == first.seed
+            && m.backend == first.backend
+            && m.snapshot_temps == first.snapshot_temps
+            && m.n_particles == first.n_particles;
+        if !same {
+            return Err(Error::Input(format!(
+                "merge: {} comes from another run than {} (system, protocol, seed or backend differ)",
+                d.dir.display(),
+                sets[0].dir.display()
+            )));
+        }
+        if m.replica_range.0 != next {
+            return Err(Error::Input(format!(
+                "merge: replicas {}..{} are missing (next shard, {}, starts at {})",
+                next,
+                m.replica_range.0,
+                d.dir.display(),
+                m.replica_range.0
+            )));
+        }
+        next = m.replica_range.1;
+    }
+    if next != total {
+        return Err(Error::Input(format!(
+            "merge: the shards cover replicas 0..{next} of {total}; run the missing shards first"
+        )));
+    }
+    let mut positions = Vec::new();
+    let mut snapshots = Vec::new();
+    let mut failed = Vec::new();
+    for d in &sets {
+        positions.extend_from_slice(&d.positions);
+        for m in &d.manifest.snapshots {
+            let mut m = m.clone();
+            m.index = snapshots.len();
+            snapshots.push(m);
+        }
+        failed.extend(d.manifest.failed.iter().cloned());
+    }
+    let manifest = Manifest {
+        n_replicas: total,
+        replica_range: (0, total),
+        failed,
+        snapshots,
+        ..first
+    };
+    Dataset::write(out, &manifest, &positions, &sets[0].species)?;
+    Ok(manifest)
 }

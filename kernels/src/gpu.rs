@@ -389,6 +389,14 @@ impl Compute {
         }
     }
 
+    /// What determines the numbers a run produces (not thread counts): recorded in data sets, compared on merge.
+    pub fn identity(&self) -> String {
+        match self {
+            Compute::Gpu(ctx) => format!("gpu: {} ({:?})", ctx.info.name, ctx.info.backend),
+            Compute::Cpu => "cpu: f64 twin".to_string(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Compute::Gpu(ctx) => format!("gpu: {}", ctx.describe()),
