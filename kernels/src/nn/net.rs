@@ -146,6 +146,11 @@ impl Net {
         self.exec.write_f64(Buf::Params, p)
     }
 
+    /// Any logical buffer's first `len` values (for tests and debugging).
+    pub fn read(&self, b: Buf, len: usize) -> Result<Vec<f64>> {
+        self.exec.read(b, len)
+    }
+
     /// Gradients of the last step.
     pub fn grads(&self) -> Result<Vec<f64>> {
         self.exec.read(Buf::Grads, self.spec.n_params())
