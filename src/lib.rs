@@ -2,6 +2,7 @@
 
 pub mod dataset;
 pub mod error;
+pub mod nn;
 pub mod npy;
 pub mod system;
 

@@ -16,6 +16,10 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: glasscam::kernels::BackendChoice,
     },
+    /// Train the glass/liquid CNN on a data set.
+    Train(glasscam::nn::TrainArgs),
+    /// Grad-CAM maps and per-particle Gamma from a trained model.
+    Gradcam(glasscam::nn::GradcamArgs),
 }
 
 fn main() {
@@ -24,6 +28,8 @@ fn main() {
         Command::Info { backend } => glasscam::kernels::Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
+        Command::Train(args) => glasscam::nn::run_train(&args),
+        Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
