@@ -4,17 +4,35 @@
 mod common;
 
 use common::{gpu_matches_cpu, Rng, Slot};
-use glasscam::kernels::nn::{NnParams, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD};
+use glasscam::kernels::nn::{
+    NnParams, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD,
+};
 use glasscam::kernels::tolerance::Tolerance;
 
 /// (batch, c_in, c_out, h, w, k): output counts 1, 255 (3*5*17), 257 and a real layer (4*8*16*16).
-const SIZES: [(u32, u32, u32, u32, u32, u32); 4] =
-    [(1, 1, 1, 1, 1, 1), (1, 2, 3, 5, 17, 3), (1, 1, 1, 1, 257, 3), (4, 2, 8, 16, 16, 5)];
+const SIZES: [(u32, u32, u32, u32, u32, u32); 4] = [
+    (1, 1, 1, 1, 1, 1),
+    (1, 2, 3, 5, 17, 3),
+    (1, 1, 1, 1, 257, 3),
+    (4, 2, 8, 16, 16, 5),
+];
 
 fn params(s: (u32, u32, u32, u32, u32, u32), act: u32) -> (NnParams, usize) {
     let (batch, c_in, c_out, h, w, k) = s;
     let n_w = (c_out * c_in * k * k) as usize;
-    let p = NnParams { batch, c_in, c_out, h, w, k, pad: k / 2, act, w_off: 3, b_off: 3 + n_w as u32, ..Default::default() };
+    let p = NnParams {
+        batch,
+        c_in,
+        c_out,
+        h,
+        w,
+        k,
+        pad: k / 2,
+        act,
+        w_off: 3,
+        b_off: 3 + n_w as u32,
+        ..Default::default()
+    };
     (p, 3 + n_w + c_out as usize + 2)
 }
 
@@ -31,7 +49,13 @@ fn conv2d_forward_should_match_cpu() {
                 Slot::F(rng.vec_f32(n_in, -1.0, 1.0)),
                 Slot::F(vec![7.0; n_out]),
             ];
-            if !gpu_matches_cpu("conv2d_forward_should_match_cpu", &CONV2D_FORWARD, p, &slots, Tolerance::F32_SUM) {
+            if !gpu_matches_cpu(
+                "conv2d_forward_should_match_cpu",
+                &CONV2D_FORWARD,
+                p,
+                &slots,
+                Tolerance::F32_SUM,
+            ) {
                 return;
             }
         }
@@ -50,7 +74,13 @@ fn conv2d_backward_input_should_match_cpu() {
             Slot::F(rng.vec_f32(n_out, -1.0, 1.0)),
             Slot::F(vec![7.0; n_in]),
         ];
-        if !gpu_matches_cpu("conv2d_backward_input_should_match_cpu", &CONV2D_BACKWARD_INPUT, p, &slots, Tolerance::F32_SUM) {
+        if !gpu_matches_cpu(
+            "conv2d_backward_input_should_match_cpu",
+            &CONV2D_BACKWARD_INPUT,
+            p,
+            &slots,
+            Tolerance::F32_SUM,
+        ) {
             return;
         }
     }
@@ -69,7 +99,13 @@ fn conv2d_backward_weight_should_match_cpu() {
             Slot::F(rng.vec_f32(n_out, -1.0, 1.0)),
             Slot::F(rng.vec_f32(np, -1.0, 1.0)),
         ];
-        if !gpu_matches_cpu("conv2d_backward_weight_should_match_cpu", &CONV2D_BACKWARD_WEIGHT, p, &slots, Tolerance::F32_SUM) {
+        if !gpu_matches_cpu(
+            "conv2d_backward_weight_should_match_cpu",
+            &CONV2D_BACKWARD_WEIGHT,
+            p,
+            &slots,
+            Tolerance::F32_SUM,
+        ) {
             return;
         }
     }

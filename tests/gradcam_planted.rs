@@ -50,18 +50,36 @@ fn batch(rng: &mut Rng, n: usize) -> (Vec<f32>, Vec<u32>) {
 
 /// Fraction of the glass-class Grad-CAM mass of glass images inside the grown patch; -1 when the maps are empty.
 fn planted_fraction(seed: u64) -> f64 {
-    let spec = NetSpec { in_channels: 1, grid: G, conv: vec![4, 4], kernel: 3, hidden: 8, classes: 2, dropout: 0.0 };
+    let spec = NetSpec {
+        in_channels: 1,
+        grid: G,
+        conv: vec![4, 4],
+        kernel: 3,
+        hidden: 8,
+        classes: 2,
+        dropout: 0.0,
+    };
     let mut net = Net::new(&Compute::Cpu, spec.clone(), &spec.init(seed), 16).expect("net");
     let mut rng = Rng(4000 + seed);
-    let adam = AdamSpec { lr: 3e-3, ..AdamSpec::default() };
+    let adam = AdamSpec {
+        lr: 3e-3,
+        ..AdamSpec::default()
+    };
     for step in 0..1000u32 {
         let (imgs, labels) = batch(&mut rng, 16);
         net.train_step(&imgs, &labels, step, &adam).expect("step");
     }
     let (imgs, labels) = batch(&mut rng, 16);
     let (logits, maps) = net.gradcam(&imgs, 1).expect("gradcam");
-    let correct = logits.chunks(2).zip(&labels).filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize).count();
-    assert_eq!(correct, 16, "seed {seed}: the planted problem was not learnt");
+    let correct = logits
+        .chunks(2)
+        .zip(&labels)
+        .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
+        .count();
+    assert_eq!(
+        correct, 16,
+        "seed {seed}: the planted problem was not learnt"
+    );
     let grown = |r: &std::ops::Range<usize>, v: usize| v + REACH >= r.start && v < r.end + REACH;
     let (mut inside, mut total) = (0.0, 0.0);
     for (b, map) in maps.chunks(G * G).enumerate() {
@@ -93,7 +111,9 @@ fn gradcam_mass_falls_in_the_planted_patch() {
     let mut nonempty = Vec::new();
     for seed in 1..=8 {
         let fraction = planted_fraction(seed);
-        eprintln!("seed {seed}: Grad-CAM mass inside the grown patch: {fraction:.3} (-1: empty maps)");
+        eprintln!(
+            "seed {seed}: Grad-CAM mass inside the grown patch: {fraction:.3} (-1: empty maps)"
+        );
         if fraction >= 0.0 {
             assert!(
                 fraction >= MIN_FRACTION,
@@ -102,5 +122,9 @@ fn gradcam_mass_falls_in_the_planted_patch() {
             nonempty.push(fraction);
         }
     }
-    assert!(nonempty.len() >= 3, "only {} of 8 seeds give non-empty glass maps", nonempty.len());
+    assert!(
+        nonempty.len() >= 3,
+        "only {} of 8 seeds give non-empty glass maps",
+        nonempty.len()
+    );
 }

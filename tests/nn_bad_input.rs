@@ -52,8 +52,18 @@ fn model_channels_must_match_the_species_count() {
     let other = tmp.path().join("three");
     Dataset::write(&other, &m, &data.positions, &data.species).expect("write");
     let three = Dataset::load(&other).expect("load");
-    let msg = err_of(gradcam::gradcam(&Compute::Cpu, &model_dir, &three, 1, &[1], 4));
-    assert!(msg.contains("2 input channels") && msg.contains("3 species"), "{msg}");
+    let msg = err_of(gradcam::gradcam(
+        &Compute::Cpu,
+        &model_dir,
+        &three,
+        1,
+        &[1],
+        4,
+    ));
+    assert!(
+        msg.contains("2 input channels") && msg.contains("3 species"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -66,7 +76,10 @@ fn grid_size_must_match_the_weights() {
     v["config"]["grid"] = serde_json::json!(32);
     std::fs::write(&path, serde_json::to_string(&v).expect("json")).expect("write");
     let msg = err_of(model::load(&model_dir));
-    assert!(msg.contains("fc1.weight") && msg.contains("grid 32"), "{msg}");
+    assert!(
+        msg.contains("fc1.weight") && msg.contains("grid 32"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -76,7 +89,14 @@ fn the_box_must_give_the_trained_pixel_size() {
     let other = tmp.path().join("bigger");
     write_synthetic(&other, 4, 6, 7.0, 0.3, 4).expect("data");
     let data = Dataset::load(&other).expect("load");
-    let msg = err_of(gradcam::gradcam(&Compute::Cpu, &model_dir, &data, 1, &[1], 4));
+    let msg = err_of(gradcam::gradcam(
+        &Compute::Cpu,
+        &model_dir,
+        &data,
+        1,
+        &[1],
+        4,
+    ));
     assert!(msg.contains("grid does not match the data"), "{msg}");
 }
 
@@ -101,8 +121,17 @@ fn an_empty_split_is_refused() {
     // 3 replicas: 8 % of them rounds to no validation replica
     write_synthetic(&data_dir, 3, 6, 6.0, 0.3, 5).expect("data");
     let data = Dataset::load(&data_dir).expect("load");
-    let msg = err_of(train::train(&data, &cfg(), &Compute::Cpu, &tmp.path().join("m"), false));
-    assert!(msg.contains("validation split is empty") && msg.contains("3 replicas"), "{msg}");
+    let msg = err_of(train::train(
+        &data,
+        &cfg(),
+        &Compute::Cpu,
+        &tmp.path().join("m"),
+        false,
+    ));
+    assert!(
+        msg.contains("validation split is empty") && msg.contains("3 replicas"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -119,7 +148,17 @@ fn a_bad_model_file_is_refused() {
     let data_dir = tmp.path().join("data");
     write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 6).expect("data");
     let data = Dataset::load(&data_dir).expect("load");
-    let bad = ModelConfig { grid: 4, width: 1.0, ..cfg() };
-    let msg = err_of(train::train(&data, &bad, &Compute::Cpu, &tmp.path().join("m2"), false));
+    let bad = ModelConfig {
+        grid: 4,
+        width: 1.0,
+        ..cfg()
+    };
+    let msg = err_of(train::train(
+        &data,
+        &bad,
+        &Compute::Cpu,
+        &tmp.path().join("m2"),
+        false,
+    ));
     assert!(msg.contains("does not fit"), "{msg}");
 }

@@ -4,8 +4,8 @@ mod common;
 
 use common::Rng;
 use glasscam::kernels::nn::cpu::{
-    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, dense_backward_input, dense_backward_weight,
-    dense_forward, dropout, relu_backward, softmax_xent,
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, dense_backward_input,
+    dense_backward_weight, dense_forward, dropout, relu_backward, softmax_xent,
 };
 use glasscam::kernels::nn::net::Net;
 use glasscam::kernels::nn::{NetSpec, NnParams};
@@ -14,7 +14,10 @@ use glasscam::kernels::Compute;
 
 const EPS: f64 = 1e-6;
 /// Central differences in f64 with eps 1e-6: truncation ~1e-12 relative, rounding ~1e-10 absolute.
-const FD: Tolerance = Tolerance { abs: 1e-7, rel: 1e-6 };
+const FD: Tolerance = Tolerance {
+    abs: 1e-7,
+    rel: 1e-6,
+};
 
 /// d/dv_i f(v) by central differences, for every i.
 fn numeric(v: &[f64], f: &dyn Fn(&[f64]) -> f64) -> Vec<f64> {
@@ -37,7 +40,19 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[test]
 fn conv2d_gradients_match_finite_differences() {
     let mut rng = Rng(2000);
-    let p = NnParams { batch: 2, c_in: 2, c_out: 3, h: 5, w: 4, k: 3, pad: 1, act: 0, w_off: 1, b_off: 55, ..Default::default() };
+    let p = NnParams {
+        batch: 2,
+        c_in: 2,
+        c_out: 3,
+        h: 5,
+        w: 4,
+        k: 3,
+        pad: 1,
+        act: 0,
+        w_off: 1,
+        b_off: 55,
+        ..Default::default()
+    };
     let np = 1 + 54 + 3;
     let params = rng.vec_f64(np, -0.5, 0.5);
     let x = rng.vec_f64(2 * 2 * 20, -1.0, 1.0);
@@ -49,7 +64,12 @@ fn conv2d_gradients_match_finite_differences() {
     };
     let mut gin = vec![0.0; x.len()];
     conv2d_backward_input(&p, &params, &r, &mut gin);
-    assert_close("conv2d d/dinput", &gin, &numeric(&x, &|x| loss(&params, x)), FD);
+    assert_close(
+        "conv2d d/dinput",
+        &gin,
+        &numeric(&x, &|x| loss(&params, x)),
+        FD,
+    );
     let mut gw = vec![0.0; np];
     conv2d_backward_weight(&p, &x, &r, &mut gw);
     let mut want = numeric(&params, &|pp| loss(pp, &x));
@@ -60,7 +80,15 @@ fn conv2d_gradients_match_finite_differences() {
 #[test]
 fn dense_gradients_match_finite_differences() {
     let mut rng = Rng(2100);
-    let p = NnParams { batch: 3, n_in: 7, n_out: 4, act: 0, w_off: 0, b_off: 28, ..Default::default() };
+    let p = NnParams {
+        batch: 3,
+        n_in: 7,
+        n_out: 4,
+        act: 0,
+        w_off: 0,
+        b_off: 28,
+        ..Default::default()
+    };
     let params = rng.vec_f64(32, -0.5, 0.5);
     let x = rng.vec_f64(21, -1.0, 1.0);
     let r = rng.vec_f64(12, -1.0, 1.0);
@@ -71,17 +99,39 @@ fn dense_gradients_match_finite_differences() {
     };
     let mut gin = vec![0.0; 21];
     dense_backward_input(&p, &params, &r, &mut gin);
-    assert_close("dense d/dinput", &gin, &numeric(&x, &|x| loss(&params, x)), FD);
+    assert_close(
+        "dense d/dinput",
+        &gin,
+        &numeric(&x, &|x| loss(&params, x)),
+        FD,
+    );
     let mut gw = vec![0.0; 32];
     dense_backward_weight(&p, &x, &r, &mut gw);
-    assert_close("dense d/dweights, d/dbias", &gw, &numeric(&params, &|pp| loss(pp, &x)), FD);
+    assert_close(
+        "dense d/dweights, d/dbias",
+        &gw,
+        &numeric(&params, &|pp| loss(pp, &x)),
+        FD,
+    );
 }
 
 #[test]
 fn relu_gradient_matches_finite_differences() {
     let mut rng = Rng(2200);
     // conv with act = 1 is conv then ReLU; relu_backward turns d/dout into d/dpre-activation
-    let p = NnParams { batch: 1, c_in: 1, c_out: 2, h: 4, w: 4, k: 3, pad: 1, act: 1, w_off: 0, b_off: 18, ..Default::default() };
+    let p = NnParams {
+        batch: 1,
+        c_in: 1,
+        c_out: 2,
+        h: 4,
+        w: 4,
+        k: 3,
+        pad: 1,
+        act: 1,
+        w_off: 0,
+        b_off: 18,
+        ..Default::default()
+    };
     let params = rng.vec_f64(20, -0.5, 0.5);
     let x = rng.vec_f64(16, -1.0, 1.0);
     let r = rng.vec_f64(32, -1.0, 1.0);
@@ -93,7 +143,14 @@ fn relu_gradient_matches_finite_differences() {
     let mut act = vec![0.0; 32];
     conv2d_forward(&p, &params, &x, &mut act);
     let mut g = r.clone();
-    relu_backward(&NnParams { n: 32, ..Default::default() }, &act, &mut g);
+    relu_backward(
+        &NnParams {
+            n: 32,
+            ..Default::default()
+        },
+        &act,
+        &mut g,
+    );
     let mut gin = vec![0.0; 16];
     conv2d_backward_input(&p, &params, &g, &mut gin);
     assert_close("relu then conv d/dinput", &gin, &numeric(&x, &loss), FD);
@@ -102,7 +159,12 @@ fn relu_gradient_matches_finite_differences() {
 #[test]
 fn dropout_gradient_matches_finite_differences() {
     let mut rng = Rng(2300);
-    let p = NnParams { n: 40, seed: 99, p: 0.5, ..Default::default() };
+    let p = NnParams {
+        n: 40,
+        seed: 99,
+        p: 0.5,
+        ..Default::default()
+    };
     let x = rng.vec_f64(40, -1.0, 1.0);
     let r = rng.vec_f64(40, -1.0, 1.0);
     let loss = |x: &[f64]| {
@@ -118,7 +180,11 @@ fn dropout_gradient_matches_finite_differences() {
 #[test]
 fn softmax_xent_gradient_matches_finite_differences() {
     let mut rng = Rng(2400);
-    let p = NnParams { batch: 4, n_out: 3, ..Default::default() };
+    let p = NnParams {
+        batch: 4,
+        n_out: 3,
+        ..Default::default()
+    };
     let logits = rng.vec_f64(12, -3.0, 3.0);
     let labels = [0u32, 2, 1, 1];
     let loss = |l: &[f64]| {
@@ -135,7 +201,15 @@ fn softmax_xent_gradient_matches_finite_differences() {
 
 #[test]
 fn whole_network_loss_gradient_matches_finite_differences() {
-    let spec = NetSpec { in_channels: 2, grid: 6, conv: vec![3, 4], kernel: 3, hidden: 5, classes: 2, dropout: 0.5 };
+    let spec = NetSpec {
+        in_channels: 2,
+        grid: 6,
+        conv: vec![3, 4],
+        kernel: 3,
+        hidden: 5,
+        classes: 2,
+        dropout: 0.5,
+    };
     let mut rng = Rng(2500);
     let params: Vec<f64> = spec.init(3).iter().map(|&x| x as f64).collect();
     let images = rng.vec_f32(3 * spec.act_len(0), 0.0, 1.0);
@@ -153,6 +227,9 @@ fn whole_network_loss_gradient_matches_finite_differences() {
         r.loss.iter().sum::<f64>() / r.loss.len() as f64
     };
     let want = numeric(&params, &loss);
-    assert!(grads.iter().filter(|g| g.abs() > 1e-6).count() > spec.n_params() / 4, "most gradients are zero");
+    assert!(
+        grads.iter().filter(|g| g.abs() > 1e-6).count() > spec.n_params() / 4,
+        "most gradients are zero"
+    );
     assert_close("network d(mean loss)/dparams", &grads, &want, FD);
 }

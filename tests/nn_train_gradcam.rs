@@ -40,11 +40,17 @@ fn train_then_gradcam_on_synthetic_data() {
     assert_eq!(m.replicas, [20, 2, 3]);
     assert_eq!(m.snapshots, [40, 4, 6]);
     assert_eq!(m.history.len(), 8);
-    assert!(m.test.accuracy["overall"] >= 0.99, "lattice vs random not learnt: {:?}", m.test);
+    assert!(
+        m.test.accuracy["overall"] >= 0.99,
+        "lattice vs random not learnt: {:?}",
+        m.test
+    );
     assert!(m.test.roc_auc >= 0.99, "AUC {}", m.test.roc_auc);
     assert_eq!(m.test.confusion.iter().flatten().sum::<usize>(), 6);
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).expect("metrics.json")).expect("json");
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("metrics.json")).expect("metrics.json"),
+    )
+    .expect("json");
     assert!(metrics["test"]["roc_auc"].is_number());
 
     // the model directory round trip: the saved weights give the same test scores
@@ -67,8 +73,10 @@ fn train_then_gradcam_on_synthetic_data() {
 }
 
 fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {
-    let f: GradcamFile =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("gradcam.json")).expect("gradcam.json")).expect("json");
+    let f: GradcamFile = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("gradcam.json")).expect("gradcam.json"),
+    )
+    .expect("json");
     assert_eq!(f.class, "glass");
     assert_eq!(f.snapshots.len(), rows);
     assert_eq!(f.predicted.len(), rows);
@@ -77,7 +85,10 @@ fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {
     }
     let (shape, gamma) = glasscam::npy::read::<f64>(&dir.join("gamma.npy")).expect("gamma.npy");
     assert_eq!(shape, vec![rows as u64, data.n_particles() as u64]);
-    assert!(gamma.iter().all(|x| x.is_finite() && *x >= 0.0), "Gamma is a ReLU map read back: finite, >= 0");
+    assert!(
+        gamma.iter().all(|x| x.is_finite() && *x >= 0.0),
+        "Gamma is a ReLU map read back: finite, >= 0"
+    );
     let (shape, maps) = glasscam::npy::read::<f32>(&dir.join("maps.npy")).expect("maps.npy");
     assert_eq!(shape, vec![rows as u64, g, g]);
     assert!(maps.iter().all(|x| x.is_finite() && *x >= 0.0));
@@ -97,7 +108,15 @@ fn the_cli_trains_and_explains() {
     let exe = env!("CARGO_BIN_EXE_glasscam");
     let out = tmp.path().join("model");
     let st = std::process::Command::new(exe)
-        .args(["train", "--backend", "cpu", "--quiet", "--epochs", "3", "--data"])
+        .args([
+            "train",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--epochs",
+            "3",
+            "--data",
+        ])
         .arg(&data_dir)
         .arg("--model")
         .arg(&model_file)
@@ -109,7 +128,16 @@ fn the_cli_trains_and_explains() {
     assert!(out.join("model.safetensors").exists() && out.join("config.json").exists());
     let gc = tmp.path().join("gc");
     let o = std::process::Command::new(exe)
-        .args(["gradcam", "--backend", "cpu", "--split", "all", "--class", "liquid", "--model"])
+        .args([
+            "gradcam",
+            "--backend",
+            "cpu",
+            "--split",
+            "all",
+            "--class",
+            "liquid",
+            "--model",
+        ])
         .arg(&out)
         .arg("--data")
         .arg(&data_dir)
@@ -118,8 +146,10 @@ fn the_cli_trains_and_explains() {
         .output()
         .expect("run glasscam gradcam");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let f: GradcamFile =
-        serde_json::from_str(&std::fs::read_to_string(gc.join("gradcam.json")).expect("gradcam.json")).expect("json");
+    let f: GradcamFile = serde_json::from_str(
+        &std::fs::read_to_string(gc.join("gradcam.json")).expect("gradcam.json"),
+    )
+    .expect("json");
     assert_eq!(f.class, "liquid");
     assert_eq!(f.snapshots.len(), 25);
 }

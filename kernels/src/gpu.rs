@@ -93,7 +93,9 @@ impl GpuContext {
 
     /// Largest storage-buffer binding the device accepts, in bytes.
     pub fn max_binding(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// An explicit bind-group layout for group 0: one entry per binding, in order.
@@ -106,7 +108,9 @@ impl GpuContext {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match b {
-                        Binding::Uniform | Binding::UniformDynamic => wgpu::BufferBindingType::Uniform,
+                        Binding::Uniform | Binding::UniformDynamic => {
+                            wgpu::BufferBindingType::Uniform
+                        }
                         Binding::Read => wgpu::BufferBindingType::Storage { read_only: true },
                         Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                     },
@@ -279,7 +283,9 @@ impl GpuContext {
         });
         let mut enc = self
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         enc.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
         let err = |message: String| KernelError::Readback {
@@ -300,7 +306,8 @@ impl GpuContext {
             .map_err(|e| err(e.to_string()))?;
         let data = slice.get_mapped_range().map_err(|e| err(e.to_string()))?;
         let n = data.len() / std::mem::size_of::<T>();
-        let out: Vec<T> = bytemuck::cast_slice::<u8, T>(&data[..n * std::mem::size_of::<T>()]).to_vec();
+        let out: Vec<T> =
+            bytemuck::cast_slice::<u8, T>(&data[..n * std::mem::size_of::<T>()]).to_vec();
         drop(data);
         staging.unmap();
         Ok(out)
@@ -346,7 +353,10 @@ impl Compute {
     pub fn select(choice: BackendChoice) -> Result<Self> {
         match choice {
             BackendChoice::Cpu => {
-                eprintln!("backend: CPU twin ({} threads), as asked", rayon::current_num_threads());
+                eprintln!(
+                    "backend: CPU twin ({} threads), as asked",
+                    rayon::current_num_threads()
+                );
                 Ok(Compute::Cpu)
             }
             BackendChoice::Gpu => {

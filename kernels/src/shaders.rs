@@ -37,10 +37,13 @@ impl Kernel {
 
 /// Size in bytes of the WGSL struct `name` as naga lays it out, for checking host mirrors.
 pub fn struct_size(module: &naga::Module, name: &str) -> Option<u32> {
-    module.types.iter().find_map(|(_, ty)| match (&ty.name, &ty.inner) {
-        (Some(n), naga::TypeInner::Struct { span, .. }) if n == name => Some(*span),
-        _ => None,
-    })
+    module
+        .types
+        .iter()
+        .find_map(|(_, ty)| match (&ty.name, &ty.inner) {
+            (Some(n), naga::TypeInner::Struct { span, .. }) if n == name => Some(*span),
+            _ => None,
+        })
 }
 
 pub const MD_COMMON: &str = include_str!("../../shaders/md_common.wgsl");
@@ -55,15 +58,16 @@ pub const MD_STEP: Kernel = Kernel {
     parts: &[MD_COMMON, include_str!("../../shaders/md_step.wgsl")],
 };
 
-
-
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
 
 macro_rules! nn_kernel {
     ($id:ident, $name:literal) => {
         pub const $id: Kernel = Kernel {
             name: $name,
-            parts: &[NN_COMMON, include_str!(concat!("../../shaders/", $name, ".wgsl"))],
+            parts: &[
+                NN_COMMON,
+                include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            ],
         };
     };
 }

@@ -66,14 +66,23 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// Reads a TOML (or, by extension, JSON) model file.
     pub fn from_file(path: &Path) -> Result<ModelConfig> {
-        let bad = |message: String| Error::Model { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the model file: {e}")))?;
+        let bad = |message: String| Error::Model {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("cannot read the model file: {e}")))?;
         let cfg: ModelConfig = if path.extension().is_some_and(|e| e == "json") {
             serde_json::from_str(&text).map_err(|e| bad(format!("not a valid model file: {e}")))?
         } else {
-            toml::from_str(&text).map_err(|e| bad(format!("not a valid model file: {}", e.to_string().trim_end())))?
+            toml::from_str(&text).map_err(|e| {
+                bad(format!(
+                    "not a valid model file: {}",
+                    e.to_string().trim_end()
+                ))
+            })?
         };
-        cfg.check().map_err(|m| bad(m))?;
+        cfg.check().map_err(bad)?;
         Ok(cfg)
     }
 
@@ -82,10 +91,19 @@ impl ModelConfig {
         if self.batch == 0 {
             return Err("field `batch` must be at least 1".into());
         }
-        if self.split.iter().any(|&f| !(f >= 0.0)) || (self.split.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
-            return Err(format!("field `split` {:?} must be three non-negative fractions summing to 1", self.split));
+        if self.split.iter().any(|&f| f.is_nan() || f < 0.0)
+            || (self.split.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return Err(format!(
+                "field `split` {:?} must be three non-negative fractions summing to 1",
+                self.split
+            ));
         }
-        if !(self.lr > 0.0) || !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+        if self.lr.is_nan()
+            || self.lr <= 0.0
+            || !(0.0..1.0).contains(&self.beta1)
+            || !(0.0..1.0).contains(&self.beta2)
+        {
             return Err("fields `lr` > 0 and `beta1`, `beta2` in [0, 1) are required".into());
         }
         Ok(())
@@ -104,10 +122,20 @@ impl ModelConfig {
     }
 
     pub fn grid_spec(&self, box_l: f64) -> GridSpec {
-        GridSpec { grid: self.grid, box_l, width: self.width, cutoff: self.cutoff }
+        GridSpec {
+            grid: self.grid,
+            box_l,
+            width: self.width,
+            cutoff: self.cutoff,
+        }
     }
 
     pub fn adam(&self) -> AdamSpec {
-        AdamSpec { lr: self.lr, beta1: self.beta1, beta2: self.beta2, eps: self.eps }
+        AdamSpec {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+        }
     }
 }

@@ -89,11 +89,20 @@ pub fn labelled(data: &Dataset, replicas: &[usize]) -> Vec<(usize, u32)> {
 }
 
 /// Images of the given snapshots [k, species, G, G] as f32, gridized in chunks of `chunk` snapshots.
-pub fn images(compute: &Compute, data: &Dataset, grid: &GridSpec, snapshots: &[usize], chunk: usize) -> Result<Vec<f32>> {
+pub fn images(
+    compute: &Compute,
+    data: &Dataset,
+    grid: &GridSpec,
+    snapshots: &[usize],
+    chunk: usize,
+) -> Result<Vec<f32>> {
     let ns = data.manifest.system.n_species();
     let mut out = Vec::with_capacity(snapshots.len() * ns * grid.grid * grid.grid);
     for part in snapshots.chunks(chunk.max(1)) {
-        let pos: Vec<f64> = part.iter().flat_map(|&k| data.snapshot(k).iter().copied()).collect();
+        let pos: Vec<f64> = part
+            .iter()
+            .flat_map(|&k| data.snapshot(k).iter().copied())
+            .collect();
         out.extend(gridize(compute, grid, &pos, &data.species, ns)?);
     }
     Ok(out)
@@ -101,7 +110,14 @@ pub fn images(compute: &Compute, data: &Dataset, grid: &GridSpec, snapshots: &[u
 
 /// A synthetic two-class data set: `replicas` replicas of `n` particles (two species) in a box of side `box_l`,
 /// each with a liquid snapshot (uniform random positions) and a glass snapshot (a jittered square lattice).
-pub fn write_synthetic(dir: &Path, replicas: usize, n_side: usize, box_l: f64, jitter: f64, seed: u64) -> Result<()> {
+pub fn write_synthetic(
+    dir: &Path,
+    replicas: usize,
+    n_side: usize,
+    box_l: f64,
+    jitter: f64,
+    seed: u64,
+) -> Result<()> {
     let n = n_side * n_side;
     let mut system = SystemDef::abm();
     system.species[0].count = n / 2;

@@ -104,13 +104,19 @@ pub fn gradcam(
     for part in snapshots.chunks(batch.max(1)) {
         let imgs = images(compute, data, &grid, part, part.len())?;
         let (logits, maps) = net.gradcam(&imgs, cls)?;
-        let pos: Vec<f64> = part.iter().flat_map(|&k| data.snapshot(k).iter().copied()).collect();
-        out.gamma.extend(grid_sample(compute, &grid, &maps, &pos, n)?);
+        let pos: Vec<f64> = part
+            .iter()
+            .flat_map(|&k| data.snapshot(k).iter().copied())
+            .collect();
+        out.gamma
+            .extend(grid_sample(compute, &grid, &maps, &pos, n)?);
         out.maps.extend(maps.iter().map(|&x| x as f32));
         for (&k, l) in part.iter().zip(logits.chunks(2)) {
             let pred = usize::from(l[1] > l[0]);
             let m = l[0].max(l[1]);
-            out.file.p_glass.push((l[1] - m).exp() / ((l[0] - m).exp() + (l[1] - m).exp()));
+            out.file
+                .p_glass
+                .push((l[1] - m).exp() / ((l[0] - m).exp() + (l[1] - m).exp()));
             out.file.predicted.push(CLASS_NAMES[pred].into());
             let label = data.manifest.snapshots[k].label;
             if label != pred as i64 {
@@ -129,13 +135,19 @@ pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
     let replicas: Option<std::collections::BTreeSet<usize>> = match args.split.as_str() {
         "all" => None,
         "test" => Some(file.split.test.iter().copied().collect()),
-        other => return Err(Error::Input(format!("unknown split `{other}`: use test or all"))),
+        other => {
+            return Err(Error::Input(format!(
+                "unknown split `{other}`: use test or all"
+            )))
+        }
     };
     let snapshots: Vec<usize> = data
         .manifest
         .snapshots
         .iter()
-        .filter(|m| m.class == args.class && replicas.as_ref().is_none_or(|r| r.contains(&m.replica)))
+        .filter(|m| {
+            m.class == args.class && replicas.as_ref().is_none_or(|r| r.contains(&m.replica))
+        })
         .map(|m| m.index)
         .collect();
     if snapshots.is_empty() {
@@ -155,7 +167,11 @@ pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).at(&args.out)?;
     let s = snapshots.len() as u64;
     let g = r.file.grid as u64;
-    npy::write(&args.out.join("gamma.npy"), &[s, data.n_particles() as u64], &r.gamma)?;
+    npy::write(
+        &args.out.join("gamma.npy"),
+        &[s, data.n_particles() as u64],
+        &r.gamma,
+    )?;
     npy::write(&args.out.join("maps.npy"), &[s, g, g], &r.maps)?;
     write_json_atomic(&args.out.join("gradcam.json"), &r.file)?;
     println!(

@@ -71,16 +71,23 @@ pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
     let mut views = Vec::new();
     for (name, shape, off) in spec.tensors() {
         let n: usize = shape.iter().product();
-        let view = TensorView::new(Dtype::F32, shape, &bytes[off * 4..(off + n) * 4])
-            .map_err(|e| Error::Model { path: dir.to_path_buf(), message: format!("tensor {name}: {e}") })?;
+        let view =
+            TensorView::new(Dtype::F32, shape, &bytes[off * 4..(off + n) * 4]).map_err(|e| {
+                Error::Model {
+                    path: dir.to_path_buf(),
+                    message: format!("tensor {name}: {e}"),
+                }
+            })?;
         views.push((name, view));
     }
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     let path = dir.join(WEIGHTS);
     let tmp = dir.join("model.safetensors.partial");
-    safetensors::serialize_to_file(views, Some(meta), &tmp)
-        .map_err(|e| Error::Model { path: tmp.clone(), message: format!("cannot write weights: {e}") })?;
+    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| Error::Model {
+        path: tmp.clone(),
+        message: format!("cannot write weights: {e}"),
+    })?;
     std::fs::rename(&tmp, &path).at(&path)?;
     write_json_atomic(&dir.join(CONFIG), file)
 }
@@ -90,27 +97,43 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
     let bad = |path: PathBuf, message: String| Error::Model { path, message };
     let cpath = dir.join(CONFIG);
     let text = std::fs::read_to_string(&cpath).map_err(|e| {
-        bad(cpath.clone(), format!("cannot read ({e}); is this a directory written by `glasscam train`?"))
+        bad(
+            cpath.clone(),
+            format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
+        )
     })?;
-    let file: ModelFile =
-        serde_json::from_str(&text).map_err(|e| bad(cpath.clone(), format!("not a model config: {e}")))?;
+    let file: ModelFile = serde_json::from_str(&text)
+        .map_err(|e| bad(cpath.clone(), format!("not a model config: {e}")))?;
     if file.format != FORMAT {
-        return Err(bad(cpath, format!("format `{}`, expected `{FORMAT}`", file.format)));
+        return Err(bad(
+            cpath,
+            format!("format `{}`, expected `{FORMAT}`", file.format),
+        ));
     }
     let spec = file.spec();
-    spec.check().map_err(|e| bad(cpath.clone(), e.to_string()))?;
+    spec.check()
+        .map_err(|e| bad(cpath.clone(), e.to_string()))?;
     let wpath = dir.join(WEIGHTS);
     let bytes = std::fs::read(&wpath).at(&wpath)?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        bad(wpath.clone(), format!("corrupt weights file ({e}); retrain or copy the model directory again"))
+        bad(
+            wpath.clone(),
+            format!("corrupt weights file ({e}); retrain or copy the model directory again"),
+        )
     })?;
     let mut params = vec![0f32; spec.n_params()];
     for (name, shape, off) in spec.tensors() {
         let t = st.tensor(&name).map_err(|_| {
-            bad(wpath.clone(), format!("tensor `{name}` is missing; the weights do not belong to this config"))
+            bad(
+                wpath.clone(),
+                format!("tensor `{name}` is missing; the weights do not belong to this config"),
+            )
         })?;
         if t.dtype() != Dtype::F32 {
-            return Err(bad(wpath.clone(), format!("tensor `{name}` is {:?}, expected F32", t.dtype())));
+            return Err(bad(
+                wpath.clone(),
+                format!("tensor `{name}` is {:?}, expected F32", t.dtype()),
+            ));
         }
         if t.shape() != shape.as_slice() {
             let what = if name == "fc1.weight" {
@@ -125,16 +148,25 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
             };
             return Err(bad(
                 wpath.clone(),
-                format!("tensor `{name}` has shape {:?}, config.json gives {shape:?}{what}", t.shape()),
+                format!(
+                    "tensor `{name}` has shape {:?}, config.json gives {shape:?}{what}",
+                    t.shape()
+                ),
             ));
         }
         let n: usize = shape.iter().product();
-        for (d, c) in params[off..off + n].iter_mut().zip(t.data().chunks_exact(4)) {
+        for (d, c) in params[off..off + n]
+            .iter_mut()
+            .zip(t.data().chunks_exact(4))
+        {
             *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
     }
     if let Some(i) = params.iter().position(|x| !x.is_finite()) {
-        return Err(bad(wpath, format!("parameter {i} is not finite; the weights are corrupt")));
+        return Err(bad(
+            wpath,
+            format!("parameter {i} is not finite; the weights are corrupt"),
+        ));
     }
     Ok((file, params))
 }
@@ -142,7 +174,10 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
 /// Refuses data that does not fit a model: species count vs input channels, box side vs pixel size.
 pub fn check_fits(file: &ModelFile, model_dir: &Path, data: &Dataset) -> Result<()> {
     let ns = data.manifest.system.n_species();
-    let bad = |message: String| Error::Model { path: model_dir.to_path_buf(), message };
+    let bad = |message: String| Error::Model {
+        path: model_dir.to_path_buf(),
+        message,
+    };
     if ns != file.in_channels {
         return Err(bad(format!(
             "the model takes {} input channels (one per species) but the data set {} has {ns} species",

@@ -107,7 +107,12 @@ pub fn roc_auc(scores: &[f64], labels: &[u32]) -> f64 {
     if n1 == 0.0 || n0 == 0.0 {
         return f64::NAN;
     }
-    let r1: f64 = ranks.iter().zip(labels).filter(|(_, &l)| l == 1).map(|(r, _)| r).sum();
+    let r1: f64 = ranks
+        .iter()
+        .zip(labels)
+        .filter(|(_, &l)| l == 1)
+        .map(|(r, _)| r)
+        .sum();
     (r1 - n1 * (n1 + 1.0) / 2.0) / (n1 * n0)
 }
 
@@ -137,10 +142,20 @@ pub fn evaluate(logits: &[f64], labels: &[u32]) -> Evaluation {
     let mut accuracy = std::collections::BTreeMap::new();
     for (c, name) in CLASS_NAMES.iter().enumerate() {
         let total: usize = confusion[c].iter().sum();
-        accuracy.insert(name.to_string(), if total == 0 { f64::NAN } else { confusion[c][c] as f64 / total as f64 });
+        accuracy.insert(
+            name.to_string(),
+            if total == 0 {
+                f64::NAN
+            } else {
+                confusion[c][c] as f64 / total as f64
+            },
+        );
     }
     let n = labels.len();
-    accuracy.insert("overall".into(), (confusion[0][0] + confusion[1][1]) as f64 / n.max(1) as f64);
+    accuracy.insert(
+        "overall".into(),
+        (confusion[0][0] + confusion[1][1]) as f64 / n.max(1) as f64,
+    );
     Evaluation {
         n,
         accuracy,
@@ -152,7 +167,13 @@ pub fn evaluate(logits: &[f64], labels: &[u32]) -> Evaluation {
 }
 
 /// Trains on `data` with `cfg` and writes the model directory `out`; returns the metrics it wrote.
-pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, out: &Path, progress: bool) -> Result<Metrics> {
+pub fn train(
+    data: &Dataset,
+    cfg: &ModelConfig,
+    compute: &Compute,
+    out: &Path,
+    progress: bool,
+) -> Result<Metrics> {
     let start = std::time::Instant::now();
     let ns = data.manifest.system.n_species();
     let spec = cfg.net_spec(ns);
@@ -160,15 +181,20 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, out: &Path, p
     let grid = cfg.grid_spec(data.box_l());
     grid.check()?;
     let split = split_replicas(data, cfg.split, cfg.seed)?;
-    let sets: Vec<Vec<(usize, u32)>> =
-        [&split.train, &split.validation, &split.test].iter().map(|r| labelled(data, r)).collect();
+    let sets: Vec<Vec<(usize, u32)>> = [&split.train, &split.validation, &split.test]
+        .iter()
+        .map(|r| labelled(data, r))
+        .collect();
     let per = spec.act_len(0);
     let mut imgs = Vec::new();
     for s in &sets {
         let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
         imgs.push(images(compute, data, &grid, &idx, 64)?);
     }
-    let labels: Vec<Vec<u32>> = sets.iter().map(|s| s.iter().map(|x| x.1).collect()).collect();
+    let labels: Vec<Vec<u32>> = sets
+        .iter()
+        .map(|s| s.iter().map(|x| x.1).collect())
+        .collect();
     let mut net = Net::new(compute, spec.clone(), &spec.init(cfg.seed), cfg.batch)?;
     let adam = cfg.adam();
     let bar = if progress {
@@ -177,8 +203,10 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, out: &Path, p
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {elapsed_precise} ETA {eta} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} epoch {pos}/{len} {elapsed_precise} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, Vec<f32>)> = None;
@@ -201,7 +229,12 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, out: &Path, p
             let seed = mix(cfg.seed ^ ((epoch as u64) << 32) ^ bi as u64) as u32;
             let r = net.train_step(&batch_imgs, &batch_labels, seed, &adam)?;
             loss_sum += r.loss.iter().sum::<f64>();
-            correct += r.logits.chunks(2).zip(&batch_labels).filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize).count();
+            correct += r
+                .logits
+                .chunks(2)
+                .zip(&batch_labels)
+                .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
+                .count();
             seen += chunk.len();
         }
         let val = evaluate(&predict_all(&mut net, &imgs[1])?, &labels[1]);
@@ -225,11 +258,17 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, out: &Path, p
         let better = match &best {
             None => true,
             Some((acc, loss, _, _)) => {
-                log.validation_accuracy > *acc || (log.validation_accuracy == *acc && log.validation_loss < *loss)
+                log.validation_accuracy > *acc
+                    || (log.validation_accuracy == *acc && log.validation_loss < *loss)
             }
         };
         if better {
-            best = Some((log.validation_accuracy, log.validation_loss, epoch, net.params()?));
+            best = Some((
+                log.validation_accuracy,
+                log.validation_loss,
+                epoch,
+                net.params()?,
+            ));
         }
         history.push(log);
     }
@@ -253,7 +292,11 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, out: &Path, p
         split: split.clone(),
         best_epoch,
         validation_accuracy: val_acc,
-        tensors: spec.tensors().into_iter().map(|(name, shape, _)| TensorInfo { name, shape }).collect(),
+        tensors: spec
+            .tensors()
+            .into_iter()
+            .map(|(name, shape, _)| TensorInfo { name, shape })
+            .collect(),
         layout: LAYOUT.into(),
     };
     model::save(out, &file, &params)?;

@@ -39,7 +39,13 @@ pub enum Slot {
 
 /// Runs `kernel` with `p` once on the GPU and once on its CPU twin from the same inputs (binding i + 1 gets
 /// slots[i]) and compares every read-write binding. Returns false when the test skipped (no adapter).
-pub fn gpu_matches_cpu(test: &str, kernel: &'static NnKernel, p: NnParams, slots: &[Slot], tol: Tolerance) -> bool {
+pub fn gpu_matches_cpu(
+    test: &str,
+    kernel: &'static NnKernel,
+    p: NnParams,
+    slots: &[Slot],
+    tol: Tolerance,
+) -> bool {
     let Some(ctx) = test_context(test) else {
         return false;
     };
@@ -51,7 +57,11 @@ pub fn gpu_matches_cpu(test: &str, kernel: &'static NnKernel, p: NnParams, slots
             Slot::Labels(_) => Buf::Labels,
         })
         .collect();
-    let op = PlanOp { kernel, p, bufs: ids.clone() };
+    let op = PlanOp {
+        kernel,
+        p,
+        bufs: ids.clone(),
+    };
     let mut cpu = CpuExec::default();
     let mut gpu = GpuExec::new(NnGpu::new(ctx).expect("pipelines"));
     for (s, &id) in slots.iter().zip(&ids) {
@@ -77,7 +87,12 @@ pub fn gpu_matches_cpu(test: &str, kernel: &'static NnKernel, p: NnParams, slots
         let Slot::F(v) = s else { continue };
         let got = gpu.read(id, v.len()).expect("read");
         let want = &cpu.bufs[&id];
-        assert_close(&format!("{test}: {} binding {}", kernel.kernel.name, i + 1), &got, want, tol);
+        assert_close(
+            &format!("{test}: {} binding {}", kernel.kernel.name, i + 1),
+            &got,
+            want,
+            tol,
+        );
     }
     true
 }

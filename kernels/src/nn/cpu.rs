@@ -58,7 +58,8 @@ pub fn gridize(p: &NnParams, pos: &[f64], species: &[u32], out: &mut [f64]) {
                     for dx in -r..=r {
                         let tx = ((cx + dx) as f64 + 0.5) * hpix - x;
                         let col = wrap(cx + dx, g);
-                        img[c * gg + row * g as usize + col] += (-(tx * tx + ty * ty) * inv2w2).exp() / z;
+                        img[c * gg + row * g as usize + col] +=
+                            (-(tx * tx + ty * ty) * inv2w2).exp() / z;
                     }
                 }
             }
@@ -181,14 +182,17 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
                         let yy = wrap((y + ky) as i64 - pad, p.h);
                         for x in 0..w {
                             let xx = wrap((x + kx) as i64 - pad, p.w);
-                            acc += gout[(b * c_out + co) * hw + y * w + x] * input[(b * c_in + ci) * hw + yy * w + xx];
+                            acc += gout[(b * c_out + co) * hw + y * w + x]
+                                * input[(b * c_in + ci) * hw + yy * w + xx];
                         }
                     }
                 }
             } else {
                 let co = j - n_w;
                 for b in 0..batch {
-                    acc += gout[(b * c_out + co) * hw..(b * c_out + co + 1) * hw].iter().sum::<f64>();
+                    acc += gout[(b * c_out + co) * hw..(b * c_out + co + 1) * hw]
+                        .iter()
+                        .sum::<f64>();
                 }
             }
             acc
@@ -202,7 +206,8 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
 pub fn relu_backward(p: &NnParams, act: &[f64], g: &mut [f64]) {
     let n = p.n as usize;
     g[..n].par_iter_mut().zip(&act[..n]).for_each(|(g, &a)| {
-        if !(a > 0.0) {
+        // NaN counts as not positive, as in the shader
+        if a.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             *g = 0.0;
         }
     });
@@ -274,17 +279,26 @@ pub fn dense_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: &
 /// Twin of dropout.wgsl (same hash, same mask).
 pub fn dropout(p: &NnParams, x: &mut [f64]) {
     let scale = 1.0 / (1.0 - p.p as f64);
-    x[..p.n as usize].par_iter_mut().enumerate().for_each(|(i, v)| {
-        if keep(p.seed, i as u32, p.p) {
-            *v *= scale;
-        } else {
-            *v = 0.0;
-        }
-    });
+    x[..p.n as usize]
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(i, v)| {
+            if keep(p.seed, i as u32, p.p) {
+                *v *= scale;
+            } else {
+                *v = 0.0;
+            }
+        });
 }
 
 /// Twin of softmax_xent.wgsl.
-pub fn softmax_xent(p: &NnParams, logits: &[f64], labels: &[u32], loss: &mut [f64], dlogits: &mut [f64]) {
+pub fn softmax_xent(
+    p: &NnParams,
+    logits: &[f64],
+    labels: &[u32],
+    loss: &mut [f64],
+    dlogits: &mut [f64],
+) {
     let k_n = p.n_out as usize;
     let inv_b = 1.0 / p.batch as f64;
     for b in 0..p.batch as usize {
@@ -327,7 +341,12 @@ pub fn gradcam(p: &NnParams, act: &[f64], gact: &[f64], maps: &mut [f64]) {
         .enumerate()
         .for_each(|(b, map)| {
             let alpha: Vec<f64> = (0..n_maps)
-                .map(|m| gact[(b * c + m) * hw..(b * c + m + 1) * hw].iter().sum::<f64>() / hw as f64)
+                .map(|m| {
+                    gact[(b * c + m) * hw..(b * c + m + 1) * hw]
+                        .iter()
+                        .sum::<f64>()
+                        / hw as f64
+                })
                 .collect();
             for (t, out) in map.iter_mut().enumerate() {
                 let mut l = 0.0;
@@ -367,7 +386,10 @@ impl CpuExec {
         let name = op.kernel.kernel.name;
         let b = &op.bufs;
         match name {
-            "conv2d_forward" | "conv2d_backward_input" | "dense_forward" | "dense_backward_input" => {
+            "conv2d_forward"
+            | "conv2d_backward_input"
+            | "dense_forward"
+            | "dense_backward_input" => {
                 let mut out = self.take(b[2])?;
                 let (x, y) = (self.get(b[0])?, self.get(b[1])?);
                 match name {

@@ -47,7 +47,9 @@ impl NnGpu {
     }
 
     fn index(k: &NnKernel) -> usize {
-        ALL.iter().position(|x| x.kernel.name == k.kernel.name).unwrap_or(0)
+        ALL.iter()
+            .position(|x| x.kernel.name == k.kernel.name)
+            .unwrap_or(0)
     }
 
     /// Workgroups (x, y) for a launch; more than the per-dimension limit spills into y.
@@ -66,7 +68,9 @@ impl NnGpu {
         if y > max {
             return Err(KernelError::Input {
                 kernel: l.kernel.kernel.name.into(),
-                message: format!("{groups} workgroups exceed the device's {max} x {max}; use a smaller batch"),
+                message: format!(
+                    "{groups} workgroups exceed the device's {max} x {max}; use a smaller batch"
+                ),
             });
         }
         Ok((x as u32, y as u32))
@@ -78,7 +82,8 @@ impl NnGpu {
             let mut blob = vec![0u8; chunk.len() * PARAM_STRIDE as usize];
             for (i, l) in chunk.iter().enumerate() {
                 let at = i * PARAM_STRIDE as usize;
-                blob[at..at + std::mem::size_of::<NnParams>()].copy_from_slice(bytemuck::bytes_of(&l.p));
+                blob[at..at + std::mem::size_of::<NnParams>()]
+                    .copy_from_slice(bytemuck::bytes_of(&l.p));
             }
             self.ctx.queue.write_buffer(&self.params, 0, &blob);
             let mut binds = Vec::with_capacity(chunk.len());
@@ -87,7 +92,11 @@ impl NnGpu {
                 if l.bufs.len() + 1 != l.kernel.bindings.len() {
                     return Err(KernelError::Input {
                         kernel: l.kernel.kernel.name.into(),
-                        message: format!("{} buffers bound, the kernel has {}", l.bufs.len(), l.kernel.bindings.len() - 1),
+                        message: format!(
+                            "{} buffers bound, the kernel has {}",
+                            l.bufs.len(),
+                            l.kernel.bindings.len() - 1
+                        ),
                     });
                 }
                 let mut entries: Vec<(&wgpu::Buffer, Option<u64>)> =
@@ -152,13 +161,19 @@ pub struct GpuExec {
 
 impl GpuExec {
     pub fn new(nn: NnGpu) -> GpuExec {
-        GpuExec { nn, bufs: HashMap::new() }
+        GpuExec {
+            nn,
+            bufs: HashMap::new(),
+        }
     }
 
     /// (Re)allocates `b` with `len` zeroed 4-byte elements.
     pub fn alloc(&mut self, b: Buf, len: usize) -> Result<()> {
         self.nn.fits("nn", &format!("{b:?}"), len as u64 * 4)?;
-        let buf = self.nn.ctx.storage_zeroed(&format!("{b:?}"), len as u64 * 4);
+        let buf = self
+            .nn
+            .ctx
+            .storage_zeroed(&format!("{b:?}"), len as u64 * 4);
         self.bufs.insert(b, buf);
         Ok(())
     }
@@ -192,8 +207,16 @@ impl GpuExec {
     pub fn run(&self, plan: &[PlanOp]) -> Result<()> {
         let mut launches = Vec::with_capacity(plan.len());
         for op in plan {
-            let bufs = op.bufs.iter().map(|&b| self.get(b)).collect::<Result<Vec<_>>>()?;
-            launches.push(Launch { kernel: op.kernel, p: op.p, bufs });
+            let bufs = op
+                .bufs
+                .iter()
+                .map(|&b| self.get(b))
+                .collect::<Result<Vec<_>>>()?;
+            launches.push(Launch {
+                kernel: op.kernel,
+                p: op.p,
+                bufs,
+            });
         }
         self.nn.run(&launches)
     }

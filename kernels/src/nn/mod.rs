@@ -202,8 +202,18 @@ impl GridSpec {
     }
     /// The window must fit the periodic grid once, or a pixel would be counted twice.
     pub fn check(&self) -> Result<()> {
-        let bad = |message: String| Err(KernelError::Input { kernel: "gridize".into(), message });
-        if self.grid == 0 || !(self.box_l > 0.0) || !(self.width > 0.0) {
+        let bad = |message: String| {
+            Err(KernelError::Input {
+                kernel: "gridize".into(),
+                message,
+            })
+        };
+        if self.grid == 0
+            || self.box_l.is_nan()
+            || self.box_l <= 0.0
+            || self.width.is_nan()
+            || self.width <= 0.0
+        {
             return bad(format!(
                 "grid {} box {} width {}: all must be positive",
                 self.grid, self.box_l, self.width
@@ -248,7 +258,12 @@ pub struct AdamSpec {
 
 impl Default for AdamSpec {
     fn default() -> Self {
-        AdamSpec { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        AdamSpec {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 }
 
@@ -273,9 +288,21 @@ impl AdamSpec {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Layer {
     /// k x k convolution, circular padding, ReLU; weights OIHW.
-    Conv { c_in: usize, c_out: usize, k: usize, w_off: usize, b_off: usize },
+    Conv {
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        w_off: usize,
+        b_off: usize,
+    },
     /// Fully connected; weights [n_out, n_in]; ReLU when `relu`.
-    Dense { n_in: usize, n_out: usize, relu: bool, w_off: usize, b_off: usize },
+    Dense {
+        n_in: usize,
+        n_out: usize,
+        relu: bool,
+        w_off: usize,
+        b_off: usize,
+    },
 }
 
 /// The network of SPEC §5: convolutions (ReLU, circular padding, no pooling), flatten, dense + ReLU, dropout,
@@ -295,11 +322,19 @@ pub struct NetSpec {
 
 impl NetSpec {
     pub fn check(&self) -> Result<()> {
-        let bad = |message: String| Err(KernelError::Input { kernel: "nn".into(), message });
+        let bad = |message: String| {
+            Err(KernelError::Input {
+                kernel: "nn".into(),
+                message,
+            })
+        };
         if self.in_channels == 0 || self.grid == 0 || self.hidden == 0 || self.conv.is_empty() {
-            return bad("input channels, grid, hidden width and the convolution list must be non-empty".into());
+            return bad(
+                "input channels, grid, hidden width and the convolution list must be non-empty"
+                    .into(),
+            );
         }
-        if self.kernel % 2 == 0 || self.kernel > self.grid {
+        if self.kernel.is_multiple_of(2) || self.kernel > self.grid {
             return bad(format!(
                 "kernel size {} must be odd and at most the grid size {}",
                 self.kernel, self.grid
@@ -315,7 +350,10 @@ impl NetSpec {
             return bad(format!("dropout {} must be in [0, 1)", self.dropout));
         }
         if self.n_params() > u32::MAX as usize / 2 {
-            return bad(format!("{} parameters is more than the kernels index", self.n_params()));
+            return bad(format!(
+                "{} parameters is more than the kernels index",
+                self.n_params()
+            ));
         }
         Ok(())
     }
@@ -331,12 +369,24 @@ impl NetSpec {
         let mut c_in = self.in_channels;
         for &c_out in &self.conv {
             let nw = c_out * c_in * self.kernel * self.kernel;
-            out.push(Layer::Conv { c_in, c_out, k: self.kernel, w_off: off, b_off: off + nw });
+            out.push(Layer::Conv {
+                c_in,
+                c_out,
+                k: self.kernel,
+                w_off: off,
+                b_off: off + nw,
+            });
             off += nw + c_out;
             c_in = c_out;
         }
         let flat = c_in * self.pixels();
-        out.push(Layer::Dense { n_in: flat, n_out: self.hidden, relu: true, w_off: off, b_off: off + flat * self.hidden });
+        out.push(Layer::Dense {
+            n_in: flat,
+            n_out: self.hidden,
+            relu: true,
+            w_off: off,
+            b_off: off + flat * self.hidden,
+        });
         off += flat * self.hidden + self.hidden;
         out.push(Layer::Dense {
             n_in: self.hidden,
@@ -361,11 +411,27 @@ impl NetSpec {
         let n_conv = self.conv.len();
         for (i, l) in self.layers().into_iter().enumerate() {
             match l {
-                Layer::Conv { c_in, c_out, k, w_off, b_off } => {
-                    out.push((format!("conv{}.weight", i + 1), vec![c_out, c_in, k, k], w_off));
+                Layer::Conv {
+                    c_in,
+                    c_out,
+                    k,
+                    w_off,
+                    b_off,
+                } => {
+                    out.push((
+                        format!("conv{}.weight", i + 1),
+                        vec![c_out, c_in, k, k],
+                        w_off,
+                    ));
                     out.push((format!("conv{}.bias", i + 1), vec![c_out], b_off));
                 }
-                Layer::Dense { n_in, n_out, w_off, b_off, .. } => {
+                Layer::Dense {
+                    n_in,
+                    n_out,
+                    w_off,
+                    b_off,
+                    ..
+                } => {
                     let j = i - n_conv + 1;
                     out.push((format!("fc{j}.weight"), vec![n_out, n_in], w_off));
                     out.push((format!("fc{j}.bias"), vec![n_out], b_off));
@@ -409,15 +475,24 @@ impl NetSpec {
         };
         for l in self.layers() {
             let (w_off, nw, fan_in) = match l {
-                Layer::Conv { c_in, c_out, k, w_off, .. } => (w_off, c_out * c_in * k * k, c_in * k * k),
-                Layer::Dense { n_in, n_out, w_off, .. } => (w_off, n_out * n_in, n_in),
+                Layer::Conv {
+                    c_in,
+                    c_out,
+                    k,
+                    w_off,
+                    ..
+                } => (w_off, c_out * c_in * k * k, c_in * k * k),
+                Layer::Dense {
+                    n_in, n_out, w_off, ..
+                } => (w_off, n_out * n_in, n_in),
             };
             let std = (2.0 / fan_in as f64).sqrt();
             for v in &mut out[w_off..w_off + nw] {
                 // Box-Muller
                 let u1 = next().max(1e-300);
                 let u2 = next();
-                *v = (std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32;
+                *v = (std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos())
+                    as f32;
             }
         }
         out
@@ -456,12 +531,22 @@ pub struct PlanOp {
 }
 
 fn op(kernel: &'static NnKernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
-    PlanOp { kernel, p, bufs: bufs.to_vec() }
+    PlanOp {
+        kernel,
+        p,
+        bufs: bufs.to_vec(),
+    }
 }
 
 fn layer_params(spec: &NetSpec, l: &Layer, batch: usize) -> NnParams {
     match *l {
-        Layer::Conv { c_in, c_out, k, w_off, b_off } => NnParams {
+        Layer::Conv {
+            c_in,
+            c_out,
+            k,
+            w_off,
+            b_off,
+        } => NnParams {
             batch: batch as u32,
             c_in: c_in as u32,
             c_out: c_out as u32,
@@ -474,7 +559,13 @@ fn layer_params(spec: &NetSpec, l: &Layer, batch: usize) -> NnParams {
             b_off: b_off as u32,
             ..Default::default()
         },
-        Layer::Dense { n_in, n_out, relu, w_off, b_off } => NnParams {
+        Layer::Dense {
+            n_in,
+            n_out,
+            relu,
+            w_off,
+            b_off,
+        } => NnParams {
             batch: batch as u32,
             n_in: n_in as u32,
             n_out: n_out as u32,
@@ -490,7 +581,9 @@ fn layer_params(spec: &NetSpec, l: &Layer, batch: usize) -> NnParams {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Mode {
     /// Dropout on with this seed.
-    Train { seed: u32 },
+    Train {
+        seed: u32,
+    },
     Eval,
 }
 
@@ -509,7 +602,11 @@ pub fn forward_plan(spec: &NetSpec, batch: usize, mode: Mode) -> Vec<PlanOp> {
         if i + 1 == hidden_act {
             if let Mode::Train { seed } = mode {
                 if spec.dropout > 0.0 {
-                    ops.push(op(&DROPOUT, dropout_params(spec, batch, seed), &[Buf::Act(i + 1)]));
+                    ops.push(op(
+                        &DROPOUT,
+                        dropout_params(spec, batch, seed),
+                        &[Buf::Act(i + 1)],
+                    ));
                 }
             }
         }
@@ -518,12 +615,23 @@ pub fn forward_plan(spec: &NetSpec, batch: usize, mode: Mode) -> Vec<PlanOp> {
 }
 
 fn dropout_params(spec: &NetSpec, batch: usize, seed: u32) -> NnParams {
-    NnParams { n: (batch * spec.hidden) as u32, seed, p: spec.dropout as f32, ..Default::default() }
+    NnParams {
+        n: (batch * spec.hidden) as u32,
+        seed,
+        p: spec.dropout as f32,
+        ..Default::default()
+    }
 }
 
 /// Backward pass from Grad(last) down: weight gradients into Grads when `weights`, input gradients down to
 /// Grad(stop) (Grad(stop) is left as the gradient with respect to the post-ReLU activation `stop`).
-pub fn backward_plan(spec: &NetSpec, batch: usize, mode: Mode, weights: bool, stop: usize) -> Vec<PlanOp> {
+pub fn backward_plan(
+    spec: &NetSpec,
+    batch: usize,
+    mode: Mode,
+    weights: bool,
+    stop: usize,
+) -> Vec<PlanOp> {
     let mut ops = Vec::new();
     let layers = spec.layers();
     let hidden_act = spec.conv.len() + 1;
@@ -533,7 +641,11 @@ pub fn backward_plan(spec: &NetSpec, batch: usize, mode: Mode, weights: bool, st
         if out_act == hidden_act {
             if let Mode::Train { seed } = mode {
                 if spec.dropout > 0.0 {
-                    ops.push(op(&DROPOUT, dropout_params(spec, batch, seed), &[Buf::Grad(out_act)]));
+                    ops.push(op(
+                        &DROPOUT,
+                        dropout_params(spec, batch, seed),
+                        &[Buf::Grad(out_act)],
+                    ));
                 }
             }
         }
@@ -545,7 +657,10 @@ pub fn backward_plan(spec: &NetSpec, batch: usize, mode: Mode, weights: bool, st
             let n = (batch * spec.act_len(out_act)) as u32;
             ops.push(op(
                 &RELU_BACKWARD,
-                NnParams { n, ..Default::default() },
+                NnParams {
+                    n,
+                    ..Default::default()
+                },
                 &[Buf::Act(out_act), Buf::Grad(out_act)],
             ));
         }
@@ -576,7 +691,11 @@ pub fn train_plan(spec: &NetSpec, batch: usize, seed: u32, adam: &AdamSpec, t: u
     let mut ops = forward_plan(spec, batch, mode);
     ops.push(op(
         &SOFTMAX_XENT,
-        NnParams { batch: batch as u32, n_out: spec.classes as u32, ..Default::default() },
+        NnParams {
+            batch: batch as u32,
+            n_out: spec.classes as u32,
+            ..Default::default()
+        },
         &[Buf::Act(last), Buf::Labels, Buf::Loss, Buf::Grad(last)],
     ));
     ops.extend(backward_plan(spec, batch, mode, true, 0));

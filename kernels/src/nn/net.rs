@@ -66,7 +66,10 @@ impl Exec {
                 .bufs
                 .get(&b)
                 .map(|v| v[..len.min(v.len())].to_vec())
-                .ok_or_else(|| KernelError::Input { kernel: "nn".into(), message: format!("no buffer {b:?}") }),
+                .ok_or_else(|| KernelError::Input {
+                    kernel: "nn".into(),
+                    message: format!("no buffer {b:?}"),
+                }),
             Exec::Gpu(e) => e.read(b, len),
         }
     }
@@ -104,7 +107,11 @@ impl Net {
         if params.len() != spec.n_params() {
             return Err(KernelError::Input {
                 kernel: "nn".into(),
-                message: format!("{} parameters given, the network has {}", params.len(), spec.n_params()),
+                message: format!(
+                    "{} parameters given, the network has {}",
+                    params.len(),
+                    spec.n_params()
+                ),
             });
         }
         let mut exec = match compute {
@@ -124,7 +131,12 @@ impl Net {
         exec.alloc(Buf::Loss, capacity)?;
         exec.alloc(Buf::Maps, capacity * spec.pixels())?;
         exec.write(Buf::Params, params)?;
-        Ok(Net { spec, exec, capacity, t: 0 })
+        Ok(Net {
+            spec,
+            exec,
+            capacity,
+            t: 0,
+        })
     }
 
     pub fn is_gpu(&self) -> bool {
@@ -133,7 +145,12 @@ impl Net {
 
     /// The parameters as f32 (what is saved).
     pub fn params(&self) -> Result<Vec<f32>> {
-        Ok(self.exec.read(Buf::Params, self.spec.n_params())?.iter().map(|&x| x as f32).collect())
+        Ok(self
+            .exec
+            .read(Buf::Params, self.spec.n_params())?
+            .iter()
+            .map(|&x| x as f32)
+            .collect())
     }
 
     /// Parameters in f64 (exact for the CPU twin).
@@ -175,7 +192,11 @@ impl Net {
             if l.len() != b || l.iter().any(|&x| x as usize >= self.spec.classes) {
                 return Err(KernelError::Input {
                     kernel: "softmax_xent".into(),
-                    message: format!("{} labels for {b} images, each must be below {}", l.len(), self.spec.classes),
+                    message: format!(
+                        "{} labels for {b} images, each must be below {}",
+                        l.len(),
+                        self.spec.classes
+                    ),
                 });
             }
             self.exec.write_labels(l)?;
@@ -184,7 +205,12 @@ impl Net {
     }
 
     /// Loss and gradients (into Grads) at the current parameters, no update; dropout with `seed`.
-    pub fn loss_and_grads(&mut self, images: &[f32], labels: &[u32], seed: u32) -> Result<StepResult> {
+    pub fn loss_and_grads(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+    ) -> Result<StepResult> {
         let b = self.load(images, Some(labels))?;
         let mut plan = train_plan(&self.spec, b, seed, &AdamSpec::default(), 1);
         plan.pop();
@@ -201,7 +227,13 @@ impl Net {
     }
 
     /// One training step (forward with dropout, backward, Adam).
-    pub fn train_step(&mut self, images: &[f32], labels: &[u32], seed: u32, adam: &AdamSpec) -> Result<StepResult> {
+    pub fn train_step(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+        adam: &AdamSpec,
+    ) -> Result<StepResult> {
         let b = self.load(images, Some(labels))?;
         self.t += 1;
         let plan = train_plan(&self.spec, b, seed, adam, self.t);
@@ -213,7 +245,8 @@ impl Net {
     pub fn predict(&mut self, images: &[f32]) -> Result<Vec<f64>> {
         let b = self.load(images, None)?;
         self.exec.run(&forward_plan(&self.spec, b, Mode::Eval))?;
-        self.exec.read(Buf::Act(self.spec.n_acts() - 1), b * self.spec.classes)
+        self.exec
+            .read(Buf::Act(self.spec.n_acts() - 1), b * self.spec.classes)
     }
 
     /// Grad-CAM maps [batch, G, G] for class `cls`, and the class scores [batch, classes].
@@ -221,7 +254,10 @@ impl Net {
         if cls >= self.spec.classes {
             return Err(KernelError::Input {
                 kernel: "gradcam".into(),
-                message: format!("class {cls} but the network has {} classes", self.spec.classes),
+                message: format!(
+                    "class {cls} but the network has {} classes",
+                    self.spec.classes
+                ),
             });
         }
         let b = self.load(images, None)?;
@@ -250,10 +286,13 @@ pub fn gridize(
 ) -> Result<Vec<f32>> {
     grid.check()?;
     let n = species.len();
-    if n == 0 || positions.len() % (2 * n) != 0 {
+    if n == 0 || !positions.len().is_multiple_of(2 * n) {
         return Err(KernelError::Input {
             kernel: "gridize".into(),
-            message: format!("{} coordinates is not a whole number of snapshots of {n} particles", positions.len()),
+            message: format!(
+                "{} coordinates is not a whole number of snapshots of {n} particles",
+                positions.len()
+            ),
         });
     }
     if let Some(s) = species.iter().find(|&&s| s as usize >= n_species) {
@@ -278,7 +317,11 @@ pub fn gridize(
             let sp_b = nn.ctx.storage("species", species);
             nn.fits("gridize", "images", len as u64 * 4)?;
             let out = nn.ctx.storage_zeroed("images", len as u64 * 4);
-            nn.run(&[Launch { kernel: &GRIDIZE, p, bufs: vec![&pos_b, &sp_b, &out] }])?;
+            nn.run(&[Launch {
+                kernel: &GRIDIZE,
+                p,
+                bufs: vec![&pos_b, &sp_b, &out],
+            }])?;
             let v: Vec<f32> = nn.ctx.read("gridize", &out)?;
             Ok(v[..len].to_vec())
         }
@@ -286,7 +329,13 @@ pub fn gridize(
 }
 
 /// M^-1: fields [batch, G, G] read at positions [batch, n, 2], giving [batch, n] (f64).
-pub fn grid_sample(compute: &Compute, grid: &GridSpec, fields: &[f64], positions: &[f64], n: usize) -> Result<Vec<f64>> {
+pub fn grid_sample(
+    compute: &Compute,
+    grid: &GridSpec,
+    fields: &[f64],
+    positions: &[f64],
+    n: usize,
+) -> Result<Vec<f64>> {
     let gg = grid.grid * grid.grid;
     let batch = fields.len() / gg.max(1);
     if n == 0 || batch * gg != fields.len() || positions.len() != batch * n * 2 {
@@ -315,7 +364,11 @@ pub fn grid_sample(compute: &Compute, grid: &GridSpec, fields: &[f64], positions
             let f_b = nn.upload("grid_sample", "fields", &f)?;
             let pos_b = nn.upload("grid_sample", "positions", &pos)?;
             let out = nn.ctx.storage_zeroed("gamma", (batch * n) as u64 * 4);
-            nn.run(&[Launch { kernel: &GRID_SAMPLE, p, bufs: vec![&f_b, &pos_b, &out] }])?;
+            nn.run(&[Launch {
+                kernel: &GRID_SAMPLE,
+                p,
+                bufs: vec![&f_b, &pos_b, &out],
+            }])?;
             nn.read("grid_sample", &out, batch * n)
         }
     }
