@@ -23,9 +23,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         let g_base = (b * P.c_out + co) * hw;
         let w_base = P.w_off + (co * P.c_in + ci) * P.k * P.k;
         for (var ky = 0u; ky < P.k; ky++) {
-            let yy = wrap(i32(y + P.pad) - i32(ky), P.h);
+            let yy = wrap_near(i32(y + P.pad) - i32(ky), P.h);
             for (var kx = 0u; kx < P.k; kx++) {
-                let xx = wrap(i32(x + P.pad) - i32(kx), P.w);
+                let xx = wrap_near(i32(x + P.pad) - i32(kx), P.w);
                 acc += params[w_base + ky * P.k + kx] * gout[g_base + yy * P.w + xx];
             }
         }

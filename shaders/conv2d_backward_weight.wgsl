@@ -16,26 +16,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         return;
     }
     let hw = P.h * P.w;
-    let total = P.batch * hw;
     var acc = 0.0;
+    // pixel index math once per pixel, then the batch loop (the same pixel of every image)
     if (j < n_w) {
         let kx = j % P.k;
         let ky = (j / P.k) % P.k;
         let ci = (j / kk) % P.c_in;
         let co = j / (kk * P.c_in);
-        for (var t = lid; t < total; t += WG) {
-            let b = t / hw;
-            let y = (t / P.w) % P.h;
-            let x = t % P.w;
-            let yy = wrap(i32(y + ky) - i32(P.pad), P.h);
-            let xx = wrap(i32(x + kx) - i32(P.pad), P.w);
-            acc += gout[(b * P.c_out + co) * hw + y * P.w + x] * input[(b * P.c_in + ci) * hw + yy * P.w + xx];
+        for (var t = lid; t < hw; t += WG) {
+            let y = t / P.w;
+            let x = t - y * P.w;
+            let yy = wrap_near(i32(y + ky) - i32(P.pad), P.h);
+            let xx = wrap_near(i32(x + kx) - i32(P.pad), P.w);
+            let src = yy * P.w + xx;
+            for (var b = 0u; b < P.batch; b++) {
+                acc += gout[(b * P.c_out + co) * hw + t] * input[(b * P.c_in + ci) * hw + src];
+            }
         }
     } else {
         let co = j - n_w;
-        for (var t = lid; t < total; t += WG) {
-            let b = t / hw;
-            acc += gout[(b * P.c_out + co) * hw + t % hw];
+        for (var t = lid; t < hw; t += WG) {
+            for (var b = 0u; b < P.batch; b++) {
+                acc += gout[(b * P.c_out + co) * hw + t];
+            }
         }
     }
     let s = wg_sum(lid, acc);

@@ -52,6 +52,18 @@ fn wrap(i: i32, n: u32) -> u32 {
     return u32(((i % m) + m) % m);
 }
 
+// i modulo n for -n <= i < 2n, without an integer division (the convolutions' inner loops; pad <= h, w).
+fn wrap_near(i: i32, n: u32) -> u32 {
+    let m = i32(n);
+    var j = i;
+    if (j < 0) {
+        j += m;
+    } else if (j >= m) {
+        j -= m;
+    }
+    return u32(j);
+}
+
 var<workgroup> red: array<f32, 256>;
 
 // Sum of x over the workgroup; every invocation gets the result. Call in uniform control flow.

@@ -177,11 +177,12 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
                 let ky = (j / k) % k;
                 let ci = (j / kk) % c_in;
                 let co = j / (kk * c_in);
-                for b in 0..batch {
-                    for y in 0..h {
-                        let yy = wrap((y + ky) as i64 - pad, p.h);
-                        for x in 0..w {
-                            let xx = wrap((x + kx) as i64 - pad, p.w);
+                // pixel outer, batch inner, as the shader
+                for y in 0..h {
+                    let yy = wrap((y + ky) as i64 - pad, p.h);
+                    for x in 0..w {
+                        let xx = wrap((x + kx) as i64 - pad, p.w);
+                        for b in 0..batch {
                             acc += gout[(b * c_out + co) * hw + y * w + x]
                                 * input[(b * c_in + ci) * hw + yy * w + xx];
                         }
@@ -189,10 +190,10 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
                 }
             } else {
                 let co = j - n_w;
-                for b in 0..batch {
-                    acc += gout[(b * c_out + co) * hw..(b * c_out + co + 1) * hw]
-                        .iter()
-                        .sum::<f64>();
+                for t in 0..hw {
+                    for b in 0..batch {
+                        acc += gout[(b * c_out + co) * hw + t];
+                    }
                 }
             }
             acc

@@ -334,6 +334,7 @@ impl NetSpec {
                     .into(),
             );
         }
+        // the convolutions wrap indices with one add or subtract, which needs pad = kernel / 2 <= grid
         if self.kernel.is_multiple_of(2) || self.kernel > self.grid {
             return bad(format!(
                 "kernel size {} must be odd and at most the grid size {}",
