@@ -153,3 +153,45 @@ fn the_cli_trains_and_explains() {
     assert_eq!(f.class, "liquid");
     assert_eq!(f.snapshots.len(), 25);
 }
+
+#[test]
+fn train_and_gradcam_on_the_gpu_path() {
+    let Some(ctx) = glasscam::kernels::gpu::test_context("train_and_gradcam_on_the_gpu_path")
+    else {
+        return;
+    };
+    let gpu = Compute::Gpu(ctx);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    write_synthetic(&data_dir, 25, 8, 8.0, 0.3, 1).expect("synthetic data");
+    let data = Dataset::load(&data_dir).expect("load");
+    let out = tmp.path().join("model");
+    let m = train::train(&data, &small_config(), &gpu, &out, true).expect("train");
+    assert!(
+        m.test.accuracy["overall"] >= 0.99,
+        "GPU path did not learn lattice vs random: {:?}",
+        m.test
+    );
+    let snaps = data.of_class("glass");
+    let r = glasscam::nn::gradcam::gradcam(&gpu, &out, &data, 1, &snaps, 8).expect("gradcam");
+    assert_eq!(r.gamma.len(), snaps.len() * data.n_particles());
+    assert_eq!(r.maps.len(), snaps.len() * 16 * 16);
+    // the same model on the CPU twin gives the same Grad-CAM read-back
+    let c =
+        glasscam::nn::gradcam::gradcam(&Compute::Cpu, &out, &data, 1, &snaps, 8).expect("gradcam");
+    let scale = c
+        .gamma
+        .iter()
+        .fold(0.0f64, |a, b| a.max(b.abs()))
+        .max(1e-30);
+    glasscam::kernels::tolerance::assert_close(
+        "Gamma, GPU vs CPU twin",
+        &r.gamma,
+        &c.gamma,
+        glasscam::kernels::tolerance::Tolerance {
+            abs: 1e-3 * scale,
+            rel: 1e-3,
+        },
+    );
+    assert_eq!(r.file.misclassified, c.file.misclassified);
+}
