@@ -63,7 +63,7 @@ pub fn gpu_matches_cpu(
         bufs: ids.clone(),
     };
     let mut cpu = CpuExec::default();
-    let mut gpu = GpuExec::new(NnGpu::new(ctx).expect("pipelines"));
+    let mut gpu = GpuExec::new(NnGpu::shared(&ctx).expect("pipelines"));
     for (s, &id) in slots.iter().zip(&ids) {
         match s {
             Slot::F(v) => {

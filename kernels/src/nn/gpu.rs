@@ -2,7 +2,7 @@
 //! 256-byte slots of one uniform buffer (dynamic offsets), a whole plan encoded into one compute pass.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{Buf, Grid, NnKernel, NnParams, PlanOp, ALL, WG};
 use crate::error::{KernelError, Result};
@@ -18,6 +18,8 @@ pub struct NnGpu {
     pub ctx: Arc<GpuContext>,
     pipes: Vec<(wgpu::BindGroupLayout, wgpu::ComputePipeline)>,
     params: wgpu::Buffer,
+    /// Held from writing the parameter slots to submitting them: one NnGpu may serve several threads.
+    submit: Mutex<()>,
 }
 
 /// One launch: kernel, parameters, and the buffers bound at 1, 2, ...
@@ -43,7 +45,26 @@ impl NnGpu {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Ok(NnGpu { ctx, pipes, params })
+        Ok(NnGpu {
+            ctx,
+            pipes,
+            params,
+            submit: Mutex::new(()),
+        })
+    }
+
+    /// The pipelines for `ctx`, built once per device and process (building them compiles 13 shaders).
+    pub fn shared(ctx: &Arc<GpuContext>) -> Result<Arc<NnGpu>> {
+        type Cache = Mutex<Vec<(Arc<GpuContext>, Arc<NnGpu>)>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+        let mut list = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, nn)) = list.iter().find(|(c, _)| Arc::ptr_eq(c, ctx)) {
+            return Ok(nn.clone());
+        }
+        let nn = Arc::new(NnGpu::new(ctx.clone())?);
+        list.push((ctx.clone(), nn.clone()));
+        Ok(nn)
     }
 
     fn index(k: &NnKernel) -> usize {
@@ -78,6 +99,7 @@ impl NnGpu {
 
     /// Runs the launches in order (one compute pass per 128 launches) and submits them.
     pub fn run(&self, launches: &[Launch]) -> Result<()> {
+        let _guard = self.submit.lock().unwrap_or_else(|p| p.into_inner());
         for chunk in launches.chunks(PARAM_SLOTS as usize) {
             let mut blob = vec![0u8; chunk.len() * PARAM_STRIDE as usize];
             for (i, l) in chunk.iter().enumerate() {
@@ -155,12 +177,12 @@ impl NnGpu {
 
 /// The GPU's storage for a plan: one buffer per logical buffer.
 pub struct GpuExec {
-    pub nn: NnGpu,
+    pub nn: Arc<NnGpu>,
     pub bufs: HashMap<Buf, wgpu::Buffer>,
 }
 
 impl GpuExec {
-    pub fn new(nn: NnGpu) -> GpuExec {
+    pub fn new(nn: Arc<NnGpu>) -> GpuExec {
         GpuExec {
             nn,
             bufs: HashMap::new(),

@@ -116,7 +116,7 @@ impl Net {
         }
         let mut exec = match compute {
             Compute::Cpu => Exec::Cpu(CpuExec::default()),
-            Compute::Gpu(ctx) => Exec::Gpu(Box::new(GpuExec::new(NnGpu::new(ctx.clone())?))),
+            Compute::Gpu(ctx) => Exec::Gpu(Box::new(GpuExec::new(NnGpu::shared(ctx)?))),
         };
         let capacity = capacity.max(1);
         let np = spec.n_params();
@@ -311,7 +311,7 @@ pub fn gridize(
             Ok(out.iter().map(|&x| x as f32).collect())
         }
         Compute::Gpu(ctx) => {
-            let nn = NnGpu::new(ctx.clone())?;
+            let nn = NnGpu::shared(ctx)?;
             let pos: Vec<f32> = positions.iter().map(|&x| x as f32).collect();
             let pos_b = nn.upload("gridize", "positions", &pos)?;
             let sp_b = nn.ctx.storage("species", species);
@@ -358,7 +358,7 @@ pub fn grid_sample(
             Ok(out)
         }
         Compute::Gpu(ctx) => {
-            let nn = NnGpu::new(ctx.clone())?;
+            let nn = NnGpu::shared(ctx)?;
             let f: Vec<f32> = fields.iter().map(|&x| x as f32).collect();
             let pos: Vec<f32> = positions.iter().map(|&x| x as f32).collect();
             let f_b = nn.upload("grid_sample", "fields", &f)?;
