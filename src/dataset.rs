@@ -114,15 +114,11 @@ impl Dataset {
         }
         let (shape, species) = npy::read::<u32>(&dir.join("species.npy"))?;
         if shape != [n as u64] {
-            return Err(bad(format!(
-                "species.npy has shape {shape:?}, expected [{n}]"
-            )));
+            return Err(bad(format!("species.npy has shape {shape:?}, expected [{n}]")));
         }
         let ns = manifest.system.n_species() as u32;
         if let Some(bad_s) = species.iter().find(|&&x| x >= ns) {
-            return Err(bad(format!(
-                "species.npy holds species {bad_s} but the system has {ns}"
-            )));
+            return Err(bad(format!("species.npy holds species {bad_s} but the system has {ns}")));
         }
         Ok(Dataset {
             dir: dir.to_path_buf(),
@@ -161,12 +157,7 @@ impl Dataset {
     }
 
     /// Writes a data set (arrays first, manifest last: a directory with a manifest is complete).
-    pub fn write(
-        dir: &Path,
-        manifest: &Manifest,
-        positions: &[f64],
-        species: &[u32],
-    ) -> Result<()> {
+    pub fn write(dir: &Path, manifest: &Manifest, positions: &[f64], species: &[u32]) -> Result<()> {
         std::fs::create_dir_all(dir).at(dir)?;
         let n = manifest.n_particles as u64;
         let s = manifest.snapshots.len() as u64;
@@ -174,11 +165,7 @@ impl Dataset {
         npy::write(&dir.join("species.npy"), &[n], species)?;
         let labels: Vec<i64> = manifest.snapshots.iter().map(|m| m.label).collect();
         npy::write(&dir.join("labels.npy"), &[s], &labels)?;
-        npy::write(
-            &dir.join("box.npy"),
-            &[2],
-            &[manifest.box_l, manifest.box_l],
-        )?;
+        npy::write(&dir.join("box.npy"), &[2], &[manifest.box_l, manifest.box_l])?;
         write_json_atomic(&dir.join(MANIFEST), manifest)
     }
 }

@@ -3,11 +3,7 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "glasscam",
-    version,
-    about = "GPU-first engine for finding the structures that make a glass a glass"
-)]
+#[command(name = "glasscam", version, about = "GPU-first engine for finding the structures that make a glass a glass")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -79,38 +79,13 @@ impl SystemDef {
             cutoff: 2.5,
             n: Some(2000),
             species: vec![
-                Species {
-                    name: "A".into(),
-                    count: 1000,
-                    mass: 1.0,
-                    diameter: Some(5.0 / 6.0),
-                },
-                Species {
-                    name: "B".into(),
-                    count: 1000,
-                    mass: 1.0,
-                    diameter: Some(7.0 / 6.0),
-                },
+                Species { name: "A".into(), count: 1000, mass: 1.0, diameter: Some(5.0 / 6.0) },
+                Species { name: "B".into(), count: 1000, mass: 1.0, diameter: Some(7.0 / 6.0) },
             ],
             pairs: vec![
-                PairDef {
-                    a: "A".into(),
-                    b: "A".into(),
-                    sigma: 5.0 / 6.0,
-                    epsilon: 1.0,
-                },
-                PairDef {
-                    a: "A".into(),
-                    b: "B".into(),
-                    sigma: 1.0,
-                    epsilon: 1.0,
-                },
-                PairDef {
-                    a: "B".into(),
-                    b: "B".into(),
-                    sigma: 7.0 / 6.0,
-                    epsilon: 1.0,
-                },
+                PairDef { a: "A".into(), b: "A".into(), sigma: 5.0 / 6.0, epsilon: 1.0 },
+                PairDef { a: "A".into(), b: "B".into(), sigma: 1.0, epsilon: 1.0 },
+                PairDef { a: "B".into(), b: "B".into(), sigma: 7.0 / 6.0, epsilon: 1.0 },
             ],
             t_liquid: 2.0,
             t_glass: 0.05,
@@ -127,38 +102,13 @@ impl SystemDef {
             cutoff: 2.5,
             n: Some(2000),
             species: vec![
-                Species {
-                    name: "A".into(),
-                    count: 1300,
-                    mass: 1.0,
-                    diameter: Some(1.0),
-                },
-                Species {
-                    name: "B".into(),
-                    count: 700,
-                    mass: 1.0,
-                    diameter: Some(0.88),
-                },
+                Species { name: "A".into(), count: 1300, mass: 1.0, diameter: Some(1.0) },
+                Species { name: "B".into(), count: 700, mass: 1.0, diameter: Some(0.88) },
             ],
             pairs: vec![
-                PairDef {
-                    a: "A".into(),
-                    b: "A".into(),
-                    sigma: 1.0,
-                    epsilon: 1.0,
-                },
-                PairDef {
-                    a: "A".into(),
-                    b: "B".into(),
-                    sigma: 0.8,
-                    epsilon: 1.5,
-                },
-                PairDef {
-                    a: "B".into(),
-                    b: "B".into(),
-                    sigma: 0.88,
-                    epsilon: 0.5,
-                },
+                PairDef { a: "A".into(), b: "A".into(), sigma: 1.0, epsilon: 1.0 },
+                PairDef { a: "A".into(), b: "B".into(), sigma: 0.8, epsilon: 1.5 },
+                PairDef { a: "B".into(), b: "B".into(), sigma: 0.88, epsilon: 0.5 },
             ],
             t_liquid: 0.8,
             t_glass: 0.05,
@@ -204,19 +154,13 @@ impl SystemDef {
             })
         };
         if self.dim != 2 {
-            return bad(format!(
-                "field `dim` is {}; only 2D systems are implemented",
-                self.dim
-            ));
+            return bad(format!("field `dim` is {}; only 2D systems are implemented", self.dim));
         }
         if !(self.density > 0.0 && self.density.is_finite()) {
             return bad(format!("field `density` must be > 0, got {}", self.density));
         }
         if !(self.cutoff > 1.0 && self.cutoff.is_finite()) {
-            return bad(format!(
-                "field `cutoff` must be > 1 (in units of sigma_ij), got {}",
-                self.cutoff
-            ));
+            return bad(format!("field `cutoff` must be > 1 (in units of sigma_ij), got {}", self.cutoff));
         }
         if self.species.is_empty() {
             return bad("field `species` is empty: list at least one [[species]]".into());
@@ -230,17 +174,11 @@ impl SystemDef {
                 return bad(format!("species `{}`: field `count` must be > 0", s.name));
             }
             if !(s.mass > 0.0 && s.mass.is_finite()) {
-                return bad(format!(
-                    "species `{}`: field `mass` must be > 0, got {}",
-                    s.name, s.mass
-                ));
+                return bad(format!("species `{}`: field `mass` must be > 0, got {}", s.name, s.mass));
             }
             if let Some(d) = s.diameter {
                 if !(d > 0.0 && d.is_finite()) {
-                    return bad(format!(
-                        "species `{}`: field `diameter` must be > 0, got {d}",
-                        s.name
-                    ));
+                    return bad(format!("species `{}`: field `diameter` must be > 0, got {d}", s.name));
                 }
             }
         }
@@ -270,10 +208,7 @@ impl SystemDef {
                 }
             }
             if !(p.sigma > 0.0 && p.sigma.is_finite()) {
-                return bad(format!(
-                    "pair {}-{}: field `sigma` must be > 0, got {}",
-                    p.a, p.b, p.sigma
-                ));
+                return bad(format!("pair {}-{}: field `sigma` must be > 0, got {}", p.a, p.b, p.sigma));
             }
             if !(p.epsilon > 0.0 && p.epsilon.is_finite()) {
                 return bad(format!(
@@ -340,11 +275,7 @@ impl SystemDef {
     /// Diameter per species (for Tong-Tanaka): the given one, else sigma of the like pair.
     pub fn diameters(&self) -> Vec<f64> {
         (0..self.n_species())
-            .map(|i| {
-                self.species[i]
-                    .diameter
-                    .unwrap_or_else(|| self.pair(i, i).0)
-            })
+            .map(|i| self.species[i].diameter.unwrap_or_else(|| self.pair(i, i).0))
             .collect()
     }
 

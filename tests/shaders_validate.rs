@@ -27,11 +27,7 @@ fn every_shader_file_belongs_to_a_kernel() {
     for f in files {
         let text = std::fs::read_to_string(&f).expect("readable shader");
         let used = ALL.iter().any(|k| k.parts.contains(&text.as_str()));
-        assert!(
-            used,
-            "{} is not part of any kernel in shaders::ALL",
-            f.display()
-        );
+        assert!(used, "{} is not part of any kernel in shaders::ALL", f.display());
     }
 }
 
@@ -41,12 +37,7 @@ fn kernel_names_match_their_files() {
     for k in ALL {
         let own = std::fs::read_to_string(dir.join(format!("{}.wgsl", k.name)))
             .unwrap_or_else(|_| panic!("kernel {} has no shaders/{}.wgsl", k.name, k.name));
-        assert_eq!(
-            k.parts.last(),
-            Some(&own.as_str()),
-            "kernel {}: its own file goes last",
-            k.name
-        );
+        assert_eq!(k.parts.last(), Some(&own.as_str()), "kernel {}: its own file goes last", k.name);
     }
 }
 
@@ -60,11 +51,7 @@ fn md_host_structs_match_wgsl_layout() {
         ("SpeciesParams", std::mem::size_of::<SpeciesParams>()),
         ("ReplicaState", std::mem::size_of::<ReplicaState>()),
     ] {
-        assert_eq!(
-            struct_size(&m, name),
-            Some(size as u32),
-            "{name}: host and WGSL sizes differ"
-        );
+        assert_eq!(struct_size(&m, name), Some(size as u32), "{name}: host and WGSL sizes differ");
     }
 }
 

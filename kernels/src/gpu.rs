@@ -93,9 +93,8 @@ impl GpuContext {
 
     /// Largest storage-buffer binding the device accepts, in bytes.
     pub fn max_binding(&self) -> u64 {
-        self.limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size)
+        let l = &self.limits;
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size)
     }
 
     /// An explicit bind-group layout for group 0: one entry per binding, in order.
@@ -108,9 +107,7 @@ impl GpuContext {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match b {
-                        Binding::Uniform | Binding::UniformDynamic => {
-                            wgpu::BufferBindingType::Uniform
-                        }
+                        Binding::Uniform | Binding::UniformDynamic => wgpu::BufferBindingType::Uniform,
                         Binding::Read => wgpu::BufferBindingType::Storage { read_only: true },
                         Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                     },
@@ -283,9 +280,7 @@ impl GpuContext {
         });
         let mut enc = self
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("readback"),
-            });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
         enc.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
         let err = |message: String| KernelError::Readback {
@@ -306,8 +301,7 @@ impl GpuContext {
             .map_err(|e| err(e.to_string()))?;
         let data = slice.get_mapped_range().map_err(|e| err(e.to_string()))?;
         let n = data.len() / std::mem::size_of::<T>();
-        let out: Vec<T> =
-            bytemuck::cast_slice::<u8, T>(&data[..n * std::mem::size_of::<T>()]).to_vec();
+        let out: Vec<T> = bytemuck::cast_slice::<u8, T>(&data[..n * std::mem::size_of::<T>()]).to_vec();
         drop(data);
         staging.unmap();
         Ok(out)
@@ -353,10 +347,7 @@ impl Compute {
     pub fn select(choice: BackendChoice) -> Result<Self> {
         match choice {
             BackendChoice::Cpu => {
-                eprintln!(
-                    "backend: CPU twin ({} threads), as asked",
-                    rayon::current_num_threads()
-                );
+                eprintln!("backend: CPU twin ({} threads), as asked", rayon::current_num_threads());
                 Ok(Compute::Cpu)
             }
             BackendChoice::Gpu => {

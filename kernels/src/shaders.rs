@@ -37,13 +37,10 @@ impl Kernel {
 
 /// Size in bytes of the WGSL struct `name` as naga lays it out, for checking host mirrors.
 pub fn struct_size(module: &naga::Module, name: &str) -> Option<u32> {
-    module
-        .types
-        .iter()
-        .find_map(|(_, ty)| match (&ty.name, &ty.inner) {
-            (Some(n), naga::TypeInner::Struct { span, .. }) if n == name => Some(*span),
-            _ => None,
-        })
+    module.types.iter().find_map(|(_, ty)| match (&ty.name, &ty.inner) {
+        (Some(n), naga::TypeInner::Struct { span, .. }) if n == name => Some(*span),
+        _ => None,
+    })
 }
 
 pub const MD_COMMON: &str = include_str!("../../shaders/md_common.wgsl");
@@ -57,6 +54,25 @@ pub const MD_STEP: Kernel = Kernel {
     name: "md_step",
     parts: &[MD_COMMON, include_str!("../../shaders/md_step.wgsl")],
 };
+
+/// Every kernel of the project; the naga test walks this list and checks that every file in `shaders/` is in it.
+pub const ALL: &[&Kernel] = &[
+    &MD_FORCES,
+    &MD_STEP,
+    &GRIDIZE,
+    &GRID_SAMPLE,
+    &CONV2D_FORWARD,
+    &CONV2D_BACKWARD_INPUT,
+    &CONV2D_BACKWARD_WEIGHT,
+    &RELU_BACKWARD,
+    &DENSE_FORWARD,
+    &DENSE_BACKWARD_INPUT,
+    &DENSE_BACKWARD_WEIGHT,
+    &DROPOUT,
+    &SOFTMAX_XENT,
+    &ADAM,
+    &GRADCAM,
+];
 
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
 
@@ -85,22 +101,3 @@ nn_kernel!(DROPOUT, "dropout");
 nn_kernel!(SOFTMAX_XENT, "softmax_xent");
 nn_kernel!(ADAM, "adam");
 nn_kernel!(GRADCAM, "gradcam");
-
-/// Every kernel of the project; the naga test walks this list and checks that every file in `shaders/` is in it.
-pub const ALL: &[&Kernel] = &[
-    &MD_FORCES,
-    &MD_STEP,
-    &GRIDIZE,
-    &GRID_SAMPLE,
-    &CONV2D_FORWARD,
-    &CONV2D_BACKWARD_INPUT,
-    &CONV2D_BACKWARD_WEIGHT,
-    &RELU_BACKWARD,
-    &DENSE_FORWARD,
-    &DENSE_BACKWARD_INPUT,
-    &DENSE_BACKWARD_WEIGHT,
-    &DROPOUT,
-    &SOFTMAX_XENT,
-    &ADAM,
-    &GRADCAM,
-];

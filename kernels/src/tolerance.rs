@@ -8,20 +8,11 @@ pub struct Tolerance {
 
 impl Tolerance {
     /// f32 arithmetic against an f64 reference after a handful of operations.
-    pub const F32_TIGHT: Tolerance = Tolerance {
-        abs: 1e-5,
-        rel: 1e-5,
-    };
+    pub const F32_TIGHT: Tolerance = Tolerance { abs: 1e-5, rel: 1e-5 };
     /// f32 sums over tens to thousands of terms (forces, energies, reductions).
-    pub const F32_SUM: Tolerance = Tolerance {
-        abs: 1e-4,
-        rel: 1e-4,
-    };
+    pub const F32_SUM: Tolerance = Tolerance { abs: 1e-4, rel: 1e-4 };
     /// f32 trajectories over a few steps, or long reductions.
-    pub const F32_LOOSE: Tolerance = Tolerance {
-        abs: 1e-3,
-        rel: 1e-3,
-    };
+    pub const F32_LOOSE: Tolerance = Tolerance { abs: 1e-3, rel: 1e-3 };
 
     pub fn accepts(&self, a: f64, b: f64) -> bool {
         let bound = self.abs.max(self.rel * a.abs().max(b.abs()));

@@ -221,10 +221,7 @@ pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
             let v = &mut rep.vel[i];
             v[0] += f[0] * (im * half_dt);
             v[1] += f[1] * (im * half_dt);
-            let mut x = [
-                rep.pos[i][0] + v[0] * setup.dt,
-                rep.pos[i][1] + v[1] * setup.dt,
-            ];
+            let mut x = [rep.pos[i][0] + v[0] * setup.dt, rep.pos[i][1] + v[1] * setup.dt];
             let w = &mut rep.img[i];
             for a in 0..2 {
                 if x[a] >= l {
@@ -353,7 +350,10 @@ pub fn brute_force(setup: &MdSetup, pos: &[[f64; 2]]) -> (Vec<[f64; 2]>, Vec<f64
             if i == j {
                 continue;
             }
-            let d = min_image([pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]], setup.box_l);
+            let d = min_image(
+                [pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]],
+                setup.box_l,
+            );
             let (fr, eij) = setup
                 .pair(setup.species[i], setup.species[j])
                 .eval(d[0] * d[0] + d[1] * d[1]);

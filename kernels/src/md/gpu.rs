@@ -250,9 +250,7 @@ impl GpuMd {
         let mut enc = self
             .ctx
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("md_forces"),
-            });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("md_forces") });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("md_forces"),
@@ -347,13 +345,8 @@ impl MdBackend for GpuMd {
             let mut enc = self
                 .ctx
                 .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("md_step"),
-                });
-            for (src, dst) in [&b.pos, &b.vel, &b.img, &b.state]
-                .into_iter()
-                .zip(&b.backup)
-            {
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("md_step") });
+            for (src, dst) in [&b.pos, &b.vel, &b.img, &b.state].into_iter().zip(&b.backup) {
                 enc.copy_buffer_to_buffer(src, 0, dst, 0, src.size());
             }
             let mut offset = 0u64;

@@ -219,27 +219,16 @@ impl MdSetup {
         };
         let ns = self.n_species();
         if self.n == 0 || self.species.len() != self.n {
-            return bad(format!(
-                "{} species entries for {} particles",
-                self.species.len(),
-                self.n
-            ));
+            return bad(format!("{} species entries for {} particles", self.species.len(), self.n));
         }
         if self.pairs.len() != ns * ns {
-            return bad(format!(
-                "pair table has {} entries, expected {}",
-                self.pairs.len(),
-                ns * ns
-            ));
+            return bad(format!("pair table has {} entries, expected {}", self.pairs.len(), ns * ns));
         }
         if let Some(s) = self.species.iter().find(|&&s| s as usize >= ns) {
             return bad(format!("species index {s} but only {ns} species"));
         }
         if self.n_chain == 0 || self.n_chain > MAX_CHAIN {
-            return bad(format!(
-                "Nose-Hoover chain length {} (use 1..={MAX_CHAIN})",
-                self.n_chain
-            ));
+            return bad(format!("Nose-Hoover chain length {} (use 1..={MAX_CHAIN})", self.n_chain));
         }
         let rl = self.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
         if 2.0 * rl > self.box_l {
@@ -292,11 +281,7 @@ impl Thermo {
         let tau2 = setup.tau_t * setup.tau_t;
         let mut e = 0.0;
         for j in 0..setup.n_chain {
-            let q = if j == 0 {
-                setup.n_dof() * kt * tau2
-            } else {
-                kt * tau2
-            };
+            let q = if j == 0 { setup.n_dof() * kt * tau2 } else { kt * tau2 };
             e += 0.5 * q * self.veta[j] * self.veta[j];
             e += if j == 0 { setup.n_dof() * kt } else { kt } * self.eta[j];
         }
