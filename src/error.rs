@@ -20,6 +20,8 @@ pub enum Error {
     Kernel(#[from] glasscam_kernels::KernelError),
     #[error("{0}")]
     Input(String),
+    #[error("model {path}: {message}")]
+    Model { path: PathBuf, message: String },
     #[error("interrupted; rerun with --resume to continue from the last checkpoint")]
     Interrupted,
 }

@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod error;
 pub mod export;
 pub mod init;
+pub mod nn;
 pub mod npy;
 pub mod propensity;
 pub mod protocol;

@@ -52,6 +52,10 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: BackendChoice,
     },
+    /// Train the glass/liquid CNN on a data set.
+    Train(glasscam::nn::TrainArgs),
+    /// Grad-CAM maps and per-particle Gamma from a trained model.
+    Gradcam(glasscam::nn::GradcamArgs),
 }
 
 #[derive(Args)]
@@ -245,6 +249,8 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
+        Command::Train(args) => glasscam::nn::run_train(&args),
+        Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -67,3 +67,17 @@ fn md_host_structs_match_wgsl_layout() {
         );
     }
 }
+
+#[test]
+fn nn_host_structs_match_wgsl_layout() {
+    use glasscam_kernels::nn::NnParams;
+    for k in glasscam_kernels::nn::ALL {
+        let m = k.kernel.validate().expect("nn kernel validates");
+        assert_eq!(
+            struct_size(&m, "NnParams"),
+            Some(std::mem::size_of::<NnParams>() as u32),
+            "{}: NnParams host and WGSL sizes differ",
+            k.kernel.name
+        );
+    }
+}

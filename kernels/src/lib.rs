@@ -4,6 +4,7 @@
 pub mod error;
 pub mod gpu;
 pub mod md;
+pub mod nn;
 pub mod shaders;
 pub mod tolerance;
 

@@ -59,4 +59,48 @@ pub const MD_STEP: Kernel = Kernel {
 };
 
 /// Every kernel of the project; the naga test walks this list and checks that every file in `shaders/` is in it.
-pub const ALL: &[&Kernel] = &[&MD_FORCES, &MD_STEP];
+pub const ALL: &[&Kernel] = &[
+    &MD_FORCES,
+    &MD_STEP,
+    &GRIDIZE,
+    &GRID_SAMPLE,
+    &CONV2D_FORWARD,
+    &CONV2D_BACKWARD_INPUT,
+    &CONV2D_BACKWARD_WEIGHT,
+    &RELU_BACKWARD,
+    &DENSE_FORWARD,
+    &DENSE_BACKWARD_INPUT,
+    &DENSE_BACKWARD_WEIGHT,
+    &DROPOUT,
+    &SOFTMAX_XENT,
+    &ADAM,
+    &GRADCAM,
+];
+
+pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
+
+macro_rules! nn_kernel {
+    ($id:ident, $name:literal) => {
+        pub const $id: Kernel = Kernel {
+            name: $name,
+            parts: &[
+                NN_COMMON,
+                include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            ],
+        };
+    };
+}
+
+nn_kernel!(GRIDIZE, "gridize");
+nn_kernel!(GRID_SAMPLE, "grid_sample");
+nn_kernel!(CONV2D_FORWARD, "conv2d_forward");
+nn_kernel!(CONV2D_BACKWARD_INPUT, "conv2d_backward_input");
+nn_kernel!(CONV2D_BACKWARD_WEIGHT, "conv2d_backward_weight");
+nn_kernel!(RELU_BACKWARD, "relu_backward");
+nn_kernel!(DENSE_FORWARD, "dense_forward");
+nn_kernel!(DENSE_BACKWARD_INPUT, "dense_backward_input");
+nn_kernel!(DENSE_BACKWARD_WEIGHT, "dense_backward_weight");
+nn_kernel!(DROPOUT, "dropout");
+nn_kernel!(SOFTMAX_XENT, "softmax_xent");
+nn_kernel!(ADAM, "adam");
+nn_kernel!(GRADCAM, "gradcam");

@@ -1,0 +1,245 @@
+//! Launch of the nn kernels on wgpu: one pipeline per kernel with its explicit layout, parameter blocks in
+//! 256-byte slots of one uniform buffer (dynamic offsets), a whole plan encoded into one compute pass.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::{Buf, Grid, NnKernel, NnParams, PlanOp, ALL, WG};
+use crate::error::{KernelError, Result};
+use crate::gpu::GpuContext;
+
+/// Parameter blocks sit 256 bytes apart (the largest uniform offset alignment wgpu allows).
+const PARAM_STRIDE: u64 = 256;
+/// Dispatches per submission (slots of the parameter buffer).
+const PARAM_SLOTS: u64 = 128;
+
+/// The nn pipelines on one device.
+pub struct NnGpu {
+    pub ctx: Arc<GpuContext>,
+    pipes: Vec<(wgpu::BindGroupLayout, wgpu::ComputePipeline)>,
+    params: wgpu::Buffer,
+    /// Held from writing the parameter slots to submitting them: one NnGpu may serve several threads.
+    submit: Mutex<()>,
+}
+
+/// One launch: kernel, parameters, and the buffers bound at 1, 2, ...
+pub struct Launch<'a> {
+    pub kernel: &'static NnKernel,
+    pub p: NnParams,
+    pub bufs: Vec<&'a wgpu::Buffer>,
+}
+
+impl NnGpu {
+    pub fn new(ctx: Arc<GpuContext>) -> Result<NnGpu> {
+        let pipes = ALL
+            .iter()
+            .map(|k| {
+                let layout = ctx.layout(k.kernel.name, k.bindings);
+                let pipe = ctx.pipeline_with(k.kernel, &layout);
+                (layout, pipe)
+            })
+            .collect();
+        let params = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("nn params"),
+            size: PARAM_STRIDE * PARAM_SLOTS,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(NnGpu {
+            ctx,
+            pipes,
+            params,
+            submit: Mutex::new(()),
+        })
+    }
+
+    /// The pipelines for `ctx`, built once per device and process (building them compiles 13 shaders).
+    pub fn shared(ctx: &Arc<GpuContext>) -> Result<Arc<NnGpu>> {
+        type Cache = Mutex<Vec<(Arc<GpuContext>, Arc<NnGpu>)>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+        let mut list = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, nn)) = list.iter().find(|(c, _)| Arc::ptr_eq(c, ctx)) {
+            return Ok(nn.clone());
+        }
+        let nn = Arc::new(NnGpu::new(ctx.clone())?);
+        list.push((ctx.clone(), nn.clone()));
+        Ok(nn)
+    }
+
+    fn index(k: &NnKernel) -> usize {
+        ALL.iter()
+            .position(|x| x.kernel.name == k.kernel.name)
+            .unwrap_or(0)
+    }
+
+    /// Workgroups (x, y) for a launch; more than the per-dimension limit spills into y.
+    fn groups(&self, l: &Launch) -> Result<(u32, u32)> {
+        let items = (l.kernel.items)(&l.p);
+        let groups = match l.kernel.grid {
+            Grid::Threads => items.div_ceil(WG as u64),
+            Grid::Groups => items,
+        };
+        if groups == 0 {
+            return Ok((0, 0));
+        }
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension as u64;
+        let x = groups.min(max);
+        let y = groups.div_ceil(x);
+        if y > max {
+            return Err(KernelError::Input {
+                kernel: l.kernel.kernel.name.into(),
+                message: format!(
+                    "{groups} workgroups exceed the device's {max} x {max}; use a smaller batch"
+                ),
+            });
+        }
+        Ok((x as u32, y as u32))
+    }
+
+    /// Runs the launches in order (one compute pass per 128 launches) and submits them.
+    pub fn run(&self, launches: &[Launch]) -> Result<()> {
+        let _guard = self.submit.lock().unwrap_or_else(|p| p.into_inner());
+        for chunk in launches.chunks(PARAM_SLOTS as usize) {
+            let mut blob = vec![0u8; chunk.len() * PARAM_STRIDE as usize];
+            for (i, l) in chunk.iter().enumerate() {
+                let at = i * PARAM_STRIDE as usize;
+                blob[at..at + std::mem::size_of::<NnParams>()]
+                    .copy_from_slice(bytemuck::bytes_of(&l.p));
+            }
+            self.ctx.queue.write_buffer(&self.params, 0, &blob);
+            let mut binds = Vec::with_capacity(chunk.len());
+            for l in chunk {
+                let (layout, _) = &self.pipes[Self::index(l.kernel)];
+                if l.bufs.len() + 1 != l.kernel.bindings.len() {
+                    return Err(KernelError::Input {
+                        kernel: l.kernel.kernel.name.into(),
+                        message: format!(
+                            "{} buffers bound, the kernel has {}",
+                            l.bufs.len(),
+                            l.kernel.bindings.len() - 1
+                        ),
+                    });
+                }
+                let mut entries: Vec<(&wgpu::Buffer, Option<u64>)> =
+                    vec![(&self.params, Some(std::mem::size_of::<NnParams>() as u64))];
+                entries.extend(l.bufs.iter().map(|b| (*b, None)));
+                binds.push(self.ctx.bind_layout(l.kernel.kernel.name, layout, &entries));
+            }
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("nn") });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("nn"),
+                    timestamp_writes: None,
+                });
+                for (i, (l, bind)) in chunk.iter().zip(&binds).enumerate() {
+                    let (x, y) = self.groups(l)?;
+                    if x == 0 {
+                        continue;
+                    }
+                    pass.set_pipeline(&self.pipes[Self::index(l.kernel)].1);
+                    pass.set_bind_group(0, bind, &[(i as u64 * PARAM_STRIDE) as u32]);
+                    pass.dispatch_workgroups(x, y, 1);
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+        }
+        Ok(())
+    }
+
+    /// A storage buffer of f32 values, refusing what the device cannot bind.
+    pub fn upload(&self, kernel: &str, label: &str, data: &[f32]) -> Result<wgpu::Buffer> {
+        self.fits(kernel, label, data.len() as u64 * 4)?;
+        Ok(self.ctx.storage(label, data))
+    }
+
+    pub fn fits(&self, kernel: &str, label: &str, bytes: u64) -> Result<()> {
+        if bytes > self.ctx.max_binding() {
+            return Err(KernelError::BufferTooLarge {
+                kernel: kernel.into(),
+                buffer: label.into(),
+                bytes,
+                limit: self.ctx.max_binding(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads an f32 buffer back as f64, the first `len` values.
+    pub fn read(&self, kernel: &str, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f64>> {
+        let v: Vec<f32> = self.ctx.read(kernel, buffer)?;
+        Ok(v.iter().take(len).map(|&x| x as f64).collect())
+    }
+}
+
+/// The GPU's storage for a plan: one buffer per logical buffer.
+pub struct GpuExec {
+    pub nn: Arc<NnGpu>,
+    pub bufs: HashMap<Buf, wgpu::Buffer>,
+}
+
+impl GpuExec {
+    pub fn new(nn: Arc<NnGpu>) -> GpuExec {
+        GpuExec {
+            nn,
+            bufs: HashMap::new(),
+        }
+    }
+
+    /// (Re)allocates `b` with `len` zeroed 4-byte elements.
+    pub fn alloc(&mut self, b: Buf, len: usize) -> Result<()> {
+        self.nn.fits("nn", &format!("{b:?}"), len as u64 * 4)?;
+        let buf = self
+            .nn
+            .ctx
+            .storage_zeroed(&format!("{b:?}"), len as u64 * 4);
+        self.bufs.insert(b, buf);
+        Ok(())
+    }
+
+    fn get(&self, b: Buf) -> Result<&wgpu::Buffer> {
+        self.bufs.get(&b).ok_or_else(|| KernelError::Input {
+            kernel: "nn".into(),
+            message: format!("buffer {b:?} was never allocated"),
+        })
+    }
+
+    pub fn write<T: bytemuck::Pod>(&self, b: Buf, data: &[T]) -> Result<()> {
+        let buf = self.get(b)?;
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        if bytes.len() as u64 > buf.size() {
+            return Err(KernelError::Input {
+                kernel: "nn".into(),
+                message: format!("{} bytes for buffer {b:?} of {}", bytes.len(), buf.size()),
+            });
+        }
+        if !bytes.is_empty() {
+            self.nn.ctx.queue.write_buffer(buf, 0, bytes);
+        }
+        Ok(())
+    }
+
+    pub fn read(&self, b: Buf, len: usize) -> Result<Vec<f64>> {
+        self.nn.read("nn", self.get(b)?, len)
+    }
+
+    pub fn run(&self, plan: &[PlanOp]) -> Result<()> {
+        let mut launches = Vec::with_capacity(plan.len());
+        for op in plan {
+            let bufs = op
+                .bufs
+                .iter()
+                .map(|&b| self.get(b))
+                .collect::<Result<Vec<_>>>()?;
+            launches.push(Launch {
+                kernel: op.kernel,
+                p: op.p,
+                bufs,
+            });
+        }
+        self.nn.run(&launches)
+    }
+}

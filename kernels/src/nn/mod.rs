@@ -1,0 +1,730 @@
+//! Gridization (`gridize`, `grid_sample`), the CNN kernels (convolution, dense, ReLU, dropout, softmax
+//! cross-entropy, Adam) and `gradcam`: host mirror of the shared WGSL parameter block, the network's shapes and
+//! parameter layout, and the op plans that the GPU path and the CPU twin both execute in the same order.
+
+pub mod cpu;
+pub mod gpu;
+pub mod net;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{KernelError, Result};
+use crate::gpu::Binding;
+use crate::shaders::{self, Kernel};
+
+/// Workgroup size of every nn kernel.
+pub const WG: u32 = 256;
+/// gradcam keeps one alpha per feature map in workgroup memory.
+pub const MAX_MAPS: usize = 256;
+
+// keep in sync with shaders/nn_common.wgsl `NnParams`
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct NnParams {
+    pub batch: u32,
+    pub c_in: u32,
+    pub c_out: u32,
+    pub h: u32,
+    pub w: u32,
+    pub k: u32,
+    pub pad: u32,
+    pub act: u32,
+    pub n_in: u32,
+    pub n_out: u32,
+    pub w_off: u32,
+    pub b_off: u32,
+    pub n: u32,
+    pub seed: u32,
+    pub step: u32,
+    pub n_part: u32,
+    pub p: f32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub bc1: f32,
+    pub bc2: f32,
+    pub box_l: f32,
+    pub width: f32,
+    pub radius: u32,
+    pub n_species: u32,
+    pub cls: u32,
+}
+
+/// How a kernel's dispatch size follows from its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
+    /// One invocation per item.
+    Threads,
+    /// One workgroup per item.
+    Groups,
+}
+
+/// An nn kernel: its WGSL, its bindings after the parameter block, and how it is dispatched.
+pub struct NnKernel {
+    pub kernel: &'static Kernel,
+    /// Binding 0 (the parameter block) included.
+    pub bindings: &'static [Binding],
+    pub grid: Grid,
+    /// Number of items (invocations or workgroups) for parameters `p`.
+    pub items: fn(&NnParams) -> u64,
+}
+
+use Binding::{Read as R, ReadWrite as W, UniformDynamic as U};
+
+pub const GRIDIZE: NnKernel = NnKernel {
+    kernel: &shaders::GRIDIZE,
+    bindings: &[U, R, R, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64 * p.n_species as u64 * p.h as u64 * p.h as u64,
+};
+pub const GRID_SAMPLE: NnKernel = NnKernel {
+    kernel: &shaders::GRID_SAMPLE,
+    bindings: &[U, R, R, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64 * p.n_part as u64,
+};
+pub const CONV2D_FORWARD: NnKernel = NnKernel {
+    kernel: &shaders::CONV2D_FORWARD,
+    bindings: &[U, R, R, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64 * p.c_out as u64 * p.h as u64 * p.w as u64,
+};
+pub const CONV2D_BACKWARD_INPUT: NnKernel = NnKernel {
+    kernel: &shaders::CONV2D_BACKWARD_INPUT,
+    bindings: &[U, R, R, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64 * p.c_in as u64 * p.h as u64 * p.w as u64,
+};
+pub const CONV2D_BACKWARD_WEIGHT: NnKernel = NnKernel {
+    kernel: &shaders::CONV2D_BACKWARD_WEIGHT,
+    bindings: &[U, R, R, W],
+    grid: Grid::Groups,
+    items: |p| p.c_out as u64 * p.c_in as u64 * p.k as u64 * p.k as u64 + p.c_out as u64,
+};
+pub const RELU_BACKWARD: NnKernel = NnKernel {
+    kernel: &shaders::RELU_BACKWARD,
+    bindings: &[U, R, W],
+    grid: Grid::Threads,
+    items: |p| p.n as u64,
+};
+pub const DENSE_FORWARD: NnKernel = NnKernel {
+    kernel: &shaders::DENSE_FORWARD,
+    bindings: &[U, R, R, W],
+    grid: Grid::Groups,
+    items: |p| p.batch as u64 * p.n_out as u64,
+};
+pub const DENSE_BACKWARD_INPUT: NnKernel = NnKernel {
+    kernel: &shaders::DENSE_BACKWARD_INPUT,
+    bindings: &[U, R, R, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64 * p.n_in as u64,
+};
+pub const DENSE_BACKWARD_WEIGHT: NnKernel = NnKernel {
+    kernel: &shaders::DENSE_BACKWARD_WEIGHT,
+    bindings: &[U, R, R, W],
+    grid: Grid::Threads,
+    items: |p| p.n_out as u64 * p.n_in as u64 + p.n_out as u64,
+};
+pub const DROPOUT: NnKernel = NnKernel {
+    kernel: &shaders::DROPOUT,
+    bindings: &[U, W],
+    grid: Grid::Threads,
+    items: |p| p.n as u64,
+};
+pub const SOFTMAX_XENT: NnKernel = NnKernel {
+    kernel: &shaders::SOFTMAX_XENT,
+    bindings: &[U, R, R, W, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64,
+};
+pub const ADAM: NnKernel = NnKernel {
+    kernel: &shaders::ADAM,
+    bindings: &[U, R, W, W, W],
+    grid: Grid::Threads,
+    items: |p| p.n as u64,
+};
+pub const GRADCAM: NnKernel = NnKernel {
+    kernel: &shaders::GRADCAM,
+    bindings: &[U, R, R, W],
+    grid: Grid::Groups,
+    items: |p| p.batch as u64,
+};
+
+/// Every nn kernel (the GPU path builds one pipeline for each).
+pub const ALL: [&NnKernel; 13] = [
+    &GRIDIZE,
+    &GRID_SAMPLE,
+    &CONV2D_FORWARD,
+    &CONV2D_BACKWARD_INPUT,
+    &CONV2D_BACKWARD_WEIGHT,
+    &RELU_BACKWARD,
+    &DENSE_FORWARD,
+    &DENSE_BACKWARD_INPUT,
+    &DENSE_BACKWARD_WEIGHT,
+    &DROPOUT,
+    &SOFTMAX_XENT,
+    &ADAM,
+    &GRADCAM,
+];
+
+/// Twin of `hash_u32` in nn_common.wgsl.
+pub fn hash_u32(x: u32) -> u32 {
+    let s = x.wrapping_mul(747796405).wrapping_add(2891336453);
+    let w = ((s >> ((s >> 28) + 4)) ^ s).wrapping_mul(277803737);
+    (w >> 22) ^ w
+}
+
+/// Twin of `keep` in nn_common.wgsl (the comparison in f32, as on the GPU).
+pub fn keep(seed: u32, i: u32, p: f32) -> bool {
+    let h = hash_u32(i ^ hash_u32(seed));
+    (h >> 8) as f32 * (1.0 / 16777216.0) >= p
+}
+
+/// Gridization settings: grid size, Gaussian width and window, box side.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridSpec {
+    /// Pixels per side G.
+    pub grid: usize,
+    pub box_l: f64,
+    /// Gaussian width w (length units).
+    pub width: f64,
+    /// Window half-width in widths; the window is (2 radius + 1)^2 pixels, radius = ceil(cutoff w / h).
+    pub cutoff: f64,
+}
+
+impl GridSpec {
+    pub fn pixel(&self) -> f64 {
+        self.box_l / self.grid as f64
+    }
+    pub fn radius(&self) -> usize {
+        (self.cutoff * self.width / self.pixel()).ceil().max(0.0) as usize
+    }
+    /// The window must fit the periodic grid once, or a pixel would be counted twice.
+    pub fn check(&self) -> Result<()> {
+        let bad = |message: String| {
+            Err(KernelError::Input {
+                kernel: "gridize".into(),
+                message,
+            })
+        };
+        if self.grid == 0
+            || self.box_l.is_nan()
+            || self.box_l <= 0.0
+            || self.width.is_nan()
+            || self.width <= 0.0
+        {
+            return bad(format!(
+                "grid {} box {} width {}: all must be positive",
+                self.grid, self.box_l, self.width
+            ));
+        }
+        if 2 * self.radius() + 1 > self.grid {
+            return bad(format!(
+                "the Gaussian window ({} pixels across for width {} and cutoff {} widths) does not fit a {}-pixel \
+                 grid; use a larger grid or a smaller width",
+                2 * self.radius() + 1,
+                self.width,
+                self.cutoff,
+                self.grid
+            ));
+        }
+        Ok(())
+    }
+    /// Parameters of `gridize` / `grid_sample` for `batch` snapshots of `n_part` particles.
+    pub fn params(&self, batch: usize, n_part: usize, n_species: usize) -> NnParams {
+        NnParams {
+            batch: batch as u32,
+            h: self.grid as u32,
+            w: self.grid as u32,
+            n_part: n_part as u32,
+            n_species: n_species as u32,
+            box_l: self.box_l as f32,
+            width: self.width as f32,
+            radius: self.radius() as u32,
+            ..Default::default()
+        }
+    }
+}
+
+/// Adam's hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamSpec {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+impl Default for AdamSpec {
+    fn default() -> Self {
+        AdamSpec {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+impl AdamSpec {
+    /// Parameters of `adam` for step t (1-based) over n parameters; bias corrections computed in f64.
+    pub fn params(&self, n: usize, t: u64) -> NnParams {
+        NnParams {
+            n: n as u32,
+            step: t as u32,
+            lr: self.lr as f32,
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            eps: self.eps as f32,
+            bc1: (1.0 - self.beta1.powi(t as i32)) as f32,
+            bc2: (1.0 - self.beta2.powi(t as i32)) as f32,
+            ..Default::default()
+        }
+    }
+}
+
+/// One layer of the network with its slice of the flat parameter vector.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Layer {
+    /// k x k convolution, circular padding, ReLU; weights OIHW.
+    Conv {
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        w_off: usize,
+        b_off: usize,
+    },
+    /// Fully connected; weights [n_out, n_in]; ReLU when `relu`.
+    Dense {
+        n_in: usize,
+        n_out: usize,
+        relu: bool,
+        w_off: usize,
+        b_off: usize,
+    },
+}
+
+/// The network of SPEC §5: convolutions (ReLU, circular padding, no pooling), flatten, dense + ReLU, dropout,
+/// dense to the class scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetSpec {
+    pub in_channels: usize,
+    pub grid: usize,
+    /// Output channels of each convolution.
+    pub conv: Vec<usize>,
+    /// Odd kernel size.
+    pub kernel: usize,
+    pub hidden: usize,
+    pub classes: usize,
+    pub dropout: f64,
+}
+
+impl NetSpec {
+    pub fn check(&self) -> Result<()> {
+        let bad = |message: String| {
+            Err(KernelError::Input {
+                kernel: "nn".into(),
+                message,
+            })
+        };
+        if self.in_channels == 0 || self.grid == 0 || self.hidden == 0 || self.conv.is_empty() {
+            return bad(
+                "input channels, grid, hidden width and the convolution list must be non-empty"
+                    .into(),
+            );
+        }
+        // the convolutions wrap indices with one add or subtract, which needs pad = kernel / 2 <= grid
+        if self.kernel.is_multiple_of(2) || self.kernel > self.grid {
+            return bad(format!(
+                "kernel size {} must be odd and at most the grid size {}",
+                self.kernel, self.grid
+            ));
+        }
+        if self.classes < 2 {
+            return bad(format!("{} classes; need at least 2", self.classes));
+        }
+        if let Some(&c) = self.conv.iter().find(|&&c| c == 0 || c > MAX_MAPS) {
+            return bad(format!("convolution with {c} channels; use 1..={MAX_MAPS}"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if self.n_params() > u32::MAX as usize / 2 {
+            return bad(format!(
+                "{} parameters is more than the kernels index",
+                self.n_params()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.grid * self.grid
+    }
+
+    /// The layers in order with their parameter offsets.
+    pub fn layers(&self) -> Vec<Layer> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        let mut c_in = self.in_channels;
+        for &c_out in &self.conv {
+            let nw = c_out * c_in * self.kernel * self.kernel;
+            out.push(Layer::Conv {
+                c_in,
+                c_out,
+                k: self.kernel,
+                w_off: off,
+                b_off: off + nw,
+            });
+            off += nw + c_out;
+            c_in = c_out;
+        }
+        let flat = c_in * self.pixels();
+        out.push(Layer::Dense {
+            n_in: flat,
+            n_out: self.hidden,
+            relu: true,
+            w_off: off,
+            b_off: off + flat * self.hidden,
+        });
+        off += flat * self.hidden + self.hidden;
+        out.push(Layer::Dense {
+            n_in: self.hidden,
+            n_out: self.classes,
+            relu: false,
+            w_off: off,
+            b_off: off + self.hidden * self.classes,
+        });
+        out
+    }
+
+    pub fn n_params(&self) -> usize {
+        match self.layers().last() {
+            Some(Layer::Dense { b_off, n_out, .. }) => b_off + n_out,
+            _ => 0,
+        }
+    }
+
+    /// Named tensors (PyTorch names and shapes) and their offsets in the flat vector.
+    pub fn tensors(&self) -> Vec<(String, Vec<usize>, usize)> {
+        let mut out = Vec::new();
+        let n_conv = self.conv.len();
+        for (i, l) in self.layers().into_iter().enumerate() {
+            match l {
+                Layer::Conv {
+                    c_in,
+                    c_out,
+                    k,
+                    w_off,
+                    b_off,
+                } => {
+                    out.push((
+                        format!("conv{}.weight", i + 1),
+                        vec![c_out, c_in, k, k],
+                        w_off,
+                    ));
+                    out.push((format!("conv{}.bias", i + 1), vec![c_out], b_off));
+                }
+                Layer::Dense {
+                    n_in,
+                    n_out,
+                    w_off,
+                    b_off,
+                    ..
+                } => {
+                    let j = i - n_conv + 1;
+                    out.push((format!("fc{j}.weight"), vec![n_out, n_in], w_off));
+                    out.push((format!("fc{j}.bias"), vec![n_out], b_off));
+                }
+            }
+        }
+        out
+    }
+
+    /// Elements per sample of activation `i`: 0 the image, 1..=n_conv the convolutions' outputs, then the hidden
+    /// layer and the class scores.
+    pub fn act_len(&self, i: usize) -> usize {
+        let nc = self.conv.len();
+        if i == 0 {
+            self.in_channels * self.pixels()
+        } else if i <= nc {
+            self.conv[i - 1] * self.pixels()
+        } else if i == nc + 1 {
+            self.hidden
+        } else {
+            self.classes
+        }
+    }
+
+    /// Number of activations (image, conv outputs, hidden, scores).
+    pub fn n_acts(&self) -> usize {
+        self.conv.len() + 3
+    }
+
+    /// He-normal weights (std sqrt(2 / fan_in)), zero biases, from a seed; stored as f32.
+    pub fn init(&self, seed: u64) -> Vec<f32> {
+        let mut out = vec![0f32; self.n_params()];
+        let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            // splitmix64
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for l in self.layers() {
+            let (w_off, nw, fan_in) = match l {
+                Layer::Conv {
+                    c_in,
+                    c_out,
+                    k,
+                    w_off,
+                    ..
+                } => (w_off, c_out * c_in * k * k, c_in * k * k),
+                Layer::Dense {
+                    n_in, n_out, w_off, ..
+                } => (w_off, n_out * n_in, n_in),
+            };
+            let std = (2.0 / fan_in as f64).sqrt();
+            for v in &mut out[w_off..w_off + nw] {
+                // Box-Muller
+                let u1 = next().max(1e-300);
+                let u2 = next();
+                *v = (std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos())
+                    as f32;
+            }
+        }
+        out
+    }
+}
+
+/// A logical buffer of a network run; the GPU path and the CPU twin each map these to their storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Buf {
+    Params,
+    Grads,
+    AdamM,
+    AdamV,
+    /// Activation i (see `NetSpec::act_len`).
+    Act(usize),
+    /// Gradient of the loss (or of the class score) with respect to activation i.
+    Grad(usize),
+    Labels,
+    Loss,
+    Maps,
+}
+
+impl std::fmt::Debug for NnKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kernel.name)
+    }
+}
+
+/// One kernel launch of a plan.
+#[derive(Clone, Debug)]
+pub struct PlanOp {
+    pub kernel: &'static NnKernel,
+    pub p: NnParams,
+    /// Buffers bound at 1, 2, ... (binding 0 is `p`).
+    pub bufs: Vec<Buf>,
+}
+
+fn op(kernel: &'static NnKernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
+    PlanOp {
+        kernel,
+        p,
+        bufs: bufs.to_vec(),
+    }
+}
+
+fn layer_params(spec: &NetSpec, l: &Layer, batch: usize) -> NnParams {
+    match *l {
+        Layer::Conv {
+            c_in,
+            c_out,
+            k,
+            w_off,
+            b_off,
+        } => NnParams {
+            batch: batch as u32,
+            c_in: c_in as u32,
+            c_out: c_out as u32,
+            h: spec.grid as u32,
+            w: spec.grid as u32,
+            k: k as u32,
+            pad: (k / 2) as u32,
+            act: 1,
+            w_off: w_off as u32,
+            b_off: b_off as u32,
+            ..Default::default()
+        },
+        Layer::Dense {
+            n_in,
+            n_out,
+            relu,
+            w_off,
+            b_off,
+        } => NnParams {
+            batch: batch as u32,
+            n_in: n_in as u32,
+            n_out: n_out as u32,
+            act: relu as u32,
+            w_off: w_off as u32,
+            b_off: b_off as u32,
+            ..Default::default()
+        },
+    }
+}
+
+/// What a forward pass is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    /// Dropout on with this seed.
+    Train {
+        seed: u32,
+    },
+    Eval,
+}
+
+/// Forward pass: Act(0) (the images) to Act(last) (the class scores).
+pub fn forward_plan(spec: &NetSpec, batch: usize, mode: Mode) -> Vec<PlanOp> {
+    let mut ops = Vec::new();
+    let layers = spec.layers();
+    let hidden_act = spec.conv.len() + 1;
+    for (i, l) in layers.iter().enumerate() {
+        let p = layer_params(spec, l, batch);
+        let k = match l {
+            Layer::Conv { .. } => &CONV2D_FORWARD,
+            Layer::Dense { .. } => &DENSE_FORWARD,
+        };
+        ops.push(op(k, p, &[Buf::Params, Buf::Act(i), Buf::Act(i + 1)]));
+        if i + 1 == hidden_act {
+            if let Mode::Train { seed } = mode {
+                if spec.dropout > 0.0 {
+                    ops.push(op(
+                        &DROPOUT,
+                        dropout_params(spec, batch, seed),
+                        &[Buf::Act(i + 1)],
+                    ));
+                }
+            }
+        }
+    }
+    ops
+}
+
+fn dropout_params(spec: &NetSpec, batch: usize, seed: u32) -> NnParams {
+    NnParams {
+        n: (batch * spec.hidden) as u32,
+        seed,
+        p: spec.dropout as f32,
+        ..Default::default()
+    }
+}
+
+/// Backward pass from Grad(last) down: weight gradients into Grads when `weights`, input gradients down to
+/// Grad(stop) (Grad(stop) is left as the gradient with respect to the post-ReLU activation `stop`).
+pub fn backward_plan(
+    spec: &NetSpec,
+    batch: usize,
+    mode: Mode,
+    weights: bool,
+    stop: usize,
+) -> Vec<PlanOp> {
+    let mut ops = Vec::new();
+    let layers = spec.layers();
+    let hidden_act = spec.conv.len() + 1;
+    for (i, l) in layers.iter().enumerate().rev() {
+        // Grad(i + 1) is the gradient w.r.t. the layer's (post-dropout) output; make it pre-activation.
+        let out_act = i + 1;
+        if out_act == hidden_act {
+            if let Mode::Train { seed } = mode {
+                if spec.dropout > 0.0 {
+                    ops.push(op(
+                        &DROPOUT,
+                        dropout_params(spec, batch, seed),
+                        &[Buf::Grad(out_act)],
+                    ));
+                }
+            }
+        }
+        let relu = match l {
+            Layer::Conv { .. } => true,
+            Layer::Dense { relu, .. } => *relu,
+        };
+        if relu {
+            let n = (batch * spec.act_len(out_act)) as u32;
+            ops.push(op(
+                &RELU_BACKWARD,
+                NnParams {
+                    n,
+                    ..Default::default()
+                },
+                &[Buf::Act(out_act), Buf::Grad(out_act)],
+            ));
+        }
+        let p = layer_params(spec, l, batch);
+        let (kw, ki) = match l {
+            Layer::Conv { .. } => (&CONV2D_BACKWARD_WEIGHT, &CONV2D_BACKWARD_INPUT),
+            Layer::Dense { .. } => (&DENSE_BACKWARD_WEIGHT, &DENSE_BACKWARD_INPUT),
+        };
+        if weights {
+            ops.push(op(kw, p, &[Buf::Act(i), Buf::Grad(out_act), Buf::Grads]));
+        }
+        // The image's own gradient is never needed.
+        if i == 0 {
+            break;
+        }
+        ops.push(op(ki, p, &[Buf::Params, Buf::Grad(out_act), Buf::Grad(i)]));
+        if i == stop {
+            break;
+        }
+    }
+    ops
+}
+
+/// One training step: forward with dropout, loss and its gradient, backward, Adam step `t` (1-based).
+pub fn train_plan(spec: &NetSpec, batch: usize, seed: u32, adam: &AdamSpec, t: u64) -> Vec<PlanOp> {
+    let mode = Mode::Train { seed };
+    let last = spec.n_acts() - 1;
+    let mut ops = forward_plan(spec, batch, mode);
+    ops.push(op(
+        &SOFTMAX_XENT,
+        NnParams {
+            batch: batch as u32,
+            n_out: spec.classes as u32,
+            ..Default::default()
+        },
+        &[Buf::Act(last), Buf::Labels, Buf::Loss, Buf::Grad(last)],
+    ));
+    ops.extend(backward_plan(spec, batch, mode, true, 0));
+    ops.push(op(
+        &ADAM,
+        adam.params(spec.n_params(), t),
+        &[Buf::Grads, Buf::Params, Buf::AdamM, Buf::AdamV],
+    ));
+    ops
+}
+
+/// Grad-CAM after an eval forward pass, Grad(last) holding dy^C/dscores (one-hot rows): input gradients down to
+/// the last convolution's output, then `gradcam` into Maps.
+pub fn gradcam_plan(spec: &NetSpec, batch: usize) -> Vec<PlanOp> {
+    let nc = spec.conv.len();
+    let mut ops = backward_plan(spec, batch, Mode::Eval, false, nc);
+    // backward_plan stops after producing Grad(nc) from the first dense layer; the conv layer nc's own ReLU is
+    // not applied: Grad-CAM wants the gradient w.r.t. the post-ReLU maps A.
+    ops.push(op(
+        &GRADCAM,
+        NnParams {
+            batch: batch as u32,
+            c_in: spec.conv[nc - 1] as u32,
+            h: spec.grid as u32,
+            w: spec.grid as u32,
+            ..Default::default()
+        },
+        &[Buf::Act(nc), Buf::Grad(nc), Buf::Maps],
+    ));
+    ops
+}

@@ -1,0 +1,141 @@
+//! The model configuration (`--model FILE`, TOML or JSON): gridization, network, optimiser and split, each field
+//! with the SPEC §4-5 default.
+
+use std::path::Path;
+
+use glasscam_kernels::nn::{AdamSpec, GridSpec, NetSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Everything `glasscam train` needs besides the data. Every field may be left out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Pixels per side G of the images (SPEC §4: 128).
+    pub grid: usize,
+    /// Gaussian width w in length units (SPEC §4: 0.3 sigma_c; sigma_c = 1 in the presets' units).
+    pub width: f64,
+    /// Gaussian window half-width in widths (the window is normalised, so each particle adds exactly 1).
+    pub cutoff: f64,
+    /// Output channels of the convolutions (SPEC §5: 8, 16, 16).
+    pub conv_channels: Vec<usize>,
+    /// Convolution kernel size, odd (SPEC §5: 5).
+    pub kernel: usize,
+    /// Width of the hidden fully connected layer (SPEC §5: 64).
+    pub hidden: usize,
+    /// Dropout probability after the hidden layer (SPEC §5: 0.5).
+    pub dropout: f64,
+    /// Adam learning rate (1e-3), betas (0.9, 0.999) and epsilon (1e-8).
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Images per training step (32).
+    pub batch: usize,
+    /// Training epochs (the paper: 250).
+    pub epochs: usize,
+    /// Seed of the initial weights, the replica split, the shuffling and dropout.
+    pub seed: u64,
+    /// Fractions of replicas for training, validation and test (SPEC §3: 4000 / 400 / 600 of 5000).
+    pub split: [f64; 3],
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            grid: 128,
+            width: 0.3,
+            cutoff: 4.0,
+            conv_channels: vec![8, 16, 16],
+            kernel: 5,
+            hidden: 64,
+            dropout: 0.5,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            batch: 32,
+            epochs: 250,
+            seed: 0,
+            split: [0.8, 0.08, 0.12],
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Reads a TOML (or, by extension, JSON) model file.
+    pub fn from_file(path: &Path) -> Result<ModelConfig> {
+        let bad = |message: String| Error::Model {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("cannot read the model file: {e}")))?;
+        let cfg: ModelConfig = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a valid model file: {e}")))?
+        } else {
+            toml::from_str(&text).map_err(|e| {
+                bad(format!(
+                    "not a valid model file: {}",
+                    e.to_string().trim_end()
+                ))
+            })?
+        };
+        cfg.check().map_err(bad)?;
+        Ok(cfg)
+    }
+
+    /// Checks the values that do not depend on the data; the message names the field.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.batch == 0 {
+            return Err("field `batch` must be at least 1".into());
+        }
+        if self.split.iter().any(|&f| f.is_nan() || f < 0.0)
+            || (self.split.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return Err(format!(
+                "field `split` {:?} must be three non-negative fractions summing to 1",
+                self.split
+            ));
+        }
+        if self.lr.is_nan()
+            || self.lr <= 0.0
+            || !(0.0..1.0).contains(&self.beta1)
+            || !(0.0..1.0).contains(&self.beta2)
+        {
+            return Err("fields `lr` > 0 and `beta1`, `beta2` in [0, 1) are required".into());
+        }
+        Ok(())
+    }
+
+    pub fn net_spec(&self, in_channels: usize) -> NetSpec {
+        NetSpec {
+            in_channels,
+            grid: self.grid,
+            conv: self.conv_channels.clone(),
+            kernel: self.kernel,
+            hidden: self.hidden,
+            classes: 2,
+            dropout: self.dropout,
+        }
+    }
+
+    pub fn grid_spec(&self, box_l: f64) -> GridSpec {
+        GridSpec {
+            grid: self.grid,
+            box_l,
+            width: self.width,
+            cutoff: self.cutoff,
+        }
+    }
+
+    pub fn adam(&self) -> AdamSpec {
+        AdamSpec {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! A trained model on disk: `model.safetensors` (f32, PyTorch names and layouts) and `config.json` beside it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use glasscam_kernels::nn::NetSpec;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::config::ModelConfig;
+use crate::dataset::{write_json_atomic, Dataset};
+use crate::error::{Error, IoContext, Result};
+
+pub const WEIGHTS: &str = "model.safetensors";
+pub const CONFIG: &str = "config.json";
+pub const FORMAT: &str = "glasscam-cnn";
+
+/// One tensor's name and shape, listed in config.json for readers without a safetensors library.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+/// Which replicas went where.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// `config.json` of a model directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// Always "glasscam-cnn".
+    pub format: String,
+    pub version: u32,
+    pub config: ModelConfig,
+    /// Image channels = species of the training data.
+    pub in_channels: usize,
+    /// Class score order: ["liquid", "glass"].
+    pub classes: Vec<String>,
+    /// Box side of the training data: with `config.grid` it fixes the pixel size.
+    pub box_l: f64,
+    /// The training data set directory.
+    pub data: String,
+    pub split: Split,
+    pub best_epoch: usize,
+    pub validation_accuracy: f64,
+    pub tensors: Vec<TensorInfo>,
+    /// How to rebuild the network elsewhere.
+    pub layout: String,
+}
+
+pub const LAYOUT: &str = "images NCHW float32, one channel per species, Gaussian densities on a G x G periodic grid; \
+    conv{i}: Conv2d(k x k, padding k/2, padding_mode='circular') + ReLU, weights OIHW; flatten in C,H,W order; \
+    fc1: Linear + ReLU; dropout (training only); fc2: Linear giving the class scores [liquid, glass]";
+
+impl ModelFile {
+    pub fn spec(&self) -> NetSpec {
+        self.config.net_spec(self.in_channels)
+    }
+}
+
+/// Writes weights and config into `dir`.
+pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
+    std::fs::create_dir_all(dir).at(dir)?;
+    let spec = file.spec();
+    let bytes: &[u8] = bytemuck::cast_slice(params);
+    let mut views = Vec::new();
+    for (name, shape, off) in spec.tensors() {
+        let n: usize = shape.iter().product();
+        let view =
+            TensorView::new(Dtype::F32, shape, &bytes[off * 4..(off + n) * 4]).map_err(|e| {
+                Error::Model {
+                    path: dir.to_path_buf(),
+                    message: format!("tensor {name}: {e}"),
+                }
+            })?;
+        views.push((name, view));
+    }
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    let path = dir.join(WEIGHTS);
+    let tmp = dir.join("model.safetensors.partial");
+    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| Error::Model {
+        path: tmp.clone(),
+        message: format!("cannot write weights: {e}"),
+    })?;
+    std::fs::rename(&tmp, &path).at(&path)?;
+    write_json_atomic(&dir.join(CONFIG), file)
+}
+
+/// Reads a model directory; every mismatch between config and weights is refused with what differs.
+pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
+    let bad = |path: PathBuf, message: String| Error::Model { path, message };
+    let cpath = dir.join(CONFIG);
+    let text = std::fs::read_to_string(&cpath).map_err(|e| {
+        bad(
+            cpath.clone(),
+            format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
+        )
+    })?;
+    let file: ModelFile = serde_json::from_str(&text)
+        .map_err(|e| bad(cpath.clone(), format!("not a model config: {e}")))?;
+    if file.format != FORMAT {
+        return Err(bad(
+            cpath,
+            format!("format `{}`, expected `{FORMAT}`", file.format),
+        ));
+    }
+    let spec = file.spec();
+    spec.check()
+        .map_err(|e| bad(cpath.clone(), e.to_string()))?;
+    let wpath = dir.join(WEIGHTS);
+    let bytes = std::fs::read(&wpath).at(&wpath)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        bad(
+            wpath.clone(),
+            format!("corrupt weights file ({e}); retrain or copy the model directory again"),
+        )
+    })?;
+    let mut params = vec![0f32; spec.n_params()];
+    for (name, shape, off) in spec.tensors() {
+        let t = st.tensor(&name).map_err(|_| {
+            bad(
+                wpath.clone(),
+                format!("tensor `{name}` is missing; the weights do not belong to this config"),
+            )
+        })?;
+        if t.dtype() != Dtype::F32 {
+            return Err(bad(
+                wpath.clone(),
+                format!("tensor `{name}` is {:?}, expected F32", t.dtype()),
+            ));
+        }
+        if t.shape() != shape.as_slice() {
+            let what = if name == "fc1.weight" {
+                format!(
+                    " (config.json says grid {} and {} channels into fc1: the weights were trained for another grid \
+                     size or network)",
+                    spec.grid,
+                    spec.conv.last().copied().unwrap_or(0)
+                )
+            } else {
+                String::new()
+            };
+            return Err(bad(
+                wpath.clone(),
+                format!(
+                    "tensor `{name}` has shape {:?}, config.json gives {shape:?}{what}",
+                    t.shape()
+                ),
+            ));
+        }
+        let n: usize = shape.iter().product();
+        for (d, c) in params[off..off + n]
+            .iter_mut()
+            .zip(t.data().chunks_exact(4))
+        {
+            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+    }
+    if let Some(i) = params.iter().position(|x| !x.is_finite()) {
+        return Err(bad(
+            wpath,
+            format!("parameter {i} is not finite; the weights are corrupt"),
+        ));
+    }
+    Ok((file, params))
+}
+
+/// Refuses data that does not fit a model: species count vs input channels, box side vs pixel size.
+pub fn check_fits(file: &ModelFile, model_dir: &Path, data: &Dataset) -> Result<()> {
+    let ns = data.manifest.system.n_species();
+    let bad = |message: String| Error::Model {
+        path: model_dir.to_path_buf(),
+        message,
+    };
+    if ns != file.in_channels {
+        return Err(bad(format!(
+            "the model takes {} input channels (one per species) but the data set {} has {ns} species",
+            file.in_channels,
+            data.dir.display()
+        )));
+    }
+    let rel = (data.box_l() - file.box_l).abs() / file.box_l;
+    if rel > 1e-6 {
+        return Err(bad(format!(
+            "the model was trained on a box of side {} on a {}x{} grid (pixel {:.4}); the data set {} has side {} \
+             (pixel {:.4}): the grid does not match the data, retrain on this system",
+            file.box_l,
+            file.config.grid,
+            file.config.grid,
+            file.box_l / file.config.grid as f64,
+            data.dir.display(),
+            data.box_l(),
+            data.box_l() / file.config.grid as f64
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! `glasscam train`: gridize the labelled snapshots, train the CNN on the training replicas with Adam, keep the
+//! parameters of the best validation epoch, and report accuracy per class, ROC AUC and the confusion matrix on
+//! the test replicas (`metrics.json`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use glasscam_kernels::nn::net::Net;
+use glasscam_kernels::{BackendChoice, Compute};
+use serde::{Deserialize, Serialize};
+
+use super::config::ModelConfig;
+use super::data::{images, labelled, mix, shuffle, split_replicas};
+use super::model::{self, ModelFile, TensorInfo, LAYOUT};
+use super::CLASS_NAMES;
+use crate::dataset::{write_json_atomic, Dataset};
+use crate::error::Result;
+
+/// `glasscam train`
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Data set directory (written by `glasscam simulate`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Model file (TOML or JSON, see `ModelConfig`); the SPEC defaults without one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Epochs (overrides the model file).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Output model directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// No progress bar (one line per epoch on stderr instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One epoch's numbers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub validation_loss: f64,
+    pub validation_accuracy: f64,
+}
+
+/// Classification quality on one split.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub n: usize,
+    /// Accuracy per class name, and "overall".
+    pub accuracy: std::collections::BTreeMap<String, f64>,
+    /// Area under the ROC curve of the glass probability (glass positive).
+    pub roc_auc: f64,
+    /// Rows: true class, columns: predicted class, in `labels` order.
+    pub confusion: Vec<Vec<usize>>,
+    pub labels: Vec<String>,
+    pub loss: f64,
+}
+
+/// `metrics.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Metrics {
+    pub data: String,
+    pub backend: String,
+    pub replicas: [usize; 3],
+    pub snapshots: [usize; 3],
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub validation: Evaluation,
+    pub test: Evaluation,
+    pub seconds: f64,
+    pub train_samples_per_s: f64,
+    pub history: Vec<EpochLog>,
+}
+
+fn softmax_glass(logits: &[f64]) -> f64 {
+    let m = logits[0].max(logits[1]);
+    let e0 = (logits[0] - m).exp();
+    let e1 = (logits[1] - m).exp();
+    e1 / (e0 + e1)
+}
+
+/// ROC AUC by ranks (Mann-Whitney U), ties counted half; NaN when a class is absent.
+pub fn roc_auc(scores: &[f64], labels: &[u32]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut ranks = vec![0.0; scores.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for k in i..=j {
+            ranks[idx[k]] = r;
+        }
+        i = j + 1;
+    }
+    let n1 = labels.iter().filter(|&&l| l == 1).count() as f64;
+    let n0 = labels.len() as f64 - n1;
+    if n1 == 0.0 || n0 == 0.0 {
+        return f64::NAN;
+    }
+    let r1: f64 = ranks
+        .iter()
+        .zip(labels)
+        .filter(|(_, &l)| l == 1)
+        .map(|(r, _)| r)
+        .sum();
+    (r1 - n1 * (n1 + 1.0) / 2.0) / (n1 * n0)
+}
+
+/// Scores of every image, in batches of the net's capacity.
+pub fn predict_all(net: &mut Net, imgs: &[f32]) -> Result<Vec<f64>> {
+    let per = net.spec.act_len(0);
+    let mut out = Vec::with_capacity(imgs.len() / per * 2);
+    for chunk in imgs.chunks(per * net.capacity) {
+        out.extend(net.predict(chunk)?);
+    }
+    Ok(out)
+}
+
+/// Accuracy per class, AUC, confusion matrix and mean loss of scores against labels.
+pub fn evaluate(logits: &[f64], labels: &[u32]) -> Evaluation {
+    let mut confusion = vec![vec![0usize; 2]; 2];
+    let mut scores = Vec::with_capacity(labels.len());
+    let mut loss = 0.0;
+    for (l, &y) in logits.chunks(2).zip(labels) {
+        let pred = usize::from(l[1] > l[0]);
+        confusion[y as usize][pred] += 1;
+        let pg = softmax_glass(l);
+        scores.push(pg);
+        let m = l[0].max(l[1]);
+        loss += m + ((l[0] - m).exp() + (l[1] - m).exp()).ln() - l[y as usize];
+    }
+    let mut accuracy = std::collections::BTreeMap::new();
+    for (c, name) in CLASS_NAMES.iter().enumerate() {
+        let total: usize = confusion[c].iter().sum();
+        accuracy.insert(
+            name.to_string(),
+            if total == 0 {
+                f64::NAN
+            } else {
+                confusion[c][c] as f64 / total as f64
+            },
+        );
+    }
+    let n = labels.len();
+    accuracy.insert(
+        "overall".into(),
+        (confusion[0][0] + confusion[1][1]) as f64 / n.max(1) as f64,
+    );
+    Evaluation {
+        n,
+        accuracy,
+        roc_auc: roc_auc(&scores, labels),
+        confusion,
+        labels: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+        loss: loss / n.max(1) as f64,
+    }
+}
+
+/// Trains on `data` with `cfg` and writes the model directory `out`; returns the metrics it wrote.
+pub fn train(
+    data: &Dataset,
+    cfg: &ModelConfig,
+    compute: &Compute,
+    out: &Path,
+    progress: bool,
+) -> Result<Metrics> {
+    let start = std::time::Instant::now();
+    let ns = data.manifest.system.n_species();
+    let spec = cfg.net_spec(ns);
+    spec.check()?;
+    let grid = cfg.grid_spec(data.box_l());
+    grid.check()?;
+    let split = split_replicas(data, cfg.split, cfg.seed)?;
+    let sets: Vec<Vec<(usize, u32)>> = [&split.train, &split.validation, &split.test]
+        .iter()
+        .map(|r| labelled(data, r))
+        .collect();
+    let per = spec.act_len(0);
+    let mut imgs = Vec::new();
+    for s in &sets {
+        let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
+        imgs.push(images(compute, data, &grid, &idx, 64)?);
+    }
+    let labels: Vec<Vec<u32>> = sets
+        .iter()
+        .map(|s| s.iter().map(|x| x.1).collect())
+        .collect();
+    let mut net = Net::new(compute, spec.clone(), &spec.init(cfg.seed), cfg.batch)?;
+    let adam = cfg.adam();
+    let bar = if progress {
+        indicatif::ProgressBar::new(cfg.epochs as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} epoch {pos}/{len} {elapsed_precise} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut history = Vec::new();
+    let mut best: Option<(f64, f64, usize, Vec<f32>)> = None;
+    let n_train = labels[0].len();
+    let mut order: Vec<usize> = (0..n_train).collect();
+    let mut batch_imgs = Vec::with_capacity(cfg.batch * per);
+    let mut batch_labels = Vec::with_capacity(cfg.batch);
+    let mut seen = 0usize;
+    let train_start = std::time::Instant::now();
+    for epoch in 1..=cfg.epochs {
+        shuffle(&mut order, cfg.seed.wrapping_add(epoch as u64));
+        let (mut loss_sum, mut correct) = (0.0, 0usize);
+        for (bi, chunk) in order.chunks(cfg.batch).enumerate() {
+            batch_imgs.clear();
+            batch_labels.clear();
+            for &i in chunk {
+                batch_imgs.extend_from_slice(&imgs[0][i * per..(i + 1) * per]);
+                batch_labels.push(labels[0][i]);
+            }
+            let seed = mix(cfg.seed ^ ((epoch as u64) << 32) ^ bi as u64) as u32;
+            let r = net.train_step(&batch_imgs, &batch_labels, seed, &adam)?;
+            loss_sum += r.loss.iter().sum::<f64>();
+            correct += r
+                .logits
+                .chunks(2)
+                .zip(&batch_labels)
+                .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
+                .count();
+            seen += chunk.len();
+        }
+        let val = evaluate(&predict_all(&mut net, &imgs[1])?, &labels[1]);
+        let log = EpochLog {
+            epoch,
+            train_loss: loss_sum / n_train as f64,
+            train_accuracy: correct as f64 / n_train as f64,
+            validation_loss: val.loss,
+            validation_accuracy: val.accuracy["overall"],
+        };
+        let msg = format!(
+            "loss {:.4} acc {:.3} | val loss {:.4} acc {:.3}",
+            log.train_loss, log.train_accuracy, log.validation_loss, log.validation_accuracy
+        );
+        if progress {
+            bar.set_message(msg);
+        } else {
+            eprintln!("epoch {epoch}/{}: {msg}", cfg.epochs);
+        }
+        bar.inc(1);
+        let better = match &best {
+            None => true,
+            Some((acc, loss, _, _)) => {
+                log.validation_accuracy > *acc
+                    || (log.validation_accuracy == *acc && log.validation_loss < *loss)
+            }
+        };
+        if better {
+            best = Some((
+                log.validation_accuracy,
+                log.validation_loss,
+                epoch,
+                net.params()?,
+            ));
+        }
+        history.push(log);
+    }
+    bar.finish();
+    let train_secs = train_start.elapsed().as_secs_f64();
+    let (val_acc, _, best_epoch, params) = match best {
+        Some(b) => b,
+        None => (f64::NAN, f64::NAN, 0, net.params()?),
+    };
+    let mut eval_net = Net::new(compute, spec.clone(), &params, cfg.batch)?;
+    let validation = evaluate(&predict_all(&mut eval_net, &imgs[1])?, &labels[1]);
+    let test = evaluate(&predict_all(&mut eval_net, &imgs[2])?, &labels[2]);
+    let file = ModelFile {
+        format: model::FORMAT.into(),
+        version: 1,
+        config: cfg.clone(),
+        in_channels: ns,
+        classes: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+        box_l: data.box_l(),
+        data: data.dir.display().to_string(),
+        split: split.clone(),
+        best_epoch,
+        validation_accuracy: val_acc,
+        tensors: spec
+            .tensors()
+            .into_iter()
+            .map(|(name, shape, _)| TensorInfo { name, shape })
+            .collect(),
+        layout: LAYOUT.into(),
+    };
+    model::save(out, &file, &params)?;
+    let metrics = Metrics {
+        data: data.dir.display().to_string(),
+        backend: compute.describe(),
+        replicas: [split.train.len(), split.validation.len(), split.test.len()],
+        snapshots: [labels[0].len(), labels[1].len(), labels[2].len()],
+        epochs: cfg.epochs,
+        best_epoch,
+        validation,
+        test,
+        seconds: start.elapsed().as_secs_f64(),
+        train_samples_per_s: seen as f64 / train_secs.max(1e-9),
+        history,
+    };
+    write_json_atomic(&out.join("metrics.json"), &metrics)?;
+    Ok(metrics)
+}
+
+/// Runs `glasscam train`.
+pub fn run_train(args: &TrainArgs) -> Result<()> {
+    let mut cfg = match &args.model {
+        Some(p) => ModelConfig::from_file(p)?,
+        None => ModelConfig::default(),
+    };
+    if let Some(e) = args.epochs {
+        cfg.epochs = e;
+    }
+    let data = Dataset::load(&args.data)?;
+    let compute = Compute::select(args.backend)?;
+    let m = train(&data, &cfg, &compute, &args.out, !args.quiet)?;
+    println!(
+        "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} snapshots); best epoch {} of {}; model in {}",
+        m.test.accuracy["glass"],
+        m.test.accuracy["liquid"],
+        m.test.roc_auc,
+        m.test.n,
+        m.best_epoch,
+        m.epochs,
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! Bad input is refused with a message that says what does not match: model channels vs species, grid size,
+//! box (pixel size), corrupt weights, an empty split, a bad model file.
+
+use std::path::Path;
+
+use glasscam::dataset::Dataset;
+use glasscam::kernels::Compute;
+use glasscam::nn::config::ModelConfig;
+use glasscam::nn::data::write_synthetic;
+use glasscam::nn::{gradcam, model, train};
+
+fn cfg() -> ModelConfig {
+    ModelConfig {
+        grid: 16,
+        cutoff: 3.0,
+        conv_channels: vec![2],
+        kernel: 3,
+        hidden: 4,
+        batch: 8,
+        epochs: 1,
+        ..ModelConfig::default()
+    }
+}
+
+/// A trained model and its data set in `dir`.
+fn trained(dir: &Path) -> (Dataset, std::path::PathBuf) {
+    let data_dir = dir.join("data");
+    write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
+    let data = Dataset::load(&data_dir).expect("load");
+    let out = dir.join("model");
+    train::train(&data, &cfg(), &Compute::Cpu, &out, false).expect("train");
+    (data, out)
+}
+
+fn err_of<T>(r: glasscam::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("bad input was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn model_channels_must_match_the_species_count() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (data, model_dir) = trained(tmp.path());
+    // the same snapshots declared as a three-species system
+    let mut m = data.manifest.clone();
+    let mut extra = m.system.species[1].clone();
+    extra.name = "C".into();
+    extra.count = 0;
+    m.system.species.push(extra);
+    let other = tmp.path().join("three");
+    Dataset::write(&other, &m, &data.positions, &data.species).expect("write");
+    let three = Dataset::load(&other).expect("load");
+    let msg = err_of(gradcam::gradcam(
+        &Compute::Cpu,
+        &model_dir,
+        &three,
+        1,
+        &[1],
+        4,
+    ));
+    assert!(
+        msg.contains("2 input channels") && msg.contains("3 species"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn grid_size_must_match_the_weights() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, model_dir) = trained(tmp.path());
+    let path = model_dir.join(model::CONFIG);
+    let text = std::fs::read_to_string(&path).expect("config");
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["config"]["grid"] = serde_json::json!(32);
+    std::fs::write(&path, serde_json::to_string(&v).expect("json")).expect("write");
+    let msg = err_of(model::load(&model_dir));
+    assert!(
+        msg.contains("fc1.weight") && msg.contains("grid 32"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_box_must_give_the_trained_pixel_size() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, model_dir) = trained(tmp.path());
+    let other = tmp.path().join("bigger");
+    write_synthetic(&other, 4, 6, 7.0, 0.3, 4).expect("data");
+    let data = Dataset::load(&other).expect("load");
+    let msg = err_of(gradcam::gradcam(
+        &Compute::Cpu,
+        &model_dir,
+        &data,
+        1,
+        &[1],
+        4,
+    ));
+    assert!(msg.contains("grid does not match the data"), "{msg}");
+}
+
+#[test]
+fn corrupt_weights_are_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, model_dir) = trained(tmp.path());
+    let path = model_dir.join(model::WEIGHTS);
+    let bytes = std::fs::read(&path).expect("weights");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    let msg = err_of(model::load(&model_dir));
+    assert!(msg.contains("corrupt weights"), "{msg}");
+    std::fs::write(&path, b"not a safetensors file at all").expect("garbage");
+    let msg = err_of(model::load(&model_dir));
+    assert!(msg.contains("corrupt weights"), "{msg}");
+}
+
+#[test]
+fn an_empty_split_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    // 3 replicas: 8 % of them rounds to no validation replica
+    write_synthetic(&data_dir, 3, 6, 6.0, 0.3, 5).expect("data");
+    let data = Dataset::load(&data_dir).expect("load");
+    let msg = err_of(train::train(
+        &data,
+        &cfg(),
+        &Compute::Cpu,
+        &tmp.path().join("m"),
+        false,
+    ));
+    assert!(
+        msg.contains("validation split is empty") && msg.contains("3 replicas"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_bad_model_file_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path().join("m.toml");
+    std::fs::write(&p, "grid = 16\nchannels = [1]\n").expect("write");
+    let msg = err_of(ModelConfig::from_file(&p));
+    assert!(msg.contains("channels"), "{msg}");
+    std::fs::write(&p, "split = [0.5, 0.5, 0.5]\n").expect("write");
+    let msg = err_of(ModelConfig::from_file(&p));
+    assert!(msg.contains("split"), "{msg}");
+    // a window that does not fit the grid
+    let data_dir = tmp.path().join("data");
+    write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 6).expect("data");
+    let data = Dataset::load(&data_dir).expect("load");
+    let bad = ModelConfig {
+        grid: 4,
+        width: 1.0,
+        ..cfg()
+    };
+    let msg = err_of(train::train(
+        &data,
+        &bad,
+        &Compute::Cpu,
+        &tmp.path().join("m2"),
+        false,
+    ));
+    assert!(msg.contains("does not fit"), "{msg}");
+}

@@ -1,0 +1,197 @@
+//! End to end on a synthetic data set (lattice "glasses", uniform random "liquids"): train, the model directory
+//! round trip, metrics, and the Grad-CAM output contract; once through the library, once through the CLI.
+
+use std::path::Path;
+
+use glasscam::dataset::Dataset;
+use glasscam::kernels::Compute;
+use glasscam::nn::config::ModelConfig;
+use glasscam::nn::data::write_synthetic;
+use glasscam::nn::gradcam::GradcamFile;
+use glasscam::nn::{model, train};
+
+fn small_config() -> ModelConfig {
+    ModelConfig {
+        grid: 16,
+        width: 0.3,
+        cutoff: 3.0,
+        conv_channels: vec![4, 4],
+        kernel: 3,
+        hidden: 8,
+        dropout: 0.25,
+        lr: 3e-3,
+        batch: 8,
+        epochs: 8,
+        seed: 5,
+        ..ModelConfig::default()
+    }
+}
+
+#[test]
+fn train_then_gradcam_on_synthetic_data() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    write_synthetic(&data_dir, 25, 8, 8.0, 0.3, 1).expect("synthetic data");
+    let data = Dataset::load(&data_dir).expect("load");
+    let cfg = small_config();
+    let out = tmp.path().join("model");
+    let m = train::train(&data, &cfg, &Compute::Cpu, &out, false).expect("train");
+    // 25 replicas: 20 / 2 / 3 (80 / 8 / 12 %)
+    assert_eq!(m.replicas, [20, 2, 3]);
+    assert_eq!(m.snapshots, [40, 4, 6]);
+    assert_eq!(m.history.len(), 8);
+    assert!(
+        m.test.accuracy["overall"] >= 0.99,
+        "lattice vs random not learnt: {:?}",
+        m.test
+    );
+    assert!(m.test.roc_auc >= 0.99, "AUC {}", m.test.roc_auc);
+    assert_eq!(m.test.confusion.iter().flatten().sum::<usize>(), 6);
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("metrics.json")).expect("metrics.json"),
+    )
+    .expect("json");
+    assert!(metrics["test"]["roc_auc"].is_number());
+
+    // the model directory round trip: the saved weights give the same test scores
+    let (file, params) = model::load(&out).expect("load model");
+    assert_eq!(file.in_channels, 2);
+    assert_eq!(params.len(), file.spec().n_params());
+    assert_eq!(file.split.test.len(), 3);
+
+    let args = glasscam::nn::GradcamArgs {
+        model: out.clone(),
+        data: data_dir.clone(),
+        class: "glass".into(),
+        split: "test".into(),
+        out: tmp.path().join("gc"),
+        batch: 4,
+        backend: glasscam::kernels::BackendChoice::Cpu,
+    };
+    glasscam::nn::run_gradcam(&args).expect("gradcam");
+    check_gradcam_output(&args.out, &data, 3, 16);
+}
+
+fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {
+    let f: GradcamFile = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("gradcam.json")).expect("gradcam.json"),
+    )
+    .expect("json");
+    assert_eq!(f.class, "glass");
+    assert_eq!(f.snapshots.len(), rows);
+    assert_eq!(f.predicted.len(), rows);
+    for &k in &f.snapshots {
+        assert_eq!(data.manifest.snapshots[k].class, "glass");
+    }
+    let (shape, gamma) = glasscam::npy::read::<f64>(&dir.join("gamma.npy")).expect("gamma.npy");
+    assert_eq!(shape, vec![rows as u64, data.n_particles() as u64]);
+    assert!(
+        gamma.iter().all(|x| x.is_finite() && *x >= 0.0),
+        "Gamma is a ReLU map read back: finite, >= 0"
+    );
+    let (shape, maps) = glasscam::npy::read::<f32>(&dir.join("maps.npy")).expect("maps.npy");
+    assert_eq!(shape, vec![rows as u64, g, g]);
+    assert!(maps.iter().all(|x| x.is_finite() && *x >= 0.0));
+}
+
+#[test]
+fn the_cli_trains_and_explains() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    write_synthetic(&data_dir, 25, 8, 8.0, 0.3, 2).expect("synthetic data");
+    let model_file = tmp.path().join("model.toml");
+    std::fs::write(
+        &model_file,
+        "grid = 16\ncutoff = 3.0\nconv_channels = [4, 4]\nkernel = 3\nhidden = 8\ndropout = 0.25\nlr = 3e-3\nbatch = 8\n",
+    )
+    .expect("write model file");
+    let exe = env!("CARGO_BIN_EXE_glasscam");
+    let out = tmp.path().join("model");
+    let st = std::process::Command::new(exe)
+        .args([
+            "train",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--epochs",
+            "3",
+            "--data",
+        ])
+        .arg(&data_dir)
+        .arg("--model")
+        .arg(&model_file)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("run glasscam train");
+    assert!(st.success());
+    assert!(out.join("model.safetensors").exists() && out.join("config.json").exists());
+    let gc = tmp.path().join("gc");
+    let o = std::process::Command::new(exe)
+        .args([
+            "gradcam",
+            "--backend",
+            "cpu",
+            "--split",
+            "all",
+            "--class",
+            "liquid",
+            "--model",
+        ])
+        .arg(&out)
+        .arg("--data")
+        .arg(&data_dir)
+        .arg("--out")
+        .arg(&gc)
+        .output()
+        .expect("run glasscam gradcam");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f: GradcamFile = serde_json::from_str(
+        &std::fs::read_to_string(gc.join("gradcam.json")).expect("gradcam.json"),
+    )
+    .expect("json");
+    assert_eq!(f.class, "liquid");
+    assert_eq!(f.snapshots.len(), 25);
+}
+
+#[test]
+fn train_and_gradcam_on_the_gpu_path() {
+    let Some(ctx) = glasscam::kernels::gpu::test_context("train_and_gradcam_on_the_gpu_path")
+    else {
+        return;
+    };
+    let gpu = Compute::Gpu(ctx);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    write_synthetic(&data_dir, 25, 8, 8.0, 0.3, 1).expect("synthetic data");
+    let data = Dataset::load(&data_dir).expect("load");
+    let out = tmp.path().join("model");
+    let m = train::train(&data, &small_config(), &gpu, &out, true).expect("train");
+    assert!(
+        m.test.accuracy["overall"] >= 0.99,
+        "GPU path did not learn lattice vs random: {:?}",
+        m.test
+    );
+    let snaps = data.of_class("glass");
+    let r = glasscam::nn::gradcam::gradcam(&gpu, &out, &data, 1, &snaps, 8).expect("gradcam");
+    assert_eq!(r.gamma.len(), snaps.len() * data.n_particles());
+    assert_eq!(r.maps.len(), snaps.len() * 16 * 16);
+    // the same model on the CPU twin gives the same Grad-CAM read-back
+    let c =
+        glasscam::nn::gradcam::gradcam(&Compute::Cpu, &out, &data, 1, &snaps, 8).expect("gradcam");
+    let scale = c
+        .gamma
+        .iter()
+        .fold(0.0f64, |a, b| a.max(b.abs()))
+        .max(1e-30);
+    glasscam::kernels::tolerance::assert_close(
+        "Gamma, GPU vs CPU twin",
+        &r.gamma,
+        &c.gamma,
+        glasscam::kernels::tolerance::Tolerance {
+            abs: 1e-3 * scale,
+            rel: 1e-3,
+        },
+    );
+    assert_eq!(r.file.misclassified, c.file.misclassified);
+}

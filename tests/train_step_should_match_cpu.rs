@@ -1,0 +1,119 @@
+//! A whole training step (forward with dropout, loss, backward, Adam) and a Grad-CAM pass: GPU against the CPU
+//! twin from the same parameters and batch.
+
+mod common;
+
+use common::Rng;
+use glasscam::kernels::gpu::test_context;
+use glasscam::kernels::nn::net::Net;
+use glasscam::kernels::nn::{AdamSpec, NetSpec};
+use glasscam::kernels::tolerance::{assert_close, Tolerance};
+use glasscam::kernels::Compute;
+
+fn spec() -> NetSpec {
+    NetSpec {
+        in_channels: 2,
+        grid: 16,
+        conv: vec![4, 8, 8],
+        kernel: 5,
+        hidden: 16,
+        classes: 2,
+        dropout: 0.5,
+    }
+}
+
+#[test]
+fn train_step_should_match_cpu() {
+    let Some(ctx) = test_context("train_step_should_match_cpu") else {
+        return;
+    };
+    let spec = spec();
+    let init = spec.init(11);
+    let mut rng = Rng(3000);
+    let batch = 5;
+    let adam = AdamSpec::default();
+    let mut cpu = Net::new(&Compute::Cpu, spec.clone(), &init, 8).expect("cpu net");
+    let mut gpu = Net::new(&Compute::Gpu(ctx), spec.clone(), &init, 8).expect("gpu net");
+    for step in 0..2u32 {
+        let images = rng.vec_f32(batch * spec.act_len(0), 0.0, 0.5);
+        let labels: Vec<u32> = (0..batch as u32).map(|i| (i + step) % 2).collect();
+        let a = cpu
+            .train_step(&images, &labels, 40 + step, &adam)
+            .expect("cpu step");
+        let b = gpu
+            .train_step(&images, &labels, 40 + step, &adam)
+            .expect("gpu step");
+        assert_close(
+            &format!("step {step} loss"),
+            &b.loss,
+            &a.loss,
+            Tolerance::F32_LOOSE,
+        );
+        assert_close(
+            &format!("step {step} scores"),
+            &b.logits,
+            &a.logits,
+            Tolerance::F32_LOOSE,
+        );
+        let (ga, gb) = (cpu.grads().expect("grads"), gpu.grads().expect("grads"));
+        let scale = ga.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        // gradients are sums over the batch and the pixels: compare relative to the largest one
+        assert_close(
+            &format!("step {step} gradients"),
+            &gb,
+            &ga,
+            Tolerance {
+                abs: 1e-4 * scale,
+                rel: 1e-3,
+            },
+        );
+        let (pa, pb) = (
+            cpu.params_f64().expect("params"),
+            gpu.params_f64().expect("params"),
+        );
+        // Adam moves each weight by about lr = 1e-3 per step; f32 rounding of tiny gradients may change a step's
+        // size, so the check is at a tenth of lr
+        assert_close(
+            &format!("step {step} parameters"),
+            &pb,
+            &pa,
+            Tolerance {
+                abs: 1e-4,
+                rel: 1e-4,
+            },
+        );
+    }
+}
+
+#[test]
+fn gradcam_pass_should_match_cpu() {
+    let Some(ctx) = test_context("gradcam_pass_should_match_cpu") else {
+        return;
+    };
+    let spec = spec();
+    // seed 19: both classes' maps are non-zero for this untrained net (for some seeds one or both vanish)
+    let init = spec.init(19);
+    let mut rng = Rng(3100);
+    let images = rng.vec_f32(3 * spec.act_len(0), 0.0, 0.5);
+    let mut cpu = Net::new(&Compute::Cpu, spec.clone(), &init, 4).expect("cpu net");
+    let mut gpu = Net::new(&Compute::Gpu(ctx), spec.clone(), &init, 4).expect("gpu net");
+    let mut nonzero = 0;
+    for cls in 0..2 {
+        let (la, ma) = cpu.gradcam(&images, cls).expect("cpu");
+        let (lb, mb) = gpu.gradcam(&images, cls).expect("gpu");
+        assert_close("scores", &lb, &la, Tolerance::F32_LOOSE);
+        let scale = ma.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        eprintln!("class {cls}: largest map value {scale}");
+        nonzero += (scale > 0.0) as usize;
+        assert_close(
+            &format!("class {cls} maps"),
+            &mb,
+            &ma,
+            Tolerance {
+                abs: 1e-4 * scale,
+                rel: 1e-3,
+            },
+        );
+    }
+    assert_eq!(nonzero, 2, "an all-zero Grad-CAM map tests nothing");
+}
