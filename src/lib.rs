@@ -7,6 +7,7 @@ pub mod export;
 pub mod init;
 pub mod nn;
 pub mod npy;
+pub mod progress;
 pub mod propensity;
 pub mod protocol;
 pub mod system;

@@ -175,17 +175,8 @@ pub fn run_ensemble(
         t_to: 1.0,
         len: cfg.steps,
     };
-    let bar = progress.then(|| {
-        let b = indicatif::ProgressBar::new(cfg.steps * total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {percent}% replica-steps {pos}/{len} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b
-    });
+    let mut bar =
+        progress.then(|| crate::progress::Progress::new(cfg.steps * total as u64, "replica-steps"));
     let mut md_seconds = 0.0;
     for lo in (0..total).step_by(chunk) {
         let hi = (lo + chunk).min(total);
@@ -207,7 +198,7 @@ pub fn run_ensemble(
             })?;
             let state = md.download()?;
             md_seconds += t0.elapsed().as_secs_f64();
-            if let Some(b) = &bar {
+            if let Some(b) = bar.as_mut() {
                 b.inc((target - done) * (hi - lo) as u64);
             }
             done = target;

@@ -363,24 +363,13 @@ pub fn run(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Manif
     }
 
     let steps_per_replica: u64 = stages.iter().map(|s| s.segment.len).sum();
-    let bar = if opts.progress {
-        let bar = indicatif::ProgressBar::new(steps_per_replica * total as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {percent}% replica-steps {pos}/{len} chunk {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Some(bar)
-    } else {
-        None
-    };
-
+    let mut bar = opts
+        .progress
+        .then(|| crate::progress::Progress::new(steps_per_replica * total as u64, "replica-steps"));
     for c in 0..n_chunks {
         let done_path = part.join(format!("chunk_{c:05}.json"));
         if done_path.exists() {
-            if let Some(b) = &bar {
+            if let Some(b) = bar.as_mut() {
                 b.inc(steps_per_replica * chunk.min(total - c * chunk) as u64);
             }
             continue;
@@ -390,7 +379,7 @@ pub fn run(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Manif
         if let Some(b) = &bar {
             b.set_message(format!("{}/{n_chunks} (replicas {lo}..{hi})", c + 1));
         }
-        run_chunk(&setup, &stages, opts, c, lo..hi, &part, bar.as_ref())?;
+        run_chunk(&setup, &stages, opts, c, lo..hi, &part, bar.as_mut())?;
     }
     if let Some(b) = &bar {
         b.finish();
@@ -508,7 +497,7 @@ fn run_chunk(
     c: usize,
     replicas: std::ops::Range<usize>,
     part: &Path,
-    bar: Option<&indicatif::ProgressBar>,
+    mut bar: Option<&mut crate::progress::Progress>,
 ) -> Result<()> {
     let n = setup.n;
     let count = replicas.len();
@@ -539,7 +528,7 @@ fn run_chunk(
                 Vec::new(),
             ),
         };
-    if let Some(b) = bar {
+    if let Some(b) = bar.as_deref_mut() {
         b.inc(step * count as u64);
     }
     let mut md = backend(&opts.compute, setup)?;
@@ -565,7 +554,7 @@ fn run_chunk(
             })?;
             seg_done += steps;
             step += steps;
-            if let Some(b) = bar {
+            if let Some(b) = bar.as_deref_mut() {
                 b.inc(steps * count as u64);
             }
             let dt = t0.elapsed().as_secs_f64().max(1e-6);
@@ -588,7 +577,7 @@ fn run_chunk(
                         replicas.start + k,
                         t.fail_step
                     );
-                    match bar {
+                    match bar.as_deref() {
                         Some(b) => b.println(format!("warning: {msg}")),
                         None => eprintln!("warning: {msg}"),
                     }
@@ -639,7 +628,7 @@ fn run_chunk(
                 save_checkpoint(part, &cp, &reps, &snap_pos)?;
                 last_checkpoint = Instant::now();
                 if interrupted {
-                    if let Some(b) = bar {
+                    if let Some(b) = bar.as_deref() {
                         b.abandon();
                     }
                     return Err(Error::Interrupted);
