@@ -16,6 +16,8 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: glasscam::kernels::BackendChoice,
     },
+    /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
+    Analyze(glasscam::analysis::cli::AnalyzeArgs),
 }
 
 fn main() {
@@ -24,6 +26,7 @@ fn main() {
         Command::Info { backend } => glasscam::kernels::Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
+        Command::Analyze(args) => glasscam::analysis::cli::run(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
