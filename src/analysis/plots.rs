@@ -74,6 +74,12 @@ fn class_colour(class: &str) -> RGBColor {
     }
 }
 
+/// The colour mixed 55 % towards white.
+fn pale(c: RGBColor) -> RGBColor {
+    let m = |v: u8| (v as f64 + 0.55 * (255.0 - v as f64)).round() as u8;
+    RGBColor(m(c.0), m(c.1), m(c.2))
+}
+
 struct ViolinFig<'a> {
     title: &'a str,
     pair_labels: &'a [&'a str],
@@ -167,7 +173,8 @@ fn violin_body<DB: DrawingBackend>(
             poly.extend(pts.iter().rev().map(|(x, y)| (2.0 * x0 - x, *y)));
             let col = class_colour(&cls.class);
             chart
-                .draw_series(std::iter::once(Polygon::new(poly.clone(), col.mix(0.45))))
+                // An opaque pale fill: translucent polygons rasterise with seams in the bitmap backend.
+                .draw_series(std::iter::once(Polygon::new(poly.clone(), pale(col).filled())))
                 .map_err(s)?;
             let mut outline = poly;
             if let Some(p) = outline.first().copied() {
