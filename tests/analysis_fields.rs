@@ -46,8 +46,9 @@ fn coarse_grain_of_a_constant_field_is_the_constant() {
 
 #[test]
 fn coarse_grain_cell_list_matches_all_pairs() {
-    // 2000 particles (cell-list path) and 150 in a small box (all-pairs path, cut-off beyond half the box).
-    for (n, seed) in [(2000usize, 11u64), (150, 12)] {
+    // 2000 particles (cell list, 9 cells a side), 635 (5 cells a side: the smallest stencil that does not wrap
+    // onto itself) and 150 in a small box (all-pairs path, cut-off beyond half the box).
+    for (n, seed) in [(2000usize, 11u64), (635, 13), (150, 12)] {
         let (l, all) = random_configs(1, n, seed);
         let p = &all[..2 * n];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -112,4 +113,18 @@ fn mean_and_std_skip_undefined_coefficients() {
     assert_eq!(n, 2);
     assert!((m - 2.0).abs() < 1e-15);
     assert!((s - 2f64.sqrt()).abs() < 1e-15);
+}
+
+#[test]
+fn exp_neg_matches_std_exp_to_two_ulp() {
+    use glasscam::analysis::coarse::exp_neg;
+    let mut worst: f64 = 0.0;
+    for k in 0..=200_000 {
+        let x = -40.0 * k as f64 / 200_000.0;
+        let (a, b) = (exp_neg(x), x.exp());
+        worst = worst.max(((a - b) / b).abs());
+    }
+    assert!(worst < 4.5e-16, "worst relative error {worst}");
+    assert!(exp_neg(-800.0) < 1e-300);
+    assert_eq!(exp_neg(0.0), 1.0);
 }

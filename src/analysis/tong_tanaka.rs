@@ -12,6 +12,18 @@ use super::voronoi::Voronoi;
 
 /// Theta per particle. `species[i]` indexes `diameters` (from `SystemDef::diameters()`).
 pub fn tong_tanaka(v: &Voronoi, species: &[u32], diameters: &[f64]) -> Vec<f64> {
+    // theta2 depends only on the species of o, i and j: tabulate it.
+    let ns = diameters.len();
+    let mut ideal = vec![0.0; ns * ns * ns];
+    for (so, &d_o) in diameters.iter().enumerate() {
+        for (si, &d_i) in diameters.iter().enumerate() {
+            for (sj, &d_j) in diameters.iter().enumerate() {
+                let (sa, sb, sc) = (0.5 * (d_o + d_i), 0.5 * (d_o + d_j), 0.5 * (d_i + d_j));
+                let cos2 = ((sa * sa + sb * sb - sc * sc) / (2.0 * sa * sb)).clamp(-1.0, 1.0);
+                ideal[(so * ns + si) * ns + sj] = cos2.acos();
+            }
+        }
+    }
     (0..v.n())
         .map(|o| {
             let nb = v.neighbours_of(o);
@@ -20,7 +32,7 @@ pub fn tong_tanaka(v: &Voronoi, species: &[u32], diameters: &[f64]) -> Vec<f64> 
             if m == 0 {
                 return 0.0;
             }
-            let d_o = diameters[species[o] as usize];
+            let so = species[o] as usize;
             let mut sum = 0.0;
             for k in 0..m {
                 let k1 = (k + 1) % m;
@@ -32,11 +44,9 @@ pub fn tong_tanaka(v: &Voronoi, species: &[u32], diameters: &[f64]) -> Vec<f64> 
                 if theta1 <= 0.0 {
                     theta1 += std::f64::consts::TAU;
                 }
-                let d_i = diameters[species[nb[k] as usize] as usize];
-                let d_j = diameters[species[nb[k1] as usize] as usize];
-                let (sa, sb, sc) = (0.5 * (d_o + d_i), 0.5 * (d_o + d_j), 0.5 * (d_i + d_j));
-                let cos2 = ((sa * sa + sb * sb - sc * sc) / (2.0 * sa * sb)).clamp(-1.0, 1.0);
-                sum += (theta1 - cos2.acos()).abs();
+                let si = species[nb[k] as usize] as usize;
+                let sj = species[nb[k1] as usize] as usize;
+                sum += (theta1 - ideal[(so * ns + si) * ns + sj]).abs();
             }
             sum / m as f64
         })

@@ -181,18 +181,29 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
         return Err(duplicate_error(pos));
     }
     let tol = EDGE_TOL * spacing;
+    // Visit the original particles in index order, so the flat neighbour arrays fill in place.
+    let mut handles = vec![None; n];
+    for v in tri.vertices() {
+        let site = v.data();
+        if site.original {
+            handles[site.idx as usize] = Some(v.fix());
+        }
+    }
     let mut areas = vec![0.0; n];
-    // Per particle: (neighbour, vector, edge length), counterclockwise.
-    let mut lists: Vec<Vec<(u32, [f64; 2], f64)>> = vec![Vec::new(); n];
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    let mut neighbours = Vec::with_capacity(7 * n);
+    let mut vectors = Vec::with_capacity(7 * n);
+    let mut edge_lengths = Vec::with_capacity(7 * n);
     let mut rel: Vec<[f64; 2]> = Vec::with_capacity(16);
     let mut idx: Vec<u32> = Vec::with_capacity(16);
     let mut cc: Vec<[f64; 2]> = Vec::with_capacity(16);
-    for v in tri.vertices() {
-        let site = v.data();
-        if !site.original {
-            continue;
-        }
-        let o = site.p;
+    for (i, h) in handles.iter().enumerate() {
+        let Some(h) = *h else {
+            return Err(duplicate_error(pos));
+        };
+        let v = tri.vertex(h);
+        let o = v.data().p;
         rel.clear();
         idx.clear();
         for e in v.out_edges() {
@@ -222,33 +233,20 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
             let (a, b) = (cc[k], cc[(k + 1) % m]);
             area2 += a[0] * b[1] - a[1] * b[0];
         }
-        let i = site.idx as usize;
         areas[i] = 0.5 * area2;
-        let list = &mut lists[i];
         for k in 0..m {
             // The edge dual to o-t_k joins the circumcentres of the faces either side of it.
             let (a, b) = (cc[(k + m - 1) % m], cc[k]);
             let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
             if len > tol {
-                list.push((idx[k], rel[k], len));
+                neighbours.push(idx[k]);
+                vectors.push(rel[k]);
+                edge_lengths.push(len);
             }
-        }
-    }
-    check_symmetric(&lists)?;
-    let mut offsets = Vec::with_capacity(n + 1);
-    offsets.push(0);
-    let total: usize = lists.iter().map(|l| l.len()).sum();
-    let mut neighbours = Vec::with_capacity(total);
-    let mut vectors = Vec::with_capacity(total);
-    let mut edge_lengths = Vec::with_capacity(total);
-    for l in &lists {
-        for &(j, r, len) in l {
-            neighbours.push(j);
-            vectors.push(r);
-            edge_lengths.push(len);
         }
         offsets.push(neighbours.len());
     }
+    check_symmetric(&offsets, &neighbours)?;
     Ok(Attempt::Done(Voronoi {
         box_l,
         areas,
@@ -279,30 +277,18 @@ fn duplicate_error(pos: &[[f64; 2]]) -> Error {
 
 /// The neighbour relation must be symmetric (counting images): i lists j as often as j lists i. Both sides
 /// measure the same edge, so this fails only for an edge within round-off of `EDGE_TOL`.
-fn check_symmetric(lists: &[Vec<(u32, [f64; 2], f64)>]) -> Result<()> {
-    let mut pairs: Vec<(u32, u32, bool)> = Vec::new();
-    for (i, l) in lists.iter().enumerate() {
-        let i = i as u32;
-        for &(j, _, _) in l {
-            if i != j {
-                pairs.push((i.min(j), i.max(j), i < j));
+fn check_symmetric(offsets: &[usize], neighbours: &[u32]) -> Result<()> {
+    let list = |i: usize| &neighbours[offsets[i]..offsets[i + 1]];
+    for i in 0..offsets.len() - 1 {
+        for &j in list(i) {
+            let here = list(i).iter().filter(|&&k| k == j).count();
+            let there = list(j as usize).iter().filter(|&&k| k as usize == i).count();
+            if here != there {
+                return Err(Error::Geometry(format!(
+                    "Voronoi: particles {i} and {j} disagree on sharing an edge (an edge within round-off of \
+                     the zero-length tolerance); perturb the configuration slightly"
+                )));
             }
-        }
-    }
-    pairs.sort_unstable();
-    let mut k = 0;
-    while k < pairs.len() {
-        let (a, b) = (pairs[k].0, pairs[k].1);
-        let mut balance = 0i64;
-        while k < pairs.len() && pairs[k].0 == a && pairs[k].1 == b {
-            balance += if pairs[k].2 { 1 } else { -1 };
-            k += 1;
-        }
-        if balance != 0 {
-            return Err(Error::Geometry(format!(
-                "Voronoi: particles {a} and {b} disagree on sharing an edge (an edge within round-off of \
-                 the zero-length tolerance); perturb the configuration slightly"
-            )));
         }
     }
     Ok(())
