@@ -6,7 +6,9 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use glasscam::analysis::bench::random_configs;
-use glasscam::analysis::{analyse_config, coarse_grain, tong_tanaka, voronoi, CoarseGrain, ConfigInput};
+use glasscam::analysis::{
+    analyse_config, coarse_grain, tong_tanaka, voronoi, CoarseGrain, ConfigInput,
+};
 use glasscam::system::SystemDef;
 
 const N: usize = 2000;
@@ -17,7 +19,11 @@ fn bench(c: &mut Criterion) {
     let (l, all) = random_configs(CONFIGS, N, SEED);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-analysis");
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = glasscam::npy::write(&dir.join("configs.npy"), &[CONFIGS as u64, N as u64, 2], &all);
+        let _ = glasscam::npy::write(
+            &dir.join("configs.npy"),
+            &[CONFIGS as u64, N as u64, 2],
+            &all,
+        );
         let _ = glasscam::npy::write(&dir.join("box.npy"), &[2], &[l, l]);
     }
     let box_l = [l, l];
@@ -34,14 +40,19 @@ fn bench(c: &mut Criterion) {
             voronoi(conf(k), box_l).map(|v| v.areas.len()).unwrap_or(0)
         })
     });
-    let vs: Vec<_> = (0..CONFIGS).filter_map(|k| voronoi(conf(k), box_l).ok()).collect();
+    let vs: Vec<_> = (0..CONFIGS)
+        .filter_map(|k| voronoi(conf(k), box_l).ok())
+        .collect();
     g.bench_function("tong_tanaka", |b| {
         b.iter(|| {
             k += 1;
             tong_tanaka(&vs[k % vs.len()], &species, &diameters)
         })
     });
-    let thetas: Vec<Vec<f64>> = vs.iter().map(|v| tong_tanaka(v, &species, &diameters)).collect();
+    let thetas: Vec<Vec<f64>> = vs
+        .iter()
+        .map(|v| tong_tanaka(v, &species, &diameters))
+        .collect();
     g.bench_function("coarse_grain_2_fields", |b| {
         b.iter(|| {
             k += 1;
@@ -59,7 +70,9 @@ fn bench(c: &mut Criterion) {
                 diameters: &diameters,
                 gamma: None,
             };
-            analyse_config(&input, cg).map(|r| r.1.pearson[2]).unwrap_or(f64::NAN)
+            analyse_config(&input, cg)
+                .map(|r| r.1.pearson[2])
+                .unwrap_or(f64::NAN)
         })
     });
     g.finish();

@@ -61,7 +61,9 @@ impl SpeciesMap {
         if let Some(spec) = spec {
             for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let (t, s) = item.split_once('=').ok_or_else(|| {
-                    Error::Input(format!("--types: `{item}` is not TYPE=SPECIES (e.g. --types 1=A,2=B)"))
+                    Error::Input(format!(
+                        "--types: `{item}` is not TYPE=SPECIES (e.g. --types 1=A,2=B)"
+                    ))
                 })?;
                 let (t, s) = (t.trim(), s.trim());
                 let k = match names.iter().position(|n| n == s) {
@@ -146,7 +148,14 @@ fn num(tok: &str, line: usize, what: &str) -> std::result::Result<f64, FrameErr>
 
 /// Checks a coordinate against its box side and wraps it in. Wrapped coordinates may stray up to half a box
 /// outside (LAMMPS rewraps only on reneighbouring); farther means the box does not belong to the positions.
-fn place(x: f64, lo: f64, l: f64, unwrapped: bool, line: usize, axis: &str) -> std::result::Result<f64, FrameErr> {
+fn place(
+    x: f64,
+    lo: f64,
+    l: f64,
+    unwrapped: bool,
+    line: usize,
+    axis: &str,
+) -> std::result::Result<f64, FrameErr> {
     let u = x - lo;
     if !unwrapped && (u < -0.5 * l || u > 1.5 * l) {
         return ferr(
@@ -200,7 +209,11 @@ pub fn parse_lammps_dump(text: &str, path: &Path, map: &SpeciesMap) -> Imported 
 }
 
 /// One dump frame; `first` is the file line number (from 1) of `lines[0]`.
-fn lammps_frame(lines: &[&str], first: usize, map: &SpeciesMap) -> std::result::Result<Frame, FrameErr> {
+fn lammps_frame(
+    lines: &[&str],
+    first: usize,
+    map: &SpeciesMap,
+) -> std::result::Result<Frame, FrameErr> {
     let mut step = None;
     let mut natoms: Option<usize> = None;
     let mut bounds: Vec<(f64, f64)> = Vec::new();
@@ -219,15 +232,17 @@ fn lammps_frame(lines: &[&str], first: usize, map: &SpeciesMap) -> std::result::
                 k += 2;
             } else if rest.starts_with("NUMBER OF ATOMS") {
                 let v = lines.get(k + 1).map(|s| s.trim()).unwrap_or("");
-                natoms = Some(
-                    v.parse::<usize>()
-                        .or_else(|_| ferr(ln + 1, format!("number of atoms `{v}` is not an integer")))?,
-                );
+                natoms = Some(v.parse::<usize>().or_else(|_| {
+                    ferr(ln + 1, format!("number of atoms `{v}` is not an integer"))
+                })?);
                 k += 2;
             } else if rest.starts_with("BOX BOUNDS") {
                 let tilted = rest.contains("xy");
                 k += 1;
-                while k < lines.len() && !lines[k].trim_start().starts_with("ITEM:") && bounds.len() < 3 {
+                while k < lines.len()
+                    && !lines[k].trim_start().starts_with("ITEM:")
+                    && bounds.len() < 3
+                {
                     let toks: Vec<&str> = lines[k].split_whitespace().collect();
                     if toks.len() < 2 {
                         return ferr(first + k, "box bounds line needs `lo hi`");
@@ -240,8 +255,11 @@ fn lammps_frame(lines: &[&str], first: usize, map: &SpeciesMap) -> std::result::
                             return ferr(first + k, "triclinic box (non-zero tilt): only rectangular boxes are supported");
                         }
                     }
-                    if !(hi > lo) {
-                        return ferr(first + k, format!("box bounds [{lo}, {hi}] are empty or reversed"));
+                    if hi <= lo {
+                        return ferr(
+                            first + k,
+                            format!("box bounds [{lo}, {hi}] are empty or reversed"),
+                        );
                     }
                     bounds.push((lo, hi));
                     k += 1;
@@ -249,8 +267,8 @@ fn lammps_frame(lines: &[&str], first: usize, map: &SpeciesMap) -> std::result::
                 if bounds.len() < 2 {
                     return ferr(ln, "BOX BOUNDS needs lines for x and y");
                 }
-            } else if rest.starts_with("ATOMS") {
-                let cols: Vec<&str> = rest["ATOMS".len()..].split_whitespace().collect();
+            } else if let Some(names) = rest.strip_prefix("ATOMS") {
+                let cols: Vec<&str> = names.split_whitespace().collect();
                 let n = match natoms {
                     Some(n) => n,
                     None => return ferr(ln, "ITEM: ATOMS before ITEM: NUMBER OF ATOMS"),
@@ -269,7 +287,10 @@ fn lammps_frame(lines: &[&str], first: usize, map: &SpeciesMap) -> std::result::
             return ferr(ln, format!("unexpected line `{l}` outside an ITEM section"));
         }
     }
-    ferr(first, "frame has no `ITEM: ATOMS` section (truncated file?)")
+    ferr(
+        first,
+        "frame has no `ITEM: ATOMS` section (truncated file?)",
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -297,12 +318,20 @@ fn lammps_atoms(
     } else {
         return ferr(
             header,
-            format!("missing position columns: need x y (or xu yu, xs ys, xsu ysu), the dump has {}", cols.join(" ")),
+            format!(
+                "missing position columns: need x y (or xu yu, xs ys, xsu ysu), the dump has {}",
+                cols.join(" ")
+            ),
         );
     };
     let ct = match col("type").or_else(|| col("element")) {
         Some(c) => c,
-        None => return ferr(header, format!("missing column `type`; the dump has {}", cols.join(" "))),
+        None => {
+            return ferr(
+                header,
+                format!("missing column `type`; the dump has {}", cols.join(" ")),
+            )
+        }
     };
     let cid = col("id");
     let need = cols.len();
@@ -317,14 +346,20 @@ fn lammps_atoms(
     if body.len() != n {
         return ferr(
             header,
-            format!("NUMBER OF ATOMS says {n} but the ATOMS section has {} lines", body.len()),
+            format!(
+                "NUMBER OF ATOMS says {n} but the ATOMS section has {} lines",
+                body.len()
+            ),
         );
     }
     let mut atoms: Vec<(i64, f64, f64, u32)> = Vec::with_capacity(n);
     for (k, (ln, l)) in body.iter().enumerate() {
         let toks: Vec<&str> = l.split_whitespace().collect();
         if toks.len() < need {
-            return ferr(*ln, format!("{} columns, the header names {need}", toks.len()));
+            return ferr(
+                *ln,
+                format!("{} columns, the header names {need}", toks.len()),
+            );
         }
         let id = match cid {
             Some(c) => toks[c]
@@ -442,15 +477,31 @@ pub fn parse_xyz(text: &str, path: &Path, map: &SpeciesMap) -> Imported {
     out
 }
 
-fn xyz_frame(lines: &[&str], first: usize, n: usize, map: &SpeciesMap) -> std::result::Result<Frame, FrameErr> {
+fn xyz_frame(
+    lines: &[&str],
+    first: usize,
+    n: usize,
+    map: &SpeciesMap,
+) -> std::result::Result<Frame, FrameErr> {
     if lines.len() < n + 2 {
-        return ferr(first, format!("frame says {n} atoms but the file ends after {} lines", lines.len().saturating_sub(2)));
+        return ferr(
+            first,
+            format!(
+                "frame says {n} atoms but the file ends after {} lines",
+                lines.len().saturating_sub(2)
+            ),
+        );
     }
     let cl = first + 1;
     let keys = xyz_keys(lines[1]);
     let lattice = match keys.get("Lattice") {
         Some(l) => l,
-        None => return ferr(cl, "no Lattice=\"...\" on the comment line: the periodic box is needed"),
+        None => {
+            return ferr(
+                cl,
+                "no Lattice=\"...\" on the comment line: the periodic box is needed",
+            )
+        }
     };
     let lat: Vec<f64> = lattice
         .split_whitespace()
@@ -460,13 +511,20 @@ fn xyz_frame(lines: &[&str], first: usize, n: usize, map: &SpeciesMap) -> std::r
     let (a, b) = match lat.len() {
         9 => ([lat[0], lat[1]], [lat[3], lat[4]]),
         4 => ([lat[0], lat[1]], [lat[2], lat[3]]),
-        m => return ferr(cl, format!("Lattice has {m} numbers; expected 9 (or 4 in 2D)")),
+        m => {
+            return ferr(
+                cl,
+                format!("Lattice has {m} numbers; expected 9 (or 4 in 2D)"),
+            )
+        }
     };
     let (lx, ly) = (a[0], b[1]);
     if !(lx > 0.0 && ly > 0.0) || a[1].abs() > 1e-12 * lx || b[0].abs() > 1e-12 * ly {
         return ferr(
             cl,
-            format!("Lattice vectors {a:?}, {b:?}: only rectangular boxes along x and y are supported"),
+            format!(
+                "Lattice vectors {a:?}, {b:?}: only rectangular boxes along x and y are supported"
+            ),
         );
     }
     let props = keys
@@ -474,15 +532,24 @@ fn xyz_frame(lines: &[&str], first: usize, n: usize, map: &SpeciesMap) -> std::r
         .cloned()
         .unwrap_or_else(|| "species:S:1:pos:R:3".to_string());
     let parts: Vec<&str> = props.split(':').collect();
-    if parts.len() % 3 != 0 {
-        return ferr(cl, format!("Properties=`{props}` is not a list of name:type:count triples"));
+    if !parts.len().is_multiple_of(3) {
+        return ferr(
+            cl,
+            format!("Properties=`{props}` is not a list of name:type:count triples"),
+        );
     }
     let mut col = 0;
     let (mut cs, mut cp) = (None, None);
     for t in parts.chunks(3) {
-        let m: usize = t[2]
-            .parse()
-            .or_else(|_| ferr(cl, format!("Properties: column count `{}` of `{}` is not an integer", t[2], t[0])))?;
+        let m: usize = t[2].parse().or_else(|_| {
+            ferr(
+                cl,
+                format!(
+                    "Properties: column count `{}` of `{}` is not an integer",
+                    t[2], t[0]
+                ),
+            )
+        })?;
         match t[0] {
             "species" | "type" | "Z" if cs.is_none() => cs = Some(col),
             "pos" => {
@@ -497,7 +564,14 @@ fn xyz_frame(lines: &[&str], first: usize, n: usize, map: &SpeciesMap) -> std::r
     }
     let (cs, cp) = match (cs, cp) {
         (Some(s), Some(p)) => (s, p),
-        _ => return ferr(cl, format!("missing columns: Properties=`{props}` needs `species` (or type/Z) and `pos`")),
+        _ => {
+            return ferr(
+                cl,
+                format!(
+                    "missing columns: Properties=`{props}` needs `species` (or type/Z) and `pos`"
+                ),
+            )
+        }
     };
     let origin: Vec<f64> = match keys.get("Origin") {
         Some(o) => o
@@ -506,14 +580,20 @@ fn xyz_frame(lines: &[&str], first: usize, n: usize, map: &SpeciesMap) -> std::r
             .collect::<std::result::Result<_, _>>()?,
         None => vec![0.0, 0.0],
     };
-    let (xlo, ylo) = (origin.first().copied().unwrap_or(0.0), origin.get(1).copied().unwrap_or(0.0));
+    let (xlo, ylo) = (
+        origin.first().copied().unwrap_or(0.0),
+        origin.get(1).copied().unwrap_or(0.0),
+    );
     let mut positions = Vec::with_capacity(2 * n);
     let mut species = Vec::with_capacity(n);
     for (k, l) in lines[2..2 + n].iter().enumerate() {
         let ln = first + 2 + k;
         let toks: Vec<&str> = l.split_whitespace().collect();
         if toks.len() < col {
-            return ferr(ln, format!("{} columns, Properties names {col}", toks.len()));
+            return ferr(
+                ln,
+                format!("{} columns, Properties names {col}", toks.len()),
+            );
         }
         let x = num(toks[cp], ln, "x")?;
         let y = num(toks[cp + 1], ln, "y")?;

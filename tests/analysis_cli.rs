@@ -12,8 +12,18 @@ fn small_abm(n: usize) -> SystemDef {
     let mut s = SystemDef::abm();
     s.n = Some(n);
     s.species = vec![
-        Species { name: "A".into(), count: n / 2, mass: 1.0, diameter: Some(5.0 / 6.0) },
-        Species { name: "B".into(), count: n - n / 2, mass: 1.0, diameter: Some(7.0 / 6.0) },
+        Species {
+            name: "A".into(),
+            count: n / 2,
+            mass: 1.0,
+            diameter: Some(5.0 / 6.0),
+        },
+        Species {
+            name: "B".into(),
+            count: n - n / 2,
+            mass: 1.0,
+            diameter: Some(7.0 / 6.0),
+        },
     ];
     s
 }
@@ -44,7 +54,11 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
         .map(|k| SnapshotMeta {
             index: k,
             replica: k / 2,
-            class: if k % 2 == 0 { "liquid".into() } else { "glass".into() },
+            class: if k % 2 == 0 {
+                "liquid".into()
+            } else {
+                "glass".into()
+            },
             label: (k % 2) as i64,
             step: 0,
             target_t: 1.0,
@@ -68,7 +82,8 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
-    Dataset::write(&data, &manifest, &positions, &system.species_of_particles()).expect("write data set");
+    Dataset::write(&data, &manifest, &positions, &system.species_of_particles())
+        .expect("write data set");
     // Gamma = the Voronoi-free stand-in x + y, covering snapshots 0..5 with 3 misclassified.
     let covered = vec![0usize, 1, 2, 3, 5];
     let mut gamma = Vec::new();
@@ -123,9 +138,13 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
     }
     let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary");
     assert!(summary.contains("glass,gamma_upsilon,pearson,"));
-    assert!(summary.contains(",0.552\n"), "paper value beside ABM glass C(Gamma,Upsilon): {summary}");
+    assert!(
+        summary.contains(",0.552\n"),
+        "paper value beside ABM glass C(Gamma,Upsilon): {summary}"
+    );
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("json")).expect("parse");
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("json"))
+            .expect("parse");
     assert_eq!(json.as_array().map(|a| a.len()), Some(2 * 2 * 3));
     for f in [
         "violin_pearson.png",
@@ -149,9 +168,14 @@ fn analyze_xyz_input_skips_a_bad_frame_and_analyses_the_rest() {
     let (l, positions) = random_configs(3, n, 33);
     let mut text = String::new();
     for k in 0..3 {
-        text.push_str(&format!("{n}\nLattice=\"{l} 0 0 0 {l} 0 0 0 1\" Properties=species:S:1:pos:R:2\n"));
+        text.push_str(&format!(
+            "{n}\nLattice=\"{l} 0 0 0 {l} 0 0 0 1\" Properties=species:S:1:pos:R:2\n"
+        ));
         for i in 0..n {
-            let (x, y) = (positions[k * 2 * n + 2 * i], positions[k * 2 * n + 2 * i + 1]);
+            let (x, y) = (
+                positions[k * 2 * n + 2 * i],
+                positions[k * 2 * n + 2 * i + 1],
+            );
             let x = if k == 1 && i == 5 { f64::NAN } else { x };
             text.push_str(&format!("{} {x} {y}\n", if i % 2 == 0 { "A" } else { "B" }));
         }
@@ -168,6 +192,9 @@ fn analyze_xyz_input_skips_a_bad_frame_and_analyses_the_rest() {
     let (_, snaps) = glasscam::npy::read::<i64>(&out.join("snapshots.npy")).expect("snapshots");
     assert_eq!(snaps, vec![0, 2]);
     let record = std::fs::read_to_string(out.join("analysis.json")).expect("record");
-    assert!(record.contains("traj.xyz: frame 1 (line 130): x is NaN"), "{record}");
+    assert!(
+        record.contains("traj.xyz: frame 1 (line 130): x is NaN"),
+        "{record}"
+    );
     assert!(out.join("map_upsilon_cg_alpha_1mtheta_0.png").exists());
 }

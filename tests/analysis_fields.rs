@@ -36,7 +36,17 @@ fn coarse_grain_of_a_constant_field_is_the_constant() {
     let (l, all) = random_configs(1, 2000, 3);
     let p = &all[..4000];
     let c = vec![2.75; 2000];
-    for cg in [CoarseGrain::default(), CoarseGrain { xi: 1.0, cutoff_factor: 3.0 }, CoarseGrain { xi: 10.0, cutoff_factor: 3.0 }] {
+    for cg in [
+        CoarseGrain::default(),
+        CoarseGrain {
+            xi: 1.0,
+            cutoff_factor: 3.0,
+        },
+        CoarseGrain {
+            xi: 10.0,
+            cutoff_factor: 3.0,
+        },
+    ] {
         let out = coarse_grain(p, [l, l], cg, &[&c]);
         for (i, v) in out[0].iter().enumerate() {
             assert!((v - 2.75).abs() < 1e-12, "xi {}: particle {i}: {v}", cg.xi);
@@ -73,7 +83,9 @@ fn coarse_grain_cell_list_matches_all_pairs() {
 fn normalised_fields_span_exactly_zero_to_one() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for _ in 0..20 {
-        let x: Vec<f64> = (0..500).map(|_| rng.random::<f64>() * 37.3 - 11.1).collect();
+        let x: Vec<f64> = (0..500)
+            .map(|_| rng.random::<f64>() * 37.3 - 11.1)
+            .collect();
         let y = normalise(&x);
         let lo = y.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = y.iter().cloned().fold(f64::NEG_INFINITY, f64::max);

@@ -36,9 +36,16 @@ fn square(n: usize, a: f64) -> (Vec<f64>, [f64; 2]) {
 fn assert_symmetric(v: &Voronoi) {
     for i in 0..v.n() {
         for &j in v.neighbours_of(i) {
-            let there = v.neighbours_of(j as usize).iter().filter(|&&k| k as usize == i).count();
+            let there = v
+                .neighbours_of(j as usize)
+                .iter()
+                .filter(|&&k| k as usize == i)
+                .count();
             let here = v.neighbours_of(i).iter().filter(|&&k| k == j).count();
-            assert_eq!(here, there, "neighbour relation not symmetric between {i} and {j}");
+            assert_eq!(
+                here, there,
+                "neighbour relation not symmetric between {i} and {j}"
+            );
         }
     }
 }
@@ -73,11 +80,22 @@ fn voronoi_triangular_lattice_has_equal_hexagons() {
     let v = voronoi(&p, b).expect("voronoi");
     let hex = a * a * 3f64.sqrt() / 2.0;
     for (i, &ar) in v.areas.iter().enumerate() {
-        assert!((ar - hex).abs() < 1e-12 * hex.max(1.0) * 10.0, "cell {i}: area {ar}, expected {hex}");
-        assert_eq!(v.neighbours_of(i).len(), 6, "cell {i}: {} neighbours", v.neighbours_of(i).len());
+        assert!(
+            (ar - hex).abs() < 1e-12 * hex.max(1.0) * 10.0,
+            "cell {i}: area {ar}, expected {hex}"
+        );
+        assert_eq!(
+            v.neighbours_of(i).len(),
+            6,
+            "cell {i}: {} neighbours",
+            v.neighbours_of(i).len()
+        );
         for r in v.vectors_of(i) {
             let d = (r[0] * r[0] + r[1] * r[1]).sqrt();
-            assert!((d - a).abs() < 1e-12, "cell {i}: neighbour at distance {d}, expected {a}");
+            assert!(
+                (d - a).abs() < 1e-12,
+                "cell {i}: neighbour at distance {d}, expected {a}"
+            );
         }
     }
     assert_area_sum(&v);
@@ -92,11 +110,23 @@ fn voronoi_square_lattice_gives_squares_and_four_edge_neighbours() {
     let (p, b) = square(9, a);
     let v = voronoi(&p, b).expect("voronoi");
     for (i, &ar) in v.areas.iter().enumerate() {
-        assert!((ar - a * a).abs() < 1e-12, "cell {i}: area {ar}, expected {}", a * a);
-        assert_eq!(v.neighbours_of(i).len(), 4, "cell {i}: neighbours {:?}", v.neighbours_of(i));
+        assert!(
+            (ar - a * a).abs() < 1e-12,
+            "cell {i}: area {ar}, expected {}",
+            a * a
+        );
+        assert_eq!(
+            v.neighbours_of(i).len(),
+            4,
+            "cell {i}: neighbours {:?}",
+            v.neighbours_of(i)
+        );
         for r in v.vectors_of(i) {
             let d = (r[0] * r[0] + r[1] * r[1]).sqrt();
-            assert!((d - a).abs() < 1e-12, "cell {i}: diagonal or wrong neighbour at distance {d}");
+            assert!(
+                (d - a).abs() < 1e-12,
+                "cell {i}: diagonal or wrong neighbour at distance {d}"
+            );
         }
     }
     assert_symmetric(&v);
@@ -208,12 +238,25 @@ fn voronoi_matches_brute_force_half_plane_clipping_on_small_random_configuration
                 .zip(v.vectors_of(i))
                 .map(|(&j, &r)| (j as usize, r))
                 .collect();
-            let key = |x: &(usize, [f64; 2])| (x.0, (x.1[0] * 1e6).round() as i64, (x.1[1] * 1e6).round() as i64);
+            let key = |x: &(usize, [f64; 2])| {
+                (
+                    x.0,
+                    (x.1[0] * 1e6).round() as i64,
+                    (x.1[1] * 1e6).round() as i64,
+                )
+            };
             got.sort_by_key(key);
             nb.sort_by_key(key);
-            assert_eq!(got.len(), nb.len(), "seed {seed} cell {i}: neighbours {got:?} vs brute force {nb:?}");
+            assert_eq!(
+                got.len(),
+                nb.len(),
+                "seed {seed} cell {i}: neighbours {got:?} vs brute force {nb:?}"
+            );
             for (g, w) in got.iter().zip(&nb) {
-                assert_eq!(g.0, w.0, "seed {seed} cell {i}: neighbours {got:?} vs brute force {nb:?}");
+                assert_eq!(
+                    g.0, w.0,
+                    "seed {seed} cell {i}: neighbours {got:?} vs brute force {nb:?}"
+                );
                 assert!(
                     (g.1[0] - w.1[0]).abs() < 1e-9 && (g.1[1] - w.1[1]).abs() < 1e-9,
                     "seed {seed} cell {i}: neighbour vector {:?} vs {:?}",
@@ -265,10 +308,14 @@ fn tong_tanaka_one_large_disk_in_a_triangular_lattice_by_hand() {
     let theta = tong_tanaka(&v, &species, &[1.0, 2.0]);
     let want_big = (PI / 3.0 - (7.0f64 / 9.0).acos()).abs();
     let want_nb = 2.0 * (PI / 3.0 - (1.0f64 / 3.0).acos()).abs() / 6.0;
-    assert!((theta[big] - want_big).abs() < 1e-12, "big: {} vs {want_big}", theta[big]);
+    assert!(
+        (theta[big] - want_big).abs() < 1e-12,
+        "big: {} vs {want_big}",
+        theta[big]
+    );
     let nbs: Vec<usize> = v.neighbours_of(big).iter().map(|&j| j as usize).collect();
     assert_eq!(nbs.len(), 6);
-    for i in 0..n {
+    for (i, &got) in theta.iter().enumerate() {
         let want = if i == big {
             want_big
         } else if nbs.contains(&i) {
@@ -276,6 +323,9 @@ fn tong_tanaka_one_large_disk_in_a_triangular_lattice_by_hand() {
         } else {
             0.0
         };
-        assert!((theta[i] - want).abs() < 1e-12, "particle {i}: Theta {} vs hand value {want}", theta[i]);
+        assert!(
+            (got - want).abs() < 1e-12,
+            "particle {i}: Theta {got} vs hand value {want}"
+        );
     }
 }

@@ -19,10 +19,19 @@ fn conf(seed: u64, n: usize) -> Conf {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let box_l = [6.0 + rng.random::<f64>(), 5.0 + rng.random::<f64>()];
     let pos = (0..n)
-        .flat_map(|_| [rng.random::<f64>() * box_l[0], rng.random::<f64>() * box_l[1]])
+        .flat_map(|_| {
+            [
+                rng.random::<f64>() * box_l[0],
+                rng.random::<f64>() * box_l[1],
+            ]
+        })
         .collect();
     let species = (0..n).map(|i| (i % 2) as u32).collect();
-    Conf { box_l, pos, species }
+    Conf {
+        box_l,
+        pos,
+        species,
+    }
 }
 
 /// A dump frame in the layout LAMMPS writes (atoms listed out of id order, origin at lo, types from 1).
@@ -35,7 +44,11 @@ fn dump_frame(c: &Conf, step: u64, lo: [f64; 2], scaled: bool) -> String {
         lo[1],
         lo[1] + c.box_l[1]
     );
-    s.push_str(if scaled { "ITEM: ATOMS id type xs ys zs\n" } else { "ITEM: ATOMS id type x y z\n" });
+    s.push_str(if scaled {
+        "ITEM: ATOMS id type xs ys zs\n"
+    } else {
+        "ITEM: ATOMS id type x y z\n"
+    });
     for i in (0..n).rev() {
         let (x, y) = (c.pos[2 * i], c.pos[2 * i + 1]);
         let (x, y) = if scaled {
@@ -43,7 +56,13 @@ fn dump_frame(c: &Conf, step: u64, lo: [f64; 2], scaled: bool) -> String {
         } else {
             (x + lo[0], y + lo[1])
         };
-        s.push_str(&format!("{} {} {:.17e} {:.17e} 0\n", i + 1, c.species[i] + 1, x, y));
+        s.push_str(&format!(
+            "{} {} {:.17e} {:.17e} 0\n",
+            i + 1,
+            c.species[i] + 1,
+            x,
+            y
+        ));
     }
     s
 }
@@ -56,7 +75,11 @@ fn xyz_frame(c: &Conf, class: &str) -> String {
     );
     for i in 0..n {
         let name = if c.species[i] == 0 { "A" } else { "B" };
-        s.push_str(&format!("{name} {:.17e} {:.17e} 0.0\n", c.pos[2 * i], c.pos[2 * i + 1]));
+        s.push_str(&format!(
+            "{name} {:.17e} {:.17e} 0.0\n",
+            c.pos[2 * i],
+            c.pos[2 * i + 1]
+        ));
     }
     s
 }
@@ -72,7 +95,12 @@ fn assert_same(c: &Conf, f: &glasscam::import::Frame, tol: f64) {
 
 fn frame_error(e: &Error) -> (usize, usize, String) {
     match e {
-        Error::Frame { frame, line, message, .. } => (*frame, *line, message.clone()),
+        Error::Frame {
+            frame,
+            line,
+            message,
+            ..
+        } => (*frame, *line, message.clone()),
         other => panic!("expected a frame error, got {other}"),
     }
 }
@@ -125,7 +153,10 @@ fn xyz_round_trips_and_reports_bad_frames() {
     let (a, b) = (conf(4, 25), conf(5, 25));
     let fa = xyz_frame(&a, "glass");
     let bad_lattice = xyz_frame(&b, "liquid").replace("0.0 0.0 0.0 ", "0.5 0.0 0.0 ");
-    let missing = xyz_frame(&b, "liquid").replace("Properties=species:S:1:pos:R:3", "Properties=species:S:1:velo:R:3");
+    let missing = xyz_frame(&b, "liquid").replace(
+        "Properties=species:S:1:pos:R:3",
+        "Properties=species:S:1:velo:R:3",
+    );
     let fb = xyz_frame(&b, "liquid");
     let text = [fa, bad_lattice, missing, fb].concat();
     let got = parse_xyz(&text, Path::new("run.xyz"), &map);
@@ -161,6 +192,11 @@ fn species_map_by_name_index_and_explicit() {
 #[test]
 fn reading_a_missing_file_names_it() {
     let map = SpeciesMap::new(&SystemDef::abm(), None).expect("map");
-    let e = read(Path::new("/nonexistent/traj.dump"), Format::LammpsDump, &map).expect_err("missing");
+    let e = read(
+        Path::new("/nonexistent/traj.dump"),
+        Format::LammpsDump,
+        &map,
+    )
+    .expect_err("missing");
     assert!(e.to_string().contains("/nonexistent/traj.dump"), "{e}");
 }

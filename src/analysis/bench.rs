@@ -39,7 +39,10 @@ fn random_points(n: usize, l: f64, dmin: f64, rng: &mut ChaCha8Rng) -> Vec<f64> 
     while pts.len() < 2 * n {
         let x = rng.random::<f64>() * l;
         let y = rng.random::<f64>() * l;
-        let (cx, cy) = (((x / cw) as usize).min(nc - 1), ((y / cw) as usize).min(nc - 1));
+        let (cx, cy) = (
+            ((x / cw) as usize).min(nc - 1),
+            ((y / cw) as usize).min(nc - 1),
+        );
         let mut ok = true;
         'scan: for oy in [nc - 1, 0, 1] {
             for ox in [nc - 1, 0, 1] {
@@ -88,14 +91,23 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs the analysis bench and prints a table. With `out`, writes `configs.npy` (float64 [S, N, 2]) and
 /// `box.npy` (float64 [2]) there for `benches/freud_voronoi.py`.
-pub fn bench_analysis(n_configs: usize, n_particles: usize, seed: u64, out: Option<&Path>) -> Result<BenchReport> {
+pub fn bench_analysis(
+    n_configs: usize,
+    n_particles: usize,
+    seed: u64,
+    out: Option<&Path>,
+) -> Result<BenchReport> {
     let (l, all) = random_configs(n_configs, n_particles, seed);
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        npy::write(&dir.join("configs.npy"), &[n_configs as u64, n_particles as u64, 2], &all)?;
+        npy::write(
+            &dir.join("configs.npy"),
+            &[n_configs as u64, n_particles as u64, 2],
+            &all,
+        )?;
         npy::write(&dir.join("box.npy"), &[2], &[l, l])?;
     }
     let box_l = [l, l];
@@ -152,9 +164,17 @@ pub fn bench_analysis(n_configs: usize, n_particles: usize, seed: u64, out: Opti
         n_configs, n_particles
     );
     println!("{:<28} {:>12}", "stage (1 thread, median)", "ms/config");
-    println!("{:<28} {:>12.3}", "Voronoi (periodic)", 1e3 * report.voronoi_s);
+    println!(
+        "{:<28} {:>12.3}",
+        "Voronoi (periodic)",
+        1e3 * report.voronoi_s
+    );
     println!("{:<28} {:>12.3}", "Tong-Tanaka", 1e3 * report.tong_tanaka_s);
-    println!("{:<28} {:>12.3}", "coarse-graining (2 fields)", 1e3 * report.coarse_grain_s);
+    println!(
+        "{:<28} {:>12.3}",
+        "coarse-graining (2 fields)",
+        1e3 * report.coarse_grain_s
+    );
     println!("{:<28} {:>12.3}", "total", 1e3 * report.total_s);
     println!(
         "all cores ({} threads, full analyse_config incl. normalise + correlations): {:.1} configurations/s",

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::plots::{field_map, violin, FieldMap, ViolinClass};
 use super::stats::mean_std;
-use super::{analyse_config, paper_reference, CoarseGrain, ConfigInput, Correlations, GammaSet, Indicators};
+use super::{
+    analyse_config, paper_reference, CoarseGrain, ConfigInput, Correlations, GammaSet, Indicators,
+};
 use super::{PAIRS, PAIR_LABELS};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::error::{Error, IoContext, Result};
@@ -118,7 +120,7 @@ fn fmt_csv(v: f64) -> String {
 
 /// Runs `glasscam analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
-    if !(args.xi > 0.0 && args.xi.is_finite()) || !(args.cutoff > 0.0 && args.cutoff.is_finite()) {
+    if !(args.xi > 0.0 && args.xi.is_finite() && args.cutoff > 0.0 && args.cutoff.is_finite()) {
         return Err(Error::Input(format!(
             "--xi and --cutoff must be positive, got {} and {}",
             args.xi, args.cutoff
@@ -131,7 +133,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let mut skipped: Vec<String> = Vec::new();
     // Keeps the data set alive for the borrowed configurations.
     let dataset;
-    let (system, source, mut configs): (SystemDef, String, Vec<Config>) = if let Some(dir) = &args.data {
+    let (system, source, mut configs): (SystemDef, String, Vec<Config>) = if let Some(dir) =
+        &args.data
+    {
         dataset = Dataset::load(dir)?;
         let l = dataset.box_l();
         let configs = dataset
@@ -147,8 +151,13 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
                 species: Cow::Borrowed(&dataset.species[..]),
             })
             .collect();
-        (dataset.manifest.system.clone(), dir.display().to_string(), configs)
-    } else if let (Some(input), Some(format), Some(sys)) = (&args.input, args.format, &args.system) {
+        (
+            dataset.manifest.system.clone(),
+            dir.display().to_string(),
+            configs,
+        )
+    } else if let (Some(input), Some(format), Some(sys)) = (&args.input, args.format, &args.system)
+    {
         let system = SystemDef::resolve(sys)?;
         let map = SpeciesMap::new(&system, args.types.as_deref())?;
         let imported = import::read(input, format, &map)?;
@@ -247,7 +256,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         }
     }
     if done.is_empty() {
-        return Err(Error::Input(format!("{source}: every configuration failed (see the warnings above)")));
+        return Err(Error::Input(format!(
+            "{source}: every configuration failed (see the warnings above)"
+        )));
     }
     let out = &args.out;
     std::fs::create_dir_all(out).at(out)?;
@@ -292,9 +303,19 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         field_map_snapshot: map_snapshot,
     };
     write_json_atomic(&out.join("analysis.json"), &record)?;
-    println!("wrote {} configurations' analysis to {}", done.len(), out.display());
+    println!(
+        "wrote {} configurations' analysis to {}",
+        done.len(),
+        out.display()
+    );
     Ok(())
 }
+
+/// Reads one per-particle field of a configuration's indicators.
+type FieldGetter = fn(&Indicators) -> Option<&[f64]>;
+
+/// A field map: file stem, title, colour field, opacity field.
+type MapSpec<'a> = (String, String, &'a [f64], Option<&'a [f64]>);
 
 /// Per-particle arrays: stacked [S, N] when every configuration has the same N, else one file per snapshot.
 fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) -> Result<()> {
@@ -302,7 +323,7 @@ fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) ->
     npy::write(&out.join("snapshots.npy"), &[snaps.len() as u64], &snaps)?;
     let n = done[0].1.upsilon.len();
     let same = done.iter().all(|d| d.1.upsilon.len() == n);
-    let fields: [(&str, fn(&Indicators) -> Option<&[f64]>); 5] = [
+    let fields: [(&str, FieldGetter); 5] = [
         ("upsilon", |i| Some(&i.upsilon)),
         ("theta", |i| Some(&i.theta)),
         ("upsilon_cg", |i| Some(&i.upsilon_cg)),
@@ -318,11 +339,19 @@ fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) ->
             for d in done {
                 all.extend_from_slice(get(&d.1).unwrap_or(&[]));
             }
-            npy::write(&out.join(format!("{name}.npy")), &[done.len() as u64, n as u64], &all)?;
+            npy::write(
+                &out.join(format!("{name}.npy")),
+                &[done.len() as u64, n as u64],
+                &all,
+            )?;
         } else {
             for d in done {
                 let v = get(&d.1).unwrap_or(&[]);
-                npy::write(&out.join(format!("{name}_{}.npy", d.0.snapshot)), &[v.len() as u64], v)?;
+                npy::write(
+                    &out.join(format!("{name}_{}.npy", d.0.snapshot)),
+                    &[v.len() as u64],
+                    v,
+                )?;
             }
         }
     }
@@ -331,7 +360,11 @@ fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) ->
         for d in done {
             all.extend_from_slice(&d.1.n_neighbours);
         }
-        npy::write(&out.join("n_neighbours.npy"), &[done.len() as u64, n as u64], &all)?;
+        npy::write(
+            &out.join("n_neighbours.npy"),
+            &[done.len() as u64, n as u64],
+            &all,
+        )?;
     }
     Ok(())
 }
@@ -493,20 +526,51 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
     Ok(())
 }
 
-fn plot_maps(out: &Path, system: &str, c: &Config, ind: &Indicators, diameters: &[f64]) -> Result<()> {
+fn plot_maps(
+    out: &Path,
+    system: &str,
+    c: &Config,
+    ind: &Indicators,
+    diameters: &[f64],
+) -> Result<()> {
     let d: Vec<f64> = c.species.iter().map(|&s| diameters[s as usize]).collect();
     let one_minus_theta: Vec<f64> = ind.theta_cg.iter().map(|t| 1.0 - t).collect();
     let k = c.snapshot;
     let tag = format!("{system} snapshot {k} ({})", c.class);
-    let mut maps: Vec<(String, String, &[f64], Option<&[f64]>)> = vec![
-        (format!("map_upsilon_{k}"), format!("{tag}: Voronoi area Υ"), ind.upsilon.as_slice(), None),
-        (format!("map_theta_{k}"), format!("{tag}: Tong-Tanaka Θ"), ind.theta.as_slice(), None),
-        (format!("map_upsilon_cg_{k}"), format!("{tag}: coarse-grained Υ"), ind.upsilon_cg.as_slice(), None),
-        (format!("map_1mtheta_cg_{k}"), format!("{tag}: coarse-grained 1-Θ"), one_minus_theta.as_slice(), None),
+    let mut maps: Vec<MapSpec> = vec![
+        (
+            format!("map_upsilon_{k}"),
+            format!("{tag}: Voronoi area Υ"),
+            ind.upsilon.as_slice(),
+            None,
+        ),
+        (
+            format!("map_theta_{k}"),
+            format!("{tag}: Tong-Tanaka Θ"),
+            ind.theta.as_slice(),
+            None,
+        ),
+        (
+            format!("map_upsilon_cg_{k}"),
+            format!("{tag}: coarse-grained Υ"),
+            ind.upsilon_cg.as_slice(),
+            None,
+        ),
+        (
+            format!("map_1mtheta_cg_{k}"),
+            format!("{tag}: coarse-grained 1-Θ"),
+            one_minus_theta.as_slice(),
+            None,
+        ),
     ];
     match &ind.gamma_cg {
         Some(g) => {
-            maps.push((format!("map_gamma_cg_{k}"), format!("{tag}: coarse-grained Γ"), g.as_slice(), None));
+            maps.push((
+                format!("map_gamma_cg_{k}"),
+                format!("{tag}: coarse-grained Γ"),
+                g.as_slice(),
+                None,
+            ));
             maps.push((
                 format!("map_upsilon_cg_alpha_gamma_{k}"),
                 format!("{tag}: Υ (colour), Γ (opacity)"),

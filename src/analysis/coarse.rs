@@ -26,8 +26,8 @@ impl Default for CoarseGrain {
 #[inline(always)]
 pub fn exp_neg(x: f64) -> f64 {
     const INV_LN2: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     // Adding 1.5 * 2^52 rounds to an integer and leaves it in the low mantissa bits.
     const MAGIC: f64 = 6_755_399_441_055_744.0;
     const C: [f64; 14] = [
@@ -70,7 +70,12 @@ pub fn exp_neg(x: f64) -> f64 {
 /// shared). `positions` is [x0, y0, ...]; `fields[f]` has one value per particle. Each pair is visited once
 /// (half stencil of a cell list, particles sorted by cell so the inner loop runs over contiguous memory and
 /// vectorises). A cut-off above half the box is cut to the minimum image (only the nearest image of j counts).
-pub fn coarse_grain(positions: &[f64], box_l: [f64; 2], cg: CoarseGrain, fields: &[&[f64]]) -> Vec<Vec<f64>> {
+pub fn coarse_grain(
+    positions: &[f64],
+    box_l: [f64; 2],
+    cg: CoarseGrain,
+    fields: &[&[f64]],
+) -> Vec<Vec<f64>> {
     let n = positions.len() / 2;
     let nf = fields.len();
     let rc = cg.xi * cg.cutoff_factor;
@@ -115,11 +120,18 @@ pub fn coarse_grain(positions: &[f64], box_l: [f64; 2], cg: CoarseGrain, fields:
     }
     // Within a cell by x, so that each row of cells is sorted by x (the sweep cuts rows to the cut-off chord).
     for c in 0..nc {
-        order[start[c]..start[c + 1]].sort_by(|&a, &b| positions[2 * a].rem_euclid(lx).total_cmp(&positions[2 * b].rem_euclid(lx)));
+        order[start[c]..start[c + 1]].sort_by(|&a, &b| {
+            positions[2 * a]
+                .rem_euclid(lx)
+                .total_cmp(&positions[2 * b].rem_euclid(lx))
+        });
     }
     // Sorted copies: wrapped positions, field values, and accumulators (self term: weight 1).
     let xs: Vec<f64> = order.iter().map(|&i| wrap(positions[2 * i], lx)).collect();
-    let ys: Vec<f64> = order.iter().map(|&i| wrap(positions[2 * i + 1], ly)).collect();
+    let ys: Vec<f64> = order
+        .iter()
+        .map(|&i| wrap(positions[2 * i + 1], ly))
+        .collect();
     let grid = Grid {
         ncx,
         ncy,
@@ -180,29 +192,9 @@ struct Grid<'a> {
     inv_xi: f64,
 }
 
-
 impl Grid<'_> {
-    /// Sums w_ab X_b and w_ab over all pairs within the cut-off (self term included), with 4-wide AVX2 where the
-    /// CPU has it (the portable x86-64 baseline has only 2-wide SSE2).
+    /// Sums w_ab X_b and w_ab over all pairs within the cut-off (self term included).
     fn sweep<const NF: usize>(&self, vals: [&[f64]; NF]) -> ([Vec<f64>; NF], Vec<f64>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `sweep_avx2`.
-                return unsafe { self.sweep_avx2::<NF>(vals) };
-            }
-        }
-        self.sweep_body::<NF>(vals)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn sweep_avx2<const NF: usize>(&self, vals: [&[f64]; NF]) -> ([Vec<f64>; NF], Vec<f64>) {
-        self.sweep_body::<NF>(vals)
-    }
-
-    #[inline(always)]
-    fn sweep_body<const NF: usize>(&self, vals: [&[f64]; NF]) -> ([Vec<f64>; NF], Vec<f64>) {
         let n = self.xs.len();
         let mut num: [Vec<f64>; NF] = vals.map(|v| v.to_vec());
         let mut den = vec![1.0; n];
@@ -227,7 +219,11 @@ impl Grid<'_> {
                     };
                     // Lower edge of the row (unshifted), recorded for each of its segments.
                     let y0 = row as f64 * cell_h;
-                    let (lo, hi) = if oy == 0 { (cx as i64, cx as i64 + 2) } else { (cx as i64 - 2, cx as i64 + 2) };
+                    let (lo, hi) = if oy == 0 {
+                        (cx as i64, cx as i64 + 2)
+                    } else {
+                        (cx as i64 - 2, cx as i64 + 2)
+                    };
                     let first = row * ncx;
                     let cell = |x: i64| first + x as usize;
                     if lo < 0 {
@@ -252,20 +248,29 @@ impl Grid<'_> {
                             continue;
                         }
                         // Segments are sorted by x: keep the chord of the cut-off circle at this row's nearest y.
-                        let dy = if own { 0.0 } else { (row_y0[k] + shy - self.ys[a]).max(0.0) };
+                        let dy = if own {
+                            0.0
+                        } else {
+                            (row_y0[k] + shy - self.ys[a]).max(0.0)
+                        };
                         if dy >= self.rc {
                             continue;
                         }
                         let half = (self.rc2 - dy * dy).sqrt();
                         let xa = self.xs[a] - shx;
                         let seg = &self.xs[b0..b1];
-                        let lo = if own { 0 } else { seg.partition_point(|&x| x < xa - half) };
+                        let lo = if own {
+                            0
+                        } else {
+                            seg.partition_point(|&x| x < xa - half)
+                        };
                         let hi = seg.partition_point(|&x| x <= xa + half);
                         (b0, b1) = (b0 + lo, b0 + hi);
                         if b0 >= b1 {
                             continue;
                         }
-                        let (sa, sden) = self.row::<NF>(a, b0, b1, shx, shy, vals, &mut num, &mut den);
+                        let (sa, sden) =
+                            self.row::<NF>(a, b0, b1, shx, shy, vals, &mut num, &mut den);
                         den[a] += sden;
                         for f in 0..NF {
                             num[f][a] += sa[f];
@@ -367,7 +372,12 @@ impl Grid<'_> {
 }
 
 /// The same sum over all pairs with minimum image: for boxes too small for the 5x5 cell stencil.
-fn coarse_grain_all_pairs(positions: &[f64], box_l: [f64; 2], cg: CoarseGrain, fields: &[&[f64]]) -> Vec<Vec<f64>> {
+fn coarse_grain_all_pairs(
+    positions: &[f64],
+    box_l: [f64; 2],
+    cg: CoarseGrain,
+    fields: &[&[f64]],
+) -> Vec<Vec<f64>> {
     let n = positions.len() / 2;
     let nf = fields.len();
     let rc = cg.xi * cg.cutoff_factor;
@@ -392,9 +402,9 @@ fn coarse_grain_all_pairs(positions: &[f64], box_l: [f64; 2], cg: CoarseGrain, f
             }
         }
     }
-    for f in 0..nf {
-        for i in 0..n {
-            num[f][i] /= den[i];
+    for field in num.iter_mut() {
+        for (v, d) in field.iter_mut().zip(&den) {
+            *v /= d;
         }
     }
     num
@@ -405,10 +415,13 @@ fn coarse_grain_all_pairs(positions: &[f64], box_l: [f64; 2], cg: CoarseGrain, f
 pub fn normalise(x: &[f64]) -> Vec<f64> {
     let (lo, hi) = x
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let span = hi - lo;
-    if !(span > 0.0) {
-        return vec![0.0; x.len()];
+    if span > 0.0 {
+        x.iter().map(|&v| (v - lo) / span).collect()
+    } else {
+        vec![0.0; x.len()]
     }
-    x.iter().map(|&v| (v - lo) / span).collect()
 }

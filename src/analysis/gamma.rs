@@ -53,10 +53,13 @@ impl GammaSet {
             message,
         };
         let jpath = dir.join(GRADCAM_JSON);
-        let text = std::fs::read_to_string(&jpath)
-            .map_err(|e| bad(format!("cannot read {GRADCAM_JSON} ({e}); is this a Grad-CAM output directory?")))?;
-        let index: GradcamIndex =
-            serde_json::from_str(&text).map_err(|e| bad(format!("{GRADCAM_JSON} is not valid: {e}")))?;
+        let text = std::fs::read_to_string(&jpath).map_err(|e| {
+            bad(format!(
+                "cannot read {GRADCAM_JSON} ({e}); is this a Grad-CAM output directory?"
+            ))
+        })?;
+        let index: GradcamIndex = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{GRADCAM_JSON} is not valid: {e}")))?;
         if index.format_version > GRADCAM_FORMAT_VERSION {
             return Err(bad(format!(
                 "{GRADCAM_JSON} has format version {}, newer than this glasscam understands ({GRADCAM_FORMAT_VERSION})",
@@ -87,7 +90,12 @@ impl GammaSet {
     }
 
     /// Writes a Grad-CAM directory (array first, index last).
-    pub fn write(dir: &Path, index: &GradcamIndex, n_particles: usize, gamma: &[f64]) -> Result<()> {
+    pub fn write(
+        dir: &Path,
+        index: &GradcamIndex,
+        n_particles: usize,
+        gamma: &[f64],
+    ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.to_path_buf(),
             source,

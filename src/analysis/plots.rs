@@ -37,7 +37,10 @@ fn s<E: std::fmt::Display>(e: E) -> String {
 
 /// A figure that can be drawn on any plotters backend (PNG and SVG are distinct types).
 trait Figure {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> std::result::Result<(), String>;
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String>;
 }
 
 /// Draws `fig` into `stem.png` and `stem.svg`; returns both paths.
@@ -88,7 +91,10 @@ struct ViolinFig<'a> {
 }
 
 impl Figure for ViolinFig<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String> {
         violin_body(root, self.title, self.pair_labels, self.classes, self.paper)
     }
 }
@@ -139,7 +145,10 @@ fn violin_body<DB: DrawingBackend>(
         .draw()
         .map_err(s)?;
     chart
-        .draw_series(std::iter::once(PathElement::new(vec![(0.0, 0.0), (ng, 0.0)], BLACK.mix(0.3))))
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, 0.0), (ng, 0.0)],
+            BLACK.mix(0.3),
+        )))
         .map_err(s)?;
     let nc = classes.len().max(1) as f64;
     let slot = 0.8 / nc;
@@ -174,14 +183,20 @@ fn violin_body<DB: DrawingBackend>(
             let col = class_colour(&cls.class);
             chart
                 // An opaque pale fill: translucent polygons rasterise with seams in the bitmap backend.
-                .draw_series(std::iter::once(Polygon::new(poly.clone(), pale(col).filled())))
+                .draw_series(std::iter::once(Polygon::new(
+                    poly.clone(),
+                    pale(col).filled(),
+                )))
                 .map_err(s)?;
             let mut outline = poly;
             if let Some(p) = outline.first().copied() {
                 outline.push(p);
             }
             chart
-                .draw_series(std::iter::once(PathElement::new(outline, col.stroke_width(2))))
+                .draw_series(std::iter::once(PathElement::new(
+                    outline,
+                    col.stroke_width(2),
+                )))
                 .map_err(s)?;
             let mean = finite.iter().sum::<f64>() / finite.len() as f64;
             let anno = chart
@@ -191,8 +206,9 @@ fn violin_body<DB: DrawingBackend>(
                 )))
                 .map_err(s)?;
             if g == 0 {
-                anno.label(cls.class.clone())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled()));
+                anno.label(cls.class.clone()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled())
+                });
             }
             if c == 0 {
                 if let Some(p) = paper.get(g).copied().flatten() {
@@ -240,7 +256,11 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 
 /// Colour of t in [0, 1] on the viridis map.
 pub fn viridis(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (VIRIDIS.len() - 1) as f64;
     let k = (x.floor() as usize).min(VIRIDIS.len() - 2);
     let f = x - k as f64;
@@ -263,7 +283,10 @@ pub struct FieldMap<'a> {
 }
 
 impl Figure for FieldMap<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String> {
         root.fill(&WHITE).map_err(s)?;
         let (w, _) = root.dim_in_pixel();
         let (main, bar) = root.split_horizontally(w.saturating_sub(90));
@@ -286,7 +309,9 @@ impl Figure for FieldMap<'_> {
         let (lo, hi) = self
             .colour
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         let span = if hi > lo { hi - lo } else { 1.0 };
         let n = self.colour.len();
         chart
@@ -294,7 +319,11 @@ impl Figure for FieldMap<'_> {
                 let c = viridis((self.colour[i] - lo) / span);
                 let a = self.alpha.map(|a| a[i].clamp(0.0, 1.0)).unwrap_or(1.0);
                 let r = (0.5 * self.diameters[i] * px_per_unit).max(1.0).round() as i32;
-                Circle::new((self.positions[2 * i], self.positions[2 * i + 1]), r, c.mix(a).filled())
+                Circle::new(
+                    (self.positions[2 * i], self.positions[2 * i + 1]),
+                    r,
+                    c.mix(a).filled(),
+                )
             }))
             .map_err(s)?;
         // Colour bar.
@@ -316,8 +345,10 @@ impl Figure for FieldMap<'_> {
             }
         };
         let style = ("sans-serif", 13).into_font();
-        bar.draw(&Text::new(fmt(hi), (34, top - 6), style.clone())).map_err(s)?;
-        bar.draw(&Text::new(fmt(lo), (34, bottom - 6), style)).map_err(s)?;
+        bar.draw(&Text::new(fmt(hi), (34, top - 6), style.clone()))
+            .map_err(s)?;
+        bar.draw(&Text::new(fmt(lo), (34, bottom - 6), style))
+            .map_err(s)?;
         let _ = bw;
         Ok(())
     }

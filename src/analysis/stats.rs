@@ -75,6 +75,11 @@ pub fn kde(x: &[f64], at: &[f64]) -> Vec<f64> {
     let h = (1.06 * s * (n as f64).powf(-0.2)).max(0.01);
     let norm = 1.0 / (n as f64 * h * (2.0 * std::f64::consts::PI).sqrt());
     at.iter()
-        .map(|&t| v.iter().map(|&a| (-0.5 * ((t - a) / h).powi(2)).exp()).sum::<f64>() * norm)
+        .map(|&t| {
+            v.iter()
+                .map(|&a| (-0.5 * ((t - a) / h).powi(2)).exp())
+                .sum::<f64>()
+                * norm
+        })
         .collect()
 }

@@ -50,7 +50,10 @@ impl Voronoi {
 
     /// Number of neighbours of each particle.
     pub fn counts(&self) -> Vec<u32> {
-        self.offsets.windows(2).map(|w| (w[1] - w[0]) as u32).collect()
+        self.offsets
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as u32)
+            .collect()
     }
 }
 
@@ -99,7 +102,7 @@ enum Attempt {
 /// The periodic Voronoi tessellation of `positions` ([x0, y0, x1, y1, ...]) in the box [0, Lx) x [0, Ly).
 /// Positions outside the box are wrapped in. Errors on non-finite input and on two particles at one position.
 pub fn voronoi(positions: &[f64], box_l: [f64; 2]) -> Result<Voronoi> {
-    if positions.len() % 2 != 0 || positions.is_empty() {
+    if !positions.len().is_multiple_of(2) || positions.is_empty() {
         return Err(Error::Geometry(format!(
             "Voronoi: expected [x, y] pairs for at least one particle, got {} values",
             positions.len()
@@ -119,7 +122,12 @@ pub fn voronoi(positions: &[f64], box_l: [f64; 2]) -> Result<Voronoi> {
     }
     let n = positions.len() / 2;
     let wrapped: Vec<[f64; 2]> = (0..n)
-        .map(|i| [wrap(positions[2 * i], box_l[0]), wrap(positions[2 * i + 1], box_l[1])])
+        .map(|i| {
+            [
+                wrap(positions[2 * i], box_l[0]),
+                wrap(positions[2 * i + 1], box_l[1]),
+            ]
+        })
         .collect();
     let spacing = (box_l[0] * box_l[1] / n as f64).sqrt();
     // Three spacings covers every cell of a liquid or glass; sparse or clustered input doubles it until the
@@ -175,8 +183,11 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
         }
     }
     let n_sites = sites.len();
-    let tri = DelaunayTriangulation::<Site>::bulk_load(sites)
-        .map_err(|e| Error::Geometry(format!("Voronoi: the triangulation refused the input: {e:?}")))?;
+    let tri = DelaunayTriangulation::<Site>::bulk_load(sites).map_err(|e| {
+        Error::Geometry(format!(
+            "Voronoi: the triangulation refused the input: {e:?}"
+        ))
+    })?;
     if tri.num_vertices() != n_sites {
         return Err(duplicate_error(pos));
     }
@@ -223,7 +234,8 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
             // The circumcircle passes through o (in the box), so it lies within 2R of the box: it is empty of
             // every periodic image (a true periodic Delaunay triangle) if 2R fits inside the margin.
             let r = (c[0] * c[0] + c[1] * c[1]).sqrt();
-            if !(2.0 * r < margin) {
+            // Also true for a NaN radius (a flat triangle): widen and retry.
+            if (2.0 * r).partial_cmp(&margin) != Some(std::cmp::Ordering::Less) {
                 return Ok(Attempt::NeedMargin);
             }
             cc.push(c);
@@ -260,7 +272,11 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
 /// Names two particles at one position (spade merges them, which would silently lose a cell).
 fn duplicate_error(pos: &[[f64; 2]]) -> Error {
     let mut order: Vec<usize> = (0..pos.len()).collect();
-    order.sort_by(|&a, &b| pos[a][0].total_cmp(&pos[b][0]).then(pos[a][1].total_cmp(&pos[b][1])));
+    order.sort_by(|&a, &b| {
+        pos[a][0]
+            .total_cmp(&pos[b][0])
+            .then(pos[a][1].total_cmp(&pos[b][1]))
+    });
     for w in order.windows(2) {
         if pos[w[0]] == pos[w[1]] {
             return Error::Geometry(format!(
@@ -282,7 +298,10 @@ fn check_symmetric(offsets: &[usize], neighbours: &[u32]) -> Result<()> {
     for i in 0..offsets.len() - 1 {
         for &j in list(i) {
             let here = list(i).iter().filter(|&&k| k == j).count();
-            let there = list(j as usize).iter().filter(|&&k| k as usize == i).count();
+            let there = list(j as usize)
+                .iter()
+                .filter(|&&k| k as usize == i)
+                .count();
             if here != there {
                 return Err(Error::Geometry(format!(
                     "Voronoi: particles {i} and {j} disagree on sharing an edge (an edge within round-off of \
