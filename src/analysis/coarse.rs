@@ -307,39 +307,30 @@ impl Grid<'_> {
         let nb: [&mut [f64]; NF] = num.each_mut().map(|v| &mut v[b0..b1]);
         let len = xb.len();
         let (rc2, inv_xi) = (self.rc2, self.inv_xi);
-        let weight = |x: f64, y: f64| {
-            let (dx, dy) = (x - xa, y - ya);
-            let r2 = dx * dx + dy * dy;
-            let w = exp_neg(-r2.sqrt() * inv_xi);
-            // Branch-free cut-off: about half the candidates are beyond it, in no predictable order.
-            if r2 < rc2 {
-                w
-            } else {
-                0.0
-            }
-        };
         let mut sden = [0.0; LANES];
         let mut sa = [[0.0; LANES]; NF];
-        let full = len / LANES * LANES;
-        for base in (0..full).step_by(LANES) {
-            let (x4, y4) = (&xb[base..base + LANES], &yb[base..base + LANES]);
-            // Written stage by stage over the lanes so the compiler emits one SIMD instruction per stage.
+        // Weights of four candidates, written stage by stage over the lanes so each stage is SIMD.
+        let lanes = |x4: [f64; LANES], y4: [f64; LANES]| {
             let mut r2 = [0.0; LANES];
             for l in 0..LANES {
                 let (dx, dy) = (x4[l] - xa, y4[l] - ya);
                 r2[l] = dx * dx + dy * dy;
             }
-            let mut arg = [0.0; LANES];
-            for l in 0..LANES {
-                arg[l] = -r2[l].sqrt() * inv_xi;
-            }
             let mut w = [0.0; LANES];
             for l in 0..LANES {
-                w[l] = exp_neg(arg[l]);
+                w[l] = exp_neg(-r2[l].sqrt() * inv_xi);
             }
+            // Branch-free cut-off: about a third of the candidates are beyond it, in no predictable order.
             for l in 0..LANES {
                 w[l] = if r2[l] < rc2 { w[l] } else { 0.0 };
             }
+            w
+        };
+        let full = len / LANES * LANES;
+        for base in (0..full).step_by(LANES) {
+            let x4: [f64; LANES] = std::array::from_fn(|l| xb[base + l]);
+            let y4: [f64; LANES] = std::array::from_fn(|l| yb[base + l]);
+            let w = lanes(x4, y4);
             let d4 = &mut db[base..base + LANES];
             for l in 0..LANES {
                 sden[l] += w[l];
@@ -354,20 +345,27 @@ impl Grid<'_> {
                 }
             }
         }
-        let mut tail_den = 0.0;
-        let mut tail_a = [0.0; NF];
-        for k in full..len {
-            let w = weight(xb[k], yb[k]);
-            tail_den += w;
-            db[k] += w;
-            for f in 0..NF {
-                tail_a[f] += w * vb[f][k];
-                nb[f][k] += w * va[f];
+        // The last 0-3 candidates as one padded chunk (padding lies beyond the cut-off: weight 0).
+        let rest = len - full;
+        if rest > 0 {
+            let far = xa + 2.0 * self.rc;
+            let x4: [f64; LANES] =
+                std::array::from_fn(|l| if l < rest { xb[full + l] } else { far });
+            let y4: [f64; LANES] =
+                std::array::from_fn(|l| if l < rest { yb[full + l] } else { ya });
+            let w = lanes(x4, y4);
+            for l in 0..rest {
+                sden[l] += w[l];
+                db[full + l] += w[l];
+                for f in 0..NF {
+                    sa[f][l] += w[l] * vb[f][full + l];
+                    nb[f][full + l] += w[l] * va[f];
+                }
             }
         }
         let total = |s: &[f64; LANES]| (s[0] + s[1]) + (s[2] + s[3]);
-        let out_a: [f64; NF] = std::array::from_fn(|f| total(&sa[f]) + tail_a[f]);
-        (out_a, total(&sden) + tail_den)
+        let out_a: [f64; NF] = std::array::from_fn(|f| total(&sa[f]));
+        (out_a, total(&sden))
     }
 }
 
