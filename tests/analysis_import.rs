@@ -200,3 +200,41 @@ fn reading_a_missing_file_names_it() {
     .expect_err("missing");
     assert!(e.to_string().contains("/nonexistent/traj.dump"), "{e}");
 }
+
+#[test]
+fn lammps_dump_box_problems_are_named() {
+    let map = SpeciesMap::new(&SystemDef::abm(), None).expect("map");
+    let c = conf(6, 8);
+    let good = dump_frame(&c, 0, [0.0, 0.0], false);
+    // Frame 0: reversed x bounds (line 6). Frame 1: one atom more announced than listed. Frame 2: tilted box.
+    let hi = format!("0 {}\n", c.box_l[0]);
+    let reversed = good.replacen(&hi, &format!("{} 0\n", c.box_l[0]), 1);
+    let count = good.replacen(
+        "ITEM: NUMBER OF ATOMS\n8\n",
+        "ITEM: NUMBER OF ATOMS\n9\n",
+        1,
+    );
+    let tilted = good
+        .replacen(
+            "ITEM: BOX BOUNDS pp pp pp",
+            "ITEM: BOX BOUNDS xy xz yz pp pp pp",
+            1,
+        )
+        .replacen(&hi, &format!("0 {} 0.5\n", c.box_l[0]), 1);
+    let text = [reversed, count, tilted, good.clone()].concat();
+    let got = parse_lammps_dump(&text, Path::new("box.dump"), &map);
+    assert_eq!(got.frames.len(), 1);
+    assert_eq!(got.frames[0].index, 3);
+    let msgs: Vec<(usize, usize, String)> = got.errors.iter().map(frame_error).collect();
+    assert_eq!(msgs.len(), 3);
+    assert_eq!((msgs[0].0, msgs[0].1), (0, 6), "{}", msgs[0].2);
+    assert!(msgs[0].2.contains("empty or reversed"), "{}", msgs[0].2);
+    assert_eq!(msgs[1].0, 1);
+    assert!(
+        msgs[1].2.contains("NUMBER OF ATOMS says 9"),
+        "{}",
+        msgs[1].2
+    );
+    assert_eq!(msgs[2].0, 2);
+    assert!(msgs[2].2.contains("triclinic"), "{}", msgs[2].2);
+}
