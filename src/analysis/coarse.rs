@@ -193,8 +193,27 @@ struct Grid<'a> {
 }
 
 impl Grid<'_> {
-    /// Sums w_ab X_b and w_ab over all pairs within the cut-off (self term included).
+    /// Sums w_ab X_b and w_ab over all pairs within the cut-off (self term included). Where the CPU has AVX2
+    /// the same code is compiled for it too: 4-wide instead of the x86-64 baseline's 2-wide SSE2 (~2x here).
     fn sweep<const NF: usize>(&self, vals: [&[f64]; NF]) -> ([Vec<f64>; NF], Vec<f64>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: `sweep_avx2` only requires AVX2, which the CPU has (checked just above).
+                return unsafe { self.sweep_avx2::<NF>(vals) };
+            }
+        }
+        self.sweep_body::<NF>(vals)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn sweep_avx2<const NF: usize>(&self, vals: [&[f64]; NF]) -> ([Vec<f64>; NF], Vec<f64>) {
+        self.sweep_body::<NF>(vals)
+    }
+
+    #[inline(always)]
+    fn sweep_body<const NF: usize>(&self, vals: [&[f64]; NF]) -> ([Vec<f64>; NF], Vec<f64>) {
         let n = self.xs.len();
         let mut num: [Vec<f64>; NF] = vals.map(|v| v.to_vec());
         let mut den = vec![1.0; n];
@@ -296,8 +315,6 @@ impl Grid<'_> {
         num: &mut [Vec<f64>; NF],
         den: &mut [f64],
     ) -> ([f64; NF], f64) {
-        // Lanes of independent partial sums: no serial floating-point chain, so the loop maps onto SIMD.
-        const LANES: usize = 4;
         let (xa, ya) = (self.xs[a] - shx, self.ys[a] - shy);
         let va: [f64; NF] = std::array::from_fn(|f| vals[f][a]);
         let xb = &self.xs[b0..b1];
@@ -307,66 +324,72 @@ impl Grid<'_> {
         let nb: [&mut [f64]; NF] = num.each_mut().map(|v| &mut v[b0..b1]);
         let len = xb.len();
         let (rc2, inv_xi) = (self.rc2, self.inv_xi);
-        let mut sden = [0.0; LANES];
-        let mut sa = [[0.0; LANES]; NF];
-        // Weights of four candidates, written stage by stage over the lanes so each stage is SIMD.
-        let lanes = |x4: [f64; LANES], y4: [f64; LANES]| {
-            let mut r2 = [0.0; LANES];
-            for l in 0..LANES {
-                let (dx, dy) = (x4[l] - xa, y4[l] - ya);
-                r2[l] = dx * dx + dy * dy;
+        // In blocks: weights first (a plain map, which the loop vectoriser turns into SIMD), then the scatter to
+        // b's sums (also SIMD), then a's sums as 4-lane dot products.
+        const BLOCK: usize = 128;
+        let mut wbuf = [0.0f64; BLOCK];
+        let mut sden = 0.0;
+        let mut sa = [0.0; NF];
+        let mut s0 = 0;
+        while s0 < len {
+            let s1 = (s0 + BLOCK).min(len);
+            let w = &mut wbuf[..s1 - s0];
+            let (xk, yk) = (&xb[s0..s1], &yb[s0..s1]);
+            for k in 0..w.len() {
+                w[k] = pair_weight(xk[k] - xa, yk[k] - ya, inv_xi, rc2);
             }
-            let mut w = [0.0; LANES];
-            for l in 0..LANES {
-                w[l] = exp_neg(-r2[l].sqrt() * inv_xi);
+            let w = &wbuf[..s1 - s0];
+            for (d, &wk) in db[s0..s1].iter_mut().zip(w) {
+                *d += wk;
             }
-            // Branch-free cut-off: about a third of the candidates are beyond it, in no predictable order.
-            for l in 0..LANES {
-                w[l] = if r2[l] < rc2 { w[l] } else { 0.0 };
-            }
-            w
-        };
-        let full = len / LANES * LANES;
-        for base in (0..full).step_by(LANES) {
-            let x4: [f64; LANES] = std::array::from_fn(|l| xb[base + l]);
-            let y4: [f64; LANES] = std::array::from_fn(|l| yb[base + l]);
-            let w = lanes(x4, y4);
-            let d4 = &mut db[base..base + LANES];
-            for l in 0..LANES {
-                sden[l] += w[l];
-                d4[l] += w[l];
-            }
+            sden += lane_dot(w, None);
             for f in 0..NF {
-                let v4 = &vb[f][base..base + LANES];
-                let n4 = &mut nb[f][base..base + LANES];
-                for l in 0..LANES {
-                    sa[f][l] += w[l] * v4[l];
-                    n4[l] += w[l] * va[f];
+                for (n, &wk) in nb[f][s0..s1].iter_mut().zip(w) {
+                    *n += wk * va[f];
                 }
+                sa[f] += lane_dot(w, Some(&vb[f][s0..s1]));
             }
+            s0 = s1;
         }
-        // The last 0-3 candidates as one padded chunk (padding lies beyond the cut-off: weight 0).
-        let rest = len - full;
-        if rest > 0 {
-            let far = xa + 2.0 * self.rc;
-            let x4: [f64; LANES] =
-                std::array::from_fn(|l| if l < rest { xb[full + l] } else { far });
-            let y4: [f64; LANES] =
-                std::array::from_fn(|l| if l < rest { yb[full + l] } else { ya });
-            let w = lanes(x4, y4);
-            for l in 0..rest {
-                sden[l] += w[l];
-                db[full + l] += w[l];
-                for f in 0..NF {
-                    sa[f][l] += w[l] * vb[f][full + l];
-                    nb[f][full + l] += w[l] * va[f];
-                }
-            }
-        }
-        let total = |s: &[f64; LANES]| (s[0] + s[1]) + (s[2] + s[3]);
-        let out_a: [f64; NF] = std::array::from_fn(|f| total(&sa[f]));
-        (out_a, total(&sden))
+        (sa, sden)
     }
+}
+
+/// The weight e^{-r/xi} of a pair at separation (dx, dy), zero beyond the cut-off. Branch-free (about a third
+/// of the candidates are beyond the cut-off, in no predictable order) and a function, not a closure, so that
+/// it is inlined into, and compiled for, the AVX2 variant of the sweep.
+#[inline(always)]
+fn pair_weight(dx: f64, dy: f64, inv_xi: f64, rc2: f64) -> f64 {
+    let r2 = dx * dx + dy * dy;
+    let w = exp_neg(-r2.sqrt() * inv_xi);
+    if r2 < rc2 {
+        w
+    } else {
+        0.0
+    }
+}
+
+/// Sum of w (or of w * v) in four independent lanes: no serial floating-point chain, so it maps onto SIMD.
+#[inline(always)]
+fn lane_dot(w: &[f64], v: Option<&[f64]>) -> f64 {
+    let mut acc = [0.0; 4];
+    let full = w.len() / 4 * 4;
+    for base in (0..full).step_by(4) {
+        for l in 0..4 {
+            acc[l] += match v {
+                Some(v) => w[base + l] * v[base + l],
+                None => w[base + l],
+            };
+        }
+    }
+    let mut tail = 0.0;
+    for k in full..w.len() {
+        tail += match v {
+            Some(v) => w[k] * v[k],
+            None => w[k],
+        };
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// The same sum over all pairs with minimum image: for boxes too small for the 5x5 cell stencil.
