@@ -1,6 +1,21 @@
 //! `glasscam analyze`: indicators, correlations, summary, violin plots and field maps of a data set (or of an
 //! imported LAMMPS dump / extended XYZ trajectory), optionally against a Grad-CAM score.
-
+//!
+//! What `--out DIR` receives (S = configurations analysed, N = particles):
+//! - `snapshots.npy` int64 [S]: the data-set row (or frame number) of each analysed configuration;
+//! - `upsilon.npy`, `theta.npy` float64 [S, N]: raw Voronoi area and Tong-Tanaka Theta;
+//!   `upsilon_cg.npy`, `theta_cg.npy` (and `gamma_cg.npy` with `--gradcam`): coarse-grained, normalised to
+//!   [0, 1] per configuration (the paper's "1 - Theta" is `1 - theta_cg`); `n_neighbours.npy` uint32 [S, N].
+//!   If frames of an imported file differ in N, each is written as `<name>_<snapshot>.npy` instead.
+//! - `correlations.csv`: snapshot, replica, class, then Pearson and Spearman of (Gamma, Upsilon),
+//!   (Gamma, 1-Theta), (1-Theta, Upsilon); empty where undefined (no Gamma, or a constant field);
+//! - `summary.csv` / `summary.json`: mean, standard deviation and count per class, pair and method, with
+//!   the paper's value or sign (SPEC §8) beside the Pearson rows;
+//! - `violin_pearson.{png,svg}`, `violin_spearman.{png,svg}`: coefficients per configuration, glass vs liquid;
+//! - `map_*_<snapshot>.{png,svg}`: field maps of one configuration (`--config`, default the first glass one);
+//! - `analysis.json`: settings, source, counts and every skipped frame or configuration with its reason.
+//!
+//! Configurations the network misclassified (listed in `gradcam.json`) are left out, like the paper does.
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
