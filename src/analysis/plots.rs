@@ -134,13 +134,15 @@ fn violin_body<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(10)
         .y_label_area_size(55)
-        .build_cartesian_2d(0.0..ng, -1.0..1.0)
+        .build_cartesian_2d(0.0..ng, -1.05..1.18)
         .map_err(s)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
         .y_desc("coefficient")
+        // Avoids a "-0.0" tick.
+        .y_label_formatter(&|v: &f64| format!("{:.1}", if v.abs() < 1e-9 { 0.0 } else { *v }))
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(s)?;
@@ -157,7 +159,7 @@ fn violin_body<DB: DrawingBackend>(
         chart
             .draw_series(std::iter::once(Text::new(
                 label.to_string(),
-                (g as f64 + 0.35, 0.93),
+                (g as f64 + 0.35, 1.14),
                 ("sans-serif", 18).into_font(),
             )))
             .map_err(s)?;
@@ -210,24 +212,23 @@ fn violin_body<DB: DrawingBackend>(
                     Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled())
                 });
             }
-            if c == 0 {
-                if let Some(p) = paper.get(g).copied().flatten() {
-                    let xc = g as f64 + 0.5;
-                    chart
-                        .draw_series(std::iter::once(PathElement::new(
-                            vec![(xc - 0.42, p), (xc + 0.42, p)],
-                            BLACK.stroke_width(2),
-                        )))
-                        .map_err(s)?;
-                    chart
-                        .draw_series(std::iter::once(Text::new(
-                            format!("paper {p}"),
-                            (xc + 0.05, p + 0.04),
-                            ("sans-serif", 14).into_font(),
-                        )))
-                        .map_err(s)?;
-                }
-            }
+        }
+        // The paper's value on top of the violins.
+        if let Some(p) = paper.get(g).copied().flatten() {
+            let xc = g as f64 + 0.5;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(xc - 0.42, p), (xc + 0.42, p)],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(s)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("paper {p}"),
+                    (xc + 0.05, p + 0.04),
+                    ("sans-serif", 14).into_font(),
+                )))
+                .map_err(s)?;
         }
     }
     chart
@@ -291,9 +292,14 @@ impl Figure for FieldMap<'_> {
         let (w, _) = root.dim_in_pixel();
         let (main, bar) = root.split_horizontally(w.saturating_sub(90));
         let [lx, ly] = self.box_l;
+        // Disks at the box edge stick out by their radius: leave that much margin so they do not cover the
+        // title and the axes.
+        let (mw, _) = main.dim_in_pixel();
+        let dmax = self.diameters.iter().cloned().fold(0.0, f64::max);
+        let rmax = (0.5 * dmax * mw.saturating_sub(70) as f64 / lx).ceil() as u32;
         let mut chart = ChartBuilder::on(&main)
             .caption(self.title, ("sans-serif", 20))
-            .margin(10)
+            .margin(8 + rmax)
             .x_label_area_size(30)
             .y_label_area_size(40)
             .build_cartesian_2d(0.0..lx, 0.0..ly)
