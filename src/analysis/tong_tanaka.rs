@@ -35,7 +35,7 @@ pub fn tong_tanaka(v: &Voronoi, species: &[u32], diameters: &[f64]) -> Vec<f64> 
             let so = species[o] as usize;
             let mut sum = 0.0;
             for k in 0..m {
-                let k1 = (k + 1) % m;
+                let k1 = if k + 1 == m { 0 } else { k + 1 };
                 let (a, b) = (r[k], r[k1]);
                 let cross = a[0] * b[1] - a[1] * b[0];
                 let dot = a[0] * b[0] + a[1] * b[1];

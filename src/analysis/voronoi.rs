@@ -227,10 +227,16 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
             idx.push(t.data().idx);
         }
         let m = rel.len();
+        if m < 3 {
+            // Not surrounded yet (too few images around a sparse configuration).
+            return Ok(Attempt::NeedMargin);
+        }
         cc.clear();
         // Face of out-edge k is (o, t_k, t_{k+1}); its circumcentre is a vertex of o's cell.
+        // (Index arithmetic without `%`: an integer division per edge is a visible cost here.)
         for k in 0..m {
-            let c = circumcentre(rel[k], rel[(k + 1) % m]);
+            let k1 = if k + 1 == m { 0 } else { k + 1 };
+            let c = circumcentre(rel[k], rel[k1]);
             // The circumcircle passes through o (in the box), so it lies within 2R of the box: it is empty of
             // every periodic image (a true periodic Delaunay triangle) if 2R fits inside the margin.
             let r = (c[0] * c[0] + c[1] * c[1]).sqrt();
@@ -241,14 +247,15 @@ fn attempt(pos: &[[f64; 2]], box_l: [f64; 2], margin: f64, spacing: f64) -> Resu
             cc.push(c);
         }
         let mut area2 = 0.0;
-        for k in 0..m {
-            let (a, b) = (cc[k], cc[(k + 1) % m]);
-            area2 += a[0] * b[1] - a[1] * b[0];
+        let mut prev = cc[m - 1];
+        for &c in cc.iter() {
+            area2 += prev[0] * c[1] - prev[1] * c[0];
+            prev = c;
         }
         areas[i] = 0.5 * area2;
         for k in 0..m {
             // The edge dual to o-t_k joins the circumcentres of the faces either side of it.
-            let (a, b) = (cc[(k + m - 1) % m], cc[k]);
+            let (a, b) = (cc[if k == 0 { m - 1 } else { k - 1 }], cc[k]);
             let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
             if len > tol {
                 neighbours.push(idx[k]);
