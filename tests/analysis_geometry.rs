@@ -329,3 +329,14 @@ fn tong_tanaka_one_large_disk_in_a_triangular_lattice_by_hand() {
         );
     }
 }
+
+#[test]
+fn voronoi_one_and_two_particles_tile_the_box_with_their_images() {
+    // One particle: its images form a square lattice, so its cell is the box and its 4 neighbours are itself.
+    let v = voronoi(&[0.3, 0.7], [2.0, 2.0]).expect("voronoi");
+    assert!((v.areas[0] - 4.0).abs() < 1e-12, "{}", v.areas[0]);
+    assert_eq!(v.neighbours_of(0), &[0, 0, 0, 0]);
+    let v = voronoi(&[0.3, 0.7, 1.9, 1.1], [3.0, 2.0]).expect("voronoi");
+    assert_area_sum(&v);
+    assert_symmetric(&v);
+}
