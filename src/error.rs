@@ -22,6 +22,19 @@ pub enum Error {
     Input(String),
     #[error("model {path}: {message}")]
     Model { path: PathBuf, message: String },
+    /// A frame of an imported trajectory (LAMMPS dump, extended XYZ) that cannot be used.
+    #[error("{path}: frame {frame} (line {line}): {message}")]
+    Frame {
+        path: PathBuf,
+        frame: usize,
+        line: usize,
+        message: String,
+    },
+    /// A configuration the structural analysis cannot handle (e.g. two particles at one position).
+    #[error("{0}")]
+    Geometry(String),
+    #[error("{path}: cannot draw the plot: {message}")]
+    Plot { path: PathBuf, message: String },
     #[error("interrupted; rerun with --resume to continue from the last checkpoint")]
     Interrupted,
 }

@@ -1,9 +1,11 @@
 //! glasscam: batched glass-former MD, CNN glass/liquid classification, Grad-CAM and structural analysis.
 
+pub mod analysis;
 pub mod bench;
 pub mod dataset;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod init;
 pub mod nn;
 pub mod npy;

@@ -56,6 +56,8 @@ enum Command {
     Train(glasscam::nn::TrainArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(glasscam::nn::GradcamArgs),
+    /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
+    Analyze(glasscam::analysis::cli::AnalyzeArgs),
 }
 
 #[derive(Args)]
@@ -251,6 +253,7 @@ fn main() {
             .map_err(Into::into),
         Command::Train(args) => glasscam::nn::run_train(&args),
         Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
+        Command::Analyze(args) => glasscam::analysis::cli::run(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -1,0 +1,125 @@
+//! The Grad-CAM score file contract between the CNN stage and `analyze`: `gamma.npy` plus `gradcam.json`.
+//!
+//! A Grad-CAM directory holds
+//! - `gamma.npy`    float64 [R, N]: row r is Gamma_i (SPEC §6) of every particle of snapshot `snapshots[r]`;
+//! - `gradcam.json` `GradcamIndex`: which data-set snapshot each row is, and which of them the network
+//!   misclassified (those are left out of the statistics, as in the paper).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::write_json_atomic;
+use crate::error::{Error, Result};
+use crate::npy;
+
+pub const GAMMA_NPY: &str = "gamma.npy";
+pub const GRADCAM_JSON: &str = "gradcam.json";
+pub const GRADCAM_FORMAT_VERSION: u32 = 1;
+
+/// What `gradcam.json` holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradcamIndex {
+    #[serde(default = "format_one")]
+    pub format_version: u32,
+    /// Row r of gamma.npy belongs to snapshot `snapshots[r]` (its row in the data set's positions.npy, or the
+    /// frame index of an imported trajectory).
+    pub snapshots: Vec<usize>,
+    /// Snapshots (a subset of `snapshots`) the network put in the wrong class; `analyze` skips them.
+    #[serde(default)]
+    pub misclassified: Vec<usize>,
+    /// The class whose score was explained (SPEC §6 default "glass"); `glasscam gradcam` writes it as `class`.
+    #[serde(default = "glass", alias = "class")]
+    pub target_class: String,
+}
+
+fn glass() -> String {
+    "glass".into()
+}
+
+fn format_one() -> u32 {
+    GRADCAM_FORMAT_VERSION
+}
+
+/// A loaded Grad-CAM directory.
+#[derive(Clone, Debug)]
+pub struct GammaSet {
+    pub index: GradcamIndex,
+    pub n_particles: usize,
+    /// [R * N] row-major.
+    pub gamma: Vec<f64>,
+}
+
+impl GammaSet {
+    /// Reads and checks `dir/gamma.npy` and `dir/gradcam.json`.
+    pub fn load(dir: &Path) -> Result<GammaSet> {
+        let bad = |message: String| Error::Dataset {
+            path: dir.to_path_buf(),
+            message,
+        };
+        let jpath = dir.join(GRADCAM_JSON);
+        let text = std::fs::read_to_string(&jpath).map_err(|e| {
+            bad(format!(
+                "cannot read {GRADCAM_JSON} ({e}); is this a Grad-CAM output directory?"
+            ))
+        })?;
+        let index: GradcamIndex = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{GRADCAM_JSON} is not valid: {e}")))?;
+        if index.format_version > GRADCAM_FORMAT_VERSION {
+            return Err(bad(format!(
+                "{GRADCAM_JSON} has format version {}, newer than this glasscam understands ({GRADCAM_FORMAT_VERSION})",
+                index.format_version
+            )));
+        }
+        let (shape, gamma) = npy::read::<f64>(&dir.join(GAMMA_NPY))?;
+        if shape.len() != 2 || shape[0] as usize != index.snapshots.len() {
+            return Err(bad(format!(
+                "{GAMMA_NPY} has shape {shape:?}; {GRADCAM_JSON} lists {} snapshots, so expected [{}, N]",
+                index.snapshots.len(),
+                index.snapshots.len()
+            )));
+        }
+        if let Some(k) = gamma.iter().position(|g| !g.is_finite()) {
+            return Err(bad(format!(
+                "{GAMMA_NPY} row {} particle {} is not finite ({})",
+                k / shape[1] as usize,
+                k % shape[1] as usize,
+                gamma[k]
+            )));
+        }
+        Ok(GammaSet {
+            index,
+            n_particles: shape[1] as usize,
+            gamma,
+        })
+    }
+
+    /// Writes a Grad-CAM directory (array first, index last).
+    pub fn write(
+        dir: &Path,
+        index: &GradcamIndex,
+        n_particles: usize,
+        gamma: &[f64],
+    ) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        npy::write(
+            &dir.join(GAMMA_NPY),
+            &[index.snapshots.len() as u64, n_particles as u64],
+            gamma,
+        )?;
+        write_json_atomic(&dir.join(GRADCAM_JSON), index)
+    }
+
+    /// Gamma of snapshot `s`, if this set covers it.
+    pub fn row(&self, s: usize) -> Option<&[f64]> {
+        let r = self.index.snapshots.iter().position(|&x| x == s)?;
+        Some(&self.gamma[r * self.n_particles..(r + 1) * self.n_particles])
+    }
+
+    pub fn is_misclassified(&self, s: usize) -> bool {
+        self.index.misclassified.contains(&s)
+    }
+}
