@@ -58,6 +58,8 @@ enum Command {
     Gradcam(glasscam::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
     Analyze(glasscam::analysis::cli::AnalyzeArgs),
+    /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
+    Propensity(glasscam::propensity::PropensityArgs),
 }
 
 #[derive(Args)]
@@ -254,6 +256,7 @@ fn main() {
         Command::Train(args) => glasscam::nn::run_train(&args),
         Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
         Command::Analyze(args) => glasscam::analysis::cli::run(&args),
+        Command::Propensity(args) => glasscam::propensity::run_cli(&args).map(|_| ()),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

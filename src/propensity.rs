@@ -254,3 +254,376 @@ pub fn run_ensemble(
         md_seconds,
     })
 }
+
+/// `glasscam propensity`: arguments.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PropensityArgs {
+    /// Data set directory (from `glasscam simulate`).
+    #[arg(long)]
+    pub data: std::path::PathBuf,
+    /// Snapshot index of the configuration (a glass, usually).
+    #[arg(long)]
+    pub snapshot: usize,
+    /// Temperatures (comma-separated); default T*, 1.25 T*, 1.5 T* of the system.
+    #[arg(long, value_delimiter = ',')]
+    pub temps: Vec<f64>,
+    /// Runs per temperature (default 30).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Steps per run (default: the preset's).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Log-spaced sample times (default: the preset's).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// `short` (minutes on a CPU) or `paper` (the paper's lengths, for a GPU).
+    #[arg(long, default_value = "short")]
+    pub preset: String,
+    /// A Grad-CAM directory (`glasscam gradcam`): gives C(Gamma, 1 - Delta).
+    #[arg(long)]
+    pub gradcam: Option<std::path::PathBuf>,
+    /// Coarse-graining length xi.
+    #[arg(long, default_value_t = 3.0)]
+    pub xi: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "auto")]
+    pub backend: glasscam_kernels::BackendChoice,
+    /// Output directory.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// No plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// The curves of `curves.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Curves {
+    pub data: String,
+    pub snapshot: usize,
+    pub class: String,
+    pub temps: Vec<f64>,
+    pub runs: usize,
+    pub steps: Vec<u64>,
+    pub times: Vec<f64>,
+    /// [temps][times]
+    pub delta: Vec<Vec<f64>>,
+    /// [temps][times] Pearson C(Gamma, 1 - Delta), coarse-grained and normalised; absent without Grad-CAM.
+    pub correlation: Option<Vec<Vec<f64>>>,
+    /// Per temperature: the largest correlation and where it is reached.
+    pub peaks: Vec<Peak>,
+    pub failed_runs: Vec<(usize, usize)>,
+    pub backend: String,
+    /// Batched MD: replicas, particle-steps and their rate.
+    pub replicas: usize,
+    pub particle_steps: f64,
+    pub md_seconds: f64,
+    pub particle_steps_per_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Peak {
+    pub temp: f64,
+    pub c_max: f64,
+    pub delta_at_max: f64,
+    pub time_at_max: f64,
+}
+
+/// Runs `glasscam propensity`.
+pub fn run_cli(a: &PropensityArgs) -> Result<Curves> {
+    use crate::analysis::coarse::{coarse_grain, normalise, CoarseGrain};
+    use crate::analysis::plots::{field_map, line_plot, FieldMap, LinePlot};
+    use crate::analysis::stats::pearson;
+    use crate::error::IoContext;
+
+    let ds = crate::dataset::Dataset::load(&a.data)?;
+    if a.snapshot >= ds.n_snapshots() {
+        return Err(Error::Input(format!(
+            "--snapshot {}: {} has {} snapshots",
+            a.snapshot,
+            a.data.display(),
+            ds.n_snapshots()
+        )));
+    }
+    let sys = &ds.manifest.system;
+    let md = serde_json::from_value::<crate::protocol::Protocol>(ds.manifest.protocol.clone())
+        .map(|p| p.md)
+        .unwrap_or_default();
+    let setup = sys.md_setup(&md);
+    let l = ds.box_l();
+    let flat = ds.snapshot(a.snapshot).to_vec();
+    let pos0: Vec<[f64; 2]> = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+    let vor = crate::analysis::voronoi::voronoi(&flat, [l, l])?;
+    let cages: Vec<Vec<u32>> = (0..vor.n())
+        .map(|i| vor.neighbours_of(i).to_vec())
+        .collect();
+
+    let t_star = sys.t_star;
+    let mut cfg = match (a.preset.as_str(), t_star) {
+        ("short", Some(t)) => EnsembleConfig::short(t),
+        ("paper", Some(t)) => EnsembleConfig::paper(t),
+        ("short" | "paper", None) => EnsembleConfig {
+            temps: Vec::new(),
+            ..EnsembleConfig::short(1.0)
+        },
+        (other, _) => {
+            return Err(Error::Input(format!(
+                "unknown preset `{other}`: use short or paper"
+            )))
+        }
+    };
+    if !a.temps.is_empty() {
+        cfg.temps = a.temps.clone();
+    }
+    if cfg.temps.is_empty() {
+        return Err(Error::Input(format!(
+            "system `{}` has no t_star: give --temps (between T* and 1.5 T*)",
+            sys.name
+        )));
+    }
+    if let Some(r) = a.runs {
+        cfg.runs = r;
+    }
+    if let Some(s) = a.steps {
+        cfg.steps = s;
+    }
+    if let Some(s) = a.samples {
+        cfg.samples = s;
+    }
+    cfg.seed = a.seed;
+
+    // Gamma of this snapshot, coarse-grained and normalised like the other indicators.
+    let cg = CoarseGrain {
+        xi: a.xi,
+        ..Default::default()
+    };
+    let gamma_cg = match &a.gradcam {
+        None => None,
+        Some(dir) => {
+            let g = crate::analysis::GammaSet::load(dir)?;
+            if g.n_particles != setup.n {
+                return Err(Error::Input(format!(
+                    "{}: Gamma has {} particles per row, the data set {}",
+                    dir.display(),
+                    g.n_particles,
+                    setup.n
+                )));
+            }
+            if g.is_misclassified(a.snapshot) {
+                return Err(Error::Input(format!(
+                    "snapshot {} is misclassified by the network ({}): its Gamma is left out; choose another",
+                    a.snapshot,
+                    dir.display()
+                )));
+            }
+            let row = g.row(a.snapshot).ok_or_else(|| {
+                Error::Input(format!(
+                    "{} has no Gamma for snapshot {}: run gradcam over it (e.g. --split all)",
+                    dir.display(),
+                    a.snapshot
+                ))
+            })?;
+            Some(normalise(&coarse_grain(&flat, [l, l], cg, &[row])[0]))
+        }
+    };
+
+    let compute = Compute::select(a.backend)?;
+    let total = cfg.temps.len() * cfg.runs;
+    eprintln!(
+        "propensity: snapshot {} of {} ({}), {} temperatures x {} runs = {} replicas in one batch, {} steps",
+        a.snapshot,
+        a.data.display(),
+        ds.manifest.snapshots[a.snapshot].class,
+        cfg.temps.len(),
+        cfg.runs,
+        total,
+        cfg.steps
+    );
+    let res = run_ensemble(&setup, &pos0, &cages, &cfg, &compute, true)?;
+    std::fs::create_dir_all(&a.out).at(&a.out)?;
+    let (nt, ns, n) = (cfg.temps.len(), res.steps.len(), setup.n);
+    let times: Vec<f64> = res.steps.iter().map(|&s| s as f64 * setup.dt).collect();
+    crate::npy::write(&a.out.join("times.npy"), &[ns as u64], &times)?;
+    let delta_flat: Vec<f64> = res.delta.iter().flatten().copied().collect();
+    crate::npy::write(
+        &a.out.join("delta.npy"),
+        &[nt as u64, ns as u64],
+        &delta_flat,
+    )?;
+    let prop_flat: Vec<f64> = res.propensity.iter().flatten().flatten().copied().collect();
+    crate::npy::write(
+        &a.out.join("propensity.npy"),
+        &[nt as u64, ns as u64, n as u64],
+        &prop_flat,
+    )?;
+    // 1 - Delta, coarse-grained and normalised, per temperature and time
+    let mut one_minus = vec![vec![Vec::new(); ns]; nt];
+    for ti in 0..nt {
+        let fields: Vec<&[f64]> = res.propensity[ti].iter().map(|v| v.as_slice()).collect();
+        for (si, f) in coarse_grain(&flat, [l, l], cg, &fields)
+            .into_iter()
+            .enumerate()
+        {
+            one_minus[ti][si] = normalise(&f).into_iter().map(|x| 1.0 - x).collect();
+        }
+    }
+    let om_flat: Vec<f64> = one_minus.iter().flatten().flatten().copied().collect();
+    crate::npy::write(
+        &a.out.join("one_minus_delta_cg.npy"),
+        &[nt as u64, ns as u64, n as u64],
+        &om_flat,
+    )?;
+    let correlation: Option<Vec<Vec<f64>>> = gamma_cg.as_ref().map(|g| {
+        one_minus
+            .iter()
+            .map(|per_t| per_t.iter().map(|om| pearson(g, om)).collect())
+            .collect()
+    });
+    let peaks: Vec<Peak> = match &correlation {
+        None => Vec::new(),
+        Some(c) => c
+            .iter()
+            .enumerate()
+            .map(|(ti, row)| {
+                let (si, &cmax) = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .max_by(|x, y| x.1.total_cmp(y.1))
+                    .unwrap_or((0, &f64::NAN));
+                Peak {
+                    temp: cfg.temps[ti],
+                    c_max: cmax,
+                    delta_at_max: res.delta[ti][si],
+                    time_at_max: times[si],
+                }
+            })
+            .collect(),
+    };
+    let particle_steps = (total * n) as f64 * cfg.steps as f64;
+    let curves = Curves {
+        data: a.data.display().to_string(),
+        snapshot: a.snapshot,
+        class: ds.manifest.snapshots[a.snapshot].class.clone(),
+        temps: cfg.temps.clone(),
+        runs: cfg.runs,
+        steps: res.steps.clone(),
+        times: times.clone(),
+        delta: res.delta.clone(),
+        correlation: correlation.clone(),
+        peaks: peaks.clone(),
+        failed_runs: res.failed.clone(),
+        backend: compute.identity(),
+        replicas: total,
+        particle_steps,
+        md_seconds: res.md_seconds,
+        particle_steps_per_s: particle_steps / res.md_seconds.max(1e-9),
+    };
+    crate::dataset::write_json_atomic(&a.out.join("curves.json"), &curves)?;
+
+    if !a.no_plots {
+        let label = |t: f64| format!("T = {t:.3}");
+        let series: Vec<(String, Vec<(f64, f64)>)> = (0..nt)
+            .map(|ti| {
+                (
+                    label(cfg.temps[ti]),
+                    times
+                        .iter()
+                        .copied()
+                        .zip(res.delta[ti].iter().copied())
+                        .collect(),
+                )
+            })
+            .collect();
+        line_plot(
+            &a.out.join("delta_vs_time"),
+            &LinePlot {
+                title: "delta(t) from the glass",
+                x_label: "time",
+                y_label: "delta",
+                series: &series,
+                log_x: true,
+            },
+        )?;
+        if let Some(c) = &correlation {
+            let series: Vec<(String, Vec<(f64, f64)>)> = (0..nt)
+                .map(|ti| {
+                    (
+                        label(cfg.temps[ti]),
+                        res.delta[ti]
+                            .iter()
+                            .copied()
+                            .zip(c[ti].iter().copied())
+                            .collect(),
+                    )
+                })
+                .collect();
+            line_plot(
+                &a.out.join("correlation_vs_delta"),
+                &LinePlot {
+                    title: "C(Gamma, 1 - Delta) against delta (paper Fig. 4)",
+                    x_label: "delta",
+                    y_label: "C(Gamma, 1 - Delta)",
+                    series: &series,
+                    log_x: true,
+                },
+            )?;
+        }
+        // Field maps at the sample where delta is closest to 1 (the paper's peak), lowest temperature.
+        let si = (0..ns)
+            .min_by(|&x, &y| {
+                (res.delta[0][x] - 1.0)
+                    .abs()
+                    .total_cmp(&(res.delta[0][y] - 1.0).abs())
+            })
+            .unwrap_or(0);
+        let diam: Vec<f64> = {
+            let d = sys.diameters();
+            ds.species.iter().map(|&s| d[s as usize]).collect()
+        };
+        let title = format!(
+            "1 - Delta (coarse-grained), T = {:.3}, delta = {:.2}",
+            cfg.temps[0], res.delta[0][si]
+        );
+        field_map(
+            &a.out.join("field_one_minus_delta"),
+            &FieldMap {
+                title: &title,
+                box_l: [l, l],
+                positions: &flat,
+                diameters: &diam,
+                colour: &one_minus[0][si],
+                alpha: None,
+            },
+        )?;
+        if let Some(g) = &gamma_cg {
+            field_map(
+                &a.out.join("field_gamma"),
+                &FieldMap {
+                    title: "Gamma (coarse-grained)",
+                    box_l: [l, l],
+                    positions: &flat,
+                    diameters: &diam,
+                    colour: g,
+                    alpha: None,
+                },
+            )?;
+        }
+    }
+    eprintln!(
+        "propensity: {} replicas x {} steps in {:.1} s of batched MD ({:.3e} particle-steps/s); wrote {}",
+        total,
+        cfg.steps,
+        res.md_seconds,
+        curves.particle_steps_per_s,
+        a.out.display()
+    );
+    for p in &peaks {
+        eprintln!(
+            "  T = {:.3}: max C(Gamma, 1 - Delta) = {:.3} at delta = {:.3} (t = {:.1})",
+            p.temp, p.c_max, p.delta_at_max, p.time_at_max
+        );
+    }
+    Ok(curves)
+}

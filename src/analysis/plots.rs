@@ -364,3 +364,108 @@ impl Figure for FieldMap<'_> {
 pub fn field_map(stem: &Path, map: &FieldMap) -> Result<Vec<PathBuf>> {
     both(stem, (760, 680), map)
 }
+
+/// Curves with markers, one series per label (e.g. C(Gamma, 1 - Delta) against delta, one per temperature).
+pub struct LinePlot<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub series: &'a [(String, Vec<(f64, f64)>)],
+    /// Logarithmic x axis (positive x only).
+    pub log_x: bool,
+}
+
+impl Figure for LinePlot<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String> {
+        root.fill(&WHITE).map_err(s)?;
+        let pts = || {
+            self.series
+                .iter()
+                .flat_map(|(_, v)| v.iter())
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+        };
+        let (mut x0, mut x1, mut y0, mut y1) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
+        for &(x, y) in pts() {
+            if self.log_x && x <= 0.0 {
+                continue;
+            }
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        if !x0.is_finite() {
+            (x0, x1, y0, y1) = (1.0, 10.0, 0.0, 1.0);
+        }
+        if x1 <= x0 {
+            x1 = x0 * 2.0 + 1.0;
+        }
+        let pad = 0.05 * (y1 - y0).max(1e-3);
+        let (y0, y1) = (y0 - pad, y1 + pad);
+        let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+        macro_rules! body {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(self.x_label)
+                    .y_desc(self.y_label)
+                    .label_style(("sans-serif", 14))
+                    .draw()
+                    .map_err(s)?;
+                for (k, (label, v)) in self.series.iter().enumerate() {
+                    let c = colours[k % colours.len()];
+                    let v: Vec<(f64, f64)> = v
+                        .iter()
+                        .copied()
+                        .filter(|p| {
+                            p.0.is_finite() && p.1.is_finite() && (!self.log_x || p.0 > 0.0)
+                        })
+                        .collect();
+                    chart
+                        .draw_series(LineSeries::new(v.clone(), c.stroke_width(2)))
+                        .map_err(s)?;
+                    chart
+                        .draw_series(v.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                        .map_err(s)?
+                        .label(label.clone())
+                        .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 14))
+                    .draw()
+                    .map_err(s)?;
+            }};
+        }
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60);
+        if self.log_x {
+            body!(builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(s)?);
+        } else {
+            body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(s)?);
+        }
+        Ok(())
+    }
+}
+
+/// Draws a line plot into `stem.png` and `stem.svg`.
+pub fn line_plot(stem: &Path, plot: &LinePlot) -> Result<Vec<PathBuf>> {
+    both(stem, (720, 520), plot)
+}
