@@ -161,3 +161,63 @@ pub fn bench_md(
     }
     Ok(rows)
 }
+
+/// The propensity ensemble's batched MD (all runs x temperatures of one glass configuration as replicas, fresh
+/// velocities, per-replica temperatures) against `bench md`'s rate at the same replica count.
+pub fn bench_propensity(
+    system: &SystemDef,
+    backends: &[Compute],
+    replicas: usize,
+    seconds: f64,
+) -> Result<()> {
+    use crate::propensity::{run_ensemble, EnsembleConfig};
+    let setup = system.md_setup(&MdSettings::default());
+    let t_star = system.t_star.unwrap_or(system.t_liquid);
+    let glass = bench_replicas(&setup, 1, t_star);
+    // cages are irrelevant to the speed: every particle its own cage
+    let cages = vec![Vec::new(); setup.n];
+    println!(
+        "{:<8} {:>9} {:>18} {:>18} {:>8}",
+        "backend", "replicas", "bench md p-s/s", "propensity p-s/s", "ratio"
+    );
+    for compute in backends {
+        let md = bench_md_quiet(system, compute, replicas, seconds)?;
+        // steps for about `seconds` at the bench-md rate, at least 10
+        let steps = ((md * seconds / (replicas * setup.n) as f64) as u64).max(10);
+        let cfg = EnsembleConfig {
+            temps: vec![t_star, 1.25 * t_star, 1.5 * t_star],
+            runs: replicas.div_ceil(3),
+            steps,
+            samples: 6,
+            seed: 1,
+        };
+        let res = run_ensemble(&setup, &glass.pos, &cages, &cfg, compute, false)?;
+        let total = cfg.temps.len() * cfg.runs;
+        let rate = (total * setup.n) as f64 * steps as f64 / res.md_seconds;
+        let name = match compute {
+            Compute::Cpu => "cpu",
+            Compute::Gpu(_) => "gpu",
+        };
+        println!(
+            "{name:<8} {total:>9} {md:>18.3e} {rate:>18.3e} {:>7.2}x",
+            rate / md
+        );
+    }
+    Ok(())
+}
+
+fn bench_md_quiet(
+    system: &SystemDef,
+    compute: &Compute,
+    replicas: usize,
+    seconds: f64,
+) -> Result<f64> {
+    let setup = system.md_setup(&MdSettings::default());
+    let reps = bench_replicas(&setup, replicas, system.t_liquid);
+    let mut b: Box<dyn MdBackend> = match compute {
+        Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
+        Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
+    };
+    let (steps, secs) = time_backend(b.as_mut(), &reps, system.t_liquid, seconds)?;
+    Ok(steps as f64 * (replicas * setup.n) as f64 / secs)
+}

@@ -125,6 +125,33 @@ enum BenchWhat {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// CNN training and Grad-CAM images/s, CPU twin vs GPU path.
+    Nn {
+        /// Grid size G (the CPU twin takes long at the default 128).
+        #[arg(long, default_value_t = 64)]
+        grid: usize,
+        /// Training steps (batches of 32) timed on each path.
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+    },
+    /// Voronoi + Tong-Tanaka + coarse-graining per 2000-particle configuration (compare `benches/freud_voronoi.py`).
+    Analysis {
+        #[arg(long, default_value_t = 16)]
+        configs: usize,
+        /// Also write the configurations here for the freud script.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
+    Propensity {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        /// Replicas (temperatures x runs).
+        #[arg(long, default_value_t = 90)]
+        replicas: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
 fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
@@ -247,6 +274,24 @@ fn main() {
                 seconds,
             } => SystemDef::resolve(&system).and_then(|sys| {
                 glasscam::bench::bench_md(&sys, &backends_for_bench(backend)?, &replicas, seconds)
+                    .map(|_| ())
+            }),
+            BenchWhat::Nn { grid, steps } => {
+                let cfg = glasscam::nn::ModelConfig {
+                    grid,
+                    ..Default::default()
+                };
+                glasscam::nn::bench_nn(&cfg, 2, steps, steps).map(|_| ())
+            }
+            BenchWhat::Analysis { configs, out } => {
+                glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
+            }
+            BenchWhat::Propensity {
+                backend,
+                replicas,
+                seconds,
+            } => backends_for_bench(backend).and_then(|b| {
+                glasscam::bench::bench_propensity(&SystemDef::kam(), &b, replicas, seconds)
                     .map(|_| ())
             }),
         },

@@ -459,13 +459,13 @@ pub fn run_cli(a: &PropensityArgs) -> Result<Curves> {
     )?;
     // 1 - Delta, coarse-grained and normalised, per temperature and time
     let mut one_minus = vec![vec![Vec::new(); ns]; nt];
-    for ti in 0..nt {
-        let fields: Vec<&[f64]> = res.propensity[ti].iter().map(|v| v.as_slice()).collect();
-        for (si, f) in coarse_grain(&flat, [l, l], cg, &fields)
-            .into_iter()
-            .enumerate()
+    for (per_t, props) in one_minus.iter_mut().zip(&res.propensity) {
+        let fields: Vec<&[f64]> = props.iter().map(|v| v.as_slice()).collect();
+        for (slot, f) in per_t
+            .iter_mut()
+            .zip(coarse_grain(&flat, [l, l], cg, &fields))
         {
-            one_minus[ti][si] = normalise(&f).into_iter().map(|x| 1.0 - x).collect();
+            *slot = normalise(&f).into_iter().map(|x| 1.0 - x).collect();
         }
     }
     let om_flat: Vec<f64> = one_minus.iter().flatten().flatten().copied().collect();
