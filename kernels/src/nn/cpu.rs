@@ -232,43 +232,55 @@ pub fn conv2d_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &m
         });
 }
 
+/// Output channels per task of `conv2d_backward_weight` (each input load serves that many weights).
+const CO_TILE: usize = 4;
+/// Lanes of its partial sums.
+const BW_LANES: usize = 4;
+
 /// Twin of conv2d_backward_weight.wgsl (one sum per weight and per bias, written into `grads`). Arranged for speed:
-/// one task per (co, ci) pair, padded input, contiguous x with LANES partial sums per weight; the shader's terms,
-/// summed in another order (results differ from it at rounding level).
+/// one task per input channel and CO_TILE output channels, padded input, contiguous x with BW_LANES partial sums
+/// per weight; the shader's terms, summed in another order (results differ from it at rounding level).
 pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: &mut [f64]) {
     let (h, w, k, pad) = (p.h as usize, p.w as usize, p.k as usize, p.pad as i64);
     let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
     let (hw, kk) = (h * w, k * k);
     let (hp, wp) = (h + k - 1, w + k - 1);
-    let n_w = c_out * c_in * kk;
     let padded = pad_planes(input, batch * c_in, h, w, k, pad);
-    let sums: Vec<Vec<f64>> = (0..c_out * c_in)
+    let groups = c_out.div_ceil(CO_TILE);
+    let xt = w / BW_LANES * BW_LANES;
+    // per task: sums[(tap, c)] of output channel group * CO_TILE + c (a short last group repeats its last channel)
+    let sums: Vec<Vec<[f64; CO_TILE]>> = (0..c_in * groups)
         .into_par_iter()
         .map(|j| {
-            let (co, ci) = (j / c_in, j % c_in);
-            let mut acc = vec![[0.0; LANES]; kk];
-            let mut tail = vec![0.0; kk];
-            let xt = w / LANES * LANES;
+            let (ci, cg) = (j / groups, j % groups);
+            let cos: [usize; CO_TILE] = std::array::from_fn(|c| (cg * CO_TILE + c).min(c_out - 1));
+            let mut acc = vec![[[0.0; BW_LANES]; CO_TILE]; kk];
+            let mut tail = vec![[0.0; CO_TILE]; kk];
             for b in 0..batch {
-                let g = &gout[(b * c_out + co) * hw..][..hw];
                 let src = &padded[(b * c_in + ci) * hp * wp..][..hp * wp];
-                for (y, grow) in g.chunks_exact(w).enumerate() {
+                for y in 0..h {
+                    let g: [&[f64]; CO_TILE] =
+                        std::array::from_fn(|c| &gout[(b * c_out + cos[c]) * hw + y * w..][..w]);
                     for ky in 0..k {
                         let row = &src[(y + ky) * wp..][..wp];
                         for kx in 0..k {
-                            let a = &mut acc[ky * k + kx];
-                            let shifted = &row[kx..kx + w];
-                            for (gc, sc) in grow[..xt]
-                                .chunks_exact(LANES)
-                                .zip(shifted[..xt].chunks_exact(LANES))
-                            {
-                                for l in 0..LANES {
-                                    a[l] += gc[l] * sc[l];
+                            let s = &row[kx..kx + w];
+                            // a local copy keeps the partial sums in registers
+                            let mut a = acc[ky * k + kx];
+                            for (i, sv) in s[..xt].chunks_exact(BW_LANES).enumerate() {
+                                for c in 0..CO_TILE {
+                                    let gv = &g[c][i * BW_LANES..][..BW_LANES];
+                                    for l in 0..BW_LANES {
+                                        a[c][l] += gv[l] * sv[l];
+                                    }
                                 }
                             }
+                            acc[ky * k + kx] = a;
                             let t = &mut tail[ky * k + kx];
-                            for (gv, sv) in grow[xt..].iter().zip(&shifted[xt..]) {
-                                *t += gv * sv;
+                            for x in xt..w {
+                                for c in 0..CO_TILE {
+                                    t[c] += g[c][x] * s[x];
+                                }
                             }
                         }
                     }
@@ -276,15 +288,20 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
             }
             acc.iter()
                 .zip(&tail)
-                .map(|(a, t)| a.iter().sum::<f64>() + t)
+                .map(|(a, t)| std::array::from_fn(|c| a[c].iter().sum::<f64>() + t[c]))
                 .collect()
         })
         .collect();
     let w_off = p.w_off as usize;
     for (j, s) in sums.iter().enumerate() {
-        grads[w_off + j * kk..w_off + (j + 1) * kk].copy_from_slice(s);
+        let (ci, cg) = (j / groups, j % groups);
+        for c in 0..CO_TILE.min(c_out - cg * CO_TILE) {
+            let co = cg * CO_TILE + c;
+            for (t, v) in s.iter().enumerate() {
+                grads[w_off + (co * c_in + ci) * kk + t] = v[c];
+            }
+        }
     }
-    debug_assert_eq!(sums.len() * kk, n_w);
     let bias: Vec<f64> = (0..c_out)
         .into_par_iter()
         .map(|co| {
@@ -331,17 +348,20 @@ pub fn dense_forward(p: &NnParams, params: &[f64], input: &[f64], output: &mut [
                     let x = &input[b * n_in + t0..b * n_in + t1];
                     for (r, o) in rows.clone().enumerate() {
                         let wr = &params[w_off + o * n_in + t0..w_off + o * n_in + t1];
-                        let (a, t) = (&mut acc[r * batch + b], &mut tail[r * batch + b]);
+                        let t = &mut tail[r * batch + b];
                         let xc = x.chunks_exact(LANES);
                         let wc = wr.chunks_exact(LANES);
                         for (xv, wv) in xc.remainder().iter().zip(wc.remainder()) {
                             *t += xv * wv;
                         }
+                        // a local copy keeps the partial sums in registers
+                        let mut a = acc[r * batch + b];
                         for (xs, ws) in xc.zip(wc) {
                             for l in 0..LANES {
                                 a[l] += ws[l] * xs[l];
                             }
                         }
+                        acc[r * batch + b] = a;
                     }
                 }
             }
