@@ -116,11 +116,13 @@ fn pad_planes(planes: &[f64], n: usize, h: usize, w: usize, k: usize, off: i64) 
     out
 }
 
-/// Lanes of the register tile of `conv_rows`.
+/// Lanes of the partial sums (dense layers).
 const LANES: usize = 8;
+/// Lanes of the register tile of `conv_rows`.
+const CONV_LANES: usize = 16;
 
 /// out[y * w + x] = init + sum over t of taps[t] * src[y * wp + offs[t] + x], for every pixel of an h x w plane,
-/// taps in order (the shader's order, so the sum is the shader's). An x tile of LANES accumulators stays in
+/// taps in order (the shader's order, so the sum is the shader's). An x tile of CONV_LANES accumulators stays in
 /// registers over all taps.
 fn conv_rows(
     out: &mut [f64],
@@ -134,16 +136,16 @@ fn conv_rows(
     for (y, orow) in out.chunks_exact_mut(w).enumerate() {
         let row = &src[y * wp..];
         let mut x0 = 0;
-        for tile in orow.chunks_exact_mut(LANES) {
-            let mut acc = [init; LANES];
+        for tile in orow.chunks_exact_mut(CONV_LANES) {
+            let mut acc = [init; CONV_LANES];
             for (&wv, &o) in taps.iter().zip(offs) {
-                let s = &row[o + x0..o + x0 + LANES];
-                for l in 0..LANES {
+                let s = &row[o + x0..o + x0 + CONV_LANES];
+                for l in 0..CONV_LANES {
                     acc[l] += wv * s[l];
                 }
             }
             tile.copy_from_slice(&acc);
-            x0 += LANES;
+            x0 += CONV_LANES;
         }
         for x in x0..w {
             let mut acc = init;
