@@ -96,24 +96,23 @@ pub fn grid_sample(p: &NnParams, field: &[f64], pos: &[f64], out: &mut [f64]) {
         });
 }
 
-/// Circularly padded copy of `planes` (`n` planes of h x w): planes of (h + k - 1) x (w + k - 1), where padded
-/// (r, c) holds plane (wrap(r - off), wrap(c - off)). The convolutions below read shifted windows of it, so their
-/// inner loops run over contiguous x with no wrap and no per-tap bounds check.
-fn pad_planes(planes: &[f64], n: usize, h: usize, w: usize, k: usize, off: i64) -> Vec<f64> {
-    let (hp, wp) = (h + k - 1, w + k - 1);
+/// Circularly padded copy of `planes` (planes of h x w) into `dst`: planes of (h + k - 1) x (w + k - 1), where
+/// padded (r, c) holds plane (wrap(r - off), wrap(c - off)). The convolutions below read shifted windows of it, so
+/// their inner loops run over contiguous x with no wrap and no per-tap bounds check.
+fn pad_planes(dst: &mut [f64], planes: &[f64], h: usize, w: usize, k: usize, off: i64) {
+    let wp = w + k - 1;
     let cols: Vec<usize> = (0..wp).map(|c| wrap(c as i64 - off, w as u32)).collect();
-    let mut out = vec![0.0; n * hp * wp];
-    out.par_chunks_mut(hp * wp)
-        .zip(planes[..n * h * w].par_chunks(h * w))
-        .for_each(|(dst, src)| {
-            for (r, drow) in dst.chunks_exact_mut(wp).enumerate() {
-                let srow = &src[wrap(r as i64 - off, h as u32) * w..][..w];
-                for (d, &c) in drow.iter_mut().zip(&cols) {
-                    *d = srow[c];
-                }
+    for (dplane, src) in dst
+        .chunks_exact_mut((h + k - 1) * wp)
+        .zip(planes.chunks_exact(h * w))
+    {
+        for (r, drow) in dplane.chunks_exact_mut(wp).enumerate() {
+            let srow = &src[wrap(r as i64 - off, h as u32) * w..][..w];
+            for (d, &c) in drow.iter_mut().zip(&cols) {
+                *d = srow[c];
             }
-        });
-    out
+        }
+    }
 }
 
 /// Lanes of the partial sums (dense layers).
@@ -183,22 +182,23 @@ pub fn conv2d_forward(p: &NnParams, params: &[f64], input: &[f64], output: &mut 
     let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
     let (hw, kk) = (h * w, k * k);
     let (hp, wp) = (h + k - 1, w + k - 1);
-    let padded = pad_planes(input, batch * c_in, h, w, k, pad);
     let offs = tap_offsets(c_in, k, hp, wp, false);
+    // one task per sample pads its input planes, then one per output plane
     output[..batch * c_out * hw]
-        .par_chunks_mut(hw)
+        .par_chunks_mut(c_out * hw)
         .enumerate()
-        .for_each(|(plane, out)| {
-            let co = plane % c_out;
-            let b = plane / c_out;
-            let taps = &params[p.w_off as usize + co * c_in * kk..][..c_in * kk];
-            let src = &padded[b * c_in * hp * wp..(b + 1) * c_in * hp * wp];
-            conv_rows(out, params[p.b_off as usize + co], src, taps, &offs, w, wp);
-            if p.act == 1 {
-                for v in out.iter_mut() {
-                    *v = v.max(0.0);
+        .for_each(|(b, outs)| {
+            let mut src = vec![0.0; c_in * hp * wp];
+            pad_planes(&mut src, &input[b * c_in * hw..][..c_in * hw], h, w, k, pad);
+            outs.par_chunks_mut(hw).enumerate().for_each(|(co, out)| {
+                let taps = &params[p.w_off as usize + co * c_in * kk..][..c_in * kk];
+                conv_rows(out, params[p.b_off as usize + co], &src, taps, &offs, w, wp);
+                if p.act == 1 {
+                    for v in out.iter_mut() {
+                        *v = v.max(0.0);
+                    }
                 }
-            }
+            });
         });
 }
 
@@ -209,8 +209,6 @@ pub fn conv2d_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &m
     let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
     let (hw, kk) = (h * w, k * k);
     let (hp, wp) = (h + k - 1, w + k - 1);
-    // padded row r holds gout row wrap(r - (k - 1 - pad)); row y + k - 1 - ky is then gout row y + pad - ky
-    let padded = pad_planes(gout, batch * c_out, h, w, k, (k - 1) as i64 - pad);
     let offs = tap_offsets(c_out, k, hp, wp, true);
     // taps of input channel ci in (co, ky, kx) order
     let taps: Vec<Vec<f64>> = (0..c_in)
@@ -223,14 +221,18 @@ pub fn conv2d_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &m
                 .collect()
         })
         .collect();
+    // one task per sample pads its output-gradient planes, then one per input plane; padded row r holds gout
+    // row wrap(r - (k - 1 - pad)), so row y + k - 1 - ky is gout row y + pad - ky
     gin[..batch * c_in * hw]
-        .par_chunks_mut(hw)
+        .par_chunks_mut(c_in * hw)
         .enumerate()
-        .for_each(|(plane, g)| {
-            let ci = plane % c_in;
-            let b = plane / c_in;
-            let src = &padded[b * c_out * hp * wp..(b + 1) * c_out * hp * wp];
-            conv_rows(g, 0.0, src, &taps[ci], &offs, w, wp);
+        .for_each(|(b, gins)| {
+            let mut src = vec![0.0; c_out * hp * wp];
+            let gb = &gout[b * c_out * hw..][..c_out * hw];
+            pad_planes(&mut src, gb, h, w, k, (k - 1) as i64 - pad);
+            gins.par_chunks_mut(hw).enumerate().for_each(|(ci, g)| {
+                conv_rows(g, 0.0, &src, &taps[ci], &offs, w, wp);
+            });
         });
 }
 
@@ -247,7 +249,6 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
     let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
     let (hw, kk) = (h * w, k * k);
     let (hp, wp) = (h + k - 1, w + k - 1);
-    let padded = pad_planes(input, batch * c_in, h, w, k, pad);
     let groups = c_out.div_ceil(CO_TILE);
     let xt = w / BW_LANES * BW_LANES;
     // per task: sums[(tap, c)] of output channel group * CO_TILE + c (a short last group repeats its last channel)
@@ -258,8 +259,9 @@ pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: 
             let cos: [usize; CO_TILE] = std::array::from_fn(|c| (cg * CO_TILE + c).min(c_out - 1));
             let mut acc = vec![[[0.0; BW_LANES]; CO_TILE]; kk];
             let mut tail = vec![[0.0; CO_TILE]; kk];
+            let mut src = vec![0.0; hp * wp];
             for b in 0..batch {
-                let src = &padded[(b * c_in + ci) * hp * wp..][..hp * wp];
+                pad_planes(&mut src, &input[(b * c_in + ci) * hw..][..hw], h, w, k, pad);
                 for y in 0..h {
                     let g: [&[f64]; CO_TILE] =
                         std::array::from_fn(|c| &gout[(b * c_out + cos[c]) * hw + y * w..][..w]);
