@@ -1,5 +1,7 @@
-//! CPU twins of the nn kernels in f64: one function per shader with the same name, bindings in the same order,
-//! loops that mirror the shader's invocations (parallel over outputs with rayon). `CpuExec` runs a plan on them.
+//! CPU twins of the nn kernels in f64: one function per shader with the same name, bindings in the same order, the
+//! same terms as the shader (parallel with rayon). The convolution and dense twins arrange their loops for speed
+//! (circularly padded planes, contiguous x, register tiles, cache tiles; see each function for its summation order),
+//! since they are also the path of `train` and `gradcam` without a GPU. `CpuExec` runs a plan on them.
 
 use std::collections::HashMap;
 
@@ -185,7 +187,7 @@ pub fn conv2d_forward(p: &NnParams, params: &[f64], input: &[f64], output: &mut 
     let offs = tap_offsets(c_in, k, hp, wp, false);
     // one task per sample pads its input planes, then one per output plane
     output[..batch * c_out * hw]
-        .par_chunks_mut(c_out * hw)
+        .par_chunks_mut((c_out * hw).max(1))
         .enumerate()
         .for_each(|(b, outs)| {
             let mut src = vec![0.0; c_in * hp * wp];
@@ -224,7 +226,7 @@ pub fn conv2d_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &m
     // one task per sample pads its output-gradient planes, then one per input plane; padded row r holds gout
     // row wrap(r - (k - 1 - pad)), so row y + k - 1 - ky is gout row y + pad - ky
     gin[..batch * c_in * hw]
-        .par_chunks_mut(c_in * hw)
+        .par_chunks_mut((c_in * hw).max(1))
         .enumerate()
         .for_each(|(b, gins)| {
             let mut src = vec![0.0; c_out * hp * wp];
@@ -393,7 +395,7 @@ pub fn dense_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &mu
     let (n_in, n_out, batch) = (p.n_in as usize, p.n_out as usize, p.batch as usize);
     let w_off = p.w_off as usize;
     let mut tiles: Vec<(usize, &mut [f64])> = Vec::new();
-    for (b, row) in gin[..batch * n_in].chunks_mut(n_in).enumerate() {
+    for (b, row) in gin[..batch * n_in].chunks_mut(n_in.max(1)).enumerate() {
         for (i, tile) in row.chunks_mut(DENSE_TILE).enumerate() {
             tiles.push((b * n_in.div_ceil(DENSE_TILE) + i, tile));
         }
@@ -419,7 +421,7 @@ pub fn dense_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: &
     let n_w = n_out * n_in;
     let (w_off, b_off) = (p.w_off as usize, p.b_off as usize);
     grads[w_off..w_off + n_w]
-        .par_chunks_mut(DENSE_ROWS * n_in)
+        .par_chunks_mut((DENSE_ROWS * n_in).max(1))
         .enumerate()
         .for_each(|(gi, rows)| {
             for t0 in (0..n_in).step_by(DENSE_TILE) {
