@@ -12,6 +12,7 @@ pub mod npy;
 pub mod progress;
 pub mod propensity;
 pub mod protocol;
+pub mod reproduce;
 pub mod system;
 
 pub use error::{Error, Result};

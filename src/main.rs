@@ -58,6 +58,8 @@ enum Command {
     Gradcam(glasscam::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
     Analyze(glasscam::analysis::cli::AnalyzeArgs),
+    /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
+    Reproduce(glasscam::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
     Propensity(glasscam::propensity::PropensityArgs),
 }
@@ -301,6 +303,7 @@ fn main() {
         Command::Train(args) => glasscam::nn::run_train(&args),
         Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
         Command::Analyze(args) => glasscam::analysis::cli::run(&args),
+        Command::Reproduce(args) => glasscam::reproduce::run(&args).map(|_| ()),
         Command::Propensity(args) => glasscam::propensity::run_cli(&args).map(|_| ()),
     };
     if let Err(e) = result {
