@@ -96,111 +96,225 @@ pub fn grid_sample(p: &NnParams, field: &[f64], pos: &[f64], out: &mut [f64]) {
         });
 }
 
-/// Twin of conv2d_forward.wgsl.
+/// Circularly padded copy of `planes` (planes of h x w) into `dst`: planes of (h + k - 1) x (w + k - 1), where
+/// padded (r, c) holds plane (wrap(r - off), wrap(c - off)). The convolutions below read shifted windows of it, so
+/// their inner loops run over contiguous x with no wrap and no per-tap bounds check.
+fn pad_planes(dst: &mut [f64], planes: &[f64], h: usize, w: usize, k: usize, off: i64) {
+    let wp = w + k - 1;
+    let cols: Vec<usize> = (0..wp).map(|c| wrap(c as i64 - off, w as u32)).collect();
+    for (dplane, src) in dst
+        .chunks_exact_mut((h + k - 1) * wp)
+        .zip(planes.chunks_exact(h * w))
+    {
+        for (r, drow) in dplane.chunks_exact_mut(wp).enumerate() {
+            let srow = &src[wrap(r as i64 - off, h as u32) * w..][..w];
+            for (d, &c) in drow.iter_mut().zip(&cols) {
+                *d = srow[c];
+            }
+        }
+    }
+}
+
+/// Lanes of the partial sums (dense layers).
+const LANES: usize = 8;
+/// Lanes of the register tile of `conv_rows`.
+const CONV_LANES: usize = 16;
+
+/// out[y * w + x] = init + sum over t of taps[t] * src[y * wp + offs[t] + x], for every pixel of an h x w plane,
+/// taps in order (the shader's order, so the sum is the shader's). An x tile of CONV_LANES accumulators stays in
+/// registers over all taps.
+fn conv_rows(
+    out: &mut [f64],
+    init: f64,
+    src: &[f64],
+    taps: &[f64],
+    offs: &[usize],
+    w: usize,
+    wp: usize,
+) {
+    for (y, orow) in out.chunks_exact_mut(w).enumerate() {
+        let row = &src[y * wp..];
+        let mut x0 = 0;
+        for tile in orow.chunks_exact_mut(CONV_LANES) {
+            let mut acc = [init; CONV_LANES];
+            for (&wv, &o) in taps.iter().zip(offs) {
+                let s = &row[o + x0..o + x0 + CONV_LANES];
+                for l in 0..CONV_LANES {
+                    acc[l] += wv * s[l];
+                }
+            }
+            tile.copy_from_slice(&acc);
+            x0 += CONV_LANES;
+        }
+        for x in x0..w {
+            let mut acc = init;
+            for (&wv, &o) in taps.iter().zip(offs) {
+                acc += wv * row[o + x];
+            }
+            orow[x] = acc;
+        }
+    }
+}
+
+/// Offsets into `n` consecutive padded planes of tap (i, ky, kx), t = (i * k + ky) * k + kx, reading padded row
+/// y + ky and column x + kx, or with `flip` row y + k - 1 - ky and column x + k - 1 - kx.
+fn tap_offsets(n: usize, k: usize, hp: usize, wp: usize, flip: bool) -> Vec<usize> {
+    let mut offs = Vec::with_capacity(n * k * k);
+    for i in 0..n {
+        for ky in 0..k {
+            for kx in 0..k {
+                let (dy, dx) = if flip {
+                    (k - 1 - ky, k - 1 - kx)
+                } else {
+                    (ky, kx)
+                };
+                offs.push(i * hp * wp + dy * wp + dx);
+            }
+        }
+    }
+    offs
+}
+
+/// Twin of conv2d_forward.wgsl. The loops are arranged for speed (circularly padded input, contiguous x, an x
+/// tile in registers) and add the same terms in the same order as the shader: bias, then (ci, ky, kx).
 pub fn conv2d_forward(p: &NnParams, params: &[f64], input: &[f64], output: &mut [f64]) {
     let (h, w, k, pad) = (p.h as usize, p.w as usize, p.k as usize, p.pad as i64);
-    let (c_in, c_out) = (p.c_in as usize, p.c_out as usize);
-    let hw = h * w;
-    output[..p.batch as usize * c_out * hw]
-        .par_chunks_mut(hw)
+    let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
+    let (hw, kk) = (h * w, k * k);
+    let (hp, wp) = (h + k - 1, w + k - 1);
+    let offs = tap_offsets(c_in, k, hp, wp, false);
+    // one task per sample pads its input planes, then one per output plane
+    output[..batch * c_out * hw]
+        .par_chunks_mut(c_out * hw)
         .enumerate()
-        .for_each(|(plane, out)| {
-            let co = plane % c_out;
-            let b = plane / c_out;
-            for y in 0..h {
-                for x in 0..w {
-                    let mut acc = params[p.b_off as usize + co];
-                    for ci in 0..c_in {
-                        let in_base = (b * c_in + ci) * hw;
-                        let w_base = p.w_off as usize + (co * c_in + ci) * k * k;
-                        for ky in 0..k {
-                            let yy = wrap((y + ky) as i64 - pad, p.h);
-                            for kx in 0..k {
-                                let xx = wrap((x + kx) as i64 - pad, p.w);
-                                acc += params[w_base + ky * k + kx] * input[in_base + yy * w + xx];
-                            }
-                        }
+        .for_each(|(b, outs)| {
+            let mut src = vec![0.0; c_in * hp * wp];
+            pad_planes(&mut src, &input[b * c_in * hw..][..c_in * hw], h, w, k, pad);
+            outs.par_chunks_mut(hw).enumerate().for_each(|(co, out)| {
+                let taps = &params[p.w_off as usize + co * c_in * kk..][..c_in * kk];
+                conv_rows(out, params[p.b_off as usize + co], &src, taps, &offs, w, wp);
+                if p.act == 1 {
+                    for v in out.iter_mut() {
+                        *v = v.max(0.0);
                     }
-                    if p.act == 1 {
-                        acc = acc.max(0.0);
-                    }
-                    out[y * w + x] = acc;
                 }
-            }
+            });
         });
 }
 
-/// Twin of conv2d_backward_input.wgsl.
+/// Twin of conv2d_backward_input.wgsl. Arranged for speed as `conv2d_forward` (padded output gradient, flipped
+/// taps); adds the same terms in the same order as the shader: (co, ky, kx).
 pub fn conv2d_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &mut [f64]) {
     let (h, w, k, pad) = (p.h as usize, p.w as usize, p.k as usize, p.pad as i64);
-    let (c_in, c_out) = (p.c_in as usize, p.c_out as usize);
-    let hw = h * w;
-    gin[..p.batch as usize * c_in * hw]
-        .par_chunks_mut(hw)
+    let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
+    let (hw, kk) = (h * w, k * k);
+    let (hp, wp) = (h + k - 1, w + k - 1);
+    let offs = tap_offsets(c_out, k, hp, wp, true);
+    // taps of input channel ci in (co, ky, kx) order
+    let taps: Vec<Vec<f64>> = (0..c_in)
+        .map(|ci| {
+            (0..c_out)
+                .flat_map(|co| {
+                    let base = p.w_off as usize + (co * c_in + ci) * kk;
+                    params[base..base + kk].iter().copied()
+                })
+                .collect()
+        })
+        .collect();
+    // one task per sample pads its output-gradient planes, then one per input plane; padded row r holds gout
+    // row wrap(r - (k - 1 - pad)), so row y + k - 1 - ky is gout row y + pad - ky
+    gin[..batch * c_in * hw]
+        .par_chunks_mut(c_in * hw)
         .enumerate()
-        .for_each(|(plane, g)| {
-            let ci = plane % c_in;
-            let b = plane / c_in;
-            for y in 0..h {
-                for x in 0..w {
-                    let mut acc = 0.0;
-                    for co in 0..c_out {
-                        let g_base = (b * c_out + co) * hw;
-                        let w_base = p.w_off as usize + (co * c_in + ci) * k * k;
-                        for ky in 0..k {
-                            let yy = wrap(y as i64 + pad - ky as i64, p.h);
-                            for kx in 0..k {
-                                let xx = wrap(x as i64 + pad - kx as i64, p.w);
-                                acc += params[w_base + ky * k + kx] * gout[g_base + yy * w + xx];
-                            }
-                        }
-                    }
-                    g[y * w + x] = acc;
-                }
-            }
+        .for_each(|(b, gins)| {
+            let mut src = vec![0.0; c_out * hp * wp];
+            let gb = &gout[b * c_out * hw..][..c_out * hw];
+            pad_planes(&mut src, gb, h, w, k, (k - 1) as i64 - pad);
+            gins.par_chunks_mut(hw).enumerate().for_each(|(ci, g)| {
+                conv_rows(g, 0.0, &src, &taps[ci], &offs, w, wp);
+            });
         });
 }
 
-/// Twin of conv2d_backward_weight.wgsl (one sum per weight and per bias, written into `grads`).
+/// Output channels per task of `conv2d_backward_weight` (each input load serves that many weights).
+const CO_TILE: usize = 4;
+/// Lanes of its partial sums.
+const BW_LANES: usize = 4;
+
+/// Twin of conv2d_backward_weight.wgsl (one sum per weight and per bias, written into `grads`). Arranged for speed:
+/// one task per input channel and CO_TILE output channels, padded input, contiguous x with BW_LANES partial sums
+/// per weight; the shader's terms, summed in another order (results differ from it at rounding level).
 pub fn conv2d_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: &mut [f64]) {
     let (h, w, k, pad) = (p.h as usize, p.w as usize, p.k as usize, p.pad as i64);
     let (c_in, c_out, batch) = (p.c_in as usize, p.c_out as usize, p.batch as usize);
-    let hw = h * w;
-    let kk = k * k;
-    let n_w = c_out * c_in * kk;
-    let sums: Vec<f64> = (0..n_w + c_out)
+    let (hw, kk) = (h * w, k * k);
+    let (hp, wp) = (h + k - 1, w + k - 1);
+    let groups = c_out.div_ceil(CO_TILE);
+    let xt = w / BW_LANES * BW_LANES;
+    // per task: sums[(tap, c)] of output channel group * CO_TILE + c (a short last group repeats its last channel)
+    let sums: Vec<Vec<[f64; CO_TILE]>> = (0..c_in * groups)
         .into_par_iter()
         .map(|j| {
-            let mut acc = 0.0;
-            if j < n_w {
-                let kx = j % k;
-                let ky = (j / k) % k;
-                let ci = (j / kk) % c_in;
-                let co = j / (kk * c_in);
-                // pixel outer, batch inner, as the shader
+            let (ci, cg) = (j / groups, j % groups);
+            let cos: [usize; CO_TILE] = std::array::from_fn(|c| (cg * CO_TILE + c).min(c_out - 1));
+            let mut acc = vec![[[0.0; BW_LANES]; CO_TILE]; kk];
+            let mut tail = vec![[0.0; CO_TILE]; kk];
+            let mut src = vec![0.0; hp * wp];
+            for b in 0..batch {
+                pad_planes(&mut src, &input[(b * c_in + ci) * hw..][..hw], h, w, k, pad);
                 for y in 0..h {
-                    let yy = wrap((y + ky) as i64 - pad, p.h);
-                    for x in 0..w {
-                        let xx = wrap((x + kx) as i64 - pad, p.w);
-                        for b in 0..batch {
-                            acc += gout[(b * c_out + co) * hw + y * w + x]
-                                * input[(b * c_in + ci) * hw + yy * w + xx];
+                    let g: [&[f64]; CO_TILE] =
+                        std::array::from_fn(|c| &gout[(b * c_out + cos[c]) * hw + y * w..][..w]);
+                    for ky in 0..k {
+                        let row = &src[(y + ky) * wp..][..wp];
+                        for kx in 0..k {
+                            let s = &row[kx..kx + w];
+                            // a local copy keeps the partial sums in registers
+                            let mut a = acc[ky * k + kx];
+                            for (i, sv) in s[..xt].chunks_exact(BW_LANES).enumerate() {
+                                for c in 0..CO_TILE {
+                                    let gv = &g[c][i * BW_LANES..][..BW_LANES];
+                                    for l in 0..BW_LANES {
+                                        a[c][l] += gv[l] * sv[l];
+                                    }
+                                }
+                            }
+                            acc[ky * k + kx] = a;
+                            let t = &mut tail[ky * k + kx];
+                            for x in xt..w {
+                                for c in 0..CO_TILE {
+                                    t[c] += g[c][x] * s[x];
+                                }
+                            }
                         }
                     }
                 }
-            } else {
-                let co = j - n_w;
-                for t in 0..hw {
-                    for b in 0..batch {
-                        acc += gout[(b * c_out + co) * hw + t];
-                    }
-                }
             }
-            acc
+            acc.iter()
+                .zip(&tail)
+                .map(|(a, t)| std::array::from_fn(|c| a[c].iter().sum::<f64>() + t[c]))
+                .collect()
         })
         .collect();
-    grads[p.w_off as usize..p.w_off as usize + n_w].copy_from_slice(&sums[..n_w]);
-    grads[p.b_off as usize..p.b_off as usize + c_out].copy_from_slice(&sums[n_w..]);
+    let w_off = p.w_off as usize;
+    for (j, s) in sums.iter().enumerate() {
+        let (ci, cg) = (j / groups, j % groups);
+        for c in 0..CO_TILE.min(c_out - cg * CO_TILE) {
+            let co = cg * CO_TILE + c;
+            for (t, v) in s.iter().enumerate() {
+                grads[w_off + (co * c_in + ci) * kk + t] = v[c];
+            }
+        }
+    }
+    let bias: Vec<f64> = (0..c_out)
+        .into_par_iter()
+        .map(|co| {
+            (0..batch)
+                .map(|b| gout[(b * c_out + co) * hw..][..hw].iter().sum::<f64>())
+                .sum()
+        })
+        .collect();
+    grads[p.b_off as usize..p.b_off as usize + c_out].copy_from_slice(&bias);
 }
 
 /// Twin of relu_backward.wgsl.
@@ -214,59 +328,114 @@ pub fn relu_backward(p: &NnParams, act: &[f64], g: &mut [f64]) {
     });
 }
 
-/// Twin of dense_forward.wgsl.
+/// Rows of weights per task and inputs per tile in the dense twins: a task streams its rows once and each tile of
+/// the inputs is reused from cache by all the rows of the task.
+const DENSE_ROWS: usize = 8;
+const DENSE_TILE: usize = 512;
+
+/// Twin of dense_forward.wgsl. Arranged for speed (tasks of DENSE_ROWS outputs, inputs in tiles of DENSE_TILE,
+/// LANES partial sums); the shader's terms, summed in another order (rounding level).
 pub fn dense_forward(p: &NnParams, params: &[f64], input: &[f64], output: &mut [f64]) {
-    let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
-    output[..p.batch as usize * n_out]
-        .par_iter_mut()
-        .enumerate()
-        .for_each(|(j, out)| {
-            let o = j % n_out;
-            let b = j / n_out;
-            let wrow = &params[p.w_off as usize + o * n_in..p.w_off as usize + (o + 1) * n_in];
-            let x = &input[b * n_in..(b + 1) * n_in];
-            let s: f64 = wrow.iter().zip(x).map(|(a, b)| a * b).sum();
-            let mut v = s + params[p.b_off as usize + o];
+    let (n_in, n_out, batch) = (p.n_in as usize, p.n_out as usize, p.batch as usize);
+    let w_off = p.w_off as usize;
+    let groups: Vec<Vec<f64>> = (0..n_out.div_ceil(DENSE_ROWS))
+        .into_par_iter()
+        .map(|gi| {
+            let rows = gi * DENSE_ROWS..((gi + 1) * DENSE_ROWS).min(n_out);
+            let nr = rows.len();
+            // acc[(r, b)]: LANES partial sums of row r, sample b
+            let mut acc = vec![[0.0; LANES]; nr * batch];
+            let mut tail = vec![0.0; nr * batch];
+            for t0 in (0..n_in).step_by(DENSE_TILE) {
+                let t1 = (t0 + DENSE_TILE).min(n_in);
+                for b in 0..batch {
+                    let x = &input[b * n_in + t0..b * n_in + t1];
+                    for (r, o) in rows.clone().enumerate() {
+                        let wr = &params[w_off + o * n_in + t0..w_off + o * n_in + t1];
+                        let t = &mut tail[r * batch + b];
+                        let xc = x.chunks_exact(LANES);
+                        let wc = wr.chunks_exact(LANES);
+                        for (xv, wv) in xc.remainder().iter().zip(wc.remainder()) {
+                            *t += xv * wv;
+                        }
+                        // a local copy keeps the partial sums in registers
+                        let mut a = acc[r * batch + b];
+                        for (xs, ws) in xc.zip(wc) {
+                            for l in 0..LANES {
+                                a[l] += ws[l] * xs[l];
+                            }
+                        }
+                        acc[r * batch + b] = a;
+                    }
+                }
+            }
+            acc.iter()
+                .zip(&tail)
+                .map(|(a, t)| a.iter().sum::<f64>() + t)
+                .collect()
+        })
+        .collect();
+    for b in 0..batch {
+        for o in 0..n_out {
+            let (gi, r) = (o / DENSE_ROWS, o % DENSE_ROWS);
+            let mut v = groups[gi][r * batch + b] + params[p.b_off as usize + o];
             if p.act == 1 {
                 v = v.max(0.0);
             }
-            *out = v;
-        });
+            output[b * n_out + o] = v;
+        }
+    }
 }
 
-/// Twin of dense_backward_input.wgsl.
+/// Twin of dense_backward_input.wgsl. Arranged for speed (tasks of DENSE_TILE inputs, contiguous rows of the
+/// weights); adds the same terms in the same order as the shader (o ascending).
 pub fn dense_backward_input(p: &NnParams, params: &[f64], gout: &[f64], gin: &mut [f64]) {
-    let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
-    gin[..p.batch as usize * n_in]
-        .par_iter_mut()
-        .enumerate()
-        .for_each(|(idx, g)| {
-            let i = idx % n_in;
-            let b = idx / n_in;
-            let mut acc = 0.0;
-            for o in 0..n_out {
-                acc += params[p.w_off as usize + o * n_in + i] * gout[b * n_out + o];
+    let (n_in, n_out, batch) = (p.n_in as usize, p.n_out as usize, p.batch as usize);
+    let w_off = p.w_off as usize;
+    let mut tiles: Vec<(usize, &mut [f64])> = Vec::new();
+    for (b, row) in gin[..batch * n_in].chunks_mut(n_in).enumerate() {
+        for (i, tile) in row.chunks_mut(DENSE_TILE).enumerate() {
+            tiles.push((b * n_in.div_ceil(DENSE_TILE) + i, tile));
+        }
+    }
+    let n_tiles = n_in.div_ceil(DENSE_TILE);
+    tiles.into_par_iter().for_each(|(j, g)| {
+        let (b, t0) = (j / n_tiles, (j % n_tiles) * DENSE_TILE);
+        g.fill(0.0);
+        for o in 0..n_out {
+            let go = gout[b * n_out + o];
+            let wr = &params[w_off + o * n_in + t0..][..g.len()];
+            for (gv, wv) in g.iter_mut().zip(wr) {
+                *gv += wv * go;
             }
-            *g = acc;
-        });
+        }
+    });
 }
 
-/// Twin of dense_backward_weight.wgsl.
+/// Twin of dense_backward_weight.wgsl. Arranged for speed (tasks of DENSE_ROWS rows, inputs in tiles of
+/// DENSE_TILE, contiguous x); adds the same terms in the same order as the shader (b ascending).
 pub fn dense_backward_weight(p: &NnParams, input: &[f64], gout: &[f64], grads: &mut [f64]) {
     let (n_in, n_out, batch) = (p.n_in as usize, p.n_out as usize, p.batch as usize);
     let n_w = n_out * n_in;
     let (w_off, b_off) = (p.w_off as usize, p.b_off as usize);
     grads[w_off..w_off + n_w]
-        .par_iter_mut()
+        .par_chunks_mut(DENSE_ROWS * n_in)
         .enumerate()
-        .for_each(|(j, g)| {
-            let o = j / n_in;
-            let i = j % n_in;
-            let mut acc = 0.0;
-            for b in 0..batch {
-                acc += gout[b * n_out + o] * input[b * n_in + i];
+        .for_each(|(gi, rows)| {
+            for t0 in (0..n_in).step_by(DENSE_TILE) {
+                let t1 = (t0 + DENSE_TILE).min(n_in);
+                for (r, row) in rows.chunks_exact_mut(n_in).enumerate() {
+                    let o = gi * DENSE_ROWS + r;
+                    let g = &mut row[t0..t1];
+                    g.fill(0.0);
+                    for b in 0..batch {
+                        let go = gout[b * n_out + o];
+                        for (gv, xv) in g.iter_mut().zip(&input[b * n_in + t0..b * n_in + t1]) {
+                            *gv += go * xv;
+                        }
+                    }
+                }
             }
-            *g = acc;
         });
     for o in 0..n_out {
         let mut acc = 0.0;

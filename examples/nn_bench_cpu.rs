@@ -1,0 +1,17 @@
+//! CPU-twin training and Grad-CAM images/s of the default network (`glasscam::nn::bench_nn`, GPU path left out).
+//! `cargo run --release --example nn_bench_cpu -- GRID STEPS` (defaults 64 and 2).
+
+use glasscam::nn::bench_nn;
+use glasscam::nn::config::ModelConfig;
+
+fn main() -> glasscam::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let grid = args.next().and_then(|s| s.parse().ok()).unwrap_or(64);
+    let steps = args.next().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let cfg = ModelConfig {
+        grid,
+        ..ModelConfig::default()
+    };
+    bench_nn(&cfg, 2, steps, 0)?;
+    Ok(())
+}
