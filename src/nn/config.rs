@@ -39,6 +39,11 @@ pub struct ModelConfig {
     pub seed: u64,
     /// Fractions of replicas for training, validation and test (SPEC §3: 4000 / 400 / 600 of 5000).
     pub split: [f64; 3],
+    /// Augment the training snapshots with the system's exact symmetries: every epoch each training snapshot
+    /// gets a fresh random periodic translation and one of the 8 symmetries of the square (seeded from `seed`,
+    /// the epoch and the snapshot). Validation and test snapshots are never augmented. Not in the paper;
+    /// `false` gives the plain SPEC training.
+    pub augment: bool,
 }
 
 impl Default for ModelConfig {
@@ -59,6 +64,7 @@ impl Default for ModelConfig {
             epochs: 250,
             seed: 0,
             split: [0.8, 0.08, 0.12],
+            augment: true,
         }
     }
 }
