@@ -70,6 +70,19 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
+    /// The model for data sets of the `quick` simulation preset (`presets/quick-model.toml`): SPEC's network and
+    /// optimiser, a 32 x 32 grid with a Gaussian width of 0.6 (about half a pixel for the quick boxes, L ~ 41-43),
+    /// 30 epochs, augmentation on. About 30 s per system on a 2-core CPU (CPU twin), see docs/nn.md.
+    pub fn quick() -> ModelConfig {
+        ModelConfig {
+            grid: 32,
+            width: 0.6,
+            epochs: 30,
+            augment: true,
+            ..ModelConfig::default()
+        }
+    }
+
     /// Reads a TOML (or, by extension, JSON) model file.
     pub fn from_file(path: &Path) -> Result<ModelConfig> {
         let bad = |message: String| Error::Model {
