@@ -113,7 +113,7 @@ pub fn images(
 /// both drawn from `seed`. Positions are interleaved (x, y); the result is wrapped into [0, box_l). Pair
 /// distances (minimum image) are unchanged.
 pub fn augment(positions: &[f64], box_l: f64, seed: u64) -> Vec<f64> {
-    let s1 = mix(seed ^ 0xA6_6A_0001);
+    let s1 = mix(seed ^ 0xA66A_0001);
     let s2 = mix(s1);
     let s3 = mix(s2);
     let unit = |s: u64| (s >> 11) as f64 / (1u64 << 53) as f64;
