@@ -10,7 +10,7 @@ use glasscam_kernels::{BackendChoice, Compute};
 use serde::{Deserialize, Serialize};
 
 use super::config::ModelConfig;
-use super::data::{images, labelled, mix, shuffle, split_replicas};
+use super::data::{augment_seed, images, images_augmented, labelled, mix, shuffle, split_replicas};
 use super::model::{self, ModelFile, TensorInfo, LAYOUT};
 use super::CLASS_NAMES;
 use crate::dataset::{write_json_atomic, Dataset};
@@ -187,10 +187,15 @@ pub fn train(
         .collect();
     let per = spec.act_len(0);
     let mut imgs = Vec::new();
-    for s in &sets {
+    for (part, s) in sets.iter().enumerate() {
         let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
-        imgs.push(images(compute, data, &grid, &idx, 64)?);
+        if part == 0 && cfg.augment {
+            imgs.push(Vec::new()); // re-drawn every epoch
+        } else {
+            imgs.push(images(compute, data, &grid, &idx, 64)?);
+        }
     }
+    let train_idx: Vec<usize> = sets[0].iter().map(|x| x.0).collect();
     let labels: Vec<Vec<u32>> = sets
         .iter()
         .map(|s| s.iter().map(|x| x.1).collect())
@@ -218,6 +223,11 @@ pub fn train(
     let train_start = std::time::Instant::now();
     for epoch in 1..=cfg.epochs {
         shuffle(&mut order, cfg.seed.wrapping_add(epoch as u64));
+        if cfg.augment {
+            imgs[0] = images_augmented(compute, data, &grid, &train_idx, 64, |k| {
+                augment_seed(cfg.seed, epoch, k)
+            })?;
+        }
         let (mut loss_sum, mut correct) = (0.0, 0usize);
         for (bi, chunk) in order.chunks(cfg.batch).enumerate() {
             batch_imgs.clear();
