@@ -208,12 +208,26 @@ fn run_stage(
             ])
         }
         "propensity" => {
-            let snapshot = first_good_glass(&dir)?.ok_or_else(|| {
-                Error::Input(format!(
-                    "{}: no correctly classified glass configuration in the test split for the propensity",
-                    sys.name
-                ))
-            })?;
+            // A glass configuration the network got right carries a Gamma to correlate with; without one the
+            // propensity still runs (on the first glass test configuration), with no correlation.
+            let (snapshot, gradcam) = match first_good_glass(&dir)? {
+                Some(k) => (k, Some(dir.join("gradcam"))),
+                None => {
+                    let g = GammaSet::load(&dir.join("gradcam/glass"))?;
+                    let k = *g.index.snapshots.first().ok_or_else(|| {
+                        Error::Input(format!(
+                            "{}: no glass configuration in the test split",
+                            sys.name
+                        ))
+                    })?;
+                    eprintln!(
+                        "reproduce: {}: the network misclassified every glass test configuration; the propensity \
+                         runs on snapshot {k} without C(Gamma, 1 - Delta)",
+                        sys.name
+                    );
+                    (k, None)
+                }
+            };
             crate::propensity::run_cli(&crate::propensity::PropensityArgs {
                 data: dir.join("data"),
                 snapshot,
@@ -222,7 +236,7 @@ fn run_stage(
                 steps: Some(a.propensity_steps.unwrap_or(preset.propensity_steps)),
                 samples: Some(preset.propensity_samples),
                 preset: "short".into(),
-                gradcam: Some(dir.join("gradcam")),
+                gradcam,
                 xi: 3.0,
                 seed: a.seed,
                 backend: a.backend,
@@ -575,14 +589,24 @@ pub fn report_html(out: &Path, r: &Value) -> Result<String> {
     h.push_str("</table>");
     for name in systems.keys() {
         let p = out.join(name).join("propensity");
-        h.push_str(&format!(
-            "<p><b>{}</b><br>{}{}<br>{}{}</p>",
-            esc(name),
-            img(&p.join("correlation_vs_delta.png")),
-            img(&p.join("delta_vs_time.png")),
-            img(&p.join("field_gamma.png")),
-            img(&p.join("field_one_minus_delta.png"))
-        ));
+        h.push_str(&format!("<p><b>{}</b><br>", esc(name)));
+        if !p.join("correlation_vs_delta.png").exists() {
+            h.push_str(
+                "<span class=\"note\">No C(Gamma, 1 - Delta): the network classified no glass test configuration \
+                 correctly, so there was no Gamma to compare with.</span><br>",
+            );
+        }
+        for f in [
+            "correlation_vs_delta.png",
+            "delta_vs_time.png",
+            "field_gamma.png",
+            "field_one_minus_delta.png",
+        ] {
+            if p.join(f).exists() || f == "delta_vs_time.png" {
+                h.push_str(&img(&p.join(f)));
+            }
+        }
+        h.push_str("</p>");
     }
 
     h.push_str("<h2>Stages</h2><table><tr><th>system</th><th>stage</th><th>seconds</th><th>backend</th></tr>");

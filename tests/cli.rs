@@ -1,5 +1,7 @@
 //! The `glasscam` binary as a user runs it: simulate a tiny system file, export XYZ and LAMMPS data, errors.
 
+mod common;
+
 use std::process::Command;
 
 fn glasscam() -> Command {
@@ -8,39 +10,11 @@ fn glasscam() -> Command {
     c
 }
 
-const TINY: &str = r#"
-name = "tiny"
-density = 1.09
-t_liquid = 0.8
-t_glass = 0.05
-[[species]]
-name = "A"
-count = 65
-[[species]]
-name = "B"
-count = 35
-[[pairs]]
-a = "A"
-b = "A"
-sigma = 1.0
-epsilon = 1.0
-[[pairs]]
-a = "A"
-b = "B"
-sigma = 0.8
-epsilon = 1.5
-[[pairs]]
-a = "B"
-b = "B"
-sigma = 0.88
-epsilon = 0.5
-"#;
-
 #[test]
 fn simulate_then_export_xyz_and_lammps_data() {
     let dir = tempfile::tempdir().unwrap();
     let sys = dir.path().join("tiny.toml");
-    std::fs::write(&sys, TINY).unwrap();
+    std::fs::write(&sys, common::TINY_SYSTEM).unwrap();
     let out = dir.path().join("data");
     let st = glasscam()
         .args(["simulate", "--system"])
@@ -137,7 +111,11 @@ fn simulate_then_export_xyz_and_lammps_data() {
 fn a_bad_system_file_exits_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let sys = dir.path().join("bad.toml");
-    std::fs::write(&sys, TINY.replace("density = 1.09", "density = -1")).unwrap();
+    std::fs::write(
+        &sys,
+        common::TINY_SYSTEM.replace("density = 1.09", "density = -1"),
+    )
+    .unwrap();
     let st = glasscam()
         .args(["simulate", "--system"])
         .arg(&sys)

@@ -1,42 +1,15 @@
 //! `glasscam reproduce` end to end at a tiny size: every stage runs, the report and results.json hold the
 //! numbers, and a rerun skips the finished stages.
 
-use std::process::Command;
+mod common;
 
-const TINY: &str = r#"
-name = "tiny"
-density = 1.09
-t_liquid = 0.8
-t_glass = 0.05
-t_star = 0.37
-[[species]]
-name = "A"
-count = 65
-[[species]]
-name = "B"
-count = 35
-[[pairs]]
-a = "A"
-b = "A"
-sigma = 1.0
-epsilon = 1.0
-[[pairs]]
-a = "A"
-b = "B"
-sigma = 0.8
-epsilon = 1.5
-[[pairs]]
-a = "B"
-b = "B"
-sigma = 0.88
-epsilon = 0.5
-"#;
+use std::process::Command;
 
 #[test]
 fn the_whole_pipeline_runs_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let sys = dir.path().join("tiny.toml");
-    std::fs::write(&sys, TINY).unwrap();
+    std::fs::write(&sys, common::TINY_SYSTEM).unwrap();
     let out = dir.path().join("rep");
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_glasscam"))
