@@ -23,12 +23,8 @@ pub enum KernelError {
         bytes: u64,
         limit: u64,
     },
-    #[error("kernel `{kernel}`: reading back `{buffer}` failed: {message}")]
-    Readback {
-        kernel: String,
-        buffer: String,
-        message: String,
-    },
+    #[error("kernel `{kernel}`: reading a buffer back from the device failed: {message}")]
+    Readback { kernel: String, message: String },
     #[error("kernel `{kernel}`: bad input: {message}")]
     Input { kernel: String, message: String },
 }

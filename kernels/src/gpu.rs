@@ -157,25 +157,6 @@ impl GpuContext {
             })
     }
 
-    /// A compute pipeline for `kernel` (its assembled WGSL, entry point `main`), labelled with the kernel's name.
-    pub fn pipeline(&self, kernel: &crate::shaders::Kernel) -> wgpu::ComputePipeline {
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(kernel.name),
-                source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
-            });
-        self.device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(kernel.name),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-    }
-
     /// A storage buffer holding `data`, readable and writable by kernels and copyable both ways.
     pub fn storage<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
         use wgpu::util::DeviceExt;
@@ -250,28 +231,6 @@ impl GpuContext {
         })
     }
 
-    /// A bind group for group 0 of `pipeline`, binding `buffers` at 0, 1, 2, ... in order.
-    pub fn bind(
-        &self,
-        label: &str,
-        pipeline: &wgpu::ComputePipeline,
-        buffers: &[&wgpu::Buffer],
-    ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
-        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        })
-    }
-
     /// Copies `buffer` back to the host as a `Vec<T>` (blocking).
     pub fn read<T: bytemuck::Pod>(&self, kernel: &str, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
         let size = buffer.size();
@@ -290,7 +249,6 @@ impl GpuContext {
         self.queue.submit([enc.finish()]);
         let err = |message: String| KernelError::Readback {
             kernel: kernel.to_string(),
-            buffer: buffer_label(buffer),
             message,
         };
         let slice = staging.slice(..);
@@ -320,15 +278,9 @@ impl GpuContext {
             .map(|_| ())
             .map_err(|e| KernelError::Readback {
                 kernel: "wait".into(),
-                buffer: "-".into(),
                 message: e.to_string(),
             })
     }
-}
-
-fn buffer_label(_b: &wgpu::Buffer) -> String {
-    // wgpu does not hand labels back; the kernel name in the error says enough.
-    "buffer".to_string()
 }
 
 /// What a kernel binding is, for explicit layouts.
