@@ -60,7 +60,7 @@ impl ReproducePreset {
         ReproducePreset {
             name: "quick".into(),
             protocol: Protocol::quick(),
-            // G 32, width 0.6, 30 epochs, symmetry augmentation: trains in about half a minute on a CPU
+            // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 40 s on a CPU
             model: ModelConfig::quick(),
             propensity_runs: 10,
             propensity_steps: 3000,

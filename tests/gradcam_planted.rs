@@ -8,7 +8,7 @@ mod common;
 
 use common::Rng;
 use glasscam::kernels::nn::net::Net;
-use glasscam::kernels::nn::{AdamSpec, NetSpec};
+use glasscam::kernels::nn::{AdamSpec, Head, NetSpec};
 use glasscam::kernels::Compute;
 
 const G: usize = 16;
@@ -57,6 +57,7 @@ fn planted_fraction(seed: u64) -> f64 {
         kernel: 3,
         hidden: 8,
         classes: 2,
+        head: Head::Flatten,
         dropout: 0.0,
     };
     let mut net = Net::new(&Compute::Cpu, spec.clone(), &spec.init(seed), 16).expect("net");

@@ -5,10 +5,11 @@ mod common;
 use common::Rng;
 use glasscam::kernels::nn::cpu::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, dense_backward_input,
-    dense_backward_weight, dense_forward, dropout, relu_backward, softmax_xent,
+    dense_backward_weight, dense_forward, dropout, mean_pool, mean_pool_backward, relu_backward,
+    softmax_xent,
 };
 use glasscam::kernels::nn::net::Net;
-use glasscam::kernels::nn::{NetSpec, NnParams};
+use glasscam::kernels::nn::{Head, NetSpec, NnParams};
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Compute;
 
@@ -75,6 +76,28 @@ fn conv2d_gradients_match_finite_differences() {
     let mut want = numeric(&params, &|pp| loss(pp, &x));
     want[0] = 0.0; // the slot before w_off is not this layer's
     assert_close("conv2d d/dweights, d/dbias", &gw, &want, FD);
+}
+
+#[test]
+fn mean_pool_gradient_matches_finite_differences() {
+    let mut rng = Rng(2150);
+    let p = NnParams {
+        batch: 2,
+        c_in: 3,
+        h: 4,
+        w: 5,
+        ..Default::default()
+    };
+    let x = rng.vec_f64(2 * 3 * 20, -1.0, 1.0);
+    let r = rng.vec_f64(6, -1.0, 1.0);
+    let loss = |x: &[f64]| {
+        let mut out = vec![0.0; 6];
+        mean_pool(&p, x, &mut out);
+        dot(&out, &r)
+    };
+    let mut gin = vec![0.0; x.len()];
+    mean_pool_backward(&p, &r, &mut gin);
+    assert_close("mean_pool d/dinput", &gin, &numeric(&x, &loss), FD);
 }
 
 #[test]
@@ -201,6 +224,15 @@ fn softmax_xent_gradient_matches_finite_differences() {
 
 #[test]
 fn whole_network_loss_gradient_matches_finite_differences() {
+    whole_network_check(Head::Flatten);
+}
+
+#[test]
+fn whole_network_with_mean_head_loss_gradient_matches_finite_differences() {
+    whole_network_check(Head::Mean);
+}
+
+fn whole_network_check(head: Head) {
     let spec = NetSpec {
         in_channels: 2,
         grid: 6,
@@ -208,6 +240,7 @@ fn whole_network_loss_gradient_matches_finite_differences() {
         kernel: 3,
         hidden: 5,
         classes: 2,
+        head,
         dropout: 0.5,
     };
     let mut rng = Rng(2500);
@@ -231,5 +264,10 @@ fn whole_network_loss_gradient_matches_finite_differences() {
         grads.iter().filter(|g| g.abs() > 1e-6).count() > spec.n_params() / 4,
         "most gradients are zero"
     );
-    assert_close("network d(mean loss)/dparams", &grads, &want, FD);
+    assert_close(
+        &format!("network ({head:?} head) d(mean loss)/dparams"),
+        &grads,
+        &want,
+        FD,
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 use common::Rng;
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::nn::net::Net;
-use glasscam::kernels::nn::{AdamSpec, NetSpec};
+use glasscam::kernels::nn::{AdamSpec, Head, NetSpec};
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Compute;
 
@@ -18,6 +18,7 @@ fn spec() -> NetSpec {
         kernel: 5,
         hidden: 16,
         classes: 2,
+        head: Head::Flatten,
         dropout: 0.5,
     }
 }

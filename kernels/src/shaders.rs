@@ -75,6 +75,8 @@ pub const ALL: &[&Kernel] = &[
     &SOFTMAX_XENT,
     &ADAM,
     &GRADCAM,
+    &MEAN_POOL,
+    &MEAN_POOL_BACKWARD,
 ];
 
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
@@ -104,3 +106,5 @@ nn_kernel!(DROPOUT, "dropout");
 nn_kernel!(SOFTMAX_XENT, "softmax_xent");
 nn_kernel!(ADAM, "adam");
 nn_kernel!(GRADCAM, "gradcam");
+nn_kernel!(MEAN_POOL, "mean_pool");
+nn_kernel!(MEAN_POOL_BACKWARD, "mean_pool_backward");

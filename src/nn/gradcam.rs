@@ -86,6 +86,7 @@ pub fn gradcam(
     let mut net = Net::new(compute, spec.clone(), &params, batch)?;
     let n = data.n_particles();
     let gg = spec.pixels();
+    let norm = file.standardization();
     let mut out = GradcamResult {
         file: GradcamFile {
             data: data.dir.display().to_string(),
@@ -102,7 +103,10 @@ pub fn gradcam(
         maps: Vec::with_capacity(snapshots.len() * gg),
     };
     for part in snapshots.chunks(batch.max(1)) {
-        let imgs = images(compute, data, &grid, part, part.len())?;
+        let mut imgs = images(compute, data, &grid, part, part.len())?;
+        if let Some(norm) = &norm {
+            norm.apply(&mut imgs, gg);
+        }
         let (logits, maps) = net.gradcam(&imgs, cls)?;
         let pos: Vec<f64> = part
             .iter()

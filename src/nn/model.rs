@@ -49,17 +49,74 @@ pub struct ModelFile {
     pub best_epoch: usize,
     pub validation_accuracy: f64,
     pub tensors: Vec<TensorInfo>,
+    /// Per-channel mean and standard deviation subtracted from and divided into the images before the network
+    /// (`config.standardize`); empty when the raw densities go in.
+    #[serde(default)]
+    pub input_mean: Vec<f64>,
+    #[serde(default)]
+    pub input_std: Vec<f64>,
     /// How to rebuild the network elsewhere.
     pub layout: String,
 }
 
-pub const LAYOUT: &str = "images NCHW float32, one channel per species, Gaussian densities on a G x G periodic grid; \
+pub const LAYOUT: &str = "images NCHW float32, one channel per species, Gaussian densities on a G x G periodic grid, \
+    each channel c then mapped to (x - input_mean[c]) / input_std[c] when those are given; \
     conv{i}: Conv2d(k x k, padding k/2, padding_mode='circular') + ReLU, weights OIHW; flatten in C,H,W order; \
     fc1: Linear + ReLU; dropout (training only); fc2: Linear giving the class scores [liquid, glass]";
 
 impl ModelFile {
     pub fn spec(&self) -> NetSpec {
         self.config.net_spec(self.in_channels)
+    }
+
+    /// The input standardization, if the model has one.
+    pub fn standardization(&self) -> Option<Standardization> {
+        (!self.input_mean.is_empty()).then(|| Standardization {
+            mean: self.input_mean.clone(),
+            std: self.input_std.clone(),
+        })
+    }
+}
+
+/// Per-channel affine map of the images, x -> (x - mean[c]) / std[c].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standardization {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Standardization {
+    /// Mean and standard deviation of every channel's pixels over all `images` ([k, channels, gg]); a channel
+    /// with no spread gets std 1.
+    pub fn measure(images: &[f32], channels: usize, gg: usize) -> Standardization {
+        let mut mean = vec![0.0; channels];
+        let mut std = vec![0.0; channels];
+        let k = images.len() / (channels * gg).max(1);
+        for c in 0..channels {
+            let px = || {
+                (0..k).flat_map(move |s| {
+                    images[(s * channels + c) * gg..(s * channels + c + 1) * gg].iter()
+                })
+            };
+            let n = (k * gg).max(1) as f64;
+            let m = px().map(|&x| x as f64).sum::<f64>() / n;
+            let v = px().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / n;
+            mean[c] = m;
+            std[c] = if v > 0.0 { v.sqrt() } else { 1.0 };
+        }
+        Standardization { mean, std }
+    }
+
+    /// Applies the map in place to images [k, channels, gg].
+    pub fn apply(&self, images: &mut [f32], gg: usize) {
+        let channels = self.mean.len();
+        for (i, img) in images.chunks_mut(gg).enumerate() {
+            let c = i % channels;
+            let (m, s) = (self.mean[c] as f32, (1.0 / self.std[c]) as f32);
+            for x in img {
+                *x = (*x - m) * s;
+            }
+        }
     }
 }
 
@@ -161,6 +218,22 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
         {
             *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
+    }
+    if !file.input_mean.is_empty()
+        && (file.input_mean.len() != file.in_channels
+            || file.input_std.len() != file.in_channels
+            || file.input_std.iter().any(|&s| !(s > 0.0 && s.is_finite())))
+    {
+        return Err(bad(
+            cpath,
+            format!(
+                "`input_mean` ({} values) and `input_std` ({} values, all > 0) must give one value per input \
+                 channel ({})",
+                file.input_mean.len(),
+                file.input_std.len(),
+                file.in_channels
+            ),
+        ));
     }
     if let Some(i) = params.iter().position(|x| !x.is_finite()) {
         return Err(bad(

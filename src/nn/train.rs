@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::ModelConfig;
 use super::data::{augment_seed, images, images_augmented, labelled, mix, shuffle, split_replicas};
-use super::model::{self, ModelFile, TensorInfo, LAYOUT};
+use super::model::{self, ModelFile, Standardization, TensorInfo, LAYOUT};
 use super::CLASS_NAMES;
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::error::Result;
@@ -186,13 +186,18 @@ pub fn train(
         .map(|r| labelled(data, r))
         .collect();
     let per = spec.act_len(0);
+    let gg = spec.pixels();
     let mut imgs = Vec::new();
-    for (part, s) in sets.iter().enumerate() {
+    for s in &sets {
         let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
-        if part == 0 && cfg.augment {
-            imgs.push(Vec::new()); // re-drawn every epoch
-        } else {
-            imgs.push(images(compute, data, &grid, &idx, 64)?);
+        imgs.push(images(compute, data, &grid, &idx, 64)?);
+    }
+    let norm = cfg
+        .standardize
+        .then(|| Standardization::measure(&imgs[0], ns, gg));
+    if let Some(norm) = &norm {
+        for set in &mut imgs {
+            norm.apply(set, gg);
         }
     }
     let train_idx: Vec<usize> = sets[0].iter().map(|x| x.0).collect();
@@ -227,6 +232,9 @@ pub fn train(
             imgs[0] = images_augmented(compute, data, &grid, &train_idx, 64, |k| {
                 augment_seed(cfg.seed, epoch, k)
             })?;
+            if let Some(norm) = &norm {
+                norm.apply(&mut imgs[0], gg);
+            }
         }
         let (mut loss_sum, mut correct) = (0.0, 0usize);
         for (bi, chunk) in order.chunks(cfg.batch).enumerate() {
@@ -307,6 +315,8 @@ pub fn train(
             .into_iter()
             .map(|(name, shape, _)| TensorInfo { name, shape })
             .collect(),
+        input_mean: norm.as_ref().map(|n| n.mean.clone()).unwrap_or_default(),
+        input_std: norm.as_ref().map(|n| n.std.clone()).unwrap_or_default(),
         layout: LAYOUT.into(),
     };
     model::save(out, &file, &params)?;

@@ -330,6 +330,26 @@ pub fn relu_backward(p: &NnParams, act: &[f64], g: &mut [f64]) {
     });
 }
 
+/// Twin of mean_pool.wgsl.
+pub fn mean_pool(p: &NnParams, input: &[f64], output: &mut [f64]) {
+    let hw = (p.h * p.w) as usize;
+    let n = (p.batch * p.c_in) as usize;
+    output[..n]
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(j, o)| *o = input[j * hw..(j + 1) * hw].iter().sum::<f64>() / hw as f64);
+}
+
+/// Twin of mean_pool_backward.wgsl.
+pub fn mean_pool_backward(p: &NnParams, gout: &[f64], gin: &mut [f64]) {
+    let hw = (p.h * p.w) as usize;
+    let n = (p.batch * p.c_in) as usize;
+    gin[..n * hw]
+        .par_chunks_mut(hw)
+        .zip(&gout[..n])
+        .for_each(|(g, &go)| g.fill(go / hw as f64));
+}
+
 /// Rows of weights per task and inputs per tile in the dense twins: a task streams its rows once and each tile of
 /// the inputs is reused from cache by all the rows of the task.
 const DENSE_ROWS: usize = 8;
@@ -581,6 +601,16 @@ impl CpuExec {
                     _ => gradcam(p, x, y, &mut out),
                 }
                 self.bufs.insert(b[2], out);
+            }
+            "mean_pool" | "mean_pool_backward" => {
+                let mut out = self.take(b[1])?;
+                let x = self.get(b[0])?;
+                if name == "mean_pool" {
+                    mean_pool(p, x, &mut out);
+                } else {
+                    mean_pool_backward(p, x, &mut out);
+                }
+                self.bufs.insert(b[1], out);
             }
             "relu_backward" => {
                 let mut g = self.take(b[1])?;

@@ -151,8 +151,21 @@ pub const GRADCAM: NnKernel = NnKernel {
     items: |p| p.batch as u64,
 };
 
+pub const MEAN_POOL: NnKernel = NnKernel {
+    kernel: &shaders::MEAN_POOL,
+    bindings: &[U, R, W],
+    grid: Grid::Groups,
+    items: |p| p.batch as u64 * p.c_in as u64,
+};
+pub const MEAN_POOL_BACKWARD: NnKernel = NnKernel {
+    kernel: &shaders::MEAN_POOL_BACKWARD,
+    bindings: &[U, R, W],
+    grid: Grid::Threads,
+    items: |p| p.batch as u64 * p.c_in as u64 * p.h as u64 * p.w as u64,
+};
+
 /// Every nn kernel (the GPU path builds one pipeline for each).
-pub const ALL: [&NnKernel; 13] = [
+pub const ALL: [&NnKernel; 15] = [
     &GRIDIZE,
     &GRID_SAMPLE,
     &CONV2D_FORWARD,
@@ -166,6 +179,8 @@ pub const ALL: [&NnKernel; 13] = [
     &SOFTMAX_XENT,
     &ADAM,
     &GRADCAM,
+    &MEAN_POOL,
+    &MEAN_POOL_BACKWARD,
 ];
 
 /// Twin of `hash_u32` in nn_common.wgsl.
@@ -295,6 +310,8 @@ pub enum Layer {
         w_off: usize,
         b_off: usize,
     },
+    /// The mean of each of `c` feature maps (the `mean` head); no parameters.
+    Pool { c: usize },
     /// Fully connected; weights [n_out, n_in]; ReLU when `relu`.
     Dense {
         n_in: usize,
@@ -305,8 +322,18 @@ pub enum Layer {
     },
 }
 
-/// The network of SPEC §5: convolutions (ReLU, circular padding, no pooling), flatten, dense + ReLU, dropout,
-/// dense to the class scores.
+/// What joins the last convolution to the first dense layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Head {
+    /// All feature-map pixels in C,H,W order (SPEC §5, the paper).
+    #[default]
+    Flatten,
+    /// The mean of each feature map (global average pooling): the dense layer sees one value per map.
+    Mean,
+}
+
+/// The network of SPEC §5: convolutions (ReLU, circular padding, no pooling), flatten (or, with `Head::Mean`,
+/// the mean of each map), dense + ReLU, dropout, dense to the class scores.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetSpec {
     pub in_channels: usize,
@@ -318,6 +345,7 @@ pub struct NetSpec {
     pub hidden: usize,
     pub classes: usize,
     pub dropout: f64,
+    pub head: Head,
 }
 
 impl NetSpec {
@@ -380,7 +408,13 @@ impl NetSpec {
             off += nw + c_out;
             c_in = c_out;
         }
-        let flat = c_in * self.pixels();
+        let flat = match self.head {
+            Head::Flatten => c_in * self.pixels(),
+            Head::Mean => {
+                out.push(Layer::Pool { c: c_in });
+                c_in
+            }
+        };
         out.push(Layer::Dense {
             n_in: flat,
             n_out: self.hidden,
@@ -409,7 +443,7 @@ impl NetSpec {
     /// Named tensors (PyTorch names and shapes) and their offsets in the flat vector.
     pub fn tensors(&self) -> Vec<(String, Vec<usize>, usize)> {
         let mut out = Vec::new();
-        let n_conv = self.conv.len();
+        let mut n_dense = 0;
         for (i, l) in self.layers().into_iter().enumerate() {
             match l {
                 Layer::Conv {
@@ -433,33 +467,38 @@ impl NetSpec {
                     b_off,
                     ..
                 } => {
-                    let j = i - n_conv + 1;
+                    n_dense += 1;
+                    let j = n_dense;
                     out.push((format!("fc{j}.weight"), vec![n_out, n_in], w_off));
                     out.push((format!("fc{j}.bias"), vec![n_out], b_off));
                 }
+                Layer::Pool { .. } => {}
             }
         }
         out
     }
 
-    /// Elements per sample of activation `i`: 0 the image, 1..=n_conv the convolutions' outputs, then the hidden
-    /// layer and the class scores.
+    /// Elements per sample of activation `i`: 0 the image, then the output of layer i - 1: the convolutions'
+    /// outputs, the map means (`Head::Mean`), the hidden layer and the class scores.
     pub fn act_len(&self, i: usize) -> usize {
-        let nc = self.conv.len();
         if i == 0 {
-            self.in_channels * self.pixels()
-        } else if i <= nc {
-            self.conv[i - 1] * self.pixels()
-        } else if i == nc + 1 {
-            self.hidden
-        } else {
-            self.classes
+            return self.in_channels * self.pixels();
+        }
+        match self.layers()[i - 1] {
+            Layer::Conv { c_out, .. } => c_out * self.pixels(),
+            Layer::Pool { c } => c,
+            Layer::Dense { n_out, .. } => n_out,
         }
     }
 
-    /// Number of activations (image, conv outputs, hidden, scores).
+    /// Number of activations (image, conv outputs, map means with `Head::Mean`, hidden, scores).
     pub fn n_acts(&self) -> usize {
-        self.conv.len() + 3
+        self.layers().len() + 1
+    }
+
+    /// Index of the hidden layer's activation (where dropout acts).
+    pub fn hidden_act(&self) -> usize {
+        self.n_acts() - 2
     }
 
     /// He-normal weights (std sqrt(2 / fan_in)), zero biases, from a seed; stored as f32.
@@ -486,6 +525,7 @@ impl NetSpec {
                 Layer::Dense {
                     n_in, n_out, w_off, ..
                 } => (w_off, n_out * n_in, n_in),
+                Layer::Pool { .. } => continue,
             };
             let std = (2.0 / fan_in as f64).sqrt();
             for v in &mut out[w_off..w_off + nw] {
@@ -575,6 +615,13 @@ fn layer_params(spec: &NetSpec, l: &Layer, batch: usize) -> NnParams {
             b_off: b_off as u32,
             ..Default::default()
         },
+        Layer::Pool { c } => NnParams {
+            batch: batch as u32,
+            c_in: c as u32,
+            h: spec.grid as u32,
+            w: spec.grid as u32,
+            ..Default::default()
+        },
     }
 }
 
@@ -592,14 +639,22 @@ pub enum Mode {
 pub fn forward_plan(spec: &NetSpec, batch: usize, mode: Mode) -> Vec<PlanOp> {
     let mut ops = Vec::new();
     let layers = spec.layers();
-    let hidden_act = spec.conv.len() + 1;
+    let hidden_act = spec.hidden_act();
     for (i, l) in layers.iter().enumerate() {
         let p = layer_params(spec, l, batch);
-        let k = match l {
-            Layer::Conv { .. } => &CONV2D_FORWARD,
-            Layer::Dense { .. } => &DENSE_FORWARD,
-        };
-        ops.push(op(k, p, &[Buf::Params, Buf::Act(i), Buf::Act(i + 1)]));
+        match l {
+            Layer::Conv { .. } => ops.push(op(
+                &CONV2D_FORWARD,
+                p,
+                &[Buf::Params, Buf::Act(i), Buf::Act(i + 1)],
+            )),
+            Layer::Dense { .. } => ops.push(op(
+                &DENSE_FORWARD,
+                p,
+                &[Buf::Params, Buf::Act(i), Buf::Act(i + 1)],
+            )),
+            Layer::Pool { .. } => ops.push(op(&MEAN_POOL, p, &[Buf::Act(i), Buf::Act(i + 1)])),
+        }
         if i + 1 == hidden_act {
             if let Mode::Train { seed } = mode {
                 if spec.dropout > 0.0 {
@@ -635,7 +690,7 @@ pub fn backward_plan(
 ) -> Vec<PlanOp> {
     let mut ops = Vec::new();
     let layers = spec.layers();
-    let hidden_act = spec.conv.len() + 1;
+    let hidden_act = spec.hidden_act();
     for (i, l) in layers.iter().enumerate().rev() {
         // Grad(i + 1) is the gradient w.r.t. the layer's (post-dropout) output; make it pre-activation.
         let out_act = i + 1;
@@ -652,6 +707,7 @@ pub fn backward_plan(
         }
         let relu = match l {
             Layer::Conv { .. } => true,
+            Layer::Pool { .. } => false,
             Layer::Dense { relu, .. } => *relu,
         };
         if relu {
@@ -669,6 +725,18 @@ pub fn backward_plan(
         let (kw, ki) = match l {
             Layer::Conv { .. } => (&CONV2D_BACKWARD_WEIGHT, &CONV2D_BACKWARD_INPUT),
             Layer::Dense { .. } => (&DENSE_BACKWARD_WEIGHT, &DENSE_BACKWARD_INPUT),
+            Layer::Pool { .. } => {
+                // no parameters; never the first layer
+                ops.push(op(
+                    &MEAN_POOL_BACKWARD,
+                    p,
+                    &[Buf::Grad(out_act), Buf::Grad(i)],
+                ));
+                if i == stop {
+                    break;
+                }
+                continue;
+            }
         };
         if weights {
             ops.push(op(kw, p, &[Buf::Act(i), Buf::Grad(out_act), Buf::Grads]));
