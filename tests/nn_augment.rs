@@ -49,3 +49,33 @@ fn quick_model_file_is_the_quick_config() {
     let cfg = glasscam::nn::config::ModelConfig::from_file(&p).expect("presets/quick-model.toml");
     assert_eq!(cfg, glasscam::nn::config::ModelConfig::quick());
 }
+
+#[test]
+fn standardization_gives_each_channel_mean_0_and_std_1() {
+    use glasscam::nn::model::Standardization;
+    // 3 images of 2 channels x 4 pixels; channel 1 constant (no spread: std 1, only shifted)
+    let imgs: Vec<f32> = (0..3)
+        .flat_map(|s| {
+            let a: Vec<f32> = (0..4).map(|p| (s * 4 + p) as f32).collect();
+            a.into_iter().chain([5.0; 4])
+        })
+        .collect();
+    let n = Standardization::measure(&imgs, 2, 4);
+    assert!((n.mean[0] - 5.5).abs() < 1e-12, "{:?}", n.mean);
+    assert!(
+        (n.std[0] - (143.0f64 / 12.0).sqrt()).abs() < 1e-12,
+        "{:?}",
+        n.std
+    );
+    assert_eq!((n.mean[1], n.std[1]), (5.0, 1.0));
+    let mut x = imgs.clone();
+    n.apply(&mut x, 4);
+    let ch0: Vec<f64> = (0..3)
+        .flat_map(|s| x[s * 8..s * 8 + 4].to_vec())
+        .map(f64::from)
+        .collect();
+    let m = ch0.iter().sum::<f64>() / 12.0;
+    let v = ch0.iter().map(|y| (y - m).powi(2)).sum::<f64>() / 12.0;
+    assert!(m.abs() < 1e-6 && (v - 1.0).abs() < 1e-5, "mean {m} var {v}");
+    assert!((0..3).all(|s| x[s * 8 + 4..s * 8 + 8].iter().all(|&y| y == 0.0)));
+}

@@ -61,7 +61,7 @@ pub struct ModelFile {
 
 pub const LAYOUT: &str = "images NCHW float32, one channel per species, Gaussian densities on a G x G periodic grid, \
     each channel c then mapped to (x - input_mean[c]) / input_std[c] when those are given; \
-    conv{i}: Conv2d(k x k, padding k/2, padding_mode='circular') + ReLU, weights OIHW; flatten in C,H,W order; \
+    conv{i}: Conv2d(k x k, padding k/2, padding_mode='circular') + ReLU, weights OIHW; flatten in C,H,W order (head `flatten`) or the mean of each map (head `mean`); \
     fc1: Linear + ReLU; dropout (training only); fc2: Linear giving the class scores [liquid, glass]";
 
 impl ModelFile {

@@ -188,9 +188,14 @@ pub fn train(
     let per = spec.act_len(0);
     let gg = spec.pixels();
     let mut imgs = Vec::new();
-    for s in &sets {
+    for (part, s) in sets.iter().enumerate() {
         let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
-        imgs.push(images(compute, data, &grid, &idx, 64)?);
+        // augmented training images are re-drawn every epoch; the plain ones only feed the standardization
+        if part == 0 && cfg.augment && !cfg.standardize {
+            imgs.push(Vec::new());
+        } else {
+            imgs.push(images(compute, data, &grid, &idx, 64)?);
+        }
     }
     let norm = cfg
         .standardize
