@@ -140,9 +140,20 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
     let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary");
     assert!(summary.contains("glass,gamma_upsilon,pearson,"));
     assert!(
-        summary.contains(",0.552\n"),
-        "paper value beside ABM glass C(Gamma,Upsilon): {summary}"
+        summary.starts_with("class,pair,method,mean,std,count,paper,sign_agrees\n"),
+        "{summary}"
     );
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("glass,gamma_upsilon,pearson,"))
+        .expect("ABM glass C(Gamma,Upsilon) row");
+    let cols: Vec<&str> = row.split(',').collect();
+    assert_eq!(
+        cols[6], "0.552",
+        "paper value beside ABM glass C(Gamma,Upsilon): {row}"
+    );
+    let mean: f64 = cols[3].parse().expect("mean");
+    assert_eq!(cols[7], (mean > 0.0).to_string(), "sign column: {row}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("json"))
             .expect("parse");

@@ -140,3 +140,16 @@ fn exp_neg_matches_std_exp_to_two_ulp() {
     assert!(exp_neg(-800.0) < 1e-300);
     assert_eq!(exp_neg(0.0), 1.0);
 }
+
+#[test]
+fn sign_agreement_reads_the_papers_signs_and_numbers() {
+    use glasscam::analysis::sign_agrees;
+    assert_eq!(sign_agrees(Some("0.552"), Some(0.1)), Some(true));
+    assert_eq!(sign_agrees(Some("0.552"), Some(-0.7)), Some(false));
+    assert_eq!(sign_agrees(Some("< 0"), Some(-0.2)), Some(true));
+    assert_eq!(sign_agrees(Some("< 0"), Some(0.2)), Some(false));
+    assert_eq!(sign_agrees(Some("> 0"), Some(0.0)), Some(false));
+    assert_eq!(sign_agrees(Some("> 0"), Some(0.3)), Some(true));
+    assert_eq!(sign_agrees(None, Some(0.3)), None);
+    assert_eq!(sign_agrees(Some("< 0"), None), None);
+}

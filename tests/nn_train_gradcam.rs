@@ -63,6 +63,7 @@ fn train_then_gradcam_on_synthetic_data() {
         model: out.clone(),
         data: data_dir.clone(),
         class: "glass".into(),
+        configs: None,
         split: "test".into(),
         out: tmp.path().join("gc"),
         batch: 4,
@@ -70,6 +71,35 @@ fn train_then_gradcam_on_synthetic_data() {
     };
     glasscam::nn::run_gradcam(&args).expect("gradcam");
     check_gradcam_output(&args.out, &data, 3, 16);
+
+    // the glass score explained on both classes' test configurations
+    let both = glasscam::nn::GradcamArgs {
+        configs: Some("both".into()),
+        out: tmp.path().join("gc_both"),
+        ..args.clone()
+    };
+    glasscam::nn::run_gradcam(&both).expect("gradcam on both classes");
+    let f: GradcamFile = serde_json::from_str(
+        &std::fs::read_to_string(both.out.join("gradcam.json")).expect("gradcam.json"),
+    )
+    .expect("json");
+    assert_eq!(f.class, "glass");
+    let mut classes: Vec<&str> = f
+        .snapshots
+        .iter()
+        .map(|&k| data.manifest.snapshots[k].class.as_str())
+        .collect();
+    classes.sort();
+    assert_eq!(
+        classes,
+        ["glass", "glass", "glass", "liquid", "liquid", "liquid"]
+    );
+    let bad = glasscam::nn::GradcamArgs {
+        configs: Some("solid".into()),
+        ..args.clone()
+    };
+    let e = glasscam::nn::run_gradcam(&bad).expect_err("unknown --configs");
+    assert!(e.to_string().contains("use glass, liquid or both"), "{e}");
 }
 
 fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {

@@ -61,7 +61,14 @@ fn the_whole_pipeline_runs_and_reports() {
 
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>"));
-    for needle in ["Table II", "Fig. 3", "Fig. 4", "Stages", "<td>tiny</td>"] {
+    for needle in [
+        "Table II",
+        "Fig. 3",
+        "Fig. 4",
+        "Stages",
+        "<td>tiny</td>",
+        "sign as the paper",
+    ] {
         assert!(html.contains(needle), "report lacks {needle}");
     }
     // figures are embedded, not linked

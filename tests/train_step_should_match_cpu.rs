@@ -1,5 +1,5 @@
 //! A whole training step (forward with dropout, loss, backward, Adam) and a Grad-CAM pass: GPU against the CPU
-//! twin from the same parameters and batch.
+//! twin from the same parameters and batch, for both heads (flatten, SPEC §5; mean, the quick model's).
 
 mod common;
 
@@ -10,7 +10,7 @@ use glasscam::kernels::nn::{AdamSpec, Head, NetSpec};
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Compute;
 
-fn spec() -> NetSpec {
+fn spec(head: Head) -> NetSpec {
     NetSpec {
         in_channels: 2,
         grid: 16,
@@ -18,17 +18,26 @@ fn spec() -> NetSpec {
         kernel: 5,
         hidden: 16,
         classes: 2,
-        head: Head::Flatten,
+        head,
         dropout: 0.5,
     }
 }
 
 #[test]
 fn train_step_should_match_cpu() {
-    let Some(ctx) = test_context("train_step_should_match_cpu") else {
+    train_step_check("train_step_should_match_cpu", Head::Flatten);
+}
+
+#[test]
+fn train_step_mean_head_should_match_cpu() {
+    train_step_check("train_step_mean_head_should_match_cpu", Head::Mean);
+}
+
+fn train_step_check(name: &str, head: Head) {
+    let Some(ctx) = test_context(name) else {
         return;
     };
-    let spec = spec();
+    let spec = spec(head);
     let init = spec.init(11);
     let mut rng = Rng(3000);
     let batch = 5;
@@ -88,12 +97,21 @@ fn train_step_should_match_cpu() {
 
 #[test]
 fn gradcam_pass_should_match_cpu() {
-    let Some(ctx) = test_context("gradcam_pass_should_match_cpu") else {
+    // seed 19: both classes' maps are non-zero for this untrained net (for some seeds one or both vanish)
+    gradcam_pass_check("gradcam_pass_should_match_cpu", Head::Flatten, 19);
+}
+
+#[test]
+fn gradcam_pass_mean_head_should_match_cpu() {
+    gradcam_pass_check("gradcam_pass_mean_head_should_match_cpu", Head::Mean, 19);
+}
+
+fn gradcam_pass_check(name: &str, head: Head, seed: u64) {
+    let Some(ctx) = test_context(name) else {
         return;
     };
-    let spec = spec();
-    // seed 19: both classes' maps are non-zero for this untrained net (for some seeds one or both vanish)
-    let init = spec.init(19);
+    let spec = spec(head);
+    let init = spec.init(seed);
     let mut rng = Rng(3100);
     let images = rng.vec_f32(3 * spec.act_len(0), 0.0, 0.5);
     let mut cpu = Net::new(&Compute::Cpu, spec.clone(), &init, 4).expect("cpu net");

@@ -25,7 +25,8 @@ use serde::Serialize;
 use super::plots::{field_map, violin, FieldMap, ViolinClass};
 use super::stats::mean_std;
 use super::{
-    analyse_config, paper_reference, CoarseGrain, ConfigInput, Correlations, GammaSet, Indicators,
+    analyse_config, paper_reference, sign_agrees, CoarseGrain, ConfigInput, Correlations, GammaSet,
+    Indicators,
 };
 use super::{PAIRS, PAIR_LABELS};
 use crate::dataset::{write_json_atomic, Dataset};
@@ -106,6 +107,8 @@ pub struct SummaryRow {
     pub count: usize,
     /// The paper's value or sign (SPEC §8), where it gives one.
     pub paper: Option<String>,
+    /// Whether the mean has the paper's sign, where the paper gives one.
+    pub sign_agrees: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -431,19 +434,22 @@ pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
                     .map(|r| if m == 0 { r.pearson[p] } else { r.spearman[p] })
                     .collect();
                 let (mean, std, count) = mean_std(&vals);
+                // The paper's numbers are Pearson coefficients.
+                let paper = if m == 0 {
+                    paper_reference(system, class, p)
+                } else {
+                    None
+                };
+                let mean = finite_or_none(mean);
                 out.push(SummaryRow {
                     class: class.clone(),
                     pair: pair.to_string(),
                     method: method.to_string(),
-                    mean: finite_or_none(mean),
+                    mean,
                     std: finite_or_none(std),
                     count,
-                    // The paper's numbers are Pearson coefficients.
-                    paper: if m == 0 {
-                        paper_reference(system, class, p).map(String::from)
-                    } else {
-                        None
-                    },
+                    paper: paper.map(String::from),
+                    sign_agrees: sign_agrees(paper, mean),
                 });
             }
         }
@@ -452,17 +458,18 @@ pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
 }
 
 fn write_summary(out: &Path, rows: &[SummaryRow]) -> Result<()> {
-    let mut s = String::from("class,pair,method,mean,std,count,paper\n");
+    let mut s = String::from("class,pair,method,mean,std,count,paper,sign_agrees\n");
     for r in rows {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{}\n",
             r.class,
             r.pair,
             r.method,
             r.mean.map(fmt_csv).unwrap_or_default(),
             r.std.map(fmt_csv).unwrap_or_default(),
             r.count,
-            r.paper.clone().unwrap_or_default()
+            r.paper.clone().unwrap_or_default(),
+            r.sign_agrees.map(|a| a.to_string()).unwrap_or_default()
         ));
     }
     let path = out.join("summary.csv");
@@ -472,19 +479,24 @@ fn write_summary(out: &Path, rows: &[SummaryRow]) -> Result<()> {
 
 fn print_summary(rows: &[SummaryRow]) {
     println!(
-        "{:<8} {:<16} {:<9} {:>9} {:>9} {:>6} {:>7}",
-        "class", "pair", "method", "mean", "std", "n", "paper"
+        "{:<8} {:<16} {:<9} {:>9} {:>9} {:>6} {:>7} {:>5}",
+        "class", "pair", "method", "mean", "std", "n", "paper", "sign"
     );
     for r in rows.iter().filter(|r| r.count > 0) {
         println!(
-            "{:<8} {:<16} {:<9} {:>9.4} {:>9.4} {:>6} {:>7}",
+            "{:<8} {:<16} {:<9} {:>9.4} {:>9.4} {:>6} {:>7} {:>5}",
             r.class,
             r.pair,
             r.method,
             r.mean.unwrap_or(f64::NAN),
             r.std.unwrap_or(f64::NAN),
             r.count,
-            r.paper.clone().unwrap_or_default()
+            r.paper.clone().unwrap_or_default(),
+            match r.sign_agrees {
+                Some(true) => "ok",
+                Some(false) => "DIFF",
+                None => "",
+            }
         );
     }
 }

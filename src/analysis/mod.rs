@@ -103,6 +103,18 @@ pub fn analyse_config(input: &ConfigInput, cg: CoarseGrain) -> Result<(Indicator
     ))
 }
 
+/// Whether `mean` has the sign of the paper's reference (`"< 0"`, `"> 0"` or a number); `None` where there is no
+/// reference or no mean.
+pub fn sign_agrees(paper: Option<&str>, mean: Option<f64>) -> Option<bool> {
+    let (paper, mean) = (paper?, mean?);
+    let want = match paper.trim() {
+        "< 0" => -1.0,
+        "> 0" => 1.0,
+        v => v.parse::<f64>().ok()?.signum(),
+    };
+    Some(mean != 0.0 && mean.signum() == want)
+}
+
 /// The paper's values or signs (SPEC §8) for a pair, per system and class; `None` where it gives none.
 pub fn paper_reference(system: &str, class: &str, pair: usize) -> Option<&'static str> {
     match (system, class, pair) {

@@ -28,9 +28,12 @@ pub struct GradcamArgs {
     /// Data set directory.
     #[arg(long)]
     pub data: PathBuf,
-    /// Class C whose score y^C is explained, and whose configurations are covered.
+    /// Class C whose score y^C is explained.
     #[arg(long, default_value = "glass")]
     pub class: String,
+    /// Configurations covered: `glass`, `liquid` or `both` classes' snapshots (default: those of --class).
+    #[arg(long)]
+    pub configs: Option<String>,
     /// Which replicas: `test` (the model's test split) or `all`.
     #[arg(long, default_value = "test")]
     pub split: String,
@@ -134,6 +137,16 @@ pub fn gradcam(
 /// Runs `glasscam gradcam`.
 pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
     let cls = class_index(&args.class)?;
+    let configs = args.configs.as_deref().unwrap_or(&args.class);
+    if configs != "both" && class_index(configs).is_err() {
+        return Err(Error::Input(format!(
+            "unknown --configs `{configs}`: use glass, liquid or both"
+        )));
+    }
+    let covered = |class: &str| match configs {
+        "both" => class_index(class).is_ok(),
+        c => class == c,
+    };
     let data = Dataset::load(&args.data)?;
     let (file, _) = model::load(&args.model)?;
     let replicas: Option<std::collections::BTreeSet<usize>> = match args.split.as_str() {
@@ -149,9 +162,7 @@ pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
         .manifest
         .snapshots
         .iter()
-        .filter(|m| {
-            m.class == args.class && replicas.as_ref().is_none_or(|r| r.contains(&m.replica))
-        })
+        .filter(|m| covered(&m.class) && replicas.as_ref().is_none_or(|r| r.contains(&m.replica)))
         .map(|m| m.index)
         .collect();
     if snapshots.is_empty() {
@@ -160,7 +171,7 @@ pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
             message: format!(
                 "no {} snapshots in the {} split (the model's test replicas are {:?}...); use --split all for a \
                  data set the model was not trained on",
-                args.class,
+                configs,
                 args.split,
                 &file.split.test[..file.split.test.len().min(5)]
             ),
