@@ -29,11 +29,7 @@ fn bench(c: &mut Criterion) {
         eprintln!("bench nn: no GPU adapter, CPU twin only");
     }
     let spec = cfg.net_spec(2);
-    let per = spec.act_len(0);
-    let imgs: Vec<f32> = (0..cfg.batch * per)
-        .map(|i| ((i * 2654435761) % 1000) as f32 / 4000.0)
-        .collect();
-    let labels: Vec<u32> = (0..cfg.batch as u32).map(|i| i % 2).collect();
+    let (imgs, labels) = glasscam::nn::bench::bench_batch(&cfg, 2);
     let adam = cfg.adam();
     let mut group = c.benchmark_group(format!("nn grid {} batch {}", cfg.grid, cfg.batch));
     group.sample_size(10);

@@ -12,6 +12,6 @@ fn main() -> glasscam::Result<()> {
         grid,
         ..ModelConfig::default()
     };
-    bench_nn(&cfg, 2, steps, 0)?;
+    bench_nn(&cfg, 2, steps, 0, false)?;
     Ok(())
 }

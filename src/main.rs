@@ -129,12 +129,19 @@ enum BenchWhat {
     },
     /// CNN training and Grad-CAM images/s, CPU twin vs GPU path.
     Nn {
-        /// Grid size G (the CPU twin takes long at the default 128).
-        #[arg(long, default_value_t = 64)]
-        grid: usize,
+        /// Grid size G [default: 64, or the model file's] (the CPU twin takes long at the SPEC's 128).
+        #[arg(long)]
+        grid: Option<usize>,
         /// Training steps (batches of 32) timed on each path.
         #[arg(long, default_value_t = 3)]
         steps: usize,
+        /// A model file (TOML) to time instead of the default network (e.g. `presets/quick-model.toml`);
+        /// --grid still sets the grid size when given.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Also time each kernel of a training step (one launch at a time, waiting after each).
+        #[arg(long)]
+        profile: bool,
     },
     /// Voronoi + Tong-Tanaka + coarse-graining per 2000-particle configuration (compare `benches/freud_voronoi.py`).
     Analysis {
@@ -278,12 +285,23 @@ fn main() {
                 glasscam::bench::bench_md(&sys, &backends_for_bench(backend)?, &replicas, seconds)
                     .map(|_| ())
             }),
-            BenchWhat::Nn { grid, steps } => {
-                let cfg = glasscam::nn::ModelConfig {
-                    grid,
-                    ..Default::default()
+            BenchWhat::Nn {
+                grid,
+                steps,
+                model,
+                profile,
+            } => {
+                let base = match &model {
+                    Some(path) => glasscam::nn::ModelConfig::from_file(path),
+                    None => Ok(glasscam::nn::ModelConfig::default()),
                 };
-                glasscam::nn::bench_nn(&cfg, 2, steps, steps).map(|_| ())
+                base.and_then(|base| {
+                    let cfg = glasscam::nn::ModelConfig {
+                        grid: grid.unwrap_or(if model.is_some() { base.grid } else { 64 }),
+                        ..base
+                    };
+                    glasscam::nn::bench_nn(&cfg, 2, steps, steps, profile).map(|_| ())
+                })
             }
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())

@@ -130,3 +130,46 @@ fn a_bad_system_file_exits_with_the_reason() {
         "{e}"
     );
 }
+
+#[test]
+fn bench_nn_times_a_model_file_and_profiles_its_kernels() {
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/quick-model.toml");
+    let st = glasscam()
+        .args([
+            "bench",
+            "nn",
+            "--model",
+            model,
+            "--grid",
+            "16",
+            "--steps",
+            "1",
+            "--profile",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    // the quick model's network, at the grid asked for
+    assert!(
+        out.contains("grid 16 channels 2 conv [4, 4, 4] kernel 3 hidden 16 batch 8"),
+        "{out}"
+    );
+    let profile = out
+        .split("per-kernel time")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no profile: {out}"));
+    for k in [
+        "conv2d_forward",
+        "mean_pool",
+        "conv2d_backward_weight",
+        "adam",
+        "total",
+    ] {
+        assert!(profile.contains(k), "no {k} in the profile: {out}");
+    }
+}

@@ -9,12 +9,15 @@ use glasscam::kernels::nn::{
 };
 use glasscam::kernels::tolerance::Tolerance;
 
-/// (batch, c_in, c_out, h, w, k): output counts 1, 255 (3*5*17), 257 and a real layer (4*8*16*16).
-const SIZES: [(u32, u32, u32, u32, u32, u32); 4] = [
+/// (batch, c_in, c_out, h, w, k): output counts 1, 255 (3*5*17), 257, a real layer (4*8*16*16), and larger
+/// kernels (7, and 15 on a 15-row grid, where the circular padding reaches the far edge).
+const SIZES: [(u32, u32, u32, u32, u32, u32); 6] = [
     (1, 1, 1, 1, 1, 1),
     (1, 2, 3, 5, 17, 3),
     (1, 1, 1, 1, 257, 3),
     (4, 2, 8, 16, 16, 5),
+    (2, 2, 3, 9, 11, 7),
+    (1, 1, 2, 15, 16, 15),
 ];
 
 fn params(s: (u32, u32, u32, u32, u32, u32), act: u32) -> (NnParams, usize) {

@@ -144,6 +144,14 @@ fn a_bad_model_file_is_refused() {
     std::fs::write(&p, "split = [0.5, 0.5, 0.5]\n").expect("write");
     let msg = err_of(ModelConfig::from_file(&p));
     assert!(msg.contains("split"), "{msg}");
+    // an even kernel has no centre for the circular padding
+    let spec = ModelConfig {
+        kernel: 4,
+        ..ModelConfig::default()
+    }
+    .net_spec(2);
+    let msg = spec.check().expect_err("even kernel size").to_string();
+    assert!(msg.contains("must be odd"), "{msg}");
     // a window that does not fit the grid
     let data_dir = tmp.path().join("data");
     write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 6).expect("data");

@@ -136,3 +136,48 @@ fn gradcam_pass_check(name: &str, head: Head, seed: u64) {
     }
     assert_eq!(nonzero, 2, "an all-zero Grad-CAM map tests nothing");
 }
+
+#[test]
+fn a_profiled_step_is_a_plain_step() {
+    // profile_train_step launches the same plan one kernel at a time: the same parameters must come out, and
+    // every launch is timed
+    let spec = spec(Head::Flatten);
+    let init = spec.init(5);
+    let images = Rng(3200).vec_f32(4 * spec.act_len(0), 0.0, 0.5);
+    let labels = [0u32, 1, 1, 0];
+    let adam = AdamSpec::default();
+    let mut backends = vec![Compute::Cpu];
+    if let Some(ctx) = test_context("a_profiled_step_is_a_plain_step") {
+        backends.push(Compute::Gpu(ctx));
+    }
+    for compute in backends {
+        let mut plain = Net::new(&compute, spec.clone(), &init, 4).expect("net");
+        let mut timed = Net::new(&compute, spec.clone(), &init, 4).expect("net");
+        plain
+            .train_step(&images, &labels, 9, &adam)
+            .expect("plain step");
+        let times = timed
+            .profile_train_step(&images, &labels, 9, &adam)
+            .expect("profiled step");
+        let names: Vec<&str> = times.iter().map(|t| t.0).collect();
+        for k in [
+            "conv2d_forward",
+            "conv2d_backward_weight",
+            "softmax_xent",
+            "adam",
+        ] {
+            assert!(
+                names.contains(&k),
+                "{}: no {k} in {names:?}",
+                compute.describe()
+            );
+        }
+        assert!(times.iter().all(|t| t.1 >= 0.0) && times.iter().any(|t| t.1 > 0.0));
+        assert_eq!(
+            plain.params_f64().expect("params"),
+            timed.params_f64().expect("params"),
+            "{}: profiling changed the step",
+            compute.describe()
+        );
+    }
+}

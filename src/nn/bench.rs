@@ -16,6 +16,28 @@ pub struct BenchRow {
     pub gradcam_per_s: f64,
 }
 
+/// A batch of fixed pseudo-random images of `cfg`'s grid and alternating labels: what the benchmarks feed.
+pub fn bench_batch(cfg: &ModelConfig, channels: usize) -> (Vec<f32>, Vec<u32>) {
+    let per = cfg.net_spec(channels).act_len(0);
+    let imgs = (0..cfg.batch * per)
+        .map(|i| ((i * 2654435761) % 1000) as f32 / 4000.0)
+        .collect();
+    (imgs, (0..cfg.batch as u32).map(|i| i % 2).collect())
+}
+
+/// A network of `cfg` on `compute` after one warm-up step (pipelines, allocation), with its batch.
+fn warm_net(
+    compute: &Compute,
+    cfg: &ModelConfig,
+    channels: usize,
+) -> Result<(Net, Vec<f32>, Vec<u32>)> {
+    let spec = cfg.net_spec(channels);
+    let mut net = Net::new(compute, spec.clone(), &spec.init(1), cfg.batch)?;
+    let (imgs, labels) = bench_batch(cfg, channels);
+    net.train_step(&imgs, &labels, 0, &cfg.adam())?;
+    Ok((net, imgs, labels))
+}
+
 /// Times `steps` training steps and `steps` Grad-CAM batches of `cfg.batch` images on one backend.
 pub fn bench_backend(
     compute: &Compute,
@@ -23,16 +45,8 @@ pub fn bench_backend(
     channels: usize,
     steps: usize,
 ) -> Result<BenchRow> {
-    let spec = cfg.net_spec(channels);
-    let mut net = Net::new(compute, spec.clone(), &spec.init(1), cfg.batch)?;
-    let per = spec.act_len(0);
-    let imgs: Vec<f32> = (0..cfg.batch * per)
-        .map(|i| ((i * 2654435761) % 1000) as f32 / 4000.0)
-        .collect();
-    let labels: Vec<u32> = (0..cfg.batch as u32).map(|i| i % 2).collect();
+    let (mut net, imgs, labels) = warm_net(compute, cfg, channels)?;
     let adam = cfg.adam();
-    // one warm-up step (pipelines, allocation)
-    net.train_step(&imgs, &labels, 0, &adam)?;
     let t = std::time::Instant::now();
     for s in 0..steps {
         net.train_step(&imgs, &labels, s as u32 + 1, &adam)?;
@@ -51,21 +65,73 @@ pub fn bench_backend(
     })
 }
 
+/// Per-kernel wall time of a training step on one backend: `steps` profiled steps (after a warm-up), one launch
+/// at a time with a wait after each. Returns (kernel name, seconds per step summed over its launches), in the order
+/// the kernels first appear in the step.
+pub fn profile_backend(
+    compute: &Compute,
+    cfg: &ModelConfig,
+    channels: usize,
+    steps: usize,
+) -> Result<Vec<(&'static str, f64)>> {
+    let (mut net, imgs, labels) = warm_net(compute, cfg, channels)?;
+    let adam = cfg.adam();
+    let mut totals: Vec<(&'static str, f64)> = Vec::new();
+    for s in 0..steps.max(1) {
+        for (name, t) in net.profile_train_step(&imgs, &labels, s as u32 + 1, &adam)? {
+            match totals.iter_mut().find(|(n, _)| *n == name) {
+                Some(e) => e.1 += t,
+                None => totals.push((name, t)),
+            }
+        }
+    }
+    for e in &mut totals {
+        e.1 /= steps.max(1) as f64;
+    }
+    Ok(totals)
+}
+
+fn print_profile(backend: &str, batch: usize, totals: &[(&'static str, f64)]) {
+    let sum: f64 = totals.iter().map(|e| e.1).sum();
+    println!("\nper-kernel time of one training step of {batch} images, {backend} (launches one at a time):");
+    println!("{:<26} {:>12} {:>8}", "kernel", "ms / step", "share");
+    for (name, t) in totals {
+        println!("{:<26} {:>12.3} {:>7.1}%", name, t * 1e3, 100.0 * t / sum);
+    }
+    println!("{:<26} {:>12.3} {:>7.1}%", "total", sum * 1e3, 100.0);
+}
+
 /// Prints training and Grad-CAM samples/s of the CPU twin and (when an adapter exists) the GPU path, for a network
 /// of `cfg` on `channels`-channel images; `cpu_steps` and `gpu_steps` timed batches each.
+/// With `profile`, each backend's per-kernel times of a training step follow the table.
 pub fn bench_nn(
     cfg: &ModelConfig,
     channels: usize,
     cpu_steps: usize,
     gpu_steps: usize,
+    profile: bool,
 ) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
+    let mut profiles = Vec::new();
     if cpu_steps > 0 {
         rows.push(bench_backend(&Compute::Cpu, cfg, channels, cpu_steps)?);
+        if profile {
+            profiles.push((
+                Compute::Cpu.describe(),
+                profile_backend(&Compute::Cpu, cfg, channels, cpu_steps)?,
+            ));
+        }
     }
     match shared_context() {
         Ok(ctx) if gpu_steps > 0 => {
-            rows.push(bench_backend(&Compute::Gpu(ctx), cfg, channels, gpu_steps)?)
+            let gpu = Compute::Gpu(ctx);
+            rows.push(bench_backend(&gpu, cfg, channels, gpu_steps)?);
+            if profile {
+                profiles.push((
+                    gpu.describe(),
+                    profile_backend(&gpu, cfg, channels, gpu_steps)?,
+                ));
+            }
         }
         Ok(_) => {}
         Err(e) => eprintln!("bench nn: GPU path skipped: {e}"),
@@ -83,6 +149,9 @@ pub fn bench_nn(
             "{:<70} {:>14.1} {:>16.1}",
             r.backend, r.train_per_s, r.gradcam_per_s
         );
+    }
+    for (backend, totals) in &profiles {
+        print_profile(backend, cfg.batch, totals);
     }
     Ok(rows)
 }

@@ -79,6 +79,25 @@ impl Exec {
             Exec::Gpu(e) => e.run(plan),
         }
     }
+    /// Runs the plan one op at a time, waiting for the device after each: (kernel name, seconds) per op.
+    fn run_timed(&mut self, plan: &[super::PlanOp]) -> Result<Vec<(&'static str, f64)>> {
+        if let Exec::Gpu(e) = self {
+            e.nn.ctx.wait()?;
+        }
+        let mut times = Vec::with_capacity(plan.len());
+        for op in plan {
+            let t = std::time::Instant::now();
+            match self {
+                Exec::Cpu(e) => e.run_op(op)?,
+                Exec::Gpu(e) => {
+                    e.run(std::slice::from_ref(op))?;
+                    e.nn.ctx.wait()?;
+                }
+            }
+            times.push((op.kernel.kernel.name, t.elapsed().as_secs_f64()));
+        }
+        Ok(times)
+    }
 }
 
 /// What one training step returns.
@@ -239,6 +258,22 @@ impl Net {
         let plan = train_plan(&self.spec, b, seed, adam, self.t);
         self.exec.run(&plan)?;
         self.step_result(b)
+    }
+
+    /// One training step like `train_step`, run one kernel launch at a time with a wait after each: the wall time
+    /// of every launch, in plan order, as (kernel name, seconds). For finding the costly kernels; slower than
+    /// `train_step`, which submits the whole step at once.
+    pub fn profile_train_step(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+        adam: &AdamSpec,
+    ) -> Result<Vec<(&'static str, f64)>> {
+        let b = self.load(images, Some(labels))?;
+        self.t += 1;
+        let plan = train_plan(&self.spec, b, seed, adam, self.t);
+        self.exec.run_timed(&plan)
     }
 
     /// Class scores [batch, classes] without dropout.
