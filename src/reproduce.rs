@@ -519,15 +519,16 @@ pub fn report_html(out: &Path, r: &Value) -> Result<String> {
                 (_, Some("glass"), "abm") => num(&s["paper"]["correlation_glass_mean"][pair]),
                 _ => "&ndash;".into(),
             };
-            let sign = match row["sign_agrees"].as_bool() {
+            let agrees = row["sign_agrees"].as_bool();
+            if let Some(a) = agrees {
+                compared += 1;
+                agree += usize::from(a);
+            }
+            let sign = match agrees {
                 Some(true) => "yes",
                 Some(false) => "<b>no</b>",
                 None => "&ndash;",
             };
-            if let Some(a) = row["sign_agrees"].as_bool() {
-                compared += 1;
-                agree += usize::from(a);
-            }
             h.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>C({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(name),

@@ -76,8 +76,9 @@ pub fn profile_backend(
 ) -> Result<Vec<(&'static str, f64)>> {
     let (mut net, imgs, labels) = warm_net(compute, cfg, channels)?;
     let adam = cfg.adam();
+    let steps = steps.max(1);
     let mut totals: Vec<(&'static str, f64)> = Vec::new();
-    for s in 0..steps.max(1) {
+    for s in 0..steps {
         for (name, t) in net.profile_train_step(&imgs, &labels, s as u32 + 1, &adam)? {
             match totals.iter_mut().find(|(n, _)| *n == name) {
                 Some(e) => e.1 += t,
@@ -86,7 +87,7 @@ pub fn profile_backend(
         }
     }
     for e in &mut totals {
-        e.1 /= steps.max(1) as f64;
+        e.1 /= steps as f64;
     }
     Ok(totals)
 }
@@ -111,30 +112,25 @@ pub fn bench_nn(
     gpu_steps: usize,
     profile: bool,
 ) -> Result<Vec<BenchRow>> {
-    let mut rows = Vec::new();
-    let mut profiles = Vec::new();
+    let mut backends = Vec::new();
     if cpu_steps > 0 {
-        rows.push(bench_backend(&Compute::Cpu, cfg, channels, cpu_steps)?);
-        if profile {
-            profiles.push((
-                Compute::Cpu.describe(),
-                profile_backend(&Compute::Cpu, cfg, channels, cpu_steps)?,
-            ));
-        }
+        backends.push((Compute::Cpu, cpu_steps));
     }
     match shared_context() {
-        Ok(ctx) if gpu_steps > 0 => {
-            let gpu = Compute::Gpu(ctx);
-            rows.push(bench_backend(&gpu, cfg, channels, gpu_steps)?);
-            if profile {
-                profiles.push((
-                    gpu.describe(),
-                    profile_backend(&gpu, cfg, channels, gpu_steps)?,
-                ));
-            }
-        }
+        Ok(ctx) if gpu_steps > 0 => backends.push((Compute::Gpu(ctx), gpu_steps)),
         Ok(_) => {}
         Err(e) => eprintln!("bench nn: GPU path skipped: {e}"),
+    }
+    let mut rows = Vec::new();
+    let mut profiles = Vec::new();
+    for (compute, steps) in &backends {
+        rows.push(bench_backend(compute, cfg, channels, *steps)?);
+        if profile {
+            profiles.push((
+                compute.describe(),
+                profile_backend(compute, cfg, channels, *steps)?,
+            ));
+        }
     }
     println!(
         "nn bench: grid {} channels {} conv {:?} kernel {} hidden {} batch {}",

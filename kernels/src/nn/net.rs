@@ -253,11 +253,22 @@ impl Net {
         seed: u32,
         adam: &AdamSpec,
     ) -> Result<StepResult> {
-        let b = self.load(images, Some(labels))?;
-        self.t += 1;
-        let plan = train_plan(&self.spec, b, seed, adam, self.t);
+        let (b, plan) = self.step_plan(images, labels, seed, adam)?;
         self.exec.run(&plan)?;
         self.step_result(b)
+    }
+
+    /// Loads a batch and counts an Adam step: the batch size and the plan of that training step.
+    fn step_plan(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+        adam: &AdamSpec,
+    ) -> Result<(usize, Vec<super::PlanOp>)> {
+        let b = self.load(images, Some(labels))?;
+        self.t += 1;
+        Ok((b, train_plan(&self.spec, b, seed, adam, self.t)))
     }
 
     /// One training step like `train_step`, run one kernel launch at a time with a wait after each: the wall time
@@ -270,9 +281,7 @@ impl Net {
         seed: u32,
         adam: &AdamSpec,
     ) -> Result<Vec<(&'static str, f64)>> {
-        let b = self.load(images, Some(labels))?;
-        self.t += 1;
-        let plan = train_plan(&self.spec, b, seed, adam, self.t);
+        let (_, plan) = self.step_plan(images, labels, seed, adam)?;
         self.exec.run_timed(&plan)
     }
 
