@@ -3,7 +3,9 @@
 pub mod analysis;
 pub mod bench;
 pub mod dataset;
+pub mod domain;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod import;
 pub mod init;
