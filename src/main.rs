@@ -34,6 +34,9 @@ enum Command {
         shards: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a data set already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Write one snapshot of a data set as extended XYZ or a LAMMPS data file.
     Export {
@@ -45,6 +48,9 @@ enum Command {
         format: glasscam::export::Format,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a file already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU).
     Bench {
@@ -101,10 +107,15 @@ struct SimulateArgs {
     out: PathBuf,
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Continue an interrupted run in --out.
+    /// Continue an interrupted run in --out (exact: the result equals an uninterrupted run's), or, on a finished
+    /// one with the same settings, say "already complete" and exit 0 (requeued Slurm tasks cost nothing).
     #[arg(long)]
     resume: bool,
-    /// Seconds between checkpoints.
+    /// Replace a finished data set, or an unfinished run with other settings, in --out.
+    #[arg(long)]
+    force: bool,
+    /// Seconds between checkpoints (a kill -9 loses at most this much work; SIGINT, SIGTERM and SIGHUP lose
+    /// nothing). 0: after every call into the MD backend.
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
     /// Replicas per chunk (default: as many as fit the device).
@@ -208,7 +219,14 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     let compute = Compute::select(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
-    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
+    opts.force = a.force;
+    if !(a.checkpoint_every >= 0.0 && a.checkpoint_every.is_finite()) {
+        return Err(glasscam::Error::Input(format!(
+            "--checkpoint-every {}: give seconds >= 0",
+            a.checkpoint_every
+        )));
+    }
+    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every);
     opts.chunk = a.chunk;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
@@ -236,8 +254,12 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.cool_rate,
         a.seed
     );
+    let finished_before = a.out.join(glasscam::dataset::MANIFEST).exists() && a.resume && !a.force;
     let t0 = std::time::Instant::now();
     let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
+    if finished_before {
+        return Ok(());
+    }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
@@ -273,21 +295,23 @@ fn main() {
     ctx();
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::Merge { shards, out } => glasscam::protocol::merge(&shards, &out).map(|m| {
-            eprintln!(
-                "merged {} shards: {} replicas, {} snapshots in {}",
-                shards.len(),
-                m.n_replicas,
-                m.snapshots.len(),
-                out.display()
-            )
-        }),
+        Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
+            .map(|m| {
+                eprintln!(
+                    "merged {} shards: {} replicas, {} snapshots in {}",
+                    shards.len(),
+                    m.n_replicas,
+                    m.snapshots.len(),
+                    out.display()
+                )
+            }),
         Command::Export {
             dir,
             snapshot,
             format,
             out,
-        } => glasscam::export::export(&dir, snapshot, format, &out),
+            force,
+        } => glasscam::export::export(&dir, snapshot, format, &out, force),
         Command::Bench { what } => match what {
             BenchWhat::Md {
                 backend,
