@@ -35,7 +35,7 @@ fn window_offset(p: u32, c: i32, g: u32) -> i32 {
     return r + 1;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let idx = flat_thread(wg, nwg, lid);

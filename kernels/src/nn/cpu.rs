@@ -9,6 +9,8 @@ use rayon::prelude::*;
 
 use super::{keep, Buf, NnParams, PlanOp};
 use crate::error::{KernelError, Result};
+use crate::gpu::Binding;
+use crate::registry::Twin;
 
 #[inline]
 fn wrap(i: i64, n: u32) -> usize {
@@ -572,79 +574,50 @@ impl CpuExec {
         })
     }
 
-    /// Runs one op on its twin.
+    /// Runs one op on its twin (the kernel's `Twin::Plan`): read-write bindings are taken out, the twin runs on
+    /// them and the read-only ones, and they are put back.
     pub fn run_op(&mut self, op: &PlanOp) -> Result<()> {
-        let p = &op.p;
-        let name = op.kernel.kernel.name;
-        let b = &op.bufs;
-        match name {
-            "conv2d_forward"
-            | "conv2d_backward_input"
-            | "dense_forward"
-            | "dense_backward_input" => {
-                let mut out = self.take(b[2])?;
-                let (x, y) = (self.get(b[0])?, self.get(b[1])?);
-                match name {
-                    "conv2d_forward" => conv2d_forward(p, x, y, &mut out),
-                    "conv2d_backward_input" => conv2d_backward_input(p, x, y, &mut out),
-                    "dense_forward" => dense_forward(p, x, y, &mut out),
-                    _ => dense_backward_input(p, x, y, &mut out),
-                }
-                self.bufs.insert(b[2], out);
-            }
-            "conv2d_backward_weight" | "dense_backward_weight" | "gradcam" => {
-                let mut out = self.take(b[2])?;
-                let (x, y) = (self.get(b[0])?, self.get(b[1])?);
-                match name {
-                    "conv2d_backward_weight" => conv2d_backward_weight(p, x, y, &mut out),
-                    "dense_backward_weight" => dense_backward_weight(p, x, y, &mut out),
-                    _ => gradcam(p, x, y, &mut out),
-                }
-                self.bufs.insert(b[2], out);
-            }
-            "mean_pool" | "mean_pool_backward" => {
-                let mut out = self.take(b[1])?;
-                let x = self.get(b[0])?;
-                if name == "mean_pool" {
-                    mean_pool(p, x, &mut out);
-                } else {
-                    mean_pool_backward(p, x, &mut out);
-                }
-                self.bufs.insert(b[1], out);
-            }
-            "relu_backward" => {
-                let mut g = self.take(b[1])?;
-                relu_backward(p, self.get(b[0])?, &mut g);
-                self.bufs.insert(b[1], g);
-            }
-            "dropout" => {
-                let mut x = self.take(b[0])?;
-                dropout(p, &mut x);
-                self.bufs.insert(b[0], x);
-            }
-            "softmax_xent" => {
-                let mut loss = self.take(b[2])?;
-                let mut d = self.take(b[3])?;
-                softmax_xent(p, self.get(b[0])?, &self.labels, &mut loss, &mut d);
-                self.bufs.insert(b[2], loss);
-                self.bufs.insert(b[3], d);
-            }
-            "adam" => {
-                let mut params = self.take(b[1])?;
-                let mut m = self.take(b[2])?;
-                let mut v = self.take(b[3])?;
-                adam(p, self.get(b[0])?, &mut params, &mut m, &mut v);
-                self.bufs.insert(b[1], params);
-                self.bufs.insert(b[2], m);
-                self.bufs.insert(b[3], v);
-            }
-            other => {
-                return Err(KernelError::Input {
-                    kernel: other.into(),
-                    message: "not a network kernel (run gridize / grid_sample directly)".into(),
-                })
-            }
+        let k = op.kernel;
+        let Twin::Plan(twin) = k.twin else {
+            return Err(KernelError::Input {
+                kernel: k.name.into(),
+                message: "not a network kernel (its host code runs its twin directly)".into(),
+            });
+        };
+        if op.bufs.len() + 1 != k.bindings.len() {
+            return Err(KernelError::Input {
+                kernel: k.name.into(),
+                message: format!(
+                    "{} buffers bound, the kernel has {}",
+                    op.bufs.len(),
+                    k.bindings.len() - 1
+                ),
+            });
         }
-        Ok(())
+        let bound = || k.bindings[1..].iter().zip(&op.bufs);
+        let written: Vec<Buf> = bound()
+            .filter(|(bind, _)| bind.access == Binding::ReadWrite)
+            .map(|(_, &b)| b)
+            .collect();
+        let mut w = written
+            .iter()
+            .map(|&b| self.take(b))
+            .collect::<Result<Vec<_>>>()?;
+        let mut run = || -> Result<()> {
+            let r = bound()
+                .filter(|(bind, _)| bind.access != Binding::ReadWrite)
+                .map(|(_, &b)| match b {
+                    Buf::Labels => Ok(&[][..]),
+                    b => self.get(b).map(|v| &v[..]),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            twin(&op.p, &r, &mut w, &self.labels);
+            Ok(())
+        };
+        let out = run();
+        for (b, v) in written.into_iter().zip(w) {
+            self.bufs.insert(b, v);
+        }
+        out
     }
 }

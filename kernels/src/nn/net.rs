@@ -94,7 +94,7 @@ impl Exec {
                     e.nn.ctx.wait()?;
                 }
             }
-            times.push((op.kernel.kernel.name, t.elapsed().as_secs_f64()));
+            times.push((op.kernel.name, t.elapsed().as_secs_f64()));
         }
         Ok(times)
     }
