@@ -51,6 +51,50 @@ fn gridize_should_match_cpu() {
 }
 
 #[test]
+fn gridize_should_match_cpu_at_production_size() {
+    // the paper's sizes: N = 2000 at density 1.2, G = 128, Gaussian width 0.3 cut at 4 widths; two snapshots
+    let Some(ctx) = test_context("gridize_should_match_cpu_at_production_size") else {
+        return;
+    };
+    let (s, n, l) = (2, 2000, (2000.0f64 / 1.2).sqrt());
+    let mut rng = Rng(1250);
+    // f32-exact positions, so both sides bin each particle into the same pixel
+    let pos: Vec<f64> = rng
+        .vec_f32(s * n * 2, 0.0, l * 0.99999)
+        .iter()
+        .map(|&x| x as f64)
+        .collect();
+    let species: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
+    let grid = GridSpec {
+        grid: 128,
+        box_l: l,
+        width: 0.3,
+        cutoff: 4.0,
+    };
+    assert_eq!(grid.radius(), 4, "a 9 x 9 window, as in training");
+    let want = gridize(&Compute::Cpu, &grid, &pos, &species, 2).expect("cpu");
+    let gpu = Compute::Gpu(ctx);
+    let got = gridize(&gpu, &grid, &pos, &species, 2).expect("gpu");
+    let w: Vec<f64> = want.iter().map(|&x| x as f64).collect();
+    let a: Vec<f64> = got.iter().map(|&x| x as f64).collect();
+    assert_close("gridize N 2000 G 128", &a, &w, Tolerance::F32_SUM);
+    // the bins fix the summation order: a second run is bit for bit the same
+    let again = gridize(&gpu, &grid, &pos, &species, 2).expect("gpu");
+    assert!(
+        got.iter()
+            .zip(&again)
+            .all(|(x, y)| x.to_bits() == y.to_bits()),
+        "two GPU runs of gridize differ"
+    );
+    let total: f64 = w.iter().sum();
+    assert!(
+        (total - (s * n) as f64).abs() < 1e-6 * (s * n) as f64,
+        "images hold {total}, not the {} particles",
+        s * n
+    );
+}
+
+#[test]
 fn every_channel_holds_its_particle_count() {
     let mut rng = Rng(1400);
     let (s, n, l) = (3, 301, 15.0);

@@ -232,9 +232,21 @@ macro_rules! nn_kernel {
 use Dispatch::{Groups, Threads};
 
 nn_kernel!(
+    GRIDIZE_BIN,
+    "gridize_bin",
+    [
+        b("pos", R),
+        b("species", R),
+        b("bin_end", W),
+        b("binned", W)
+    ],
+    Groups(|p| p.batch as u64),
+    Twin::Host("nn::cpu::gridize_bin")
+);
+nn_kernel!(
     GRIDIZE,
     "gridize",
-    [b("pos", R), b("species", R), b("out", W)],
+    [b("bin_end", R), b("binned", R), b("out", W)],
     Threads(|p| p.batch as u64 * p.n_species as u64 * p.h as u64 * p.h as u64),
     Twin::Host("nn::cpu::gridize")
 );
@@ -352,6 +364,7 @@ nn_kernel!(
 pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
     &MD_STEP,
+    &GRIDIZE_BIN,
     &GRIDIZE,
     &GRID_SAMPLE,
     &CONV2D_FORWARD,
