@@ -208,10 +208,14 @@ fn wgsl_prelude_equals_the_rust_constants() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(prelude_consts(Family::Md), want_md);
-    let want_nn: BTreeMap<String, u32> = [("WG", nn::WG), ("MAX_MAPS", nn::MAX_MAPS as u32)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let want_nn: BTreeMap<String, u32> = [
+        ("WG", nn::WG),
+        ("MAX_MAPS", nn::MAX_MAPS as u32),
+        ("DENSE_BATCH", nn::DENSE_BATCH),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     assert_eq!(prelude_consts(Family::Nn), want_nn);
     // the chain arrays follow MAX_CHAIN: veta starts MAX_CHAIN floats after eta
     let m = module(&glasscam_kernels::registry::MD_STEP);

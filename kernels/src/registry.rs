@@ -79,7 +79,11 @@ impl Family {
             ("FAIL_NONFINITE", md::Failure::NonFinite.status()),
             ("FAIL_FORCE", md::Failure::AbsurdForce.status()),
         ];
-        const NN: &[(&str, u32)] = &[("WG", nn::WG), ("MAX_MAPS", nn::MAX_MAPS as u32)];
+        const NN: &[(&str, u32)] = &[
+            ("WG", nn::WG),
+            ("MAX_MAPS", nn::MAX_MAPS as u32),
+            ("DENSE_BATCH", nn::DENSE_BATCH),
+        ];
         match self {
             Family::Md => MD,
             Family::Nn => NN,
@@ -289,7 +293,7 @@ nn_kernel!(
     DENSE_FORWARD,
     "dense_forward",
     [b("params", R), b("input", R), b("output", W)],
-    Groups(|p| p.batch as u64 * p.n_out as u64),
+    Groups(|p| p.n_out as u64 * (p.batch as u64).div_ceil(nn::DENSE_BATCH as u64)),
     Twin::Plan(|p, r, w, _| cpu::dense_forward(p, r[0], r[1], &mut w[0]))
 );
 nn_kernel!(

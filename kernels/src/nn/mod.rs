@@ -15,6 +15,8 @@ use crate::registry::Kernel;
 pub const WG: u32 = 256;
 /// gradcam keeps one alpha per feature map in workgroup memory.
 pub const MAX_MAPS: usize = 256;
+/// dense_forward computes this many samples per workgroup, reading each weight once for all of them.
+pub const DENSE_BATCH: u32 = 8;
 
 // mirrors shaders/nn_common.wgsl `NnParams` (checked member by member against naga: tests/shaders_validate.rs)
 crate::wgsl_struct! {
