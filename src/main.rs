@@ -166,6 +166,20 @@ enum BenchWhat {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Gridization images/s (paper's Gaussian, 2 species), CPU twin vs GPU path.
+    Gridize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, default_value_t = 128)]
+        grid: usize,
+        #[arg(long, default_value_t = 2000)]
+        particles: usize,
+        /// Snapshots per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long)]
@@ -347,6 +361,16 @@ fn main() {
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
             }
+            BenchWhat::Gridize {
+                backend,
+                grid,
+                particles,
+                batch,
+                seconds,
+            } => backends_for_bench(backend).and_then(|b| {
+                glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
+                    .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
+            }),
             BenchWhat::Propensity {
                 backend,
                 replicas,
