@@ -22,6 +22,7 @@ use crate::domain::{Class, Preset};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::nn::{Covered, ModelConfig, Split};
+use crate::outdir::OutDir;
 use crate::propensity::EnsembleConfig;
 use crate::protocol::{Protocol, RunOptions};
 use crate::system::SystemDef;
@@ -316,23 +317,6 @@ fn save_records(out: &Path, records: &BTreeMap<String, StageRecord>) -> Result<(
     )
 }
 
-/// A name that is safe as one path component: not empty, no separator, not `.` or `..`.
-fn check_plain_name(what: &str, name: &str) -> Result<()> {
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0', ':'])
-        && !Path::new(name).is_absolute();
-    if plain {
-        Ok(())
-    } else {
-        Err(Error::Input(format!(
-            "{what} name `{name}` cannot be used as a directory name: use letters, digits, `-` and `_` (no `/`, \
-             `\\`, `:` or `..`)"
-        )))
-    }
-}
-
 /// What a reproduce run did.
 #[derive(Clone, Debug, Default)]
 pub struct ReproduceOutcome {
@@ -386,10 +370,9 @@ fn run_stage(
     match stage {
         Stage::Simulate => {
             let mut o = RunOptions::new(&out, c.seed, compute.clone());
-            o.progress = true;
             // a killed simulation continues from its checkpoint
             o.resume = out.join(".partial").exists();
-            crate::protocol::run(sys, &c.preset.protocol, &o)?;
+            crate::protocol::run(sys, &c.preset.protocol, &o, &ctx)?;
         }
         Stage::Train => {
             let data = Dataset::load(&data_dir)?;
@@ -471,9 +454,9 @@ fn first_good_glass(dir: &Path) -> Result<Option<usize>> {
 /// Runs the pipeline: every stage whose fingerprint or outputs changed, then `results.json` and `report.html`.
 pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOutcome> {
     for sys in &c.systems {
-        check_plain_name("system", &sys.name)?;
+        crate::outdir::check_name("system name", &sys.name)?;
     }
-    std::fs::create_dir_all(&c.out).at(&c.out)?;
+    let mut root = OutDir::lock(&c.out)?;
     let mut records = load_records(&c.out, c.force)?;
     let mut outcome = ReproduceOutcome::default();
     let total = Instant::now();
@@ -514,7 +497,9 @@ pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<Reproduce
                         stages_path(&c.out).display()
                     )));
                 }
-                std::fs::remove_dir_all(&stage_dir).at(&stage_dir)?;
+                // ours: recorded in stages.json, or replaced on the user's --force
+                root.adopt(&stage_dir)?;
+                root.remove_dir(&stage_dir)?;
             }
             let mut record = StageRecord {
                 system: sys.name.clone(),

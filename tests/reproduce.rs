@@ -182,7 +182,7 @@ fn a_system_name_that_is_not_a_plain_name_is_refused() {
     let sibling = dir.path().join("data");
     std::fs::create_dir_all(&sibling).unwrap();
     std::fs::write(sibling.join("keep"), "x").unwrap();
-    for name in ["..", ".", "", "a/b", "/abs", "a\\b"] {
+    for name in ["..", ".", "", "a/b", "/abs", "a\\b", "a\nb"] {
         let mut c = tiny(&out);
         c.systems[0].name = name.into();
         let e = refusal(&c);

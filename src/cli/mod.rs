@@ -5,6 +5,7 @@ pub mod nn;
 pub mod propensity;
 pub mod render;
 pub mod reproduce;
+pub mod signals;
 
 use glasscam::kernels::{BackendChoice, Compute};
 

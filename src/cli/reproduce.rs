@@ -89,7 +89,6 @@ pub fn reproduce(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
         force: a.force,
     };
     let compute = select_compute(a.backend)?;
-    glasscam::protocol::catch_interrupts();
     glasscam::reproduce::run(&config, &compute, ctx)?;
     Ok(())
 }
