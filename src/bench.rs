@@ -188,7 +188,14 @@ pub fn bench_propensity(
             samples: 6,
             seed: 1,
         };
-        let res = run_ensemble(&setup, &glass.pos, &cages, &cfg, compute, false)?;
+        let res = run_ensemble(
+            &setup,
+            &glass.pos,
+            &cages,
+            &cfg,
+            compute,
+            crate::events::quiet(),
+        )?;
         let total = cfg.temps.len() * cfg.runs;
         let rate = (total * setup.n) as f64 * steps as f64 / res.md_seconds;
         let name = backend_name(compute);
