@@ -1,7 +1,5 @@
 //! The `glasscam` command line.
 
-// Until every command renders through it (the engine/command split moves them one by one).
-#[allow(dead_code)]
 mod cli;
 
 use std::path::PathBuf;
@@ -63,15 +61,15 @@ enum Command {
         backend: BackendChoice,
     },
     /// Train the glass/liquid CNN on a data set.
-    Train(glasscam::nn::TrainArgs),
+    Train(cli::nn::TrainArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
-    Gradcam(glasscam::nn::GradcamArgs),
+    Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
     Analyze(glasscam::analysis::cli::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
-    Reproduce(glasscam::reproduce::ReproduceArgs),
+    Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
-    Propensity(glasscam::propensity::PropensityArgs),
+    Propensity(cli::propensity::PropensityArgs),
 }
 
 #[derive(Args)]
@@ -165,6 +163,20 @@ enum BenchWhat {
         /// Also write the configurations here for the freud script.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Gridization images/s (paper's Gaussian, 2 species), CPU twin vs GPU path.
+    Gridize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, default_value_t = 128)]
+        grid: usize,
+        #[arg(long, default_value_t = 2000)]
+        particles: usize,
+        /// Snapshots per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
     },
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
@@ -292,7 +304,7 @@ fn ctx() -> glasscam::events::Ctx<'static> {
 
 fn main() {
     let cli = Cli::parse();
-    ctx();
+    let ctx = ctx();
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
@@ -347,6 +359,16 @@ fn main() {
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
             }
+            BenchWhat::Gridize {
+                backend,
+                grid,
+                particles,
+                batch,
+                seconds,
+            } => backends_for_bench(backend).and_then(|b| {
+                glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
+                    .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
+            }),
             BenchWhat::Propensity {
                 backend,
                 replicas,
@@ -359,11 +381,11 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(args) => glasscam::nn::run_train(&args),
-        Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
+        Command::Train(args) => cli::nn::train(&args, ctx),
+        Command::Gradcam(args) => cli::nn::gradcam(&args),
         Command::Analyze(args) => glasscam::analysis::cli::run(&args),
-        Command::Reproduce(args) => glasscam::reproduce::run(&args).map(|_| ()),
-        Command::Propensity(args) => glasscam::propensity::run_cli(&args).map(|_| ()),
+        Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
+        Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
