@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use glasscam_kernels::md::cpu::CpuMd;
-use glasscam_kernels::md::gpu::GpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
 use glasscam_kernels::Compute;
 
@@ -121,10 +119,7 @@ pub fn bench_md(
             for lo in (0..r).step_by(chunk) {
                 let hi = (lo + chunk).min(r);
                 let part = slice_replicas(&reps, lo..hi);
-                let mut b: Box<dyn MdBackend> = match compute {
-                    Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
-                    Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
-                };
+                let mut b: Box<dyn MdBackend> = crate::protocol::md_backend(compute, &setup)?;
                 let (s, e) =
                     time_backend(b.as_mut(), &part, t, seconds * (hi - lo) as f64 / r as f64)?;
                 busy += e / s as f64;
@@ -215,10 +210,7 @@ fn bench_md_quiet(
 ) -> Result<f64> {
     let setup = system.md_setup(&MdSettings::default());
     let reps = bench_replicas(&setup, replicas, system.t_liquid);
-    let mut b: Box<dyn MdBackend> = match compute {
-        Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
-        Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
-    };
+    let mut b: Box<dyn MdBackend> = crate::protocol::md_backend(compute, &setup)?;
     let (steps, secs) = time_backend(b.as_mut(), &reps, system.t_liquid, seconds)?;
     Ok(steps as f64 * (replicas * setup.n) as f64 / secs)
 }

@@ -296,10 +296,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
 fn ctx() -> glasscam::events::Ctx<'static> {
     static CONSOLE: std::sync::OnceLock<cli::render::Console> = std::sync::OnceLock::new();
     let console = CONSOLE.get_or_init(cli::render::Console::new);
-    let cancel = cli::signals::token();
-    // stages not yet handed a context (reproduce, propensity) read the same ones
-    glasscam::protocol::share_ctx(cancel, console);
-    glasscam::events::Ctx::new(console, cancel)
+    glasscam::events::Ctx::new(console, cli::signals::token())
 }
 
 fn main() {

@@ -53,14 +53,8 @@ impl GpuMd {
         let layout = ctx.layout("md", &registry::MD_STEP.access());
         let forces_pipe = ctx.pipeline_with(&registry::MD_FORCES, &layout);
         let step_pipe = ctx.pipeline_with(&registry::MD_STEP, &layout);
-        let nc = setup.cells_per_side();
-        let density = setup.n as f64 / (setup.box_l * setup.box_l);
-        let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
         // Expected occupancies with room for fluctuations; overflow still grows them.
-        let per_cell = setup.n as f64 / (nc * nc) as f64;
-        let cell_cap = ((per_cell * 1.6).ceil() as u32 + 8).min(setup.n as u32);
-        let nbr_cap = ((std::f64::consts::PI * rl * rl * density * 1.3).ceil() as u32 + 8)
-            .min(setup.n as u32);
+        let (cell_cap, nbr_cap) = setup.list_capacities();
         Ok(GpuMd {
             ctx,
             setup,
