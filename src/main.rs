@@ -302,6 +302,16 @@ fn ctx() -> glasscam::events::Ctx<'static> {
 fn main() {
     let cli = Cli::parse();
     let ctx = ctx();
+    // how to go on after a signal, per command
+    let after_interrupt = match &cli.command {
+        Command::Simulate(_) => {
+            "the checkpoint is written; the same command with --resume continues to exactly the same result"
+        }
+        Command::Reproduce(_) => {
+            "run the same command again: finished stages are kept and the simulation resumes its checkpoint"
+        }
+        _ => "run the command again",
+    };
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
@@ -385,7 +395,10 @@ fn main() {
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        match e {
+            glasscam::Error::Interrupted => eprintln!("interrupted: {after_interrupt}"),
+            _ => eprintln!("error: {e}"),
+        }
         std::process::exit(match e {
             glasscam::Error::Interrupted => 130,
             _ => 1,
