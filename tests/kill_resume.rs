@@ -142,12 +142,12 @@ fn kill_9_at_many_moments_and_inside_writes_then_resume_is_byte_identical() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let (mut timer_kills, mut write_kills) = (0, 0);
     for round in 0.. {
-        assert!(round < 400, "the run never finished");
+        assert!(round < 1500, "the run never finished");
         let mut cmd = simulate(&s, &out, true);
         let by_failpoint = round % 2 == 0;
         let o = if by_failpoint {
             // abort inside the K-th atomic write of this process: half-written temporary or just before rename
-            let k = 1 + (round / 2) % 4;
+            let k = 1 + (round / 2) % 6;
             let kind = if (round / 2) % 2 == 0 {
                 "write"
             } else {
@@ -205,7 +205,7 @@ fn sigterm_writes_a_checkpoint_and_resume_is_byte_identical() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
     let mut stops = 0;
     for round in 0.. {
-        assert!(round < 200, "the run never finished");
+        assert!(round < 600, "the run never finished");
         let child = simulate(&s, &out, true).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(rng.random_range(100..400)));
         let term = || {
@@ -238,7 +238,7 @@ fn sigterm_writes_a_checkpoint_and_resume_is_byte_identical() {
         assert_eq!(o.status.code(), Some(130), "{e}");
         if !twice {
             assert!(
-                e.contains("SIGTERM") && e.contains("checkpoint written") && e.contains("--resume"),
+                e.contains("SIGTERM") && e.contains("checkpoint") && e.contains("--resume"),
                 "{e}"
             );
         }
