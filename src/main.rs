@@ -305,7 +305,7 @@ fn main() {
     // how to go on after a signal, per command
     let after_interrupt = match &cli.command {
         Command::Simulate(_) => {
-            "the checkpoint is written; the same command with --resume continues to exactly the same result"
+            "the work done is saved; the same command with --resume continues to exactly the same result"
         }
         Command::Reproduce(_) => {
             "run the same command again: finished stages are kept and the simulation resumes its checkpoint"

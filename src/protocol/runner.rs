@@ -522,17 +522,13 @@ fn run_chunk(
             )
         }
         None => {
-            ctx.cancel.check()?;
+            let t = stages[0].segment.t_from;
+            let target = call_target(opts.checkpoint_every);
             (
                 0,
                 0,
                 0,
-                crate::init::random_replicas(
-                    setup,
-                    opts.seed,
-                    replicas.clone(),
-                    stages[0].segment.t_from,
-                ),
+                fresh_replicas(setup, opts.seed, replicas.clone(), t, target, ctx)?,
                 Vec::new(),
                 Vec::new(),
                 Vec::new(),
@@ -675,6 +671,37 @@ fn run_chunk(
         std::fs::remove_file(&cp).at(&cp)?;
     }
     Ok(())
+}
+
+/// The random starts of `replicas`, made in pieces sized by time (each start relaxes its lattice with about 60
+/// force evaluations: at 2000 replicas of 2000 particles that is minutes), checking for a cancel between pieces.
+fn fresh_replicas(
+    setup: &MdSetup,
+    seed: u64,
+    replicas: std::ops::Range<usize>,
+    t: f64,
+    target: f64,
+    ctx: &Ctx<'_>,
+) -> Result<Replicas> {
+    let mut all = Replicas {
+        n: setup.n,
+        ..Default::default()
+    };
+    let (mut lo, mut piece) = (replicas.start, 1usize);
+    while lo < replicas.end {
+        ctx.cancel.check()?;
+        let hi = (lo + piece).min(replicas.end);
+        let t0 = Instant::now();
+        let part = crate::init::random_replicas(setup, seed, lo..hi, t);
+        let per = t0.elapsed().as_secs_f64().max(1e-7) / (hi - lo) as f64;
+        piece = ((target / per) as usize).clamp(1, piece.saturating_mul(4));
+        all.pos.extend(part.pos);
+        all.vel.extend(part.vel);
+        all.img.extend(part.img);
+        all.thermo.extend(part.thermo);
+        lo = hi;
+    }
+    Ok(all)
 }
 
 #[allow(clippy::too_many_arguments)]
