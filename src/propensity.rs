@@ -180,7 +180,7 @@ pub fn run_ensemble(
     let mut md_seconds = 0.0;
     for lo in (0..total).step_by(chunk) {
         let hi = (lo + chunk).min(total);
-        let part = crate::bench::slice_replicas(&reps, lo..hi);
+        let part = reps.slice(lo..hi);
         let mut md: Box<dyn MdBackend> = match compute {
             Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
             Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
