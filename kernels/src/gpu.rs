@@ -386,9 +386,20 @@ pub fn shared_context() -> Result<Arc<GpuContext>> {
 }
 
 /// For GPU tests: the shared context, or `None` after printing that the test skipped.
-/// With `GLASSCAM_REQUIRE_GPU=1` a missing adapter panics instead, so CI cannot skip silently.
+/// With `GLASSCAM_REQUIRE_GPU=1` a missing adapter panics instead, so CI cannot skip silently; with
+/// `GLASSCAM_REQUIRE_HARDWARE=1` a software adapter panics too.
 pub fn test_context(test: &str) -> Option<Arc<GpuContext>> {
     match shared_context() {
+        // scripts/gpu-check: the point is the hardware, so a software adapter must not pass for it
+        Ok(ctx)
+            if ctx.is_software()
+                && std::env::var("GLASSCAM_REQUIRE_HARDWARE").as_deref() == Ok("1") =>
+        {
+            panic!(
+                "{test}: GLASSCAM_REQUIRE_HARDWARE=1 but the adapter is a software one: {}",
+                ctx.describe()
+            )
+        }
         Ok(ctx) => Some(ctx),
         Err(e) => {
             if std::env::var("GLASSCAM_REQUIRE_GPU").as_deref() == Ok("1") {
