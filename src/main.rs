@@ -190,11 +190,18 @@ enum BenchWhat {
     },
 }
 
+/// The compute path for `--backend`, saying on stderr which one and why.
+fn select_backend(choice: BackendChoice) -> glasscam::Result<Compute> {
+    let (compute, line) = Compute::resolve(choice)?;
+    eprintln!("{line}");
+    Ok(compute)
+}
+
 fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
     use glasscam::kernels::gpu::shared_context;
     Ok(match choice {
         Some(BackendChoice::Cpu) => vec![Compute::Cpu],
-        Some(c) => vec![Compute::select(c)?],
+        Some(c) => vec![select_backend(c)?],
         None => {
             let mut v = vec![Compute::Cpu];
             match shared_context() {
@@ -228,7 +235,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.md.dt = x;
     }
     proto.extra_temps = a.temps;
-    let compute = Compute::select(a.backend)?;
+    let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
     opts.force = a.force;
