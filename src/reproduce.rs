@@ -21,7 +21,7 @@ use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::{Class, Preset};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::nn::{Covered, ModelConfig, Split};
+use crate::nn::{Covered, ModelConfig, ReplicaSet};
 use crate::outdir::OutDir;
 use crate::propensity::EnsembleConfig;
 use crate::protocol::{Protocol, RunOptions};
@@ -159,7 +159,7 @@ pub enum StageSettings {
         model: ModelConfig,
     },
     Gradcam {
-        split: Split,
+        split: ReplicaSet,
         batch: usize,
     },
     Analyze {
@@ -192,7 +192,7 @@ impl StageSettings {
                 model: c.preset.model.clone(),
             },
             Stage::Gradcam => StageSettings::Gradcam {
-                split: Split::Test,
+                split: ReplicaSet::Test,
                 batch: GRADCAM_BATCH,
             },
             Stage::Analyze => StageSettings::Analyze {
@@ -333,7 +333,8 @@ fn gradcam_both(compute: &Compute, model: &Path, data: &Dataset, out: &Path) -> 
         target_class: "own class (glass for glass configurations, liquid for liquid ones)".into(),
     };
     for class in [Class::Glass, Class::Liquid] {
-        let snapshots = crate::nn::select_snapshots(data, &file, Covered::of(class), Split::Test)?;
+        let snapshots =
+            crate::nn::select_snapshots(data, &file, Covered::of(class), ReplicaSet::Test)?;
         let r = crate::nn::gradcam(compute, model, data, class, &snapshots, GRADCAM_BATCH)?;
         crate::nn::write_gradcam(&out.join(class.name()), &r)?;
         rows.extend_from_slice(&r.gamma);

@@ -497,7 +497,7 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
         let vc: Vec<ViolinClass> = classes
             .iter()
             .map(|class| ViolinClass {
-                class: class.name().to_string(),
+                class: *class,
                 values: pairs
                     .iter()
                     .map(|&p| {
