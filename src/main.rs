@@ -65,7 +65,7 @@ enum Command {
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
-    Analyze(glasscam::analysis::cli::AnalyzeArgs),
+    Analyze(cli::analyze::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
@@ -397,7 +397,7 @@ fn main() {
             .map_err(Into::into),
         Command::Train(args) => cli::nn::train(&args, ctx),
         Command::Gradcam(args) => cli::nn::gradcam(&args),
-        Command::Analyze(args) => glasscam::analysis::cli::run(&args),
+        Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
     };
