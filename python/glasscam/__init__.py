@@ -161,6 +161,8 @@ def simulate(
     dt: Optional[float] = None,
     temps: Sequence[float] = (),
     out: Optional[PathLike] = None,
+    resume: bool = False,
+    force: bool = False,
     progress: Progress = None,
 ) -> Dataset:
     """Melts, equilibrates at T = 4 and cools replicas of ``system`` at a constant rate, snapshotting each at T_L
@@ -178,6 +180,8 @@ def simulate(
         dt: MD time step (default 0.005).
         temps: extra snapshot temperatures (class "other").
         out: directory to write the data set to (kept); by default a temporary one (deleted).
+        resume: continue an unfinished (e.g. interrupted) run in ``out``, as ``--resume``.
+        force: replace a data set or an unfinished run of other settings in ``out``, as ``--force``.
         progress: see the module's documentation.
 
     Returns:
@@ -194,6 +198,8 @@ def simulate(
         hold_time=hold_time,
         dt=dt,
         temps=[float(t) for t in temps],
+        resume=resume,
+        force=force,
         progress=_progress(progress),
     )
     if out is not None:

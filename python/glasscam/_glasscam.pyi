@@ -130,6 +130,8 @@ def simulate(
     hold_time: Optional[float] = None,
     dt: Optional[float] = None,
     temps: Sequence[float] = ...,
+    resume: bool = False,
+    force: bool = False,
     progress: _Progress = None,
 ) -> str:
     """Runs the cooling protocol into `out`; returns the manifest as JSON text."""

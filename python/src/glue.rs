@@ -9,6 +9,7 @@ use std::path::Path;
 
 use glasscam::analysis::{self, CoarseGrain, Voronoi};
 use glasscam::dataset::{Dataset, Manifest};
+use glasscam::domain::Class;
 use glasscam::events::{Ctx, Event};
 use glasscam::kernels::nn::net::{grid_sample, gridize as gridize_kernel, Net};
 use glasscam::kernels::nn::GridSpec;
@@ -49,6 +50,10 @@ pub struct SimulateArgs<'a> {
     pub dt: Option<f64>,
     pub temps: Vec<f64>,
     pub seed: u64,
+    /// Continue an unfinished run in `out` (as `--resume`).
+    pub resume: bool,
+    /// Replace what is in `out` (as `--force`).
+    pub force: bool,
 }
 
 /// Runs the cooling protocol and writes the data set to `out` (the CLI's `simulate`).
@@ -57,7 +62,7 @@ pub fn simulate(
     args: &SimulateArgs,
     compute: Compute,
     out: &Path,
-    _ctx: &Ctx,
+    ctx: &Ctx,
 ) -> Result<Manifest> {
     let mut proto = Protocol::preset(args.preset)?;
     if let Some(r) = args.replicas {
@@ -76,8 +81,10 @@ pub fn simulate(
         proto.md.dt = x;
     }
     proto.extra_temps = args.temps.clone();
-    let opts = RunOptions::new(out, args.seed, compute);
-    glasscam::protocol::run(sys, &proto, &opts)
+    let mut opts = RunOptions::new(out, args.seed, compute);
+    opts.resume = args.resume;
+    opts.force = args.force;
+    glasscam::protocol::run(sys, &proto, &opts, ctx)
 }
 
 pub fn load_dataset(dir: &Path) -> Result<Dataset> {
@@ -233,9 +240,12 @@ pub fn gradcam(
     Ok((logits, gamma, maps))
 }
 
-/// The class index of a class name ("liquid" 0, "glass" 1).
+/// The class score index of a class name ("liquid" 0, "glass" 1).
 pub fn class_index(name: &str) -> Result<usize> {
-    glasscam::nn::class_index(name)
+    let class: Class = name.parse()?;
+    class.score_index().ok_or_else(|| {
+        Error::Input("Grad-CAM explains the glass or the liquid score, not `other`".into())
+    })
 }
 
 /// MD settings of a data set's protocol (JSON), or the defaults.
@@ -267,7 +277,7 @@ pub fn propensity(
     positions: &[f64],
     cfg: &EnsembleConfig,
     compute: &Compute,
-    _ctx: &Ctx,
+    ctx: &Ctx,
 ) -> Result<EnsembleResult> {
     let setup = sys.md_setup(md);
     let l = setup.box_l;
@@ -276,7 +286,7 @@ pub fn propensity(
         .map(|i| vor.neighbours_of(i).to_vec())
         .collect();
     let pos0: Vec<[f64; 2]> = positions.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
-    glasscam::propensity::run_ensemble(&setup, &pos0, &cages, cfg, compute, false)
+    glasscam::propensity::run_ensemble(&setup, &pos0, &cages, cfg, compute, *ctx)
 }
 
 /// Time step of the MD settings (sample times = steps * dt).
@@ -317,9 +327,10 @@ pub fn train(
     cfg: &ModelConfig,
     compute: &Compute,
     out: &Path,
-    _ctx: &Ctx,
+    ctx: &Ctx,
 ) -> Result<String> {
     let data = Dataset::load(data_dir)?;
-    let metrics = glasscam::nn::train::train(&data, cfg, compute, out, false)?;
-    serde_json::to_string(&metrics).map_err(|e| Error::Input(format!("metrics: {e}")))
+    let trained = glasscam::nn::train(&data, cfg, compute, *ctx)?;
+    glasscam::nn::write_model(out, &trained)?;
+    serde_json::to_string(&trained.metrics).map_err(|e| Error::Input(format!("metrics: {e}")))
 }

@@ -185,7 +185,7 @@ impl System {
 
 /// Runs the cooling protocol into `out`; returns the manifest as JSON text.
 #[pyfunction]
-#[pyo3(signature = (system, out, preset, replicas, seed, backend, cool_rate = None, equilibrate_time = None, hold_time = None, dt = None, temps = Vec::new(), progress = None))]
+#[pyo3(signature = (system, out, preset, replicas, seed, backend, cool_rate = None, equilibrate_time = None, hold_time = None, dt = None, temps = Vec::new(), resume = false, force = false, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn simulate(
     py: Python<'_>,
@@ -200,6 +200,8 @@ fn simulate(
     hold_time: Option<f64>,
     dt: Option<f64>,
     temps: Vec<f64>,
+    resume: bool,
+    force: bool,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let compute = glue::select_compute(backend).map_err(to_py)?;
@@ -212,6 +214,8 @@ fn simulate(
         dt,
         temps,
         seed,
+        resume,
+        force,
     };
     let sys = &system.def;
     let manifest = run_long(py, progress.as_ref(), |ctx| {

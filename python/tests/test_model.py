@@ -29,7 +29,7 @@ def toml_of(fields):
 def trained(cli, cli_data, tmp_path_factory):
     d = tmp_path_factory.mktemp("model")
     (d / "model.toml").write_text(toml_of(TINY_MODEL))
-    cli("train", "--backend", "cpu", "--quiet", "--data", cli_data, "--model", d / "model.toml", "--out", d / "m")
+    cli("train", "--backend", "cpu", "--data", cli_data, "--model", d / "model.toml", "--out", d / "m")
     cli(
         "gradcam", "--backend", "cpu", "--split", "all", "--configs", "both", "--class", "glass",
         "--model", d / "m", "--data", cli_data, "--out", d / "gc",
