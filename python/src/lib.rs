@@ -385,6 +385,13 @@ fn per_config<T: Send>(
     n: usize,
     f: impl Fn(usize, &[f64]) -> glasscam::Result<T> + Sync + Send,
 ) -> PyResult<Vec<T>> {
+    // One configuration takes milliseconds: run it here, without a worker thread or rayon's hand-off.
+    if batch == 1 {
+        return py
+            .detach(|| f(0, &pos[..2 * n]))
+            .map(|r| vec![r])
+            .map_err(to_py);
+    }
     run_long(py, None, |ctx| {
         (0..batch)
             .into_par_iter()

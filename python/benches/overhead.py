@@ -1,7 +1,7 @@
 """Overhead of calling voronoi + tong_tanaka + coarse_grain from Python against `glasscam bench analysis` (Rust),
 measured in one run on the same configurations.
 
-    python python/bench_overhead.py [--configs 16] [--glasscam target/release/glasscam]
+    python python/benches/overhead.py [--configs 16] [--glasscam target/release/glasscam]
 
 Runs the Rust bench (which writes its configurations), then times the same three stages from Python: one
 configuration per call on one thread (against the bench's single-thread median per configuration), and the whole
