@@ -56,8 +56,10 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: BackendChoice,
     },
-    /// Train the glass/liquid CNN on a data set.
-    Train(glasscam::nn::TrainArgs),
+    /// Train the glass/liquid CNN (or, with `--arch mpnn`, the graph network) on a data set.
+    Train(TrainCmd),
+    /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
+    Attention(glasscam::gnn::attention::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(glasscam::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
@@ -66,6 +68,69 @@ enum Command {
     Reproduce(glasscam::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
     Propensity(glasscam::propensity::PropensityArgs),
+}
+
+/// Which network `train` trains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+enum Arch {
+    /// The CNN on gridized images (SPEC §5).
+    #[default]
+    Cnn,
+    /// Swanson's directed message-passing network with bond attention on kNN graphs (SPEC §10).
+    Mpnn,
+}
+
+#[derive(Args)]
+struct TrainCmd {
+    /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md).
+    #[arg(long, value_enum, default_value = "cnn")]
+    arch: Arch,
+    #[command(flatten)]
+    args: glasscam::nn::TrainArgs,
+}
+
+fn attention(a: &glasscam::gnn::attention::AttentionArgs) -> glasscam::Result<()> {
+    let console = cli::render::Console::new();
+    let cancel = glasscam::events::Cancel::new();
+    let r = glasscam::gnn::attention::attention(a, &glasscam::events::Ctx::new(&console, &cancel))?;
+    for m in &r.aucs {
+        println!(
+            "{:<14} ROC AUC {:.3} (mean glass {:.1}, liquid {:.1})",
+            m.metric, m.auc, m.mean_glass, m.mean_liquid
+        );
+    }
+    println!(
+        "{} configurations; files in {}",
+        r.configs.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn train_mpnn(a: &glasscam::nn::TrainArgs) -> glasscam::Result<()> {
+    let mut cfg = match &a.model {
+        Some(p) => glasscam::gnn::MpnnConfig::from_file(p)?,
+        None => glasscam::gnn::MpnnConfig::default(),
+    };
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    let data = glasscam::dataset::Dataset::load(&a.data)?;
+    let console = cli::render::Console::new();
+    let cancel = glasscam::events::Cancel::new();
+    let ctx = glasscam::events::Ctx::new(&console, &cancel);
+    let m = glasscam::gnn::train::train(&data, &cfg, &a.out, &ctx)?;
+    println!(
+        "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} graphs); best epoch {} of {}; model in {}",
+        m.test.accuracy["glass"],
+        m.test.accuracy["liquid"],
+        m.test.roc_auc,
+        m.test.n,
+        m.best_epoch,
+        m.epochs,
+        a.out.display()
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -326,7 +391,9 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(args) => glasscam::nn::run_train(&args),
+        Command::Train(t) if t.arch == Arch::Mpnn => train_mpnn(&t.args),
+        Command::Train(t) => glasscam::nn::run_train(&t.args),
+        Command::Attention(args) => attention(&args),
         Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
         Command::Analyze(args) => glasscam::analysis::cli::run(&args),
         Command::Reproduce(args) => glasscam::reproduce::run(&args).map(|_| ()),

@@ -160,6 +160,8 @@ fn spec(attention: Attention, dropout: f64) -> MpnnSpec {
         attention,
         dropout,
         classes: 2,
+        dist_mean: 0.9,
+        dist_std: 0.3,
     }
 }
 
@@ -174,7 +176,9 @@ fn whole_loss_gradient_matches_finite_differences() {
         (Attention::Graph, 0.2),
     ] {
         let s = spec(att, drop);
-        let params = s.init(3);
+        // random parameters everywhere (init leaves v_a at zero, which would hide the attention's gradient)
+        let mut rng = Rng(12);
+        let params: Vec<f64> = rng.vec_f64(s.n_params(), -0.5, 0.5);
         let seed = (drop > 0.0).then_some(42);
         let (_, g, _) = loss_and_grads(&s, &params, &b, &labels, seed);
         let num = numeric(&params, &|p| loss_and_grads(&s, p, &b, &labels, seed).0);
@@ -206,7 +210,7 @@ fn relabelling_particles_permutes_attention_and_keeps_the_output() {
     let (g1, _) = build(&pos, &species, box_l, 4, Region::Periodic).unwrap();
     let (g2, _) = build(&pos2, &sp2, box_l, 4, Region::Periodic).unwrap();
     let s = spec(Attention::Graph, 0.0);
-    let params = s.init(1);
+    let params = Rng(13).vec_f64(s.n_params(), -0.5, 0.5);
     let f1 = forward(&s, &params, &g1, None);
     let f2 = forward(&s, &params, &g2, None);
     let tol = Tolerance {
@@ -255,7 +259,7 @@ fn periodic_translation_keeps_the_output() {
         })
         .collect();
     let s = spec(Attention::Graph, 0.0);
-    let params = s.init(2);
+    let params = Rng(14).vec_f64(s.n_params(), -0.5, 0.5);
     let (g1, _) = build(&pos, &species, box_l, 5, Region::Periodic).unwrap();
     let (g2, _) = build(&shifted, &species, box_l, 5, Region::Periodic).unwrap();
     assert_eq!((&g1.src, &g1.dst), (&g2.src, &g2.dst));
@@ -287,7 +291,7 @@ fn per_graph_attention_does_not_depend_on_the_batch_but_batch_attention_does() {
     first.check(2).unwrap();
     for (att, same) in [(Attention::Graph, true), (Attention::Batch, false)] {
         let s = spec(att, 0.0);
-        let params = s.init(5);
+        let params = Rng(15).vec_f64(s.n_params(), -0.5, 0.5);
         let alone = forward(&s, &params, &first, None).logits;
         let batched = forward(&s, &params, &b, None).logits;
         let d = (alone[0] - batched[0]).abs() + (alone[1] - batched[1]).abs();

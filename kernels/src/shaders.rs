@@ -77,6 +77,10 @@ pub const ALL: &[&Kernel] = &[
     &GRADCAM,
     &MEAN_POOL,
     &MEAN_POOL_BACKWARD,
+    &GNN_SEGMENT_SUM,
+    &GNN_REVERSE_SUB,
+    &GNN_SEGMENT_SOFTMAX,
+    &GNN_SEGMENT_MEAN,
 ];
 
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
@@ -108,3 +112,22 @@ nn_kernel!(ADAM, "adam");
 nn_kernel!(GRADCAM, "gradcam");
 nn_kernel!(MEAN_POOL, "mean_pool");
 nn_kernel!(MEAN_POOL_BACKWARD, "mean_pool_backward");
+
+pub const GNN_COMMON: &str = include_str!("../../shaders/gnn_common.wgsl");
+
+macro_rules! gnn_kernel {
+    ($id:ident, $name:literal) => {
+        pub const $id: Kernel = Kernel {
+            name: $name,
+            parts: &[
+                GNN_COMMON,
+                include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            ],
+        };
+    };
+}
+
+gnn_kernel!(GNN_SEGMENT_SUM, "gnn_segment_sum");
+gnn_kernel!(GNN_REVERSE_SUB, "gnn_reverse_sub");
+gnn_kernel!(GNN_SEGMENT_SOFTMAX, "gnn_segment_softmax");
+gnn_kernel!(GNN_SEGMENT_MEAN, "gnn_segment_mean");

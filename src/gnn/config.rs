@@ -114,14 +114,15 @@ impl MpnnConfig {
             return Err("learning rates must be > 0 and `warmup_epochs` >= 0".into());
         }
         if let Some(w) = self.window {
-            if !(w > 0.0) {
+            if w.is_nan() || w <= 0.0 {
                 return Err(format!("`window` = {w} must be > 0"));
             }
         }
         Ok(())
     }
 
-    pub fn spec(&self, n_species: usize) -> MpnnSpec {
+    /// The network for `n_species` species and distance standardization (mean, std).
+    pub fn spec(&self, n_species: usize, (dist_mean, dist_std): (f64, f64)) -> MpnnSpec {
         MpnnSpec {
             n_species,
             hidden: self.hidden,
@@ -133,6 +134,8 @@ impl MpnnConfig {
             },
             dropout: self.dropout,
             classes: 2,
+            dist_mean,
+            dist_std,
         }
     }
 

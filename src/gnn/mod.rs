@@ -4,6 +4,7 @@
 //! A model directory holds `model.safetensors` (f64 -> f32 tensors with the PyTorch names of `MpnnSpec::tensors`),
 //! `config.json` (`MpnnModelFile`) and `metrics.json` (the CNN's `Metrics`).
 
+pub mod attention;
 pub mod config;
 pub mod graph;
 pub mod model;

@@ -15,7 +15,7 @@ use crate::nn::model::{Split, TensorInfo, CONFIG, WEIGHTS};
 pub const FORMAT: &str = "glasscam-mpnn";
 
 pub const LAYOUT: &str = "directed kNN graph (both directions of every symmetrised pair), edge e = v->w; \
-    f_e = [onehot(species v); |r_w - r_v|]; a = W_i f (no bias); h = ReLU(a); \
+    f_e = [onehot(species v); (|r_w - r_v| - dist_mean) / dist_std]; a = W_i f (no bias); h = ReLU(a); \
     repeat depth-1 times: s_v = sum of h over edges into v, m_vw = s_v - h_wv, u = ReLU(a + W_h m) (no bias), \
     with attention: alpha = E_g * softmax over the graph's edges (or the batch's, attention = batch) of \
     v_a(ReLU(W_a u)), u = alpha u; h = u; readout r_v = ReLU(W_o [onehot(species v); sum of h over edges into v]); \
@@ -30,6 +30,9 @@ pub struct MpnnModelFile {
     pub config: MpnnConfig,
     /// Species of the training data (width of the one-hot features).
     pub n_species: usize,
+    /// The distance feature is (d - dist_mean) / dist_std (training graphs' mean and standard deviation).
+    pub dist_mean: f64,
+    pub dist_std: f64,
     /// Class score order: ["liquid", "glass"].
     pub classes: Vec<String>,
     pub box_l: f64,
@@ -43,7 +46,8 @@ pub struct MpnnModelFile {
 
 impl MpnnModelFile {
     pub fn spec(&self) -> MpnnSpec {
-        self.config.spec(self.n_species)
+        self.config
+            .spec(self.n_species, (self.dist_mean, self.dist_std))
     }
 }
 

@@ -35,6 +35,19 @@ pub fn graphs(data: &Dataset, cfg: &MpnnConfig, idx: &[usize]) -> Result<Vec<Gra
     Ok(built.into_iter().map(|(g, _)| g).collect())
 }
 
+/// Mean and standard deviation of the edge lengths of `graphs` (std 1 when they do not vary).
+pub fn dist_stats(graphs: &[GraphBatch]) -> (f64, f64) {
+    let n: usize = graphs.iter().map(|g| g.n_edges()).sum();
+    let mean = graphs.iter().flat_map(|g| &g.dist).sum::<f64>() / n.max(1) as f64;
+    let var = graphs
+        .iter()
+        .flat_map(|g| &g.dist)
+        .map(|d| (d - mean).powi(2))
+        .sum::<f64>()
+        / n.max(1) as f64;
+    (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+}
+
 /// Class scores of every graph, `batch` graphs per forward pass (eval mode).
 pub fn predict(spec: &MpnnSpec, params: &[f64], graphs: &[GraphBatch], batch: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(graphs.len() * spec.classes);
@@ -51,8 +64,6 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<
     let start = std::time::Instant::now();
     cfg.check().map_err(Error::Input)?;
     let ns = data.manifest.system.n_species();
-    let spec = cfg.spec(ns);
-    spec.check()?;
     let split = split_replicas(data, cfg.split, cfg.seed)?;
     let sets: Vec<Vec<(usize, u32)>> = [&split.train, &split.validation, &split.test]
         .iter()
@@ -64,6 +75,8 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<
         gs.push(graphs(data, cfg, &idx)?);
         ctx.cancel.check()?;
     }
+    let spec = cfg.spec(ns, dist_stats(&gs[0]));
+    spec.check()?;
     let labels: Vec<Vec<u32>> = sets
         .iter()
         .map(|s| s.iter().map(|x| x.1).collect())
@@ -156,6 +169,8 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<
         version: 1,
         config: cfg.clone(),
         n_species: ns,
+        dist_mean: spec.dist_mean,
+        dist_std: spec.dist_std,
         classes: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
         box_l: data.box_l(),
         data: data.dir.display().to_string(),

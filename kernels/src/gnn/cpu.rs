@@ -167,8 +167,8 @@ pub fn gnn_message_backward(
     ds.par_chunks_mut(width.max(1))
         .enumerate()
         .for_each(|(v, o)| {
-            for e in in_ptr[v] as usize..in_ptr[v + 1] as usize {
-                let r = rev[e] as usize;
+            for &r in &rev[in_ptr[v] as usize..in_ptr[v + 1] as usize] {
+                let r = r as usize;
                 for (a, &x) in o.iter_mut().zip(&dm[r * width..(r + 1) * width]) {
                     *a += x;
                 }
@@ -304,9 +304,11 @@ pub fn gnn_segment_mean_backward(node_ptr: &[u32], width: usize, dout: &[f64], d
     }
 }
 
-/// Edge input features [E, n_species + 1]: the source's species one-hot, then the distance.
+/// Edge input features [E, n_species + 1]: the source's species one-hot, then the standardized distance
+/// (d - mean) / std.
 pub fn gnn_edge_features(
     n_species: usize,
+    (mean, std): (f64, f64),
     src: &[u32],
     species: &[u32],
     dist: &[f64],
@@ -316,7 +318,7 @@ pub fn gnn_edge_features(
     out.par_chunks_mut(w).enumerate().for_each(|(e, o)| {
         o.fill(0.0);
         o[species[src[e] as usize] as usize] = 1.0;
-        o[n_species] = dist[e];
+        o[n_species] = (dist[e] - mean) / std;
     });
 }
 

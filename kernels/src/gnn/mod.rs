@@ -3,6 +3,7 @@
 //! names, and its CPU twin (`cpu`: one f64 function per layer, forward and backward; `net`: the whole network).
 
 pub mod cpu;
+pub mod gpu;
 pub mod net;
 
 use crate::error::{KernelError, Result};
@@ -159,6 +160,10 @@ pub struct MpnnSpec {
     pub attention: Attention,
     pub dropout: f64,
     pub classes: usize,
+    /// The distance feature is (d - dist_mean) / dist_std (measured on the training graphs, so that the spread
+    /// of neighbour distances, where liquids and glasses differ, is on the scale of the weights).
+    pub dist_mean: f64,
+    pub dist_std: f64,
 }
 
 /// One parameter tensor: PyTorch name, shape, offset into the flat vector.
@@ -185,6 +190,12 @@ impl MpnnSpec {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if !(self.dist_std > 0.0 && self.dist_std.is_finite() && self.dist_mean.is_finite()) {
+            return bad(format!(
+                "distance standardization mean {} std {}: std must be > 0 and both finite",
+                self.dist_mean, self.dist_std
+            ));
         }
         Ok(())
     }
@@ -234,7 +245,8 @@ impl MpnnSpec {
             .unwrap_or(usize::MAX)
     }
 
-    /// Xavier-normal weights, zero biases (chemprop's `initialize_weights`), seeded.
+    /// Xavier-normal weights, zero biases (chemprop's `initialize_weights`), seeded; W_h and W_o scaled by 0.3 and
+    /// v_a zero (see below).
     pub fn init(&self, seed: u64) -> Vec<f64> {
         let mut out = vec![0.0; self.n_params()];
         let mut state = seed ^ 0x6E6E_0000_4D50_4E4E;
@@ -246,11 +258,18 @@ impl MpnnSpec {
             ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
         };
         for (name, shape, off) in self.tensors() {
-            if shape.len() != 2 {
+            // v_a = 0: the attention starts uniform (alpha = 1), so the first steps are not dominated by a few
+            // edges of a softmax over thousands
+            if shape.len() != 2 || name == "v_a.weight" {
                 continue;
             }
-            let _ = name;
-            let std = (2.0 / (shape[0] + shape[1]) as f64).sqrt();
+            // W_h and W_o read sums over a node's ~2k incoming edges: scaled down so activations start O(1)
+            let gain = if name == "W_h.weight" || name == "W_o.weight" {
+                0.3
+            } else {
+                1.0
+            };
+            let std = gain * (2.0 / (shape[0] + shape[1]) as f64).sqrt();
             for v in &mut out[off..off + shape[0] * shape[1]] {
                 let u1 = next().max(1e-300);
                 let u2 = next();

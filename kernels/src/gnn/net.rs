@@ -89,7 +89,14 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
         a: vec![0.0; ne * h],
         ..Default::default()
     };
-    gnn_edge_features(ns, &b.src, &b.species, &b.dist, &mut fw.f);
+    gnn_edge_features(
+        ns,
+        (spec.dist_mean, spec.dist_std),
+        &b.src,
+        &b.species,
+        &b.dist,
+        &mut fw.f,
+    );
     gnn_linear(
         fe,
         h,
