@@ -2,13 +2,13 @@
 // segments ptr[k] .. ptr[k + 1] (a graph's edges, or the whole batch), n the segment's edge count so the mean
 // weight is 1. One workgroup per segment: a max and a sum reduced in workgroup memory, in a fixed order.
 
-@group(0) @binding(1) var<storage, read> ptr: array<u32>;
+@group(0) @binding(1) var<storage, read> seg_ptr: array<u32>;
 @group(0) @binding(2) var<storage, read> score: array<f32>;
 @group(0) @binding(3) var<storage, read_write> alpha: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let k = wg.y * nwg.x + wg.x;
@@ -17,8 +17,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     var a = 0u;
     var b = 0u;
     if (in_range) {
-        a = ptr[k];
-        b = ptr[k + 1u];
+        a = seg_ptr[k];
+        b = seg_ptr[k + 1u];
     }
     var m = -3.4e38;
     for (var e = a + lid; e < b; e += WG) {

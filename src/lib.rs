@@ -12,7 +12,7 @@ pub mod import;
 pub mod init;
 pub mod nn;
 pub mod npy;
-pub mod progress;
+pub mod outdir;
 pub mod propensity;
 pub mod protocol;
 pub mod reproduce;

@@ -1,7 +1,5 @@
 //! The `glasscam` command line.
 
-// Until every command renders through it (the engine/command split moves them one by one).
-#[allow(dead_code)]
 mod cli;
 
 use std::path::PathBuf;
@@ -34,6 +32,9 @@ enum Command {
         shards: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a data set already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Write one snapshot of a data set as extended XYZ or a LAMMPS data file.
     Export {
@@ -45,6 +46,9 @@ enum Command {
         format: glasscam::export::Format,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a file already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU).
     Bench {
@@ -56,81 +60,19 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: BackendChoice,
     },
-    /// Train the glass/liquid CNN (or, with `--arch mpnn`, the graph network) on a data set.
-    Train(TrainCmd),
+    /// Train the glass/liquid CNN on a data set.
+    /// (`--arch mpnn`: the graph network of SPEC §10 instead.)
+    Train(cli::gnn::TrainCmd),
     /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
-    Attention(glasscam::gnn::attention::AttentionArgs),
+    Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
-    Gradcam(glasscam::nn::GradcamArgs),
+    Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
-    Analyze(glasscam::analysis::cli::AnalyzeArgs),
+    Analyze(cli::analyze::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
-    Reproduce(glasscam::reproduce::ReproduceArgs),
+    Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
-    Propensity(glasscam::propensity::PropensityArgs),
-}
-
-/// Which network `train` trains.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-enum Arch {
-    /// The CNN on gridized images (SPEC §5).
-    #[default]
-    Cnn,
-    /// Swanson's directed message-passing network with bond attention on kNN graphs (SPEC §10).
-    Mpnn,
-}
-
-#[derive(Args)]
-struct TrainCmd {
-    /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md).
-    #[arg(long, value_enum, default_value = "cnn")]
-    arch: Arch,
-    #[command(flatten)]
-    args: glasscam::nn::TrainArgs,
-}
-
-fn attention(a: &glasscam::gnn::attention::AttentionArgs) -> glasscam::Result<()> {
-    let console = cli::render::Console::new();
-    let cancel = glasscam::events::Cancel::new();
-    let r = glasscam::gnn::attention::attention(a, &glasscam::events::Ctx::new(&console, &cancel))?;
-    for m in &r.aucs {
-        println!(
-            "{:<14} ROC AUC {:.3} (mean glass {:.1}, liquid {:.1})",
-            m.metric, m.auc, m.mean_glass, m.mean_liquid
-        );
-    }
-    println!(
-        "{} configurations; files in {}",
-        r.configs.len(),
-        a.out.display()
-    );
-    Ok(())
-}
-
-fn train_mpnn(a: &glasscam::nn::TrainArgs) -> glasscam::Result<()> {
-    let mut cfg = match &a.model {
-        Some(p) => glasscam::gnn::MpnnConfig::from_file(p)?,
-        None => glasscam::gnn::MpnnConfig::default(),
-    };
-    if let Some(e) = a.epochs {
-        cfg.epochs = e;
-    }
-    let data = glasscam::dataset::Dataset::load(&a.data)?;
-    let console = cli::render::Console::new();
-    let cancel = glasscam::events::Cancel::new();
-    let ctx = glasscam::events::Ctx::new(&console, &cancel);
-    let m = glasscam::gnn::train::train(&data, &cfg, &a.out, &ctx)?;
-    println!(
-        "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} graphs); best epoch {} of {}; model in {}",
-        m.test.accuracy["glass"],
-        m.test.accuracy["liquid"],
-        m.test.roc_auc,
-        m.test.n,
-        m.best_epoch,
-        m.epochs,
-        a.out.display()
-    );
-    Ok(())
+    Propensity(cli::propensity::PropensityArgs),
 }
 
 #[derive(Args)]
@@ -166,10 +108,15 @@ struct SimulateArgs {
     out: PathBuf,
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Continue an interrupted run in --out.
+    /// Continue an interrupted run in --out (exact: the result equals an uninterrupted run's), or, on a finished
+    /// one with the same settings, say "already complete" and exit 0 (requeued Slurm tasks cost nothing).
     #[arg(long)]
     resume: bool,
-    /// Seconds between checkpoints.
+    /// Replace a finished data set, or an unfinished run with other settings, in --out.
+    #[arg(long)]
+    force: bool,
+    /// Seconds between checkpoints (a kill -9 loses at most this much work; SIGINT, SIGTERM and SIGHUP lose
+    /// nothing). 0: after every call into the MD backend.
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
     /// Replicas per chunk (default: as many as fit the device).
@@ -220,6 +167,20 @@ enum BenchWhat {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Gridization images/s (paper's Gaussian, 2 species), CPU twin vs GPU path.
+    Gridize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, default_value_t = 128)]
+        grid: usize,
+        #[arg(long, default_value_t = 2000)]
+        particles: usize,
+        /// Snapshots per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long)]
@@ -232,11 +193,18 @@ enum BenchWhat {
     },
 }
 
+/// The compute path for `--backend`, saying on stderr which one and why.
+fn select_backend(choice: BackendChoice) -> glasscam::Result<Compute> {
+    let (compute, line) = Compute::resolve(choice)?;
+    eprintln!("{line}");
+    Ok(compute)
+}
+
 fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
     use glasscam::kernels::gpu::shared_context;
     Ok(match choice {
         Some(BackendChoice::Cpu) => vec![Compute::Cpu],
-        Some(c) => vec![Compute::select(c)?],
+        Some(c) => vec![select_backend(c)?],
         None => {
             let mut v = vec![Compute::Cpu];
             match shared_context() {
@@ -270,12 +238,18 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.md.dt = x;
     }
     proto.extra_temps = a.temps;
-    let compute = Compute::select(a.backend)?;
+    let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
-    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
+    opts.force = a.force;
+    if !(a.checkpoint_every >= 0.0 && a.checkpoint_every.is_finite()) {
+        return Err(glasscam::Error::Input(format!(
+            "--checkpoint-every {}: give seconds >= 0",
+            a.checkpoint_every
+        )));
+    }
+    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every);
     opts.chunk = a.chunk;
-    opts.progress = true;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
             Some((
@@ -288,7 +262,6 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         })?;
         opts.replicas = Some(glasscam::protocol::shard_range(k, n, proto.replicas)?);
     }
-    glasscam::protocol::catch_interrupts();
     let stages = proto.schedule(&sys)?;
     let steps: u64 = stages.iter().map(|s| s.segment.len).sum();
     eprintln!(
@@ -303,8 +276,12 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.cool_rate,
         a.seed
     );
+    let finished_before = a.out.join(glasscam::dataset::MANIFEST).exists() && a.resume && !a.force;
     let t0 = std::time::Instant::now();
-    let m = glasscam::protocol::run(&sys, &proto, &opts)?;
+    let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
+    if finished_before {
+        return Ok(());
+    }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
@@ -325,25 +302,45 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     Ok(())
 }
 
+/// The binary's context: the console renderer and the signal-driven cancel token.
+fn ctx() -> glasscam::events::Ctx<'static> {
+    static CONSOLE: std::sync::OnceLock<cli::render::Console> = std::sync::OnceLock::new();
+    let console = CONSOLE.get_or_init(cli::render::Console::new);
+    glasscam::events::Ctx::new(console, cli::signals::token())
+}
+
 fn main() {
     let cli = Cli::parse();
+    let ctx = ctx();
+    // how to go on after a signal, per command
+    let after_interrupt = match &cli.command {
+        Command::Simulate(_) => {
+            "the checkpoint is written; the same command with --resume continues to exactly the same result"
+        }
+        Command::Reproduce(_) => {
+            "run the same command again: finished stages are kept and the simulation resumes its checkpoint"
+        }
+        _ => "run the command again",
+    };
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::Merge { shards, out } => glasscam::protocol::merge(&shards, &out).map(|m| {
-            eprintln!(
-                "merged {} shards: {} replicas, {} snapshots in {}",
-                shards.len(),
-                m.n_replicas,
-                m.snapshots.len(),
-                out.display()
-            )
-        }),
+        Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
+            .map(|m| {
+                eprintln!(
+                    "merged {} shards: {} replicas, {} snapshots in {}",
+                    shards.len(),
+                    m.n_replicas,
+                    m.snapshots.len(),
+                    out.display()
+                )
+            }),
         Command::Export {
             dir,
             snapshot,
             format,
             out,
-        } => glasscam::export::export(&dir, snapshot, format, &out),
+            force,
+        } => glasscam::export::export(&dir, snapshot, format, &out, force),
         Command::Bench { what } => match what {
             BenchWhat::Md {
                 backend,
@@ -379,6 +376,16 @@ fn main() {
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
             }
+            BenchWhat::Gridize {
+                backend,
+                grid,
+                particles,
+                batch,
+                seconds,
+            } => backends_for_bench(backend).and_then(|b| {
+                glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
+                    .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
+            }),
             BenchWhat::Propensity {
                 backend,
                 replicas,
@@ -391,16 +398,21 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(t) if t.arch == Arch::Mpnn => train_mpnn(&t.args),
-        Command::Train(t) => glasscam::nn::run_train(&t.args),
-        Command::Attention(args) => attention(&args),
-        Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
-        Command::Analyze(args) => glasscam::analysis::cli::run(&args),
-        Command::Reproduce(args) => glasscam::reproduce::run(&args).map(|_| ()),
-        Command::Propensity(args) => glasscam::propensity::run_cli(&args).map(|_| ()),
+        Command::Train(t) => match t.arch {
+            cli::gnn::Arch::Cnn => cli::nn::train(&t.args, ctx),
+            cli::gnn::Arch::Mpnn => cli::gnn::train(&t.args, ctx),
+        },
+        Command::Attention(args) => cli::gnn::attention(&args, ctx),
+        Command::Gradcam(args) => cli::nn::gradcam(&args),
+        Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
+        Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
+        Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        match e {
+            glasscam::Error::Interrupted => eprintln!("interrupted: {after_interrupt}"),
+            _ => eprintln!("error: {e}"),
+        }
         std::process::exit(match e {
             glasscam::Error::Interrupted => 130,
             _ => 1,

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
 use glasscam_kernels::gnn::{net, Attention, GraphBatch};
 use serde::{Deserialize, Serialize};
 
@@ -17,30 +16,24 @@ use crate::analysis::{
     analyse_config, coarse_grain, normalise, pearson, CoarseGrain, ConfigInput, GammaSet,
 };
 use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::nn::train::roc_auc;
 use crate::npy;
 
-/// `glasscam attention`
-#[derive(Args, Debug, Clone)]
-pub struct AttentionArgs {
+/// What `attention` reads and where it writes.
+#[derive(Clone, Debug)]
+pub struct AttentionInput {
     /// Model directory written by `glasscam train --arch mpnn`.
-    #[arg(long)]
     pub model: PathBuf,
-    /// Data set directory.
-    #[arg(long)]
     pub data: PathBuf,
-    /// `test`: the model's test replicas (default); `all`: every glass and liquid snapshot.
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    /// High-attention threshold on the per-graph normalised attention (Swanson: 0.0025, i.e. 0.25 % of the range).
-    #[arg(long, default_value_t = 0.0025)]
+    /// Every glass and liquid snapshot (true) or the model's test replicas only.
+    pub all: bool,
+    /// High-attention threshold on the per-graph normalised attention (Swanson: 0.0025).
     pub threshold: f64,
-    /// Grad-CAM output directory (`glasscam gradcam`) for C(attention, Gamma).
-    #[arg(long)]
+    /// Grad-CAM output directory for C(attention, Gamma).
     pub gradcam: Option<PathBuf>,
-    #[arg(long)]
     pub out: PathBuf,
 }
 
@@ -148,7 +141,7 @@ pub struct AttentionReport {
 }
 
 /// Runs the analysis and writes `out`.
-pub fn attention(args: &AttentionArgs, ctx: &Ctx) -> Result<AttentionReport> {
+pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
     let (file, params): (MpnnModelFile, Vec<f64>) = model::load(&args.model)?;
     let data = Dataset::load(&args.data)?;
     model::check_fits(&file, &args.model, &data)?;
@@ -169,16 +162,15 @@ pub fn attention(args: &AttentionArgs, ctx: &Ctx) -> Result<AttentionReport> {
                 .into(),
         });
     }
-    let snaps: Vec<(usize, u32)> = match args.split.as_str() {
-        "test" => crate::nn::data::labelled(&data, &file.split.test),
-        "all" => data
+    let snaps: Vec<(usize, u32)> = match args.all {
+        false => crate::nn::data::labelled(&data, &file.split.test),
+        true => data
             .manifest
             .snapshots
             .iter()
             .filter(|m| m.label == 0 || m.label == 1)
             .map(|m| (m.index, m.label as u32))
             .collect(),
-        s => return Err(Error::Input(format!("--split `{s}`: use test or all"))),
     };
     let gamma = args.gradcam.as_deref().map(GammaSet::load).transpose()?;
     std::fs::create_dir_all(&args.out).at(&args.out)?;
@@ -215,7 +207,7 @@ pub fn attention(args: &AttentionArgs, ctx: &Ctx) -> Result<AttentionReport> {
         let one_m_theta: Vec<f64> = ind.theta_cg.iter().map(|t| 1.0 - t).collect();
         rows.push(ConfigRow {
             snapshot: k,
-            class: crate::nn::CLASS_NAMES[label as usize].to_string(),
+            class: Class::from_label(label as i64).name().to_string(),
             attention: graph_metrics(&g, &high_attention(&alpha, args.threshold)),
             attention_free: graph_metrics(&g, &touches_b(&g)),
             pearson: [
@@ -275,11 +267,11 @@ pub fn attention(args: &AttentionArgs, ctx: &Ctx) -> Result<AttentionReport> {
     let mut aucs = Vec::new();
     let mut classes = vec![
         ViolinClass {
-            class: "liquid".into(),
+            class: Class::Liquid,
             values: Vec::new(),
         },
         ViolinClass {
-            class: "glass".into(),
+            class: Class::Glass,
             values: Vec::new(),
         },
     ];

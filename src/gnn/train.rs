@@ -12,12 +12,12 @@ use super::config::MpnnConfig;
 use super::graph;
 use super::model::{self, MpnnModelFile, FORMAT, LAYOUT};
 use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::Class;
 use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
 use crate::nn::data::{labelled, mix, shuffle, split_replicas};
 use crate::nn::model::TensorInfo;
 use crate::nn::train::{evaluate, EpochLog, Metrics};
-use crate::nn::CLASS_NAMES;
 
 /// The graphs of snapshots `idx` (each with its particle indices), built in parallel.
 pub fn graphs(data: &Dataset, cfg: &MpnnConfig, idx: &[usize]) -> Result<Vec<GraphBatch>> {
@@ -60,7 +60,25 @@ pub fn predict(spec: &MpnnSpec, params: &[f64], graphs: &[GraphBatch], batch: us
 }
 
 /// Trains on `data` with `cfg` and writes the model directory `out`; returns the metrics it wrote.
-pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<Metrics> {
+/// A trained graph network: what `write_model` writes.
+#[derive(Clone, Debug)]
+pub struct MpnnTrained {
+    /// `config.json`.
+    pub file: MpnnModelFile,
+    /// The parameters of the best validation epoch (f32 values), in `file.tensors` order.
+    pub params: Vec<f64>,
+    /// `metrics.json`.
+    pub metrics: Metrics,
+}
+
+/// Writes the model directory: weights, config and metrics.
+pub fn write_model(out: &Path, t: &MpnnTrained) -> Result<()> {
+    model::save(out, &t.file, &t.params)?;
+    write_json_atomic(&out.join("metrics.json"), &t.metrics)
+}
+
+/// Trains on `data` with `cfg` on the CPU twin.
+pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> {
     let start = std::time::Instant::now();
     cfg.check().map_err(Error::Input)?;
     let ns = data.manifest.system.n_species();
@@ -171,7 +189,7 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<
         n_species: ns,
         dist_mean: spec.dist_mean,
         dist_std: spec.dist_std,
-        classes: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+        classes: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
         box_l: data.box_l(),
         data: data.dir.display().to_string(),
         split: split.clone(),
@@ -187,7 +205,6 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<
             .collect(),
         layout: LAYOUT.into(),
     };
-    model::save(out, &file, &best_params)?;
     let metrics = Metrics {
         data: data.dir.display().to_string(),
         backend: "cpu twin (f64)".into(),
@@ -201,6 +218,9 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, out: &Path, ctx: &Ctx) -> Result<
         train_samples_per_s: seen as f64 / train_secs.max(1e-9),
         history,
     };
-    write_json_atomic(&out.join("metrics.json"), &metrics)?;
-    Ok(metrics)
+    Ok(MpnnTrained {
+        file,
+        params: best_params,
+        metrics,
+    })
 }

@@ -7,51 +7,46 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{KernelError, Result};
 use crate::gpu::{Binding, GpuContext};
-use crate::shaders::{self, Kernel};
+use crate::registry::{self, Kernel};
 
-/// Workgroup size of every gnn kernel.
+/// Workgroup size of every gnn kernel (`WG` in the generated WGSL prelude).
 pub const WG: u32 = 256;
 
-// keep in sync with shaders/gnn_common.wgsl `GnnParams`
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct GnnParams {
-    /// Output rows: nodes, edges or segments.
-    pub rows: u32,
-    /// Values per row.
-    pub width: u32,
-    pub pad0: u32,
-    pub pad1: u32,
+crate::wgsl_struct! {
+    // keep in sync with shaders/gnn_common.wgsl `GnnParams`
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+    pub struct GnnParams {
+        /// Output rows: nodes, edges or segments.
+        pub rows: u32,
+        /// Values per row.
+        pub width: u32,
+        pub pad0: u32,
+        pub pad1: u32,
+    }
 }
 
-/// A gnn kernel: its WGSL, its bindings (binding 0, the parameter block, included), and whether it runs one
-/// workgroup per row (segment reductions) or one thread per value.
+/// A gnn kernel (declared in `registry.rs`) and how it is dispatched: one workgroup per row (segment
+/// reductions) or one thread per value.
 pub struct GnnKernel {
     pub kernel: &'static Kernel,
-    pub bindings: &'static [Binding],
     pub per_row_group: bool,
 }
 
-use Binding::{Read as R, ReadWrite as W, Uniform as U};
-
 pub const GNN_SEGMENT_SUM: GnnKernel = GnnKernel {
-    kernel: &shaders::GNN_SEGMENT_SUM,
-    bindings: &[U, R, R, W],
+    kernel: &registry::GNN_SEGMENT_SUM,
     per_row_group: false,
 };
 pub const GNN_REVERSE_SUB: GnnKernel = GnnKernel {
-    kernel: &shaders::GNN_REVERSE_SUB,
-    bindings: &[U, R, R, R, R, W],
+    kernel: &registry::GNN_REVERSE_SUB,
     per_row_group: false,
 };
 pub const GNN_SEGMENT_SOFTMAX: GnnKernel = GnnKernel {
-    kernel: &shaders::GNN_SEGMENT_SOFTMAX,
-    bindings: &[U, R, R, W],
+    kernel: &registry::GNN_SEGMENT_SOFTMAX,
     per_row_group: true,
 };
 pub const GNN_SEGMENT_MEAN: GnnKernel = GnnKernel {
-    kernel: &shaders::GNN_SEGMENT_MEAN,
-    bindings: &[U, R, R, W],
+    kernel: &registry::GNN_SEGMENT_MEAN,
     per_row_group: false,
 };
 
@@ -81,7 +76,7 @@ fn pipeline(
     {
         return p.clone();
     }
-    let layout = ctx.layout(k.kernel.name, k.bindings);
+    let layout = ctx.layout(k.kernel.name, &k.kernel.access());
     let pipe = ctx.pipeline_with(k.kernel, &layout);
     let p = Arc::new((layout, pipe));
     list.push((key, k.kernel.name, p.clone()));
@@ -96,13 +91,13 @@ pub fn run(
     p: GnnParams,
     args: &[Arg],
 ) -> Result<Vec<Vec<f64>>> {
-    if args.len() + 1 != k.bindings.len() {
+    if args.len() + 1 != k.kernel.bindings.len() {
         return Err(KernelError::Input {
             kernel: k.kernel.name.into(),
             message: format!(
                 "{} buffers given, the kernel binds {}",
                 args.len(),
-                k.bindings.len() - 1
+                k.kernel.bindings.len() - 1
             ),
         });
     }
@@ -143,7 +138,7 @@ pub fn run(
     ctx.queue.submit([enc.finish()]);
     let mut out = Vec::new();
     for (i, b) in bufs.iter().enumerate() {
-        if k.bindings[i + 1] == Binding::ReadWrite {
+        if k.kernel.bindings[i + 1].access == Binding::ReadWrite {
             let v: Vec<f32> = ctx.read(k.kernel.name, b)?;
             out.push(v.iter().map(|&x| x as f64).collect());
         }
