@@ -12,7 +12,6 @@ pub mod init;
 pub mod nn;
 pub mod npy;
 pub mod outdir;
-pub mod progress;
 pub mod propensity;
 pub mod protocol;
 pub mod reproduce;
