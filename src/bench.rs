@@ -37,18 +37,6 @@ pub fn bench_replicas(setup: &MdSetup, r: usize, t: f64) -> Replicas {
     out
 }
 
-/// Replicas `range` of `reps`.
-pub fn slice_replicas(reps: &Replicas, range: std::ops::Range<usize>) -> Replicas {
-    let n = reps.n;
-    Replicas {
-        n,
-        pos: reps.pos[range.start * n..range.end * n].to_vec(),
-        vel: reps.vel[range.start * n..range.end * n].to_vec(),
-        img: reps.img[range.start * n..range.end * n].to_vec(),
-        thermo: reps.thermo[range].to_vec(),
-    }
-}
-
 /// Times `backend` on `reps`: a warm-up, then batches until about `seconds` have passed.
 pub fn time_backend(
     b: &mut dyn MdBackend,
@@ -118,7 +106,7 @@ pub fn bench_md(
             let mut secs = 0.0;
             for lo in (0..r).step_by(chunk) {
                 let hi = (lo + chunk).min(r);
-                let part = slice_replicas(&reps, lo..hi);
+                let part = reps.slice(lo..hi);
                 let mut b: Box<dyn MdBackend> = crate::protocol::md_backend(compute, &setup)?;
                 let (s, e) =
                     time_backend(b.as_mut(), &part, t, seconds * (hi - lo) as f64 / r as f64)?;

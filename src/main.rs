@@ -61,11 +61,14 @@ enum Command {
         backend: BackendChoice,
     },
     /// Train the glass/liquid CNN on a data set.
-    Train(cli::nn::TrainArgs),
+    /// (`--arch mpnn`: the graph network of SPEC §10 instead.)
+    Train(cli::gnn::TrainCmd),
+    /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
+    Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
-    Analyze(glasscam::analysis::cli::AnalyzeArgs),
+    Analyze(cli::analyze::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
@@ -190,11 +193,18 @@ enum BenchWhat {
     },
 }
 
+/// The compute path for `--backend`, saying on stderr which one and why.
+fn select_backend(choice: BackendChoice) -> glasscam::Result<Compute> {
+    let (compute, line) = Compute::resolve(choice)?;
+    eprintln!("{line}");
+    Ok(compute)
+}
+
 fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
     use glasscam::kernels::gpu::shared_context;
     Ok(match choice {
         Some(BackendChoice::Cpu) => vec![Compute::Cpu],
-        Some(c) => vec![Compute::select(c)?],
+        Some(c) => vec![select_backend(c)?],
         None => {
             let mut v = vec![Compute::Cpu];
             match shared_context() {
@@ -228,7 +238,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.md.dt = x;
     }
     proto.extra_temps = a.temps;
-    let compute = Compute::select(a.backend)?;
+    let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
     opts.force = a.force;
@@ -388,9 +398,13 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(args) => cli::nn::train(&args, ctx),
+        Command::Train(t) => match t.arch {
+            cli::gnn::Arch::Cnn => cli::nn::train(&t.args, ctx),
+            cli::gnn::Arch::Mpnn => cli::gnn::train(&t.args, ctx),
+        },
+        Command::Attention(args) => cli::gnn::attention(&args, ctx),
         Command::Gradcam(args) => cli::nn::gradcam(&args),
-        Command::Analyze(args) => glasscam::analysis::cli::run(&args),
+        Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
     };

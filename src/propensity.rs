@@ -203,7 +203,7 @@ pub fn run_ensemble(
     let mut md_seconds = 0.0;
     for lo in (0..total).step_by(chunk) {
         let hi = (lo + chunk).min(total);
-        let part = crate::bench::slice_replicas(&reps, lo..hi);
+        let part = reps.slice(lo..hi);
         let mut md: Box<dyn MdBackend> = crate::protocol::md_backend(compute, setup)?;
         md.upload(&part)?;
         let mut per_sample: Vec<Replicas> = Vec::with_capacity(samples.len());

@@ -365,6 +365,18 @@ impl Replicas {
     pub fn count(&self) -> usize {
         self.thermo.len()
     }
+
+    /// Replicas `range` (a chunk of a batch).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Replicas {
+        let n = self.n;
+        Replicas {
+            n,
+            pos: self.pos[range.start * n..range.end * n].to_vec(),
+            vel: self.vel[range.start * n..range.end * n].to_vec(),
+            img: self.img[range.start * n..range.end * n].to_vec(),
+            thermo: self.thermo[range].to_vec(),
+        }
+    }
 }
 
 /// A stretch of the thermostat schedule: the target goes linearly from `t_from` to `t_to` over `len` steps.
