@@ -12,8 +12,10 @@ pub mod init;
 pub mod nn;
 pub mod npy;
 pub mod outdir;
+pub mod paper;
 pub mod propensity;
 pub mod protocol;
+pub mod report;
 pub mod reproduce;
 pub mod system;
 
