@@ -22,7 +22,7 @@ pub const MANIFEST: &str = "manifest.json";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// One snapshot's record in the manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotMeta {
     /// Row in positions.npy.
     pub index: usize,
@@ -43,7 +43,7 @@ pub struct SnapshotMeta {
 }
 
 /// What `manifest.json` holds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Manifest {
     pub format_version: u32,
     /// The glasscam version that wrote it.
@@ -67,7 +67,7 @@ pub struct Manifest {
     pub snapshots: Vec<SnapshotMeta>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedReplica {
     pub replica: usize,
     pub step: u64,

@@ -17,6 +17,7 @@ pub mod propensity;
 pub mod protocol;
 pub mod report;
 pub mod reproduce;
+pub mod schemas;
 pub mod system;
 
 pub use error::{Error, Result};
