@@ -32,6 +32,9 @@ enum Command {
         shards: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a data set already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Write one snapshot of a data set as extended XYZ or a LAMMPS data file.
     Export {
@@ -43,6 +46,9 @@ enum Command {
         format: glasscam::export::Format,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a file already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU).
     Bench {
@@ -99,10 +105,15 @@ struct SimulateArgs {
     out: PathBuf,
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Continue an interrupted run in --out.
+    /// Continue an interrupted run in --out (exact: the result equals an uninterrupted run's), or, on a finished
+    /// one with the same settings, say "already complete" and exit 0 (requeued Slurm tasks cost nothing).
     #[arg(long)]
     resume: bool,
-    /// Seconds between checkpoints.
+    /// Replace a finished data set, or an unfinished run with other settings, in --out.
+    #[arg(long)]
+    force: bool,
+    /// Seconds between checkpoints (a kill -9 loses at most this much work; SIGINT, SIGTERM and SIGHUP lose
+    /// nothing). 0: after every call into the MD backend.
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
     /// Replicas per chunk (default: as many as fit the device).
@@ -153,6 +164,20 @@ enum BenchWhat {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Gridization images/s (paper's Gaussian, 2 species), CPU twin vs GPU path.
+    Gridize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, default_value_t = 128)]
+        grid: usize,
+        #[arg(long, default_value_t = 2000)]
+        particles: usize,
+        /// Snapshots per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long)]
@@ -165,11 +190,18 @@ enum BenchWhat {
     },
 }
 
+/// The compute path for `--backend`, saying on stderr which one and why.
+fn select_backend(choice: BackendChoice) -> glasscam::Result<Compute> {
+    let (compute, line) = Compute::resolve(choice)?;
+    eprintln!("{line}");
+    Ok(compute)
+}
+
 fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
     use glasscam::kernels::gpu::shared_context;
     Ok(match choice {
         Some(BackendChoice::Cpu) => vec![Compute::Cpu],
-        Some(c) => vec![Compute::select(c)?],
+        Some(c) => vec![select_backend(c)?],
         None => {
             let mut v = vec![Compute::Cpu];
             match shared_context() {
@@ -203,10 +235,17 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.md.dt = x;
     }
     proto.extra_temps = a.temps;
-    let compute = Compute::select(a.backend)?;
+    let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
-    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
+    opts.force = a.force;
+    if !(a.checkpoint_every >= 0.0 && a.checkpoint_every.is_finite()) {
+        return Err(glasscam::Error::Input(format!(
+            "--checkpoint-every {}: give seconds >= 0",
+            a.checkpoint_every
+        )));
+    }
+    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every);
     opts.chunk = a.chunk;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
@@ -234,8 +273,12 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.cool_rate,
         a.seed
     );
+    let finished_before = a.out.join(glasscam::dataset::MANIFEST).exists() && a.resume && !a.force;
     let t0 = std::time::Instant::now();
     let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
+    if finished_before {
+        return Ok(());
+    }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
@@ -260,32 +303,41 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
 fn ctx() -> glasscam::events::Ctx<'static> {
     static CONSOLE: std::sync::OnceLock<cli::render::Console> = std::sync::OnceLock::new();
     let console = CONSOLE.get_or_init(cli::render::Console::new);
-    let cancel = cli::signals::token();
-    // stages not yet handed a context (reproduce, propensity) read the same ones
-    glasscam::protocol::share_ctx(cancel, console);
-    glasscam::events::Ctx::new(console, cancel)
+    glasscam::events::Ctx::new(console, cli::signals::token())
 }
 
 fn main() {
     let cli = Cli::parse();
     let ctx = ctx();
+    // how to go on after a signal, per command
+    let after_interrupt = match &cli.command {
+        Command::Simulate(_) => {
+            "the checkpoint is written; the same command with --resume continues to exactly the same result"
+        }
+        Command::Reproduce(_) => {
+            "run the same command again: finished stages are kept and the simulation resumes its checkpoint"
+        }
+        _ => "run the command again",
+    };
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::Merge { shards, out } => glasscam::protocol::merge(&shards, &out).map(|m| {
-            eprintln!(
-                "merged {} shards: {} replicas, {} snapshots in {}",
-                shards.len(),
-                m.n_replicas,
-                m.snapshots.len(),
-                out.display()
-            )
-        }),
+        Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
+            .map(|m| {
+                eprintln!(
+                    "merged {} shards: {} replicas, {} snapshots in {}",
+                    shards.len(),
+                    m.n_replicas,
+                    m.snapshots.len(),
+                    out.display()
+                )
+            }),
         Command::Export {
             dir,
             snapshot,
             format,
             out,
-        } => glasscam::export::export(&dir, snapshot, format, &out),
+            force,
+        } => glasscam::export::export(&dir, snapshot, format, &out, force),
         Command::Bench { what } => match what {
             BenchWhat::Md {
                 backend,
@@ -321,6 +373,16 @@ fn main() {
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
             }
+            BenchWhat::Gridize {
+                backend,
+                grid,
+                particles,
+                batch,
+                seconds,
+            } => backends_for_bench(backend).and_then(|b| {
+                glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
+                    .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
+            }),
             BenchWhat::Propensity {
                 backend,
                 replicas,
@@ -340,7 +402,10 @@ fn main() {
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        match e {
+            glasscam::Error::Interrupted => eprintln!("interrupted: {after_interrupt}"),
+            _ => eprintln!("error: {e}"),
+        }
         std::process::exit(match e {
             glasscam::Error::Interrupted => 130,
             _ => 1,

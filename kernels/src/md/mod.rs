@@ -12,7 +12,8 @@ pub const WG: u32 = 256;
 /// Cell counts live in workgroup memory: at most this many cells per replica.
 pub const MAX_CELLS: u32 = 1024;
 
-// keep in sync with shaders/md_common.wgsl `MdParams`
+// mirrors shaders/md_common.wgsl `MdParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct MdParams {
@@ -37,8 +38,10 @@ pub struct MdParams {
     pub step0: u32,
     pub max_force: f32,
 }
+}
 
-// keep in sync with shaders/md_common.wgsl `PairParams`
+// mirrors shaders/md_common.wgsl `PairParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct PairParams {
@@ -51,8 +54,10 @@ pub struct PairParams {
     pub rc: f32,
     pub _pad: f32,
 }
+}
 
-// keep in sync with shaders/md_common.wgsl `SpeciesParams`
+// mirrors shaders/md_common.wgsl `SpeciesParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct SpeciesParams {
@@ -61,8 +66,10 @@ pub struct SpeciesParams {
     pub _pad0: f32,
     pub _pad1: f32,
 }
+}
 
-// keep in sync with shaders/md_common.wgsl `ReplicaState`
+// mirrors shaders/md_common.wgsl `ReplicaState` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ReplicaState {
@@ -74,7 +81,9 @@ pub struct ReplicaState {
     pub fail_step: u32,
     pub rebuilds: u32,
     pub t_scale: f32,
-    pub _pad: [u32; 2],
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
 }
 
 /// Why a replica stopped (the `status` word of `ReplicaState`).
@@ -92,7 +101,7 @@ impl Failure {
             _ => Some(Failure::AbsurdForce),
         }
     }
-    pub fn status(self) -> u32 {
+    pub const fn status(self) -> u32 {
         match self {
             Failure::NonFinite => 1,
             Failure::AbsurdForce => 2,
@@ -198,6 +207,20 @@ impl MdSetup {
         &self.pairs[si as usize * self.n_species() + sj as usize]
     }
 
+    /// The one capacity model for the cell and neighbour lists: expected occupancies with room for
+    /// fluctuations. The GPU backend starts from these (and grows them on overflow); the runner sizes chunks
+    /// by them.
+    pub fn list_capacities(&self) -> (u32, u32) {
+        let nc = self.cells_per_side();
+        let density = self.n as f64 / (self.box_l * self.box_l);
+        let rl = self.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
+        let per_cell = self.n as f64 / (nc * nc) as f64;
+        let cell_cap = ((per_cell * 1.6).ceil() as u32 + 8).min(self.n as u32);
+        let nbr_cap =
+            ((std::f64::consts::PI * rl * rl * density * 1.3).ceil() as u32 + 8).min(self.n as u32);
+        (cell_cap, nbr_cap)
+    }
+
     /// Degrees of freedom for the thermostat: 2D, total momentum fixed at zero.
     pub fn n_dof(&self) -> f64 {
         (2 * self.n).saturating_sub(2).max(1) as f64
@@ -295,7 +318,8 @@ impl Thermo {
             fail_step: self.fail_step as u32,
             rebuilds: 0,
             t_scale: self.t_scale as f32,
-            _pad: [0; 2],
+            _pad1: 0,
+            _pad2: 0,
         }
     }
     pub fn from_gpu(s: &ReplicaState) -> Thermo {
@@ -340,6 +364,18 @@ pub struct Replicas {
 impl Replicas {
     pub fn count(&self) -> usize {
         self.thermo.len()
+    }
+
+    /// Replicas `range` (a chunk of a batch).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Replicas {
+        let n = self.n;
+        Replicas {
+            n,
+            pos: self.pos[range.start * n..range.end * n].to_vec(),
+            vel: self.vel[range.start * n..range.end * n].to_vec(),
+            img: self.img[range.start * n..range.end * n].to_vec(),
+            thermo: self.thermo[range].to_vec(),
+        }
     }
 }
 

@@ -1,0 +1,10 @@
+//! The cooling protocol of SPEC §3 run for many replicas: `schedule` (what is run), `runner` (chunks that fit
+//! the device, progress and cancel through `events::Ctx`, resume, estimates) and `checkpoint` (the atomic,
+//! checksummed state of an unfinished run).
+
+pub mod checkpoint;
+pub mod runner;
+pub mod schedule;
+
+pub use runner::{default_chunk, md_backend, memory_estimate, run, RunOptions, PARTIAL};
+pub use schedule::{shard_range, Protocol, Stage};
