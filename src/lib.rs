@@ -13,9 +13,12 @@ pub mod init;
 pub mod nn;
 pub mod npy;
 pub mod outdir;
+pub mod paper;
 pub mod propensity;
 pub mod protocol;
+pub mod report;
 pub mod reproduce;
+pub mod schemas;
 pub mod system;
 
 pub use error::{Error, Result};
