@@ -58,10 +58,16 @@ pub const MD_STEP: Kernel = Kernel {
     parts: &[MD_COMMON, include_str!("../../shaders/md_step.wgsl")],
 };
 
+pub const MD_FIRE: Kernel = Kernel {
+    name: "md_fire",
+    parts: &[MD_COMMON, include_str!("../../shaders/md_fire.wgsl")],
+};
+
 /// Every kernel of the project; the naga test walks this list and checks that every file in `shaders/` is in it.
 pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
     &MD_STEP,
+    &MD_FIRE,
     &GRIDIZE,
     &GRID_SAMPLE,
     &CONV2D_FORWARD,

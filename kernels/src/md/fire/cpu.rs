@@ -3,8 +3,10 @@
 
 use rayon::prelude::*;
 
-use super::{outcome, FireBackend, FireConfig, FireState, Minima, Minimum, CONVERGED, FAILED};
-use crate::error::{KernelError, Result};
+use super::{
+    check_replicas, outcome, FireBackend, FireConfig, FireState, Minima, Minimum, CONVERGED, FAILED,
+};
+use crate::error::Result;
 use crate::md::cpu::{compute_forces, rebuild, CpuReplica};
 use crate::md::{Failure, MdSetup, Replicas};
 
@@ -162,17 +164,7 @@ impl CpuFire {
 impl FireBackend for CpuFire {
     fn upload(&mut self, r: &Replicas) -> Result<()> {
         let n = self.setup.n;
-        if r.n != n || r.pos.len() != n * r.count() {
-            return Err(KernelError::Input {
-                kernel: "md_fire".into(),
-                message: format!(
-                    "replicas of {} particles ({} positions for {} replicas) but the setup has {n}",
-                    r.n,
-                    r.pos.len(),
-                    r.count()
-                ),
-            });
-        }
+        check_replicas(n, r)?;
         let cfg = self.cfg;
         self.reps = (0..r.count())
             .map(|k| {
@@ -219,7 +211,7 @@ impl FireBackend for CpuFire {
         };
         for (rep, st) in &self.reps {
             out.replicas.pos.extend_from_slice(&rep.pos);
-            out.replicas.vel.extend(std::iter::repeat([0.0; 2]).take(n));
+            out.replicas.vel.extend(std::iter::repeat_n([0.0; 2], n));
             out.replicas.img.extend_from_slice(&rep.img);
             out.replicas.thermo.push(rep.thermo);
             out.pe.extend_from_slice(&rep.pe);

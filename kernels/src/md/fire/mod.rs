@@ -2,6 +2,7 @@
 //! replicas at once on the MD engine's force path and neighbour lists; settings, per-replica state, results.
 
 pub mod cpu;
+pub mod gpu;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -84,6 +85,7 @@ impl FireConfig {
 
     pub fn params(&self) -> FireParams {
         FireParams {
+            dt_start: self.dt_start as f32,
             dt_max: self.dt_max as f32,
             dt_min: self.dt_min as f32,
             alpha0: self.alpha0 as f32,
@@ -93,7 +95,7 @@ impl FireConfig {
             ftol2: (self.ftol * self.ftol) as f32,
             n_delay: self.n_delay,
             max_iter: self.max_iter,
-            _pad: [0; 3],
+            _pad: [0; 2],
         }
     }
 }
@@ -102,6 +104,7 @@ impl FireConfig {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct FireParams {
+    pub dt_start: f32,
     pub dt_max: f32,
     pub dt_min: f32,
     pub alpha0: f32,
@@ -111,7 +114,7 @@ pub struct FireParams {
     pub ftol2: f32,
     pub n_delay: u32,
     pub max_iter: u32,
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 /// Where a replica's minimisation stands (the `status` word of `FireState`).
@@ -247,6 +250,22 @@ pub fn outcome(st: &FireState, md_status: u32) -> Outcome {
         (CONVERGED, None) => Outcome::Converged,
         _ => Outcome::NotConverged,
     }
+}
+
+/// Refuses replicas whose size does not match the setup's `n` particles.
+pub fn check_replicas(n: usize, r: &Replicas) -> Result<()> {
+    if r.n != n || r.pos.len() != n * r.count() || r.img.len() != r.pos.len() {
+        return Err(KernelError::Input {
+            kernel: "md_fire".into(),
+            message: format!(
+                "replicas of {} particles ({} positions for {} replicas) but the setup has {n}",
+                r.n,
+                r.pos.len(),
+                r.count()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What both FIRE backends do: take replicas, iterate, hand back the minima.
