@@ -193,3 +193,41 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::write(&tmp, text).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+
+    /// Checkpoints and manifests keep f64 state as JSON numbers: every finite f64 must come back bit for bit
+    /// (serde_json's `float_roundtrip`), including 17-digit decimals as Python's `repr` writes them.
+    #[test]
+    fn every_f64_survives_a_json_round_trip_bit_exactly() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        let mut values: Vec<f64> = vec![
+            0.1 + 0.2,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            -f64::MIN_POSITIVE / 3.0,
+            5e-324,
+            1.0 - f64::EPSILON / 2.0,
+        ];
+        for _ in 0..200_000 {
+            let x = f64::from_bits(rng.random::<u64>());
+            if x.is_finite() {
+                values.push(x);
+            }
+            // a "typical" physics value, printed with 17 significant digits and read back
+            let y: f64 = rng.random_range(-10.0..10.0);
+            values.push(format!("{y:.16e}").parse().expect("a float"));
+        }
+        for x in values {
+            let text = serde_json::to_string(&x).expect("serialise");
+            let back: f64 = serde_json::from_str(&text).expect("parse");
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e} -> {text} -> {back:e}");
+            // the 17-digit text form (what Python's repr or another tool may write) parses exactly too
+            let long = format!("{x:.16e}");
+            let parsed: f64 = serde_json::from_str(&long).expect("parse 17 digits");
+            assert_eq!(parsed.to_bits(), x.to_bits(), "{long}");
+        }
+    }
+}

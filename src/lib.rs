@@ -11,6 +11,7 @@ pub mod import;
 pub mod init;
 pub mod nn;
 pub mod npy;
+pub mod outdir;
 pub mod progress;
 pub mod propensity;
 pub mod protocol;

@@ -210,7 +210,6 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     opts.resume = a.resume;
     opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
     opts.chunk = a.chunk;
-    opts.progress = true;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
             Some((
@@ -223,7 +222,6 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         })?;
         opts.replicas = Some(glasscam::protocol::shard_range(k, n, proto.replicas)?);
     }
-    glasscam::protocol::catch_interrupts();
     let stages = proto.schedule(&sys)?;
     let steps: u64 = stages.iter().map(|s| s.segment.len).sum();
     eprintln!(
@@ -239,7 +237,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         a.seed
     );
     let t0 = std::time::Instant::now();
-    let m = glasscam::protocol::run(&sys, &proto, &opts)?;
+    let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
@@ -260,8 +258,19 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     Ok(())
 }
 
+/// The binary's context: the console renderer and the signal-driven cancel token.
+fn ctx() -> glasscam::events::Ctx<'static> {
+    static CONSOLE: std::sync::OnceLock<cli::render::Console> = std::sync::OnceLock::new();
+    let console = CONSOLE.get_or_init(cli::render::Console::new);
+    let cancel = cli::signals::token();
+    // stages not yet handed a context (reproduce, propensity) read the same ones
+    glasscam::protocol::share_ctx(cancel, console);
+    glasscam::events::Ctx::new(console, cancel)
+}
+
 fn main() {
     let cli = Cli::parse();
+    ctx();
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Merge { shards, out } => glasscam::protocol::merge(&shards, &out).map(|m| {

@@ -3,7 +3,7 @@
 //! progress bar, atomic checkpoints, `--resume`, and blown-up replicas reported and left out.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use glasscam_kernels::md::cpu::CpuMd;
@@ -16,6 +16,7 @@ use crate::dataset::{
     write_json_atomic, Dataset, FailedReplica, Manifest, SnapshotMeta, FORMAT_VERSION,
 };
 use crate::error::{Error, IoContext, Result};
+use crate::events::{Cancel, Ctx, Event, Observer};
 use crate::npy;
 use crate::system::{MdSettings, SystemDef};
 
@@ -172,7 +173,6 @@ pub struct RunOptions {
     pub replicas: Option<std::ops::Range<usize>>,
     /// Stop (with a checkpoint, as if interrupted) once this many steps of a chunk are done: for tests.
     pub stop_after_steps: Option<u64>,
-    pub progress: bool,
 }
 
 impl RunOptions {
@@ -186,7 +186,6 @@ impl RunOptions {
             chunk: None,
             replicas: None,
             stop_after_steps: None,
-            progress: false,
         }
     }
 }
@@ -259,21 +258,25 @@ impl ThermoRecord {
     }
 }
 
-/// Set by Ctrl-C: the run writes a checkpoint and stops.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Transition only, for stages not yet handed a `Ctx` (reproduce, propensity): the cancel token and observer the
+/// binary registered with `share_ctx`. Remove once every stage takes a `Ctx`.
+static SHARED: OnceLock<(Cancel, &'static dyn Observer)> = OnceLock::new();
 
-/// Installs the Ctrl-C handler (once per process; later calls do nothing).
-pub fn catch_interrupts() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if INTERRUPTED.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\ninterrupt: writing a checkpoint (press Ctrl-C again to quit at once)");
-        });
-    });
+/// Registers the binary's cancel token and observer for `shared_ctx` (first call wins).
+pub fn share_ctx(cancel: &Cancel, observer: &'static dyn Observer) {
+    let _ = SHARED.set((cancel.clone(), observer));
 }
+
+/// The context registered with `share_ctx`, or a silent, never-cancelled one.
+pub fn shared_ctx() -> Ctx<'static> {
+    match SHARED.get() {
+        Some((cancel, observer)) => Ctx::new(*observer, cancel),
+        None => crate::events::quiet(),
+    }
+}
+
+/// Transition wrapper: the binary installs the signal handler now; this does nothing.
+pub fn catch_interrupts() {}
 
 fn partial_dir(out: &Path) -> PathBuf {
     out.join(".partial")
@@ -296,8 +299,14 @@ pub fn default_chunk(compute: &Compute, setup: &MdSetup, total: usize) -> usize 
     }
 }
 
-/// Runs the protocol and writes the data set to `opts.out`. Returns the manifest.
-pub fn run(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Manifest> {
+/// Runs the protocol and writes the data set to `opts.out`. Returns the manifest. Progress goes to
+/// `ctx.observer`; a cancel through `ctx.cancel` writes a checkpoint and returns `Error::Interrupted`.
+pub fn run(
+    sys: &SystemDef,
+    proto: &Protocol,
+    opts: &RunOptions,
+    ctx: &Ctx<'_>,
+) -> Result<Manifest> {
     let setup = sys.md_setup(&proto.md);
     setup.check()?;
     let stages = proto.schedule(sys)?;
@@ -363,27 +372,31 @@ pub fn run(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Manif
     }
 
     let steps_per_replica: u64 = stages.iter().map(|s| s.segment.len).sum();
-    let mut bar = opts
-        .progress
-        .then(|| crate::progress::Progress::new(steps_per_replica * total as u64, "replica-steps"));
+    ctx.observer.event(Event::Begin {
+        what: "replica-steps",
+        total: steps_per_replica * total as u64,
+    });
     for c in 0..n_chunks {
         let done_path = part.join(format!("chunk_{c:05}.json"));
         if done_path.exists() {
-            if let Some(b) = bar.as_mut() {
-                b.inc(steps_per_replica * chunk.min(total - c * chunk) as u64);
-            }
+            ctx.observer.event(Event::Advance(
+                steps_per_replica * chunk.min(total - c * chunk) as u64,
+            ));
             continue;
         }
         let lo = range.start + c * chunk;
         let hi = (lo + chunk).min(range.end);
-        if let Some(b) = &bar {
-            b.set_message(format!("{}/{n_chunks} (replicas {lo}..{hi})", c + 1));
+        ctx.observer.event(Event::Status(&format!(
+            "{}/{n_chunks} (replicas {lo}..{hi})",
+            c + 1
+        )));
+        let r = run_chunk(&setup, &stages, opts, c, lo..hi, &part, ctx);
+        if r.is_err() {
+            ctx.observer.event(Event::End);
         }
-        run_chunk(&setup, &stages, opts, c, lo..hi, &part, bar.as_mut())?;
+        r?;
     }
-    if let Some(b) = &bar {
-        b.finish();
-    }
+    ctx.observer.event(Event::End);
 
     // Join the chunks into the data set.
     let n = setup.n;
@@ -497,7 +510,7 @@ fn run_chunk(
     c: usize,
     replicas: std::ops::Range<usize>,
     part: &Path,
-    mut bar: Option<&mut crate::progress::Progress>,
+    ctx: &Ctx<'_>,
 ) -> Result<()> {
     let n = setup.n;
     let count = replicas.len();
@@ -528,9 +541,7 @@ fn run_chunk(
                 Vec::new(),
             ),
         };
-    if let Some(b) = bar.as_deref_mut() {
-        b.inc(step * count as u64);
-    }
+    ctx.observer.event(Event::Advance(step * count as u64));
     let mut md = backend(&opts.compute, setup)?;
     md.upload(&start)?;
     let mut last_checkpoint = Instant::now();
@@ -554,13 +565,11 @@ fn run_chunk(
             })?;
             seg_done += steps;
             step += steps;
-            if let Some(b) = bar.as_deref_mut() {
-                b.inc(steps * count as u64);
-            }
+            ctx.observer.event(Event::Advance(steps * count as u64));
             let dt = t0.elapsed().as_secs_f64().max(1e-6);
             batch = ((steps as f64 / dt).ceil() as u64).clamp(1, 5000);
         }
-        let interrupted = INTERRUPTED.load(Ordering::SeqCst)
+        let interrupted = ctx.cancel.is_cancelled()
             || opts
                 .stop_after_steps
                 .is_some_and(|s| step - steps_this_call_start >= s);
@@ -577,10 +586,7 @@ fn run_chunk(
                         replicas.start + k,
                         t.fail_step
                     );
-                    match bar.as_deref() {
-                        Some(b) => b.println(format!("warning: {msg}")),
-                        None => eprintln!("warning: {msg}"),
-                    }
+                    ctx.warn(&msg);
                     failed.push(FailedReplica {
                         replica: replicas.start + k,
                         step: t.fail_step,
@@ -628,9 +634,6 @@ fn run_chunk(
                 save_checkpoint(part, &cp, &reps, &snap_pos)?;
                 last_checkpoint = Instant::now();
                 if interrupted {
-                    if let Some(b) = bar.as_deref() {
-                        b.abandon();
-                    }
                     return Err(Error::Interrupted);
                 }
             }
@@ -673,9 +676,9 @@ fn run_chunk(
     Ok(())
 }
 
-/// Shares the interrupt flag with other long commands.
+/// Transition wrapper for stages not yet handed a `Ctx`: whether the shared token was cancelled.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    shared_ctx().cancel.is_cancelled()
 }
 
 /// Replica range of shard `k` of `n` (0-based) of a run of `replicas`: contiguous, sizes differ by at most one.

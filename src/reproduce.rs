@@ -156,10 +156,9 @@ fn run_stage(
     match stage {
         "simulate" => {
             let mut o = RunOptions::new(&dir.join("data"), a.seed, compute.clone());
-            o.progress = true;
             // a killed simulation continues from its checkpoint
             o.resume = dir.join("data/.partial").exists();
-            crate::protocol::run(sys, &preset.protocol, &o)?;
+            crate::protocol::run(sys, &preset.protocol, &o, &crate::protocol::shared_ctx())?;
             Ok(vec![rel("data/manifest.json"), rel("data/positions.npy")])
         }
         "train" => {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use common::scaled;
 use glasscam::dataset::Dataset;
+use glasscam::events::quiet;
 use glasscam::protocol::{run, Protocol, RunOptions};
 use glasscam::system::SystemDef;
 use glasscam::Error;
@@ -57,7 +58,13 @@ fn ramp_ends_exactly_at_the_glass_temperature() {
     );
     // a run records exactly T_G and T_L as the snapshot targets
     let dir = tempfile::tempdir().unwrap();
-    let m = run(&sys, &p, &RunOptions::new(dir.path(), 3, Compute::Cpu)).unwrap();
+    let m = run(
+        &sys,
+        &p,
+        &RunOptions::new(dir.path(), 3, Compute::Cpu),
+        &quiet(),
+    )
+    .unwrap();
     for s in &m.snapshots {
         let want = if s.class == "glass" {
             sys.t_glass
@@ -82,9 +89,9 @@ fn same_seed_gives_the_same_bytes_and_another_seed_does_not() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let d = tempfile::tempdir().unwrap();
-        run(&sys, &p, &RunOptions::new(a.path(), 5, c.clone())).unwrap();
-        run(&sys, &p, &RunOptions::new(b.path(), 5, c.clone())).unwrap();
-        run(&sys, &p, &RunOptions::new(d.path(), 6, c.clone())).unwrap();
+        run(&sys, &p, &RunOptions::new(a.path(), 5, c.clone()), &quiet()).unwrap();
+        run(&sys, &p, &RunOptions::new(b.path(), 5, c.clone()), &quiet()).unwrap();
+        run(&sys, &p, &RunOptions::new(d.path(), 6, c.clone()), &quiet()).unwrap();
         assert_eq!(
             bytes(a.path()),
             bytes(b.path()),
@@ -108,14 +115,14 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
         let whole = tempfile::tempdir().unwrap();
         let mut o = RunOptions::new(whole.path(), 9, c.clone());
         o.chunk = Some(2);
-        run(&sys, &p, &o).unwrap();
+        run(&sys, &p, &o, &quiet()).unwrap();
 
         let parts = tempfile::tempdir().unwrap();
         let mut o = RunOptions::new(parts.path(), 9, c.clone());
         o.chunk = Some(2);
         // killed mid-ramp in the first chunk, then again in the second
         o.stop_after_steps = Some(150);
-        let e = run(&sys, &p, &o).unwrap_err();
+        let e = run(&sys, &p, &o, &quiet()).unwrap_err();
         assert!(
             matches!(e, Error::Interrupted),
             "expected an interruption, got {e}"
@@ -126,7 +133,7 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
         let mut tries = 0;
         loop {
             tries += 1;
-            match run(&sys, &p, &o) {
+            match run(&sys, &p, &o, &quiet()) {
                 Ok(_) => break,
                 Err(Error::Interrupted) if tries < 10 => continue,
                 Err(e) => panic!("resume failed: {e}"),
@@ -152,18 +159,21 @@ fn resume_with_other_settings_and_overwriting_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = RunOptions::new(dir.path(), 1, Compute::Cpu);
     o.stop_after_steps = Some(100);
-    assert!(matches!(run(&sys, &p, &o), Err(Error::Interrupted)));
+    assert!(matches!(
+        run(&sys, &p, &o, &quiet()),
+        Err(Error::Interrupted)
+    ));
     o.stop_after_steps = None;
-    let e = run(&sys, &p, &o).unwrap_err().to_string();
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains("--resume"), "{e}");
     o.resume = true;
     o.seed = 2;
-    let e = run(&sys, &p, &o).unwrap_err().to_string();
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains("other settings"), "{e}");
     o.seed = 1;
-    run(&sys, &p, &o).unwrap();
+    run(&sys, &p, &o, &quiet()).unwrap();
     o.resume = false;
-    let e = run(&sys, &p, &o).unwrap_err().to_string();
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains("already holds a data set"), "{e}");
 }
 
@@ -174,7 +184,13 @@ fn blown_up_replicas_are_named_in_the_manifest_and_left_out() {
     // every force is "absurd": all replicas stop at once
     p.md.max_force = 1e-3;
     let dir = tempfile::tempdir().unwrap();
-    let m = run(&sys, &p, &RunOptions::new(dir.path(), 1, Compute::Cpu)).unwrap();
+    let m = run(
+        &sys,
+        &p,
+        &RunOptions::new(dir.path(), 1, Compute::Cpu),
+        &quiet(),
+    )
+    .unwrap();
     assert_eq!(m.failed.len(), 3);
     assert!(m.snapshots.is_empty());
     for (k, f) in m.failed.iter().enumerate() {
@@ -190,14 +206,20 @@ fn merged_shards_equal_one_run_byte_for_byte() {
     let p = tiny_protocol(5);
     for c in computes() {
         let whole = tempfile::tempdir().unwrap();
-        run(&sys, &p, &RunOptions::new(whole.path(), 12, c.clone())).unwrap();
+        run(
+            &sys,
+            &p,
+            &RunOptions::new(whole.path(), 12, c.clone()),
+            &quiet(),
+        )
+        .unwrap();
         let shards: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         // shards run in another order, one of them chunked differently
         for k in [2, 0, 1] {
             let mut o = RunOptions::new(shards[k].path(), 12, c.clone());
             o.replicas = Some(glasscam::protocol::shard_range(k, 3, 5).unwrap());
             o.chunk = if k == 1 { Some(1) } else { None };
-            run(&sys, &p, &o).unwrap();
+            run(&sys, &p, &o, &quiet()).unwrap();
         }
         let merged = tempfile::tempdir().unwrap();
         let paths: Vec<_> = shards
