@@ -9,6 +9,7 @@ pub mod events;
 pub mod export;
 pub mod import;
 pub mod init;
+pub mod minimize;
 pub mod nn;
 pub mod npy;
 pub mod outdir;

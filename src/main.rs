@@ -66,6 +66,34 @@ enum Command {
     Reproduce(glasscam::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
     Propensity(glasscam::propensity::PropensityArgs),
+    /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
+    Minimize(MinimizeArgs),
+}
+
+#[derive(Args)]
+struct MinimizeArgs {
+    /// Data set directory (from `glasscam simulate`).
+    #[arg(long)]
+    data: PathBuf,
+    /// all, glass, liquid, other, or snapshot indices such as 0,4,10-19.
+    #[arg(long, default_value = "all")]
+    snapshots: String,
+    /// Stop a snapshot at max |F| below this [default: 1e-8 on the CPU twin, 1e-2 on the GPU].
+    #[arg(long, allow_hyphen_values = true)]
+    ftol: Option<f64>,
+    /// FIRE iteration cap per snapshot (those still above ftol are reported).
+    #[arg(long, default_value_t = 100_000)]
+    max_iter: u32,
+    /// Snapshots minimised together.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+    /// Overwrite an existing result in --out.
+    #[arg(long)]
+    force: bool,
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -154,6 +182,18 @@ enum BenchWhat {
         /// Also write the configurations here for the freud script.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// FIRE minimisation throughput (`md_fire`), CPU twin vs GPU path, at N = 2000.
+    Minimize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256,1024")]
+        replicas: Vec<usize>,
+        #[arg(long, default_value = "kam")]
+        system: String,
+        /// FIRE iterations timed per row (every replica stays active through them).
+        #[arg(long, default_value_t = 200)]
+        iters: u32,
     },
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
@@ -258,6 +298,41 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     Ok(())
 }
 
+fn minimize(a: MinimizeArgs) -> glasscam::Result<()> {
+    use glasscam::minimize::{self as m, MinimizeSettings, Selection};
+    let settings = MinimizeSettings {
+        ftol: a.ftol,
+        max_iter: a.max_iter,
+        batch: a.batch,
+    };
+    settings.check()?;
+    let selection = Selection::parse(&a.snapshots)?;
+    glasscam::outdir::no_overwrite(&a.out.join(m::INHERENT), a.force, "inherent structures")?;
+    let data = glasscam::dataset::Dataset::load(&a.data)?;
+    let compute = Compute::select(a.backend)?;
+    let t0 = std::time::Instant::now();
+    let inh = m::minimize(&data, &selection, &settings, &compute, &ctx())?;
+    m::write_inherent(&a.out, &inh, a.force)?;
+    let k = inh.info.snapshots.len();
+    let iters: u64 = inh.info.snapshots.iter().map(|s| s.iterations as u64).sum();
+    let worst = inh
+        .info
+        .snapshots
+        .iter()
+        .map(|s| s.fmax)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "minimised {k} snapshots in {:.1} s ({} FIRE iterations on average, largest final max|F| {worst:.2e}, ftol {:e}); \
+         {} not converged; wrote {}",
+        t0.elapsed().as_secs_f64(),
+        iters / k.max(1) as u64,
+        inh.info.ftol,
+        inh.info.not_converged.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
 /// The binary's context: the console renderer and the signal-driven cancel token.
 fn ctx() -> glasscam::events::Ctx<'static> {
     static CONSOLE: std::sync::OnceLock<cli::render::Console> = std::sync::OnceLock::new();
@@ -323,6 +398,35 @@ fn main() {
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
             }
+            BenchWhat::Minimize {
+                backend,
+                replicas,
+                system,
+                iters,
+            } => SystemDef::resolve(&system).and_then(|sys| {
+                let (per_min, rows) = glasscam::bench::bench_minimize(
+                    &sys,
+                    &backends_for_bench(backend)?,
+                    &replicas,
+                    iters,
+                )?;
+                println!(
+                    "{} N = {}: one full minimisation of a liquid at T_L takes {per_min} FIRE iterations (CPU twin, ftol 1e-8)",
+                    sys.name,
+                    sys.n_particles()
+                );
+                println!(
+                    "{:<8} {:>9} {:>11} {:>9} {:>22} {:>16}",
+                    "backend", "replicas", "iterations", "seconds", "iterations*particles/s", "minimisations/s"
+                );
+                for r in rows {
+                    println!(
+                        "{:<8} {:>9} {:>11} {:>9.2} {:>22.3e} {:>16.3}",
+                        r.backend, r.replicas, r.iterations, r.seconds, r.iteration_particles_per_s, r.minimisations_per_s
+                    );
+                }
+                Ok(())
+            }),
             BenchWhat::Propensity {
                 backend,
                 replicas,
@@ -340,6 +444,7 @@ fn main() {
         Command::Analyze(args) => glasscam::analysis::cli::run(&args),
         Command::Reproduce(args) => glasscam::reproduce::run(&args).map(|_| ()),
         Command::Propensity(args) => glasscam::propensity::run_cli(&args).map(|_| ()),
+        Command::Minimize(a) => minimize(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

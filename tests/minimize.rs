@@ -204,3 +204,93 @@ fn fire_reports_how_many_replicas_are_still_active() {
     fire.upload(&reps).expect("upload");
     assert_eq!(fire.iterate(1).expect("iterate"), 3);
 }
+
+fn glasscam() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_glasscam"));
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
+#[test]
+fn minimize_writes_inherent_structures_linked_to_their_snapshots() {
+    use glasscam::dataset::Dataset;
+    use glasscam::minimize::read_inherent;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sys = dir.path().join("tiny.toml");
+    std::fs::write(&sys, common::TINY_SYSTEM).expect("write system");
+    let data = dir.path().join("data");
+    let st = glasscam()
+        .args(["simulate", "--system"])
+        .arg(&sys)
+        .args(["--replicas", "3", "--cool-rate", "2"])
+        .args(["--equilibrate-time", "0.5", "--hold-time", "0.2"])
+        .args(["--backend", "cpu", "--seed", "4", "--out"])
+        .arg(&data)
+        .output()
+        .expect("run simulate");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let out = dir.path().join("is");
+    let st = glasscam()
+        .args(["minimize", "--data"])
+        .arg(&data)
+        .args(["--snapshots", "glass", "--backend", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run minimize");
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{stderr}");
+    assert!(stderr.contains("minimised 3 snapshots"), "{stderr}");
+    let src = Dataset::load(&data).expect("source");
+    let is = Dataset::load(&out).expect("minima load as a data set");
+    let info = read_inherent(&out).expect("inherent.json");
+    assert_eq!(is.n_snapshots(), 3);
+    assert_eq!(info.ftol, 1e-8);
+    assert!(info.not_converged.is_empty());
+    for m in &info.snapshots {
+        let s = &src.manifest.snapshots[m.source_index];
+        assert_eq!((s.class.as_str(), s.replica), ("glass", m.replica));
+        assert_eq!(m.outcome, "converged");
+        assert!(m.fmax < 1e-8 && m.iterations > 0);
+        assert!(
+            m.e_is < m.pe_per_particle,
+            "E_IS above the snapshot's energy"
+        );
+        assert_eq!(is.manifest.snapshots[m.index].pe_per_particle, m.e_is);
+    }
+    // bad input: ftol <= 0, a snapshot past the end, an existing result
+    let fresh = dir.path().join("is2");
+    for (args, says, to) in [
+        (vec!["--ftol", "0"], "must be a positive number", &fresh),
+        (vec!["--ftol", "-1e-3"], "must be a positive number", &fresh),
+        (
+            vec!["--snapshots", "99"],
+            "snapshot 99 does not exist",
+            &fresh,
+        ),
+        (
+            vec!["--snapshots", "solid"],
+            "use all, glass, liquid",
+            &fresh,
+        ),
+        (vec![], "use --force", &out),
+    ] {
+        let st = glasscam()
+            .args(["minimize", "--data"])
+            .arg(&data)
+            .args(["--backend", "cpu"])
+            .args(&args)
+            .arg("--out")
+            .arg(to)
+            .output()
+            .expect("run minimize");
+        let stderr = String::from_utf8_lossy(&st.stderr);
+        assert!(
+            !st.status.success() && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+    }
+}
