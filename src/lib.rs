@@ -18,6 +18,7 @@ pub mod propensity;
 pub mod protocol;
 pub mod reproduce;
 pub mod system;
+pub mod task;
 
 pub use error::{Error, Result};
 pub use glasscam_kernels as kernels;

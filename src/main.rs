@@ -107,6 +107,17 @@ struct SimulateArgs {
     /// Number of replicas (default: the preset's).
     #[arg(long)]
     replicas: Option<usize>,
+    /// Temperature at which the run melts, equilibrates and starts cooling (default: the preset's, 4.0;
+    /// Swanson: 2.0).
+    #[arg(long)]
+    t_start: Option<f64>,
+    /// K snapshots evenly spaced in T from --t-start down to T_G (Swanson: 200), with no hold before each
+    /// (a constant-rate ramp); T_L and T_G keep their classes, the others are `other`.
+    #[arg(long)]
+    ramp_snapshots: Option<usize>,
+    /// Also FIRE-minimise every snapshot afterwards: OUT/inherent holds the inherent structures and E_IS.
+    #[arg(long)]
+    inherent: bool,
     /// Cooling rate |dT/dt| per time unit (default: the preset's).
     #[arg(long)]
     cool_rate: Option<f64>,
@@ -245,6 +256,15 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.md.dt = x;
     }
     proto.extra_temps = a.temps;
+    if let Some(t) = a.t_start {
+        proto.t_start = t;
+    }
+    if let Some(k) = a.ramp_snapshots {
+        proto
+            .extra_temps
+            .extend(glasscam::task::ramp_temps(proto.t_start, sys.t_glass, k)?);
+        proto.hold_time = 0.0;
+    }
     let compute = Compute::select(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
@@ -277,6 +297,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         a.seed
     );
     let t0 = std::time::Instant::now();
+    let compute = opts.compute.clone();
     let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
@@ -295,6 +316,24 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
             )
         }
     );
+    if a.inherent {
+        use glasscam::minimize as mz;
+        let data = glasscam::dataset::Dataset::load(&a.out)?;
+        let inh = mz::minimize(
+            &data,
+            &mz::Selection::All,
+            &mz::MinimizeSettings::default(),
+            &compute,
+            &ctx(),
+        )?;
+        mz::write_inherent(&a.out.join("inherent"), &inh, true)?;
+        eprintln!(
+            "inherent structures of all {} snapshots in {} ({} not converged)",
+            inh.info.snapshots.len(),
+            a.out.join("inherent").display(),
+            inh.info.not_converged.len()
+        );
+    }
     Ok(())
 }
 
