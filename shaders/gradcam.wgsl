@@ -5,10 +5,10 @@
 @group(0) @binding(2) var<storage, read> gact: array<f32>;
 @group(0) @binding(3) var<storage, read_write> maps: array<f32>;
 
-const MAX_MAPS: u32 = 256u;
-var<workgroup> alpha: array<f32, 256>;
+// MAX_MAPS comes from the prelude (nn::MAX_MAPS).
+var<workgroup> alpha: array<f32, MAX_MAPS>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let b = flat_group(wg, nwg);

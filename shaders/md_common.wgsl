@@ -2,12 +2,10 @@
 // One workgroup owns one replica (replica = workgroup_id.x); its threads stride over the particles.
 // Layouts are replica-major: particle i of replica r sits at r * n + i.
 
-const WG: u32 = 256u;
-// Cell counts live in workgroup memory; the host keeps nc * nc within this.
-const MAX_CELLS: u32 = 1024u;
-const MAX_CHAIN: u32 = 8u;
+// WG, MAX_CELLS (cell counts live in workgroup memory; the host keeps nc * nc within it), MAX_CHAIN and the
+// FAIL_* codes come from the prelude generated from the Rust constants (kernels/src/registry.rs).
 
-// keep in sync with kernels/src/md/mod.rs `MdParams`
+// mirrored by kernels/src/md/mod.rs `MdParams` (checked member by member against naga)
 struct MdParams {
     n: u32,
     n_replicas: u32,
@@ -31,7 +29,7 @@ struct MdParams {
     max_force: f32,
 }
 
-// keep in sync with kernels/src/md/mod.rs `PairParams`
+// mirrored by kernels/src/md/mod.rs `PairParams` (checked member by member against naga)
 struct PairParams {
     sigma2: f32,
     eps: f32,
@@ -46,7 +44,7 @@ struct PairParams {
     _pad: f32,
 }
 
-// keep in sync with kernels/src/md/mod.rs `SpeciesParams`
+// mirrored by kernels/src/md/mod.rs `SpeciesParams` (checked member by member against naga)
 struct SpeciesParams {
     mass: f32,
     inv_mass: f32,
@@ -54,10 +52,10 @@ struct SpeciesParams {
     _pad1: f32,
 }
 
-// keep in sync with kernels/src/md/mod.rs `ReplicaState`
+// mirrored by kernels/src/md/mod.rs `ReplicaState` (checked member by member against naga)
 struct ReplicaState {
-    eta: array<f32, 8>,
-    veta: array<f32, 8>,
+    eta: array<f32, MAX_CHAIN>,
+    veta: array<f32, MAX_CHAIN>,
     ke: f32,
     pe: f32,
     // 0 running; else why it stopped (see `Failure` on the host)
@@ -92,9 +90,6 @@ var<workgroup> ccount: array<atomic<u32>, MAX_CELLS>;
 var<workgroup> wg_flag: u32;
 var<workgroup> wg_scale: f32;
 var<workgroup> wg_fail: atomic<u32>;
-
-const FAIL_NONFINITE: u32 = 1u;
-const FAIL_FORCE: u32 = 2u;
 
 fn min_image(d: vec2<f32>) -> vec2<f32> {
     return d - P.box_l * round(d / P.box_l);

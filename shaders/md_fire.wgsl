@@ -2,7 +2,7 @@
 // iterations per dispatch on md_common's lists and forces; P.steps = 0 only rebuilds lists and evaluates forces.
 // A replica stops when max |F| < ftol (converged), when it fails, or at the iteration cap.
 
-// keep in sync with kernels/src/md/fire/mod.rs `FireParams`
+// mirrored by kernels/src/md/fire/mod.rs `FireParams` (checked member by member against naga)
 struct FireParams {
     dt_start: f32,
     dt_max: f32,
@@ -18,14 +18,14 @@ struct FireParams {
     _pad1: u32,
 }
 
-// keep in sync with kernels/src/md/fire/mod.rs `FireStateGpu`
+// mirrored by kernels/src/md/fire/mod.rs `FireState` (checked member by member against naga)
 struct FireState {
     dt: f32,
     alpha: f32,
     // iterations since the power F.v was last <= 0
     n_pos: u32,
     iters: u32,
-    // 0 running, 1 converged, 2 failed
+    // FIRE_RUNNING, FIRE_CONVERGED or FIRE_FAILED
     status: u32,
     pe: f32,
     // sum F.F, the power F.v and max |F_i|^2 at the current positions
@@ -40,9 +40,7 @@ struct FireState {
 @group(0) @binding(15) var<uniform> FP: FireParams;
 @group(0) @binding(16) var<storage, read_write> fire: array<FireState>;
 
-const FIRE_RUNNING: u32 = 0u;
-const FIRE_CONVERGED: u32 = 1u;
-const FIRE_FAILED: u32 = 2u;
+// FIRE_RUNNING, FIRE_CONVERGED and FIRE_FAILED (the status word) come from the prelude.
 
 var<workgroup> red4: array<vec4<f32>, WG>;
 var<workgroup> wg_dt: f32;
@@ -106,7 +104,7 @@ fn fire_forces(r: u32, lid: u32, counted: u32) {
     storageBarrier();
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let r = wg.x;
     if (r >= P.n_replicas) {

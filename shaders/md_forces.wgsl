@@ -1,6 +1,6 @@
 // md_forces: rebuilds every replica's neighbour list and evaluates forces and potential energy once.
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let r = wg.x;
     if (r >= P.n_replicas) {

@@ -15,8 +15,8 @@ fn nhc_update(r: u32, ke2_in: f32, kt: f32) -> f32 {
     let dt4 = 0.25 * P.dt;
     let dt8 = 0.125 * P.dt;
     let tau2 = P.tau_t * P.tau_t;
-    var q: array<f32, 8>;
-    var g: array<f32, 8>;
+    var q: array<f32, MAX_CHAIN>;
+    var g: array<f32, MAX_CHAIN>;
     q[0] = P.n_dof * kt * tau2;
     for (var j = 1u; j < m; j++) {
         q[j] = kt * tau2;
@@ -73,7 +73,7 @@ fn nhc_half(r: u32, lid: u32, kt: f32) -> f32 {
     return ke2 * sc * sc;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let r = wg.x;
     if (r >= P.n_replicas) {

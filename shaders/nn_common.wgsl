@@ -1,7 +1,7 @@
 // nn_common: the parameter block every nn kernel reads (binding 0), flat workgroup indexing, periodic wrap,
 // a workgroup sum, and the dropout hash. Shared by gridize, grid_sample, the CNN layers, adam and gradcam.
 
-// keep in sync with kernels/src/nn/mod.rs `NnParams`
+// mirrored by kernels/src/nn/mod.rs `NnParams` (checked member by member against naga)
 struct NnParams {
     batch: u32,
     c_in: u32,
@@ -35,7 +35,7 @@ struct NnParams {
 
 @group(0) @binding(0) var<uniform> P: NnParams;
 
-const WG: u32 = 256u;
+// WG comes from the prelude generated from the Rust constants (kernels/src/registry.rs).
 
 // More than 65535 workgroups go out as a 2D grid; x runs fastest.
 fn flat_group(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -64,7 +64,7 @@ fn wrap_near(i: i32, n: u32) -> u32 {
     return u32(j);
 }
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 
 // Sum of x over the workgroup; every invocation gets the result. Call in uniform control flow.
 fn wg_sum(lid: u32, x: f32) -> f32 {

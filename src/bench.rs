@@ -117,10 +117,7 @@ pub fn bench_md(
         for compute in backends {
             // Replicas beyond what one device buffer holds run as sequential chunks, as in `simulate`.
             let chunk = crate::protocol::default_chunk(compute, &setup, r);
-            let name = match compute {
-                Compute::Cpu => "cpu",
-                Compute::Gpu(_) => "gpu",
-            };
+            let name = backend_name(compute);
             let mut busy = 0.0; // seconds per step summed over chunks
             let mut steps = 0;
             let mut secs = 0.0;
@@ -194,13 +191,17 @@ pub fn bench_propensity(
             samples: 6,
             seed: 1,
         };
-        let res = run_ensemble(&setup, &glass.pos, &cages, &cfg, compute, false)?;
+        let res = run_ensemble(
+            &setup,
+            &glass.pos,
+            &cages,
+            &cfg,
+            compute,
+            crate::events::quiet(),
+        )?;
         let total = cfg.temps.len() * cfg.runs;
         let rate = (total * setup.n) as f64 * steps as f64 / res.md_seconds;
-        let name = match compute {
-            Compute::Cpu => "cpu",
-            Compute::Gpu(_) => "gpu",
-        };
+        let name = backend_name(compute);
         println!(
             "{name:<8} {total:>9} {md:>18.3e} {rate:>18.3e} {:>7.2}x",
             rate / md
@@ -311,4 +312,91 @@ pub fn bench_minimize(
         }
     }
     Ok((per_min, rows))
+}
+
+/// One row of `bench gridize`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GridizeRow {
+    pub backend: String,
+    pub grid: usize,
+    pub particles: usize,
+    /// Snapshots per call.
+    pub batch: usize,
+    pub images: usize,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// Gridization throughput (images/s, uploads and read-back included) of `batch` random two-species snapshots of
+/// `n` particles at the presets' density 1.2 into `grid` x `grid` images, with the paper's Gaussian (width 0.3,
+/// cut at 4 widths), for about `seconds` per backend.
+pub fn bench_gridize(
+    backends: &[Compute],
+    grid: usize,
+    n: usize,
+    batch: usize,
+    seconds: f64,
+) -> Result<Vec<GridizeRow>> {
+    use glasscam_kernels::nn::{net::gridize, GridSpec};
+    let box_l = (n as f64 / 1.2).sqrt();
+    let spec = GridSpec {
+        grid,
+        box_l,
+        width: 0.3,
+        cutoff: 4.0,
+    };
+    // splitmix64: seeded positions, so every run times the same input
+    let mut state = 1u64;
+    let mut uniform = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let pos: Vec<f64> = (0..batch * n * 2).map(|_| uniform() * box_l).collect();
+    let species: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
+    let mut rows = Vec::new();
+    for compute in backends {
+        gridize(compute, &spec, &pos, &species, 2)?; // warm-up: pipelines built
+        let start = Instant::now();
+        let mut calls = 0;
+        while calls == 0 || start.elapsed().as_secs_f64() < seconds {
+            gridize(compute, &spec, &pos, &species, 2)?;
+            calls += 1;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        rows.push(GridizeRow {
+            backend: backend_name(compute).into(),
+            grid,
+            particles: n,
+            batch,
+            images: calls * batch,
+            seconds: secs,
+            images_per_s: (calls * batch) as f64 / secs,
+        });
+    }
+    Ok(rows)
+}
+
+fn backend_name(compute: &Compute) -> &'static str {
+    match compute {
+        Compute::Cpu => "cpu",
+        Compute::Gpu(_) => "gpu",
+    }
+}
+
+/// `bench gridize`'s table, for the binary to print.
+pub fn gridize_table(rows: &[GridizeRow]) -> String {
+    let mut s = format!(
+        "{:<8} {:>5} {:>10} {:>6} {:>7} {:>9} {:>10}\n",
+        "backend", "grid", "particles", "batch", "images", "seconds", "images/s"
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "{:<8} {:>5} {:>10} {:>6} {:>7} {:>9.2} {:>10.2}\n",
+            r.backend, r.grid, r.particles, r.batch, r.images, r.seconds, r.images_per_s
+        ));
+    }
+    s
 }

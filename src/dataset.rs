@@ -20,6 +20,8 @@ use crate::system::SystemDef;
 
 pub const MANIFEST: &str = "manifest.json";
 pub const FORMAT_VERSION: u32 = 1;
+/// How `Manifest::backend` begins when parts of a run ran on different backends.
+pub const MIXED: &str = "mixed: ";
 
 /// One snapshot's record in the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,7 +61,9 @@ pub struct Manifest {
     pub replica_range: (usize, usize),
     /// Target temperatures at which every replica was snapshotted, in order.
     pub snapshot_temps: Vec<f64>,
-    /// Which backend and device produced it (what determines the numbers, not thread counts).
+    /// Which backend and device produced it (what determines the numbers, not thread counts). A resumed run
+    /// that moved records every backend that ran part of it, in order of first use, as `mixed: A + B`: its
+    /// numbers mix two arithmetics, and `merge` refuses it.
     pub backend: String,
     /// Replicas that blew up and have no snapshots: (replica, step, cause).
     #[serde(default)]
@@ -162,7 +166,9 @@ impl Dataset {
             .collect()
     }
 
-    /// Writes a data set (arrays first, manifest last: a directory with a manifest is complete).
+    /// Writes a data set (arrays first, manifest last: a directory with a manifest is complete). An existing
+    /// manifest is removed first, so a kill halfway never leaves new arrays under an old manifest; the caller
+    /// has checked that overwriting is wanted (`--force`).
     pub fn write(
         dir: &Path,
         manifest: &Manifest,
@@ -170,6 +176,10 @@ impl Dataset {
         species: &[u32],
     ) -> Result<()> {
         std::fs::create_dir_all(dir).at(dir)?;
+        let mpath = dir.join(MANIFEST);
+        if mpath.exists() {
+            std::fs::remove_file(&mpath).at(&mpath)?;
+        }
         let n = manifest.n_particles as u64;
         let s = manifest.snapshots.len() as u64;
         npy::write(&dir.join("positions.npy"), &[s, n, 2], positions)?;
@@ -185,13 +195,111 @@ impl Dataset {
     }
 }
 
-/// Writes JSON to a temporary file and renames it into place.
+/// Writes JSON to a temporary file and renames it into place (see `outdir::write_atomic`).
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let tmp = path.with_extension("json.partial");
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
-    std::fs::write(&tmp, text).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
+    crate::outdir::write_atomic(path, text.as_bytes())
+}
+
+/// Reads only the manifest of the data set in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).at(&path)?;
+    serde_json::from_str(&text).map_err(|e| Error::Dataset {
+        path: dir.to_path_buf(),
+        message: format!(
+            "{MANIFEST} is not a valid manifest ({e}); check the file or rerun with --force"
+        ),
+    })
+}
+
+/// Joins shard data sets (from `simulate --shard k/n`) into one at `out`, identical byte for byte to the data
+/// set a single run would write. `force` allows replacing a data set already at `out`.
+pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
+    if shards.is_empty() {
+        return Err(Error::Input(
+            "merge: give the shard directories to join".into(),
+        ));
+    }
+    let mut sets: Vec<Dataset> = shards
+        .iter()
+        .map(|d| Dataset::load(d))
+        .collect::<Result<_>>()?;
+    let _lock = crate::outdir::OutDir::lock(out)?;
+    crate::outdir::no_overwrite(&out.join(MANIFEST), force, "a data set")?;
+    sets.sort_by_key(|d| d.manifest.replica_range.0);
+    let first = sets[0].manifest.clone();
+    let total = first
+        .protocol
+        .get("replicas")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "{}: the manifest's protocol has no replica count",
+                sets[0].dir.display()
+            ))
+        })? as usize;
+    let mut next = 0;
+    for d in &sets {
+        let m = &d.manifest;
+        if m.backend.starts_with(MIXED) {
+            return Err(Error::Input(format!(
+                "merge: {} ran on several backends ({}); rerun that shard on one backend",
+                d.dir.display(),
+                m.backend
+            )));
+        }
+        let same = m.system == first.system
+            && m.protocol == first.protocol
+            && m.seed == first.seed
+            && m.backend == first.backend
+            && m.snapshot_temps == first.snapshot_temps
+            && m.n_particles == first.n_particles;
+        if !same {
+            return Err(Error::Input(format!(
+                "merge: {} comes from another run than {} (system, protocol, seed or backend differ)",
+                d.dir.display(),
+                sets[0].dir.display()
+            )));
+        }
+        if m.replica_range.0 != next {
+            return Err(Error::Input(format!(
+                "merge: replicas {}..{} are missing (next shard, {}, starts at {})",
+                next,
+                m.replica_range.0,
+                d.dir.display(),
+                m.replica_range.0
+            )));
+        }
+        next = m.replica_range.1;
+    }
+    if next != total {
+        return Err(Error::Input(format!(
+            "merge: the shards cover replicas 0..{next} of {total}; run the missing shards first"
+        )));
+    }
+    let mut positions = Vec::new();
+    let mut snapshots = Vec::new();
+    let mut failed = Vec::new();
+    for d in &sets {
+        positions.extend_from_slice(&d.positions);
+        for m in &d.manifest.snapshots {
+            let mut m = m.clone();
+            m.index = snapshots.len();
+            snapshots.push(m);
+        }
+        failed.extend(d.manifest.failed.iter().cloned());
+    }
+    let manifest = Manifest {
+        n_replicas: total,
+        replica_range: (0, total),
+        failed,
+        snapshots,
+        ..first
+    };
+    Dataset::write(out, &manifest, &positions, &sets[0].species)?;
+    Ok(manifest)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::dataset::Dataset;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -80,9 +80,30 @@ pub fn format_snapshot(ds: &Dataset, k: usize, format: Format) -> Result<String>
     Ok(s)
 }
 
-/// Writes snapshot `k` of the data set in `dir` to `out`.
-pub fn export(dir: &Path, k: usize, format: Format, out: &Path) -> Result<()> {
+/// Writes snapshot `k` of the data set in `dir` to `out`; an existing `out` is replaced only with `force`, and
+/// never when it is one of the data set's own files.
+pub fn export(dir: &Path, k: usize, format: Format, out: &Path, force: bool) -> Result<()> {
     let ds = Dataset::load(dir)?;
+    let own = [
+        "positions.npy",
+        "species.npy",
+        "labels.npy",
+        "box.npy",
+        crate::dataset::MANIFEST,
+    ];
+    let inside = |a: &Path| std::fs::canonicalize(a).ok();
+    let (parent, name) = (
+        out.parent().filter(|p| !p.as_os_str().is_empty()),
+        out.file_name(),
+    );
+    let same_dir = inside(parent.unwrap_or(Path::new("."))) == inside(dir);
+    if same_dir && name.is_some_and(|n| own.iter().any(|o| n == *o)) {
+        return Err(Error::Input(format!(
+            "--out {} is a file of the data set itself; choose another name",
+            out.display()
+        )));
+    }
     let text = format_snapshot(&ds, k, format)?;
-    std::fs::write(out, text).at(out)
+    crate::outdir::no_overwrite(out, force, "a file")?;
+    crate::outdir::write_atomic(out, text.as_bytes())
 }

@@ -1,7 +1,5 @@
 //! The `glasscam` command line.
 
-// Until every command renders through it (the engine/command split moves them one by one).
-#[allow(dead_code)]
 mod cli;
 
 use std::path::PathBuf;
@@ -34,6 +32,9 @@ enum Command {
         shards: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a data set already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Write one snapshot of a data set as extended XYZ or a LAMMPS data file.
     Export {
@@ -45,6 +46,9 @@ enum Command {
         format: glasscam::export::Format,
         #[arg(long)]
         out: PathBuf,
+        /// Replace a file already at --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU).
     Bench {
@@ -57,15 +61,15 @@ enum Command {
         backend: BackendChoice,
     },
     /// Train the glass/liquid CNN on a data set.
-    Train(glasscam::nn::TrainArgs),
+    Train(cli::nn::TrainArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
-    Gradcam(glasscam::nn::GradcamArgs),
+    Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
     Analyze(glasscam::analysis::cli::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
-    Reproduce(glasscam::reproduce::ReproduceArgs),
+    Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
-    Propensity(glasscam::propensity::PropensityArgs),
+    Propensity(cli::propensity::PropensityArgs),
     /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
     Minimize(MinimizeArgs),
 }
@@ -140,10 +144,15 @@ struct SimulateArgs {
     out: PathBuf,
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Continue an interrupted run in --out.
+    /// Continue an interrupted run in --out (exact: the result equals an uninterrupted run's), or, on a finished
+    /// one with the same settings, say "already complete" and exit 0 (requeued Slurm tasks cost nothing).
     #[arg(long)]
     resume: bool,
-    /// Seconds between checkpoints.
+    /// Replace a finished data set, or an unfinished run with other settings, in --out.
+    #[arg(long)]
+    force: bool,
+    /// Seconds between checkpoints (a kill -9 loses at most this much work; SIGINT, SIGTERM and SIGHUP lose
+    /// nothing). 0: after every call into the MD backend.
     #[arg(long, default_value_t = 300.0)]
     checkpoint_every: f64,
     /// Replicas per chunk (default: as many as fit the device).
@@ -193,6 +202,20 @@ enum BenchWhat {
         /// Also write the configurations here for the freud script.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Gridization images/s (paper's Gaussian, 2 species), CPU twin vs GPU path.
+    Gridize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, default_value_t = 128)]
+        grid: usize,
+        #[arg(long, default_value_t = 2000)]
+        particles: usize,
+        /// Snapshots per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
     },
     /// FIRE minimisation throughput (`md_fire`), CPU twin vs GPU path, at N = 2000.
     Minimize {
@@ -268,7 +291,14 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     let compute = Compute::select(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
-    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every.max(1.0));
+    opts.force = a.force;
+    if !(a.checkpoint_every >= 0.0 && a.checkpoint_every.is_finite()) {
+        return Err(glasscam::Error::Input(format!(
+            "--checkpoint-every {}: give seconds >= 0",
+            a.checkpoint_every
+        )));
+    }
+    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every);
     opts.chunk = a.chunk;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
@@ -296,9 +326,13 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.cool_rate,
         a.seed
     );
+    let finished_before = a.out.join(glasscam::dataset::MANIFEST).exists() && a.resume && !a.force;
     let t0 = std::time::Instant::now();
     let compute = opts.compute.clone();
     let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
+    if finished_before {
+        return Ok(());
+    }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
@@ -384,24 +418,26 @@ fn ctx() -> glasscam::events::Ctx<'static> {
 
 fn main() {
     let cli = Cli::parse();
-    ctx();
+    let ctx = ctx();
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::Merge { shards, out } => glasscam::protocol::merge(&shards, &out).map(|m| {
-            eprintln!(
-                "merged {} shards: {} replicas, {} snapshots in {}",
-                shards.len(),
-                m.n_replicas,
-                m.snapshots.len(),
-                out.display()
-            )
-        }),
+        Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
+            .map(|m| {
+                eprintln!(
+                    "merged {} shards: {} replicas, {} snapshots in {}",
+                    shards.len(),
+                    m.n_replicas,
+                    m.snapshots.len(),
+                    out.display()
+                )
+            }),
         Command::Export {
             dir,
             snapshot,
             format,
             out,
-        } => glasscam::export::export(&dir, snapshot, format, &out),
+            force,
+        } => glasscam::export::export(&dir, snapshot, format, &out, force),
         Command::Bench { what } => match what {
             BenchWhat::Md {
                 backend,
@@ -466,6 +502,16 @@ fn main() {
                 }
                 Ok(())
             }),
+            BenchWhat::Gridize {
+                backend,
+                grid,
+                particles,
+                batch,
+                seconds,
+            } => backends_for_bench(backend).and_then(|b| {
+                glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
+                    .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
+            }),
             BenchWhat::Propensity {
                 backend,
                 replicas,
@@ -478,11 +524,11 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(args) => glasscam::nn::run_train(&args),
-        Command::Gradcam(args) => glasscam::nn::run_gradcam(&args),
+        Command::Train(args) => cli::nn::train(&args, ctx),
+        Command::Gradcam(args) => cli::nn::gradcam(&args),
         Command::Analyze(args) => glasscam::analysis::cli::run(&args),
-        Command::Reproduce(args) => glasscam::reproduce::run(&args).map(|_| ()),
-        Command::Propensity(args) => glasscam::propensity::run_cli(&args).map(|_| ()),
+        Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
+        Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
         Command::Minimize(a) => minimize(a),
     };
     if let Err(e) = result {

@@ -21,20 +21,18 @@ where
         )));
     }
     use npyz::WriterBuilder;
-    let tmp = path.with_extension("npy.partial");
+    let mut buf = Vec::with_capacity(128 + std::mem::size_of_val(data));
     {
-        let file = std::fs::File::create(&tmp).at(&tmp)?;
-        let mut buf = std::io::BufWriter::new(file);
         let mut w = npyz::WriteOptions::new()
             .default_dtype()
             .shape(shape)
-            .writer(&mut buf)
+            .writer(std::io::Cursor::new(&mut buf))
             .begin_nd()
-            .at(&tmp)?;
-        w.extend(data.iter()).at(&tmp)?;
-        w.finish().at(&tmp)?;
+            .at(path)?;
+        w.extend(data.iter()).at(path)?;
+        w.finish().at(path)?;
     }
-    std::fs::rename(&tmp, path).at(path)
+    crate::outdir::write_atomic(path, &buf)
 }
 
 /// Reads an array: its shape and its values in C order.

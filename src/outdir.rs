@@ -60,6 +60,64 @@ pub fn no_overwrite(path: &Path, force: bool, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed to disk, then renamed over `path`,
+/// so a reader (or a resumed run) sees the old content or the new one, never a mixture or a torn file.
+///
+/// Test hook: with `GLASSCAM_FAILPOINT=write:K` the process aborts after writing half of the temporary file of
+/// its K-th atomic write; with `rename:K`, just before the K-th rename (the kill tests use this to kill inside
+/// checkpoint and data set writes).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!("{name}.tmp"));
+    let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    {
+        let mut f = File::create(&tmp).at(&tmp)?;
+        if failpoint("write") == Some(nth) {
+            let _ = f.write_all(&bytes[..bytes.len() / 2]);
+            let _ = f.sync_all();
+            std::process::abort();
+        }
+        f.write_all(bytes).at(&tmp)?;
+        f.sync_all().at(&tmp)?;
+    }
+    if failpoint("rename") == Some(nth) {
+        std::process::abort();
+    }
+    std::fs::rename(&tmp, path).at(path)?;
+    // make the rename itself durable (directories can be fsynced on Unix only)
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Renames a directory (or file) in one step and makes the rename durable.
+pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).at(to)?;
+    #[cfg(unix)]
+    if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `Some(K)` when `GLASSCAM_FAILPOINT` is `<kind>:K`.
+fn failpoint(kind: &str) -> Option<u64> {
+    static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| {
+        let v = std::env::var("GLASSCAM_FAILPOINT").ok()?;
+        let (k, n) = v.split_once(':')?;
+        Some((k.to_string(), n.trim().parse().ok()?))
+    });
+    spec.as_ref().filter(|(k, _)| k == kind).map(|(_, n)| *n)
+}
+
 /// An output directory held by this process. The advisory lock is released when it is dropped (or the process
 /// dies: the operating system releases it, so a killed run never leaves a stale lock).
 #[derive(Debug)]
@@ -270,6 +328,17 @@ mod tests {
         );
         let again = OutDir::lock(&root).unwrap();
         assert!(again.root().join(LOCK_FILE).exists());
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_whole_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.bin");
+        write_atomic(&f, b"old").unwrap();
+        write_atomic(&f, b"new content").unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"new content");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary left behind");
     }
 
     #[test]

@@ -5,10 +5,19 @@
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::gpu::GpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment, Thermo};
+use std::path::Path;
+
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::analysis::coarse::{coarse_grain, normalise, CoarseGrain};
+use crate::analysis::plots::{field_map, line_plot, FieldMap, LinePlot};
+use crate::analysis::stats::pearson;
+use crate::analysis::GammaSet;
+use crate::dataset::Dataset;
+use crate::domain::{Class, Preset};
+use crate::error::{Error, IoContext, Result};
+use crate::events::{Ctx, Event};
 use crate::init::{maxwell_boltzmann, replica_rng};
 
 /// What to run: temperatures, runs per temperature, length, sampling, seed.
@@ -43,6 +52,20 @@ impl EnsembleConfig {
             samples: 40,
             ..Self::short(t_star)
         }
+    }
+
+    /// The preset's ensemble for a system with `t_star` (`quick` is `short`); without a `t_star` the
+    /// temperatures are left empty for the caller to give.
+    pub fn preset(preset: Preset, t_star: Option<f64>) -> EnsembleConfig {
+        let t = t_star.unwrap_or(1.0);
+        let mut c = match preset {
+            Preset::Quick => EnsembleConfig::short(t),
+            Preset::Paper => EnsembleConfig::paper(t),
+        };
+        if t_star.is_none() {
+            c.temps.clear();
+        }
+        c
     }
 }
 
@@ -127,7 +150,7 @@ pub fn run_ensemble(
     cages: &[Vec<u32>],
     cfg: &EnsembleConfig,
     compute: &Compute,
-    progress: bool,
+    ctx: Ctx,
 ) -> Result<EnsembleResult> {
     let n = setup.n;
     if pos0.len() != n || cages.len() != n {
@@ -175,8 +198,10 @@ pub fn run_ensemble(
         t_to: 1.0,
         len: cfg.steps,
     };
-    let mut bar =
-        progress.then(|| crate::progress::Progress::new(cfg.steps * total as u64, "replica-steps"));
+    ctx.observer.event(Event::Begin {
+        what: "replica-steps",
+        total: cfg.steps * total as u64,
+    });
     let mut md_seconds = 0.0;
     for lo in (0..total).step_by(chunk) {
         let hi = (lo + chunk).min(total);
@@ -198,14 +223,11 @@ pub fn run_ensemble(
             })?;
             let state = md.download()?;
             md_seconds += t0.elapsed().as_secs_f64();
-            if let Some(b) = bar.as_mut() {
-                b.inc((target - done) * (hi - lo) as u64);
-            }
+            ctx.observer
+                .event(Event::Advance((target - done) * (hi - lo) as u64));
             done = target;
             per_sample.push(state);
-            if crate::protocol::interrupted() {
-                return Err(Error::Interrupted);
-            }
+            ctx.cancel.check()?;
         }
         let last = per_sample.last().expect("at least one sample");
         for k in 0..hi - lo {
@@ -229,9 +251,7 @@ pub fn run_ensemble(
             }
         }
     }
-    if let Some(b) = bar {
-        b.finish();
-    }
+    ctx.observer.event(Event::End);
     let propensity: Vec<Vec<Vec<f64>>> = sum
         .into_iter()
         .zip(&ok_runs)
@@ -255,54 +275,12 @@ pub fn run_ensemble(
     })
 }
 
-/// `glasscam propensity`: arguments.
-#[derive(Clone, Debug, clap::Args)]
-pub struct PropensityArgs {
-    /// Data set directory (from `glasscam simulate`).
-    #[arg(long)]
-    pub data: std::path::PathBuf,
-    /// Snapshot index of the configuration (a glass, usually).
-    #[arg(long)]
-    pub snapshot: usize,
-    /// Temperatures (comma-separated); default T*, 1.25 T*, 1.5 T* of the system.
-    #[arg(long, value_delimiter = ',')]
-    pub temps: Vec<f64>,
-    /// Runs per temperature (default 30).
-    #[arg(long)]
-    pub runs: Option<usize>,
-    /// Steps per run (default: the preset's).
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Log-spaced sample times (default: the preset's).
-    #[arg(long)]
-    pub samples: Option<usize>,
-    /// `short` (minutes on a CPU) or `paper` (the paper's lengths, for a GPU).
-    #[arg(long, default_value = "short")]
-    pub preset: String,
-    /// A Grad-CAM directory (`glasscam gradcam`): gives C(Gamma, 1 - Delta).
-    #[arg(long)]
-    pub gradcam: Option<std::path::PathBuf>,
-    /// Coarse-graining length xi.
-    #[arg(long, default_value_t = 3.0)]
-    pub xi: f64,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[arg(long, default_value = "auto")]
-    pub backend: glasscam_kernels::BackendChoice,
-    /// Output directory.
-    #[arg(long)]
-    pub out: std::path::PathBuf,
-    /// No plots.
-    #[arg(long)]
-    pub no_plots: bool,
-}
-
 /// The curves of `curves.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Curves {
     pub data: String,
     pub snapshot: usize,
-    pub class: String,
+    pub class: Class,
     pub temps: Vec<f64>,
     pub runs: usize,
     pub steps: Vec<u64>,
@@ -330,133 +308,96 @@ pub struct Peak {
     pub time_at_max: f64,
 }
 
-/// Runs `glasscam propensity`.
-pub fn run_cli(a: &PropensityArgs) -> Result<Curves> {
-    use crate::analysis::coarse::{coarse_grain, normalise, CoarseGrain};
-    use crate::analysis::plots::{field_map, line_plot, FieldMap, LinePlot};
-    use crate::analysis::stats::pearson;
-    use crate::error::IoContext;
+/// A propensity measurement of one configuration: the curves and the per-particle fields behind them.
+#[derive(Clone, Debug)]
+pub struct Propensity {
+    pub curves: Curves,
+    /// [temps][samples][N] propensity Delta_i(t).
+    pub propensity: Vec<Vec<Vec<f64>>>,
+    /// [temps][samples][N] 1 - Delta, coarse-grained and normalised.
+    pub one_minus_delta_cg: Vec<Vec<Vec<f64>>>,
+    /// Gamma of the configuration, coarse-grained and normalised, when a Grad-CAM set was given.
+    pub gamma_cg: Option<Vec<f64>>,
+}
 
-    let ds = crate::dataset::Dataset::load(&a.data)?;
-    if a.snapshot >= ds.n_snapshots() {
+/// The isoconfigurational ensemble of snapshot `snapshot` of `ds` and, with a Grad-CAM set, C(Gamma, 1 - Delta)
+/// over time (fields coarse-grained with length `xi`).
+pub fn propensity(
+    ds: &Dataset,
+    snapshot: usize,
+    cfg: &EnsembleConfig,
+    gamma: Option<&GammaSet>,
+    xi: f64,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<Propensity> {
+    if snapshot >= ds.n_snapshots() {
         return Err(Error::Input(format!(
-            "--snapshot {}: {} has {} snapshots",
-            a.snapshot,
-            a.data.display(),
+            "snapshot {snapshot}: {} has {} snapshots",
+            ds.dir.display(),
             ds.n_snapshots()
         )));
     }
     let sys = &ds.manifest.system;
+    if cfg.temps.is_empty() {
+        return Err(Error::Input(format!(
+            "system `{}` has no t_star: give the temperatures (between T* and 1.5 T*)",
+            sys.name
+        )));
+    }
     let md = serde_json::from_value::<crate::protocol::Protocol>(ds.manifest.protocol.clone())
         .map(|p| p.md)
         .unwrap_or_default();
     let setup = sys.md_setup(&md);
     let l = ds.box_l();
-    let flat = ds.snapshot(a.snapshot).to_vec();
+    let flat = ds.snapshot(snapshot).to_vec();
     let pos0: Vec<[f64; 2]> = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
     let vor = crate::analysis::voronoi::voronoi(&flat, [l, l])?;
     let cages: Vec<Vec<u32>> = (0..vor.n())
         .map(|i| vor.neighbours_of(i).to_vec())
         .collect();
 
-    let t_star = sys.t_star;
-    let mut cfg = match (a.preset.as_str(), t_star) {
-        ("short", Some(t)) => EnsembleConfig::short(t),
-        ("paper", Some(t)) => EnsembleConfig::paper(t),
-        ("short" | "paper", None) => EnsembleConfig {
-            temps: Vec::new(),
-            ..EnsembleConfig::short(1.0)
-        },
-        (other, _) => {
-            return Err(Error::Input(format!(
-                "unknown preset `{other}`: use short or paper"
-            )))
-        }
-    };
-    if !a.temps.is_empty() {
-        cfg.temps = a.temps.clone();
-    }
-    if cfg.temps.is_empty() {
-        return Err(Error::Input(format!(
-            "system `{}` has no t_star: give --temps (between T* and 1.5 T*)",
-            sys.name
-        )));
-    }
-    if let Some(r) = a.runs {
-        cfg.runs = r;
-    }
-    if let Some(s) = a.steps {
-        cfg.steps = s;
-    }
-    if let Some(s) = a.samples {
-        cfg.samples = s;
-    }
-    cfg.seed = a.seed;
-
     // Gamma of this snapshot, coarse-grained and normalised like the other indicators.
     let cg = CoarseGrain {
-        xi: a.xi,
+        xi,
         ..Default::default()
     };
-    let gamma_cg = match &a.gradcam {
+    let gamma_cg = match gamma {
         None => None,
-        Some(dir) => {
-            let g = crate::analysis::GammaSet::load(dir)?;
+        Some(g) => {
             if g.n_particles != setup.n {
                 return Err(Error::Input(format!(
-                    "{}: Gamma has {} particles per row, the data set {}",
-                    dir.display(),
-                    g.n_particles,
-                    setup.n
+                    "the Grad-CAM set has {} particles per row, the data set {}",
+                    g.n_particles, setup.n
                 )));
             }
-            if g.is_misclassified(a.snapshot) {
+            if g.is_misclassified(snapshot) {
                 return Err(Error::Input(format!(
-                    "snapshot {} is misclassified by the network ({}): its Gamma is left out; choose another",
-                    a.snapshot,
-                    dir.display()
+                    "snapshot {snapshot} is misclassified by the network: its Gamma is left out; choose another"
                 )));
             }
-            let row = g.row(a.snapshot).ok_or_else(|| {
+            let row = g.row(snapshot).ok_or_else(|| {
                 Error::Input(format!(
-                    "{} has no Gamma for snapshot {}: run gradcam over it (e.g. --split all)",
-                    dir.display(),
-                    a.snapshot
+                    "the Grad-CAM set has no Gamma for snapshot {snapshot}: run gradcam over it (e.g. --split all)"
                 ))
             })?;
             Some(normalise(&coarse_grain(&flat, [l, l], cg, &[row])[0]))
         }
     };
 
-    let compute = Compute::select(a.backend)?;
     let total = cfg.temps.len() * cfg.runs;
-    eprintln!(
-        "propensity: snapshot {} of {} ({}), {} temperatures x {} runs = {} replicas in one batch, {} steps",
-        a.snapshot,
-        a.data.display(),
-        ds.manifest.snapshots[a.snapshot].class,
+    ctx.note(&format!(
+        "propensity: snapshot {snapshot} of {} ({}), {} temperatures x {} runs = {total} replicas in one batch, {} \
+         steps",
+        ds.dir.display(),
+        Class::from_label(ds.manifest.snapshots[snapshot].label),
         cfg.temps.len(),
         cfg.runs,
-        total,
         cfg.steps
-    );
-    let res = run_ensemble(&setup, &pos0, &cages, &cfg, &compute, true)?;
-    std::fs::create_dir_all(&a.out).at(&a.out)?;
+    ));
+    let res = run_ensemble(&setup, &pos0, &cages, cfg, compute, ctx)?;
     let (nt, ns, n) = (cfg.temps.len(), res.steps.len(), setup.n);
     let times: Vec<f64> = res.steps.iter().map(|&s| s as f64 * setup.dt).collect();
-    crate::npy::write(&a.out.join("times.npy"), &[ns as u64], &times)?;
-    let delta_flat: Vec<f64> = res.delta.iter().flatten().copied().collect();
-    crate::npy::write(
-        &a.out.join("delta.npy"),
-        &[nt as u64, ns as u64],
-        &delta_flat,
-    )?;
-    let prop_flat: Vec<f64> = res.propensity.iter().flatten().flatten().copied().collect();
-    crate::npy::write(
-        &a.out.join("propensity.npy"),
-        &[nt as u64, ns as u64, n as u64],
-        &prop_flat,
-    )?;
     // 1 - Delta, coarse-grained and normalised, per temperature and time
     let mut one_minus = vec![vec![Vec::new(); ns]; nt];
     for (per_t, props) in one_minus.iter_mut().zip(&res.propensity) {
@@ -468,12 +409,6 @@ pub fn run_cli(a: &PropensityArgs) -> Result<Curves> {
             *slot = normalise(&f).into_iter().map(|x| 1.0 - x).collect();
         }
     }
-    let om_flat: Vec<f64> = one_minus.iter().flatten().flatten().copied().collect();
-    crate::npy::write(
-        &a.out.join("one_minus_delta_cg.npy"),
-        &[nt as u64, ns as u64, n as u64],
-        &om_flat,
-    )?;
     let correlation: Option<Vec<Vec<f64>>> = gamma_cg.as_ref().map(|g| {
         one_minus
             .iter()
@@ -503,16 +438,16 @@ pub fn run_cli(a: &PropensityArgs) -> Result<Curves> {
     };
     let particle_steps = (total * n) as f64 * cfg.steps as f64;
     let curves = Curves {
-        data: a.data.display().to_string(),
-        snapshot: a.snapshot,
-        class: ds.manifest.snapshots[a.snapshot].class.clone(),
+        data: ds.dir.display().to_string(),
+        snapshot,
+        class: Class::from_label(ds.manifest.snapshots[snapshot].label),
         temps: cfg.temps.clone(),
         runs: cfg.runs,
         steps: res.steps.clone(),
-        times: times.clone(),
+        times,
         delta: res.delta.clone(),
-        correlation: correlation.clone(),
-        peaks: peaks.clone(),
+        correlation,
+        peaks,
         failed_runs: res.failed.clone(),
         backend: compute.identity(),
         replicas: total,
@@ -520,110 +455,148 @@ pub fn run_cli(a: &PropensityArgs) -> Result<Curves> {
         md_seconds: res.md_seconds,
         particle_steps_per_s: particle_steps / res.md_seconds.max(1e-9),
     };
-    crate::dataset::write_json_atomic(&a.out.join("curves.json"), &curves)?;
+    ctx.note(&format!(
+        "propensity: {total} replicas x {} steps in {:.1} s of batched MD ({:.3e} particle-steps/s)",
+        cfg.steps, res.md_seconds, curves.particle_steps_per_s
+    ));
+    for p in &curves.peaks {
+        ctx.note(&format!(
+            "  T = {:.3}: max C(Gamma, 1 - Delta) = {:.3} at delta = {:.3} (t = {:.1})",
+            p.temp, p.c_max, p.delta_at_max, p.time_at_max
+        ));
+    }
+    Ok(Propensity {
+        curves,
+        propensity: res.propensity,
+        one_minus_delta_cg: one_minus,
+        gamma_cg,
+    })
+}
 
-    if !a.no_plots {
-        let label = |t: f64| format!("T = {t:.3}");
+/// Writes `times.npy`, `delta.npy`, `propensity.npy`, `one_minus_delta_cg.npy`, `curves.json` (last) and, with
+/// `plots`, delta(t), C(Gamma, 1 - Delta) against delta and field maps.
+pub fn write_propensity(out: &Path, ds: &Dataset, p: &Propensity, plots: bool) -> Result<()> {
+    let c = &p.curves;
+    std::fs::create_dir_all(out).at(out)?;
+    let (nt, ns, n) = (c.temps.len(), c.times.len(), ds.n_particles());
+    crate::npy::write(&out.join("times.npy"), &[ns as u64], &c.times)?;
+    let delta_flat: Vec<f64> = c.delta.iter().flatten().copied().collect();
+    crate::npy::write(&out.join("delta.npy"), &[nt as u64, ns as u64], &delta_flat)?;
+    let prop_flat: Vec<f64> = p.propensity.iter().flatten().flatten().copied().collect();
+    crate::npy::write(
+        &out.join("propensity.npy"),
+        &[nt as u64, ns as u64, n as u64],
+        &prop_flat,
+    )?;
+    let om_flat: Vec<f64> = p
+        .one_minus_delta_cg
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .collect();
+    crate::npy::write(
+        &out.join("one_minus_delta_cg.npy"),
+        &[nt as u64, ns as u64, n as u64],
+        &om_flat,
+    )?;
+    if plots {
+        plot_propensity(out, ds, p)?;
+    }
+    crate::dataset::write_json_atomic(&out.join("curves.json"), c)
+}
+
+fn plot_propensity(out: &Path, ds: &Dataset, p: &Propensity) -> Result<()> {
+    let c = &p.curves;
+    let (nt, ns) = (c.temps.len(), c.times.len());
+    let l = ds.box_l();
+    let flat = ds.snapshot(c.snapshot);
+    let label = |t: f64| format!("T = {t:.3}");
+    let series: Vec<(String, Vec<(f64, f64)>)> = (0..nt)
+        .map(|ti| {
+            (
+                label(c.temps[ti]),
+                c.times
+                    .iter()
+                    .copied()
+                    .zip(c.delta[ti].iter().copied())
+                    .collect(),
+            )
+        })
+        .collect();
+    line_plot(
+        &out.join("delta_vs_time"),
+        &LinePlot {
+            title: "delta(t) from the glass",
+            x_label: "time",
+            y_label: "delta",
+            series: &series,
+            log_x: true,
+        },
+    )?;
+    if let Some(corr) = &c.correlation {
         let series: Vec<(String, Vec<(f64, f64)>)> = (0..nt)
             .map(|ti| {
                 (
-                    label(cfg.temps[ti]),
-                    times
+                    label(c.temps[ti]),
+                    c.delta[ti]
                         .iter()
                         .copied()
-                        .zip(res.delta[ti].iter().copied())
+                        .zip(corr[ti].iter().copied())
                         .collect(),
                 )
             })
             .collect();
         line_plot(
-            &a.out.join("delta_vs_time"),
+            &out.join("correlation_vs_delta"),
             &LinePlot {
-                title: "delta(t) from the glass",
-                x_label: "time",
-                y_label: "delta",
+                title: "C(Gamma, 1 - Delta) against delta (paper Fig. 4)",
+                x_label: "delta",
+                y_label: "C(Gamma, 1 - Delta)",
                 series: &series,
                 log_x: true,
             },
         )?;
-        if let Some(c) = &correlation {
-            let series: Vec<(String, Vec<(f64, f64)>)> = (0..nt)
-                .map(|ti| {
-                    (
-                        label(cfg.temps[ti]),
-                        res.delta[ti]
-                            .iter()
-                            .copied()
-                            .zip(c[ti].iter().copied())
-                            .collect(),
-                    )
-                })
-                .collect();
-            line_plot(
-                &a.out.join("correlation_vs_delta"),
-                &LinePlot {
-                    title: "C(Gamma, 1 - Delta) against delta (paper Fig. 4)",
-                    x_label: "delta",
-                    y_label: "C(Gamma, 1 - Delta)",
-                    series: &series,
-                    log_x: true,
-                },
-            )?;
-        }
-        // Field maps at the sample where delta is closest to 1 (the paper's peak), lowest temperature.
-        let si = (0..ns)
-            .min_by(|&x, &y| {
-                (res.delta[0][x] - 1.0)
-                    .abs()
-                    .total_cmp(&(res.delta[0][y] - 1.0).abs())
-            })
-            .unwrap_or(0);
-        let diam: Vec<f64> = {
-            let d = sys.diameters();
-            ds.species.iter().map(|&s| d[s as usize]).collect()
-        };
-        let title = format!(
-            "1 - Delta (coarse-grained), T = {:.3}, delta = {:.2}",
-            cfg.temps[0], res.delta[0][si]
-        );
+    }
+    // Field maps at the sample where delta is closest to 1 (the paper's peak), lowest temperature.
+    let si = (0..ns)
+        .min_by(|&x, &y| {
+            (c.delta[0][x] - 1.0)
+                .abs()
+                .total_cmp(&(c.delta[0][y] - 1.0).abs())
+        })
+        .unwrap_or(0);
+    let diam: Vec<f64> = {
+        let d = ds.manifest.system.diameters();
+        ds.species.iter().map(|&s| d[s as usize]).collect()
+    };
+    let title = format!(
+        "1 - Delta (coarse-grained), T = {:.3}, delta = {:.2}",
+        c.temps[0], c.delta[0][si]
+    );
+    field_map(
+        &out.join("field_one_minus_delta"),
+        &FieldMap {
+            title: &title,
+            box_l: [l, l],
+            positions: flat,
+            diameters: &diam,
+            colour: &p.one_minus_delta_cg[0][si],
+            alpha: None,
+        },
+    )?;
+    if let Some(g) = &p.gamma_cg {
         field_map(
-            &a.out.join("field_one_minus_delta"),
+            &out.join("field_gamma"),
             &FieldMap {
-                title: &title,
+                title: "Gamma (coarse-grained)",
                 box_l: [l, l],
-                positions: &flat,
+                positions: flat,
                 diameters: &diam,
-                colour: &one_minus[0][si],
+                colour: g,
                 alpha: None,
             },
         )?;
-        if let Some(g) = &gamma_cg {
-            field_map(
-                &a.out.join("field_gamma"),
-                &FieldMap {
-                    title: "Gamma (coarse-grained)",
-                    box_l: [l, l],
-                    positions: &flat,
-                    diameters: &diam,
-                    colour: g,
-                    alpha: None,
-                },
-            )?;
-        }
     }
-    eprintln!(
-        "propensity: {} replicas x {} steps in {:.1} s of batched MD ({:.3e} particle-steps/s); wrote {}",
-        total,
-        cfg.steps,
-        res.md_seconds,
-        curves.particle_steps_per_s,
-        a.out.display()
-    );
-    for p in &peaks {
-        eprintln!(
-            "  T = {:.3}: max C(Gamma, 1 - Delta) = {:.3} at delta = {:.3} (t = {:.1})",
-            p.temp, p.c_max, p.delta_at_max, p.time_at_max
-        );
-    }
-    Ok(curves)
+    Ok(())
 }

@@ -1,53 +1,36 @@
-//! `glasscam reproduce`: simulate, train, Grad-CAM, analyze and propensity for one or both systems, each stage
-//! recorded (outputs, time, backend) so that a rerun skips finished stages and redoes an interrupted one, then
-//! one self-contained `report.html` and `results.json` with every number in it.
+//! `glasscam reproduce`: simulate, train, Grad-CAM, analyze and propensity for one or both systems, then one
+//! self-contained `report.html` and `results.json` with every number in it.
+//!
+//! Each stage has a fingerprint: a hash of its own settings and of the fingerprints of the stages it reads. A
+//! rerun skips a stage whose fingerprint and outputs are unchanged and redoes one whose fingerprint changed, so
+//! `--epochs` retrains and redoes what follows training but never simulates again. Every stage is recorded in
+//! `stages.json` before it starts, and only directories recorded there are ever deleted: anything else in the way
+//! is refused unless `force` is set.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use glasscam_kernels::{BackendChoice, Compute};
+use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use crate::analysis::{GammaSet, GradcamIndex};
-use crate::dataset::write_json_atomic;
+use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::{Class, Preset};
 use crate::error::{Error, IoContext, Result};
-use crate::nn::ModelConfig;
+use crate::events::Ctx;
+use crate::nn::{Covered, ModelConfig, Split};
+use crate::outdir::OutDir;
+use crate::propensity::EnsembleConfig;
 use crate::protocol::{Protocol, RunOptions};
 use crate::system::SystemDef;
-
-#[derive(Clone, Debug, clap::Args)]
-pub struct ReproduceArgs {
-    /// `abm`, `kam` or `both`.
-    #[arg(long, default_value = "both")]
-    pub system: String,
-    /// `quick` (minutes on a laptop CPU) or `paper` (the paper's sizes, for a GPU).
-    #[arg(long, default_value = "quick")]
-    pub preset: String,
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value = "auto")]
-    pub backend: BackendChoice,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Replicas per system (default: the preset's).
-    #[arg(long)]
-    pub replicas: Option<usize>,
-    /// Training epochs (default: the preset's).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Propensity: runs per temperature and steps (default: the preset's).
-    #[arg(long)]
-    pub propensity_runs: Option<usize>,
-    #[arg(long)]
-    pub propensity_steps: Option<u64>,
-}
 
 /// The sizes of a reproduce preset.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReproducePreset {
-    pub name: String,
+    pub name: Preset,
     pub protocol: Protocol,
     pub model: ModelConfig,
     pub propensity_runs: usize,
@@ -56,54 +39,293 @@ pub struct ReproducePreset {
 }
 
 impl ReproducePreset {
-    pub fn quick() -> ReproducePreset {
-        ReproducePreset {
-            name: "quick".into(),
-            protocol: Protocol::quick(),
-            // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 40 s on a CPU
-            model: ModelConfig::quick(),
-            propensity_runs: 10,
-            propensity_steps: 3000,
-            propensity_samples: 16,
-        }
-    }
-
-    pub fn paper() -> ReproducePreset {
-        ReproducePreset {
-            name: "paper".into(),
-            protocol: Protocol::paper(),
-            model: ModelConfig::default(),
-            propensity_runs: 30,
-            propensity_steps: 300_000_000,
-            propensity_samples: 40,
+    pub fn new(preset: Preset) -> ReproducePreset {
+        match preset {
+            Preset::Quick => ReproducePreset {
+                name: preset,
+                protocol: Protocol::quick(),
+                // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 40 s on a CPU
+                model: ModelConfig::quick(),
+                propensity_runs: 10,
+                propensity_steps: 3000,
+                propensity_samples: 16,
+            },
+            Preset::Paper => ReproducePreset {
+                name: preset,
+                protocol: Protocol::paper(),
+                model: ModelConfig::default(),
+                propensity_runs: 30,
+                propensity_steps: 300_000_000,
+                propensity_samples: 40,
+            },
         }
     }
 }
 
-/// What one finished stage left behind.
+/// Settings of the analyze stage.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzeSettings {
+    /// Coarse-graining length xi (the paper's 3).
+    pub xi: f64,
+    /// Coarse-graining cut-off in units of xi.
+    pub cutoff: f64,
+}
+
+impl Default for AnalyzeSettings {
+    fn default() -> Self {
+        AnalyzeSettings {
+            xi: 3.0,
+            cutoff: 3.0,
+        }
+    }
+}
+
+/// Everything a reproduce run needs besides the compute device and the caller's context.
+#[derive(Clone, Debug)]
+pub struct ReproduceConfig {
+    pub systems: Vec<SystemDef>,
+    /// The preset with any overrides (replicas, epochs, propensity sizes) applied.
+    pub preset: ReproducePreset,
+    /// Seed of the simulation and the propensity ensembles (the network's seed is in `preset.model`).
+    pub seed: u64,
+    pub analyze: AnalyzeSettings,
+    pub out: PathBuf,
+    /// Replace stage directories that `stages.json` does not record (and an unreadable `stages.json`).
+    pub force: bool,
+}
+
+/// A stage of the pipeline, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Simulate,
+    Train,
+    Gradcam,
+    Analyze,
+    Propensity,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Simulate,
+        Stage::Train,
+        Stage::Gradcam,
+        Stage::Analyze,
+        Stage::Propensity,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Simulate => "simulate",
+            Stage::Train => "train",
+            Stage::Gradcam => "gradcam",
+            Stage::Analyze => "analyze",
+            Stage::Propensity => "propensity",
+        }
+    }
+
+    /// The directory (under the system's) that the stage writes and owns.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Stage::Simulate => "data",
+            Stage::Train => "model",
+            Stage::Gradcam => "gradcam",
+            Stage::Analyze => "analysis",
+            Stage::Propensity => "propensity",
+        }
+    }
+
+    /// The stages whose outputs this one reads.
+    pub fn parents(self) -> &'static [Stage] {
+        match self {
+            Stage::Simulate => &[],
+            Stage::Train => &[Stage::Simulate],
+            Stage::Gradcam => &[Stage::Simulate, Stage::Train],
+            Stage::Analyze | Stage::Propensity => &[Stage::Simulate, Stage::Gradcam],
+        }
+    }
+
+    /// Files (relative to the stage directory) that must exist for the stage to count as done.
+    fn outputs(self) -> &'static [&'static str] {
+        match self {
+            Stage::Simulate => &["manifest.json", "positions.npy"],
+            Stage::Train => &["metrics.json", "model.safetensors"],
+            Stage::Gradcam => &["gradcam.json", "gamma.npy"],
+            Stage::Analyze => &["summary.json", "correlations.csv"],
+            Stage::Propensity => &["curves.json"],
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a stage ran with: its own settings only (what it reads enters its fingerprint through its parents').
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageSettings {
+    Simulate {
+        system: SystemDef,
+        protocol: Protocol,
+        seed: u64,
+    },
+    Train {
+        model: ModelConfig,
+    },
+    Gradcam {
+        split: Split,
+        batch: usize,
+    },
+    Analyze(AnalyzeSettings),
+    Propensity {
+        runs: usize,
+        steps: u64,
+        samples: usize,
+        seed: u64,
+        xi: f64,
+    },
+}
+
+/// Images per Grad-CAM batch.
+const GRADCAM_BATCH: usize = 32;
+/// The propensity's coarse-graining length: the paper's, whatever the analyze stage uses.
+const PROPENSITY_XI: f64 = 3.0;
+
+impl StageSettings {
+    fn of(stage: Stage, sys: &SystemDef, c: &ReproduceConfig) -> StageSettings {
+        match stage {
+            Stage::Simulate => StageSettings::Simulate {
+                system: sys.clone(),
+                protocol: c.preset.protocol.clone(),
+                seed: c.seed,
+            },
+            Stage::Train => StageSettings::Train {
+                model: c.preset.model.clone(),
+            },
+            Stage::Gradcam => StageSettings::Gradcam {
+                split: Split::Test,
+                batch: GRADCAM_BATCH,
+            },
+            Stage::Analyze => StageSettings::Analyze(c.analyze),
+            Stage::Propensity => StageSettings::Propensity {
+                runs: c.preset.propensity_runs,
+                steps: c.preset.propensity_steps,
+                samples: c.preset.propensity_samples,
+                seed: c.seed,
+                xi: PROPENSITY_XI,
+            },
+        }
+    }
+}
+
+/// Hex SHA-256 of the stage, its settings and its parents' fingerprints.
+fn fingerprint(stage: Stage, settings: &StageSettings, parents: &[&str]) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(stage.name().as_bytes());
+    h.update([0]);
+    h.update(
+        serde_json::to_vec(settings).map_err(|e| Error::Input(format!("{stage} settings: {e}")))?,
+    );
+    for p in parents {
+        h.update([0]);
+        h.update(p.as_bytes());
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether a recorded stage finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    /// Started and not (yet) finished: its directory is this run's to redo or resume.
+    Started,
+    Done,
+}
+
+/// One stage of one system as `stages.json` records it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageRecord {
     pub system: String,
-    pub stage: String,
+    pub stage: Stage,
+    pub status: StageStatus,
+    pub fingerprint: String,
+    pub settings: StageSettings,
     pub seconds: f64,
     pub backend: String,
     /// Files (relative to the output directory) that must exist for the stage to count as done.
     pub outputs: Vec<String>,
-    /// The settings it ran with; other settings make it run again.
-    pub settings: Value,
 }
 
-const STAGES: [&str; 5] = ["simulate", "train", "gradcam", "analyze", "propensity"];
+pub const STAGES_FORMAT_VERSION: u32 = 2;
+
+/// `stages.json`: which stage directories under the output directory this pipeline wrote, and with what.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StagesFile {
+    pub format_version: u32,
+    /// By `system/stage`.
+    pub records: BTreeMap<String, StageRecord>,
+}
 
 fn stages_path(out: &Path) -> PathBuf {
     out.join("stages.json")
 }
 
-fn load_records(out: &Path) -> BTreeMap<String, StageRecord> {
-    std::fs::read_to_string(stages_path(out))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+/// Reads `stages.json`; a missing one is empty, an unreadable one an error (it is what lets a rerun delete
+/// anything), unless `force`.
+fn load_records(out: &Path, force: bool) -> Result<BTreeMap<String, StageRecord>> {
+    let path = stages_path(out);
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let parsed = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<StagesFile>(&t).map_err(|e| e.to_string()))
+        .and_then(|f| {
+            if f.format_version == STAGES_FORMAT_VERSION {
+                Ok(f.records)
+            } else {
+                Err(format!(
+                    "format version {} (this glasscam writes {STAGES_FORMAT_VERSION})",
+                    f.format_version
+                ))
+            }
+        });
+    match parsed {
+        Ok(r) => Ok(r),
+        Err(_) if force => Ok(BTreeMap::new()),
+        Err(e) => Err(Error::Input(format!(
+            "{}: cannot read the stage records ({e}). They tell which directories under {} this pipeline wrote, \
+             so nothing is skipped or deleted without them. Restore the file, or rerun with --force to redo every \
+             stage (replacing the stage directories under {})",
+            path.display(),
+            out.display(),
+            out.display()
+        ))),
+    }
+}
+
+fn save_records(out: &Path, records: &BTreeMap<String, StageRecord>) -> Result<()> {
+    write_json_atomic(
+        &stages_path(out),
+        &StagesFile {
+            format_version: STAGES_FORMAT_VERSION,
+            records: records.clone(),
+        },
+    )
+}
+
+/// What a reproduce run did.
+#[derive(Clone, Debug, Default)]
+pub struct ReproduceOutcome {
+    pub report: PathBuf,
+    pub results: PathBuf,
+    /// (system, stage) that ran in this call, in order.
+    pub ran: Vec<(String, Stage)>,
+    /// (system, stage) that were done before with the same fingerprint.
+    pub skipped: Vec<(String, Stage)>,
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -112,7 +334,8 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 /// Grad-CAM of each class over its own test configurations, joined into one directory for `analyze`.
-fn gradcam_both(model: &Path, data: &Path, out: &Path, backend: BackendChoice) -> Result<()> {
+fn gradcam_both(compute: &Compute, model: &Path, data: &Dataset, out: &Path) -> Result<()> {
+    let (file, _) = crate::nn::model::load(model)?;
     let mut rows: Vec<f64> = Vec::new();
     let mut index = GradcamIndex {
         format_version: crate::analysis::gamma::GRADCAM_FORMAT_VERSION,
@@ -120,138 +343,107 @@ fn gradcam_both(model: &Path, data: &Path, out: &Path, backend: BackendChoice) -
         misclassified: Vec::new(),
         target_class: "own class (glass for glass configurations, liquid for liquid ones)".into(),
     };
-    let mut n = 0;
-    for class in ["glass", "liquid"] {
-        let dir = out.join(class);
-        crate::nn::run_gradcam(&crate::nn::GradcamArgs {
-            model: model.to_path_buf(),
-            data: data.to_path_buf(),
-            class: class.into(),
-            configs: None,
-            split: "test".into(),
-            out: dir.clone(),
-            batch: 32,
-            backend,
-        })?;
-        let g = GammaSet::load(&dir)?;
-        n = g.n_particles;
-        rows.extend_from_slice(&g.gamma);
-        index.snapshots.extend(&g.index.snapshots);
-        index.misclassified.extend(&g.index.misclassified);
+    for class in [Class::Glass, Class::Liquid] {
+        let snapshots = crate::nn::select_snapshots(data, &file, Covered::of(class), Split::Test)?;
+        let r = crate::nn::gradcam(compute, model, data, class, &snapshots, GRADCAM_BATCH)?;
+        crate::nn::write_gradcam(&out.join(class.name()), &r)?;
+        rows.extend_from_slice(&r.gamma);
+        index.snapshots.extend(&r.file.snapshots);
+        index.misclassified.extend(&r.file.misclassified);
     }
-    GammaSet::write(out, &index, n, &rows)
+    GammaSet::write(out, &index, data.n_particles(), &rows)
 }
 
-/// Runs one stage; returns the files it produced (relative to `root`).
+/// Runs one stage of one system into `dir` (the system's directory).
 fn run_stage(
-    stage: &str,
+    stage: Stage,
     sys: &SystemDef,
-    preset: &ReproducePreset,
-    a: &ReproduceArgs,
-    root: &Path,
+    c: &ReproduceConfig,
+    dir: &Path,
     compute: &Compute,
-) -> Result<Vec<String>> {
-    let dir = root.join(&sys.name);
-    let rel = |p: &str| format!("{}/{p}", sys.name);
+    ctx: Ctx,
+) -> Result<()> {
+    let data_dir = dir.join(Stage::Simulate.dir());
+    let model_dir = dir.join(Stage::Train.dir());
+    let gradcam_dir = dir.join(Stage::Gradcam.dir());
+    let out = dir.join(stage.dir());
     match stage {
-        "simulate" => {
-            let mut o = RunOptions::new(&dir.join("data"), a.seed, compute.clone());
+        Stage::Simulate => {
+            let mut o = RunOptions::new(&out, c.seed, compute.clone());
             // a killed simulation continues from its checkpoint
-            o.resume = dir.join("data/.partial").exists();
-            crate::protocol::run(sys, &preset.protocol, &o, &crate::protocol::shared_ctx())?;
-            Ok(vec![rel("data/manifest.json"), rel("data/positions.npy")])
+            o.resume = out.join(".partial").exists();
+            crate::protocol::run(sys, &c.preset.protocol, &o, &ctx)?;
         }
-        "train" => {
-            std::fs::create_dir_all(&dir).at(&dir)?;
-            let model_file = dir.join("model.toml");
-            let text = toml::to_string(&preset.model).map_err(|e| Error::Input(e.to_string()))?;
-            std::fs::write(&model_file, text).at(&model_file)?;
-            crate::nn::run_train(&crate::nn::TrainArgs {
-                data: dir.join("data"),
-                model: Some(model_file),
-                epochs: None,
-                out: dir.join("model"),
-                backend: a.backend,
-                quiet: false,
-            })?;
-            Ok(vec![
-                rel("model/metrics.json"),
-                rel("model/model.safetensors"),
-            ])
+        Stage::Train => {
+            let data = Dataset::load(&data_dir)?;
+            let t = crate::nn::train(&data, &c.preset.model, compute, ctx)?;
+            crate::nn::write_model(&out, &t)?;
         }
-        "gradcam" => {
-            gradcam_both(
-                &dir.join("model"),
-                &dir.join("data"),
-                &dir.join("gradcam"),
-                a.backend,
-            )?;
-            Ok(vec![rel("gradcam/gradcam.json"), rel("gradcam/gamma.npy")])
+        Stage::Gradcam => {
+            let data = Dataset::load(&data_dir)?;
+            gradcam_both(compute, &model_dir, &data, &out)?;
         }
-        "analyze" => {
+        Stage::Analyze => {
             crate::analysis::cli::run(&crate::analysis::cli::AnalyzeArgs {
-                data: Some(dir.join("data")),
+                data: Some(data_dir),
                 input: None,
                 format: None,
                 system: None,
                 types: None,
-                gradcam: Some(dir.join("gradcam")),
-                out: dir.join("analysis"),
-                xi: 3.0,
-                cutoff: 3.0,
-                config: first_good_glass(&dir)?,
+                gradcam: Some(gradcam_dir),
+                out,
+                xi: c.analyze.xi,
+                cutoff: c.analyze.cutoff,
+                config: first_good_glass(dir)?,
                 no_plots: false,
             })?;
-            Ok(vec![
-                rel("analysis/summary.json"),
-                rel("analysis/correlations.csv"),
-            ])
         }
-        "propensity" => {
+        Stage::Propensity => {
             // A glass configuration the network got right carries a Gamma to correlate with; without one the
             // propensity still runs (on the first glass test configuration), with no correlation.
-            let (snapshot, gradcam) = match first_good_glass(&dir)? {
-                Some(k) => (k, Some(dir.join("gradcam"))),
+            let (snapshot, gradcam) = match first_good_glass(dir)? {
+                Some(k) => (k, Some(gradcam_dir)),
                 None => {
-                    let g = GammaSet::load(&dir.join("gradcam/glass"))?;
+                    let g = GammaSet::load(&gradcam_dir.join(Class::Glass.name()))?;
                     let k = *g.index.snapshots.first().ok_or_else(|| {
                         Error::Input(format!(
                             "{}: no glass configuration in the test split",
                             sys.name
                         ))
                     })?;
-                    eprintln!(
-                        "reproduce: {}: the network misclassified every glass test configuration; the propensity \
-                         runs on snapshot {k} without C(Gamma, 1 - Delta)",
+                    ctx.warn(&format!(
+                        "{}: the network misclassified every glass test configuration; the propensity runs on \
+                         snapshot {k} without C(Gamma, 1 - Delta)",
                         sys.name
-                    );
+                    ));
                     (k, None)
                 }
             };
-            crate::propensity::run_cli(&crate::propensity::PropensityArgs {
-                data: dir.join("data"),
+            let data = Dataset::load(&data_dir)?;
+            let gamma = gradcam.map(|d| GammaSet::load(&d)).transpose()?;
+            let mut cfg = EnsembleConfig::preset(Preset::Quick, data.manifest.system.t_star);
+            cfg.runs = c.preset.propensity_runs;
+            cfg.steps = c.preset.propensity_steps;
+            cfg.samples = c.preset.propensity_samples;
+            cfg.seed = c.seed;
+            let p = crate::propensity::propensity(
+                &data,
                 snapshot,
-                temps: Vec::new(),
-                runs: Some(a.propensity_runs.unwrap_or(preset.propensity_runs)),
-                steps: Some(a.propensity_steps.unwrap_or(preset.propensity_steps)),
-                samples: Some(preset.propensity_samples),
-                preset: "short".into(),
-                gradcam,
-                xi: 3.0,
-                seed: a.seed,
-                backend: a.backend,
-                out: dir.join("propensity"),
-                no_plots: false,
-            })?;
-            Ok(vec![rel("propensity/curves.json")])
+                &cfg,
+                gamma.as_ref(),
+                PROPENSITY_XI,
+                compute,
+                ctx,
+            )?;
+            crate::propensity::write_propensity(&out, &data, &p, true)?;
         }
-        other => Err(Error::Input(format!("unknown stage {other}"))),
     }
+    Ok(())
 }
 
 /// The first glass configuration of the Grad-CAM set the network got right.
 fn first_good_glass(dir: &Path) -> Result<Option<usize>> {
-    let g = GammaSet::load(&dir.join("gradcam/glass"))?;
+    let g = GammaSet::load(&dir.join(Stage::Gradcam.dir()).join(Class::Glass.name()))?;
     Ok(g.index
         .snapshots
         .iter()
@@ -259,87 +451,92 @@ fn first_good_glass(dir: &Path) -> Result<Option<usize>> {
         .find(|s| !g.index.misclassified.contains(s)))
 }
 
-/// Runs the pipeline; returns the path of the report.
-pub fn run(a: &ReproduceArgs) -> Result<PathBuf> {
-    let mut preset = match a.preset.as_str() {
-        "quick" => ReproducePreset::quick(),
-        "paper" => ReproducePreset::paper(),
-        other => {
-            return Err(Error::Input(format!(
-                "unknown preset `{other}`: use quick or paper"
-            )))
-        }
-    };
-    if let Some(r) = a.replicas {
-        preset.protocol.replicas = r;
+/// Runs the pipeline: every stage whose fingerprint or outputs changed, then `results.json` and `report.html`.
+pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOutcome> {
+    for sys in &c.systems {
+        crate::outdir::check_name("system name", &sys.name)?;
     }
-    if let Some(e) = a.epochs {
-        preset.model.epochs = e;
-    }
-    let systems: Vec<SystemDef> = match a.system.as_str() {
-        "both" => vec![SystemDef::abm(), SystemDef::kam()],
-        s => vec![SystemDef::resolve(s)?],
-    };
-    std::fs::create_dir_all(&a.out).at(&a.out)?;
-    let compute = Compute::select(a.backend)?;
-    crate::protocol::catch_interrupts();
-    let mut records = load_records(&a.out);
-    let settings = json!({"preset": &preset, "seed": a.seed, "propensity_runs": a.propensity_runs,
-                          "propensity_steps": a.propensity_steps});
+    let mut root = OutDir::lock(&c.out)?;
+    let mut records = load_records(&c.out, c.force)?;
+    let mut outcome = ReproduceOutcome::default();
     let total = Instant::now();
-    for sys in &systems {
-        for stage in STAGES {
+    for sys in &c.systems {
+        let sys_dir = c.out.join(&sys.name);
+        let mut fps: BTreeMap<Stage, String> = BTreeMap::new();
+        for stage in Stage::ALL {
+            ctx.cancel.check()?;
+            let settings = StageSettings::of(stage, sys, c);
+            let parents: Vec<&str> = stage.parents().iter().map(|p| fps[p].as_str()).collect();
+            let fp = fingerprint(stage, &settings, &parents)?;
+            fps.insert(stage, fp.clone());
             let key = format!("{}/{stage}", sys.name);
-            let done = records.get(&key).is_some_and(|r| {
-                r.settings == settings && r.outputs.iter().all(|f| a.out.join(f).exists())
-            });
-            if done {
-                eprintln!("reproduce: {key}: done before, skipped");
+            let outputs: Vec<String> = stage
+                .outputs()
+                .iter()
+                .map(|f| format!("{}/{}/{f}", sys.name, stage.dir()))
+                .collect();
+            let rec = records.get(&key);
+            let same = rec.is_some_and(|r| r.fingerprint == fp);
+            if same
+                && rec.is_some_and(|r| r.status == StageStatus::Done)
+                && outputs.iter().all(|f| c.out.join(f).exists())
+            {
+                ctx.note(&format!("reproduce: {key}: done before, skipped"));
+                outcome.skipped.push((sys.name.clone(), stage));
                 continue;
             }
-            // A stage that did not finish is redone from scratch, and so is everything after it
-            // (simulate resumes its own checkpoint instead).
-            let stale = records.get(&key).is_some_and(|r| r.settings != settings);
-            for later in STAGES.iter().skip_while(|s| **s != stage) {
-                records.remove(&format!("{}/{later}", sys.name));
-            }
-            let stage_dir = a.out.join(&sys.name).join(match stage {
-                "simulate" => "data",
-                "train" => "model",
-                s => s,
-            });
+            let stage_dir = sys_dir.join(stage.dir());
             // Only an interrupted simulation with these settings is continued; anything else starts over.
-            let resumable = stage == "simulate" && stage_dir.join(".partial").exists() && !stale;
+            let resumable = stage == Stage::Simulate && same && stage_dir.join(".partial").exists();
             if stage_dir.exists() && !resumable {
-                std::fs::remove_dir_all(&stage_dir).at(&stage_dir)?;
+                if rec.is_none() && !c.force {
+                    return Err(Error::Input(format!(
+                        "{} exists but {} does not record it as this pipeline's: it is left alone. Move it away, \
+                         or rerun with --force to replace it",
+                        stage_dir.display(),
+                        stages_path(&c.out).display()
+                    )));
+                }
+                // ours: recorded in stages.json, or replaced on the user's --force
+                root.adopt(&stage_dir)?;
+                root.remove_dir(&stage_dir)?;
             }
-            eprintln!("reproduce: {key} ...");
-            let t0 = Instant::now();
-            let outputs = run_stage(stage, sys, &preset, a, &a.out, &compute)?;
-            let rec = StageRecord {
+            let mut record = StageRecord {
                 system: sys.name.clone(),
-                stage: stage.into(),
-                seconds: t0.elapsed().as_secs_f64(),
+                stage,
+                status: StageStatus::Started,
+                fingerprint: fp,
+                settings,
+                seconds: 0.0,
                 backend: compute.describe(),
                 outputs,
-                settings: settings.clone(),
             };
-            eprintln!("reproduce: {key} done in {:.1} s", rec.seconds);
-            records.insert(key, rec);
-            write_json_atomic(&stages_path(&a.out), &records)?;
+            // Recorded before it starts, so that an interrupted stage's directory is known to be ours.
+            records.insert(key.clone(), record.clone());
+            save_records(&c.out, &records)?;
+            ctx.note(&format!("reproduce: {key} ..."));
+            let t0 = Instant::now();
+            run_stage(stage, sys, c, &sys_dir, compute, ctx)?;
+            record.status = StageStatus::Done;
+            record.seconds = t0.elapsed().as_secs_f64();
+            ctx.note(&format!("reproduce: {key} done in {:.1} s", record.seconds));
+            records.insert(key, record);
+            save_records(&c.out, &records)?;
+            outcome.ran.push((sys.name.clone(), stage));
         }
     }
-    let results = collect_results(&a.out, &systems, &records, &preset, &compute)?;
-    write_json_atomic(&a.out.join("results.json"), &results)?;
-    let html = report_html(&a.out, &results)?;
-    let report = a.out.join("report.html");
-    std::fs::write(&report, html).at(&report)?;
-    eprintln!(
+    let results = collect_results(&c.out, &c.systems, &records, &c.preset, compute)?;
+    outcome.results = c.out.join("results.json");
+    write_json_atomic(&outcome.results, &results)?;
+    let html = report_html(&c.out, &results)?;
+    outcome.report = c.out.join("report.html");
+    std::fs::write(&outcome.report, html).at(&outcome.report)?;
+    ctx.note(&format!(
         "reproduce: report in {} ({:.1} s this run)",
-        report.display(),
+        outcome.report.display(),
         total.elapsed().as_secs_f64()
-    );
-    Ok(report)
+    ));
+    Ok(outcome)
 }
 
 /// The paper's numbers (Table II and §3's correlations) beside which ours are shown.

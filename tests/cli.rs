@@ -105,6 +105,27 @@ fn simulate_then_export_xyz_and_lammps_data() {
         .unwrap();
     assert!(!st.status.success());
     assert!(String::from_utf8_lossy(&st.stderr).contains("snapshot 9 does not exist"));
+
+    // an existing file is replaced only with --force, a data set's own file never
+    let export = |k: &str, to: &std::path::Path, force: bool| {
+        let mut c = glasscam();
+        c.arg("export")
+            .arg(&out)
+            .args(["--snapshot", k, "--format", "xyz", "--out"])
+            .arg(to);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    let before = std::fs::read_to_string(&xyz).unwrap();
+    let st = export("0", &xyz, false);
+    assert!(!st.status.success());
+    assert!(String::from_utf8_lossy(&st.stderr).contains("use --force"));
+    assert!(export("0", &xyz, true).status.success());
+    assert_ne!(std::fs::read_to_string(&xyz).unwrap(), before);
+    let st = export("0", &out.join("positions.npy"), true);
+    assert!(String::from_utf8_lossy(&st.stderr).contains("a file of the data set itself"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! gridize and grid_sample: GPU against the CPU twin, and the physics of M and M^-1: each channel holds its
+//! gridize: GPU against the CPU twin, and the physics of M and M^-1: each channel holds its
 //! species' particle count, the image is periodic (a shift by whole pixels rolls it), and the bilinear read-back
 //! is exact on a linear field.
 
@@ -51,43 +51,47 @@ fn gridize_should_match_cpu() {
 }
 
 #[test]
-fn grid_sample_should_match_cpu() {
-    let Some(ctx) = test_context("grid_sample_should_match_cpu") else {
+fn gridize_should_match_cpu_at_production_size() {
+    // the paper's sizes: N = 2000 at density 1.2, G = 128, Gaussian width 0.3 cut at 4 widths; two snapshots
+    let Some(ctx) = test_context("gridize_should_match_cpu_at_production_size") else {
         return;
     };
-    let gpu = Compute::Gpu(ctx);
-    // particle counts 1, 255, 257 and 4 snapshots of 500
-    for (i, &(s, n)) in [(1usize, 1usize), (1, 255), (1, 257), (4, 500)]
+    let (s, n, l) = (2, 2000, (2000.0f64 / 1.2).sqrt());
+    let mut rng = Rng(1250);
+    // f32-exact positions, so both sides bin each particle into the same pixel
+    let pos: Vec<f64> = rng
+        .vec_f32(s * n * 2, 0.0, l * 0.99999)
         .iter()
-        .enumerate()
-    {
-        let mut rng = Rng(1300 + i as u64);
-        let grid = GridSpec {
-            grid: 16,
-            box_l: 10.0,
-            width: 0.3,
-            cutoff: 3.0,
-        };
-        let field: Vec<f64> = rng
-            .vec_f32(s * 256, -1.0, 1.0)
-            .iter()
-            .map(|&x| x as f64)
-            .collect();
-        // f32-exact positions so that both sides read the same place
-        let pos: Vec<f64> = rng
-            .vec_f32(s * n * 2, 0.0, 9.999)
-            .iter()
-            .map(|&x| x as f64)
-            .collect();
-        let want = grid_sample(&Compute::Cpu, &grid, &field, &pos, n).expect("cpu");
-        let got = grid_sample(&gpu, &grid, &field, &pos, n).expect("gpu");
-        assert_close(
-            &format!("grid_sample size {i}"),
-            &got,
-            &want,
-            Tolerance::F32_SUM,
-        );
-    }
+        .map(|&x| x as f64)
+        .collect();
+    let species: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
+    let grid = GridSpec {
+        grid: 128,
+        box_l: l,
+        width: 0.3,
+        cutoff: 4.0,
+    };
+    assert_eq!(grid.radius(), 4, "a 9 x 9 window, as in training");
+    let want = gridize(&Compute::Cpu, &grid, &pos, &species, 2).expect("cpu");
+    let gpu = Compute::Gpu(ctx);
+    let got = gridize(&gpu, &grid, &pos, &species, 2).expect("gpu");
+    let w: Vec<f64> = want.iter().map(|&x| x as f64).collect();
+    let a: Vec<f64> = got.iter().map(|&x| x as f64).collect();
+    assert_close("gridize N 2000 G 128", &a, &w, Tolerance::F32_SUM);
+    // the bins fix the summation order: a second run is bit for bit the same
+    let again = gridize(&gpu, &grid, &pos, &species, 2).expect("gpu");
+    assert!(
+        got.iter()
+            .zip(&again)
+            .all(|(x, y)| x.to_bits() == y.to_bits()),
+        "two GPU runs of gridize differ"
+    );
+    let total: f64 = w.iter().sum();
+    assert!(
+        (total - (s * n) as f64).abs() < 1e-6 * (s * n) as f64,
+        "images hold {total}, not the {} particles",
+        s * n
+    );
 }
 
 #[test]

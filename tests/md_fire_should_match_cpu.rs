@@ -1,5 +1,6 @@
 //! md_fire: GPU kernel (f32) vs CPU twin (f64) on random liquids of both presets: the same basin (minima close
-//! in space) and E_IS per particle within a named tolerance; grow-and-redo; host structs against naga's layout.
+//! in space) and E_IS per particle within a named tolerance; grow-and-redo. (Host structs against naga's layout:
+//! tests/shaders_validate.rs, from the registry.)
 
 mod common;
 
@@ -8,11 +9,8 @@ use glasscam::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::fire::cpu::CpuFire;
 use glasscam_kernels::md::fire::gpu::GpuFire;
-use glasscam_kernels::md::fire::{
-    run_to_end, FireBackend, FireConfig, FireParams, FireStateGpu, Minima, Outcome,
-};
+use glasscam_kernels::md::fire::{run_to_end, FireBackend, FireConfig, Minima, Outcome};
 use glasscam_kernels::md::{MdSetup, Replicas};
-use glasscam_kernels::shaders::{self, struct_size};
 use glasscam_kernels::KernelError;
 
 /// E_IS per particle, GPU (f32) against the twin (f64).
@@ -49,19 +47,6 @@ fn max_displacement(s: &MdSetup, a: &Replicas, b: &Replicas) -> f64 {
             (d[0] * d[0] + d[1] * d[1]).sqrt()
         })
         .fold(0.0, f64::max)
-}
-
-#[test]
-fn fire_host_structs_match_wgsl_layout() {
-    let m = shaders::MD_FIRE.validate().expect("md_fire validates");
-    assert_eq!(
-        struct_size(&m, "FireParams"),
-        Some(std::mem::size_of::<FireParams>() as u32)
-    );
-    assert_eq!(
-        struct_size(&m, "FireState"),
-        Some(std::mem::size_of::<FireStateGpu>() as u32)
-    );
 }
 
 #[test]

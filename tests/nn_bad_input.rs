@@ -28,7 +28,8 @@ fn trained(dir: &Path) -> (Dataset, std::path::PathBuf) {
     write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
     let data = Dataset::load(&data_dir).expect("load");
     let out = dir.join("model");
-    train::train(&data, &cfg(), &Compute::Cpu, &out, false).expect("train");
+    let t = train::train(&data, &cfg(), &Compute::Cpu, glasscam::events::quiet()).expect("train");
+    train::write_model(&out, &t).expect("write model");
     (data, out)
 }
 
@@ -56,7 +57,7 @@ fn model_channels_must_match_the_species_count() {
         &Compute::Cpu,
         &model_dir,
         &three,
-        1,
+        glasscam::domain::Class::Glass,
         &[1],
         4,
     ));
@@ -93,7 +94,7 @@ fn the_box_must_give_the_trained_pixel_size() {
         &Compute::Cpu,
         &model_dir,
         &data,
-        1,
+        glasscam::domain::Class::Glass,
         &[1],
         4,
     ));
@@ -125,8 +126,7 @@ fn an_empty_split_is_refused() {
         &data,
         &cfg(),
         &Compute::Cpu,
-        &tmp.path().join("m"),
-        false,
+        glasscam::events::quiet(),
     ));
     assert!(
         msg.contains("validation split is empty") && msg.contains("3 replicas"),
@@ -165,8 +165,7 @@ fn a_bad_model_file_is_refused() {
         &data,
         &bad,
         &Compute::Cpu,
-        &tmp.path().join("m2"),
-        false,
+        glasscam::events::quiet(),
     ));
     assert!(msg.contains("does not fit"), "{msg}");
 }

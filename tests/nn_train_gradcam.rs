@@ -4,11 +4,14 @@
 use std::path::Path;
 
 use glasscam::dataset::Dataset;
+use glasscam::domain::Class;
+use glasscam::kernels::nn::net::Net;
 use glasscam::kernels::Compute;
 use glasscam::nn::config::ModelConfig;
+use glasscam::nn::data::images;
 use glasscam::nn::data::write_synthetic;
 use glasscam::nn::gradcam::GradcamFile;
-use glasscam::nn::{model, train};
+use glasscam::nn::{gradcam, model, select_snapshots, train, write_gradcam, Covered, Split};
 
 fn small_config() -> ModelConfig {
     ModelConfig {
@@ -35,7 +38,9 @@ fn train_then_gradcam_on_synthetic_data() {
     let data = Dataset::load(&data_dir).expect("load");
     let cfg = small_config();
     let out = tmp.path().join("model");
-    let m = train::train(&data, &cfg, &Compute::Cpu, &out, false).expect("train");
+    let t = train::train(&data, &cfg, &Compute::Cpu, glasscam::events::quiet()).expect("train");
+    train::write_model(&out, &t).expect("write model");
+    let m = &t.metrics;
     // 25 replicas: 20 / 2 / 3 (80 / 8 / 12 %)
     assert_eq!(m.replicas, [20, 2, 3]);
     assert_eq!(m.snapshots, [40, 4, 6]);
@@ -59,30 +64,51 @@ fn train_then_gradcam_on_synthetic_data() {
     assert_eq!(params.len(), file.spec().n_params());
     assert_eq!(file.split.test.len(), 3);
 
-    let args = glasscam::nn::GradcamArgs {
-        model: out.clone(),
-        data: data_dir.clone(),
-        class: "glass".into(),
-        configs: None,
-        split: "test".into(),
-        out: tmp.path().join("gc"),
-        batch: 4,
-        backend: glasscam::kernels::BackendChoice::Cpu,
+    // a model reloaded from disk predicts what it predicted before saving, bit for bit
+    assert_eq!(file, t.file);
+    let grid = cfg.grid_spec(data.box_l());
+    let test_snaps: Vec<usize> = data
+        .manifest
+        .snapshots
+        .iter()
+        .filter(|s| file.split.test.contains(&s.replica))
+        .map(|s| s.index)
+        .collect();
+    let mut imgs = images(&Compute::Cpu, &data, &grid, &test_snaps, 64).expect("images");
+    if let Some(norm) = file.standardization() {
+        norm.apply(&mut imgs, grid.grid * grid.grid);
+    }
+    let predict = |params: &[f32]| {
+        let mut net = Net::new(&Compute::Cpu, file.spec(), params, 8).expect("net");
+        train::predict_all(&mut net, &imgs).expect("predict")
     };
-    glasscam::nn::run_gradcam(&args).expect("gradcam");
-    check_gradcam_output(&args.out, &data, 3, 16);
+    let before = predict(&t.params);
+    let after = predict(&params);
+    assert_eq!(before.len(), 2 * test_snaps.len());
+    assert!(
+        before
+            .iter()
+            .zip(&after)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "reloaded model predicts differently: {before:?} vs {after:?}"
+    );
+    let labels: Vec<u32> = test_snaps
+        .iter()
+        .map(|&k| data.manifest.snapshots[k].label as u32)
+        .collect();
+    assert_eq!(train::evaluate(&after, &labels).confusion, m.test.confusion);
+
+    let gc = |covered: Covered, dir: &str| {
+        let snaps = select_snapshots(&data, &file, covered, Split::Test).expect("snapshots");
+        let r = gradcam(&Compute::Cpu, &out, &data, Class::Glass, &snaps, 4).expect("gradcam");
+        write_gradcam(&tmp.path().join(dir), &r).expect("write gradcam");
+        r
+    };
+    gc(Covered::Glass, "gc");
+    check_gradcam_output(&tmp.path().join("gc"), &data, 3, 16);
 
     // the glass score explained on both classes' test configurations
-    let both = glasscam::nn::GradcamArgs {
-        configs: Some("both".into()),
-        out: tmp.path().join("gc_both"),
-        ..args.clone()
-    };
-    glasscam::nn::run_gradcam(&both).expect("gradcam on both classes");
-    let f: GradcamFile = serde_json::from_str(
-        &std::fs::read_to_string(both.out.join("gradcam.json")).expect("gradcam.json"),
-    )
-    .expect("json");
+    let f = gc(Covered::Both, "gc_both").file;
     assert_eq!(f.class, "glass");
     let mut classes: Vec<&str> = f
         .snapshots
@@ -94,12 +120,15 @@ fn train_then_gradcam_on_synthetic_data() {
         classes,
         ["glass", "glass", "glass", "liquid", "liquid", "liquid"]
     );
-    let bad = glasscam::nn::GradcamArgs {
-        configs: Some("solid".into()),
-        ..args.clone()
-    };
-    let e = glasscam::nn::run_gradcam(&bad).expect_err("unknown --configs");
-    assert!(e.to_string().contains("use glass, liquid or both"), "{e}");
+    // the file on disk is the one returned
+    let disk: GradcamFile = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("gc_both/gradcam.json")).expect("gradcam.json"),
+    )
+    .expect("json");
+    assert_eq!(disk.snapshots, f.snapshots);
+    // every liquid test configuration covered, none of another split
+    let e = select_snapshots(&data, &file, Covered::Liquid, Split::All).expect("all");
+    assert_eq!(e.len(), 25);
 }
 
 fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {
@@ -138,23 +167,20 @@ fn the_cli_trains_and_explains() {
     let exe = env!("CARGO_BIN_EXE_glasscam");
     let out = tmp.path().join("model");
     let st = std::process::Command::new(exe)
-        .args([
-            "train",
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--epochs",
-            "3",
-            "--data",
-        ])
+        .args(["train", "--backend", "cpu", "--epochs", "3", "--data"])
         .arg(&data_dir)
         .arg("--model")
         .arg(&model_file)
         .arg("--out")
         .arg(&out)
-        .status()
+        .output()
         .expect("run glasscam train");
-    assert!(st.success());
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{err}");
+    // one line per epoch in a batch log too (stderr is not a terminal here)
+    for e in 1..=3 {
+        assert!(err.contains(&format!("epoch {e}/3: loss ")), "{err}");
+    }
     assert!(out.join("model.safetensors").exists() && out.join("config.json").exists());
     let gc = tmp.path().join("gc");
     let o = std::process::Command::new(exe)
@@ -196,19 +222,20 @@ fn train_and_gradcam_on_the_gpu_path() {
     write_synthetic(&data_dir, 25, 8, 8.0, 0.3, 1).expect("synthetic data");
     let data = Dataset::load(&data_dir).expect("load");
     let out = tmp.path().join("model");
-    let m = train::train(&data, &small_config(), &gpu, &out, true).expect("train");
+    let t = train::train(&data, &small_config(), &gpu, glasscam::events::quiet()).expect("train");
+    train::write_model(&out, &t).expect("write model");
+    let m = &t.metrics;
     assert!(
         m.test.accuracy["overall"] >= 0.99,
         "GPU path did not learn lattice vs random: {:?}",
         m.test
     );
     let snaps = data.of_class("glass");
-    let r = glasscam::nn::gradcam::gradcam(&gpu, &out, &data, 1, &snaps, 8).expect("gradcam");
+    let r = gradcam(&gpu, &out, &data, Class::Glass, &snaps, 8).expect("gradcam");
     assert_eq!(r.gamma.len(), snaps.len() * data.n_particles());
     assert_eq!(r.maps.len(), snaps.len() * 16 * 16);
     // the same model on the CPU twin gives the same Grad-CAM read-back
-    let c =
-        glasscam::nn::gradcam::gradcam(&Compute::Cpu, &out, &data, 1, &snaps, 8).expect("gradcam");
+    let c = gradcam(&Compute::Cpu, &out, &data, Class::Glass, &snaps, 8).expect("gradcam");
     let scale = c
         .gamma
         .iter()

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{scaled, setup};
+use glasscam::events::quiet;
 use glasscam::propensity::{
     crsd, delta, run_ensemble, sample_steps, unwrapped_displacement, EnsembleConfig,
 };
@@ -163,8 +164,8 @@ fn same_seed_same_propensity_and_delta_grows_from_the_glass() {
         samples: 6,
         seed: 3,
     };
-    let a = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Cpu, false).unwrap();
-    let b = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Cpu, false).unwrap();
+    let a = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Cpu, quiet()).unwrap();
+    let b = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Cpu, quiet()).unwrap();
     assert_eq!(a.propensity, b.propensity);
     let c = run_ensemble(
         &s,
@@ -175,7 +176,7 @@ fn same_seed_same_propensity_and_delta_grows_from_the_glass() {
             ..cfg.clone()
         },
         &Compute::Cpu,
-        false,
+        quiet(),
     )
     .unwrap();
     assert_ne!(
@@ -214,8 +215,8 @@ fn gpu_and_cpu_ensembles_agree_on_a_short_run() {
         samples: 4,
         seed: 8,
     };
-    let c = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Cpu, false).unwrap();
-    let g = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Gpu(ctx), false).unwrap();
+    let c = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Cpu, quiet()).unwrap();
+    let g = run_ensemble(&s, &pos, &cages, &cfg, &Compute::Gpu(ctx), quiet()).unwrap();
     assert_eq!(c.steps, g.steps);
     for ti in 0..2 {
         for si in 0..c.steps.len() {

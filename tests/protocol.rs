@@ -1,5 +1,6 @@
 //! The cooling protocol: exact ramp ends, seeded determinism, kill-and-resume equality, refusals, and
-//! blown-up replicas reported in the manifest.
+//! blown-up replicas reported in the manifest; a finished run resumed is a no-op, other settings and damaged
+//! state are refused by name, a second writer is locked out, a cancel stops within seconds.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use common::scaled;
 use glasscam::dataset::Dataset;
-use glasscam::events::quiet;
+use glasscam::events::{quiet, Cancel, Ctx, Recorder};
 use glasscam::protocol::{run, Protocol, RunOptions};
 use glasscam::system::SystemDef;
 use glasscam::Error;
@@ -127,7 +128,7 @@ fn a_killed_and_resumed_run_equals_an_uninterrupted_one() {
             matches!(e, Error::Interrupted),
             "expected an interruption, got {e}"
         );
-        assert!(parts.path().join(".partial/checkpoint.json").exists());
+        assert!(parts.path().join(".partial/checkpoint.bin").exists());
         o.resume = true;
         o.stop_after_steps = Some(250);
         let mut tries = 0;
@@ -157,13 +158,7 @@ fn resume_with_other_settings_and_overwriting_are_refused() {
     let sys = tiny_system();
     let p = tiny_protocol(2);
     let dir = tempfile::tempdir().unwrap();
-    let mut o = RunOptions::new(dir.path(), 1, Compute::Cpu);
-    o.stop_after_steps = Some(100);
-    assert!(matches!(
-        run(&sys, &p, &o, &quiet()),
-        Err(Error::Interrupted)
-    ));
-    o.stop_after_steps = None;
+    let mut o = interrupted_run(&sys, &p, dir.path(), Compute::Cpu, 100);
     let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains("--resume"), "{e}");
     o.resume = true;
@@ -174,7 +169,10 @@ fn resume_with_other_settings_and_overwriting_are_refused() {
     run(&sys, &p, &o, &quiet()).unwrap();
     o.resume = false;
     let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
-    assert!(e.contains("already holds a data set"), "{e}");
+    assert!(
+        e.contains("already holds a data set") && e.contains("--force"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -227,7 +225,7 @@ fn merged_shards_equal_one_run_byte_for_byte() {
             .rev()
             .map(|d| d.path().to_path_buf())
             .collect();
-        glasscam::protocol::merge(&paths, merged.path()).unwrap();
+        glasscam::dataset::merge(&paths, merged.path(), false).unwrap();
         for f in [
             "positions.npy",
             "species.npy",
@@ -244,10 +242,192 @@ fn merged_shards_equal_one_run_byte_for_byte() {
             );
         }
         // a missing shard is named
-        let e = glasscam::protocol::merge(&paths[..2], tempfile::tempdir().unwrap().path())
+        let e = glasscam::dataset::merge(&paths[..2], tempfile::tempdir().unwrap().path(), false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing") || e.contains("cover"), "{e}");
+        // merging over an existing data set needs --force
+        let e = glasscam::dataset::merge(&paths, merged.path(), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("use --force"), "{e}");
+        glasscam::dataset::merge(&paths, merged.path(), true).unwrap();
     }
     assert!(glasscam::protocol::shard_range(3, 3, 5).is_err());
+}
+
+/// A run in `dir` stopped (with a checkpoint) after `steps` steps; returns its options, ready to resume.
+fn interrupted_run(
+    sys: &SystemDef,
+    p: &Protocol,
+    dir: &Path,
+    c: Compute,
+    steps: u64,
+) -> RunOptions {
+    let mut o = RunOptions::new(dir, 1, c);
+    o.stop_after_steps = Some(steps);
+    assert!(matches!(run(sys, p, &o, &quiet()), Err(Error::Interrupted)));
+    o.stop_after_steps = None;
+    o
+}
+
+fn modified(p: &Path) -> std::time::SystemTime {
+    std::fs::metadata(p).unwrap().modified().unwrap()
+}
+
+#[test]
+fn a_finished_run_resumed_is_a_no_op_and_other_settings_are_refused_by_name() {
+    let sys = tiny_system();
+    let p = tiny_protocol(2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = RunOptions::new(dir.path(), 1, Compute::Cpu);
+    let m = run(&sys, &p, &o, &quiet()).unwrap();
+    let pos = dir.path().join("positions.npy");
+    let before = (bytes(dir.path()), modified(&pos));
+    // a kill during the final clean-up leaves scratch behind: --resume finishes the clean-up
+    std::fs::create_dir_all(dir.path().join(".partial")).unwrap();
+    std::fs::write(dir.path().join(".partial/chunk_00000.bin"), b"x").unwrap();
+    o.resume = true;
+    let rec = Recorder::default();
+    let cancel = Cancel::new();
+    let again = run(&sys, &p, &o, &Ctx::new(&rec, &cancel)).unwrap();
+    assert_eq!(again, m);
+    assert!(
+        rec.lines().iter().any(|l| l.contains("already complete")),
+        "{:?}",
+        rec.lines()
+    );
+    assert_eq!(
+        (bytes(dir.path()), modified(&pos)),
+        before,
+        "nothing recomputed"
+    );
+    assert!(!dir.path().join(".partial").exists());
+    // other settings: refused, naming what differs, and nothing is touched
+    o.seed = 2;
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
+    assert!(
+        e.contains("seed: 1 then, 2 now") && e.contains("--force"),
+        "{e}"
+    );
+    let mut q = p.clone();
+    q.cool_rate = 2.5;
+    o.seed = 1;
+    let e = run(&sys, &q, &o, &quiet()).unwrap_err().to_string();
+    assert!(e.contains("protocol.cool_rate: 2.0 then, 2.5 now"), "{e}");
+    assert_eq!(modified(&pos), before.1);
+    // --force replaces it
+    o.force = true;
+    o.seed = 2;
+    let m2 = run(&sys, &p, &o, &quiet()).unwrap();
+    assert_eq!(m2.seed, 2);
+    assert_ne!(bytes(dir.path()), before.0);
+}
+
+#[test]
+fn damaged_state_is_refused_with_the_file_and_the_fix() {
+    let sys = tiny_system();
+    let p = tiny_protocol(2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = interrupted_run(&sys, &p, dir.path(), Compute::Cpu, 60);
+    o.resume = true;
+    let cp = dir.path().join(".partial/checkpoint.bin");
+    let good = std::fs::read(&cp).unwrap();
+    let mut bad = good.clone();
+    let k = bad.len() / 2;
+    bad[k] ^= 1;
+    std::fs::write(&cp, &bad).unwrap();
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
+    assert!(
+        e.contains("checkpoint.bin") && e.contains("checksum"),
+        "{e}"
+    );
+    std::fs::write(&cp, &good).unwrap();
+    // an unreadable run record: named, with the fix, never "start over" silently
+    let key = dir.path().join(".partial/run.json");
+    let text = std::fs::read_to_string(&key).unwrap();
+    std::fs::write(&key, &text[..text.len() / 2]).unwrap();
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
+    assert!(e.contains("run.json") && e.contains("--force"), "{e}");
+    std::fs::write(&key, &text).unwrap();
+    run(&sys, &p, &o, &quiet()).unwrap();
+}
+
+#[test]
+fn a_second_writer_is_refused_with_the_first_ones_pid() {
+    let sys = tiny_system();
+    let p = tiny_protocol(1);
+    let dir = tempfile::tempdir().unwrap();
+    let held = glasscam::outdir::OutDir::lock(dir.path()).unwrap();
+    let o = RunOptions::new(dir.path(), 1, Compute::Cpu);
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
+    assert!(e.contains(&format!("PID {}", std::process::id())), "{e}");
+    assert!(
+        !dir.path().join(".partial").exists(),
+        "the loser wrote nothing"
+    );
+    drop(held);
+    run(&sys, &p, &o, &quiet()).unwrap();
+}
+
+#[test]
+fn a_cancel_stops_within_a_second_or_two_with_a_checkpoint() {
+    let sys = tiny_system();
+    // long enough that it cannot finish before the cancel: 64 replicas, a slow ramp
+    let mut p = tiny_protocol(64);
+    p.cool_rate = 0.02;
+    let dir = tempfile::tempdir().unwrap();
+    let o = RunOptions::new(dir.path(), 1, Compute::Cpu);
+    let cancel = Cancel::new();
+    let c2 = cancel.clone();
+    let when = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let w2 = when.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        *w2.lock().unwrap() = Some(std::time::Instant::now());
+        c2.cancel();
+    });
+    let r = run(&sys, &p, &o, &Ctx::new(&glasscam::events::Silent, &cancel));
+    let stopped = std::time::Instant::now();
+    t.join().unwrap();
+    assert!(matches!(r, Err(Error::Interrupted)), "{:?}", r.err());
+    let lag = stopped - when.lock().unwrap().expect("cancelled");
+    assert!(lag.as_secs_f64() < 2.0, "took {lag:?} to stop");
+    assert!(dir.path().join(".partial/checkpoint.bin").exists());
+}
+
+#[test]
+fn a_run_that_cannot_fit_in_memory_is_refused_up_front() {
+    let sys = tiny_system();
+    let p = tiny_protocol(2_000_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big");
+    let e = run(&sys, &p, &RunOptions::new(&out, 1, Compute::Cpu), &quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("GiB of memory") && e.contains("--shard"), "{e}");
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn a_run_resumed_on_another_backend_is_flagged_and_merge_refuses_it() {
+    let Some(ctx) = test_context("mixed-backend resume") else {
+        return;
+    };
+    let sys = tiny_system();
+    let p = tiny_protocol(2);
+    let dir = tempfile::tempdir().unwrap();
+    interrupted_run(&sys, &p, dir.path(), Compute::Cpu, 60);
+    let mut o = RunOptions::new(dir.path(), 1, Compute::Gpu(ctx));
+    o.resume = true;
+    let m = run(&sys, &p, &o, &quiet()).unwrap();
+    assert!(
+        m.backend.starts_with("mixed: cpu") && m.backend.contains(" + gpu"),
+        "{}",
+        m.backend
+    );
+    let e = glasscam::dataset::merge(&[dir.path().to_path_buf()], &dir.path().join("m"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("several backends"), "{e}");
 }

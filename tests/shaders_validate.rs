@@ -1,7 +1,17 @@
-//! Every shader parses and validates with naga (no GPU needed), every file in shaders/ belongs to a kernel,
-//! and host structs have the sizes naga gives their WGSL twins.
+//! With no GPU: every kernel's source validates with naga, every file in shaders/ belongs to a kernel, each
+//! kernel's declared bindings (names, access modes) and host structs (member names, offsets, sizes) match what naga
+//! reflects, and the generated WGSL prelude holds the Rust constants.
 
-use glasscam_kernels::shaders::{self, struct_size, ALL};
+use std::collections::BTreeMap;
+
+use glasscam_kernels::gpu::Binding;
+use glasscam_kernels::registry::{Family, HostStruct, Kernel, ALL};
+use glasscam_kernels::{md, naga, nn};
+
+fn module(k: &Kernel) -> naga::Module {
+    k.validate()
+        .unwrap_or_else(|e| panic!("{} does not validate: {e}", k.name))
+}
 
 #[test]
 fn every_shader_validates_with_naga() {
@@ -29,17 +39,19 @@ fn every_shader_file_belongs_to_a_kernel() {
         let used = ALL.iter().any(|k| k.parts.contains(&text.as_str()));
         assert!(
             used,
-            "{} is not part of any kernel in shaders::ALL",
+            "{} is not part of any kernel in registry::ALL",
             f.display()
         );
     }
 }
 
 #[test]
-fn kernel_names_match_their_files() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+fn kernel_names_match_their_files_and_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut names = std::collections::HashSet::new();
     for k in ALL {
-        let own = std::fs::read_to_string(dir.join(format!("{}.wgsl", k.name)))
+        assert!(names.insert(k.name), "two kernels are called {}", k.name);
+        let own = std::fs::read_to_string(root.join("shaders").join(format!("{}.wgsl", k.name)))
             .unwrap_or_else(|_| panic!("kernel {} has no shaders/{}.wgsl", k.name, k.name));
         assert_eq!(
             k.parts.last(),
@@ -47,37 +59,190 @@ fn kernel_names_match_their_files() {
             "kernel {}: its own file goes last",
             k.name
         );
+        let test = root
+            .join("tests")
+            .join(format!("{}_should_match_cpu.rs", k.name));
+        assert!(test.exists(), "kernel {} has no {}", k.name, test.display());
     }
 }
 
+/// naga's access mode of a global, in the terms of `Binding`.
+fn access_of(space: naga::AddressSpace) -> Option<Binding> {
+    match space {
+        naga::AddressSpace::Uniform => Some(Binding::Uniform),
+        naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE) => {
+            Some(Binding::ReadWrite)
+        }
+        naga::AddressSpace::Storage { .. } => Some(Binding::Read),
+        _ => None,
+    }
+}
+
+/// (name, access) of each binding of group 0 as naga reflects it, by binding index.
+fn reflected_bindings(m: &naga::Module) -> BTreeMap<u32, (String, Option<Binding>)> {
+    m.global_variables
+        .iter()
+        .filter_map(|(_, g)| {
+            let rb = g.binding.as_ref()?;
+            assert_eq!(rb.group, 0, "only group 0 is used");
+            Some((
+                rb.binding,
+                (g.name.clone().unwrap_or_default(), access_of(g.space)),
+            ))
+        })
+        .collect()
+}
+
 #[test]
-fn md_host_structs_match_wgsl_layout() {
-    use glasscam_kernels::md::{MdParams, PairParams, ReplicaState, SpeciesParams};
-    let m = shaders::MD_STEP.validate().expect("md_step validates");
-    for (name, size) in [
-        ("MdParams", std::mem::size_of::<MdParams>()),
-        ("PairParams", std::mem::size_of::<PairParams>()),
-        ("SpeciesParams", std::mem::size_of::<SpeciesParams>()),
-        ("ReplicaState", std::mem::size_of::<ReplicaState>()),
-    ] {
+fn declared_bindings_match_naga_reflection() {
+    for k in ALL {
+        let got = reflected_bindings(&module(k));
+        let want: BTreeMap<u32, (String, Option<Binding>)> = k
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                // a dynamic offset is the host's choice; WGSL sees a plain uniform
+                let access = match b.access {
+                    Binding::UniformDynamic => Binding::Uniform,
+                    a => a,
+                };
+                (i as u32, (b.name.to_string(), Some(access)))
+            })
+            .collect();
         assert_eq!(
-            struct_size(&m, name),
-            Some(size as u32),
-            "{name}: host and WGSL sizes differ"
+            got, want,
+            "kernel {}: bindings (index -> name, access) as declared in registry.rs differ from the shader",
+            k.name
         );
     }
 }
 
+/// naga's layout of struct `name`: size and (member name, offset).
+fn wgsl_struct(m: &naga::Module, name: &str) -> Option<HostStruct> {
+    m.types
+        .iter()
+        .find_map(|(_, ty)| match (&ty.name, &ty.inner) {
+            (Some(n), naga::TypeInner::Struct { members, span }) if n == name => Some(HostStruct {
+                name: "",
+                size: *span as usize,
+                fields: members
+                    .iter()
+                    .map(|mem| {
+                        let leaked: &'static str =
+                            Box::leak(mem.name.clone().unwrap_or_default().into_boxed_str());
+                        (leaked, mem.offset as usize)
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        })
+}
+
 #[test]
-fn nn_host_structs_match_wgsl_layout() {
-    use glasscam_kernels::nn::NnParams;
-    for k in glasscam_kernels::nn::ALL {
-        let m = k.kernel.validate().expect("nn kernel validates");
-        assert_eq!(
-            struct_size(&m, "NnParams"),
-            Some(std::mem::size_of::<NnParams>() as u32),
-            "{}: NnParams host and WGSL sizes differ",
-            k.kernel.name
+fn host_structs_match_naga_layout_member_by_member() {
+    let mut checked = 0;
+    for k in ALL {
+        let m = module(k);
+        assert!(
+            !k.structs.is_empty(),
+            "kernel {} declares no structs",
+            k.name
         );
+        for host in k.structs.iter().map(|f| f()) {
+            let wgsl = wgsl_struct(&m, host.name)
+                .unwrap_or_else(|| panic!("kernel {}: no WGSL struct {}", k.name, host.name));
+            assert_eq!(
+                host.fields, wgsl.fields,
+                "kernel {}: struct {} members (name, offset): host left, WGSL right",
+                k.name, host.name
+            );
+            assert_eq!(
+                host.size, wgsl.size,
+                "kernel {}: struct {} size: host left, WGSL right",
+                k.name, host.name
+            );
+            checked += 1;
+        }
+    }
+    // 2 MD kernels x 4 structs, 15 nn kernels x NnParams
+    assert!(checked >= 2 * 4 + 15, "only {checked} structs checked");
+}
+
+#[test]
+fn a_swapped_member_is_caught() {
+    // the check above must be able to fail: swap two members of a copy of NnParams' layout
+    let k = &nn::DENSE_FORWARD;
+    let mut host = nn::NnParams::host_layout();
+    host.fields.swap(0, 1);
+    let wgsl = wgsl_struct(&module(k), "NnParams").expect("NnParams in dense_forward");
+    assert_ne!(host.fields, wgsl.fields);
+}
+
+/// The `u32` constants the WGSL prelude of `family` declares, as naga evaluates them.
+fn prelude_consts(family: Family) -> BTreeMap<String, u32> {
+    let src = family.prelude();
+    let m = naga::front::wgsl::parse_str(&src).expect("the prelude parses");
+    m.constants
+        .iter()
+        .map(|(_, c)| {
+            let v = match m.global_expressions[c.init] {
+                naga::Expression::Literal(naga::Literal::U32(v)) => v,
+                ref e => panic!("prelude constant {:?} is {e:?}, not a u32", c.name),
+            };
+            (c.name.clone().unwrap_or_default(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn wgsl_prelude_equals_the_rust_constants() {
+    let want_md: BTreeMap<String, u32> = [
+        ("WG", md::WG),
+        ("MAX_CELLS", md::MAX_CELLS),
+        ("MAX_CHAIN", md::MAX_CHAIN as u32),
+        ("FAIL_NONFINITE", md::Failure::NonFinite.status()),
+        ("FAIL_FORCE", md::Failure::AbsurdForce.status()),
+        ("FIRE_RUNNING", md::fire::RUNNING),
+        ("FIRE_CONVERGED", md::fire::CONVERGED),
+        ("FIRE_FAILED", md::fire::FAILED),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(prelude_consts(Family::Md), want_md);
+    let want_nn: BTreeMap<String, u32> = [
+        ("WG", nn::WG),
+        ("MAX_MAPS", nn::MAX_MAPS as u32),
+        ("DENSE_BATCH", nn::DENSE_BATCH),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(prelude_consts(Family::Nn), want_nn);
+    // the chain arrays follow MAX_CHAIN: veta starts MAX_CHAIN floats after eta
+    let m = module(&glasscam_kernels::registry::MD_STEP);
+    let rs = wgsl_struct(&m, "ReplicaState").expect("ReplicaState");
+    assert_eq!(rs.fields[1], ("veta", 4 * md::MAX_CHAIN));
+}
+
+#[test]
+fn shaders_do_not_repeat_prelude_values() {
+    // a hand-written copy of a constant would silently drift from Rust; the prelude is the only definition
+    for k in ALL {
+        for part in k.parts {
+            for (name, _) in k.family.consts() {
+                assert!(
+                    !part.contains(&format!("const {name}:")),
+                    "kernel {}: a shader part defines {name}, which the prelude generates",
+                    k.name
+                );
+            }
+            assert!(
+                !part.contains("array<f32, 8>") && !part.contains("@workgroup_size(256)"),
+                "kernel {}: a literal where a prelude constant belongs",
+                k.name
+            );
+        }
     }
 }

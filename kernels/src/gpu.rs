@@ -98,6 +98,26 @@ impl GpuContext {
             .min(self.limits.max_buffer_size)
     }
 
+    /// `groups` workgroups as an (x, y) grid: more than the per-dimension limit spill into y (the kernels flatten
+    /// it back with `flat_group`, x fastest); an error names `kernel` when even x * y cannot hold them.
+    pub fn spill(&self, kernel: &str, groups: u64) -> Result<(u32, u32)> {
+        if groups == 0 {
+            return Ok((0, 0));
+        }
+        let max = self.limits.max_compute_workgroups_per_dimension as u64;
+        let x = groups.min(max);
+        let y = groups.div_ceil(x);
+        if y > max {
+            return Err(KernelError::Input {
+                kernel: kernel.into(),
+                message: format!(
+                    "{groups} workgroups exceed the device's {max} x {max}; use a smaller batch"
+                ),
+            });
+        }
+        Ok((x as u32, y as u32))
+    }
+
     /// An explicit bind-group layout for group 0: one entry per binding, in order.
     pub fn layout(&self, label: &str, bindings: &[Binding]) -> wgpu::BindGroupLayout {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
@@ -130,7 +150,7 @@ impl GpuContext {
     /// A compute pipeline for `kernel` with an explicit group-0 layout (kernels that share bindings share it).
     pub fn pipeline_with(
         &self,
-        kernel: &crate::shaders::Kernel,
+        kernel: &crate::registry::Kernel,
         layout: &wgpu::BindGroupLayout,
     ) -> wgpu::ComputePipeline {
         let module = self

@@ -5,8 +5,11 @@ pub mod error;
 pub mod gpu;
 pub mod md;
 pub mod nn;
+pub mod registry;
 pub mod shaders;
 pub mod tolerance;
 
 pub use error::{KernelError, Result};
 pub use gpu::{BackendChoice, Binding, Compute, GpuContext};
+/// The naga the kernels are validated with (tests reflect shaders through it).
+pub use naga;

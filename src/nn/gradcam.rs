@@ -5,45 +5,64 @@
 //! (`GradcamFile`): row k of both arrays is snapshot `snapshots[k]` of the data set. Snapshots listed in
 //! `misclassified` are in the arrays but must be left out of any statistics.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
 use glasscam_kernels::nn::net::{grid_sample, Net};
-use glasscam_kernels::{BackendChoice, Compute};
+use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::data::images;
-use super::model::{self, check_fits};
-use super::{class_index, CLASS_NAMES};
+use super::model::{self, check_fits, ModelFile};
 use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::npy;
 
-/// `glasscam gradcam`
-#[derive(Args, Debug, Clone)]
-pub struct GradcamArgs {
-    /// Model directory written by `glasscam train`.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Data set directory.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Class C whose score y^C is explained.
-    #[arg(long, default_value = "glass")]
-    pub class: String,
-    /// Configurations covered: `glass`, `liquid` or `both` classes' snapshots (default: those of --class).
-    #[arg(long)]
-    pub configs: Option<String>,
-    /// Which replicas: `test` (the model's test split) or `all`.
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Images per Grad-CAM batch.
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    #[arg(long, default_value = "auto")]
-    pub backend: BackendChoice,
+/// Which snapshots a Grad-CAM run covers, by class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Covered {
+    Glass,
+    Liquid,
+    Both,
+}
+
+impl Covered {
+    /// The configurations of one class.
+    pub fn of(class: Class) -> Covered {
+        match class {
+            Class::Liquid => Covered::Liquid,
+            _ => Covered::Glass,
+        }
+    }
+
+    fn covers(self, class: Class) -> bool {
+        match self {
+            Covered::Glass => class == Class::Glass,
+            Covered::Liquid => class == Class::Liquid,
+            Covered::Both => class != Class::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Covered::Glass => "glass",
+            Covered::Liquid => "liquid",
+            Covered::Both => "both classes'",
+        }
+    }
+}
+
+/// Which replicas a Grad-CAM run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// The model's test replicas.
+    Test,
+    /// Every replica (a data set the model was not trained on).
+    All,
 }
 
 /// `gradcam.json`.
@@ -73,15 +92,18 @@ pub struct GradcamResult {
     pub maps: Vec<f32>,
 }
 
-/// Grad-CAM of class `cls` over `snapshots` of `data`.
+/// Grad-CAM of class `class` over `snapshots` of `data`.
 pub fn gradcam(
     compute: &Compute,
     model_dir: &Path,
     data: &Dataset,
-    cls: usize,
+    class: Class,
     snapshots: &[usize],
     batch: usize,
 ) -> Result<GradcamResult> {
+    let cls = class.score_index().ok_or_else(|| {
+        Error::Input("Grad-CAM explains the glass or the liquid score, not `other`".into())
+    })?;
     let (file, params) = model::load(model_dir)?;
     check_fits(&file, model_dir, data)?;
     let spec = file.spec();
@@ -94,7 +116,7 @@ pub fn gradcam(
         file: GradcamFile {
             data: data.dir.display().to_string(),
             model: model_dir.display().to_string(),
-            class: CLASS_NAMES[cls].into(),
+            class: class.name().into(),
             snapshots: snapshots.to_vec(),
             predicted: Vec::new(),
             p_glass: Vec::new(),
@@ -124,7 +146,7 @@ pub fn gradcam(
             out.file
                 .p_glass
                 .push((l[1] - m).exp() / ((l[0] - m).exp() + (l[1] - m).exp()));
-            out.file.predicted.push(CLASS_NAMES[pred].into());
+            out.file.predicted.push(Class::BOTH[pred].name().into());
             let label = data.manifest.snapshots[k].label;
             if label != pred as i64 {
                 out.file.misclassified.push(k);
@@ -134,35 +156,25 @@ pub fn gradcam(
     Ok(out)
 }
 
-/// Runs `glasscam gradcam`.
-pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
-    let cls = class_index(&args.class)?;
-    let configs = args.configs.as_deref().unwrap_or(&args.class);
-    if configs != "both" && class_index(configs).is_err() {
-        return Err(Error::Input(format!(
-            "unknown --configs `{configs}`: use glass, liquid or both"
-        )));
-    }
-    let covered = |class: &str| match configs {
-        "both" => class_index(class).is_ok(),
-        c => class == c,
-    };
-    let data = Dataset::load(&args.data)?;
-    let (file, _) = model::load(&args.model)?;
-    let replicas: Option<std::collections::BTreeSet<usize>> = match args.split.as_str() {
-        "all" => None,
-        "test" => Some(file.split.test.iter().copied().collect()),
-        other => {
-            return Err(Error::Input(format!(
-                "unknown split `{other}`: use test or all"
-            )))
-        }
+/// The snapshots of `data` that a Grad-CAM run over `covered` configurations of the `split` replicas takes.
+pub fn select_snapshots(
+    data: &Dataset,
+    model: &ModelFile,
+    covered: Covered,
+    split: Split,
+) -> Result<Vec<usize>> {
+    let replicas: Option<std::collections::BTreeSet<usize>> = match split {
+        Split::All => None,
+        Split::Test => Some(model.split.test.iter().copied().collect()),
     };
     let snapshots: Vec<usize> = data
         .manifest
         .snapshots
         .iter()
-        .filter(|m| covered(&m.class) && replicas.as_ref().is_none_or(|r| r.contains(&m.replica)))
+        .filter(|m| {
+            covered.covers(Class::from_label(m.label))
+                && replicas.as_ref().is_none_or(|r| r.contains(&m.replica))
+        })
         .map(|m| m.index)
         .collect();
     if snapshots.is_empty() {
@@ -171,30 +183,25 @@ pub fn run_gradcam(args: &GradcamArgs) -> Result<()> {
             message: format!(
                 "no {} snapshots in the {} split (the model's test replicas are {:?}...); use --split all for a \
                  data set the model was not trained on",
-                configs,
-                args.split,
-                &file.split.test[..file.split.test.len().min(5)]
+                covered.name(),
+                match split {
+                    Split::Test => "test",
+                    Split::All => "whole",
+                },
+                &model.split.test[..model.split.test.len().min(5)]
             ),
         });
     }
-    let compute = Compute::select(args.backend)?;
-    let r = gradcam(&compute, &args.model, &data, cls, &snapshots, args.batch)?;
-    std::fs::create_dir_all(&args.out).at(&args.out)?;
-    let s = snapshots.len() as u64;
+    Ok(snapshots)
+}
+
+/// Writes `gamma.npy`, `maps.npy` and `gradcam.json` (last, so its presence means the arrays are complete).
+pub fn write_gradcam(out: &Path, r: &GradcamResult) -> Result<()> {
+    std::fs::create_dir_all(out).at(out)?;
+    let s = r.file.snapshots.len() as u64;
     let g = r.file.grid as u64;
-    npy::write(
-        &args.out.join("gamma.npy"),
-        &[s, data.n_particles() as u64],
-        &r.gamma,
-    )?;
-    npy::write(&args.out.join("maps.npy"), &[s, g, g], &r.maps)?;
-    write_json_atomic(&args.out.join("gradcam.json"), &r.file)?;
-    println!(
-        "Grad-CAM of class {} for {} snapshots ({} misclassified, to be left out) in {}",
-        args.class,
-        s,
-        r.file.misclassified.len(),
-        args.out.display()
-    );
-    Ok(())
+    let n = (r.gamma.len() as u64).checked_div(s).unwrap_or(0);
+    npy::write(&out.join("gamma.npy"), &[s, n], &r.gamma)?;
+    npy::write(&out.join("maps.npy"), &[s, g, g], &r.maps)?;
+    write_json_atomic(&out.join("gradcam.json"), &r.file)
 }

@@ -2,41 +2,19 @@
 //! parameters of the best validation epoch, and report accuracy per class, ROC AUC and the confusion matrix on
 //! the test replicas (`metrics.json`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
 use glasscam_kernels::nn::net::Net;
-use glasscam_kernels::{BackendChoice, Compute};
+use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::config::ModelConfig;
 use super::data::{augment_seed, images, images_augmented, labelled, mix, shuffle, split_replicas};
 use super::model::{self, ModelFile, Standardization, TensorInfo, LAYOUT};
-use super::CLASS_NAMES;
 use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::Class;
 use crate::error::Result;
-
-/// `glasscam train`
-#[derive(Args, Debug, Clone)]
-pub struct TrainArgs {
-    /// Data set directory (written by `glasscam simulate`).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Model file (TOML or JSON, see `ModelConfig`); the SPEC defaults without one.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Epochs (overrides the model file).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Output model directory.
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value = "auto")]
-    pub backend: BackendChoice,
-    /// No progress bar (one line per epoch on stderr instead).
-    #[arg(long)]
-    pub quiet: bool,
-}
+use crate::events::{Ctx, Event};
 
 /// One epoch's numbers.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -140,10 +118,10 @@ pub fn evaluate(logits: &[f64], labels: &[u32]) -> Evaluation {
         loss += m + ((l[0] - m).exp() + (l[1] - m).exp()).ln() - l[y as usize];
     }
     let mut accuracy = std::collections::BTreeMap::new();
-    for (c, name) in CLASS_NAMES.iter().enumerate() {
+    for (c, class) in Class::BOTH.iter().enumerate() {
         let total: usize = confusion[c].iter().sum();
         accuracy.insert(
-            name.to_string(),
+            class.name().to_string(),
             if total == 0 {
                 f64::NAN
             } else {
@@ -161,19 +139,25 @@ pub fn evaluate(logits: &[f64], labels: &[u32]) -> Evaluation {
         accuracy,
         roc_auc: roc_auc(&scores, labels),
         confusion,
-        labels: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+        labels: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
         loss: loss / n.max(1) as f64,
     }
 }
 
-/// Trains on `data` with `cfg` and writes the model directory `out`; returns the metrics it wrote.
-pub fn train(
-    data: &Dataset,
-    cfg: &ModelConfig,
-    compute: &Compute,
-    out: &Path,
-    progress: bool,
-) -> Result<Metrics> {
+/// A trained network: what `write_model` puts in a model directory.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// `config.json`.
+    pub file: ModelFile,
+    /// The parameters of the best validation epoch, in `file.tensors` order.
+    pub params: Vec<f32>,
+    /// `metrics.json`.
+    pub metrics: Metrics,
+}
+
+/// Trains on `data` with `cfg`: one `Note` per epoch and an `Advance` per epoch through `ctx`; the cancel token
+/// is checked after every batch.
+pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> Result<Trained> {
     let start = std::time::Instant::now();
     let ns = data.manifest.system.n_species();
     let spec = cfg.net_spec(ns);
@@ -212,17 +196,10 @@ pub fn train(
         .collect();
     let mut net = Net::new(compute, spec.clone(), &spec.init(cfg.seed), cfg.batch)?;
     let adam = cfg.adam();
-    let bar = if progress {
-        indicatif::ProgressBar::new(cfg.epochs as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} epoch {pos}/{len} {elapsed_precise} ETA {eta} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    ctx.observer.event(Event::Begin {
+        what: "epochs",
+        total: cfg.epochs as u64,
+    });
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, Vec<f32>)> = None;
     let n_train = labels[0].len();
@@ -259,6 +236,7 @@ pub fn train(
                 .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
                 .count();
             seen += chunk.len();
+            ctx.cancel.check()?;
         }
         let val = evaluate(&predict_all(&mut net, &imgs[1])?, &labels[1]);
         let log = EpochLog {
@@ -268,16 +246,15 @@ pub fn train(
             validation_loss: val.loss,
             validation_accuracy: val.accuracy["overall"],
         };
-        let msg = format!(
-            "loss {:.4} acc {:.3} | val loss {:.4} acc {:.3}",
-            log.train_loss, log.train_accuracy, log.validation_loss, log.validation_accuracy
-        );
-        if progress {
-            bar.set_message(msg);
-        } else {
-            eprintln!("epoch {epoch}/{}: {msg}", cfg.epochs);
-        }
-        bar.inc(1);
+        ctx.note(&format!(
+            "epoch {epoch}/{}: loss {:.4} acc {:.3} | val loss {:.4} acc {:.3}",
+            cfg.epochs,
+            log.train_loss,
+            log.train_accuracy,
+            log.validation_loss,
+            log.validation_accuracy
+        ));
+        ctx.observer.event(Event::Advance(1));
         let better = match &best {
             None => true,
             Some((acc, loss, _, _)) => {
@@ -295,7 +272,7 @@ pub fn train(
         }
         history.push(log);
     }
-    bar.finish();
+    ctx.observer.event(Event::End);
     let train_secs = train_start.elapsed().as_secs_f64();
     let (val_acc, _, best_epoch, params) = match best {
         Some(b) => b,
@@ -309,7 +286,7 @@ pub fn train(
         version: 1,
         config: cfg.clone(),
         in_channels: ns,
-        classes: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+        classes: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
         box_l: data.box_l(),
         data: data.dir.display().to_string(),
         split: split.clone(),
@@ -324,7 +301,6 @@ pub fn train(
         input_std: norm.as_ref().map(|n| n.std.clone()).unwrap_or_default(),
         layout: LAYOUT.into(),
     };
-    model::save(out, &file, &params)?;
     let metrics = Metrics {
         data: data.dir.display().to_string(),
         backend: compute.describe(),
@@ -338,31 +314,15 @@ pub fn train(
         train_samples_per_s: seen as f64 / train_secs.max(1e-9),
         history,
     };
-    write_json_atomic(&out.join("metrics.json"), &metrics)?;
-    Ok(metrics)
+    Ok(Trained {
+        file,
+        params,
+        metrics,
+    })
 }
 
-/// Runs `glasscam train`.
-pub fn run_train(args: &TrainArgs) -> Result<()> {
-    let mut cfg = match &args.model {
-        Some(p) => ModelConfig::from_file(p)?,
-        None => ModelConfig::default(),
-    };
-    if let Some(e) = args.epochs {
-        cfg.epochs = e;
-    }
-    let data = Dataset::load(&args.data)?;
-    let compute = Compute::select(args.backend)?;
-    let m = train(&data, &cfg, &compute, &args.out, !args.quiet)?;
-    println!(
-        "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} snapshots); best epoch {} of {}; model in {}",
-        m.test.accuracy["glass"],
-        m.test.accuracy["liquid"],
-        m.test.roc_auc,
-        m.test.n,
-        m.best_epoch,
-        m.epochs,
-        args.out.display()
-    );
-    Ok(())
+/// Writes the model directory: `model.safetensors`, `config.json` and `metrics.json`.
+pub fn write_model(out: &Path, t: &Trained) -> Result<()> {
+    model::save(out, &t.file, &t.params)?;
+    write_json_atomic(&out.join("metrics.json"), &t.metrics)
 }

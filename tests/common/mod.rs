@@ -84,7 +84,8 @@ pub fn flat(v: &[[f64; 2]]) -> Vec<f64> {
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::nn::cpu::CpuExec;
 use glasscam::kernels::nn::gpu::{GpuExec, NnGpu};
-use glasscam::kernels::nn::{Buf, NnKernel, NnParams, PlanOp};
+use glasscam::kernels::nn::{Buf, NnParams, PlanOp};
+use glasscam::kernels::registry::Kernel;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Binding;
 
@@ -121,7 +122,7 @@ pub enum Slot {
 /// slots[i]) and compares every read-write binding. Returns false when the test skipped (no adapter).
 pub fn gpu_matches_cpu(
     test: &str,
-    kernel: &'static NnKernel,
+    kernel: &'static Kernel,
     p: NnParams,
     slots: &[Slot],
     tol: Tolerance,
@@ -161,18 +162,92 @@ pub fn gpu_matches_cpu(
     cpu.run_op(&op).expect("cpu twin");
     gpu.run(std::slice::from_ref(&op)).expect("gpu");
     for (i, (s, &id)) in slots.iter().zip(&ids).enumerate() {
-        if kernel.bindings[i + 1] != Binding::ReadWrite {
+        if kernel.bindings[i + 1].access != Binding::ReadWrite {
             continue;
         }
         let Slot::F(v) = s else { continue };
         let got = gpu.read(id, v.len()).expect("read");
         let want = &cpu.bufs[&id];
         assert_close(
-            &format!("{test}: {} binding {}", kernel.kernel.name, i + 1),
+            &format!("{test}: {} binding {}", kernel.name, i + 1),
             &got,
             want,
             tol,
         );
     }
     true
+}
+
+/// (batch, c_in, c_out, h, w, k): output counts 1, 255 (3*5*17), 257, a real layer (4*8*16*16), and larger
+/// kernels (7, and 15 on a 15-row grid, where the circular padding reaches the far edge).
+pub const CONV_SIZES: [(u32, u32, u32, u32, u32, u32); 6] = [
+    (1, 1, 1, 1, 1, 1),
+    (1, 2, 3, 5, 17, 3),
+    (1, 1, 1, 1, 257, 3),
+    (4, 2, 8, 16, 16, 5),
+    (2, 2, 3, 9, 11, 7),
+    (1, 1, 2, 15, 16, 15),
+];
+
+/// A convolution's parameters at `w_off` 3 and the length of its parameter vector (2 spare entries after).
+pub fn conv_params(s: (u32, u32, u32, u32, u32, u32), act: u32) -> (NnParams, usize) {
+    let (batch, c_in, c_out, h, w, k) = s;
+    let n_w = (c_out * c_in * k * k) as usize;
+    let p = NnParams {
+        batch,
+        c_in,
+        c_out,
+        h,
+        w,
+        k,
+        pad: k / 2,
+        act,
+        w_off: 3,
+        b_off: 3 + n_w as u32,
+        ..Default::default()
+    };
+    (p, 3 + n_w + c_out as usize + 2)
+}
+
+/// (batch, n_in, n_out): inputs or outputs at 1, 255, 257, and a flattened 16-channel 16x16 map into 64.
+pub const DENSE_SIZES: [(u32, u32, u32); 5] = [
+    (1, 1, 1),
+    (1, 255, 1),
+    (3, 257, 2),
+    (1, 3, 255),
+    (4, 4096, 64),
+];
+
+/// A dense layer's parameters at `w_off` 5 and the length of its parameter vector (1 spare entry after).
+pub fn dense_params((batch, n_in, n_out): (u32, u32, u32), act: u32) -> (NnParams, usize) {
+    let n_w = (n_in * n_out) as usize;
+    let p = NnParams {
+        batch,
+        n_in,
+        n_out,
+        act,
+        w_off: 5,
+        b_off: 5 + n_w as u32,
+        ..Default::default()
+    };
+    (p, 5 + n_w + n_out as usize + 1)
+}
+
+/// (batch, maps, h, w)
+pub const POOL_SIZES: [(u32, u32, u32, u32); 4] = [
+    (1, 1, 1, 1),
+    (2, 3, 15, 17),
+    (3, 2, 257, 1),
+    (2, 16, 64, 64),
+];
+
+/// The parameters of `mean_pool` / `mean_pool_backward` for (batch, maps, h, w).
+pub fn pool_params((batch, c, h, w): (u32, u32, u32, u32)) -> NnParams {
+    NnParams {
+        batch,
+        c_in: c,
+        h,
+        w,
+        ..Default::default()
+    }
 }

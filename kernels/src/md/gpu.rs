@@ -7,31 +7,12 @@ use super::{
     Advance, MdBackend, MdParams, MdSetup, ReplicaState, Replicas, SpeciesParams, Thermo, MAX_CELLS,
 };
 use crate::error::{KernelError, Result};
-use crate::gpu::{Binding, GpuContext};
-use crate::shaders;
+use crate::gpu::GpuContext;
+use crate::registry;
 
 /// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
 const PARAM_STRIDE: u64 = 256;
 const PARAM_SLOTS: u64 = 64;
-
-/// The bindings of md_common.wgsl, in order.
-const BINDINGS: [Binding; 15] = [
-    Binding::UniformDynamic,
-    Binding::Read,
-    Binding::Read,
-    Binding::Read,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-];
 
 struct Buffers {
     params: wgpu::Buffer,
@@ -69,9 +50,9 @@ pub struct GpuMd {
 impl GpuMd {
     pub fn new(ctx: Arc<GpuContext>, setup: MdSetup) -> Result<GpuMd> {
         setup.check()?;
-        let layout = ctx.layout("md", &BINDINGS);
-        let forces_pipe = ctx.pipeline_with(&shaders::MD_FORCES, &layout);
-        let step_pipe = ctx.pipeline_with(&shaders::MD_STEP, &layout);
+        let layout = ctx.layout("md", &registry::MD_STEP.access());
+        let forces_pipe = ctx.pipeline_with(&registry::MD_FORCES, &layout);
+        let step_pipe = ctx.pipeline_with(&registry::MD_STEP, &layout);
         let nc = setup.cells_per_side();
         let density = setup.n as f64 / (setup.box_l * setup.box_l);
         let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);

@@ -13,7 +13,8 @@ pub const WG: u32 = 256;
 /// Cell counts live in workgroup memory: at most this many cells per replica.
 pub const MAX_CELLS: u32 = 1024;
 
-// keep in sync with shaders/md_common.wgsl `MdParams`
+// mirrors shaders/md_common.wgsl `MdParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct MdParams {
@@ -38,8 +39,10 @@ pub struct MdParams {
     pub step0: u32,
     pub max_force: f32,
 }
+}
 
-// keep in sync with shaders/md_common.wgsl `PairParams`
+// mirrors shaders/md_common.wgsl `PairParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct PairParams {
@@ -52,8 +55,10 @@ pub struct PairParams {
     pub rc: f32,
     pub _pad: f32,
 }
+}
 
-// keep in sync with shaders/md_common.wgsl `SpeciesParams`
+// mirrors shaders/md_common.wgsl `SpeciesParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct SpeciesParams {
@@ -62,8 +67,10 @@ pub struct SpeciesParams {
     pub _pad0: f32,
     pub _pad1: f32,
 }
+}
 
-// keep in sync with shaders/md_common.wgsl `ReplicaState`
+// mirrors shaders/md_common.wgsl `ReplicaState` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ReplicaState {
@@ -75,7 +82,9 @@ pub struct ReplicaState {
     pub fail_step: u32,
     pub rebuilds: u32,
     pub t_scale: f32,
-    pub _pad: [u32; 2],
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
 }
 
 /// Why a replica stopped (the `status` word of `ReplicaState`).
@@ -93,7 +102,7 @@ impl Failure {
             _ => Some(Failure::AbsurdForce),
         }
     }
-    pub fn status(self) -> u32 {
+    pub const fn status(self) -> u32 {
         match self {
             Failure::NonFinite => 1,
             Failure::AbsurdForce => 2,
@@ -296,7 +305,8 @@ impl Thermo {
             fail_step: self.fail_step as u32,
             rebuilds: 0,
             t_scale: self.t_scale as f32,
-            _pad: [0; 2],
+            _pad1: 0,
+            _pad2: 0,
         }
     }
     pub fn from_gpu(s: &ReplicaState) -> Thermo {

@@ -9,6 +9,8 @@ use rayon::prelude::*;
 
 use super::{keep, Buf, NnParams, PlanOp};
 use crate::error::{KernelError, Result};
+use crate::gpu::Binding;
+use crate::registry::Twin;
 
 #[inline]
 fn wrap(i: i64, n: u32) -> usize {
@@ -31,39 +33,107 @@ fn axis_norm(x: f64, c: i64, hpix: f64, inv2w2: f64, r: i64) -> f64 {
         .sum()
 }
 
-/// Twin of gridize.wgsl. The shader gathers over particles per pixel; the twin scatters each particle over its
-/// window, which adds the same terms (the window fits the grid once, `GridSpec::check`), in O(N) not O(G^2 N).
-pub fn gridize(p: &NnParams, pos: &[f64], species: &[u32], out: &mut [f64]) {
+/// Twin of gridize_bin.wgsl: each snapshot's particles binned by key (species, centre row, centre column) in index
+/// order, `bin_end` (ends of the key ranges, K + 1 per snapshot) and `binned` ([x, y, 1 / window norm, index]) as
+/// the shader leaves them. Scattering in index order gives the order the shader sorts its bins into.
+pub fn gridize_bin(
+    p: &NnParams,
+    pos: &[f64],
+    species: &[u32],
+    bin_end: &mut [u32],
+    binned: &mut [[f64; 4]],
+) {
     let g = p.h;
-    let gg = (g * g) as usize;
-    let nc = p.n_species as usize;
     let n = p.n_part as usize;
+    let nk = (p.n_species * g * g) as usize + 1;
+    let batch = p.batch as usize;
     let hpix = p.box_l as f64 / g as f64;
     let width = p.width as f64;
     let inv2w2 = 1.0 / (2.0 * width * width);
     let r = p.radius as i64;
-    out[..p.batch as usize * nc * gg]
-        .par_chunks_mut(nc * gg)
+    bin_end[..batch * nk]
+        .par_chunks_mut(nk)
+        .zip(binned[..batch * n].par_chunks_mut(n.max(1)))
         .enumerate()
-        .for_each(|(s, img)| {
-            img.fill(0.0);
+        .for_each(|(s, (ends, bins))| {
+            let xy = |i: usize| (pos[(s * n + i) * 2], pos[(s * n + i) * 2 + 1]);
+            let key = |i: usize| {
+                let (x, y) = xy(i);
+                (species[i] as usize * g as usize + pixel_of(y, hpix, g) as usize) * g as usize
+                    + pixel_of(x, hpix, g) as usize
+            };
+            ends.fill(0);
             for i in 0..n {
-                let c = species[i] as usize;
-                let x = pos[(s * n + i) * 2];
-                let y = pos[(s * n + i) * 2 + 1];
-                let cx = pixel_of(x, hpix, g);
-                let cy = pixel_of(y, hpix, g);
-                let z = axis_norm(x, cx, hpix, inv2w2, r) * axis_norm(y, cy, hpix, inv2w2, r);
-                for dy in -r..=r {
-                    let ty = ((cy + dy) as f64 + 0.5) * hpix - y;
-                    let row = wrap(cy + dy, g);
-                    for dx in -r..=r {
-                        let tx = ((cx + dx) as f64 + 0.5) * hpix - x;
-                        let col = wrap(cx + dx, g);
-                        img[c * gg + row * g as usize + col] +=
-                            (-(tx * tx + ty * ty) * inv2w2).exp() / z;
+                ends[key(i)] += 1;
+            }
+            let mut run = 0;
+            for e in ends.iter_mut() {
+                let c = *e;
+                *e = run;
+                run += c;
+            }
+            for i in 0..n {
+                let (x, y) = xy(i);
+                let z = axis_norm(x, pixel_of(x, hpix, g), hpix, inv2w2, r)
+                    * axis_norm(y, pixel_of(y, hpix, g), hpix, inv2w2, r);
+                let k = key(i);
+                bins[ends[k] as usize] = [x, y, 1.0 / z, i as f64];
+                ends[k] += 1;
+            }
+        });
+}
+
+/// Twin of gridize.wgsl: each output pixel gathers from the bins of `gridize_bin`, centre rows of the window in
+/// order, each row's centre columns as one or two contiguous key ranges, in the shader's order.
+pub fn gridize(p: &NnParams, bin_end: &[u32], binned: &[[f64; 4]], out: &mut [f64]) {
+    let g = p.h as i64;
+    let gu = p.h as usize;
+    let nc = p.n_species as usize;
+    let n = p.n_part as usize;
+    let nk = nc * gu * gu + 1;
+    let hpix = p.box_l as f64 / g as f64;
+    let width = p.width as f64;
+    let inv2w2 = 1.0 / (2.0 * width * width);
+    let r = p.radius as i64;
+    out[..p.batch as usize * nc * gu * gu]
+        .par_chunks_mut(gu)
+        .enumerate()
+        .for_each(|(row_idx, out_row)| {
+            let py = (row_idx % gu) as i64;
+            let c = (row_idx / gu) % nc;
+            let s = row_idx / (gu * nc);
+            let ends = &bin_end[s * nk..(s + 1) * nk];
+            let bins = &binned[s * n..(s + 1) * n];
+            for (px, o) in out_row.iter_mut().enumerate() {
+                let px = px as i64;
+                let mut acc = 0.0;
+                for cyu in py - r..=py + r {
+                    let cy = wrap(cyu, p.h);
+                    let yimg = ((py + cy as i64 - cyu) as f64 + 0.5) * hpix;
+                    let row = (c * gu + cy) * gu;
+                    let mut a = px - r;
+                    while a <= px + r {
+                        let b = if a < 0 {
+                            (px + r).min(-1)
+                        } else if a < g {
+                            (px + r).min(g - 1)
+                        } else {
+                            px + r
+                        };
+                        let cx = wrap(a, p.h);
+                        let ximg = ((px + cx as i64 - a) as f64 + 0.5) * hpix;
+                        let k0 = row + cx;
+                        let k1 = k0 + (b - a) as usize;
+                        let begin = if k0 > 0 { ends[k0 - 1] } else { 0 };
+                        for e in &bins[begin as usize..ends[k1] as usize] {
+                            let tx = ximg - e[0];
+                            let ty = yimg - e[1];
+                            acc += (-(tx * tx + ty * ty) * inv2w2).exp() * e[2];
+                        }
+                        a = b + 1;
                     }
                 }
+                *o = acc;
             }
         });
 }
@@ -572,79 +642,50 @@ impl CpuExec {
         })
     }
 
-    /// Runs one op on its twin.
+    /// Runs one op on its twin (the kernel's `Twin::Plan`): read-write bindings are taken out, the twin runs on
+    /// them and the read-only ones, and they are put back.
     pub fn run_op(&mut self, op: &PlanOp) -> Result<()> {
-        let p = &op.p;
-        let name = op.kernel.kernel.name;
-        let b = &op.bufs;
-        match name {
-            "conv2d_forward"
-            | "conv2d_backward_input"
-            | "dense_forward"
-            | "dense_backward_input" => {
-                let mut out = self.take(b[2])?;
-                let (x, y) = (self.get(b[0])?, self.get(b[1])?);
-                match name {
-                    "conv2d_forward" => conv2d_forward(p, x, y, &mut out),
-                    "conv2d_backward_input" => conv2d_backward_input(p, x, y, &mut out),
-                    "dense_forward" => dense_forward(p, x, y, &mut out),
-                    _ => dense_backward_input(p, x, y, &mut out),
-                }
-                self.bufs.insert(b[2], out);
-            }
-            "conv2d_backward_weight" | "dense_backward_weight" | "gradcam" => {
-                let mut out = self.take(b[2])?;
-                let (x, y) = (self.get(b[0])?, self.get(b[1])?);
-                match name {
-                    "conv2d_backward_weight" => conv2d_backward_weight(p, x, y, &mut out),
-                    "dense_backward_weight" => dense_backward_weight(p, x, y, &mut out),
-                    _ => gradcam(p, x, y, &mut out),
-                }
-                self.bufs.insert(b[2], out);
-            }
-            "mean_pool" | "mean_pool_backward" => {
-                let mut out = self.take(b[1])?;
-                let x = self.get(b[0])?;
-                if name == "mean_pool" {
-                    mean_pool(p, x, &mut out);
-                } else {
-                    mean_pool_backward(p, x, &mut out);
-                }
-                self.bufs.insert(b[1], out);
-            }
-            "relu_backward" => {
-                let mut g = self.take(b[1])?;
-                relu_backward(p, self.get(b[0])?, &mut g);
-                self.bufs.insert(b[1], g);
-            }
-            "dropout" => {
-                let mut x = self.take(b[0])?;
-                dropout(p, &mut x);
-                self.bufs.insert(b[0], x);
-            }
-            "softmax_xent" => {
-                let mut loss = self.take(b[2])?;
-                let mut d = self.take(b[3])?;
-                softmax_xent(p, self.get(b[0])?, &self.labels, &mut loss, &mut d);
-                self.bufs.insert(b[2], loss);
-                self.bufs.insert(b[3], d);
-            }
-            "adam" => {
-                let mut params = self.take(b[1])?;
-                let mut m = self.take(b[2])?;
-                let mut v = self.take(b[3])?;
-                adam(p, self.get(b[0])?, &mut params, &mut m, &mut v);
-                self.bufs.insert(b[1], params);
-                self.bufs.insert(b[2], m);
-                self.bufs.insert(b[3], v);
-            }
-            other => {
-                return Err(KernelError::Input {
-                    kernel: other.into(),
-                    message: "not a network kernel (run gridize / grid_sample directly)".into(),
-                })
-            }
+        let k = op.kernel;
+        let Twin::Plan(twin) = k.twin else {
+            return Err(KernelError::Input {
+                kernel: k.name.into(),
+                message: "not a network kernel (its host code runs its twin directly)".into(),
+            });
+        };
+        if op.bufs.len() + 1 != k.bindings.len() {
+            return Err(KernelError::Input {
+                kernel: k.name.into(),
+                message: format!(
+                    "{} buffers bound, the kernel has {}",
+                    op.bufs.len(),
+                    k.bindings.len() - 1
+                ),
+            });
         }
-        Ok(())
+        let bound = || k.bindings[1..].iter().zip(&op.bufs);
+        let written: Vec<Buf> = bound()
+            .filter(|(bind, _)| bind.access == Binding::ReadWrite)
+            .map(|(_, &b)| b)
+            .collect();
+        let mut w = written
+            .iter()
+            .map(|&b| self.take(b))
+            .collect::<Result<Vec<_>>>()?;
+        let mut run = || -> Result<()> {
+            let r = bound()
+                .filter(|(bind, _)| bind.access != Binding::ReadWrite)
+                .map(|(_, &b)| match b {
+                    Buf::Labels => Ok(&[][..]),
+                    b => self.get(b).map(|v| &v[..]),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            twin(&op.p, &r, &mut w, &self.labels);
+            Ok(())
+        };
+        let out = run();
+        for (b, v) in written.into_iter().zip(w) {
+            self.bufs.insert(b, v);
+        }
+        out
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{Buf, Grid, NnKernel, NnParams, PlanOp, ALL, WG};
+use super::{Buf, NnParams, PlanOp};
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
+use crate::registry::{Family, Kernel, ALL};
 
 /// Parameter blocks sit 256 bytes apart (the largest uniform offset alignment wgpu allows).
 const PARAM_STRIDE: u64 = 256;
@@ -16,7 +17,8 @@ const PARAM_SLOTS: u64 = 128;
 /// The nn pipelines on one device.
 pub struct NnGpu {
     pub ctx: Arc<GpuContext>,
-    pipes: Vec<(wgpu::BindGroupLayout, wgpu::ComputePipeline)>,
+    /// One pipeline per nn-family kernel of `registry::ALL`, by name.
+    pipes: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::ComputePipeline)>,
     params: wgpu::Buffer,
     /// Held from writing the parameter slots to submitting them: one NnGpu may serve several threads.
     submit: Mutex<()>,
@@ -24,7 +26,7 @@ pub struct NnGpu {
 
 /// One launch: kernel, parameters, and the buffers bound at 1, 2, ...
 pub struct Launch<'a> {
-    pub kernel: &'static NnKernel,
+    pub kernel: &'static Kernel,
     pub p: NnParams,
     pub bufs: Vec<&'a wgpu::Buffer>,
 }
@@ -33,10 +35,11 @@ impl NnGpu {
     pub fn new(ctx: Arc<GpuContext>) -> Result<NnGpu> {
         let pipes = ALL
             .iter()
+            .filter(|k| k.family == Family::Nn)
             .map(|k| {
-                let layout = ctx.layout(k.kernel.name, k.bindings);
-                let pipe = ctx.pipeline_with(k.kernel, &layout);
-                (layout, pipe)
+                let layout = ctx.layout(k.name, &k.access());
+                let pipe = ctx.pipeline_with(k, &layout);
+                (k.name, (layout, pipe))
             })
             .collect();
         let params = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -67,34 +70,16 @@ impl NnGpu {
         Ok(nn)
     }
 
-    fn index(k: &NnKernel) -> usize {
-        ALL.iter()
-            .position(|x| x.kernel.name == k.kernel.name)
-            .unwrap_or(0)
+    fn pipe(&self, k: &Kernel) -> Result<&(wgpu::BindGroupLayout, wgpu::ComputePipeline)> {
+        self.pipes.get(k.name).ok_or_else(|| KernelError::Input {
+            kernel: k.name.into(),
+            message: "no nn pipeline: the kernel is not of the nn family in registry::ALL".into(),
+        })
     }
 
     /// Workgroups (x, y) for a launch; more than the per-dimension limit spills into y.
     fn groups(&self, l: &Launch) -> Result<(u32, u32)> {
-        let items = (l.kernel.items)(&l.p);
-        let groups = match l.kernel.grid {
-            Grid::Threads => items.div_ceil(WG as u64),
-            Grid::Groups => items,
-        };
-        if groups == 0 {
-            return Ok((0, 0));
-        }
-        let max = self.ctx.limits.max_compute_workgroups_per_dimension as u64;
-        let x = groups.min(max);
-        let y = groups.div_ceil(x);
-        if y > max {
-            return Err(KernelError::Input {
-                kernel: l.kernel.kernel.name.into(),
-                message: format!(
-                    "{groups} workgroups exceed the device's {max} x {max}; use a smaller batch"
-                ),
-            });
-        }
-        Ok((x as u32, y as u32))
+        self.ctx.spill(l.kernel.name, l.kernel.workgroups(&l.p))
     }
 
     /// Runs the launches in order (one compute pass per 128 launches) and submits them.
@@ -110,10 +95,10 @@ impl NnGpu {
             self.ctx.queue.write_buffer(&self.params, 0, &blob);
             let mut binds = Vec::with_capacity(chunk.len());
             for l in chunk {
-                let (layout, _) = &self.pipes[Self::index(l.kernel)];
+                let (layout, _) = self.pipe(l.kernel)?;
                 if l.bufs.len() + 1 != l.kernel.bindings.len() {
                     return Err(KernelError::Input {
-                        kernel: l.kernel.kernel.name.into(),
+                        kernel: l.kernel.name.into(),
                         message: format!(
                             "{} buffers bound, the kernel has {}",
                             l.bufs.len(),
@@ -124,7 +109,7 @@ impl NnGpu {
                 let mut entries: Vec<(&wgpu::Buffer, Option<u64>)> =
                     vec![(&self.params, Some(std::mem::size_of::<NnParams>() as u64))];
                 entries.extend(l.bufs.iter().map(|b| (*b, None)));
-                binds.push(self.ctx.bind_layout(l.kernel.kernel.name, layout, &entries));
+                binds.push(self.ctx.bind_layout(l.kernel.name, layout, &entries));
             }
             let mut enc = self
                 .ctx
@@ -140,7 +125,7 @@ impl NnGpu {
                     if x == 0 {
                         continue;
                     }
-                    pass.set_pipeline(&self.pipes[Self::index(l.kernel)].1);
+                    pass.set_pipeline(&self.pipe(l.kernel)?.1);
                     pass.set_bind_group(0, bind, &[(i as u64 * PARAM_STRIDE) as u32]);
                     pass.dispatch_workgroups(x, y, 1);
                 }

@@ -9,15 +9,17 @@ pub mod net;
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{KernelError, Result};
-use crate::gpu::Binding;
-use crate::shaders::{self, Kernel};
+use crate::registry::Kernel;
 
 /// Workgroup size of every nn kernel.
 pub const WG: u32 = 256;
 /// gradcam keeps one alpha per feature map in workgroup memory.
 pub const MAX_MAPS: usize = 256;
+/// dense_forward computes this many samples per workgroup, reading each weight once for all of them.
+pub const DENSE_BATCH: u32 = 8;
 
-// keep in sync with shaders/nn_common.wgsl `NnParams`
+// mirrors shaders/nn_common.wgsl `NnParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct NnParams {
@@ -50,138 +52,13 @@ pub struct NnParams {
     pub n_species: u32,
     pub cls: u32,
 }
-
-/// How a kernel's dispatch size follows from its parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Grid {
-    /// One invocation per item.
-    Threads,
-    /// One workgroup per item.
-    Groups,
 }
 
-/// An nn kernel: its WGSL, its bindings after the parameter block, and how it is dispatched.
-pub struct NnKernel {
-    pub kernel: &'static Kernel,
-    /// Binding 0 (the parameter block) included.
-    pub bindings: &'static [Binding],
-    pub grid: Grid,
-    /// Number of items (invocations or workgroups) for parameters `p`.
-    pub items: fn(&NnParams) -> u64,
-}
-
-use Binding::{Read as R, ReadWrite as W, UniformDynamic as U};
-
-pub const GRIDIZE: NnKernel = NnKernel {
-    kernel: &shaders::GRIDIZE,
-    bindings: &[U, R, R, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64 * p.n_species as u64 * p.h as u64 * p.h as u64,
+pub use crate::registry::{
+    ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
+    DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, GRADCAM, GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE,
+    MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
 };
-pub const GRID_SAMPLE: NnKernel = NnKernel {
-    kernel: &shaders::GRID_SAMPLE,
-    bindings: &[U, R, R, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64 * p.n_part as u64,
-};
-pub const CONV2D_FORWARD: NnKernel = NnKernel {
-    kernel: &shaders::CONV2D_FORWARD,
-    bindings: &[U, R, R, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64 * p.c_out as u64 * p.h as u64 * p.w as u64,
-};
-pub const CONV2D_BACKWARD_INPUT: NnKernel = NnKernel {
-    kernel: &shaders::CONV2D_BACKWARD_INPUT,
-    bindings: &[U, R, R, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64 * p.c_in as u64 * p.h as u64 * p.w as u64,
-};
-pub const CONV2D_BACKWARD_WEIGHT: NnKernel = NnKernel {
-    kernel: &shaders::CONV2D_BACKWARD_WEIGHT,
-    bindings: &[U, R, R, W],
-    grid: Grid::Groups,
-    items: |p| p.c_out as u64 * p.c_in as u64 * p.k as u64 * p.k as u64 + p.c_out as u64,
-};
-pub const RELU_BACKWARD: NnKernel = NnKernel {
-    kernel: &shaders::RELU_BACKWARD,
-    bindings: &[U, R, W],
-    grid: Grid::Threads,
-    items: |p| p.n as u64,
-};
-pub const DENSE_FORWARD: NnKernel = NnKernel {
-    kernel: &shaders::DENSE_FORWARD,
-    bindings: &[U, R, R, W],
-    grid: Grid::Groups,
-    items: |p| p.batch as u64 * p.n_out as u64,
-};
-pub const DENSE_BACKWARD_INPUT: NnKernel = NnKernel {
-    kernel: &shaders::DENSE_BACKWARD_INPUT,
-    bindings: &[U, R, R, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64 * p.n_in as u64,
-};
-pub const DENSE_BACKWARD_WEIGHT: NnKernel = NnKernel {
-    kernel: &shaders::DENSE_BACKWARD_WEIGHT,
-    bindings: &[U, R, R, W],
-    grid: Grid::Threads,
-    items: |p| p.n_out as u64 * p.n_in as u64 + p.n_out as u64,
-};
-pub const DROPOUT: NnKernel = NnKernel {
-    kernel: &shaders::DROPOUT,
-    bindings: &[U, W],
-    grid: Grid::Threads,
-    items: |p| p.n as u64,
-};
-pub const SOFTMAX_XENT: NnKernel = NnKernel {
-    kernel: &shaders::SOFTMAX_XENT,
-    bindings: &[U, R, R, W, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64,
-};
-pub const ADAM: NnKernel = NnKernel {
-    kernel: &shaders::ADAM,
-    bindings: &[U, R, W, W, W],
-    grid: Grid::Threads,
-    items: |p| p.n as u64,
-};
-pub const GRADCAM: NnKernel = NnKernel {
-    kernel: &shaders::GRADCAM,
-    bindings: &[U, R, R, W],
-    grid: Grid::Groups,
-    items: |p| p.batch as u64,
-};
-
-pub const MEAN_POOL: NnKernel = NnKernel {
-    kernel: &shaders::MEAN_POOL,
-    bindings: &[U, R, W],
-    grid: Grid::Groups,
-    items: |p| p.batch as u64 * p.c_in as u64,
-};
-pub const MEAN_POOL_BACKWARD: NnKernel = NnKernel {
-    kernel: &shaders::MEAN_POOL_BACKWARD,
-    bindings: &[U, R, W],
-    grid: Grid::Threads,
-    items: |p| p.batch as u64 * p.c_in as u64 * p.h as u64 * p.w as u64,
-};
-
-/// Every nn kernel (the GPU path builds one pipeline for each).
-pub const ALL: [&NnKernel; 15] = [
-    &GRIDIZE,
-    &GRID_SAMPLE,
-    &CONV2D_FORWARD,
-    &CONV2D_BACKWARD_INPUT,
-    &CONV2D_BACKWARD_WEIGHT,
-    &RELU_BACKWARD,
-    &DENSE_FORWARD,
-    &DENSE_BACKWARD_INPUT,
-    &DENSE_BACKWARD_WEIGHT,
-    &DROPOUT,
-    &SOFTMAX_XENT,
-    &ADAM,
-    &GRADCAM,
-    &MEAN_POOL,
-    &MEAN_POOL_BACKWARD,
-];
 
 /// Twin of `hash_u32` in nn_common.wgsl.
 pub fn hash_u32(x: u32) -> u32 {
@@ -556,22 +433,16 @@ pub enum Buf {
     Maps,
 }
 
-impl std::fmt::Debug for NnKernel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.kernel.name)
-    }
-}
-
 /// One kernel launch of a plan.
 #[derive(Clone, Debug)]
 pub struct PlanOp {
-    pub kernel: &'static NnKernel,
+    pub kernel: &'static Kernel,
     pub p: NnParams,
     /// Buffers bound at 1, 2, ... (binding 0 is `p`).
     pub bufs: Vec<Buf>,
 }
 
-fn op(kernel: &'static NnKernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
+fn op(kernel: &'static Kernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
     PlanOp {
         kernel,
         p,

@@ -5,7 +5,7 @@ use super::cpu::{self, CpuExec};
 use super::gpu::{GpuExec, Launch, NnGpu};
 use super::{
     forward_plan, gradcam_plan, train_plan, AdamSpec, Buf, GridSpec, Mode, NetSpec, NnParams,
-    GRIDIZE, GRID_SAMPLE,
+    GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE,
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::Compute;
@@ -94,7 +94,7 @@ impl Exec {
                     e.nn.ctx.wait()?;
                 }
             }
-            times.push((op.kernel.kernel.name, t.elapsed().as_secs_f64()));
+            times.push((op.kernel.name, t.elapsed().as_secs_f64()));
         }
         Ok(times)
     }
@@ -345,13 +345,24 @@ pub fn gridize(
             message: format!("species {s} but {n_species} channels"),
         });
     }
+    // gridize_bin carries particle indices in f32
+    if n >= 1 << 24 {
+        return Err(KernelError::Input {
+            kernel: "gridize_bin".into(),
+            message: format!("{n} particles; at most {} per snapshot", (1 << 24) - 1),
+        });
+    }
     let batch = positions.len() / (2 * n);
     let p = grid.params(batch, n, n_species);
     let len = batch * n_species * grid.grid * grid.grid;
+    let keys = batch * (n_species * grid.grid * grid.grid + 1);
     match compute {
         Compute::Cpu => {
+            let mut bin_end = vec![0u32; keys];
+            let mut binned = vec![[0.0; 4]; batch * n];
+            cpu::gridize_bin(&p, positions, species, &mut bin_end, &mut binned);
             let mut out = vec![0.0; len];
-            cpu::gridize(&p, positions, species, &mut out);
+            cpu::gridize(&p, &bin_end, &binned, &mut out);
             Ok(out.iter().map(|&x| x as f32).collect())
         }
         Compute::Gpu(ctx) => {
@@ -359,13 +370,24 @@ pub fn gridize(
             let pos: Vec<f32> = positions.iter().map(|&x| x as f32).collect();
             let pos_b = nn.upload("gridize", "positions", &pos)?;
             let sp_b = nn.ctx.storage("species", species);
+            nn.fits("gridize_bin", "bin_end", keys as u64 * 4)?;
+            nn.fits("gridize_bin", "binned", (batch * n) as u64 * 16)?;
             nn.fits("gridize", "images", len as u64 * 4)?;
+            let bin_end = nn.ctx.storage_zeroed("bin_end", keys as u64 * 4);
+            let binned = nn.ctx.storage_zeroed("binned", (batch * n) as u64 * 16);
             let out = nn.ctx.storage_zeroed("images", len as u64 * 4);
-            nn.run(&[Launch {
-                kernel: &GRIDIZE,
-                p,
-                bufs: vec![&pos_b, &sp_b, &out],
-            }])?;
+            nn.run(&[
+                Launch {
+                    kernel: &GRIDIZE_BIN,
+                    p,
+                    bufs: vec![&pos_b, &sp_b, &bin_end, &binned],
+                },
+                Launch {
+                    kernel: &GRIDIZE,
+                    p,
+                    bufs: vec![&bin_end, &binned, &out],
+                },
+            ])?;
             let v: Vec<f32> = nn.ctx.read("gridize", &out)?;
             Ok(v[..len].to_vec())
         }

@@ -4,14 +4,14 @@
 use rayon::prelude::*;
 
 use super::{
-    check_replicas, outcome, FireBackend, FireConfig, FireState, Minima, Minimum, CONVERGED, FAILED,
+    check_replicas, outcome, FireBackend, FireConfig, FireVars, Minima, Minimum, CONVERGED, FAILED,
 };
 use crate::error::Result;
 use crate::md::cpu::{compute_forces, rebuild, CpuReplica};
 use crate::md::{Failure, MdSetup, Replicas};
 
 /// Twin of `fire_stats`: after a force evaluation, the sums the next iteration needs (E, F.F, F.v, max |F|^2).
-fn fire_stats(rep: &CpuReplica, st: &mut FireState, e: f64) {
+fn fire_stats(rep: &CpuReplica, st: &mut FireVars, e: f64) {
     let (mut f2, mut power, mut fmax2) = (0.0f64, 0.0f64, 0.0f64);
     for (f, v) in rep.force.iter().zip(&rep.vel) {
         let ff = f[0] * f[0] + f[1] * f[1];
@@ -26,7 +26,7 @@ fn fire_stats(rep: &CpuReplica, st: &mut FireState, e: f64) {
 }
 
 /// Twin of `settle`: failure, then convergence, decide the replica's status.
-fn settle(cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireState, fail: Option<Failure>) {
+fn settle(cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireVars, fail: Option<Failure>) {
     if let Some(f) = fail {
         if rep.thermo.status == 0 {
             rep.thermo.status = f.status();
@@ -39,9 +39,9 @@ fn settle(cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireState, fail: Opti
 }
 
 /// Start of a minimisation (the host's md_forces dispatch plus `fire_stats`): lists, forces, at rest.
-pub fn fire_start(setup: &MdSetup, cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireState) {
+pub fn fire_start(setup: &MdSetup, cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireVars) {
     rep.vel.iter_mut().for_each(|v| *v = [0.0; 2]);
-    *st = FireState::start(cfg);
+    *st = FireVars::start(cfg);
     rebuild(setup, rep);
     let (e, fail) = compute_forces(setup, rep);
     rep.thermo.pe = e;
@@ -55,7 +55,7 @@ pub fn md_fire(
     setup: &MdSetup,
     cfg: &FireConfig,
     rep: &mut CpuReplica,
-    st: &mut FireState,
+    st: &mut FireVars,
     iters: u32,
 ) {
     let l = setup.box_l;
@@ -146,7 +146,7 @@ pub fn md_fire(
 pub struct CpuFire {
     pub setup: MdSetup,
     pub cfg: FireConfig,
-    reps: Vec<(CpuReplica, FireState)>,
+    reps: Vec<(CpuReplica, FireVars)>,
 }
 
 impl CpuFire {
@@ -180,7 +180,7 @@ impl FireBackend for CpuFire {
                         thermo,
                         ..Default::default()
                     },
-                    FireState::start(&cfg),
+                    FireVars::start(&cfg),
                 )
             })
             .collect();

@@ -4,42 +4,21 @@
 use std::sync::Arc;
 
 use super::{
-    check_replicas, outcome, FireBackend, FireConfig, FireState, FireStateGpu, Minima, Minimum,
+    check_replicas, outcome, FireBackend, FireConfig, FireState, FireVars, Minima, Minimum,
 };
 use crate::error::{KernelError, Result};
-use crate::gpu::{Binding, GpuContext};
+use crate::gpu::GpuContext;
 use crate::md::{MdParams, MdSetup, ReplicaState, Replicas, SpeciesParams, Thermo};
-use crate::shaders;
+use crate::registry;
 
 /// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
 const PARAM_STRIDE: u64 = 256;
 const PARAM_SLOTS: u64 = 64;
 
-/// The bindings of md_common.wgsl followed by md_fire's FIRE parameters and state, in order.
-const BINDINGS: [Binding; 17] = [
-    Binding::UniformDynamic,
-    Binding::Read,
-    Binding::Read,
-    Binding::Read,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::Uniform,
-    Binding::ReadWrite,
-];
-
 /// The state a minimisation can be restarted from (what the grow-and-redo loop saves).
 struct Saved {
     replicas: Replicas,
-    fire: Vec<FireStateGpu>,
+    fire: Vec<FireState>,
 }
 
 struct Buffers {
@@ -77,8 +56,8 @@ impl GpuFire {
     pub fn new(ctx: Arc<GpuContext>, setup: MdSetup, cfg: FireConfig) -> Result<GpuFire> {
         setup.check()?;
         cfg.check()?;
-        let layout = ctx.layout("md_fire", &BINDINGS);
-        let pipe = ctx.pipeline_with(&shaders::MD_FIRE, &layout);
+        let layout = ctx.layout("md_fire", &registry::MD_FIRE.access());
+        let pipe = ctx.pipeline_with(&registry::MD_FIRE, &layout);
         let nc = setup.cells_per_side();
         let density = setup.n as f64 / (setup.box_l * setup.box_l);
         let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
@@ -330,7 +309,7 @@ impl GpuFire {
         let mut vel = f64x2(self.ctx.read("md_fire", vel)?);
         let mut img: Vec<[i32; 2]> = self.ctx.read("md_fire", img)?;
         let states: Vec<ReplicaState> = self.ctx.read("md_fire", state)?;
-        let mut fire: Vec<FireStateGpu> = self.ctx.read("md_fire", fire)?;
+        let mut fire: Vec<FireState> = self.ctx.read("md_fire", fire)?;
         pos.truncate(total);
         vel.truncate(total);
         img.truncate(total);
@@ -351,13 +330,13 @@ impl GpuFire {
         })
     }
 
-    fn fire_states(&self) -> Result<Vec<FireState>> {
+    fn fire_states(&self) -> Result<Vec<FireVars>> {
         let b = self.bufs()?;
-        let fire: Vec<FireStateGpu> = self.ctx.read("md_fire", &b.fire)?;
+        let fire: Vec<FireState> = self.ctx.read("md_fire", &b.fire)?;
         Ok(fire
             .iter()
             .take(self.n_replicas)
-            .map(FireState::from_gpu)
+            .map(FireVars::from_gpu)
             .collect())
     }
 }
@@ -382,7 +361,7 @@ impl FireBackend for GpuFire {
         replicas.vel.iter_mut().for_each(|v| *v = [0.0; 2]);
         replicas.thermo.iter_mut().for_each(|t| t.status = 0);
         let saved = Saved {
-            fire: vec![FireState::start(&self.cfg).to_gpu(); r.count()],
+            fire: vec![FireVars::start(&self.cfg).to_gpu(); r.count()],
             replicas,
         };
         self.bufs = Some(self.make_buffers(&saved)?);
@@ -421,7 +400,7 @@ impl FireBackend for GpuFire {
             .iter()
             .zip(&replicas.thermo)
             .map(|(g, th)| {
-                let st = FireState::from_gpu(g);
+                let st = FireVars::from_gpu(g);
                 Minimum {
                     e_per_particle: st.pe / n as f64,
                     fmax: st.fmax2.sqrt(),

@@ -95,12 +95,14 @@ impl FireConfig {
             ftol2: (self.ftol * self.ftol) as f32,
             n_delay: self.n_delay,
             max_iter: self.max_iter,
-            _pad: [0; 2],
+            _pad0: 0,
+            _pad1: 0,
         }
     }
 }
 
-// keep in sync with shaders/md_fire.wgsl `FireParams`
+// mirrors shaders/md_fire.wgsl `FireParams` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct FireParams {
@@ -114,18 +116,21 @@ pub struct FireParams {
     pub ftol2: f32,
     pub n_delay: u32,
     pub max_iter: u32,
-    pub _pad: [u32; 2],
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
 }
 
-/// Where a replica's minimisation stands (the `status` word of `FireState`).
+/// Where a replica's minimisation stands (the `status` word of `FireVars`).
 pub const RUNNING: u32 = 0;
 pub const CONVERGED: u32 = 1;
 pub const FAILED: u32 = 2;
 
-// keep in sync with shaders/md_fire.wgsl `FireState`
+// mirrors shaders/md_fire.wgsl `FireState` (checked member by member against naga: tests/shaders_validate.rs)
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct FireStateGpu {
+pub struct FireState {
     pub dt: f32,
     pub alpha: f32,
     pub n_pos: u32,
@@ -137,12 +142,15 @@ pub struct FireStateGpu {
     pub f2: f32,
     pub power: f32,
     pub fmax2: f32,
-    pub _pad: [u32; 3],
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
 }
 
-/// One replica's FIRE state in f64 (the CPU twin's, and the host's view of the GPU's).
+/// One replica's FIRE state in f64 (the CPU twin's, and the host's view of the GPU's `FireState`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FireState {
+pub struct FireVars {
     pub dt: f64,
     pub alpha: f64,
     /// Iterations since the power F.v was last <= 0.
@@ -155,9 +163,9 @@ pub struct FireState {
     pub fmax2: f64,
 }
 
-impl FireState {
-    pub fn start(cfg: &FireConfig) -> FireState {
-        FireState {
+impl FireVars {
+    pub fn start(cfg: &FireConfig) -> FireVars {
+        FireVars {
             dt: cfg.dt_start,
             alpha: cfg.alpha0,
             n_pos: 0,
@@ -169,8 +177,8 @@ impl FireState {
             fmax2: 0.0,
         }
     }
-    pub fn to_gpu(&self) -> FireStateGpu {
-        FireStateGpu {
+    pub fn to_gpu(&self) -> FireState {
+        FireState {
             dt: self.dt as f32,
             alpha: self.alpha as f32,
             n_pos: self.n_pos,
@@ -180,11 +188,13 @@ impl FireState {
             f2: self.f2 as f32,
             power: self.power as f32,
             fmax2: self.fmax2 as f32,
-            _pad: [0; 3],
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         }
     }
-    pub fn from_gpu(s: &FireStateGpu) -> FireState {
-        FireState {
+    pub fn from_gpu(s: &FireState) -> FireVars {
+        FireVars {
             dt: s.dt as f64,
             alpha: s.alpha as f64,
             n_pos: s.n_pos,
@@ -244,7 +254,7 @@ impl Minima {
 }
 
 /// Outcome of a replica from its FIRE state and its MD failure word.
-pub fn outcome(st: &FireState, md_status: u32) -> Outcome {
+pub fn outcome(st: &FireVars, md_status: u32) -> Outcome {
     match (st.status, Failure::from_status(md_status)) {
         (_, Some(f)) => Outcome::Failed(f),
         (CONVERGED, None) => Outcome::Converged,
