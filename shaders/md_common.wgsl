@@ -91,6 +91,9 @@ var<workgroup> wg_flag: u32;
 var<workgroup> wg_scale: f32;
 var<workgroup> wg_fail: atomic<u32>;
 
+// An empty merge head (no particle has this index).
+const NONE: u32 = 0xffffffffu;
+
 fn min_image(d: vec2<f32>) -> vec2<f32> {
     return d - P.box_l * round(d / P.box_l);
 }
@@ -138,8 +141,10 @@ fn wg_max(lid: u32, v: f32) -> f32 {
     return total;
 }
 
-// Bins the replica's particles into cells and rebuilds every neighbour list (sorted by index), storing
-// the positions it was built at. Called by the whole workgroup.
+// Bins the replica's particles into cells and rebuilds every neighbour list (in index order), storing the
+// positions it was built at. Called by the whole workgroup. The binning's atomics leave each cell in any order, so
+// each cell is then sorted by index (cells hold about ten particles); each list is a merge of the sorted cells of
+// its stencil, so it comes out in index order with no sorting of the lists themselves: the force sum has one order.
 fn rebuild(r: u32, lid: u32) {
     let ncell = P.nc * P.nc;
     let base = r * P.n;
@@ -158,48 +163,74 @@ fn rebuild(r: u32, lid: u32) {
     storageBarrier();
     workgroupBarrier();
     for (var c = lid; c < ncell; c += WG) {
-        atomicMax(&overflow[0], atomicLoad(&ccount[c]));
+        let m = atomicLoad(&ccount[c]);
+        atomicMax(&overflow[0], m);
+        // insertion sort of the cell's members by index
+        let cb = (r * ncell + c) * P.cell_cap;
+        let len = min(m, P.cell_cap);
+        for (var a = 1u; a < len; a++) {
+            let v = cells[cb + a];
+            var b = a;
+            loop {
+                if (b == 0u) {
+                    break;
+                }
+                let prev = cells[cb + b - 1u];
+                if (prev < v) {
+                    break;
+                }
+                cells[cb + b] = prev;
+                b -= 1u;
+            }
+            cells[cb + b] = v;
+        }
     }
+    storageBarrier();
+    workgroupBarrier();
     // A 3x3 stencil needs nc >= 3; smaller boxes use one cell holding everything.
     let span = select(1u, 3u, P.nc >= 3u);
     let back = span / 2u;
+    let nsten = span * span;
     for (var i = lid; i < P.n; i += WG) {
         let xi = pos[base + i];
         let si = species[i];
         let c = cell_of(xi);
+        // a cursor into each sorted stencil cell, and the member it points at (NONE when the cell is done)
+        var cur: array<u32, 9>;
+        var last: array<u32, 9>;
+        var head: array<u32, 9>;
+        for (var k = 0u; k < nsten; k++) {
+            let cy = (c.y + P.nc + k / span - back) % P.nc;
+            let cx = (c.x + P.nc + k % span - back) % P.nc;
+            let cb = (r * ncell + cy * P.nc + cx) * P.cell_cap;
+            cur[k] = cb;
+            last[k] = cb + min(atomicLoad(&ccount[cy * P.nc + cx]), P.cell_cap);
+            head[k] = select(NONE, cells[cb], cb < last[k]);
+        }
         var count = 0u;
-        for (var dy = 0u; dy < span; dy++) {
-            let cy = (c.y + P.nc + dy - back) % P.nc;
-            for (var dx = 0u; dx < span; dx++) {
-                let cx = (c.x + P.nc + dx - back) % P.nc;
-                let ci = cy * P.nc + cx;
-                let m = min(atomicLoad(&ccount[ci]), P.cell_cap);
-                for (var s = 0u; s < m; s++) {
-                    let j = cells[(r * ncell + ci) * P.cell_cap + s];
-                    if (j == i) {
-                        continue;
-                    }
-                    let d = min_image(xi - pos[base + j]);
-                    if (dot(d, d) < pairs[si * P.n_species + species[j]].rl2) {
-                        if (count < P.nbr_cap) {
-                            // insertion sort: the force sum then has one order whatever the binning order was
-                            var k = count;
-                            loop {
-                                if (k == 0u) {
-                                    break;
-                                }
-                                let prev = nbr[nb_idx(r, k - 1u, i)];
-                                if (prev < j) {
-                                    break;
-                                }
-                                nbr[nb_idx(r, k, i)] = prev;
-                                k -= 1u;
-                            }
-                            nbr[nb_idx(r, k, i)] = j;
-                        }
-                        count += 1u;
-                    }
+        loop {
+            var j = NONE;
+            var kj = 0u;
+            for (var k = 0u; k < nsten; k++) {
+                if (head[k] < j) {
+                    j = head[k];
+                    kj = k;
                 }
+            }
+            if (j == NONE) {
+                break;
+            }
+            cur[kj] += 1u;
+            head[kj] = select(NONE, cells[cur[kj]], cur[kj] < last[kj]);
+            if (j == i) {
+                continue;
+            }
+            let d = min_image(xi - pos[base + j]);
+            if (dot(d, d) < pairs[si * P.n_species + species[j]].rl2) {
+                if (count < P.nbr_cap) {
+                    nbr[nb_idx(r, count, i)] = j;
+                }
+                count += 1u;
             }
         }
         nn[base + i] = min(count, P.nbr_cap);

@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use glasscam_kernels::md::cpu::CpuMd;
-use glasscam_kernels::md::gpu::GpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
 use glasscam_kernels::Compute;
 
@@ -40,18 +38,6 @@ pub fn copies(one: &Replicas, r: usize) -> Replicas {
         out.thermo.push(one.thermo[0]);
     }
     out
-}
-
-/// Replicas `range` of `reps`.
-pub fn slice_replicas(reps: &Replicas, range: std::ops::Range<usize>) -> Replicas {
-    let n = reps.n;
-    Replicas {
-        n,
-        pos: reps.pos[range.start * n..range.end * n].to_vec(),
-        vel: reps.vel[range.start * n..range.end * n].to_vec(),
-        img: reps.img[range.start * n..range.end * n].to_vec(),
-        thermo: reps.thermo[range].to_vec(),
-    }
 }
 
 /// Times `backend` on `reps`: a warm-up, then batches until about `seconds` have passed.
@@ -123,11 +109,8 @@ pub fn bench_md(
             let mut secs = 0.0;
             for lo in (0..r).step_by(chunk) {
                 let hi = (lo + chunk).min(r);
-                let part = slice_replicas(&reps, lo..hi);
-                let mut b: Box<dyn MdBackend> = match compute {
-                    Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
-                    Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
-                };
+                let part = reps.slice(lo..hi);
+                let mut b: Box<dyn MdBackend> = crate::protocol::md_backend(compute, &setup)?;
                 let (s, e) =
                     time_backend(b.as_mut(), &part, t, seconds * (hi - lo) as f64 / r as f64)?;
                 busy += e / s as f64;
@@ -218,10 +201,7 @@ fn bench_md_quiet(
 ) -> Result<f64> {
     let setup = system.md_setup(&MdSettings::default());
     let reps = bench_replicas(&setup, replicas, system.t_liquid);
-    let mut b: Box<dyn MdBackend> = match compute {
-        Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
-        Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
-    };
+    let mut b: Box<dyn MdBackend> = crate::protocol::md_backend(compute, &setup)?;
     let (steps, secs) = time_backend(b.as_mut(), &reps, system.t_liquid, seconds)?;
     Ok(steps as f64 * (replicas * setup.n) as f64 / secs)
 }
@@ -255,7 +235,7 @@ pub fn bench_minimize(
 
     let setup = system.md_setup(&MdSettings::default());
     let t = system.t_liquid;
-    let mut md = CpuMd::new(setup.clone())?;
+    let mut md = glasscam_kernels::md::cpu::CpuMd::new(setup.clone())?;
     md.upload(&bench_replicas(&setup, 1, t))?;
     md.advance(&Advance {
         segment: Segment {

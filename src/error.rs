@@ -35,7 +35,8 @@ pub enum Error {
     Geometry(String),
     #[error("{path}: cannot draw the plot: {message}")]
     Plot { path: PathBuf, message: String },
-    #[error("interrupted; rerun with --resume to continue from the last checkpoint")]
+    /// A cancel (a signal) stopped a stage; what survives depends on the stage, the caller says how to go on.
+    #[error("interrupted")]
     Interrupted,
 }
 

@@ -13,7 +13,6 @@ pub mod minimize;
 pub mod nn;
 pub mod npy;
 pub mod outdir;
-pub mod progress;
 pub mod propensity;
 pub mod protocol;
 pub mod reproduce;

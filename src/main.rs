@@ -65,7 +65,7 @@ enum Command {
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
-    Analyze(glasscam::analysis::cli::AnalyzeArgs),
+    Analyze(cli::analyze::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
@@ -241,11 +241,18 @@ enum BenchWhat {
     },
 }
 
+/// The compute path for `--backend`, saying on stderr which one and why.
+fn select_backend(choice: BackendChoice) -> glasscam::Result<Compute> {
+    let (compute, line) = Compute::resolve(choice)?;
+    eprintln!("{line}");
+    Ok(compute)
+}
+
 fn backends_for_bench(choice: Option<BackendChoice>) -> glasscam::Result<Vec<Compute>> {
     use glasscam::kernels::gpu::shared_context;
     Ok(match choice {
         Some(BackendChoice::Cpu) => vec![Compute::Cpu],
-        Some(c) => vec![Compute::select(c)?],
+        Some(c) => vec![select_backend(c)?],
         None => {
             let mut v = vec![Compute::Cpu];
             match shared_context() {
@@ -288,7 +295,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
             .extend(glasscam::task::ramp_temps(proto.t_start, sys.t_glass, k)?);
         proto.hold_time = 0.0;
     }
-    let compute = Compute::select(a.backend)?;
+    let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
     opts.force = a.force;
@@ -382,7 +389,7 @@ fn minimize(a: MinimizeArgs) -> glasscam::Result<()> {
     let selection = Selection::parse(&a.snapshots)?;
     glasscam::outdir::no_overwrite(&a.out.join(m::INHERENT), a.force, "inherent structures")?;
     let data = glasscam::dataset::Dataset::load(&a.data)?;
-    let compute = Compute::select(a.backend)?;
+    let compute = select_backend(a.backend)?;
     let t0 = std::time::Instant::now();
     let inh = m::minimize(&data, &selection, &settings, &compute, &ctx())?;
     m::write_inherent(&a.out, &inh, a.force)?;
@@ -410,15 +417,22 @@ fn minimize(a: MinimizeArgs) -> glasscam::Result<()> {
 fn ctx() -> glasscam::events::Ctx<'static> {
     static CONSOLE: std::sync::OnceLock<cli::render::Console> = std::sync::OnceLock::new();
     let console = CONSOLE.get_or_init(cli::render::Console::new);
-    let cancel = cli::signals::token();
-    // stages not yet handed a context (reproduce, propensity) read the same ones
-    glasscam::protocol::share_ctx(cancel, console);
-    glasscam::events::Ctx::new(console, cancel)
+    glasscam::events::Ctx::new(console, cli::signals::token())
 }
 
 fn main() {
     let cli = Cli::parse();
     let ctx = ctx();
+    // how to go on after a signal, per command
+    let after_interrupt = match &cli.command {
+        Command::Simulate(_) => {
+            "the checkpoint is written; the same command with --resume continues to exactly the same result"
+        }
+        Command::Reproduce(_) => {
+            "run the same command again: finished stages are kept and the simulation resumes its checkpoint"
+        }
+        _ => "run the command again",
+    };
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
@@ -526,13 +540,16 @@ fn main() {
             .map_err(Into::into),
         Command::Train(args) => cli::nn::train(&args, ctx),
         Command::Gradcam(args) => cli::nn::gradcam(&args),
-        Command::Analyze(args) => glasscam::analysis::cli::run(&args),
+        Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
         Command::Minimize(a) => minimize(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        match e {
+            glasscam::Error::Interrupted => eprintln!("interrupted: {after_interrupt}"),
+            _ => eprintln!("error: {e}"),
+        }
         std::process::exit(match e {
             glasscam::Error::Interrupted => 130,
             _ => 1,

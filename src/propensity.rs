@@ -2,8 +2,6 @@
 //! replicas of one batched simulation), unwrapped displacements, cage-relative squared displacements with cages
 //! from the t = 0 Voronoi neighbours, the propensity Delta_i(t) and delta(t).
 
-use glasscam_kernels::md::cpu::CpuMd;
-use glasscam_kernels::md::gpu::GpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment, Thermo};
 use std::path::Path;
 
@@ -205,11 +203,8 @@ pub fn run_ensemble(
     let mut md_seconds = 0.0;
     for lo in (0..total).step_by(chunk) {
         let hi = (lo + chunk).min(total);
-        let part = crate::bench::slice_replicas(&reps, lo..hi);
-        let mut md: Box<dyn MdBackend> = match compute {
-            Compute::Cpu => Box::new(CpuMd::new(setup.clone())?),
-            Compute::Gpu(ctx) => Box::new(GpuMd::new(ctx.clone(), setup.clone())?),
-        };
+        let part = reps.slice(lo..hi);
+        let mut md: Box<dyn MdBackend> = crate::protocol::md_backend(compute, setup)?;
         md.upload(&part)?;
         let mut per_sample: Vec<Replicas> = Vec::with_capacity(samples.len());
         let mut done = 0u64;

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::analysis::{GammaSet, GradcamIndex};
+use crate::analysis::{AnalyzeInput, CoarseGrain, GammaSet, GradcamIndex};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::{Class, Preset};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::nn::{Covered, ModelConfig, Split};
+use crate::nn::{Covered, ModelConfig, ReplicaSet};
 use crate::outdir::OutDir;
 use crate::propensity::EnsembleConfig;
 use crate::protocol::{Protocol, RunOptions};
@@ -62,24 +62,6 @@ impl ReproducePreset {
     }
 }
 
-/// Settings of the analyze stage.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AnalyzeSettings {
-    /// Coarse-graining length xi (the paper's 3).
-    pub xi: f64,
-    /// Coarse-graining cut-off in units of xi.
-    pub cutoff: f64,
-}
-
-impl Default for AnalyzeSettings {
-    fn default() -> Self {
-        AnalyzeSettings {
-            xi: 3.0,
-            cutoff: 3.0,
-        }
-    }
-}
-
 /// Everything a reproduce run needs besides the compute device and the caller's context.
 #[derive(Clone, Debug)]
 pub struct ReproduceConfig {
@@ -88,7 +70,8 @@ pub struct ReproduceConfig {
     pub preset: ReproducePreset,
     /// Seed of the simulation and the propensity ensembles (the network's seed is in `preset.model`).
     pub seed: u64,
-    pub analyze: AnalyzeSettings,
+    /// The analyze stage's coarse-graining.
+    pub analyze: CoarseGrain,
     pub out: PathBuf,
     /// Replace stage directories that `stages.json` does not record (and an unreadable `stages.json`).
     pub force: bool,
@@ -176,10 +159,13 @@ pub enum StageSettings {
         model: ModelConfig,
     },
     Gradcam {
-        split: Split,
+        split: ReplicaSet,
         batch: usize,
     },
-    Analyze(AnalyzeSettings),
+    Analyze {
+        xi: f64,
+        cutoff: f64,
+    },
     Propensity {
         runs: usize,
         steps: u64,
@@ -206,10 +192,13 @@ impl StageSettings {
                 model: c.preset.model.clone(),
             },
             Stage::Gradcam => StageSettings::Gradcam {
-                split: Split::Test,
+                split: ReplicaSet::Test,
                 batch: GRADCAM_BATCH,
             },
-            Stage::Analyze => StageSettings::Analyze(c.analyze),
+            Stage::Analyze => StageSettings::Analyze {
+                xi: c.analyze.xi,
+                cutoff: c.analyze.cutoff_factor,
+            },
             Stage::Propensity => StageSettings::Propensity {
                 runs: c.preset.propensity_runs,
                 steps: c.preset.propensity_steps,
@@ -344,7 +333,8 @@ fn gradcam_both(compute: &Compute, model: &Path, data: &Dataset, out: &Path) -> 
         target_class: "own class (glass for glass configurations, liquid for liquid ones)".into(),
     };
     for class in [Class::Glass, Class::Liquid] {
-        let snapshots = crate::nn::select_snapshots(data, &file, Covered::of(class), Split::Test)?;
+        let snapshots =
+            crate::nn::select_snapshots(data, &file, Covered::of(class), ReplicaSet::Test)?;
         let r = crate::nn::gradcam(compute, model, data, class, &snapshots, GRADCAM_BATCH)?;
         crate::nn::write_gradcam(&out.join(class.name()), &r)?;
         rows.extend_from_slice(&r.gamma);
@@ -384,19 +374,26 @@ fn run_stage(
             gradcam_both(compute, &model_dir, &data, &out)?;
         }
         Stage::Analyze => {
-            crate::analysis::cli::run(&crate::analysis::cli::AnalyzeArgs {
-                data: Some(data_dir),
-                input: None,
-                format: None,
-                system: None,
-                types: None,
-                gradcam: Some(gradcam_dir),
-                out,
-                xi: c.analyze.xi,
-                cutoff: c.analyze.cutoff,
-                config: first_good_glass(dir)?,
-                no_plots: false,
-            })?;
+            let data = Dataset::load(&data_dir)?;
+            let gamma = GammaSet::load(&gradcam_dir)?;
+            let a = crate::analysis::analyze(
+                AnalyzeInput {
+                    system: &data.manifest.system,
+                    source: data_dir.display().to_string(),
+                    configs: crate::analysis::dataset_configs(&data),
+                    gamma: Some(&gamma),
+                    coarse: c.analyze,
+                    skipped: Vec::new(),
+                },
+                ctx,
+            )?;
+            crate::analysis::write_analysis(
+                &out,
+                &a,
+                true,
+                first_good_glass(dir)?,
+                Some(&gradcam_dir),
+            )?;
         }
         Stage::Propensity => {
             // A glass configuration the network got right carries a Gamma to correlate with; without one the

@@ -11,7 +11,7 @@ use glasscam::nn::config::ModelConfig;
 use glasscam::nn::data::images;
 use glasscam::nn::data::write_synthetic;
 use glasscam::nn::gradcam::GradcamFile;
-use glasscam::nn::{gradcam, model, select_snapshots, train, write_gradcam, Covered, Split};
+use glasscam::nn::{gradcam, model, select_snapshots, train, write_gradcam, Covered, ReplicaSet};
 
 fn small_config() -> ModelConfig {
     ModelConfig {
@@ -99,7 +99,7 @@ fn train_then_gradcam_on_synthetic_data() {
     assert_eq!(train::evaluate(&after, &labels).confusion, m.test.confusion);
 
     let gc = |covered: Covered, dir: &str| {
-        let snaps = select_snapshots(&data, &file, covered, Split::Test).expect("snapshots");
+        let snaps = select_snapshots(&data, &file, covered, ReplicaSet::Test).expect("snapshots");
         let r = gradcam(&Compute::Cpu, &out, &data, Class::Glass, &snaps, 4).expect("gradcam");
         write_gradcam(&tmp.path().join(dir), &r).expect("write gradcam");
         r
@@ -109,7 +109,7 @@ fn train_then_gradcam_on_synthetic_data() {
 
     // the glass score explained on both classes' test configurations
     let f = gc(Covered::Both, "gc_both").file;
-    assert_eq!(f.class, "glass");
+    assert_eq!(f.class, Class::Glass);
     let mut classes: Vec<&str> = f
         .snapshots
         .iter()
@@ -127,7 +127,7 @@ fn train_then_gradcam_on_synthetic_data() {
     .expect("json");
     assert_eq!(disk.snapshots, f.snapshots);
     // every liquid test configuration covered, none of another split
-    let e = select_snapshots(&data, &file, Covered::Liquid, Split::All).expect("all");
+    let e = select_snapshots(&data, &file, Covered::Liquid, ReplicaSet::All).expect("all");
     assert_eq!(e.len(), 25);
 }
 
@@ -136,7 +136,7 @@ fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {
         &std::fs::read_to_string(dir.join("gradcam.json")).expect("gradcam.json"),
     )
     .expect("json");
-    assert_eq!(f.class, "glass");
+    assert_eq!(f.class, Class::Glass);
     assert_eq!(f.snapshots.len(), rows);
     assert_eq!(f.predicted.len(), rows);
     for &k in &f.snapshots {
@@ -206,7 +206,7 @@ fn the_cli_trains_and_explains() {
         &std::fs::read_to_string(gc.join("gradcam.json")).expect("gradcam.json"),
     )
     .expect("json");
-    assert_eq!(f.class, "liquid");
+    assert_eq!(f.class, Class::Liquid);
     assert_eq!(f.snapshots.len(), 25);
 }
 

@@ -321,44 +321,44 @@ pub enum Compute {
 }
 
 impl Compute {
-    /// Resolves the user's `--backend` choice, printing one line that says what was picked and why.
+    /// Resolves the user's `--backend` choice, silently (the library does not print; see `resolve`).
     pub fn select(choice: BackendChoice) -> Result<Self> {
-        match choice {
-            BackendChoice::Cpu => {
-                eprintln!(
-                    "backend: CPU twin ({} threads), as asked",
-                    rayon::current_num_threads()
-                );
-                Ok(Compute::Cpu)
-            }
+        Self::resolve(choice).map(|(c, _)| c)
+    }
+
+    /// Resolves the user's `--backend` choice into the compute path and one line saying what was picked and
+    /// why, for the caller (the binary) to show.
+    pub fn resolve(choice: BackendChoice) -> Result<(Self, String)> {
+        let threads = rayon::current_num_threads();
+        Ok(match choice {
+            BackendChoice::Cpu => (
+                Compute::Cpu,
+                format!("backend: CPU twin ({threads} threads), as asked"),
+            ),
             BackendChoice::Gpu => {
                 let ctx = shared_context()?;
-                eprintln!("backend: GPU {}", ctx.describe());
-                Ok(Compute::Gpu(ctx))
+                let line = format!("backend: GPU {}", ctx.describe());
+                (Compute::Gpu(ctx), line)
             }
             BackendChoice::Auto => match shared_context() {
                 Ok(ctx) if !ctx.is_software() => {
-                    eprintln!("backend: GPU {}", ctx.describe());
-                    Ok(Compute::Gpu(ctx))
+                    let line = format!("backend: GPU {}", ctx.describe());
+                    (Compute::Gpu(ctx), line)
                 }
-                Ok(ctx) => {
-                    eprintln!(
-                        "backend: CPU twin ({} threads): the only adapter is the software one, {} \
+                Ok(ctx) => (
+                    Compute::Cpu,
+                    format!(
+                        "backend: CPU twin ({threads} threads): the only adapter is the software one, {} \
                          (use --backend gpu to run the WGSL kernels on it anyway)",
-                        rayon::current_num_threads(),
                         ctx.info.name
-                    );
-                    Ok(Compute::Cpu)
-                }
-                Err(_) => {
-                    eprintln!(
-                        "backend: CPU twin ({} threads): no GPU adapter found",
-                        rayon::current_num_threads()
-                    );
-                    Ok(Compute::Cpu)
-                }
+                    ),
+                ),
+                Err(_) => (
+                    Compute::Cpu,
+                    format!("backend: CPU twin ({threads} threads): no GPU adapter found"),
+                ),
             },
-        }
+        })
     }
 
     /// What determines the numbers a run produces (not thread counts): recorded in data sets, compared on merge.
@@ -386,9 +386,20 @@ pub fn shared_context() -> Result<Arc<GpuContext>> {
 }
 
 /// For GPU tests: the shared context, or `None` after printing that the test skipped.
-/// With `GLASSCAM_REQUIRE_GPU=1` a missing adapter panics instead, so CI cannot skip silently.
+/// With `GLASSCAM_REQUIRE_GPU=1` a missing adapter panics instead, so CI cannot skip silently; with
+/// `GLASSCAM_REQUIRE_HARDWARE=1` a software adapter panics too.
 pub fn test_context(test: &str) -> Option<Arc<GpuContext>> {
     match shared_context() {
+        // scripts/gpu-check: the point is the hardware, so a software adapter must not pass for it
+        Ok(ctx)
+            if ctx.is_software()
+                && std::env::var("GLASSCAM_REQUIRE_HARDWARE").as_deref() == Ok("1") =>
+        {
+            panic!(
+                "{test}: GLASSCAM_REQUIRE_HARDWARE=1 but the adapter is a software one: {}",
+                ctx.describe()
+            )
+        }
         Ok(ctx) => Some(ctx),
         Err(e) => {
             if std::env::var("GLASSCAM_REQUIRE_GPU").as_deref() == Ok("1") {

@@ -1,8 +1,8 @@
 //! Structural indicators (Voronoi volume Upsilon, Tong-Tanaka Theta), coarse-graining, normalisation and their
-//! per-configuration correlations with the Grad-CAM score Gamma (SPEC §7-8): the `analyze` command.
+//! per-configuration correlations with the Grad-CAM score Gamma (SPEC §7-8): the engine of `glasscam analyze`.
 
+pub mod analyze;
 pub mod bench;
-pub mod cli;
 pub mod coarse;
 pub mod gamma;
 pub mod plots;
@@ -10,6 +10,10 @@ pub mod stats;
 pub mod tong_tanaka;
 pub mod voronoi;
 
+pub use analyze::{
+    analyze, dataset_configs, imported_configs, write_analysis, Analysis, AnalyzeInput,
+    CorrelationRow, SummaryRow,
+};
 pub use bench::bench_analysis;
 pub use coarse::{coarse_grain, normalise, CoarseGrain};
 pub use gamma::{GammaSet, GradcamIndex};
@@ -17,6 +21,7 @@ pub use stats::{pearson, spearman};
 pub use tong_tanaka::tong_tanaka;
 pub use voronoi::{voronoi, Voronoi};
 
+use crate::domain::Class;
 use crate::error::Result;
 
 /// The three correlated pairs, in the order of every `[f64; 3]` here (SPEC §8, Theta enters as 1 - Theta).
@@ -116,17 +121,18 @@ pub fn sign_agrees(paper: Option<&str>, mean: Option<f64>) -> Option<bool> {
 }
 
 /// The paper's values or signs (SPEC §8) for a pair, per system and class; `None` where it gives none.
-pub fn paper_reference(system: &str, class: &str, pair: usize) -> Option<&'static str> {
+pub fn paper_reference(system: &str, class: Class, pair: usize) -> Option<&'static str> {
+    use Class::{Glass, Liquid};
     match (system, class, pair) {
-        ("abm", "glass", 0) => Some("0.552"),
-        ("abm", "glass", 1) => Some("0.403"),
-        ("abm", "glass", 2) => Some("0.355"),
-        ("abm", "liquid", 1) => Some("< 0"),
-        ("kam", "glass", 0) => Some("< 0"),
-        ("kam", "glass", 1) => Some("< 0"),
+        ("abm", Glass, 0) => Some("0.552"),
+        ("abm", Glass, 1) => Some("0.403"),
+        ("abm", Glass, 2) => Some("0.355"),
+        ("abm", Liquid, 1) => Some("< 0"),
+        ("kam", Glass, 0) => Some("< 0"),
+        ("kam", Glass, 1) => Some("< 0"),
         // Only C(Gamma, Upsilon) changes sign between KAM glass and liquid.
-        ("kam", "liquid", 0) => Some("> 0"),
-        ("kam", "liquid", 1) => Some("< 0"),
+        ("kam", Liquid, 0) => Some("> 0"),
+        ("kam", Liquid, 1) => Some("< 0"),
         _ => None,
     }
 }

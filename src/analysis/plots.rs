@@ -11,6 +11,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use crate::domain::Class;
+
 use super::stats::kde;
 use crate::error::{Error, Result};
 
@@ -64,16 +66,16 @@ fn both<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<Vec<PathBuf
 /// One violin group: the coefficients of one class for every pair.
 #[derive(Clone, Debug)]
 pub struct ViolinClass {
-    pub class: String,
+    pub class: Class,
     /// `values[pair]`: the coefficients over configurations (NaN entries are ignored).
     pub values: Vec<Vec<f64>>,
 }
 
-fn class_colour(class: &str) -> RGBColor {
+fn class_colour(class: Class) -> RGBColor {
     match class {
-        "glass" => RGBColor(31, 119, 180),
-        "liquid" => RGBColor(214, 39, 40),
-        _ => RGBColor(127, 127, 127),
+        Class::Glass => RGBColor(31, 119, 180),
+        Class::Liquid => RGBColor(214, 39, 40),
+        Class::Other => RGBColor(127, 127, 127),
     }
 }
 
@@ -182,7 +184,7 @@ fn violin_body<DB: DrawingBackend>(
                 .collect();
             let mut poly = pts.clone();
             poly.extend(pts.iter().rev().map(|(x, y)| (2.0 * x0 - x, *y)));
-            let col = class_colour(&cls.class);
+            let col = class_colour(cls.class);
             chart
                 // An opaque pale fill: translucent polygons rasterise with seams in the bitmap backend.
                 .draw_series(std::iter::once(Polygon::new(
@@ -208,7 +210,7 @@ fn violin_body<DB: DrawingBackend>(
                 )))
                 .map_err(s)?;
             if g == 0 {
-                anno.label(cls.class.clone()).legend(move |(x, y)| {
+                anno.label(cls.class.name()).legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 15, y + 5)], col.filled())
                 });
             }

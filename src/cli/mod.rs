@@ -1,6 +1,7 @@
 //! The binary's own modules: argument parsing lives in `main.rs` and here, console output only here. One file per
 //! command group; each parses its arguments into the library's typed inputs and prints what the engine returns.
 
+pub mod analyze;
 pub mod nn;
 pub mod propensity;
 pub mod render;

@@ -7,7 +7,7 @@ use glasscam::dataset::Dataset;
 use glasscam::domain::Class;
 use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
-use glasscam::nn::{Covered, ModelConfig, Split};
+use glasscam::nn::{Covered, ModelConfig, ReplicaSet};
 
 use super::select_compute;
 
@@ -73,7 +73,7 @@ pub struct GradcamArgs {
     pub configs: Option<Covered>,
     /// Which replicas: the model's test split, or all.
     #[arg(long, value_enum, default_value = "test")]
-    pub split: Split,
+    pub split: ReplicaSet,
     #[arg(long)]
     pub out: PathBuf,
     /// Images per Grad-CAM batch.

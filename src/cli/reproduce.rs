@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use glasscam::analysis::CoarseGrain;
 use glasscam::domain::Preset;
 use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
-use glasscam::reproduce::{AnalyzeSettings, ReproduceConfig, ReproducePreset};
+use glasscam::reproduce::{ReproduceConfig, ReproducePreset};
 use glasscam::system::SystemDef;
 
 use super::select_compute;
@@ -81,9 +82,9 @@ pub fn reproduce(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
         systems,
         preset,
         seed: a.seed,
-        analyze: AnalyzeSettings {
+        analyze: CoarseGrain {
             xi: a.xi,
-            cutoff: a.cutoff,
+            cutoff_factor: a.cutoff,
         },
         out: a.out.clone(),
         force: a.force,

@@ -10,6 +10,7 @@ use glasscam_kernels::Compute;
 
 use super::model::Split;
 use crate::dataset::{Dataset, Manifest, SnapshotMeta, FORMAT_VERSION};
+use crate::domain::Class;
 use crate::error::{Error, Result};
 use crate::system::SystemDef;
 
@@ -192,10 +193,10 @@ pub fn write_synthetic(
     };
     let a = box_l / n_side as f64;
     for r in 0..replicas {
-        for (t, class) in ["liquid", "glass"].into_iter().enumerate() {
+        for (t, class) in Class::BOTH.into_iter().enumerate() {
             let off = (uni() * a, uni() * a);
             for i in 0..n {
-                let (x, y) = if class == "liquid" {
+                let (x, y) = if class == Class::Liquid {
                     (uni() * box_l, uni() * box_l)
                 } else {
                     let (ix, iy) = (i % n_side, i / n_side);
@@ -210,8 +211,8 @@ pub fn write_synthetic(
             snapshots.push(SnapshotMeta {
                 index: r * 2 + t,
                 replica: r,
-                class: class.into(),
-                label: t as i64,
+                class: class.name().into(),
+                label: class.label(),
                 step: 0,
                 target_t: if t == 0 { 2.0 } else { 0.05 },
                 kinetic_t: 0.0,

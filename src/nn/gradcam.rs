@@ -58,7 +58,7 @@ impl Covered {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
-pub enum Split {
+pub enum ReplicaSet {
     /// The model's test replicas.
     Test,
     /// Every replica (a data set the model was not trained on).
@@ -70,11 +70,11 @@ pub enum Split {
 pub struct GradcamFile {
     pub data: String,
     pub model: String,
-    pub class: String,
+    pub class: Class,
     /// Data set snapshot index of each row of gamma.npy and maps.npy.
     pub snapshots: Vec<usize>,
     /// Predicted class name of each row.
-    pub predicted: Vec<String>,
+    pub predicted: Vec<Class>,
     /// Glass probability of each row.
     pub p_glass: Vec<f64>,
     /// Snapshots (data set indices) whose predicted class is not their true class: leave them out.
@@ -116,7 +116,7 @@ pub fn gradcam(
         file: GradcamFile {
             data: data.dir.display().to_string(),
             model: model_dir.display().to_string(),
-            class: class.name().into(),
+            class,
             snapshots: snapshots.to_vec(),
             predicted: Vec::new(),
             p_glass: Vec::new(),
@@ -146,7 +146,7 @@ pub fn gradcam(
             out.file
                 .p_glass
                 .push((l[1] - m).exp() / ((l[0] - m).exp() + (l[1] - m).exp()));
-            out.file.predicted.push(Class::BOTH[pred].name().into());
+            out.file.predicted.push(Class::BOTH[pred]);
             let label = data.manifest.snapshots[k].label;
             if label != pred as i64 {
                 out.file.misclassified.push(k);
@@ -161,11 +161,11 @@ pub fn select_snapshots(
     data: &Dataset,
     model: &ModelFile,
     covered: Covered,
-    split: Split,
+    split: ReplicaSet,
 ) -> Result<Vec<usize>> {
     let replicas: Option<std::collections::BTreeSet<usize>> = match split {
-        Split::All => None,
-        Split::Test => Some(model.split.test.iter().copied().collect()),
+        ReplicaSet::All => None,
+        ReplicaSet::Test => Some(model.split.test.iter().copied().collect()),
     };
     let snapshots: Vec<usize> = data
         .manifest
@@ -185,8 +185,8 @@ pub fn select_snapshots(
                  data set the model was not trained on",
                 covered.name(),
                 match split {
-                    Split::Test => "test",
-                    Split::All => "whole",
+                    ReplicaSet::Test => "test",
+                    ReplicaSet::All => "whole",
                 },
                 &model.split.test[..model.split.test.len().min(5)]
             ),

@@ -14,5 +14,5 @@ pub mod train;
 
 pub use bench::bench_nn;
 pub use config::ModelConfig;
-pub use gradcam::{gradcam, select_snapshots, write_gradcam, Covered, GradcamResult, Split};
+pub use gradcam::{gradcam, select_snapshots, write_gradcam, Covered, GradcamResult, ReplicaSet};
 pub use train::{train, write_model, Metrics, Trained};

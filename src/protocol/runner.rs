@@ -71,17 +71,15 @@ pub fn md_backend(compute: &Compute, setup: &MdSetup) -> Result<Box<dyn MdBacken
     })
 }
 
-/// Expected neighbours per particle within the list radius, with room for the list to grow 1.5x (the GPU
-/// backend still grows it on overflow).
+/// Neighbour-list entries per particle to plan for: the backend's starting capacity with room to grow 1.5x on
+/// overflow (one capacity model: `MdSetup::list_capacities`).
 fn neighbours_per_particle(setup: &MdSetup) -> f64 {
-    let density = setup.n as f64 / (setup.box_l * setup.box_l);
-    let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
-    std::f64::consts::PI * rl * rl * density * 1.5 + 8.0
+    setup.list_capacities().1 as f64 * 1.5
 }
 
-/// Device bytes per replica: the neighbour list (the largest buffer) plus cells and per-particle state.
+/// Device bytes per replica in the largest buffer, the neighbour list.
 fn device_bytes_per_replica(setup: &MdSetup) -> f64 {
-    (neighbours_per_particle(setup) * 4.0 + 16.0 * 4.0) * setup.n as f64
+    neighbours_per_particle(setup) * 4.0 * setup.n as f64
 }
 
 /// Replicas per chunk that fit the device.

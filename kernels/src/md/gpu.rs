@@ -1,7 +1,7 @@
 //! Launch of `md_forces` and `md_step` on wgpu: buffers, the shared bind-group layout, dispatch, and the
 //! grow-and-redo loop when a cell or neighbour list overflows its capacity.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{
     Advance, MdBackend, MdParams, MdSetup, ReplicaState, Replicas, SpeciesParams, Thermo, MAX_CELLS,
@@ -13,6 +13,35 @@ use crate::registry;
 /// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
 const PARAM_STRIDE: u64 = 256;
 const PARAM_SLOTS: u64 = 64;
+
+/// The MD pipelines of one device: compiled once per device and process, shared by every chunk and run.
+struct MdPipes {
+    layout: wgpu::BindGroupLayout,
+    forces: wgpu::ComputePipeline,
+    step: wgpu::ComputePipeline,
+}
+
+impl MdPipes {
+    fn shared(ctx: &Arc<GpuContext>) -> Arc<MdPipes> {
+        type Cache = Mutex<Vec<(Arc<GpuContext>, Arc<MdPipes>)>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+        let mut list = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, p)) = list.iter().find(|(c, _)| Arc::ptr_eq(c, ctx)) {
+            return p.clone();
+        }
+        let layout = ctx.layout("md", &registry::MD_STEP.access());
+        let forces = ctx.pipeline_with(&registry::MD_FORCES, &layout);
+        let step = ctx.pipeline_with(&registry::MD_STEP, &layout);
+        let p = Arc::new(MdPipes {
+            layout,
+            forces,
+            step,
+        });
+        list.push((ctx.clone(), p.clone()));
+        p
+    }
+}
 
 struct Buffers {
     params: wgpu::Buffer,
@@ -31,9 +60,7 @@ struct Buffers {
 pub struct GpuMd {
     ctx: Arc<GpuContext>,
     pub setup: MdSetup,
-    layout: wgpu::BindGroupLayout,
-    forces_pipe: wgpu::ComputePipeline,
-    step_pipe: wgpu::ComputePipeline,
+    pipes: Arc<MdPipes>,
     bufs: Option<Buffers>,
     n_replicas: usize,
     pub cell_cap: u32,
@@ -50,23 +77,13 @@ pub struct GpuMd {
 impl GpuMd {
     pub fn new(ctx: Arc<GpuContext>, setup: MdSetup) -> Result<GpuMd> {
         setup.check()?;
-        let layout = ctx.layout("md", &registry::MD_STEP.access());
-        let forces_pipe = ctx.pipeline_with(&registry::MD_FORCES, &layout);
-        let step_pipe = ctx.pipeline_with(&registry::MD_STEP, &layout);
-        let nc = setup.cells_per_side();
-        let density = setup.n as f64 / (setup.box_l * setup.box_l);
-        let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
+        let pipes = MdPipes::shared(&ctx);
         // Expected occupancies with room for fluctuations; overflow still grows them.
-        let per_cell = setup.n as f64 / (nc * nc) as f64;
-        let cell_cap = ((per_cell * 1.6).ceil() as u32 + 8).min(setup.n as u32);
-        let nbr_cap = ((std::f64::consts::PI * rl * rl * density * 1.3).ceil() as u32 + 8)
-            .min(setup.n as u32);
+        let (cell_cap, nbr_cap) = setup.list_capacities();
         Ok(GpuMd {
             ctx,
             setup,
-            layout,
-            forces_pipe,
-            step_pipe,
+            pipes,
             bufs: None,
             n_replicas: 0,
             cell_cap,
@@ -167,7 +184,7 @@ impl GpuMd {
         ];
         let bind = ctx.bind_layout(
             "md",
-            &self.layout,
+            &self.pipes.layout,
             &[
                 (&params, Some(std::mem::size_of::<MdParams>() as u64)),
                 (&pairs_b, None),
@@ -239,7 +256,7 @@ impl GpuMd {
                 label: Some("md_forces"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.forces_pipe);
+            pass.set_pipeline(&self.pipes.forces);
             pass.set_bind_group(0, &b.bind, &[0]);
             pass.dispatch_workgroups(self.n_replicas as u32, 1, 1);
         }
@@ -344,7 +361,7 @@ impl MdBackend for GpuMd {
                     label: Some("md_step"),
                     timestamp_writes: None,
                 });
-                pass.set_pipeline(&self.step_pipe);
+                pass.set_pipeline(&self.pipes.step);
                 while offset < chunk {
                     let steps = (chunk - offset).min(self.steps_per_dispatch as u64);
                     let mut p = self.params(steps as u32);

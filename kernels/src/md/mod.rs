@@ -208,6 +208,20 @@ impl MdSetup {
         &self.pairs[si as usize * self.n_species() + sj as usize]
     }
 
+    /// The one capacity model for the cell and neighbour lists: expected occupancies with room for
+    /// fluctuations. The GPU backend starts from these (and grows them on overflow); the runner sizes chunks
+    /// by them.
+    pub fn list_capacities(&self) -> (u32, u32) {
+        let nc = self.cells_per_side();
+        let density = self.n as f64 / (self.box_l * self.box_l);
+        let rl = self.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);
+        let per_cell = self.n as f64 / (nc * nc) as f64;
+        let cell_cap = ((per_cell * 1.6).ceil() as u32 + 8).min(self.n as u32);
+        let nbr_cap =
+            ((std::f64::consts::PI * rl * rl * density * 1.3).ceil() as u32 + 8).min(self.n as u32);
+        (cell_cap, nbr_cap)
+    }
+
     /// Degrees of freedom for the thermostat: 2D, total momentum fixed at zero.
     pub fn n_dof(&self) -> f64 {
         (2 * self.n).saturating_sub(2).max(1) as f64
@@ -351,6 +365,18 @@ pub struct Replicas {
 impl Replicas {
     pub fn count(&self) -> usize {
         self.thermo.len()
+    }
+
+    /// Replicas `range` (a chunk of a batch).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Replicas {
+        let n = self.n;
+        Replicas {
+            n,
+            pos: self.pos[range.start * n..range.end * n].to_vec(),
+            vel: self.vel[range.start * n..range.end * n].to_vec(),
+            img: self.img[range.start * n..range.end * n].to_vec(),
+            thermo: self.thermo[range].to_vec(),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
-//! `glasscam analyze`: indicators, correlations, summary, violin plots and field maps of a data set (or of an
-//! imported LAMMPS dump / extended XYZ trajectory), optionally against a Grad-CAM score.
+//! The analyze stage: indicators, correlations and their summary for a set of configurations (a data set's, or an
+//! imported LAMMPS dump / extended XYZ trajectory's), optionally against a Grad-CAM score (`analyze`), and the
+//! files, violin plots and field maps (`write_analysis`).
 //!
-//! What `--out DIR` receives (S = configurations analysed, N = particles):
+//! What the output directory receives (S = configurations analysed, N = particles):
 //! - `snapshots.npy` int64 [S]: the data-set row (or frame number) of each analysed configuration;
 //! - `upsilon.npy`, `theta.npy` float64 [S, N]: raw Voronoi area and Tong-Tanaka Theta;
 //!   `upsilon_cg.npy`, `theta_cg.npy` (and `gamma_cg.npy` with `--gradcam`): coarse-grained, normalised to
@@ -12,15 +13,15 @@
 //! - `summary.csv` / `summary.json`: mean, standard deviation and count per class, pair and method, with
 //!   the paper's value or sign (SPEC §8) beside the Pearson rows;
 //! - `violin_pearson.{png,svg}`, `violin_spearman.{png,svg}`: coefficients per configuration, glass vs liquid;
-//! - `map_*_<snapshot>.{png,svg}`: field maps of one configuration (`--config`, default the first glass one);
+//! - `map_*_<snapshot>.{png,svg}`: field maps of one configuration (`map_config`, default the first glass one);
 //! - `analysis.json`: settings, source, counts and every skipped frame or configuration with its reason.
 //!
 //! Configurations the network misclassified (listed in `gradcam.json`) are left out, like the paper does.
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::plots::{field_map, violin, FieldMap, ViolinClass};
 use super::stats::mean_std;
@@ -30,75 +31,124 @@ use super::{
 };
 use super::{PAIRS, PAIR_LABELS};
 use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
-use crate::import::{self, Format, SpeciesMap};
+use crate::events::Ctx;
 use crate::npy;
 use crate::system::SystemDef;
 
-/// Options of `glasscam analyze`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct AnalyzeArgs {
-    /// Data set directory written by `glasscam simulate`.
-    #[arg(long, conflicts_with = "input", required_unless_present = "input")]
-    pub data: Option<PathBuf>,
-    /// A trajectory written by another program (every frame is analysed).
-    #[arg(long, requires = "format", requires = "system")]
-    pub input: Option<PathBuf>,
-    /// Format of --input.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// System of --input: `abm`, `kam` or a TOML system file (gives the Tong-Tanaka diameters).
-    #[arg(long)]
-    pub system: Option<String>,
-    /// Map the file's atom types to species, e.g. `1=A,2=B` (default: a type named like a species is that
-    /// species, else integer type t is species t-1).
-    #[arg(long)]
-    pub types: Option<String>,
-    /// Grad-CAM directory (`gamma.npy` + `gradcam.json`); without it only Upsilon and Theta are analysed.
-    #[arg(long)]
-    pub gradcam: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Coarse-graining length xi.
-    #[arg(long, default_value_t = 3.0)]
-    pub xi: f64,
-    /// Coarse-graining cut-off in units of xi.
-    #[arg(long, default_value_t = 3.0)]
-    pub cutoff: f64,
-    /// Snapshot (data set row, or frame number) drawn as field maps; default: the first glass one analysed.
-    #[arg(long)]
-    pub config: Option<usize>,
-    /// Skip the figures.
-    #[arg(long)]
-    pub no_plots: bool,
+/// One configuration to analyse.
+#[derive(Clone, Debug)]
+pub struct Config<'a> {
+    /// Data-set row or frame number.
+    pub snapshot: usize,
+    pub replica: Option<usize>,
+    pub class: Class,
+    pub box_l: [f64; 2],
+    pub positions: Cow<'a, [f64]>,
+    pub species: Cow<'a, [u32]>,
 }
 
-/// One configuration to analyse.
-struct Config<'a> {
-    /// Data-set row or frame number.
-    snapshot: usize,
-    replica: Option<usize>,
-    class: String,
-    box_l: [f64; 2],
-    positions: Cow<'a, [f64]>,
-    species: Cow<'a, [u32]>,
+/// Every snapshot of a data set, borrowed.
+pub fn dataset_configs(ds: &Dataset) -> Vec<Config<'_>> {
+    let l = ds.box_l();
+    ds.manifest
+        .snapshots
+        .iter()
+        .map(|m| Config {
+            snapshot: m.index,
+            replica: Some(m.replica),
+            class: Class::from_label(m.label),
+            box_l: [l, l],
+            positions: Cow::Borrowed(ds.snapshot(m.index)),
+            species: Cow::Borrowed(&ds.species[..]),
+        })
+        .collect()
+}
+
+/// The frames of an imported trajectory of `system` (class from the file's `class=` key, else `other`); a frame
+/// whose density differs from the system's by more than 5 % is kept with a warning through `ctx`.
+pub fn imported_configs(
+    imported: crate::import::Imported,
+    system: &SystemDef,
+    source: &str,
+    ctx: Ctx,
+) -> Vec<Config<'static>> {
+    imported
+        .frames
+        .into_iter()
+        .map(|f| {
+            let density = f.species.len() as f64 / (f.box_l[0] * f.box_l[1]);
+            if (density / system.density - 1.0).abs() > 0.05 {
+                ctx.warn(&format!(
+                    "{source} frame {}: density {density:.4} differs from system `{}`'s {} by more than 5%",
+                    f.index, system.name, system.density
+                ));
+            }
+            Config {
+                snapshot: f.index,
+                replica: None,
+                class: f
+                    .class
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(Class::Other),
+                box_l: f.box_l,
+                positions: Cow::Owned(f.positions),
+                species: Cow::Owned(f.species),
+            }
+        })
+        .collect()
+}
+
+/// What `analyze` works on.
+pub struct AnalyzeInput<'a> {
+    pub system: &'a SystemDef,
+    /// Where the configurations came from (a path), for messages and `analysis.json`.
+    pub source: String,
+    pub configs: Vec<Config<'a>>,
+    /// Gamma per configuration; configurations it does not cover, or lists as misclassified, are left out.
+    pub gamma: Option<&'a GammaSet>,
+    pub coarse: CoarseGrain,
+    /// Frames or configurations already skipped by the caller (e.g. bad frames of an import), with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// One analysed configuration.
+pub struct Analysed<'a> {
+    pub config: Config<'a>,
+    pub indicators: Indicators,
+    pub correlations: Correlations,
+}
+
+/// The result of `analyze`.
+pub struct Analysis<'a> {
+    pub system: SystemDef,
+    pub source: String,
+    pub coarse: CoarseGrain,
+    pub with_gamma: bool,
+    pub done: Vec<Analysed<'a>>,
+    /// One row per analysed configuration, in `done` order.
+    pub rows: Vec<CorrelationRow>,
+    pub summary: Vec<SummaryRow>,
+    /// Everything skipped, with the reason.
+    pub skipped: Vec<String>,
 }
 
 /// Per-configuration result row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationRow {
     pub snapshot: usize,
     pub replica: Option<usize>,
-    pub class: String,
+    pub class: Class,
     pub pearson: [f64; 3],
     pub spearman: [f64; 3],
 }
 
 /// One line of the summary table.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
-    pub class: String,
+    pub class: Class,
     pub pair: String,
     pub method: String,
     pub mean: Option<f64>,
@@ -136,110 +186,40 @@ fn fmt_csv(v: f64) -> String {
     }
 }
 
-/// Runs `glasscam analyze`.
-pub fn run(args: &AnalyzeArgs) -> Result<()> {
-    if !(args.xi > 0.0 && args.xi.is_finite() && args.cutoff > 0.0 && args.cutoff.is_finite()) {
+/// Voronoi, Tong-Tanaka, coarse-graining and correlations of every configuration (in parallel), and their
+/// summary beside the paper's numbers. A configuration that fails is skipped with a warning through `ctx`.
+pub fn analyze<'a>(input: AnalyzeInput<'a>, ctx: Ctx) -> Result<Analysis<'a>> {
+    let cg = input.coarse;
+    if !(cg.xi > 0.0 && cg.xi.is_finite() && cg.cutoff_factor > 0.0 && cg.cutoff_factor.is_finite())
+    {
         return Err(Error::Input(format!(
-            "--xi and --cutoff must be positive, got {} and {}",
-            args.xi, args.cutoff
+            "the coarse-graining length xi and cut-off must be positive, got {} and {}",
+            cg.xi, cg.cutoff_factor
         )));
     }
-    let cg = CoarseGrain {
-        xi: args.xi,
-        cutoff_factor: args.cutoff,
-    };
-    let mut skipped: Vec<String> = Vec::new();
-    // Keeps the data set alive for the borrowed configurations.
-    let dataset;
-    let (system, source, mut configs): (SystemDef, String, Vec<Config>) = if let Some(dir) =
-        &args.data
-    {
-        dataset = Dataset::load(dir)?;
-        let l = dataset.box_l();
-        let configs = dataset
-            .manifest
-            .snapshots
-            .iter()
-            .map(|m| Config {
-                snapshot: m.index,
-                replica: Some(m.replica),
-                class: m.class.clone(),
-                box_l: [l, l],
-                positions: Cow::Borrowed(dataset.snapshot(m.index)),
-                species: Cow::Borrowed(&dataset.species[..]),
-            })
-            .collect();
-        (
-            dataset.manifest.system.clone(),
-            dir.display().to_string(),
-            configs,
-        )
-    } else if let (Some(input), Some(format), Some(sys)) = (&args.input, args.format, &args.system)
-    {
-        let system = SystemDef::resolve(sys)?;
-        let map = SpeciesMap::new(&system, args.types.as_deref())?;
-        let imported = import::read(input, format, &map)?;
-        for e in &imported.errors {
-            eprintln!("warning: skipping {e}");
-            skipped.push(e.to_string());
-        }
-        if imported.frames.is_empty() {
-            return Err(Error::Input(format!(
-                "{}: no usable frame ({} bad; see the warnings above)",
-                input.display(),
-                imported.errors.len()
-            )));
-        }
-        let configs = imported
-            .frames
-            .into_iter()
-            .map(|f| {
-                let density = f.species.len() as f64 / (f.box_l[0] * f.box_l[1]);
-                if (density / system.density - 1.0).abs() > 0.05 {
-                    eprintln!(
-                        "warning: {} frame {}: density {density:.4} differs from system `{}`'s {} by more than 5%",
-                        input.display(),
-                        f.index,
-                        system.name,
-                        system.density
-                    );
-                }
-                Config {
-                    snapshot: f.index,
-                    replica: None,
-                    class: f.class.unwrap_or_else(|| "other".into()),
-                    box_l: f.box_l,
-                    positions: Cow::Owned(f.positions),
-                    species: Cow::Owned(f.species),
-                }
-            })
-            .collect();
-        (system, input.display().to_string(), configs)
-    } else {
-        return Err(Error::Input(
-            "give --data DIR, or --input FILE with --format and --system".into(),
-        ));
-    };
+    let AnalyzeInput {
+        system,
+        source,
+        mut configs,
+        gamma,
+        mut skipped,
+        ..
+    } = input;
     let diameters = system.diameters();
-    let gamma = match &args.gradcam {
-        Some(dir) => Some(GammaSet::load(dir)?),
-        None => None,
-    };
-    if let Some(g) = &gamma {
+    if let Some(g) = gamma {
         let before = configs.len();
         let mis = configs
             .iter()
             .filter(|c| g.row(c.snapshot).is_some() && g.is_misclassified(c.snapshot))
             .count();
         configs.retain(|c| g.row(c.snapshot).is_some() && !g.is_misclassified(c.snapshot));
-        println!(
+        ctx.note(&format!(
             "Grad-CAM covers {} of {before} configurations; {mis} misclassified ones are left out",
             configs.len() + mis
-        );
+        ));
         if let Some(c) = configs.iter().find(|c| c.species.len() != g.n_particles) {
             return Err(Error::Input(format!(
-                "{}: gamma.npy has {} particles per row, snapshot {} has {}",
-                args.gradcam.as_deref().unwrap_or(Path::new("")).display(),
+                "gamma.npy has {} particles per row, snapshot {} has {}",
                 g.n_particles,
                 c.snapshot,
                 c.species.len()
@@ -247,7 +227,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         }
     }
     if configs.is_empty() {
-        return Err(Error::Input("no configuration to analyse".into()));
+        return Err(Error::Input(format!(
+            "{source}: no configuration to analyse"
+        )));
     }
     let results: Vec<Result<(Indicators, Correlations)>> = configs
         .par_iter()
@@ -257,18 +239,22 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
                 box_l: c.box_l,
                 species: &c.species,
                 diameters: &diameters,
-                gamma: gamma.as_ref().and_then(|g| g.row(c.snapshot)),
+                gamma: gamma.and_then(|g| g.row(c.snapshot)),
             };
             analyse_config(&input, cg)
         })
         .collect();
-    let mut done: Vec<(&Config, Indicators, Correlations)> = Vec::new();
-    for (c, r) in configs.iter().zip(results) {
+    let mut done: Vec<Analysed> = Vec::new();
+    for (c, r) in configs.into_iter().zip(results) {
         match r {
-            Ok((ind, cor)) => done.push((c, ind, cor)),
+            Ok((indicators, correlations)) => done.push(Analysed {
+                config: c,
+                indicators,
+                correlations,
+            }),
             Err(e) => {
                 let msg = format!("{source}: snapshot {}: {e}", c.snapshot);
-                eprintln!("warning: skipping {msg}");
+                ctx.warn(&format!("skipping {msg}"));
                 skipped.push(msg);
             }
         }
@@ -278,55 +264,74 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
             "{source}: every configuration failed (see the warnings above)"
         )));
     }
-    let out = &args.out;
-    std::fs::create_dir_all(out).at(out)?;
-    write_indicators(out, &done)?;
     let rows: Vec<CorrelationRow> = done
         .iter()
-        .map(|(c, _, cor)| CorrelationRow {
-            snapshot: c.snapshot,
-            replica: c.replica,
-            class: c.class.clone(),
-            pearson: cor.pearson,
-            spearman: cor.spearman,
+        .map(|d| CorrelationRow {
+            snapshot: d.config.snapshot,
+            replica: d.config.replica,
+            class: d.config.class,
+            pearson: d.correlations.pearson,
+            spearman: d.correlations.spearman,
         })
         .collect();
-    write_correlations_csv(&out.join("correlations.csv"), &rows)?;
     let summary = summarise(&system.name, &rows);
-    write_summary(out, &summary)?;
-    print_summary(&summary);
+    Ok(Analysis {
+        system: system.clone(),
+        source,
+        coarse: cg,
+        with_gamma: gamma.is_some(),
+        done,
+        rows,
+        summary,
+        skipped,
+    })
+}
+
+/// Writes the arrays, `correlations.csv`, `summary.{csv,json}`, `analysis.json` and, with `plots`, the violins
+/// and the field maps of snapshot `map_config` (default: the first glass one analysed).
+pub fn write_analysis(
+    out: &Path,
+    a: &Analysis,
+    plots: bool,
+    map_config: Option<usize>,
+    gradcam: Option<&Path>,
+) -> Result<()> {
+    std::fs::create_dir_all(out).at(out)?;
+    write_indicators(out, &a.done)?;
+    write_correlations_csv(&out.join("correlations.csv"), &a.rows)?;
+    write_summary(out, &a.summary)?;
     let mut map_snapshot = None;
-    if !args.no_plots {
-        plot_violins(out, &system.name, &rows, gamma.is_some())?;
-        let pick = match args.config {
-            Some(k) => Some(done.iter().find(|d| d.0.snapshot == k).ok_or_else(|| {
-                Error::Input(format!("--config {k}: snapshot {k} was not analysed (not present, skipped or misclassified)"))
+    if plots {
+        plot_violins(out, &a.system.name, &a.rows, a.with_gamma)?;
+        let pick = match map_config {
+            Some(k) => Some(a.done.iter().find(|d| d.config.snapshot == k).ok_or_else(|| {
+                Error::Input(format!(
+                    "--config {k}: snapshot {k} was not analysed (not present, skipped or misclassified)"
+                ))
             })?),
-            None => done.iter().find(|d| d.0.class == "glass").or(done.first()),
+            None => a
+                .done
+                .iter()
+                .find(|d| d.config.class == Class::Glass)
+                .or(a.done.first()),
         };
-        if let Some((c, ind, _)) = pick {
-            plot_maps(out, &system.name, c, ind, &diameters)?;
-            map_snapshot = Some(c.snapshot);
+        if let Some(d) = pick {
+            plot_maps(out, &a.system, d)?;
+            map_snapshot = Some(d.config.snapshot);
         }
     }
     let record = RunRecord {
         program_version: env!("CARGO_PKG_VERSION"),
-        source,
-        system: &system,
-        xi: cg.xi,
-        cutoff_factor: cg.cutoff_factor,
-        gradcam: args.gradcam.as_ref().map(|p| p.display().to_string()),
-        analysed: done.len(),
-        skipped,
+        source: a.source.clone(),
+        system: &a.system,
+        xi: a.coarse.xi,
+        cutoff_factor: a.coarse.cutoff_factor,
+        gradcam: gradcam.map(|p| p.display().to_string()),
+        analysed: a.done.len(),
+        skipped: a.skipped.clone(),
         field_map_snapshot: map_snapshot,
     };
-    write_json_atomic(&out.join("analysis.json"), &record)?;
-    println!(
-        "wrote {} configurations' analysis to {}",
-        done.len(),
-        out.display()
-    );
-    Ok(())
+    write_json_atomic(&out.join("analysis.json"), &record)
 }
 
 /// Reads one per-particle field of a configuration's indicators.
@@ -336,11 +341,11 @@ type FieldGetter = fn(&Indicators) -> Option<&[f64]>;
 type MapSpec<'a> = (String, String, &'a [f64], Option<&'a [f64]>);
 
 /// Per-particle arrays: stacked [S, N] when every configuration has the same N, else one file per snapshot.
-fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) -> Result<()> {
-    let snaps: Vec<i64> = done.iter().map(|d| d.0.snapshot as i64).collect();
+fn write_indicators(out: &Path, done: &[Analysed]) -> Result<()> {
+    let snaps: Vec<i64> = done.iter().map(|d| d.config.snapshot as i64).collect();
     npy::write(&out.join("snapshots.npy"), &[snaps.len() as u64], &snaps)?;
-    let n = done[0].1.upsilon.len();
-    let same = done.iter().all(|d| d.1.upsilon.len() == n);
+    let n = done[0].indicators.upsilon.len();
+    let same = done.iter().all(|d| d.indicators.upsilon.len() == n);
     let fields: [(&str, FieldGetter); 5] = [
         ("upsilon", |i| Some(&i.upsilon)),
         ("theta", |i| Some(&i.theta)),
@@ -349,13 +354,13 @@ fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) ->
         ("gamma_cg", |i| i.gamma_cg.as_deref()),
     ];
     for (name, get) in fields {
-        if get(&done[0].1).is_none() {
+        if get(&done[0].indicators).is_none() {
             continue;
         }
         if same {
             let mut all = Vec::with_capacity(done.len() * n);
             for d in done {
-                all.extend_from_slice(get(&d.1).unwrap_or(&[]));
+                all.extend_from_slice(get(&d.indicators).unwrap_or(&[]));
             }
             npy::write(
                 &out.join(format!("{name}.npy")),
@@ -364,9 +369,9 @@ fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) ->
             )?;
         } else {
             for d in done {
-                let v = get(&d.1).unwrap_or(&[]);
+                let v = get(&d.indicators).unwrap_or(&[]);
                 npy::write(
-                    &out.join(format!("{name}_{}.npy", d.0.snapshot)),
+                    &out.join(format!("{name}_{}.npy", d.config.snapshot)),
                     &[v.len() as u64],
                     v,
                 )?;
@@ -376,7 +381,7 @@ fn write_indicators(out: &Path, done: &[(&Config, Indicators, Correlations)]) ->
     if same {
         let mut all = Vec::with_capacity(done.len() * n);
         for d in done {
-            all.extend_from_slice(&d.1.n_neighbours);
+            all.extend_from_slice(&d.indicators.n_neighbours);
         }
         npy::write(
             &out.join("n_neighbours.npy"),
@@ -413,36 +418,26 @@ fn write_correlations_csv(path: &Path, rows: &[CorrelationRow]) -> Result<()> {
 
 /// Mean and standard deviation of each pair per class and method, beside the paper's values.
 pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
-    let mut classes: Vec<String> = Vec::new();
-    for r in rows {
-        if !classes.contains(&r.class) {
-            classes.push(r.class.clone());
-        }
-    }
-    classes.sort_by_key(|c| match c.as_str() {
-        "glass" => 0,
-        "liquid" => 1,
-        _ => 2,
-    });
+    let classes = classes_of(rows);
     let mut out = Vec::new();
     for class in &classes {
         for (m, method) in ["pearson", "spearman"].iter().enumerate() {
             for (p, pair) in PAIRS.iter().enumerate() {
                 let vals: Vec<f64> = rows
                     .iter()
-                    .filter(|r| &r.class == class)
+                    .filter(|r| r.class == *class)
                     .map(|r| if m == 0 { r.pearson[p] } else { r.spearman[p] })
                     .collect();
                 let (mean, std, count) = mean_std(&vals);
                 // The paper's numbers are Pearson coefficients.
                 let paper = if m == 0 {
-                    paper_reference(system, class, p)
+                    paper_reference(system, *class, p)
                 } else {
                     None
                 };
                 let mean = finite_or_none(mean);
                 out.push(SummaryRow {
-                    class: class.clone(),
+                    class: *class,
                     pair: pair.to_string(),
                     method: method.to_string(),
                     mean,
@@ -477,55 +472,37 @@ fn write_summary(out: &Path, rows: &[SummaryRow]) -> Result<()> {
     write_json_atomic(&out.join("summary.json"), &rows)
 }
 
-fn print_summary(rows: &[SummaryRow]) {
-    println!(
-        "{:<8} {:<16} {:<9} {:>9} {:>9} {:>6} {:>7} {:>5}",
-        "class", "pair", "method", "mean", "std", "n", "paper", "sign"
-    );
-    for r in rows.iter().filter(|r| r.count > 0) {
-        println!(
-            "{:<8} {:<16} {:<9} {:>9.4} {:>9.4} {:>6} {:>7} {:>5}",
-            r.class,
-            r.pair,
-            r.method,
-            r.mean.unwrap_or(f64::NAN),
-            r.std.unwrap_or(f64::NAN),
-            r.count,
-            r.paper.clone().unwrap_or_default(),
-            match r.sign_agrees {
-                Some(true) => "ok",
-                Some(false) => "DIFF",
-                None => "",
-            }
-        );
+/// The classes present, glass first, then liquid, then other (the order of the summary and the violins).
+fn classes_of(rows: &[CorrelationRow]) -> Vec<Class> {
+    let mut classes: Vec<Class> = Vec::new();
+    for r in rows {
+        if !classes.contains(&r.class) {
+            classes.push(r.class);
+        }
     }
+    classes.sort_by_key(|c| match c {
+        Class::Glass => 0,
+        Class::Liquid => 1,
+        Class::Other => 2,
+    });
+    classes
 }
 
 fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: bool) -> Result<()> {
     // Without Gamma only C(1-Theta, Upsilon) exists.
     let pairs: Vec<usize> = if with_gamma { vec![0, 1, 2] } else { vec![2] };
     let labels: Vec<&str> = pairs.iter().map(|&p| PAIR_LABELS[p]).collect();
-    let mut classes: Vec<String> = Vec::new();
-    for r in rows {
-        if !classes.contains(&r.class) {
-            classes.push(r.class.clone());
-        }
-    }
-    classes.sort_by_key(|c| match c.as_str() {
-        "glass" => 0,
-        "liquid" => 1,
-        _ => 2,
-    });
+    let classes = classes_of(rows);
     for (m, method) in ["pearson", "spearman"].iter().enumerate() {
         let vc: Vec<ViolinClass> = classes
             .iter()
             .map(|class| ViolinClass {
-                class: class.clone(),
+                class: *class,
                 values: pairs
                     .iter()
                     .map(|&p| {
                         rows.iter()
-                            .filter(|r| &r.class == class)
+                            .filter(|r| r.class == *class)
                             .map(|r| if m == 0 { r.pearson[p] } else { r.spearman[p] })
                             .collect()
                     })
@@ -536,7 +513,7 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
             .iter()
             .map(|&p| {
                 if m == 0 {
-                    paper_reference(system, "glass", p).and_then(|v| v.parse().ok())
+                    paper_reference(system, Class::Glass, p).and_then(|v| v.parse().ok())
                 } else {
                     None
                 }
@@ -553,13 +530,10 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
     Ok(())
 }
 
-fn plot_maps(
-    out: &Path,
-    system: &str,
-    c: &Config,
-    ind: &Indicators,
-    diameters: &[f64],
-) -> Result<()> {
+fn plot_maps(out: &Path, system: &SystemDef, a: &Analysed) -> Result<()> {
+    let (c, ind) = (&a.config, &a.indicators);
+    let diameters = system.diameters();
+    let system = &system.name;
     let d: Vec<f64> = c.species.iter().map(|&s| diameters[s as usize]).collect();
     let one_minus_theta: Vec<f64> = ind.theta_cg.iter().map(|t| 1.0 - t).collect();
     let k = c.snapshot;

@@ -1,10 +1,13 @@
-//! `glasscam analyze` end to end on a small data set with a Grad-CAM directory, and on an imported XYZ file.
+//! The analyze stage end to end on a small data set with a Grad-CAM directory (the engine, typed), and on an
+//! imported XYZ file (through the `glasscam analyze` command).
 
 use glasscam::analysis::bench::random_configs;
-use glasscam::analysis::cli::{run, AnalyzeArgs};
-use glasscam::analysis::{GammaSet, GradcamIndex};
+use glasscam::analysis::{
+    analyze, dataset_configs, pearson, write_analysis, AnalyzeInput, CoarseGrain, GammaSet,
+    GradcamIndex,
+};
 use glasscam::dataset::{Dataset, Manifest, SnapshotMeta};
-use glasscam::import::Format;
+use glasscam::domain::Class;
 use glasscam::system::{Species, SystemDef};
 
 /// An ABM-like system of n particles (half A, half B).
@@ -26,22 +29,6 @@ fn small_abm(n: usize) -> SystemDef {
         },
     ];
     s
-}
-
-fn args(out: &std::path::Path) -> AnalyzeArgs {
-    AnalyzeArgs {
-        data: None,
-        input: None,
-        format: None,
-        system: None,
-        types: None,
-        gradcam: None,
-        out: out.to_path_buf(),
-        xi: 3.0,
-        cutoff: 3.0,
-        config: None,
-        no_plots: false,
-    }
 }
 
 #[test]
@@ -102,11 +89,35 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
     };
     GammaSet::write(&gdir, &index, n, &gamma).expect("write gradcam");
     let out = tmp.path().join("out");
-    let mut a = args(&out);
-    a.data = Some(data);
-    a.gradcam = Some(gdir);
-    a.config = Some(5);
-    run(&a).expect("analyze");
+    let ds = Dataset::load(&data).expect("load");
+    let g = GammaSet::load(&gdir).expect("gamma");
+    let a = analyze(
+        AnalyzeInput {
+            system: &ds.manifest.system,
+            source: "test data".into(),
+            configs: dataset_configs(&ds),
+            gamma: Some(&g),
+            coarse: CoarseGrain::default(),
+            skipped: Vec::new(),
+        },
+        glasscam::events::quiet(),
+    )
+    .expect("analyze");
+    write_analysis(&out, &a, true, Some(5), Some(&gdir)).expect("write");
+    let rows: Vec<(usize, Option<usize>, Class)> = a
+        .rows
+        .iter()
+        .map(|r| (r.snapshot, r.replica, r.class))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (0, Some(0), Class::Liquid),
+            (1, Some(0), Class::Glass),
+            (2, Some(1), Class::Liquid),
+            (5, Some(2), Class::Glass)
+        ]
+    );
     if let Ok(dir) = std::env::var("GLASSCAM_KEEP_ANALYSIS") {
         // For looking at the figures by eye.
         let _ = std::fs::create_dir_all(&dir);
@@ -133,9 +144,22 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
     assert!(lines[4].starts_with("5,2,glass,"), "{}", lines[4]);
     let fields: Vec<&str> = lines[4].split(',').collect();
     assert_eq!(fields.len(), 9);
-    for f in &fields[3..] {
+    // each coefficient is the one of the written fields (to the CSV's 6 decimals), and the returned rows agree
+    let row = |name: &str| {
+        let (_, v) = glasscam::npy::read::<f64>(&out.join(format!("{name}.npy"))).expect(name);
+        v[3 * n..4 * n].to_vec()
+    };
+    let (gcg, ucg) = (row("gamma_cg"), row("upsilon_cg"));
+    let omt: Vec<f64> = row("theta_cg").iter().map(|t| 1.0 - t).collect();
+    let want = [
+        pearson(&gcg, &ucg),
+        pearson(&gcg, &omt),
+        pearson(&omt, &ucg),
+    ];
+    assert_eq!(a.rows[3].pearson, want);
+    for (f, w) in fields[3..6].iter().zip(want) {
         let v: f64 = f.parse().expect("coefficient");
-        assert!((-1.0..=1.0).contains(&v));
+        assert!((v - w).abs() <= 5e-7, "CSV {v} vs {w}");
     }
     let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary");
     assert!(summary.contains("glass,gamma_upsilon,pearson,"));
@@ -196,11 +220,20 @@ fn analyze_xyz_input_skips_a_bad_frame_and_analyses_the_rest() {
     let file = tmp.path().join("traj.xyz");
     std::fs::write(&file, text).expect("write");
     let out = tmp.path().join("out");
-    let mut a = args(&out);
-    a.input = Some(file);
-    a.format = Some(Format::Xyz);
-    a.system = Some("abm".into());
-    run(&a).expect("analyze");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_glasscam"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .args(["analyze", "--format", "xyz", "--system", "abm", "--input"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run glasscam analyze");
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{err}");
+    assert!(
+        err.contains("warning: skipping") && err.contains("x is NaN"),
+        "{err}"
+    );
     let (_, snaps) = glasscam::npy::read::<i64>(&out.join("snapshots.npy")).expect("snapshots");
     assert_eq!(snaps, vec![0, 2]);
     let record = std::fs::read_to_string(out.join("analysis.json")).expect("record");

@@ -1,0 +1,42 @@
+//! Every GPU-vs-CPU test (`tests/<kernel>_should_match_cpu.rs`) in one binary, for `scripts/gpu-check` to carry to
+//! a GPU machine. Not part of `cargo test` (`test = false` in Cargo.toml): each file also runs on its own there.
+//! `tests/shaders_validate.rs` checks that every such file is listed here.
+
+#[path = "../adam_should_match_cpu.rs"]
+mod adam_should_match_cpu;
+#[path = "../conv2d_backward_input_should_match_cpu.rs"]
+mod conv2d_backward_input_should_match_cpu;
+#[path = "../conv2d_backward_weight_should_match_cpu.rs"]
+mod conv2d_backward_weight_should_match_cpu;
+#[path = "../conv2d_forward_should_match_cpu.rs"]
+mod conv2d_forward_should_match_cpu;
+#[path = "../dense_backward_input_should_match_cpu.rs"]
+mod dense_backward_input_should_match_cpu;
+#[path = "../dense_backward_weight_should_match_cpu.rs"]
+mod dense_backward_weight_should_match_cpu;
+#[path = "../dense_forward_should_match_cpu.rs"]
+mod dense_forward_should_match_cpu;
+#[path = "../dropout_should_match_cpu.rs"]
+mod dropout_should_match_cpu;
+#[path = "../gradcam_should_match_cpu.rs"]
+mod gradcam_should_match_cpu;
+#[path = "../grid_sample_should_match_cpu.rs"]
+mod grid_sample_should_match_cpu;
+#[path = "../gridize_bin_should_match_cpu.rs"]
+mod gridize_bin_should_match_cpu;
+#[path = "../gridize_should_match_cpu.rs"]
+mod gridize_should_match_cpu;
+#[path = "../md_forces_should_match_cpu.rs"]
+mod md_forces_should_match_cpu;
+#[path = "../md_step_should_match_cpu.rs"]
+mod md_step_should_match_cpu;
+#[path = "../mean_pool_backward_should_match_cpu.rs"]
+mod mean_pool_backward_should_match_cpu;
+#[path = "../mean_pool_should_match_cpu.rs"]
+mod mean_pool_should_match_cpu;
+#[path = "../relu_backward_should_match_cpu.rs"]
+mod relu_backward_should_match_cpu;
+#[path = "../softmax_xent_should_match_cpu.rs"]
+mod softmax_xent_should_match_cpu;
+#[path = "../train_step_should_match_cpu.rs"]
+mod train_step_should_match_cpu;
