@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod gnn;
 pub mod import;
 pub mod init;
 pub mod minimize;

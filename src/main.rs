@@ -61,7 +61,10 @@ enum Command {
         backend: BackendChoice,
     },
     /// Train the glass/liquid CNN on a data set.
-    Train(cli::nn::TrainArgs),
+    /// (`--arch mpnn`: the graph network of SPEC §10 instead.)
+    Train(cli::gnn::TrainCmd),
+    /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
+    Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
@@ -538,7 +541,11 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(args) => cli::nn::train(&args, ctx),
+        Command::Train(t) => match t.arch {
+            cli::gnn::Arch::Cnn => cli::nn::train(&t.args, ctx),
+            cli::gnn::Arch::Mpnn => cli::gnn::train(&t.args, ctx),
+        },
+        Command::Attention(args) => cli::gnn::attention(&args, ctx),
         Command::Gradcam(args) => cli::nn::gradcam(&args),
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),

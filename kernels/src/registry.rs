@@ -67,6 +67,8 @@ pub enum Family {
     Md,
     /// `NnParams` at binding 0, launched by `nn::gpu::NnGpu`.
     Nn,
+    /// `GnnParams` at binding 0, launched by `gnn::gpu::run`.
+    Gnn,
 }
 
 impl Family {
@@ -87,9 +89,11 @@ impl Family {
             ("MAX_MAPS", nn::MAX_MAPS as u32),
             ("DENSE_BATCH", nn::DENSE_BATCH),
         ];
+        const GNN: &[(&str, u32)] = &[("WG", crate::gnn::gpu::WG)];
         match self {
             Family::Md => MD,
             Family::Nn => NN,
+            Family::Gnn => GNN,
         }
     }
 
@@ -113,6 +117,8 @@ pub enum Dispatch {
     Groups(fn(&NnParams) -> u64),
     /// One workgroup per replica (`MdParams::n_replicas`).
     Replicas,
+    /// Sized by the family's launcher from its own parameter block (`gnn::gpu::GnnKernel`).
+    Launcher,
 }
 
 /// Read-only bindings after binding 0, in order (labels arrive as an empty slice: they are `labels`).
@@ -159,7 +165,7 @@ impl Kernel {
         match self.dispatch {
             Dispatch::Threads(items) => items(p).div_ceil(nn::WG as u64),
             Dispatch::Groups(items) => items(p),
-            Dispatch::Replicas => 0,
+            Dispatch::Replicas | Dispatch::Launcher => 0,
         }
     }
 }
@@ -408,6 +414,44 @@ nn_kernel!(
     Twin::Plan(|p, r, w, _| cpu::mean_pool_backward(p, r[0], &mut w[0]))
 );
 
+macro_rules! gnn_kernel {
+    ($id:ident, $name:literal, [$($bind:expr),*]) => {
+        pub const $id: Kernel = Kernel {
+            name: $name,
+            family: Family::Gnn,
+            parts: &[
+                shaders::GNN_COMMON,
+                include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            ],
+            bindings: &[b("P", Binding::Uniform), $($bind),*],
+            structs: &[crate::gnn::gpu::GnnParams::host_layout],
+            dispatch: Dispatch::Launcher,
+            twin: Twin::Host(concat!("gnn::cpu::", $name)),
+        };
+    };
+}
+
+gnn_kernel!(
+    GNN_SEGMENT_SUM,
+    "gnn_segment_sum",
+    [b("in_ptr", R), b("h", R), b("out", W)]
+);
+gnn_kernel!(
+    GNN_REVERSE_SUB,
+    "gnn_reverse_sub",
+    [b("src", R), b("rev", R), b("s", R), b("h", R), b("m", W)]
+);
+gnn_kernel!(
+    GNN_SEGMENT_SOFTMAX,
+    "gnn_segment_softmax",
+    [b("seg_ptr", R), b("score", R), b("alpha", W)]
+);
+gnn_kernel!(
+    GNN_SEGMENT_MEAN,
+    "gnn_segment_mean",
+    [b("node_ptr", R), b("x", R), b("out", W)]
+);
+
 /// Every kernel of the project; tests check that every file in `shaders/` belongs to one of these.
 pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
@@ -429,6 +473,10 @@ pub const ALL: &[&Kernel] = &[
     &GRADCAM,
     &MEAN_POOL,
     &MEAN_POOL_BACKWARD,
+    &GNN_SEGMENT_SUM,
+    &GNN_REVERSE_SUB,
+    &GNN_SEGMENT_SOFTMAX,
+    &GNN_SEGMENT_MEAN,
 ];
 
 /// The kernel called `name`.
