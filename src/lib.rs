@@ -10,6 +10,7 @@ pub mod export;
 pub mod gnn;
 pub mod import;
 pub mod init;
+pub mod minimize;
 pub mod nn;
 pub mod npy;
 pub mod outdir;
@@ -20,6 +21,7 @@ pub mod report;
 pub mod reproduce;
 pub mod schemas;
 pub mod system;
+pub mod task;
 
 pub use error::{Error, Result};
 pub use glasscam_kernels as kernels;

@@ -80,6 +80,9 @@ impl Family {
             ("MAX_CHAIN", md::MAX_CHAIN as u32),
             ("FAIL_NONFINITE", md::Failure::NonFinite.status()),
             ("FAIL_FORCE", md::Failure::AbsurdForce.status()),
+            ("FIRE_RUNNING", md::fire::RUNNING),
+            ("FIRE_CONVERGED", md::fire::CONVERGED),
+            ("FIRE_FAILED", md::fire::FAILED),
         ];
         const NN: &[(&str, u32)] = &[
             ("WG", nn::WG),
@@ -220,6 +223,47 @@ pub const MD_STEP: Kernel = Kernel {
     structs: MD_STRUCTS,
     dispatch: Dispatch::Replicas,
     twin: Twin::Host("md::cpu::md_step"),
+};
+
+/// md_common's bindings, then md_fire's FIRE parameters and per-replica state.
+pub const MD_FIRE_BINDINGS: &[Bind] = &[
+    b("P", U),
+    b("pairs", R),
+    b("sp", R),
+    b("species", R),
+    b("pos", W),
+    b("vel", W),
+    b("force", W),
+    b("pe", W),
+    b("img", W),
+    b("xref", W),
+    b("cells", W),
+    b("nbr", W),
+    b("nn", W),
+    b("state", W),
+    b("overflow", W),
+    b("FP", Binding::Uniform),
+    b("fire", W),
+];
+
+pub const MD_FIRE: Kernel = Kernel {
+    name: "md_fire",
+    family: Family::Md,
+    parts: &[
+        shaders::MD_COMMON,
+        include_str!("../../shaders/md_fire.wgsl"),
+    ],
+    bindings: MD_FIRE_BINDINGS,
+    structs: &[
+        MdParams::host_layout,
+        PairParams::host_layout,
+        SpeciesParams::host_layout,
+        ReplicaState::host_layout,
+        md::fire::FireParams::host_layout,
+        md::fire::FireState::host_layout,
+    ],
+    dispatch: Dispatch::Replicas,
+    twin: Twin::Host("md::fire::cpu::md_fire"),
 };
 
 macro_rules! nn_kernel {
@@ -412,6 +456,7 @@ gnn_kernel!(
 pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
     &MD_STEP,
+    &MD_FIRE,
     &GRIDIZE_BIN,
     &GRIDIZE,
     &GRID_SAMPLE,
