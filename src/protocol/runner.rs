@@ -82,10 +82,14 @@ fn device_bytes_per_replica(setup: &MdSetup) -> f64 {
     neighbours_per_particle(setup) * 4.0 * setup.n as f64
 }
 
-/// Replicas per chunk that fit the device.
+/// Particles per CPU chunk: one step of a chunk stays well under a second, so the first call into the backend
+/// (one step) already leaves a cancel responsive, and host memory stays bounded whatever the replica count.
+const CPU_CHUNK_PARTICLES: usize = 1 << 22;
+
+/// Replicas per chunk: what fits the device (GPU), or about 4 million particles (CPU).
 pub fn default_chunk(compute: &Compute, setup: &MdSetup, total: usize) -> usize {
     match compute {
-        Compute::Cpu => total.max(1),
+        Compute::Cpu => (CPU_CHUNK_PARTICLES / setup.n.max(1)).clamp(1, total.max(1)),
         Compute::Gpu(ctx) => {
             let fit = (ctx.max_binding() as f64 / device_bytes_per_replica(setup)).floor() as usize;
             let max_wg = ctx.limits.max_compute_workgroups_per_dimension as usize;
@@ -721,6 +725,17 @@ mod tests {
             s,
             "protocol.md.dt: 0.005 then, 0.004 now; seed: 1 then, 2 now"
         );
+    }
+
+    #[test]
+    fn cpu_chunks_hold_about_four_million_particles() {
+        let setup = SystemDef::kam().md_setup(&crate::system::MdSettings::default());
+        assert_eq!(setup.n, 2000);
+        assert_eq!(default_chunk(&Compute::Cpu, &setup, 100_000), 2097);
+        assert_eq!(default_chunk(&Compute::Cpu, &setup, 64), 64);
+        // and a paper-size run fits this machine's estimate with room to spare
+        let gib = memory_estimate(&setup, 2097, 5000, 2) / (1u64 << 30) as f64;
+        assert!(gib > 0.5 && gib < 4.0, "{gib} GiB");
     }
 
     #[test]
