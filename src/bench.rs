@@ -22,10 +22,13 @@ pub struct MdRow {
 
 /// `r` copies of one equilibrated liquid configuration (throughput does not care that they are equal).
 pub fn bench_replicas(setup: &MdSetup, r: usize, t: f64) -> Replicas {
-    let one = crate::init::random_replicas(setup, 1, 0..1, t);
-    let n = setup.n;
+    copies(&crate::init::random_replicas(setup, 1, 0..1, t), r)
+}
+
+/// `r` copies of the single replica `one`.
+pub fn copies(one: &Replicas, r: usize) -> Replicas {
     let mut out = Replicas {
-        n,
+        n: one.n,
         ..Default::default()
     };
     for _ in 0..r {
@@ -201,6 +204,94 @@ fn bench_md_quiet(
     let mut b: Box<dyn MdBackend> = crate::protocol::md_backend(compute, &setup)?;
     let (steps, secs) = time_backend(b.as_mut(), &reps, system.t_liquid, seconds)?;
     Ok(steps as f64 * (replicas * setup.n) as f64 / secs)
+}
+
+/// One measured row of `bench minimize`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MinimizeRow {
+    pub backend: String,
+    pub replicas: usize,
+    pub particles: usize,
+    /// FIRE iterations timed on every replica.
+    pub iterations: u64,
+    pub seconds: f64,
+    pub iteration_particles_per_s: f64,
+    /// Iterations x particles per second divided by the iterations x particles one full minimisation takes.
+    pub minimisations_per_s: f64,
+}
+
+/// `bench minimize`: FIRE throughput of each backend at each replica count, timing `iters` iterations of copies
+/// of one liquid (so every replica stays active); minimisations/s use the iteration count of one full
+/// minimisation of that liquid on the CPU twin (returned first).
+pub fn bench_minimize(
+    system: &SystemDef,
+    backends: &[Compute],
+    replicas: &[usize],
+    iters: u32,
+) -> Result<(u32, Vec<MinimizeRow>)> {
+    use glasscam_kernels::md::fire::cpu::CpuFire;
+    use glasscam_kernels::md::fire::gpu::GpuFire;
+    use glasscam_kernels::md::fire::{run_to_end, FireBackend};
+
+    let setup = system.md_setup(&MdSettings::default());
+    let t = system.t_liquid;
+    let mut md = glasscam_kernels::md::cpu::CpuMd::new(setup.clone())?;
+    md.upload(&bench_replicas(&setup, 1, t))?;
+    md.advance(&Advance {
+        segment: Segment {
+            t_from: t,
+            t_to: t,
+            len: 200,
+        },
+        seg_done: 0,
+        step0: 0,
+        steps: 200,
+    })?;
+    let one = md.download()?;
+    let cpu_cfg = crate::minimize::MinimizeSettings::default().fire(&setup, &Compute::Cpu)?;
+    let full = run_to_end(
+        &mut CpuFire::new(setup.clone(), cpu_cfg)?,
+        &one,
+        1000,
+        |_| Ok::<(), crate::Error>(()),
+    )?;
+    let per_min = full.minima[0].iterations.max(1);
+    let mut rows = Vec::new();
+    for &r in replicas {
+        let reps = copies(&one, r);
+        for compute in backends {
+            let cfg = crate::minimize::MinimizeSettings::default().fire(&setup, compute)?;
+            let (name, mut b): (&str, Box<dyn FireBackend>) = match compute {
+                Compute::Cpu => ("cpu", Box::new(CpuFire::new(setup.clone(), cfg)?)),
+                Compute::Gpu(ctx) => (
+                    "gpu",
+                    Box::new(GpuFire::new(ctx.clone(), setup.clone(), cfg)?),
+                ),
+            };
+            b.upload(&reps)?;
+            b.iterate(5)?; // warm-up: pipelines compiled, lists built
+            let start = Instant::now();
+            b.iterate(iters)?;
+            let done = b.download()?; // forces the GPU to finish
+            let seconds = start.elapsed().as_secs_f64();
+            let timed: u64 = done
+                .minima
+                .iter()
+                .map(|m| m.iterations.saturating_sub(5) as u64)
+                .sum();
+            let ips = timed as f64 * setup.n as f64 / seconds;
+            rows.push(MinimizeRow {
+                backend: name.into(),
+                replicas: r,
+                particles: setup.n,
+                iterations: timed,
+                seconds,
+                iteration_particles_per_s: ips,
+                minimisations_per_s: ips / (per_min as f64 * setup.n as f64),
+            });
+        }
+    }
+    Ok((per_min, rows))
 }
 
 /// One row of `bench gridize`.

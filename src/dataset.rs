@@ -24,7 +24,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MIXED: &str = "mixed: ";
 
 /// One snapshot's record in the manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotMeta {
     /// Row in positions.npy.
     pub index: usize,
@@ -45,7 +45,7 @@ pub struct SnapshotMeta {
 }
 
 /// What `manifest.json` holds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Manifest {
     pub format_version: u32,
     /// The glasscam version that wrote it.
@@ -71,7 +71,7 @@ pub struct Manifest {
     pub snapshots: Vec<SnapshotMeta>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedReplica {
     pub replica: usize,
     pub step: u64,

@@ -61,7 +61,10 @@ enum Command {
         backend: BackendChoice,
     },
     /// Train the glass/liquid CNN on a data set.
-    Train(cli::nn::TrainArgs),
+    /// (`--arch mpnn`: the graph network of SPEC §10 instead.)
+    Train(cli::gnn::TrainCmd),
+    /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
+    Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
     Gradcam(cli::nn::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM (SPEC §7-8).
@@ -70,6 +73,34 @@ enum Command {
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time (SPEC §9).
     Propensity(cli::propensity::PropensityArgs),
+    /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
+    Minimize(MinimizeArgs),
+}
+
+#[derive(Args)]
+struct MinimizeArgs {
+    /// Data set directory (from `glasscam simulate`).
+    #[arg(long)]
+    data: PathBuf,
+    /// all, glass, liquid, other, or snapshot indices such as 0,4,10-19.
+    #[arg(long, default_value = "all")]
+    snapshots: String,
+    /// Stop a snapshot at max |F| below this [default: 1e-8 on the CPU twin, 1e-2 on the GPU].
+    #[arg(long, allow_hyphen_values = true)]
+    ftol: Option<f64>,
+    /// FIRE iteration cap per snapshot (those still above ftol are reported).
+    #[arg(long, default_value_t = 100_000)]
+    max_iter: u32,
+    /// Snapshots minimised together.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+    /// Overwrite an existing result in --out.
+    #[arg(long)]
+    force: bool,
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -83,6 +114,17 @@ struct SimulateArgs {
     /// Number of replicas (default: the preset's).
     #[arg(long)]
     replicas: Option<usize>,
+    /// Temperature at which the run melts, equilibrates and starts cooling (default: the preset's, 4.0;
+    /// Swanson: 2.0).
+    #[arg(long)]
+    t_start: Option<f64>,
+    /// K snapshots evenly spaced in T from --t-start down to T_G (Swanson: 200), with no hold before each
+    /// (a constant-rate ramp); T_L and T_G keep their classes, the others are `other`.
+    #[arg(long)]
+    ramp_snapshots: Option<usize>,
+    /// Also FIRE-minimise every snapshot afterwards: OUT/inherent holds the inherent structures and E_IS.
+    #[arg(long)]
+    inherent: bool,
     /// Cooling rate |dT/dt| per time unit (default: the preset's).
     #[arg(long)]
     cool_rate: Option<f64>,
@@ -178,6 +220,18 @@ enum BenchWhat {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// FIRE minimisation throughput (`md_fire`), CPU twin vs GPU path, at N = 2000.
+    Minimize {
+        #[arg(long)]
+        backend: Option<BackendChoice>,
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256,1024")]
+        replicas: Vec<usize>,
+        #[arg(long, default_value = "kam")]
+        system: String,
+        /// FIRE iterations timed per row (every replica stays active through them).
+        #[arg(long, default_value_t = 200)]
+        iters: u32,
+    },
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long)]
@@ -235,6 +289,15 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.md.dt = x;
     }
     proto.extra_temps = a.temps;
+    if let Some(t) = a.t_start {
+        proto.t_start = t;
+    }
+    if let Some(k) = a.ramp_snapshots {
+        proto
+            .extra_temps
+            .extend(glasscam::task::ramp_temps(proto.t_start, sys.t_glass, k)?);
+        proto.hold_time = 0.0;
+    }
     let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
@@ -275,6 +338,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     );
     let finished_before = a.out.join(glasscam::dataset::MANIFEST).exists() && a.resume && !a.force;
     let t0 = std::time::Instant::now();
+    let compute = opts.compute.clone();
     let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
     if finished_before {
         return Ok(());
@@ -296,6 +360,59 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
             )
         }
     );
+    if a.inherent {
+        use glasscam::minimize as mz;
+        let data = glasscam::dataset::Dataset::load(&a.out)?;
+        let inh = mz::minimize(
+            &data,
+            &mz::Selection::All,
+            &mz::MinimizeSettings::default(),
+            &compute,
+            &ctx(),
+        )?;
+        mz::write_inherent(&a.out.join("inherent"), &inh, true)?;
+        eprintln!(
+            "inherent structures of all {} snapshots in {} ({} not converged)",
+            inh.info.snapshots.len(),
+            a.out.join("inherent").display(),
+            inh.info.not_converged.len()
+        );
+    }
+    Ok(())
+}
+
+fn minimize(a: MinimizeArgs) -> glasscam::Result<()> {
+    use glasscam::minimize::{self as m, MinimizeSettings, Selection};
+    let settings = MinimizeSettings {
+        ftol: a.ftol,
+        max_iter: a.max_iter,
+        batch: a.batch,
+    };
+    settings.check()?;
+    let selection = Selection::parse(&a.snapshots)?;
+    glasscam::outdir::no_overwrite(&a.out.join(m::INHERENT), a.force, "inherent structures")?;
+    let data = glasscam::dataset::Dataset::load(&a.data)?;
+    let compute = select_backend(a.backend)?;
+    let t0 = std::time::Instant::now();
+    let inh = m::minimize(&data, &selection, &settings, &compute, &ctx())?;
+    m::write_inherent(&a.out, &inh, a.force)?;
+    let k = inh.info.snapshots.len();
+    let iters: u64 = inh.info.snapshots.iter().map(|s| s.iterations as u64).sum();
+    let worst = inh
+        .info
+        .snapshots
+        .iter()
+        .map(|s| s.fmax)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "minimised {k} snapshots in {:.1} s ({} FIRE iterations on average, largest final max|F| {worst:.2e}, ftol {:e}); \
+         {} not converged; wrote {}",
+        t0.elapsed().as_secs_f64(),
+        iters / k.max(1) as u64,
+        inh.info.ftol,
+        inh.info.not_converged.len(),
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -312,7 +429,7 @@ fn main() {
     // how to go on after a signal, per command
     let after_interrupt = match &cli.command {
         Command::Simulate(_) => {
-            "the checkpoint is written; the same command with --resume continues to exactly the same result"
+            "the work done is saved; the same command with --resume continues to exactly the same result"
         }
         Command::Reproduce(_) => {
             "run the same command again: finished stages are kept and the simulation resumes its checkpoint"
@@ -373,6 +490,35 @@ fn main() {
             BenchWhat::Analysis { configs, out } => {
                 glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
             }
+            BenchWhat::Minimize {
+                backend,
+                replicas,
+                system,
+                iters,
+            } => SystemDef::resolve(&system).and_then(|sys| {
+                let (per_min, rows) = glasscam::bench::bench_minimize(
+                    &sys,
+                    &backends_for_bench(backend)?,
+                    &replicas,
+                    iters,
+                )?;
+                println!(
+                    "{} N = {}: one full minimisation of a liquid at T_L takes {per_min} FIRE iterations (CPU twin, ftol 1e-8)",
+                    sys.name,
+                    sys.n_particles()
+                );
+                println!(
+                    "{:<8} {:>9} {:>11} {:>9} {:>22} {:>16}",
+                    "backend", "replicas", "iterations", "seconds", "iterations*particles/s", "minimisations/s"
+                );
+                for r in rows {
+                    println!(
+                        "{:<8} {:>9} {:>11} {:>9.2} {:>22.3e} {:>16.3}",
+                        r.backend, r.replicas, r.iterations, r.seconds, r.iteration_particles_per_s, r.minimisations_per_s
+                    );
+                }
+                Ok(())
+            }),
             BenchWhat::Gridize {
                 backend,
                 grid,
@@ -395,11 +541,16 @@ fn main() {
         Command::Info { backend } => Compute::select(backend)
             .map(|c| println!("{}", c.describe()))
             .map_err(Into::into),
-        Command::Train(args) => cli::nn::train(&args, ctx),
+        Command::Train(t) => match t.arch {
+            cli::gnn::Arch::Cnn => cli::nn::train(&t.args, ctx),
+            cli::gnn::Arch::Mpnn => cli::gnn::train(&t.args, ctx),
+        },
+        Command::Attention(args) => cli::gnn::attention(&args, ctx),
         Command::Gradcam(args) => cli::nn::gradcam(&args),
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
+        Command::Minimize(a) => minimize(a),
     };
     if let Err(e) = result {
         match e {

@@ -271,7 +271,7 @@ pub fn run_ensemble(
 }
 
 /// The curves of `curves.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Curves {
     pub data: String,
     pub snapshot: usize,
@@ -295,7 +295,7 @@ pub struct Curves {
     pub particle_steps_per_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Peak {
     pub temp: f64,
     pub c_max: f64,

@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::analysis::{AnalyzeInput, CoarseGrain, GammaSet, GradcamIndex};
@@ -78,7 +77,19 @@ pub struct ReproduceConfig {
 }
 
 /// A stage of the pipeline, in the order they run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Simulate,
@@ -317,11 +328,6 @@ pub struct ReproduceOutcome {
     pub skipped: Vec<(String, Stage)>,
 }
 
-fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).at(path)?;
-    serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
-}
-
 /// Grad-CAM of each class over its own test configurations, joined into one directory for `analyze`.
 fn gradcam_both(compute: &Compute, model: &Path, data: &Dataset, out: &Path) -> Result<()> {
     let (file, _) = crate::nn::model::load(model)?;
@@ -522,10 +528,11 @@ pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<Reproduce
             outcome.ran.push((sys.name.clone(), stage));
         }
     }
-    let results = collect_results(&c.out, &c.systems, &records, &c.preset, compute)?;
+    let names: Vec<&str> = c.systems.iter().map(|s| s.name.as_str()).collect();
+    let results = crate::report::collect(&c.out, &names, &records, c.preset.name, compute)?;
     outcome.results = c.out.join("results.json");
     write_json_atomic(&outcome.results, &results)?;
-    let html = report_html(&c.out, &results)?;
+    let html = crate::report::render(&c.out, &results)?;
     outcome.report = c.out.join("report.html");
     std::fs::write(&outcome.report, html).at(&outcome.report)?;
     ctx.note(&format!(
@@ -534,311 +541,4 @@ pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<Reproduce
         total.elapsed().as_secs_f64()
     ));
     Ok(outcome)
-}
-
-/// The paper's numbers (Table II and §3's correlations) beside which ours are shown.
-fn paper_numbers(system: &str) -> Value {
-    match system {
-        "abm" => json!({
-            "accuracy": {"glass": 1.00, "liquid": 1.00},
-            "correlation_glass_mean": {"gamma_upsilon": 0.552, "gamma_1mtheta": 0.403, "1mtheta_upsilon": 0.355},
-            "signs": "C(Gamma, 1 - Theta) > 0 for glasses, < 0 for liquids",
-            "propensity_peak": 0.61,
-        }),
-        "kam" => json!({
-            "accuracy": {"glass": 1.00, "liquid": 0.998},
-            "signs": "C(Gamma, Upsilon) < 0 and C(Gamma, 1 - Theta) < 0 for glasses; only C(Gamma, Upsilon) changes sign between glass and liquid",
-            "propensity_peak": 0.68,
-        }),
-        _ => json!({}),
-    }
-}
-
-fn hardware() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    json!({"cpu": cpu, "threads": rayon::current_num_threads(), "os": std::env::consts::OS})
-}
-
-fn collect_results(
-    out: &Path,
-    systems: &[SystemDef],
-    records: &BTreeMap<String, StageRecord>,
-    preset: &ReproducePreset,
-    compute: &Compute,
-) -> Result<Value> {
-    let mut per = serde_json::Map::new();
-    for sys in systems {
-        let dir = out.join(&sys.name);
-        let metrics = read_json(&dir.join("model/metrics.json"))?;
-        let summary = read_json(&dir.join("analysis/summary.json"))?;
-        let curves = read_json(&dir.join("propensity/curves.json"))?;
-        let manifest = read_json(&dir.join("data/manifest.json"))?;
-        let gc = read_json(&dir.join("gradcam/gradcam.json"))?;
-        per.insert(
-            sys.name.clone(),
-            json!({
-                "data": {
-                    "replicas": manifest["n_replicas"],
-                    "snapshots": manifest["snapshots"].as_array().map_or(0, |v| v.len()),
-                    "failed_replicas": manifest["failed"],
-                    "backend": manifest["backend"],
-                },
-                "classification": {
-                    "test": metrics["test"],
-                    "validation": metrics["validation"],
-                    "epochs": metrics["epochs"],
-                    "best_epoch": metrics["best_epoch"],
-                    "train_samples_per_s": metrics["train_samples_per_s"],
-                },
-                "gradcam": {
-                    "configurations": gc["snapshots"].as_array().map_or(0, |v| v.len()),
-                    "misclassified": gc["misclassified"],
-                },
-                "correlations": summary,
-                "propensity": {
-                    "snapshot": curves["snapshot"],
-                    "temps": curves["temps"],
-                    "runs": curves["runs"],
-                    "times": curves["times"],
-                    "delta": curves["delta"],
-                    "correlation": curves["correlation"],
-                    "peaks": curves["peaks"],
-                    "particle_steps_per_s": curves["particle_steps_per_s"],
-                },
-                "paper": paper_numbers(&sys.name),
-            }),
-        );
-    }
-    Ok(json!({
-        "program_version": env!("CARGO_PKG_VERSION"),
-        "preset": preset,
-        "backend": compute.describe(),
-        "hardware": hardware(),
-        "stages": records.values().collect::<Vec<_>>(),
-        "systems": per,
-    }))
-}
-
-fn img(path: &Path) -> String {
-    use base64::Engine;
-    match std::fs::read(path) {
-        Ok(bytes) => format!(
-            "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
-            path.file_name()
-                .map(|f| f.to_string_lossy().to_string())
-                .unwrap_or_default(),
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        ),
-        Err(_) => format!(
-            "<p class=\"missing\">(figure {} missing)</p>",
-            path.display()
-        ),
-    }
-}
-
-fn num(v: &Value) -> String {
-    v.as_f64().map_or("&ndash;".into(), |x| format!("{x:.3}"))
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// The self-contained HTML report (figures embedded as data URIs).
-pub fn report_html(out: &Path, r: &Value) -> Result<String> {
-    let mut h = String::new();
-    h.push_str(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>glasscam report</title><style>\
-         body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}\
-         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}\
-         th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:520px;margin:4px}\
-         .missing{color:#a00}.note{color:#555;font-size:90%}</style></head><body>",
-    );
-    h.push_str("<h1>glasscam: what deep networks find in glasses</h1>");
-    h.push_str(&format!(
-        "<p>Reproduction of Oyama, Koyama &amp; Kawasaki (2022). Preset <b>{}</b>, glasscam {}, backend {}, \
-         hardware: {} ({} threads).</p>",
-        esc(r["preset"]["name"].as_str().unwrap_or("?")),
-        esc(r["program_version"].as_str().unwrap_or("?")),
-        esc(r["backend"].as_str().unwrap_or("?")),
-        esc(r["hardware"]["cpu"].as_str().unwrap_or("?")),
-        r["hardware"]["threads"]
-    ));
-    let systems = r["systems"].as_object().cloned().unwrap_or_default();
-
-    h.push_str("<h2>Classification (the paper's Table II)</h2><table><tr><th>system</th><th>test configurations</th>\
-                <th>accuracy glass</th><th>paper</th><th>accuracy liquid</th><th>paper</th><th>ROC AUC</th><th>epochs (best)</th></tr>");
-    for (name, s) in &systems {
-        let t = &s["classification"]["test"];
-        h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td></tr>",
-            esc(name),
-            t["n"],
-            num(&t["accuracy"]["glass"]),
-            num(&s["paper"]["accuracy"]["glass"]),
-            num(&t["accuracy"]["liquid"]),
-            num(&s["paper"]["accuracy"]["liquid"]),
-            num(&t["roc_auc"]),
-            s["classification"]["epochs"],
-            s["classification"]["best_epoch"]
-        ));
-    }
-    h.push_str("</table>");
-
-    h.push_str("<h2>Correlations between Gamma and the structural indicators (Fig. 3)</h2>\
-                <p class=\"note\">Pearson coefficients per configuration, coarse-grained (xi = 3) and normalised; \
-                mean &plusmn; standard deviation over the test configurations the network classified correctly.</p>\
-                <table><tr><th>system</th><th>class</th><th>pair</th><th>mean</th><th>std</th><th>n</th><th>paper</th>\
-                <th>sign as the paper</th></tr>");
-    let (mut agree, mut compared) = (0, 0);
-    for (name, s) in &systems {
-        for row in s["correlations"].as_array().cloned().unwrap_or_default() {
-            if row["method"] != "pearson" {
-                continue;
-            }
-            let pair = row["pair"].as_str().unwrap_or("");
-            let paper = match (&row["paper"], row["class"].as_str(), name.as_str()) {
-                (Value::String(p), _, _) => esc(p),
-                (_, Some("glass"), "abm") => num(&s["paper"]["correlation_glass_mean"][pair]),
-                _ => "&ndash;".into(),
-            };
-            let agrees = row["sign_agrees"].as_bool();
-            if let Some(a) = agrees {
-                compared += 1;
-                agree += usize::from(a);
-            }
-            let sign = match agrees {
-                Some(true) => "yes",
-                Some(false) => "<b>no</b>",
-                None => "&ndash;",
-            };
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>C({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(name),
-                esc(row["class"].as_str().unwrap_or("")),
-                esc(&pair.replace("gamma", "Gamma").replace("1mtheta", "1 - Theta").replace("upsilon", "Upsilon").replace('_', ", ")),
-                num(&row["mean"]),
-                num(&row["std"]),
-                row["count"],
-                paper,
-                sign
-            ));
-        }
-    }
-    h.push_str("</table>");
-    if compared > 0 {
-        h.push_str(&format!(
-            "<p class=\"note\">{agree} of {compared} means have the paper's sign.{}</p>",
-            if agree < compared && r["preset"]["name"] == "quick" {
-                " At the quick preset's cooling rate (about 2000 times the paper's) the glasses keep the liquid's \
-                 structure: the ordering of the larger particles' regions that the paper's ABM glasses show \
-                 (C(1 - Theta, Upsilon) = 0.355) has not formed, and signs that depend on it can differ (measured \
-                 in docs/reproduce.md)."
-            } else {
-                ""
-            }
-        ));
-    }
-    for (name, s) in &systems {
-        h.push_str(&format!(
-            "<p class=\"note\">{}: the paper says {}.</p>",
-            esc(name),
-            esc(s["paper"]["signs"].as_str().unwrap_or(""))
-        ));
-    }
-    h.push_str("<h3>Violin plots</h3>");
-    for name in systems.keys() {
-        h.push_str(&format!(
-            "<p><b>{}</b><br>{}</p>",
-            esc(name),
-            img(&out.join(name).join("analysis/violin_pearson.png"))
-        ));
-    }
-
-    h.push_str("<h2>Field maps (Figs. 1-2)</h2>");
-    for name in systems.keys() {
-        let an = out.join(name).join("analysis");
-        let mut maps: Vec<PathBuf> = std::fs::read_dir(&an)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        maps.retain(|p| {
-            let f = p
-                .file_name()
-                .map(|f| f.to_string_lossy().to_string())
-                .unwrap_or_default();
-            f.starts_with("map_") && f.ends_with(".png")
-        });
-        maps.sort();
-        h.push_str(&format!("<h3>{}</h3><p>", esc(name)));
-        for m in maps {
-            h.push_str(&img(&m));
-        }
-        h.push_str("</p>");
-    }
-
-    h.push_str("<h2>Grad-CAM and dynamic propensity (Fig. 4)</h2><table><tr><th>system</th><th>temperature</th>\
-                <th>max C(Gamma, 1 - Delta)</th><th>at delta</th><th>at time</th><th>paper's peak</th><th>MD particle-steps/s</th></tr>");
-    for (name, s) in &systems {
-        for p in s["propensity"]["peaks"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3e}</td></tr>",
-                esc(name),
-                num(&p["temp"]),
-                num(&p["c_max"]),
-                num(&p["delta_at_max"]),
-                num(&p["time_at_max"]),
-                num(&s["paper"]["propensity_peak"]),
-                s["propensity"]["particle_steps_per_s"].as_f64().unwrap_or(f64::NAN)
-            ));
-        }
-    }
-    h.push_str("</table>");
-    for name in systems.keys() {
-        let p = out.join(name).join("propensity");
-        h.push_str(&format!("<p><b>{}</b><br>", esc(name)));
-        if !p.join("correlation_vs_delta.png").exists() {
-            h.push_str(
-                "<span class=\"note\">No C(Gamma, 1 - Delta): the network classified no glass test configuration \
-                 correctly, so there was no Gamma to compare with.</span><br>",
-            );
-        }
-        for f in [
-            "correlation_vs_delta.png",
-            "delta_vs_time.png",
-            "field_gamma.png",
-            "field_one_minus_delta.png",
-        ] {
-            if p.join(f).exists() || f == "delta_vs_time.png" {
-                h.push_str(&img(&p.join(f)));
-            }
-        }
-        h.push_str("</p>");
-    }
-
-    h.push_str("<h2>Stages</h2><table><tr><th>system</th><th>stage</th><th>seconds</th><th>backend</th></tr>");
-    for st in r["stages"].as_array().cloned().unwrap_or_default() {
-        h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
-            esc(st["system"].as_str().unwrap_or("")),
-            esc(st["stage"].as_str().unwrap_or("")),
-            st["seconds"].as_f64().unwrap_or(f64::NAN),
-            esc(st["backend"].as_str().unwrap_or(""))
-        ));
-    }
-    h.push_str("</table><p class=\"note\">Every number on this page is in results.json beside it.</p></body></html>");
-    Ok(h)
 }

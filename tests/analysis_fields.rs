@@ -143,13 +143,30 @@ fn exp_neg_matches_std_exp_to_two_ulp() {
 
 #[test]
 fn sign_agreement_reads_the_papers_signs_and_numbers() {
-    use glasscam::analysis::sign_agrees;
-    assert_eq!(sign_agrees(Some("0.552"), Some(0.1)), Some(true));
-    assert_eq!(sign_agrees(Some("0.552"), Some(-0.7)), Some(false));
-    assert_eq!(sign_agrees(Some("< 0"), Some(-0.2)), Some(true));
-    assert_eq!(sign_agrees(Some("< 0"), Some(0.2)), Some(false));
-    assert_eq!(sign_agrees(Some("> 0"), Some(0.0)), Some(false));
-    assert_eq!(sign_agrees(Some("> 0"), Some(0.3)), Some(true));
-    assert_eq!(sign_agrees(None, Some(0.3)), None);
-    assert_eq!(sign_agrees(Some("< 0"), None), None);
+    use glasscam::paper::Reference;
+    assert!(Reference::Value(0.552).sign_agrees(0.1));
+    assert!(!Reference::Value(0.552).sign_agrees(-0.7));
+    assert!(Reference::Negative.sign_agrees(-0.2));
+    assert!(!Reference::Negative.sign_agrees(0.2));
+    assert!(!Reference::Positive.sign_agrees(0.0));
+    assert!(Reference::Positive.sign_agrees(0.3));
+    // the summary of an ABM liquid row compares with the paper's "< 0"
+    let rows = vec![glasscam::analysis::CorrelationRow {
+        snapshot: 0,
+        replica: None,
+        class: glasscam::domain::Class::Liquid,
+        pearson: [0.1, 0.2, 0.3],
+        spearman: [0.1, 0.2, 0.3],
+    }];
+    let s = glasscam::analysis::analyze::summarise("abm", &rows);
+    let r = s
+        .iter()
+        .find(|r| r.pair == "gamma_1mtheta" && r.method == "pearson")
+        .unwrap();
+    assert_eq!(r.paper, Some(Reference::Negative));
+    assert_eq!(r.sign_agrees, Some(false));
+    assert!(s
+        .iter()
+        .filter(|r| r.method == "spearman")
+        .all(|r| r.paper.is_none()));
 }

@@ -371,7 +371,7 @@ fn a_second_writer_is_refused_with_the_first_ones_pid() {
 }
 
 #[test]
-fn a_cancel_stops_within_a_second_or_two_with_a_checkpoint() {
+fn a_cancel_stops_within_seconds_with_a_checkpoint() {
     let sys = tiny_system();
     // long enough that it cannot finish before the cancel: 64 replicas, a slow ramp
     let mut p = tiny_protocol(64);
@@ -392,7 +392,7 @@ fn a_cancel_stops_within_a_second_or_two_with_a_checkpoint() {
     t.join().unwrap();
     assert!(matches!(r, Err(Error::Interrupted)), "{:?}", r.err());
     let lag = stopped - when.lock().unwrap().expect("cancelled");
-    assert!(lag.as_secs_f64() < 2.0, "took {lag:?} to stop");
+    assert!(lag.as_secs_f64() < 3.0, "took {lag:?} to stop");
     assert!(dir.path().join(".partial/checkpoint.bin").exists());
 }
 

@@ -203,6 +203,9 @@ fn wgsl_prelude_equals_the_rust_constants() {
         ("MAX_CHAIN", md::MAX_CHAIN as u32),
         ("FAIL_NONFINITE", md::Failure::NonFinite.status()),
         ("FAIL_FORCE", md::Failure::AbsurdForce.status()),
+        ("FIRE_RUNNING", md::fire::RUNNING),
+        ("FIRE_CONVERGED", md::fire::CONVERGED),
+        ("FIRE_FAILED", md::fire::FAILED),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

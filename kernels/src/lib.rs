@@ -2,6 +2,7 @@
 //! bindings, its launch on wgpu, and its CPU twin, the reference it is tested against and the fallback.
 
 pub mod error;
+pub mod gnn;
 pub mod gpu;
 pub mod md;
 pub mod nn;

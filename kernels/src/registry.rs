@@ -67,6 +67,8 @@ pub enum Family {
     Md,
     /// `NnParams` at binding 0, launched by `nn::gpu::NnGpu`.
     Nn,
+    /// `GnnParams` at binding 0, launched by `gnn::gpu::run`.
+    Gnn,
 }
 
 impl Family {
@@ -78,15 +80,20 @@ impl Family {
             ("MAX_CHAIN", md::MAX_CHAIN as u32),
             ("FAIL_NONFINITE", md::Failure::NonFinite.status()),
             ("FAIL_FORCE", md::Failure::AbsurdForce.status()),
+            ("FIRE_RUNNING", md::fire::RUNNING),
+            ("FIRE_CONVERGED", md::fire::CONVERGED),
+            ("FIRE_FAILED", md::fire::FAILED),
         ];
         const NN: &[(&str, u32)] = &[
             ("WG", nn::WG),
             ("MAX_MAPS", nn::MAX_MAPS as u32),
             ("DENSE_BATCH", nn::DENSE_BATCH),
         ];
+        const GNN: &[(&str, u32)] = &[("WG", crate::gnn::gpu::WG)];
         match self {
             Family::Md => MD,
             Family::Nn => NN,
+            Family::Gnn => GNN,
         }
     }
 
@@ -110,6 +117,8 @@ pub enum Dispatch {
     Groups(fn(&NnParams) -> u64),
     /// One workgroup per replica (`MdParams::n_replicas`).
     Replicas,
+    /// Sized by the family's launcher from its own parameter block (`gnn::gpu::GnnKernel`).
+    Launcher,
 }
 
 /// Read-only bindings after binding 0, in order (labels arrive as an empty slice: they are `labels`).
@@ -156,7 +165,7 @@ impl Kernel {
         match self.dispatch {
             Dispatch::Threads(items) => items(p).div_ceil(nn::WG as u64),
             Dispatch::Groups(items) => items(p),
-            Dispatch::Replicas => 0,
+            Dispatch::Replicas | Dispatch::Launcher => 0,
         }
     }
 }
@@ -214,6 +223,47 @@ pub const MD_STEP: Kernel = Kernel {
     structs: MD_STRUCTS,
     dispatch: Dispatch::Replicas,
     twin: Twin::Host("md::cpu::md_step"),
+};
+
+/// md_common's bindings, then md_fire's FIRE parameters and per-replica state.
+pub const MD_FIRE_BINDINGS: &[Bind] = &[
+    b("P", U),
+    b("pairs", R),
+    b("sp", R),
+    b("species", R),
+    b("pos", W),
+    b("vel", W),
+    b("force", W),
+    b("pe", W),
+    b("img", W),
+    b("xref", W),
+    b("cells", W),
+    b("nbr", W),
+    b("nn", W),
+    b("state", W),
+    b("overflow", W),
+    b("FP", Binding::Uniform),
+    b("fire", W),
+];
+
+pub const MD_FIRE: Kernel = Kernel {
+    name: "md_fire",
+    family: Family::Md,
+    parts: &[
+        shaders::MD_COMMON,
+        include_str!("../../shaders/md_fire.wgsl"),
+    ],
+    bindings: MD_FIRE_BINDINGS,
+    structs: &[
+        MdParams::host_layout,
+        PairParams::host_layout,
+        SpeciesParams::host_layout,
+        ReplicaState::host_layout,
+        md::fire::FireParams::host_layout,
+        md::fire::FireState::host_layout,
+    ],
+    dispatch: Dispatch::Replicas,
+    twin: Twin::Host("md::fire::cpu::md_fire"),
 };
 
 macro_rules! nn_kernel {
@@ -364,10 +414,49 @@ nn_kernel!(
     Twin::Plan(|p, r, w, _| cpu::mean_pool_backward(p, r[0], &mut w[0]))
 );
 
+macro_rules! gnn_kernel {
+    ($id:ident, $name:literal, [$($bind:expr),*]) => {
+        pub const $id: Kernel = Kernel {
+            name: $name,
+            family: Family::Gnn,
+            parts: &[
+                shaders::GNN_COMMON,
+                include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            ],
+            bindings: &[b("P", Binding::Uniform), $($bind),*],
+            structs: &[crate::gnn::gpu::GnnParams::host_layout],
+            dispatch: Dispatch::Launcher,
+            twin: Twin::Host(concat!("gnn::cpu::", $name)),
+        };
+    };
+}
+
+gnn_kernel!(
+    GNN_SEGMENT_SUM,
+    "gnn_segment_sum",
+    [b("in_ptr", R), b("h", R), b("out", W)]
+);
+gnn_kernel!(
+    GNN_REVERSE_SUB,
+    "gnn_reverse_sub",
+    [b("src", R), b("rev", R), b("s", R), b("h", R), b("m", W)]
+);
+gnn_kernel!(
+    GNN_SEGMENT_SOFTMAX,
+    "gnn_segment_softmax",
+    [b("seg_ptr", R), b("score", R), b("alpha", W)]
+);
+gnn_kernel!(
+    GNN_SEGMENT_MEAN,
+    "gnn_segment_mean",
+    [b("node_ptr", R), b("x", R), b("out", W)]
+);
+
 /// Every kernel of the project; tests check that every file in `shaders/` belongs to one of these.
 pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
     &MD_STEP,
+    &MD_FIRE,
     &GRIDIZE_BIN,
     &GRIDIZE,
     &GRID_SAMPLE,
@@ -384,6 +473,10 @@ pub const ALL: &[&Kernel] = &[
     &GRADCAM,
     &MEAN_POOL,
     &MEAN_POOL_BACKWARD,
+    &GNN_SEGMENT_SUM,
+    &GNN_REVERSE_SUB,
+    &GNN_SEGMENT_SOFTMAX,
+    &GNN_SEGMENT_MEAN,
 ];
 
 /// The kernel called `name`.

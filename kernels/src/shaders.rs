@@ -6,6 +6,7 @@ pub use crate::registry::{Kernel, ALL};
 
 pub const MD_COMMON: &str = include_str!("../../shaders/md_common.wgsl");
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
+pub const GNN_COMMON: &str = include_str!("../../shaders/gnn_common.wgsl");
 
 impl Kernel {
     /// The assembled WGSL source: the family's prelude, then the parts in order.

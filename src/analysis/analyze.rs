@@ -21,20 +21,19 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::plots::{field_map, violin, FieldMap, ViolinClass};
 use super::stats::mean_std;
-use super::{
-    analyse_config, paper_reference, sign_agrees, CoarseGrain, ConfigInput, Correlations, GammaSet,
-    Indicators,
-};
+use super::{analyse_config, CoarseGrain, ConfigInput, Correlations, GammaSet, Indicators};
 use super::{PAIRS, PAIR_LABELS};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::npy;
+use crate::paper::Reference;
 use crate::system::SystemDef;
 
 /// One configuration to analyse.
@@ -136,7 +135,7 @@ pub struct Analysis<'a> {
 }
 
 /// Per-configuration result row.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct CorrelationRow {
     pub snapshot: usize,
     pub replica: Option<usize>,
@@ -146,7 +145,7 @@ pub struct CorrelationRow {
 }
 
 /// One line of the summary table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SummaryRow {
     pub class: Class,
     pub pair: String,
@@ -156,7 +155,7 @@ pub struct SummaryRow {
     /// Configurations with a defined coefficient.
     pub count: usize,
     /// The paper's value or sign (SPEC §8), where it gives one.
-    pub paper: Option<String>,
+    pub paper: Option<Reference>,
     /// Whether the mean has the paper's sign, where the paper gives one.
     pub sign_agrees: Option<bool>,
 }
@@ -419,6 +418,7 @@ fn write_correlations_csv(path: &Path, rows: &[CorrelationRow]) -> Result<()> {
 /// Mean and standard deviation of each pair per class and method, beside the paper's values.
 pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
     let classes = classes_of(rows);
+    let paper = crate::paper::paper(system);
     let mut out = Vec::new();
     for class in &classes {
         for (m, method) in ["pearson", "spearman"].iter().enumerate() {
@@ -430,8 +430,8 @@ pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
                     .collect();
                 let (mean, std, count) = mean_std(&vals);
                 // The paper's numbers are Pearson coefficients.
-                let paper = if m == 0 {
-                    paper_reference(system, *class, p)
+                let reference = if m == 0 {
+                    paper.as_ref().and_then(|t| t.correlation(*class, p))
                 } else {
                     None
                 };
@@ -443,8 +443,8 @@ pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
                     mean,
                     std: finite_or_none(std),
                     count,
-                    paper: paper.map(String::from),
-                    sign_agrees: sign_agrees(paper, mean),
+                    paper: reference,
+                    sign_agrees: reference.zip(mean).map(|(r, m)| r.sign_agrees(m)),
                 });
             }
         }
@@ -463,7 +463,7 @@ fn write_summary(out: &Path, rows: &[SummaryRow]) -> Result<()> {
             r.mean.map(fmt_csv).unwrap_or_default(),
             r.std.map(fmt_csv).unwrap_or_default(),
             r.count,
-            r.paper.clone().unwrap_or_default(),
+            r.paper.map(|p| p.to_string()).unwrap_or_default(),
             r.sign_agrees.map(|a| a.to_string()).unwrap_or_default()
         ));
     }
@@ -513,7 +513,9 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
             .iter()
             .map(|&p| {
                 if m == 0 {
-                    paper_reference(system, Class::Glass, p).and_then(|v| v.parse().ok())
+                    crate::paper::paper(system)
+                        .and_then(|t| t.correlation(Class::Glass, p))
+                        .and_then(|r| r.value())
                 } else {
                     None
                 }

@@ -21,7 +21,6 @@ pub use stats::{pearson, spearman};
 pub use tong_tanaka::tong_tanaka;
 pub use voronoi::{voronoi, Voronoi};
 
-use crate::domain::Class;
 use crate::error::Result;
 
 /// The three correlated pairs, in the order of every `[f64; 3]` here (SPEC §8, Theta enters as 1 - Theta).
@@ -106,33 +105,4 @@ pub fn analyse_config(input: &ConfigInput, cg: CoarseGrain) -> Result<(Indicator
             spearman: spear,
         },
     ))
-}
-
-/// Whether `mean` has the sign of the paper's reference (`"< 0"`, `"> 0"` or a number); `None` where there is no
-/// reference or no mean.
-pub fn sign_agrees(paper: Option<&str>, mean: Option<f64>) -> Option<bool> {
-    let (paper, mean) = (paper?, mean?);
-    let want = match paper.trim() {
-        "< 0" => -1.0,
-        "> 0" => 1.0,
-        v => v.parse::<f64>().ok()?.signum(),
-    };
-    Some(mean != 0.0 && mean.signum() == want)
-}
-
-/// The paper's values or signs (SPEC §8) for a pair, per system and class; `None` where it gives none.
-pub fn paper_reference(system: &str, class: Class, pair: usize) -> Option<&'static str> {
-    use Class::{Glass, Liquid};
-    match (system, class, pair) {
-        ("abm", Glass, 0) => Some("0.552"),
-        ("abm", Glass, 1) => Some("0.403"),
-        ("abm", Glass, 2) => Some("0.355"),
-        ("abm", Liquid, 1) => Some("< 0"),
-        ("kam", Glass, 0) => Some("< 0"),
-        ("kam", Glass, 1) => Some("< 0"),
-        // Only C(Gamma, Upsilon) changes sign between KAM glass and liquid.
-        ("kam", Liquid, 0) => Some("> 0"),
-        ("kam", Liquid, 1) => Some("< 0"),
-        _ => None,
-    }
 }

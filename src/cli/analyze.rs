@@ -125,7 +125,7 @@ fn print_summary(rows: &[SummaryRow]) {
             r.mean.unwrap_or(f64::NAN),
             r.std.unwrap_or(f64::NAN),
             r.count,
-            r.paper.clone().unwrap_or_default(),
+            r.paper.map(|p| p.to_string()).unwrap_or_default(),
             match r.sign_agrees {
                 Some(true) => "ok",
                 Some(false) => "DIFF",

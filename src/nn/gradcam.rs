@@ -66,7 +66,7 @@ pub enum ReplicaSet {
 }
 
 /// `gradcam.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GradcamFile {
     pub data: String,
     pub model: String,

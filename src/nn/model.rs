@@ -16,14 +16,14 @@ pub const CONFIG: &str = "config.json";
 pub const FORMAT: &str = "glasscam-cnn";
 
 /// One tensor's name and shape, listed in config.json for readers without a safetensors library.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TensorInfo {
     pub name: String,
     pub shape: Vec<usize>,
 }
 
 /// Which replicas went where.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Split {
     pub train: Vec<usize>,
     pub validation: Vec<usize>,
@@ -31,7 +31,7 @@ pub struct Split {
 }
 
 /// `config.json` of a model directory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelFile {
     /// Always "glasscam-cnn".
     pub format: String,

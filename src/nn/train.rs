@@ -27,7 +27,7 @@ pub struct EpochLog {
 }
 
 /// Classification quality on one split.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evaluation {
     pub n: usize,
     /// Accuracy per class name, and "overall".

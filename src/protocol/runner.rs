@@ -82,10 +82,14 @@ fn device_bytes_per_replica(setup: &MdSetup) -> f64 {
     neighbours_per_particle(setup) * 4.0 * setup.n as f64
 }
 
-/// Replicas per chunk that fit the device.
+/// Particles per CPU chunk: one step of a chunk stays well under a second, so the first call into the backend
+/// (one step) already leaves a cancel responsive, and host memory stays bounded whatever the replica count.
+const CPU_CHUNK_PARTICLES: usize = 1 << 22;
+
+/// Replicas per chunk: what fits the device (GPU), or about 4 million particles (CPU).
 pub fn default_chunk(compute: &Compute, setup: &MdSetup, total: usize) -> usize {
     match compute {
-        Compute::Cpu => total.max(1),
+        Compute::Cpu => (CPU_CHUNK_PARTICLES / setup.n.max(1)).clamp(1, total.max(1)),
         Compute::Gpu(ctx) => {
             let fit = (ctx.max_binding() as f64 / device_bytes_per_replica(setup)).floor() as usize;
             let max_wg = ctx.limits.max_compute_workgroups_per_dimension as usize;
@@ -518,17 +522,13 @@ fn run_chunk(
             )
         }
         None => {
-            ctx.cancel.check()?;
+            let t = stages[0].segment.t_from;
+            let target = call_target(opts.checkpoint_every);
             (
                 0,
                 0,
                 0,
-                crate::init::random_replicas(
-                    setup,
-                    opts.seed,
-                    replicas.clone(),
-                    stages[0].segment.t_from,
-                ),
+                fresh_replicas(setup, opts.seed, replicas.clone(), t, target, ctx)?,
                 Vec::new(),
                 Vec::new(),
                 Vec::new(),
@@ -673,6 +673,37 @@ fn run_chunk(
     Ok(())
 }
 
+/// The random starts of `replicas`, made in pieces sized by time (each start relaxes its lattice with about 60
+/// force evaluations: at 2000 replicas of 2000 particles that is minutes), checking for a cancel between pieces.
+fn fresh_replicas(
+    setup: &MdSetup,
+    seed: u64,
+    replicas: std::ops::Range<usize>,
+    t: f64,
+    target: f64,
+    ctx: &Ctx<'_>,
+) -> Result<Replicas> {
+    let mut all = Replicas {
+        n: setup.n,
+        ..Default::default()
+    };
+    let (mut lo, mut piece) = (replicas.start, 1usize);
+    while lo < replicas.end {
+        ctx.cancel.check()?;
+        let hi = (lo + piece).min(replicas.end);
+        let t0 = Instant::now();
+        let part = crate::init::random_replicas(setup, seed, lo..hi, t);
+        let per = t0.elapsed().as_secs_f64().max(1e-7) / (hi - lo) as f64;
+        piece = ((target / per) as usize).clamp(1, piece.saturating_mul(4));
+        all.pos.extend(part.pos);
+        all.vel.extend(part.vel);
+        all.img.extend(part.img);
+        all.thermo.extend(part.thermo);
+        lo = hi;
+    }
+    Ok(all)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn take_snapshot(
     setup: &MdSetup,
@@ -721,6 +752,17 @@ mod tests {
             s,
             "protocol.md.dt: 0.005 then, 0.004 now; seed: 1 then, 2 now"
         );
+    }
+
+    #[test]
+    fn cpu_chunks_hold_about_four_million_particles() {
+        let setup = SystemDef::kam().md_setup(&crate::system::MdSettings::default());
+        assert_eq!(setup.n, 2000);
+        assert_eq!(default_chunk(&Compute::Cpu, &setup, 100_000), 2097);
+        assert_eq!(default_chunk(&Compute::Cpu, &setup, 64), 64);
+        // and a paper-size run fits this machine's estimate with room to spare
+        let gib = memory_estimate(&setup, 2097, 5000, 2) / (1u64 << 30) as f64;
+        assert!(gib > 0.5 && gib < 4.0, "{gib} GiB");
     }
 
     #[test]

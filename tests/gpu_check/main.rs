@@ -18,6 +18,14 @@ mod dense_backward_weight_should_match_cpu;
 mod dense_forward_should_match_cpu;
 #[path = "../dropout_should_match_cpu.rs"]
 mod dropout_should_match_cpu;
+#[path = "../gnn_reverse_sub_should_match_cpu.rs"]
+mod gnn_reverse_sub_should_match_cpu;
+#[path = "../gnn_segment_mean_should_match_cpu.rs"]
+mod gnn_segment_mean_should_match_cpu;
+#[path = "../gnn_segment_softmax_should_match_cpu.rs"]
+mod gnn_segment_softmax_should_match_cpu;
+#[path = "../gnn_segment_sum_should_match_cpu.rs"]
+mod gnn_segment_sum_should_match_cpu;
 #[path = "../gradcam_should_match_cpu.rs"]
 mod gradcam_should_match_cpu;
 #[path = "../grid_sample_should_match_cpu.rs"]

@@ -2,6 +2,7 @@
 //! velocity Verlet with a Nose-Hoover chain, for many replicas at once; host mirrors of the WGSL structs.
 
 pub mod cpu;
+pub mod fire;
 pub mod gpu;
 
 use bytemuck::{Pod, Zeroable};

@@ -1,0 +1,30 @@
+//! JSON Schemas of the files other programs read (`docs/schemas/`), generated from the Rust types that write them;
+//! a test checks that the committed files equal these.
+
+use schemars::{schema_for, Schema};
+
+/// (file name under `docs/schemas/`, schema) for every file contract.
+pub fn all() -> Vec<(&'static str, Schema)> {
+    vec![
+        (
+            "manifest.schema.json",
+            schema_for!(crate::dataset::Manifest),
+        ),
+        ("results.schema.json", schema_for!(crate::report::Results)),
+        (
+            "gradcam.schema.json",
+            schema_for!(crate::nn::gradcam::GradcamFile),
+        ),
+        (
+            "model-config.schema.json",
+            schema_for!(crate::nn::model::ModelFile),
+        ),
+    ]
+}
+
+/// A schema as written to `docs/schemas/`: pretty JSON with a final newline.
+pub fn text(schema: &Schema) -> String {
+    let mut s = serde_json::to_string_pretty(schema).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,81 @@
+//! Bad input to the graph network is refused with a message saying what does not match: a model for another
+//! species count, k not below the particle count, a corrupt weights file, a non-graph model directory.
+
+use glasscam::gnn::config::MpnnConfig;
+use glasscam::gnn::model::{load, save, MpnnModelFile, FORMAT, LAYOUT};
+use glasscam::nn::model::Split;
+
+fn model_file(n_species: usize) -> (MpnnModelFile, Vec<f64>) {
+    let cfg = MpnnConfig {
+        hidden: 4,
+        ..MpnnConfig::default()
+    };
+    let spec = cfg.spec(n_species, (1.0, 0.2));
+    let file = MpnnModelFile {
+        format: FORMAT.into(),
+        version: 1,
+        config: cfg,
+        n_species,
+        dist_mean: 1.0,
+        dist_std: 0.2,
+        classes: vec!["liquid".into(), "glass".into()],
+        box_l: 10.0,
+        data: "none".into(),
+        split: Split::default(),
+        best_epoch: 1,
+        validation_accuracy: 1.0,
+        tensors: Vec::new(),
+        layout: LAYOUT.into(),
+    };
+    let params = spec.init(1);
+    (file, params)
+}
+
+#[test]
+fn saved_model_loads_back_exactly_in_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, params) = model_file(2);
+    save(dir.path(), &file, &params).unwrap();
+    let (f2, p2) = load(dir.path()).unwrap();
+    assert_eq!(f2, file);
+    let want: Vec<f64> = params.iter().map(|&x| x as f32 as f64).collect();
+    assert_eq!(p2, want);
+}
+
+#[test]
+fn corrupt_weights_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, params) = model_file(2);
+    save(dir.path(), &file, &params).unwrap();
+    let w = dir.path().join("model.safetensors");
+    let mut bytes = std::fs::read(&w).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&w, bytes).unwrap();
+    let e = load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("corrupt weights file"), "{e}");
+}
+
+#[test]
+fn weights_of_another_species_count_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file3, params3) = model_file(3);
+    save(dir.path(), &file3, &params3).unwrap();
+    // config.json now claims 2 species: W_i and W_o no longer fit
+    let (file2, _) = model_file(2);
+    let text = serde_json::to_string(&file2).unwrap();
+    std::fs::write(dir.path().join("config.json"), text).unwrap();
+    let e = load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("W_i.weight") && e.contains("2 species"), "{e}");
+}
+
+#[test]
+fn a_bad_model_file_is_refused_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.toml");
+    std::fs::write(&p, "k = 0\n").unwrap();
+    let e = MpnnConfig::from_file(&p).unwrap_err().to_string();
+    assert!(e.contains("`k` = 0") && e.contains("isolated"), "{e}");
+    std::fs::write(&p, "hidden = 8\nwidth = 3\n").unwrap();
+    let e = MpnnConfig::from_file(&p).unwrap_err().to_string();
+    assert!(e.contains("width"), "{e}");
+}
