@@ -3,7 +3,7 @@
 // Layouts are replica-major: particle i of replica r sits at r * n + i.
 
 // WG, MAX_CELLS (cell counts live in workgroup memory; the host keeps nc * nc within it), MAX_CHAIN and the
-// FAIL_* codes come from the prelude generated from the Rust constants (kernels/src/registry.rs).
+// FAIL_* codes come from the prelude generated from the Rust constants (kernels/src/md/kernels.rs).
 
 // mirrored by kernels/src/md/mod.rs `MdParams` (checked member by member against naga)
 struct MdParams {

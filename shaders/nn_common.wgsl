@@ -35,7 +35,7 @@ struct NnParams {
 
 @group(0) @binding(0) var<uniform> P: NnParams;
 
-// WG comes from the prelude generated from the Rust constants (kernels/src/registry.rs).
+// WG comes from the prelude generated from the Rust constants (kernels/src/nn/kernels.rs).
 
 // More than 65535 workgroups go out as a 2D grid; x runs fastest.
 fn flat_group(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {

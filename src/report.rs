@@ -16,7 +16,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::nn::train::{Evaluation, Metrics};
 use crate::paper::Paper;
 use crate::propensity::Curves;
-use crate::reproduce::{Stage, StageRecord};
+use crate::stages::Stage;
 
 pub const RESULTS_FORMAT_VERSION: u32 = 1;
 
@@ -112,11 +112,11 @@ fn hardware() -> Hardware {
     }
 }
 
-/// Reads the stages' files of every system under `out` into one `Results`.
+/// Reads the stages' files of every system under `out` into one `Results`, with the stages' timings.
 pub fn collect(
     out: &Path,
     systems: &[&str],
-    records: &BTreeMap<String, StageRecord>,
+    stages: Vec<StageTime>,
     preset: Preset,
     compute: &Compute,
 ) -> Result<Results> {
@@ -158,15 +158,7 @@ pub fn collect(
         preset,
         backend: compute.describe(),
         hardware: hardware(),
-        stages: records
-            .values()
-            .map(|r| StageTime {
-                system: r.system.clone(),
-                stage: r.stage,
-                seconds: r.seconds,
-                backend: r.backend.clone(),
-            })
-            .collect(),
+        stages,
         systems: per,
     })
 }

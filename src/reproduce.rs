@@ -24,6 +24,8 @@ use crate::nn::{Covered, ModelConfig, ReplicaSet};
 use crate::outdir::OutDir;
 use crate::propensity::EnsembleConfig;
 use crate::protocol::{Protocol, RunOptions};
+use crate::report::StageTime;
+pub use crate::stages::Stage;
 use crate::system::SystemDef;
 
 /// The sizes of a reproduce preset.
@@ -74,87 +76,6 @@ pub struct ReproduceConfig {
     pub out: PathBuf,
     /// Replace stage directories that `stages.json` does not record (and an unreadable `stages.json`).
     pub force: bool,
-}
-
-/// A stage of the pipeline, in the order they run.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Simulate,
-    Train,
-    Gradcam,
-    Analyze,
-    Propensity,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 5] = [
-        Stage::Simulate,
-        Stage::Train,
-        Stage::Gradcam,
-        Stage::Analyze,
-        Stage::Propensity,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Simulate => "simulate",
-            Stage::Train => "train",
-            Stage::Gradcam => "gradcam",
-            Stage::Analyze => "analyze",
-            Stage::Propensity => "propensity",
-        }
-    }
-
-    /// The directory (under the system's) that the stage writes and owns.
-    pub fn dir(self) -> &'static str {
-        match self {
-            Stage::Simulate => "data",
-            Stage::Train => "model",
-            Stage::Gradcam => "gradcam",
-            Stage::Analyze => "analysis",
-            Stage::Propensity => "propensity",
-        }
-    }
-
-    /// The stages whose outputs this one reads.
-    pub fn parents(self) -> &'static [Stage] {
-        match self {
-            Stage::Simulate => &[],
-            Stage::Train => &[Stage::Simulate],
-            Stage::Gradcam => &[Stage::Simulate, Stage::Train],
-            Stage::Analyze | Stage::Propensity => &[Stage::Simulate, Stage::Gradcam],
-        }
-    }
-
-    /// Files (relative to the stage directory) that must exist for the stage to count as done.
-    fn outputs(self) -> &'static [&'static str] {
-        match self {
-            Stage::Simulate => &["manifest.json", "positions.npy"],
-            Stage::Train => &["metrics.json", "model.safetensors"],
-            Stage::Gradcam => &["gradcam.json", "gamma.npy"],
-            Stage::Analyze => &["summary.json", "correlations.csv"],
-            Stage::Propensity => &["curves.json"],
-        }
-    }
-}
-
-impl std::fmt::Display for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// What a stage ran with: its own settings only (what it reads enters its fingerprint through its parents').
@@ -529,7 +450,16 @@ pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<Reproduce
         }
     }
     let names: Vec<&str> = c.systems.iter().map(|s| s.name.as_str()).collect();
-    let results = crate::report::collect(&c.out, &names, &records, c.preset.name, compute)?;
+    let times: Vec<StageTime> = records
+        .values()
+        .map(|r| StageTime {
+            system: r.system.clone(),
+            stage: r.stage,
+            seconds: r.seconds,
+            backend: r.backend.clone(),
+        })
+        .collect();
+    let results = crate::report::collect(&c.out, &names, times, c.preset.name, compute)?;
     outcome.results = c.out.join("results.json");
     write_json_atomic(&outcome.results, &results)?;
     let html = crate::report::render(&c.out, &results)?;

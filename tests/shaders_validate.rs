@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use glasscam_kernels::gpu::Binding;
-use glasscam_kernels::registry::{Family, HostStruct, Kernel, ALL};
-use glasscam_kernels::{md, naga, nn};
+use glasscam_kernels::kernel::{Binding, Family, HostStruct, Kernel};
+use glasscam_kernels::registry::ALL;
+use glasscam_kernels::{gnn, md, naga, nn};
 
 fn module(k: &Kernel) -> naga::Module {
     k.validate()
@@ -179,9 +179,9 @@ fn a_swapped_member_is_caught() {
     assert_ne!(host.fields, wgsl.fields);
 }
 
-/// The `u32` constants the WGSL prelude of `family` declares, as naga evaluates them.
-fn prelude_consts(family: Family) -> BTreeMap<String, u32> {
-    let src = family.prelude();
+/// The `u32` constants the WGSL prelude of kernel `k` declares, as naga evaluates them.
+fn prelude_consts(k: &Kernel) -> BTreeMap<String, u32> {
+    let src = k.prelude();
     let m = naga::front::wgsl::parse_str(&src).expect("the prelude parses");
     m.constants
         .iter()
@@ -210,7 +210,6 @@ fn wgsl_prelude_equals_the_rust_constants() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    assert_eq!(prelude_consts(Family::Md), want_md);
     let want_nn: BTreeMap<String, u32> = [
         ("WG", nn::WG),
         ("MAX_MAPS", nn::MAX_MAPS as u32),
@@ -219,9 +218,18 @@ fn wgsl_prelude_equals_the_rust_constants() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    assert_eq!(prelude_consts(Family::Nn), want_nn);
+    let want_gnn: BTreeMap<String, u32> = [("WG".to_string(), gnn::gpu::WG)].into();
+    // every kernel's prelude holds its family's constants
+    for k in ALL {
+        let want = match k.family {
+            Family::Md => &want_md,
+            Family::Nn => &want_nn,
+            Family::Gnn => &want_gnn,
+        };
+        assert_eq!(&prelude_consts(k), want, "prelude of {}", k.name);
+    }
     // the chain arrays follow MAX_CHAIN: veta starts MAX_CHAIN floats after eta
-    let m = module(&glasscam_kernels::registry::MD_STEP);
+    let m = module(&md::kernels::MD_STEP);
     let rs = wgsl_struct(&m, "ReplicaState").expect("ReplicaState");
     assert_eq!(rs.fields[1], ("veta", 4 * md::MAX_CHAIN));
 }
@@ -231,7 +239,7 @@ fn shaders_do_not_repeat_prelude_values() {
     // a hand-written copy of a constant would silently drift from Rust; the prelude is the only definition
     for k in ALL {
         for part in k.parts {
-            for (name, _) in k.family.consts() {
+            for (name, _) in k.consts {
                 assert!(
                     !part.contains(&format!("const {name}:")),
                     "kernel {}: a shader part defines {name}, which the prelude generates",

@@ -3,6 +3,8 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{KernelError, Result};
+pub use crate::kernel::Binding;
+use crate::kernel::Kernel;
 
 /// Which compute path to run on, as the user asked for it (`--backend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -150,7 +152,7 @@ impl GpuContext {
     /// A compute pipeline for `kernel` with an explicit group-0 layout (kernels that share bindings share it).
     pub fn pipeline_with(
         &self,
-        kernel: &crate::registry::Kernel,
+        kernel: &Kernel,
         layout: &wgpu::BindGroupLayout,
     ) -> wgpu::ComputePipeline {
         let module = self
@@ -301,16 +303,6 @@ impl GpuContext {
                 message: e.to_string(),
             })
     }
-}
-
-/// What a kernel binding is, for explicit layouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binding {
-    Uniform,
-    /// A uniform bound at a per-dispatch offset (one slot of an array of parameter blocks).
-    UniformDynamic,
-    Read,
-    ReadWrite,
 }
 
 /// Where kernels run: a wgpu device or the CPU twins.

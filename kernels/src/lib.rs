@@ -4,6 +4,7 @@
 pub mod error;
 pub mod gnn;
 pub mod gpu;
+pub mod kernel;
 pub mod md;
 pub mod nn;
 pub mod registry;

@@ -1,8 +1,9 @@
 //! The WGSL sources of every kernel, assembled from the family's generated prelude and `shaders/` (shared parts
-//! first), and their naga validation. The kernels themselves are declared in `registry.rs`.
+//! first), and their naga validation. The kernels themselves are declared by their families and gathered in
+//! `registry.rs`.
 
 use crate::error::{KernelError, Result};
-pub use crate::registry::{Kernel, ALL};
+pub use crate::kernel::Kernel;
 
 pub const MD_COMMON: &str = include_str!("../../shaders/md_common.wgsl");
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
@@ -11,7 +12,7 @@ pub const GNN_COMMON: &str = include_str!("../../shaders/gnn_common.wgsl");
 impl Kernel {
     /// The assembled WGSL source: the family's prelude, then the parts in order.
     pub fn source(&self) -> String {
-        let mut s = self.family.prelude();
+        let mut s = self.prelude();
         for part in self.parts {
             s.push('\n');
             s.push_str(part);

@@ -82,10 +82,10 @@ pub fn flat(v: &[[f64; 2]]) -> Vec<f64> {
 }
 
 use glasscam::kernels::gpu::test_context;
+use glasscam::kernels::kernel::Kernel;
 use glasscam::kernels::nn::cpu::CpuExec;
 use glasscam::kernels::nn::gpu::{GpuExec, NnGpu};
 use glasscam::kernels::nn::{Buf, NnParams, PlanOp};
-use glasscam::kernels::registry::Kernel;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Binding;
 

@@ -3,30 +3,14 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use bytemuck::{Pod, Zeroable};
-
+use super::kernels;
 use crate::error::{KernelError, Result};
-use crate::gpu::{Binding, GpuContext};
-use crate::registry::{self, Kernel};
+use crate::gpu::GpuContext;
+use crate::kernel::{Binding, Kernel};
 
-/// Workgroup size of every gnn kernel (`WG` in the generated WGSL prelude).
-pub const WG: u32 = 256;
+pub use super::kernels::{GnnParams, WG};
 
-crate::wgsl_struct! {
-    // keep in sync with shaders/gnn_common.wgsl `GnnParams`
-    #[repr(C)]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-    pub struct GnnParams {
-        /// Output rows: nodes, edges or segments.
-        pub rows: u32,
-        /// Values per row.
-        pub width: u32,
-        pub pad0: u32,
-        pub pad1: u32,
-    }
-}
-
-/// A gnn kernel (declared in `registry.rs`) and how it is dispatched: one workgroup per row (segment
+/// A gnn kernel (declared in `gnn/kernels.rs`) and how it is dispatched: one workgroup per row (segment
 /// reductions) or one thread per value.
 pub struct GnnKernel {
     pub kernel: &'static Kernel,
@@ -34,19 +18,19 @@ pub struct GnnKernel {
 }
 
 pub const GNN_SEGMENT_SUM: GnnKernel = GnnKernel {
-    kernel: &registry::GNN_SEGMENT_SUM,
+    kernel: &kernels::GNN_SEGMENT_SUM,
     per_row_group: false,
 };
 pub const GNN_REVERSE_SUB: GnnKernel = GnnKernel {
-    kernel: &registry::GNN_REVERSE_SUB,
+    kernel: &kernels::GNN_REVERSE_SUB,
     per_row_group: false,
 };
 pub const GNN_SEGMENT_SOFTMAX: GnnKernel = GnnKernel {
-    kernel: &registry::GNN_SEGMENT_SOFTMAX,
+    kernel: &kernels::GNN_SEGMENT_SOFTMAX,
     per_row_group: true,
 };
 pub const GNN_SEGMENT_MEAN: GnnKernel = GnnKernel {
-    kernel: &registry::GNN_SEGMENT_MEAN,
+    kernel: &kernels::GNN_SEGMENT_MEAN,
     per_row_group: false,
 };
 

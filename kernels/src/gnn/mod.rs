@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod kernels;
 pub mod net;
 
 use crate::error::{KernelError, Result};

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
-use crate::registry;
+use crate::md::kernels;
 
 /// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
 const PARAM_STRIDE: u64 = 256;
@@ -30,9 +30,9 @@ impl MdPipes {
         if let Some((_, p)) = list.iter().find(|(c, _)| Arc::ptr_eq(c, ctx)) {
             return p.clone();
         }
-        let layout = ctx.layout("md", &registry::MD_STEP.access());
-        let forces = ctx.pipeline_with(&registry::MD_FORCES, &layout);
-        let step = ctx.pipeline_with(&registry::MD_STEP, &layout);
+        let layout = ctx.layout("md", &kernels::MD_STEP.access());
+        let forces = ctx.pipeline_with(&kernels::MD_FORCES, &layout);
+        let step = ctx.pipeline_with(&kernels::MD_STEP, &layout);
         let p = Arc::new(MdPipes {
             layout,
             forces,

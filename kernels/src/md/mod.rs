@@ -4,6 +4,7 @@
 pub mod cpu;
 pub mod fire;
 pub mod gpu;
+pub mod kernels;
 
 use bytemuck::{Pod, Zeroable};
 

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::{keep, Buf, NnParams, PlanOp};
+use super::common::{keep, Buf, PlanOp, MAX_MAPS};
 use crate::error::{KernelError, Result};
-use crate::gpu::Binding;
-use crate::registry::Twin;
+use crate::kernel::{Binding, NnParams, Twin};
 
 #[inline]
 fn wrap(i: i64, n: u32) -> usize {
@@ -596,7 +595,7 @@ pub fn adam(p: &NnParams, grads: &[f64], params: &mut [f64], m: &mut [f64], v: &
 /// Twin of gradcam.wgsl.
 pub fn gradcam(p: &NnParams, act: &[f64], gact: &[f64], maps: &mut [f64]) {
     let hw = (p.h * p.w) as usize;
-    let n_maps = (p.c_in as usize).min(super::MAX_MAPS);
+    let n_maps = (p.c_in as usize).min(MAX_MAPS);
     let c = p.c_in as usize;
     maps[..p.batch as usize * hw]
         .par_chunks_mut(hw)

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::{Buf, NnParams, PlanOp};
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
-use crate::registry::{Family, Kernel, ALL};
+use crate::kernel::{Family, Kernel};
+use crate::registry::ALL;
 
 /// Parameter blocks sit 256 bytes apart (the largest uniform offset alignment wgpu allows).
 const PARAM_STRIDE: u64 = 256;

@@ -8,8 +8,8 @@ use super::{
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
+use crate::md::kernels;
 use crate::md::{MdParams, MdSetup, ReplicaState, Replicas, SpeciesParams, Thermo};
-use crate::registry;
 
 /// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
 const PARAM_STRIDE: u64 = 256;
@@ -56,8 +56,8 @@ impl GpuFire {
     pub fn new(ctx: Arc<GpuContext>, setup: MdSetup, cfg: FireConfig) -> Result<GpuFire> {
         setup.check()?;
         cfg.check()?;
-        let layout = ctx.layout("md_fire", &registry::MD_FIRE.access());
-        let pipe = ctx.pipeline_with(&registry::MD_FIRE, &layout);
+        let layout = ctx.layout("md_fire", &kernels::MD_FIRE.access());
+        let pipe = ctx.pipeline_with(&kernels::MD_FIRE, &layout);
         let nc = setup.cells_per_side();
         let density = setup.n as f64 / (setup.box_l * setup.box_l);
         let rl = setup.pairs.iter().map(|p| p.rl).fold(0.0, f64::max);

@@ -1,0 +1,117 @@
+//! The declarations of the md family's kernels (see `registry.rs`, "How to add a kernel"): bindings, host
+//! structs and twin of each, and the family's WGSL constants. Launched by md/gpu.rs and md/fire/gpu.rs.
+
+use super::fire;
+use super::{Failure, MdParams, PairParams, ReplicaState, SpeciesParams, MAX_CELLS, MAX_CHAIN, WG};
+use crate::kernel::bind as b;
+use crate::kernel::Binding::{self, Read as R, ReadWrite as W, UniformDynamic as U};
+use crate::kernel::{Bind, Dispatch, Family, HostStruct, Kernel, Twin};
+use crate::shaders;
+
+/// The WGSL constants of every md kernel's prelude, from the Rust constants they must equal.
+pub const CONSTS: &[(&str, u32)] = &[
+    ("WG", WG),
+    ("MAX_CELLS", MAX_CELLS),
+    ("MAX_CHAIN", MAX_CHAIN as u32),
+    ("FAIL_NONFINITE", Failure::NonFinite.status()),
+    ("FAIL_FORCE", Failure::AbsurdForce.status()),
+    ("FIRE_RUNNING", fire::RUNNING),
+    ("FIRE_CONVERGED", fire::CONVERGED),
+    ("FIRE_FAILED", fire::FAILED),
+];
+
+/// The bindings of md_common.wgsl, shared by every MD kernel.
+pub const MD_BINDINGS: &[Bind] = &[
+    b("P", U),
+    b("pairs", R),
+    b("sp", R),
+    b("species", R),
+    b("pos", W),
+    b("vel", W),
+    b("force", W),
+    b("pe", W),
+    b("img", W),
+    b("xref", W),
+    b("cells", W),
+    b("nbr", W),
+    b("nn", W),
+    b("state", W),
+    b("overflow", W),
+];
+
+const MD_STRUCTS: &[fn() -> HostStruct] = &[
+    MdParams::host_layout,
+    PairParams::host_layout,
+    SpeciesParams::host_layout,
+    ReplicaState::host_layout,
+];
+
+pub const MD_FORCES: Kernel = Kernel {
+    name: "md_forces",
+    family: Family::Md,
+    parts: &[
+        shaders::MD_COMMON,
+        include_str!("../../../shaders/md_forces.wgsl"),
+    ],
+    bindings: MD_BINDINGS,
+    structs: MD_STRUCTS,
+    dispatch: Dispatch::Replicas,
+    consts: CONSTS,
+    twin: Twin::Host("md::cpu::md_forces"),
+};
+
+pub const MD_STEP: Kernel = Kernel {
+    name: "md_step",
+    family: Family::Md,
+    parts: &[
+        shaders::MD_COMMON,
+        include_str!("../../../shaders/md_step.wgsl"),
+    ],
+    bindings: MD_BINDINGS,
+    structs: MD_STRUCTS,
+    dispatch: Dispatch::Replicas,
+    consts: CONSTS,
+    twin: Twin::Host("md::cpu::md_step"),
+};
+
+/// md_common's bindings, then md_fire's FIRE parameters and per-replica state.
+pub const MD_FIRE_BINDINGS: &[Bind] = &[
+    b("P", U),
+    b("pairs", R),
+    b("sp", R),
+    b("species", R),
+    b("pos", W),
+    b("vel", W),
+    b("force", W),
+    b("pe", W),
+    b("img", W),
+    b("xref", W),
+    b("cells", W),
+    b("nbr", W),
+    b("nn", W),
+    b("state", W),
+    b("overflow", W),
+    b("FP", Binding::Uniform),
+    b("fire", W),
+];
+
+pub const MD_FIRE: Kernel = Kernel {
+    name: "md_fire",
+    family: Family::Md,
+    parts: &[
+        shaders::MD_COMMON,
+        include_str!("../../../shaders/md_fire.wgsl"),
+    ],
+    bindings: MD_FIRE_BINDINGS,
+    structs: &[
+        MdParams::host_layout,
+        PairParams::host_layout,
+        SpeciesParams::host_layout,
+        ReplicaState::host_layout,
+        fire::FireParams::host_layout,
+        fire::FireState::host_layout,
+    ],
+    dispatch: Dispatch::Replicas,
+    consts: CONSTS,
+    twin: Twin::Host("fire::cpu::md_fire"),
+};

@@ -1,0 +1,49 @@
+//! What the nn kernels, their CPU twins and the plans share: the constants of the WGSL prelude, the twins of
+//! nn_common.wgsl's helpers, and the plan vocabulary (`Buf`, `PlanOp`). Imports only the declaration types.
+
+use crate::kernel::{Kernel, NnParams};
+
+/// Workgroup size of every nn kernel.
+pub const WG: u32 = 256;
+/// gradcam keeps one alpha per feature map in workgroup memory.
+pub const MAX_MAPS: usize = 256;
+/// dense_forward computes this many samples per workgroup, reading each weight once for all of them.
+pub const DENSE_BATCH: u32 = 8;
+
+/// Twin of `hash_u32` in nn_common.wgsl.
+pub fn hash_u32(x: u32) -> u32 {
+    let s = x.wrapping_mul(747796405).wrapping_add(2891336453);
+    let w = ((s >> ((s >> 28) + 4)) ^ s).wrapping_mul(277803737);
+    (w >> 22) ^ w
+}
+
+/// Twin of `keep` in nn_common.wgsl (the comparison in f32, as on the GPU).
+pub fn keep(seed: u32, i: u32, p: f32) -> bool {
+    let h = hash_u32(i ^ hash_u32(seed));
+    (h >> 8) as f32 * (1.0 / 16777216.0) >= p
+}
+
+/// A logical buffer of a network run; the GPU path and the CPU twin each map these to their storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Buf {
+    Params,
+    Grads,
+    AdamM,
+    AdamV,
+    /// Activation i (see `NetSpec::act_len`).
+    Act(usize),
+    /// Gradient of the loss (or of the class score) with respect to activation i.
+    Grad(usize),
+    Labels,
+    Loss,
+    Maps,
+}
+
+/// One kernel launch of a plan.
+#[derive(Clone, Debug)]
+pub struct PlanOp {
+    pub kernel: &'static Kernel,
+    pub p: NnParams,
+    /// Buffers bound at 1, 2, ... (binding 0 is `p`).
+    pub bufs: Vec<Buf>,
+}
