@@ -9,35 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# A 100-particle KAM-like system (as tests/common/mod.rs in the Rust tests), with T* for propensity.
-TINY_SYSTEM = """
-name = "tiny"
-density = 1.09
-t_liquid = 0.8
-t_glass = 0.05
-t_star = 0.37
-[[species]]
-name = "A"
-count = 65
-[[species]]
-name = "B"
-count = 35
-[[pairs]]
-a = "A"
-b = "A"
-sigma = 1.0
-epsilon = 1.0
-[[pairs]]
-a = "A"
-b = "B"
-sigma = 0.8
-epsilon = 1.5
-[[pairs]]
-a = "B"
-b = "B"
-sigma = 0.88
-epsilon = 0.5
-"""
+# The 100-particle KAM-like system the Rust tests use too (with T* for propensity).
+TINY_SYSTEM = (ROOT / "tests" / "data" / "tiny.toml").read_text()
 
 # A fast protocol for the tiny system: the CLI flags and the same as simulate() keywords.
 TINY_PROTOCOL = dict(cool_rate=2.0, equilibrate_time=0.5, hold_time=0.2)

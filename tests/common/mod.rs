@@ -8,34 +8,7 @@ use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
 
 /// A 100-particle KAM-like system file for CLI tests (with t_star for the propensity temperatures).
-pub const TINY_SYSTEM: &str = r#"
-name = "tiny"
-density = 1.09
-t_liquid = 0.8
-t_glass = 0.05
-t_star = 0.37
-[[species]]
-name = "A"
-count = 65
-[[species]]
-name = "B"
-count = 35
-[[pairs]]
-a = "A"
-b = "A"
-sigma = 1.0
-epsilon = 1.0
-[[pairs]]
-a = "A"
-b = "B"
-sigma = 0.8
-epsilon = 1.5
-[[pairs]]
-a = "B"
-b = "B"
-sigma = 0.88
-epsilon = 0.5
-"#;
+pub const TINY_SYSTEM: &str = include_str!("../data/tiny.toml");
 
 /// A preset scaled to `n` particles (same composition, density and potential).
 pub fn scaled(mut sys: SystemDef, n: usize) -> SystemDef {
