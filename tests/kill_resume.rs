@@ -222,7 +222,7 @@ fn sigterm_writes_a_checkpoint_and_resume_is_byte_identical() {
     for round in 0.. {
         assert!(round < 600, "the run never finished");
         let child = simulate(&s, &out, true).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..400)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..250)));
         let term = || {
             Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
@@ -237,7 +237,9 @@ fn sigterm_writes_a_checkpoint_and_resume_is_byte_identical() {
         }
         let o = wait_with_stderr(child);
         if o.status.success() {
-            if stops >= 8 {
+            // each stop may still advance the run by up to a backend call (about 0.5 s) of a ~2 s run, so a chain
+            // holds only a few stops; the kill -9 test covers the many moments
+            if stops >= 4 {
                 break;
             }
             stops = 0;
