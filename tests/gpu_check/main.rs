@@ -38,6 +38,8 @@ mod grid_sample_should_match_cpu;
 mod gridize_bin_should_match_cpu;
 #[path = "../gridize_should_match_cpu.rs"]
 mod gridize_should_match_cpu;
+#[path = "../md_crsd_should_match_cpu.rs"]
+mod md_crsd_should_match_cpu;
 #[path = "../md_forces_should_match_cpu.rs"]
 mod md_forces_should_match_cpu;
 #[path = "../md_step_should_match_cpu.rs"]
