@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Most particles a system may have: a bound on what a file can make glasscam allocate (positions of one
+/// configuration are 16 bytes a particle, 4 GiB at this bound).
+pub const MAX_PARTICLES: usize = 1 << 28;
+
 /// One species of a system file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -244,7 +248,17 @@ impl SystemDef {
                 }
             }
         }
-        let total: usize = self.species.iter().map(|s| s.count).sum();
+        // checked: counts near 2^64 must give this message, not an overflow
+        let total = self
+            .species
+            .iter()
+            .try_fold(0usize, |a, s| a.checked_add(s.count))
+            .filter(|&t| t <= MAX_PARTICLES);
+        let Some(total) = total else {
+            return bad(format!(
+                "the species counts add up to more than {MAX_PARTICLES} particles, the most glasscam handles"
+            ));
+        };
         if let Some(n) = self.n {
             if n != total {
                 return bad(format!(

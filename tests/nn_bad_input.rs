@@ -44,14 +44,22 @@ fn err_of<T>(r: glasscam::Result<T>) -> String {
 fn model_channels_must_match_the_species_count() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (data, model_dir) = trained(tmp.path());
-    // the same snapshots declared as a three-species system
+    // the same snapshots declared as a three-species system (the last particle becomes species C)
     let mut m = data.manifest.clone();
     let mut extra = m.system.species[1].clone();
     extra.name = "C".into();
-    extra.count = 0;
+    extra.count = 1;
+    m.system.species[1].count -= 1;
     m.system.species.push(extra);
+    for other in ["A", "B", "C"] {
+        let mut p = m.system.pairs[0].clone();
+        (p.a, p.b) = ("C".into(), other.into());
+        m.system.pairs.push(p);
+    }
+    let mut species = data.species.clone();
+    *species.last_mut().expect("particles") = 2;
     let other = tmp.path().join("three");
-    Dataset::write(&other, &m, &data.positions, &data.species).expect("write");
+    Dataset::write(&other, &m, &data.positions, &species).expect("write");
     let three = Dataset::load(&other).expect("load");
     let msg = err_of(gradcam::gradcam(
         &Compute::Cpu,
