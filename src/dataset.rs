@@ -316,7 +316,7 @@ impl Dataset {
             &[2],
             &[manifest.box_l, manifest.box_l],
         )?;
-        write_json_atomic(&dir.join(MANIFEST), manifest)
+        write_json_readable(&dir.join(MANIFEST), manifest)
     }
 }
 
@@ -324,6 +324,24 @@ impl Dataset {
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    crate::outdir::write_atomic(path, text.as_bytes())
+}
+
+/// Writes JSON like `write_json_atomic`, for a file glasscam reads back: refuses a value that would not read back
+/// (serde_json writes NaN and infinity as `null`, which no f64 field accepts), so a NaN is never stored.
+pub fn write_json_readable<T: Serialize + serde::de::DeserializeOwned>(
+    path: &Path,
+    value: &T,
+) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    serde_json::from_str::<T>(&text).map_err(|e| {
+        Error::Input(format!(
+            "{}: refusing to write a value that is not finite (NaN or infinity; JSON stores it as null, which \
+             cannot be read back): {e}",
+            path.display()
+        ))
+    })?;
     crate::outdir::write_atomic(path, text.as_bytes())
 }
 

@@ -2,17 +2,14 @@
 //! system file, counts, box and snapshot records consistent with the arrays; damage is refused with a message
 //! that names the file, the snapshot and the particle. Every load gives the data set's fingerprint.
 
+mod common;
+
 use std::path::Path;
 
 use glasscam::dataset::{Dataset, Manifest};
 use glasscam::nn::data::write_synthetic;
 
-fn err_of<T>(r: glasscam::Result<T>) -> String {
-    match r {
-        Ok(_) => panic!("bad input was accepted"),
-        Err(e) => e.to_string(),
-    }
-}
+use common::err_of;
 
 /// A small synthetic data set (8 replicas x 2 snapshots of 36 particles) in `dir`, loaded.
 fn data(dir: &Path) -> Dataset {

@@ -283,12 +283,14 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
     let test = evaluate(&predict_all(&mut eval_net, &imgs[2])?, &labels[2]);
     let file = ModelFile {
         format: model::FORMAT.into(),
-        version: 1,
+        version: model::VERSION,
         config: cfg.clone(),
         in_channels: ns,
         classes: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
         box_l: data.box_l(),
         data: data.dir.display().to_string(),
+        data_fingerprint: data.fingerprint.clone(),
+        weights_sha256: String::new(),
         split: split.clone(),
         best_epoch,
         validation_accuracy: val_acc,
