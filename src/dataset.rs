@@ -108,9 +108,9 @@ impl Manifest {
             ));
         }
         let (r0, r1) = self.replica_range;
-        if r0 > r1 || r1 > self.n_replicas {
+        if r1.checked_sub(r0) != Some(self.n_replicas) {
             return bad(format!(
-                "`replica_range` {r0}..{r1} is not within the run's {} replicas",
+                "`replica_range` {r0}..{r1} does not hold `n_replicas` ({}) replicas",
                 self.n_replicas
             ));
         }
