@@ -63,6 +63,22 @@ impl RunOptions {
     }
 }
 
+/// The checkpoint interval for `seconds` (`--checkpoint-every`): finite and >= 0, refused otherwise (a NaN or
+/// an infinity is no interval, and nothing is silently rounded to another one).
+pub fn checkpoint_interval(seconds: f64) -> Result<Duration> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(Error::Input(format!(
+            "--checkpoint-every {seconds}: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
+        )));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        Error::Input(format!(
+            "--checkpoint-every {seconds}: give a finite number of seconds (at most {:.0e}; 86400 is a day)",
+            Duration::MAX.as_secs_f64()
+        ))
+    })
+}
+
 /// The one MD backend factory: the CPU twin or the GPU path for `setup`.
 pub fn md_backend(compute: &Compute, setup: &MdSetup) -> Result<Box<dyn MdBackend>> {
     Ok(match compute {
@@ -392,6 +408,19 @@ pub fn run(
             }
         }
     }
+    if !failed.is_empty() {
+        let summary = failure_summary(&failed, total, proto, sys);
+        if failed.len() >= total {
+            // nothing to write: an empty data set would read as a result
+            out.remove_dir(&part)?;
+            return Err(Error::Input(format!(
+                "simulate: {summary}; no data set was written"
+            )));
+        }
+        ctx.warn(&format!(
+            "{summary}; they are left out (manifest.json lists them)"
+        ));
+    }
     let backend = match backends.as_slice() {
         [one] => one.clone(),
         many => {
@@ -420,6 +449,46 @@ pub fn run(
     Dataset::write(&opts.out, &manifest, &positions, &setup.species)?;
     out.remove_dir(&part)?;
     Ok(manifest)
+}
+
+/// "k of n replicas blew up (cause: replica r at step s, ...)" and, when most did, what usually causes it.
+pub fn failure_summary(
+    failed: &[FailedReplica],
+    total: usize,
+    proto: &Protocol,
+    sys: &SystemDef,
+) -> String {
+    let mut causes: Vec<(&str, usize)> = Vec::new();
+    for f in failed {
+        match causes.iter_mut().find(|(c, _)| *c == f.cause) {
+            Some((_, k)) => *k += 1,
+            None => causes.push((&f.cause, 1)),
+        }
+    }
+    let first = &failed[0];
+    let mut s = format!(
+        "{} of {total} replicas blew up ({}; the first, replica {}, at step {})",
+        failed.len(),
+        causes
+            .iter()
+            .map(|(c, k)| format!("{k} x {c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        first.replica,
+        first.step
+    );
+    if 2 * failed.len() >= total {
+        s.push_str(&format!(
+            "; most replicas failing points at the settings: a time step too large for the system (dt {}, try \
+             half), a start temperature too high ({}), or a density or sigma in other units than the system's \
+             (density {}, box side {:.4})",
+            proto.md.dt,
+            proto.t_start,
+            sys.density,
+            sys.box_l()
+        ));
+    }
+    s
 }
 
 /// Measures the MD rate and says once how long the rest will take.

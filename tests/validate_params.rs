@@ -1,0 +1,200 @@
+//! Every numeric parameter is validated where it is typed (`Protocol::validate`, `checkpoint_interval`,
+//! `SystemDef::check`, `shard_range`): each bad value below is refused with its exact message, nothing is coerced,
+//! and a run in which every replica blew up fails with the cause and a hint.
+
+mod common;
+
+use glasscam::events::{Cancel, Ctx, Recorder};
+use glasscam::kernels::Compute;
+use glasscam::protocol::{self, Protocol, RunOptions};
+use glasscam::system::SystemDef;
+
+fn tiny() -> SystemDef {
+    SystemDef::from_toml(common::TINY_SYSTEM, "tiny.toml").expect("tiny system")
+}
+
+fn refused(p: &Protocol) -> String {
+    match p.schedule(&tiny()) {
+        Ok(_) => panic!("accepted a bad protocol: {p:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_protocol_values_are_refused_not_coerced() {
+    let q = Protocol::quick;
+    let cases: Vec<(Protocol, &str)> = vec![
+        (
+            Protocol { hold_time: -1.0, ..q() },
+            "protocol: hold_time (--hold-time) is -1: give a finite number >= 0",
+        ),
+        (
+            Protocol { hold_time: f64::NAN, ..q() },
+            "protocol: hold_time (--hold-time) is NaN: give a finite number >= 0",
+        ),
+        (
+            Protocol { equilibrate_time: -0.5, ..q() },
+            "protocol: equilibrate_time (--equilibrate-time) is -0.5: give a finite number >= 0",
+        ),
+        (
+            Protocol { equilibrate_time: f64::INFINITY, ..q() },
+            "protocol: equilibrate_time (--equilibrate-time) is inf: give a finite number >= 0",
+        ),
+        (
+            Protocol { cool_rate: 0.0, ..q() },
+            "protocol: cool_rate (--cool-rate) is 0: give a finite number > 0",
+        ),
+        (
+            Protocol { t_start: f64::NAN, ..q() },
+            "protocol: t_start (--t-start) is NaN: give a finite number > 0",
+        ),
+        (
+            Protocol { replicas: 0, ..q() },
+            "protocol: replicas = 0: give 1 to 10000000 (--replicas); split bigger runs with --shard",
+        ),
+        (
+            Protocol { replicas: usize::MAX, ..q() },
+            "protocol: replicas = 18446744073709551615: give 1 to 10000000 (--replicas); split bigger runs with --shard",
+        ),
+        (
+            Protocol { extra_temps: vec![0.5, 0.5], ..q() },
+            "protocol: snapshot temperature 0.5 is given twice (--temps); list each temperature once",
+        ),
+        (
+            Protocol { extra_temps: vec![f64::NAN], ..q() },
+            "protocol: snapshot temperature NaN (--temps) must lie between 0 and the start temperature 4",
+        ),
+        (
+            Protocol { cool_rate: 1e-300, ..q() },
+            "protocol: the cooling ramp (--cool-rate) at dt 0.005 needs 6.400e302 steps, more than the limit of \
+             1e10 steps per replica: check the units (times in the system's time units, the rate per time unit)",
+        ),
+        (
+            Protocol { equilibrate_time: 1e9, ..q() },
+            "protocol: equilibrate_time (--equilibrate-time) at dt 0.005 needs 2.000e11 steps, more than the limit \
+             of 1e10 steps per replica: check the units (times in the system's time units, the rate per time unit)",
+        ),
+    ];
+    for (p, want) in cases {
+        assert_eq!(refused(&p), want);
+    }
+    let mut p = q();
+    p.md.dt = f64::INFINITY;
+    assert_eq!(
+        refused(&p),
+        "protocol: md.dt (--dt) is inf: give a finite number > 0"
+    );
+    let mut p = q();
+    p.md.skin = -0.3;
+    assert_eq!(
+        refused(&p),
+        "protocol: md.skin is -0.3: give a finite number > 0"
+    );
+    // and good values still give the schedule
+    assert!(q().schedule(&tiny()).is_ok());
+}
+
+#[test]
+fn checkpoint_interval_refuses_nan_negative_and_overflow() {
+    use std::time::Duration;
+    assert_eq!(
+        protocol::checkpoint_interval(f64::NAN).unwrap_err().to_string(),
+        "--checkpoint-every NaN: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
+    );
+    assert_eq!(
+        protocol::checkpoint_interval(-1.0).unwrap_err().to_string(),
+        "--checkpoint-every -1: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
+    );
+    assert_eq!(
+        protocol::checkpoint_interval(f64::INFINITY)
+            .unwrap_err()
+            .to_string(),
+        "--checkpoint-every inf: give a finite number of seconds (at most 2e19; 86400 is a day)"
+    );
+    assert!(protocol::checkpoint_interval(1e30).is_err());
+    assert_eq!(
+        protocol::checkpoint_interval(2.5).unwrap(),
+        Duration::from_millis(2500)
+    );
+    assert_eq!(protocol::checkpoint_interval(0.0).unwrap(), Duration::ZERO);
+}
+
+#[test]
+fn system_temperatures_and_counts_are_checked() {
+    let swapped = common::TINY_SYSTEM.replace("t_glass = 0.05", "t_glass = 1.5");
+    assert_eq!(
+        SystemDef::from_toml(&swapped, "s.toml").unwrap_err().to_string(),
+        "s.toml: field `t_glass` (1.5) must lie below `t_liquid` (0.8): the glass is the colder state"
+    );
+    let huge = common::TINY_SYSTEM
+        .replace("count = 65", "count = 18446744073709551615")
+        .replace("count = 35", "count = 2");
+    assert_eq!(
+        SystemDef::from_toml(&huge, "s.toml").unwrap_err().to_string(),
+        "s.toml: the species counts add up to more than 100000000 particles; give counts of a system that fits \
+         in memory"
+    );
+}
+
+#[test]
+fn shards_that_would_be_empty_are_refused() {
+    assert_eq!(
+        protocol::shard_range(3, 4, 2).unwrap_err().to_string(),
+        "--shard 3/4: 4 shards of 2 replicas leave some shards empty; use at most 2 shards (n <= --replicas) or \
+         more --replicas"
+    );
+    assert_eq!(protocol::shard_range(1, 2, 5).unwrap(), 2..5);
+}
+
+fn run_tiny(
+    dt: f64,
+    replicas: usize,
+) -> (
+    glasscam::Result<glasscam::dataset::Manifest>,
+    Vec<String>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Protocol::quick();
+    p.replicas = replicas;
+    p.md.dt = dt;
+    p.equilibrate_time = 0.5;
+    p.cool_rate = 2.0;
+    p.hold_time = 0.0;
+    let rec = Recorder::default();
+    let cancel = Cancel::new();
+    let ctx = Ctx::new(&rec, &cancel);
+    let opts = RunOptions::new(&dir.path().join("o"), 1, Compute::Cpu);
+    let r = protocol::run(&tiny(), &p, &opts, &ctx);
+    (r, rec.lines(), dir)
+}
+
+#[test]
+fn a_run_where_every_replica_blew_up_fails_with_cause_and_hint() {
+    let (r, _, dir) = run_tiny(0.05, 2);
+    let e = r.expect_err("every replica blew up").to_string();
+    assert!(
+        e.starts_with("simulate: 2 of 2 replicas blew up (2 x a force exceeded the blow-up limit (max_force); the first, replica 0, at step"),
+        "{e}"
+    );
+    assert!(
+        e.contains("a time step too large for the system (dt 0.05, try half)")
+            && e.ends_with("no data set was written"),
+        "{e}"
+    );
+    assert!(!dir
+        .path()
+        .join("o")
+        .join(glasscam::dataset::MANIFEST)
+        .exists());
+}
+
+#[test]
+fn partial_failures_are_warned_through_the_observer() {
+    let (r, lines, _dir) = run_tiny(0.0135, 8);
+    let m = r.expect("some replicas survive");
+    assert_eq!(m.failed.len(), 3, "{lines:?}");
+    let want = "warning: 3 of 8 replicas blew up (3 x a force exceeded the blow-up limit (max_force); the first, \
+                replica 0, at step 13); they are left out (manifest.json lists them)";
+    assert!(lines.iter().any(|l| l == want), "{lines:?}");
+}
