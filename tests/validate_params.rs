@@ -198,3 +198,102 @@ fn partial_failures_are_warned_through_the_observer() {
                 replica 0, at step 13); they are left out (manifest.json lists them)";
     assert!(lines.iter().any(|l| l == want), "{lines:?}");
 }
+
+mod propensity {
+    use super::*;
+    use glasscam::propensity::{run_ensemble, EnsembleConfig};
+
+    fn start() -> (glasscam_kernels::md::MdSetup, Vec<[f64; 2]>, Vec<Vec<u32>>) {
+        let s = common::setup(&tiny());
+        let pos = glasscam::init::random_replicas(&s, 2, 0..1, 0.5).pos;
+        // every other particle as the cage: enough for the engine, which only averages over it
+        let cages = (0..s.n).map(|i| vec![((i + 1) % s.n) as u32]).collect();
+        (s, pos, cages)
+    }
+
+    fn cfg(temps: Vec<f64>) -> EnsembleConfig {
+        EnsembleConfig {
+            temps,
+            runs: 3,
+            steps: 200,
+            samples: 4,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn bad_ensembles_are_refused() {
+        let (s, pos, cages) = start();
+        let cases = [
+            (
+                cfg(vec![0.4, 0.4]),
+                "propensity: temperature 0.4 is given twice (--temps); list each temperature once",
+            ),
+            (
+                cfg(vec![f64::NAN]),
+                "propensity: temperature NaN (--temps): give a finite temperature > 0",
+            ),
+            (
+                EnsembleConfig { runs: 0, ..cfg(vec![0.4]) },
+                "propensity: --runs 0: give 1 to 10000000 runs per temperature (1 temperatures, at most 10000000 replicas)",
+            ),
+            (
+                EnsembleConfig { runs: usize::MAX, ..cfg(vec![0.4, 0.5]) },
+                "propensity: --runs 18446744073709551615: give 1 to 5000000 runs per temperature (2 temperatures, at most 10000000 replicas)",
+            ),
+            (
+                EnsembleConfig { steps: u64::MAX, ..cfg(vec![0.4]) },
+                "propensity: --steps 18446744073709551615: give 1 to 1e10 steps per run",
+            ),
+        ];
+        for (c, want) in cases {
+            let e = run_ensemble(
+                &s,
+                &pos,
+                &cages,
+                &c,
+                &Compute::Cpu,
+                glasscam::events::quiet(),
+            )
+            .err()
+            .map(|e| e.to_string());
+            assert_eq!(e.as_deref(), Some(want));
+        }
+    }
+
+    #[test]
+    fn an_ensemble_where_every_run_blew_up_is_an_error() {
+        let (mut s, pos, cages) = start();
+        s.max_force = 1e-3;
+        let e = run_ensemble(
+            &s,
+            &pos,
+            &cages,
+            &cfg(vec![0.4]),
+            &Compute::Cpu,
+            glasscam::events::quiet(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .expect("every run blew up");
+        assert_eq!(
+            e,
+            "propensity: 3 of 3 runs blew up (3 x a force exceeded the blow-up limit (max_force)); every run at \
+             T = 0.4 failed, so there is no propensity there. Usually the time step is too large for the \
+             temperature (dt 0.005, try half), the temperature is far above the system's (--temps), or the \
+             configuration is not one of this system (density, units)"
+        );
+    }
+
+    #[test]
+    fn xi_zero_is_refused_before_any_work() {
+        let cg = glasscam::analysis::CoarseGrain {
+            xi: 0.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            cg.validate().unwrap_err().to_string(),
+            "coarse-graining: --xi 0: give a finite length > 0 (the paper's xi is 3, the cut-off 3 xi)"
+        );
+    }
+}

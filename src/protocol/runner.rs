@@ -451,6 +451,22 @@ pub fn run(
     Ok(manifest)
 }
 
+/// "3 x cause a, 1 x cause b": how often each cause occurs, in order of first occurrence.
+pub fn tally<'a>(causes: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in causes {
+        match counts.iter_mut().find(|(x, _)| *x == c) {
+            Some((_, k)) => *k += 1,
+            None => counts.push((c, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(c, k)| format!("{k} x {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// "k of n replicas blew up (cause: replica r at step s, ...)" and, when most did, what usually causes it.
 pub fn failure_summary(
     failed: &[FailedReplica],
@@ -458,22 +474,11 @@ pub fn failure_summary(
     proto: &Protocol,
     sys: &SystemDef,
 ) -> String {
-    let mut causes: Vec<(&str, usize)> = Vec::new();
-    for f in failed {
-        match causes.iter_mut().find(|(c, _)| *c == f.cause) {
-            Some((_, k)) => *k += 1,
-            None => causes.push((&f.cause, 1)),
-        }
-    }
     let first = &failed[0];
     let mut s = format!(
         "{} of {total} replicas blew up ({}; the first, replica {}, at step {})",
         failed.len(),
-        causes
-            .iter()
-            .map(|(c, k)| format!("{k} x {c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        tally(failed.iter().map(|f| f.cause.as_str())),
         first.replica,
         first.step
     );
