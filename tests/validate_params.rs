@@ -297,3 +297,115 @@ mod propensity {
         );
     }
 }
+
+mod training {
+    use glasscam::dataset::Dataset;
+    use glasscam::kernels::Compute;
+    use glasscam::nn::config::ModelConfig;
+    use glasscam::nn::data::write_synthetic;
+    use glasscam::nn::train;
+
+    /// The quick network on a 16-pixel grid: trains in well under a second.
+    fn cfg() -> ModelConfig {
+        ModelConfig {
+            grid: 16,
+            cutoff: 3.0,
+            epochs: 2,
+            ..ModelConfig::quick()
+        }
+    }
+
+    fn refused(c: ModelConfig, data: &Dataset) -> String {
+        match train::train(data, &c, &Compute::Cpu, glasscam::events::quiet()) {
+            Ok(_) => panic!("trained with bad settings"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_optimiser_settings_are_refused_and_a_diverging_loss_stops_training() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        write_synthetic(&dir, 25, 6, 6.0, 0.3, 3).expect("data");
+        let data = Dataset::load(&dir).expect("load");
+        let cases = [
+            (
+                ModelConfig { lr: f64::INFINITY, ..cfg() },
+                "model settings: field `lr` = inf: give a finite number > 0 (default 1e-3)",
+            ),
+            (
+                ModelConfig { eps: 0.0, ..cfg() },
+                "model settings: field `eps` = 0: give a finite number > 0 (default 1e-8)",
+            ),
+            (
+                ModelConfig { eps: f64::NAN, ..cfg() },
+                "model settings: field `eps` = NaN: give a finite number > 0 (default 1e-8)",
+            ),
+            (
+                ModelConfig { batch: 1_000_000, ..cfg() },
+                "model settings: field `batch` = 1000000: give 1 to 4096 images per step (the paper: 32)",
+            ),
+            (
+                ModelConfig { epochs: 0, ..cfg() },
+                "model settings: field `epochs` = 0: give 1 to 1000000 (the paper: 250)",
+            ),
+        ];
+        for (c, want) in cases {
+            assert_eq!(refused(c, &data), want);
+        }
+        // a huge Gaussian width: its window in pixels must not overflow
+        let e = refused(
+            ModelConfig {
+                width: 1e30,
+                ..cfg()
+            },
+            &data,
+        );
+        assert!(
+            e.starts_with("kernel `gridize`: bad input: the Gaussian window (")
+                && e.ends_with(
+                    "does not fit a 16-pixel grid; use a larger grid or a smaller width"
+                ),
+            "{e}"
+        );
+        // a tiny Adam eps divides by an underflowed second moment, an absurd lr overflows the weights
+        for (c, lr, eps) in [
+            (
+                ModelConfig {
+                    eps: 1e-300,
+                    ..cfg()
+                },
+                "1e-3",
+                "1e-300",
+            ),
+            (ModelConfig { lr: 1e300, ..cfg() }, "1e300", "1e-8"),
+        ] {
+            let e = refused(c, &data);
+            assert_eq!(
+                e,
+                format!(
+                    "training stopped: the training loss became NaN at epoch 1, batch 2; the optimiser diverged: \
+                     lower the learning rate (`lr` = {lr}, the paper's is 1e-3) and check Adam's `eps` = {eps} \
+                     (default 1e-8). No model was written"
+                )
+            );
+        }
+        // a NaN that reached the images (a data set built in memory, past the loaders' checks)
+        let mut bad = data.clone();
+        bad.positions[0] = f64::NAN;
+        let e = refused(
+            ModelConfig {
+                eps: 1e-300,
+                ..cfg()
+            },
+            &bad,
+        );
+        assert!(
+            e.ends_with(
+                "an input image holds NaN or infinite values: check the data set's positions and the model's \
+                 `width` and `cutoff`. No model was written"
+            ),
+            "{e}"
+        );
+    }
+}
