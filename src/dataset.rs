@@ -384,6 +384,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             ))
         })? as usize;
     let mut next = 0;
+    let mut prev = None;
     for d in &sets {
         let m = &d.manifest;
         if m.backend.starts_with(MIXED) {
@@ -406,7 +407,17 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
                 sets[0].dir.display()
             )));
         }
-        if m.replica_range.0 != next {
+        if m.replica_range.0 < next {
+            let prev = prev.map_or_else(String::new, |p: &Dataset| p.dir.display().to_string());
+            return Err(Error::Input(format!(
+                "merge: {} (replicas {}..{}) overlaps {prev} (replicas up to {next}): give each shard once, \
+                 all from the same --shard k/n split",
+                d.dir.display(),
+                m.replica_range.0,
+                m.replica_range.1
+            )));
+        }
+        if m.replica_range.0 > next {
             return Err(Error::Input(format!(
                 "merge: replicas {}..{} are missing (next shard, {}, starts at {})",
                 next,
@@ -416,6 +427,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             )));
         }
         next = m.replica_range.1;
+        prev = Some(d);
     }
     if next != total {
         return Err(Error::Input(format!(

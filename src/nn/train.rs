@@ -13,7 +13,7 @@ use super::data::{augment_seed, images, images_augmented, labelled, mix, shuffle
 use super::model::{self, ModelFile, Standardization, TensorInfo, LAYOUT};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::Class;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
 
 /// One epoch's numbers.
@@ -159,6 +159,8 @@ pub struct Trained {
 /// is checked after every batch.
 pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> Result<Trained> {
     let start = std::time::Instant::now();
+    cfg.check()
+        .map_err(|m| Error::Input(format!("model settings: {m}")))?;
     let ns = data.manifest.system.n_species();
     let spec = cfg.net_spec(ns);
     spec.check()?;
@@ -228,7 +230,11 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
             }
             let seed = mix(cfg.seed ^ ((epoch as u64) << 32) ^ bi as u64) as u32;
             let r = net.train_step(&batch_imgs, &batch_labels, seed, &adam)?;
-            loss_sum += r.loss.iter().sum::<f64>();
+            let loss = r.loss.iter().sum::<f64>();
+            if !loss.is_finite() {
+                return Err(diverged(cfg, loss, epoch, bi + 1, &batch_imgs));
+            }
+            loss_sum += loss;
             correct += r
                 .logits
                 .chunks(2)
@@ -239,6 +245,9 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
             ctx.cancel.check()?;
         }
         let val = evaluate(&predict_all(&mut net, &imgs[1])?, &labels[1]);
+        if !val.loss.is_finite() && !labels[1].is_empty() {
+            return Err(diverged(cfg, val.loss, epoch, 0, &imgs[1]));
+        }
         let log = EpochLog {
             epoch,
             train_loss: loss_sum / n_train as f64,
@@ -321,6 +330,30 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         params,
         metrics,
     })
+}
+
+/// The error for a loss that is no longer finite: where, and the likely cause (an input image that holds a
+/// NaN, else the optimiser's settings). Training stops there, so no model is written.
+fn diverged(cfg: &ModelConfig, loss: f64, epoch: usize, batch: usize, imgs: &[f32]) -> Error {
+    let at = if batch == 0 {
+        format!("the validation loss became {loss} after epoch {epoch}")
+    } else {
+        format!("the training loss became {loss} at epoch {epoch}, batch {batch}")
+    };
+    let cause = if imgs.iter().any(|x| !x.is_finite()) {
+        "an input image holds NaN or infinite values: check the data set's positions and the model's `width` \
+         and `cutoff`"
+            .to_string()
+    } else {
+        format!(
+            "the optimiser diverged: lower the learning rate (`lr` = {:e}, the paper's is 1e-3) and check \
+             Adam's `eps` = {:e} (default 1e-8)",
+            cfg.lr, cfg.eps
+        )
+    };
+    Error::Input(format!(
+        "training stopped: {at}; {cause}. No model was written"
+    ))
 }
 
 /// Writes the model directory: `model.safetensors`, `config.json` and `metrics.json`.
