@@ -1090,6 +1090,7 @@ mod tests {
             manifest,
             positions,
             species: vec![0, 0, 1, 1],
+            fingerprint: format!("sha256:test-{name}"),
         };
         RampData::new(data, Some(e_is)).expect("fake ramp")
     }
