@@ -15,7 +15,7 @@ use super::data::{
 use super::model::{self, ModelFile, Standardization, TensorInfo, LAYOUT};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::Class;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
 
 /// One epoch's numbers.
@@ -161,6 +161,8 @@ pub struct Trained {
 /// is checked after every batch.
 pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> Result<Trained> {
     let start = std::time::Instant::now();
+    cfg.check()
+        .map_err(|m| Error::Input(format!("model settings: {m}")))?;
     let ns = data.manifest.system.n_species();
     let spec = cfg.net_spec(ns);
     spec.check()?;
@@ -242,7 +244,15 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         }
         // the one read of the epoch's training numbers
         let (loss_sum, correct) = net.epoch_tally()?;
+        if !loss_sum.is_finite() {
+            let inputs_bad = positions.iter().any(|x| !x.is_finite());
+            return Err(diverged(cfg, loss_sum, epoch, true, inputs_bad));
+        }
         let val = evaluate(&predict_all(&mut net, &imgs[1])?, &labels[1]);
+        if !val.loss.is_finite() && !labels[1].is_empty() {
+            let inputs_bad = imgs[1].iter().any(|x| !x.is_finite());
+            return Err(diverged(cfg, val.loss, epoch, false, inputs_bad));
+        }
         let log = EpochLog {
             epoch,
             train_loss: loss_sum / n_train as f64,
@@ -287,12 +297,14 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
     let test = evaluate(&predict_all(&mut eval_net, &imgs[2])?, &labels[2]);
     let file = ModelFile {
         format: model::FORMAT.into(),
-        version: 1,
+        version: model::VERSION,
         config: cfg.clone(),
         in_channels: ns,
         classes: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
         box_l: data.box_l(),
         data: data.dir.display().to_string(),
+        data_fingerprint: data.fingerprint.clone(),
+        weights_sha256: String::new(),
         split: split.clone(),
         best_epoch,
         validation_accuracy: val_acc,
@@ -323,6 +335,32 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         params,
         metrics,
     })
+}
+
+/// The error for a loss that is no longer finite: where, and the likely cause (an input image that holds a
+/// NaN, else the optimiser's settings). Training stops there, so no model is written.
+/// The error for a non-finite loss: in the training batches of `epoch` (summed once per epoch on the device) or in
+/// the validation after it; `inputs_bad` when the inputs themselves hold NaN or infinite values.
+fn diverged(cfg: &ModelConfig, loss: f64, epoch: usize, training: bool, inputs_bad: bool) -> Error {
+    let at = if training {
+        format!("the training loss became {loss} in epoch {epoch}")
+    } else {
+        format!("the validation loss became {loss} after epoch {epoch}")
+    };
+    let cause = if inputs_bad {
+        "an input image holds NaN or infinite values: check the data set's positions and the model's `width` \
+         and `cutoff`"
+            .to_string()
+    } else {
+        format!(
+            "the optimiser diverged: lower the learning rate (`lr` = {:e}, the paper's is 1e-3) and check \
+             Adam's `eps` = {:e} (default 1e-8)",
+            cfg.lr, cfg.eps
+        )
+    };
+    Error::Input(format!(
+        "training stopped: {at}; {cause}. No model was written"
+    ))
 }
 
 /// Writes the model directory: `model.safetensors`, `config.json` and `metrics.json`.

@@ -59,11 +59,12 @@ impl GridSpec {
                 self.grid, self.box_l, self.width
             ));
         }
-        if 2 * self.radius() + 1 > self.grid {
+        // in f64: a huge width must not overflow the pixel count
+        let across = 2.0 * (self.cutoff * self.width / self.pixel()).ceil() + 1.0;
+        if across.is_nan() || across > self.grid as f64 {
             return bad(format!(
-                "the Gaussian window ({} pixels across for width {} and cutoff {} widths) does not fit a {}-pixel \
-                 grid; use a larger grid or a smaller width",
-                2 * self.radius() + 1,
+                "the Gaussian window ({across} pixels across for width {} and cutoff {} widths) does not fit a \
+                 {}-pixel grid; use a larger grid or a smaller width",
                 self.width,
                 self.cutoff,
                 self.grid
