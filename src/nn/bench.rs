@@ -102,6 +102,22 @@ fn print_profile(backend: &str, batch: usize, totals: &[(&'static str, f64)]) {
     println!("{:<26} {:>12.3} {:>7.1}%", "total", sum * 1e3, 100.0);
 }
 
+/// Why `bench nn` times only the CPU twin, and what to do for the GPU path (`bench nn` always times the CPU
+/// twin and has no `--backend`).
+pub fn gpu_skipped(e: &glasscam_kernels::KernelError) -> String {
+    match e {
+        glasscam_kernels::KernelError::NoAdapter => {
+            "bench nn: no GPU adapter found, so only the CPU twin is \
+            timed; to time the GPU path too, install a Vulkan driver (on Debian: `apt-get install \
+            mesa-vulkan-drivers libvulkan1` gives the software one)"
+                .into()
+        }
+        other => format!(
+            "bench nn: the GPU path could not start ({other}), so only the CPU twin is timed"
+        ),
+    }
+}
+
 /// Prints training and Grad-CAM samples/s of the CPU twin and (when an adapter exists) the GPU path, for a network
 /// of `cfg` on `channels`-channel images; `cpu_steps` and `gpu_steps` timed batches each.
 /// With `profile`, each backend's per-kernel times of a training step follow the table.
@@ -119,7 +135,7 @@ pub fn bench_nn(
     match shared_context() {
         Ok(ctx) if gpu_steps > 0 => backends.push((Compute::Gpu(ctx), gpu_steps)),
         Ok(_) => {}
-        Err(e) => eprintln!("bench nn: GPU path skipped: {e}"),
+        Err(e) => eprintln!("{}", gpu_skipped(&e)),
     }
     let mut rows = Vec::new();
     let mut profiles = Vec::new();
@@ -150,4 +166,18 @@ pub fn bench_nn(
         print_profile(backend, cfg.batch, totals);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_gpu_says_what_to_do_without_a_flag_bench_nn_lacks() {
+        let line = super::gpu_skipped(&glasscam_kernels::KernelError::NoAdapter);
+        assert_eq!(
+            line,
+            "bench nn: no GPU adapter found, so only the CPU twin is timed; to time the GPU path too, install a \
+             Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` gives the software one)"
+        );
+        assert!(!line.contains("--backend"));
+    }
 }
