@@ -483,11 +483,13 @@ fn main() {
                         grid: grid.unwrap_or(base.grid),
                         ..base
                     };
-                    glasscam::nn::bench_nn(&cfg, 2, steps, steps, profile).map(|_| ())
+                    glasscam::nn::bench_nn(&cfg, 2, steps, steps, profile)
+                        .map(|b| cli::bench::print_nn(&b))
                 })
             }
             BenchWhat::Analysis { configs, out } => {
-                glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
+                glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref())
+                    .map(|r| cli::bench::print_analysis(&r))
             }
             BenchWhat::Minimize {
                 backend,

@@ -345,6 +345,9 @@ pub fn run_ensemble(
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Curves {
     pub data: String,
+    /// `Dataset::fingerprint` of `data`.
+    #[serde(default)]
+    pub data_fingerprint: String,
     pub snapshot: usize,
     pub class: Class,
     pub temps: Vec<f64>,
@@ -433,6 +436,7 @@ pub fn propensity(
     let gamma_cg = match gamma {
         None => None,
         Some(g) => {
+            g.check_data(&ds.dir.display().to_string(), &ds.fingerprint)?;
             if g.n_particles != setup.n {
                 return Err(Error::Input(format!(
                     "the Grad-CAM set has {} particles per row, the data set {}",
@@ -507,6 +511,7 @@ pub fn propensity(
     let particle_steps = (total * n) as f64 * cfg.steps as f64;
     let curves = Curves {
         data: ds.dir.display().to_string(),
+        data_fingerprint: ds.fingerprint.clone(),
         snapshot,
         class: Class::from_label(ds.manifest.snapshots[snapshot].label),
         temps: cfg.temps.clone(),

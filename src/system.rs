@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Most particles a system may have: a bound on what a file can make glasscam allocate (positions of one
+/// configuration are 16 bytes a particle, 4 GiB at this bound).
+pub const MAX_PARTICLES: usize = 1 << 28;
+
 /// One species of a system file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -393,9 +397,6 @@ impl SystemDef {
         }
     }
 }
-
-/// Most particles a system may hold: a check against counts that overflow or cannot fit in memory.
-pub const MAX_PARTICLES: usize = 100_000_000;
 
 /// Integrator settings (SPEC §3), with the defaults there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::path::Path;
 use glasscam::import::{
     parse_lammps_dump, parse_xyz, read_lammps_dump, read_xyz, Imported, SpeciesMap,
 };
-use glasscam::system::SystemDef;
+use glasscam::system::{SystemDef, MAX_PARTICLES};
 
 fn map() -> SpeciesMap {
     SpeciesMap::new(&SystemDef::abm(), None).expect("map")
@@ -79,8 +79,10 @@ fn atom_counts_near_two_to_the_64_are_refused_without_a_panic() {
     let p = Path::new("n.xyz");
     assert_eq!(
         messages(&parse_xyz("18446744073709551615\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", p, &map())),
-        ["n.xyz: frame 0 (line 1): atom count 18446744073709551615 is above the limit of 100000000 atoms; frames \
-          after this are not read"]
+        [format!(
+            "n.xyz: frame 0 (line 1): atom count 18446744073709551615 is above the limit of {MAX_PARTICLES} \
+             atoms; frames after this are not read"
+        )]
     );
     assert_eq!(
         messages(&parse_xyz("18446744073709551616\n", p, &map())),
@@ -91,7 +93,9 @@ fn atom_counts_near_two_to_the_64_are_refused_without_a_panic() {
                 1\n0 1\nITEM: ATOMS id type x y z\n";
     assert_eq!(
         messages(&parse_lammps_dump(dump, Path::new("n.dump"), &map())),
-        ["n.dump: frame 0 (line 4): number of atoms 18446744073709551615 is above the limit of 100000000"]
+        [format!(
+            "n.dump: frame 0 (line 4): number of atoms 18446744073709551615 is above the limit of {MAX_PARTICLES}"
+        )]
     );
 }
 

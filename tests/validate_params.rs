@@ -417,7 +417,7 @@ mod training {
             assert_eq!(
                 e,
                 format!(
-                    "training stopped: the training loss became NaN at epoch 1, batch 2; the optimiser diverged: \
+                    "training stopped: the training loss became NaN in epoch 1; the optimiser diverged: \
                      lower the learning rate (`lr` = {lr}, the paper's is 1e-3) and check Adam's `eps` = {eps} \
                      (default 1e-8). No model was written"
                 )

@@ -63,6 +63,7 @@ pub fn analyze(a: &AnalyzeArgs, ctx: Ctx) -> glasscam::Result<()> {
             AnalyzeInput {
                 system: &dataset.manifest.system,
                 source: dir.display().to_string(),
+                fingerprint: Some(dataset.fingerprint.clone()),
                 configs: analysis::dataset_configs(&dataset),
                 gamma: gamma.as_ref(),
                 coarse,
@@ -90,6 +91,7 @@ pub fn analyze(a: &AnalyzeArgs, ctx: Ctx) -> glasscam::Result<()> {
                 system: &system,
                 configs: analysis::imported_configs(imported, &system, &source, ctx),
                 source,
+                fingerprint: None,
                 gamma: gamma.as_ref(),
                 coarse,
                 skipped,

@@ -3,10 +3,19 @@
 
 use std::path::Path;
 
-use glasscam_kernels::nn::{AdamSpec, GridSpec, Head, NetSpec};
+use glasscam_kernels::nn::{AdamSpec, GridSpec, Head, NetSpec, MAX_MAPS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// Largest image side `grid` accepted (a 1024^2 image is 4 MiB per species channel).
+pub const MAX_GRID: usize = 1024;
+/// Largest hidden layer accepted.
+pub const MAX_HIDDEN: usize = 4096;
+/// Most convolution layers accepted.
+pub const MAX_CONV_LAYERS: usize = 16;
+/// Most network parameters accepted (1 GiB of f32): checked before weights are allocated or read.
+pub const MAX_PARAMS: usize = 1 << 28;
 
 /// Everything `glasscam train` needs besides the data. Every field may be left out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -148,6 +157,37 @@ impl ModelConfig {
 
     /// Checks the values that do not depend on the data; the message names the field.
     pub fn check(&self) -> std::result::Result<(), String> {
+        // bounds first: every size below is multiplied out into allocations
+        if !(1..=MAX_GRID).contains(&self.grid) {
+            return Err(format!(
+                "field `grid` is {}; use 1..={MAX_GRID} pixels a side (an image is grid^2 floats per species)",
+                self.grid
+            ));
+        }
+        if !(1..=MAX_HIDDEN).contains(&self.hidden) {
+            return Err(format!(
+                "field `hidden` is {}; use 1..={MAX_HIDDEN}",
+                self.hidden
+            ));
+        }
+        if self.conv_channels.is_empty()
+            || self.conv_channels.len() > MAX_CONV_LAYERS
+            || self
+                .conv_channels
+                .iter()
+                .any(|&c| !(1..=MAX_MAPS).contains(&c))
+        {
+            return Err(format!(
+                "field `conv_channels` {:?}: give 1..={MAX_CONV_LAYERS} layers of 1..={MAX_MAPS} channels",
+                self.conv_channels
+            ));
+        }
+        if self.kernel.is_multiple_of(2) || self.kernel > self.grid {
+            return Err(format!(
+                "field `kernel` is {}; it must be odd and at most `grid` ({})",
+                self.kernel, self.grid
+            ));
+        }
         if self.batch == 0 || self.batch > MAX_BATCH {
             return Err(format!(
                 "field `batch` = {}: give 1 to {MAX_BATCH} images per step (the paper: 32)",

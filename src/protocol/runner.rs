@@ -396,7 +396,8 @@ pub fn run(
     let mut failed = Vec::new();
     let mut backends: Vec<String> = Vec::new();
     for c in 0..n_chunks {
-        let (meta, pos) = checkpoint::load_chunk(&part, c, n)?;
+        let lo = range.start + c * chunk;
+        let (meta, pos) = checkpoint::load_chunk(&part, c, n, lo..(lo + chunk).min(range.end))?;
         positions.extend(pos);
         for mut m in meta.snapshots {
             m.index = snapshots.len();
@@ -566,8 +567,12 @@ fn run_chunk(
 ) -> Result<()> {
     let n = setup.n;
     let count = replicas.len();
-    let resumed =
-        checkpoint::load(part, n)?.filter(|(cp, _, _)| cp.chunk == c && cp.thermo.len() == count);
+    let expect = checkpoint::Expect {
+        chunk: c,
+        replicas: replicas.clone(),
+        stages,
+    };
+    let resumed = checkpoint::load(part, n, &expect)?;
     let identity = opts.compute.identity();
     let (
         mut stage,
