@@ -463,7 +463,7 @@ pub fn parse_xyz(text: &str, path: &Path, map: &SpeciesMap) -> Imported {
                 break;
             }
         };
-        let end = (k + 2 + n).min(lines.len());
+        let end = k.saturating_add(2).saturating_add(n).min(lines.len());
         match xyz_frame(&lines[k..end], k + 1, n, map) {
             Ok(mut fr) => {
                 fr.index = f;
@@ -483,7 +483,7 @@ fn xyz_frame(
     n: usize,
     map: &SpeciesMap,
 ) -> std::result::Result<Frame, FrameErr> {
-    if lines.len() < n + 2 {
+    if n.checked_add(2).is_none_or(|need| lines.len() < need) {
         return ferr(
             first,
             format!(
@@ -538,7 +538,7 @@ fn xyz_frame(
             format!("Properties=`{props}` is not a list of name:type:count triples"),
         );
     }
-    let mut col = 0;
+    let mut col: usize = 0;
     let (mut cs, mut cp) = (None, None);
     for t in parts.chunks(3) {
         let m: usize = t[2].parse().or_else(|_| {
@@ -560,7 +560,7 @@ fn xyz_frame(
             }
             _ => {}
         }
-        col += m;
+        col = col.saturating_add(m);
     }
     let (cs, cp) = match (cs, cp) {
         (Some(s), Some(p)) => (s, p),
