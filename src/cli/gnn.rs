@@ -115,8 +115,7 @@ pub struct BenchGnnArgs {
     /// Data set whose labelled snapshots are the graphs; without it, random 2000-particle configurations.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// MPNN model file (TOML, as `train --arch mpnn --model`) [default: presets/quick-mpnn.toml's values if the
-    /// file exists, else the built-in defaults].
+    /// MPNN model file (TOML, as `train --arch mpnn --model`) [default: the quick network, presets/quick-mpnn.toml].
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// A trained model directory: its network and weights; the export then also holds its logits on the graphs.
@@ -128,12 +127,16 @@ pub struct BenchGnnArgs {
     /// Seconds of timing per row and round.
     #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
-    /// Rounds; with --torch, ours and PyTorch's alternate within each round.
+    /// Rounds (0: only write the export); with --torch, ours and PyTorch's alternate within each round.
     #[arg(long, default_value_t = 2)]
     pub rounds: usize,
     /// benches/torch_mpnn.py: times the same network in PyTorch on the same graphs (python3 with torch).
     #[arg(long)]
     pub torch: Option<PathBuf>,
+    /// PyTorch's thread count (--threads of the script) [default: torch's own, the core count]. On a loaded
+    /// machine torch's OpenMP threads spin against each other: measured here 16x slower with 2 threads than 1.
+    #[arg(long)]
+    pub torch_threads: Option<usize>,
     /// Also time the f64 reference twin.
     #[arg(long)]
     pub f64: bool,
@@ -156,14 +159,7 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
     let cfg = match (&model, &a.config) {
         (Some((file, _)), _) => file.config.clone(),
         (None, Some(p)) => MpnnConfig::from_file(p)?,
-        (None, None) => {
-            let quick = std::path::Path::new("presets/quick-mpnn.toml");
-            if quick.exists() {
-                MpnnConfig::from_file(quick)?
-            } else {
-                MpnnConfig::default()
-            }
-        }
+        (None, None) => MpnnConfig::quick(),
     };
     let data = a.data.as_ref().map(|d| Dataset::load(d)).transpose()?;
     let g = bench_graphs(data.as_ref(), &cfg, a.graphs)?;
@@ -220,7 +216,7 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
             n as f64 / s.max(1e-12)
         );
     };
-    for round in 1..=a.rounds.max(1) {
+    for round in 1..=a.rounds {
         let mut rows = vec![
             (
                 "cpu f32",
@@ -248,8 +244,13 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
         let mut torch_rate = std::collections::BTreeMap::new();
         if let (Some(script), Some(dir)) = (&a.torch, &dir) {
             let json = dir.join(format!("torch-{round}.json"));
-            let status = std::process::Command::new("python3")
-                .arg(script)
+            let mut cmd = std::process::Command::new("python3");
+            if let Some(t) = a.torch_threads {
+                cmd.arg(script).arg("--threads").arg(t.to_string());
+            } else {
+                cmd.arg(script);
+            }
+            let status = cmd
                 .arg("--graphs")
                 .arg(dir)
                 .arg("--seconds")

@@ -11,6 +11,9 @@ use rayon::prelude::*;
 const GRAD_CHUNK: usize = 2048;
 /// Rows per task of the row-parallel GEMMs (each row's result does not depend on the chunking).
 const ROW_CHUNK: usize = 512;
+/// Layers with a side narrower than this (v_a: 1 output, W_i: 3 inputs, ffn2: 2 outputs) run as plain loops: a
+/// GEMM would spend most of its time packing a matrix that each element of is used once or twice.
+const SMALL: usize = 8;
 
 /// The float types the twin runs in.
 pub trait Real:
@@ -159,6 +162,20 @@ pub fn gnn_linear<T: Real>(
     y: &mut [T],
 ) {
     let (ni, no) = (n_in.max(1), n_out.max(1));
+    if n_in.min(n_out) < SMALL {
+        return for_rows(y, n_out, |r, yr| {
+            let xr = &x[r * n_in..(r + 1) * n_in];
+            for (o, yo) in yr.iter_mut().enumerate() {
+                let dot: T = xr
+                    .iter()
+                    .zip(&w[o * n_in..(o + 1) * n_in])
+                    .map(|(&a, &b)| a * b)
+                    .sum();
+                let v = dot + b.map_or(T::zero(), |b| b[o]);
+                *yo = if relu { v.max(T::zero()) } else { v };
+            }
+        });
+    }
     y.par_chunks_mut(ROW_CHUNK * no)
         .zip(x.par_chunks(ROW_CHUNK * ni))
         .for_each(|(yc, xc)| {
@@ -232,6 +249,16 @@ pub fn gnn_linear_backward_input<T: Real>(
     dx: &mut [T],
 ) {
     let (ni, no) = (n_in.max(1), n_out.max(1));
+    if n_in.min(n_out) < SMALL {
+        return for_rows(dx, n_in, |r, d| {
+            d.fill(T::zero());
+            for (o, &g) in dy[r * n_out..(r + 1) * n_out].iter().enumerate() {
+                for (a, &wv) in d.iter_mut().zip(&w[o * n_in..(o + 1) * n_in]) {
+                    *a += g * wv;
+                }
+            }
+        });
+    }
     dx.par_chunks_mut(ROW_CHUNK * ni)
         .zip(dy.par_chunks(ROW_CHUNK * no))
         .for_each(|(dxc, dyc)| {
@@ -265,17 +292,32 @@ pub fn gnn_linear_backward_weight<T: Real>(
         .map(|c| {
             let (r0, r1) = (c * GRAD_CHUNK, ((c + 1) * GRAD_CHUNK).min(rows));
             let mut acc = vec![T::zero(); n_out * n_in + n_out];
-            // dW = dy^T x over this chunk: dy^T[o][r] = dy[r * n_out + o]
-            gemm(
-                (n_out, r1 - r0, n_in),
-                &dy[r0 * n_out..r1 * n_out],
-                (1, n_out),
-                &x[r0 * n_in..r1 * n_in],
-                (n_in, 1),
-                T::zero(),
-                &mut acc[..n_out * n_in],
-                (n_in, 1),
-            );
+            if n_in.min(n_out) < SMALL {
+                // a thin layer (v_a, W_i, ffn2): plain loops, the inner one over the wider side
+                for r in r0..r1 {
+                    let (xr, dr) = (
+                        &x[r * n_in..(r + 1) * n_in],
+                        &dy[r * n_out..(r + 1) * n_out],
+                    );
+                    for (o, &g) in dr.iter().enumerate() {
+                        for (a, &xi) in acc[o * n_in..(o + 1) * n_in].iter_mut().zip(xr) {
+                            *a += g * xi;
+                        }
+                    }
+                }
+            } else {
+                // dW = dy^T x over this chunk: dy^T[o][r] = dy[r * n_out + o]
+                gemm(
+                    (n_out, r1 - r0, n_in),
+                    &dy[r0 * n_out..r1 * n_out],
+                    (1, n_out),
+                    &x[r0 * n_in..r1 * n_in],
+                    (n_in, 1),
+                    T::zero(),
+                    &mut acc[..n_out * n_in],
+                    (n_in, 1),
+                );
+            }
             if want_b {
                 let (_, gbc) = acc.split_at_mut(n_out * n_in);
                 for r in r0..r1 {
