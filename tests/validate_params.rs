@@ -131,7 +131,7 @@ fn system_temperatures_and_counts_are_checked() {
         .replace("count = 35", "count = 2");
     assert_eq!(
         SystemDef::from_toml(&huge, "s.toml").unwrap_err().to_string(),
-        "s.toml: the species counts add up to more than 100000000 particles; give counts of a system that fits \
+        "s.toml: the species counts add up to more than 268435456 particles; give counts of a system that fits \
          in memory"
     );
 }
