@@ -74,6 +74,9 @@ enum Command {
     Propensity(cli::propensity::PropensityArgs),
     /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
     Minimize(MinimizeArgs),
+    /// A liquid-vs-glass task (a data set `train` reads) from ramp points of one or two data sets, or a preset's
+    /// tasks (`--preset swanson`: Swanson et al.'s six and a null task, plus the E_IS(T) landscape).
+    Task(cli::task::TaskArgs),
 }
 
 #[derive(Args)]
@@ -555,6 +558,7 @@ fn main() {
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
         Command::Minimize(a) => minimize(a),
+        Command::Task(a) => cli::task::task(&a),
     };
     if let Err(e) = result {
         match e {
