@@ -131,9 +131,42 @@ fn system_temperatures_and_counts_are_checked() {
         .replace("count = 35", "count = 2");
     assert_eq!(
         SystemDef::from_toml(&huge, "s.toml").unwrap_err().to_string(),
-        "s.toml: the species counts add up to more than 100000000 particles; give counts of a system that fits \
-         in memory"
+        format!(
+            "s.toml: the species counts add up to more than {} particles; give counts of a system that fits \
+             in memory",
+            glasscam::system::MAX_PARTICLES
+        )
     );
+}
+
+#[test]
+fn a_system_file_in_other_units_is_refused_with_the_area_fraction() {
+    let units = "density and the sigmas look like they are in different units: give both in reduced \
+                 Lennard-Jones units (sigma of the first like pair about 1, density in particles per sigma^2)";
+    // sigma in Angstrom-like numbers, density per sigma^2: the particles overlap thousands of times over
+    let angstrom = common::TINY_SYSTEM
+        .replace("sigma = 1.0", "sigma = 100.0")
+        .replace("sigma = 0.88", "sigma = 88.0")
+        .replace("sigma = 0.8\n", "sigma = 80.0\n");
+    assert_eq!(
+        SystemDef::from_toml(&angstrom, "a.toml").unwrap_err().to_string(),
+        format!(
+            "a.toml: the particles would cover 7.885e3 times the box (area fraction density * pi/4 * sigma^2, \
+             about 0.8 for a glass former; density 1.09, sigma of the like pairs A 100, B 88); {units}"
+        )
+    );
+    // a density per Angstrom^2 with sigma 1: a dilute gas
+    let dilute = common::TINY_SYSTEM.replace("density = 1.09", "density = 1.09e-4");
+    assert_eq!(
+        SystemDef::from_toml(&dilute, "d.toml").unwrap_err().to_string(),
+        format!(
+            "d.toml: the particles would cover only 7.885e-5 of the box (area fraction density * pi/4 * \
+             sigma^2, about 0.8 for a glass former, a dilute gas below 0.02; density 0.000109, sigma of the like \
+             pairs A 1, B 0.88); {units}"
+        )
+    );
+    // the presets sit well inside the bounds
+    assert!(SystemDef::kam().check("kam").is_ok() && SystemDef::abm().check("abm").is_ok());
 }
 
 #[test]
