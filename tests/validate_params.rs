@@ -475,3 +475,138 @@ mod training {
         );
     }
 }
+
+/// The same refusals as a user meets them: the binary's exit code and stderr.
+mod cli {
+    use std::path::Path;
+    use std::process::Command;
+
+    fn glasscam(args: &[&str], dir: &Path) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_glasscam"))
+            .args(args)
+            .current_dir(dir)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .expect("run glasscam");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn last_line(s: &str) -> &str {
+        s.trim_end().lines().last().unwrap_or("")
+    }
+
+    const QUICK: [&str; 10] = [
+        "simulate",
+        "--system",
+        "tiny.toml",
+        "--backend",
+        "cpu",
+        "--cool-rate",
+        "2",
+        "--equilibrate-time",
+        "0.5",
+        "--replicas",
+    ];
+
+    #[test]
+    fn bad_values_exit_non_zero_with_the_message() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        std::fs::write(d.join("tiny.toml"), super::common::TINY_SYSTEM).expect("write");
+        for (extra, want) in [
+            (
+                vec!["--hold-time", "-1"],
+                "error: protocol: hold_time (--hold-time) is -1: give a finite number >= 0",
+            ),
+            (
+                vec!["--checkpoint-every", "inf"],
+                "error: --checkpoint-every inf: give a finite number of seconds (at most 2e19; 86400 is a day)",
+            ),
+            (
+                vec!["--dt", "inf"],
+                "error: protocol: md.dt (--dt) is inf: give a finite number > 0",
+            ),
+        ] {
+            let mut args = QUICK.to_vec();
+            args.extend(["2", "--out", "o"]);
+            args.extend(extra);
+            let (ok, err) = glasscam(&args, d);
+            assert!(!ok);
+            assert_eq!(last_line(&err), want, "{err}");
+        }
+        // every replica blows up: exit 1, no data set
+        let mut args = QUICK.to_vec();
+        args.extend(["2", "--out", "blown", "--dt", "0.05"]);
+        let (ok, err) = glasscam(&args, d);
+        assert!(!ok);
+        assert!(
+            last_line(&err).starts_with("error: simulate: 2 of 2 replicas blew up (")
+                && err.contains("no data set was written"),
+            "{err}"
+        );
+        assert!(!d.join("blown/manifest.json").exists());
+
+        // the same shard twice: an overlap, named as one
+        for out in ["s0", "s0again"] {
+            let mut args = QUICK.to_vec();
+            args.extend(["4", "--shard", "0/2", "--out", out]);
+            let (ok, err) = glasscam(&args, d);
+            assert!(ok, "{err}");
+        }
+        let (ok, err) = glasscam(&["merge", "s0", "s0again", "--out", "m"], d);
+        assert!(!ok);
+        assert_eq!(
+            last_line(&err),
+            "error: merge: s0again (replicas 0..2) overlaps s0 (replicas up to 2): give each shard once, all from \
+             the same --shard k/n split"
+        );
+
+        // propensity --xi 0 is refused before any MD
+        let (ok, err) = glasscam(
+            &[
+                "propensity",
+                "--data",
+                "s0",
+                "--snapshot",
+                "0",
+                "--xi",
+                "0",
+                "--backend",
+                "cpu",
+                "--out",
+                "p",
+            ],
+            d,
+        );
+        assert!(!ok);
+        assert_eq!(
+            last_line(&err),
+            "error: coarse-graining: --xi 0: give a finite length > 0 (the paper's xi is 3, the cut-off 3 xi)"
+        );
+
+        // an empty XYZ file says so
+        std::fs::write(d.join("e.xyz"), "").expect("write");
+        let (ok, err) = glasscam(
+            &[
+                "analyze",
+                "--input",
+                "e.xyz",
+                "--format",
+                "xyz",
+                "--system",
+                "tiny.toml",
+                "--out",
+                "a",
+            ],
+            d,
+        );
+        assert!(!ok);
+        assert_eq!(
+            last_line(&err),
+            "error: no usable frame: e.xyz: frame 0 (line 1): the file is empty: no frames"
+        );
+    }
+}
