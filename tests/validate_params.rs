@@ -90,6 +90,20 @@ fn bad_protocol_values_are_refused_not_coerced() {
         refused(&p),
         "protocol: md.skin is -0.3: give a finite number > 0"
     );
+    let p = Protocol {
+        extra_temps: (1..=100_001).map(|k| k as f64 * 1e-6).collect(),
+        ..q()
+    };
+    assert_eq!(
+        refused(&p),
+        "protocol: 100001 snapshot temperatures (--temps, --ramp-snapshots): give at most 100000"
+    );
+    assert_eq!(
+        glasscam::task::ramp_temps(2.0, 0.05, usize::MAX)
+            .unwrap_err()
+            .to_string(),
+        "--ramp-snapshots 18446744073709551615: give 1 to 100000 snapshots along the ramp (Swanson: 200)"
+    );
     // and good values still give the schedule
     assert!(q().schedule(&tiny()).is_ok());
 }
