@@ -79,3 +79,39 @@ fn a_bad_model_file_is_refused_by_field() {
     let e = MpnnConfig::from_file(&p).unwrap_err().to_string();
     assert!(e.contains("width"), "{e}");
 }
+
+#[test]
+fn infinite_learning_rates_are_refused_and_a_diverging_loss_stops_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.toml");
+    std::fs::write(&p, "max_lr = inf\n").unwrap();
+    let e = MpnnConfig::from_file(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("`max_lr` = inf: learning rates must be finite and > 0"),
+        "{e}"
+    );
+    // a finite but absurd rate: the weights overflow f32 after one step and the loss is no longer finite
+    let data_dir = dir.path().join("data");
+    glasscam::nn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
+    let data = glasscam::dataset::Dataset::load(&data_dir).unwrap();
+    let cfg = MpnnConfig {
+        hidden: 4,
+        depth: 2,
+        k: 4,
+        epochs: 3,
+        init_lr: 1e300,
+        max_lr: 1e300,
+        final_lr: 1e300,
+        ..MpnnConfig::default()
+    };
+    let e = glasscam::gnn::train::train(&data, &cfg, glasscam::events::quiet())
+        .err()
+        .expect("training must stop")
+        .to_string();
+    assert!(
+        e.starts_with("training stopped: the MPNN's training loss became")
+            && e.contains("lower `max_lr` (= 1e300")
+            && e.ends_with("No model was written"),
+        "{e}"
+    );
+}

@@ -162,6 +162,15 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
                 &mut m,
                 &mut v,
             );
+            if !l.is_finite() {
+                return Err(Error::Input(format!(
+                    "training stopped: the MPNN's training loss became {l} at epoch {epoch}, batch {}; the optimiser \
+                     diverged: lower `max_lr` (= {:e}; the quick preset's is 1e-2, Swanson's 1e-3). No model was \
+                     written",
+                    bi + 1,
+                    cfg.max_lr
+                )));
+            }
             loss_sum += l * chunk.len() as f64;
             correct += fw
                 .logits
