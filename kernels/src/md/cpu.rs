@@ -19,15 +19,19 @@ pub struct CpuReplica {
     /// nbr[start[i * ns + s]..start[i * ns + s + 1]], sorted by index (ns species; start has n * ns + 1 entries).
     pub start: Vec<u32>,
     pub nbr: Vec<u32>,
+    /// Per list entry: the row's particle and the pair type (si * ns + sj), so the force loop runs over the whole
+    /// list as one vector loop.
+    pub owner: Vec<u32>,
+    pub ptype: Vec<u32>,
     pub thermo: Thermo,
     pub rebuilds: u64,
-    /// Work space of the list build and the force loop, kept between calls so the step loop allocates nothing.
-    pub scratch: Scratch,
 }
 
-/// Buffers the list build and the force loop reuse (their contents mean nothing between calls).
-#[derive(Clone, Debug, Default)]
-pub struct Scratch {
+/// Buffers the list build and the force loop reuse. They live per thread, not per replica (a replica needs them
+/// only inside one call), so a thousand replicas cost no more than their lists; they only grow, so the step loop
+/// allocates nothing once they have reached their size.
+#[derive(Debug, Default)]
+struct Work {
     cell: Vec<u32>,
     head: Vec<u32>,
     fill: Vec<u32>,
@@ -37,15 +41,16 @@ pub struct Scratch {
     cspec: Vec<u32>,
     /// (rc + skin)^2 per species pair.
     rl2: Vec<f64>,
-    /// One row's kept candidates while it is built: species << 32 | index.
+    /// One row's candidates while it is built: species << 32 | index.
     row: Vec<u64>,
-    /// Per list entry: the row's particle and the pair type (si * ns + sj).
-    owner: Vec<u32>,
-    ptype: Vec<u32>,
     table: PairTable,
     /// Per list entry, the force loop's pair terms: F/r times the separation, and half the pair energy.
     terms: Vec<[f64; 2]>,
     halfe: Vec<f64>,
+}
+
+thread_local! {
+    static WORK: std::cell::RefCell<Work> = std::cell::RefCell::new(Work::default());
 }
 
 /// Minimum image of a separation between two wrapped positions (|d| < L): the same as the shader's
@@ -99,49 +104,65 @@ fn cell_of(x: [f64; 2], cell_size: f64, nc: u32) -> [u32; 2] {
 /// inside a group) so the force loop runs over blocks with one set of pair constants. The sums equal the
 /// shader's up to rounding order; which pairs beyond rc a list holds never changes a bit (see `compute_forces`).
 pub fn rebuild(setup: &MdSetup, rep: &mut CpuReplica) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { rebuild_avx512(setup, rep) };
+    WORK.with_borrow_mut(|w| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { rebuild_avx512(setup, rep, w) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { rebuild_avx2(setup, rep, w) };
+            }
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { rebuild_avx2(setup, rep) };
-        }
-    }
-    rebuild_body(setup, rep)
+        rebuild_body(setup, rep, w)
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn rebuild_avx512(setup: &MdSetup, rep: &mut CpuReplica) {
-    rebuild_body(setup, rep)
+unsafe fn rebuild_avx512(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+    rebuild_body(setup, rep, w)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn rebuild_avx2(setup: &MdSetup, rep: &mut CpuReplica) {
-    rebuild_body(setup, rep)
+unsafe fn rebuild_avx2(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+    rebuild_body(setup, rep, w)
 }
 
 #[inline(always)]
-fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica) {
+fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+    let CpuReplica {
+        pos,
+        xref,
+        start,
+        nbr,
+        owner,
+        ptype,
+        rebuilds,
+        ..
+    } = rep;
+    build_lists(setup, pos, (start, nbr, owner, ptype), w);
+    xref.clone_from(pos);
+    *rebuilds += 1;
+}
+
+#[inline(always)]
+fn build_lists(
+    setup: &MdSetup,
+    pos: &[[f64; 2]],
+    lists: (&mut Vec<u32>, &mut Vec<u32>, &mut Vec<u32>, &mut Vec<u32>),
+    sc: &mut Work,
+) {
+    let (start, nbr, owner, ptype) = lists;
     let n = setup.n;
     let l = setup.box_l;
     let ns = setup.n_species();
     let nc = cpu_cells_per_side(setup);
     let cell_size = l / nc as f64;
     let ncell = nc * nc;
-    let CpuReplica {
-        pos,
-        xref,
-        start,
-        nbr,
-        rebuilds,
-        scratch: sc,
-        ..
-    } = rep;
     // counting sort by cell (index order inside a cell), with positions and species copied in that order so
     // that the candidates of three neighbouring cells of a row are one contiguous run
     sc.cell.clear();
@@ -174,8 +195,8 @@ fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica) {
         .extend(setup.pairs.iter().map(|p| (p.rc + skin) * (p.rc + skin)));
     start.clear();
     nbr.clear();
-    sc.owner.clear();
-    sc.ptype.clear();
+    owner.clear();
+    ptype.clear();
     start.push(0);
     let mut runs = [(0usize, 0usize); 6];
     for (i, &xi) in pos.iter().enumerate() {
@@ -228,24 +249,18 @@ fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica) {
         let row = &mut row[..cnt];
         row.sort_unstable();
         nbr.reserve(cnt);
-        sc.owner.reserve(cnt);
-        sc.ptype.reserve(cnt);
+
         let mut k = 0;
         for s in 0..ns as u64 {
             while k < cnt && row[k] >> 32 == s {
                 nbr.push(row[k] as u32);
-                sc.owner.push(i as u32);
-                sc.ptype.push((si * ns) as u32 + s as u32);
+                owner.push(i as u32);
+                ptype.push((si * ns) as u32 + s as u32);
                 k += 1;
             }
             start.push(nbr.len() as u32);
         }
     }
-    sc.table.fill(&setup.pairs);
-    sc.terms.resize(nbr.len(), [0.0; 2]);
-    sc.halfe.resize(nbr.len(), 0.0);
-    xref.clone_from(pos);
-    *rebuilds += 1;
 }
 
 /// Per species pair (index si * ns + sj) the force loop's constants, hoisted out of it. The products are the
@@ -283,8 +298,8 @@ impl PairTable {
 fn at<T: Copy>(v: &[T], k: u32) -> T {
     debug_assert!((k as usize) < v.len());
     // SAFETY: every caller passes an index that `rebuild` wrote or read from the setup: a particle index < n
-    // (the length of pos), a pair type < ns * ns (the length of the pair table's columns) or a species < ns
-    // (the length of a row of rl2); `MdSetup::check` bounds the species.
+    // (the length of pos), a pair type si * ns + sj < ns * ns (the length of the pair table's columns) or a
+    // species < ns (the length of a row of rl2); `MdSetup::check` bounds the species.
     unsafe { *v.get_unchecked(k as usize) }
 }
 
@@ -335,25 +350,44 @@ fn pair_terms<const E: bool>(
 /// on when the lists were built or which pairs beyond rc they hold (a resumed run rebuilds them at another
 /// step).
 #[inline(always)]
-fn forces_body<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
-    let ns = setup.n_species();
+fn forces_body<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, sc: &mut Work) {
     let CpuReplica {
         pos,
         force,
         pe,
         start,
         nbr,
-        scratch: sc,
+        owner,
+        ptype,
         ..
     } = rep;
+    let m = nbr.len();
+    sc.table.fill(&setup.pairs);
+    sc.terms.resize(m, [0.0; 2]);
+    sc.halfe.resize(m, 0.0);
     pair_terms::<E>(
         pos,
         setup.box_l,
         &sc.table,
-        (&sc.owner, nbr, &sc.ptype),
+        (owner, nbr, ptype),
         &mut sc.terms,
         &mut sc.halfe,
     );
+    sum_terms::<E>(setup, force, pe, start, nbr, sc);
+}
+
+/// Pass 2 of the force loop: the pair terms summed row by row in particle order, each row in list order, on i
+/// and (Newton's third law) on j.
+#[inline(always)]
+fn sum_terms<const E: bool>(
+    setup: &MdSetup,
+    force: &mut [[f64; 2]],
+    pe: &mut [f64],
+    start: &[u32],
+    nbr: &[u32],
+    sc: &Work,
+) {
+    let ns = setup.n_species();
     force.iter_mut().for_each(|f| *f = [0.0; 2]);
     if E {
         pe.iter_mut().for_each(|e| *e = 0.0);
@@ -384,30 +418,32 @@ fn forces_body<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
 
 /// `forces_body` compiled for the best vector unit the CPU has (same operations, so the same bits on each).
 fn forces<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { forces_avx512::<E>(setup, rep) };
+    WORK.with_borrow_mut(|w| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { forces_avx512::<E>(setup, rep, w) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { forces_avx2::<E>(setup, rep, w) };
+            }
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { forces_avx2::<E>(setup, rep) };
-        }
-    }
-    forces_body::<E>(setup, rep)
+        forces_body::<E>(setup, rep, w)
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn forces_avx512<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
-    forces_body::<E>(setup, rep)
+unsafe fn forces_avx512<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+    forces_body::<E>(setup, rep, w)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn forces_avx2<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
-    forces_body::<E>(setup, rep)
+unsafe fn forces_avx2<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+    forces_body::<E>(setup, rep, w)
 }
 
 /// The worst failure among the forces (and, with energies, the per-particle energies).
@@ -640,8 +676,9 @@ impl MdBackend for CpuMd {
                 start: Vec::new(),
                 nbr: Vec::new(),
                 thermo: r.thermo[k],
+                owner: Vec::new(),
+                ptype: Vec::new(),
                 rebuilds: 0,
-                scratch: Scratch::default(),
             })
             .collect();
         let setup = &self.setup;
