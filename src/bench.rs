@@ -83,12 +83,52 @@ pub fn time_backend(
     Ok((steps, elapsed))
 }
 
-/// Runs the MD benchmark on `system` for each replica count and each backend, printing a table.
+/// Snapshot `k` of the data set in `dir` as one replica of its own system, with Maxwell-Boltzmann velocities at
+/// the system's liquid temperature (seeded): what `bench md --data` times, and what `benches/lammps_md.py`
+/// hands LAMMPS (through `export`), so both start from the same configuration.
+pub fn snapshot_start(dir: &std::path::Path, k: usize) -> Result<(SystemDef, Replicas)> {
+    let ds = crate::dataset::Dataset::load(dir)?;
+    if k >= ds.n_snapshots() {
+        return Err(crate::Error::Input(format!(
+            "--snapshot {k}: {} has {} snapshots (0..{})",
+            dir.display(),
+            ds.n_snapshots(),
+            ds.n_snapshots().saturating_sub(1)
+        )));
+    }
+    let system = ds.manifest.system.clone();
+    let setup = system.md_setup(&MdSettings::default());
+    if ds.species != setup.species {
+        return Err(crate::Error::Input(format!(
+            "{}: species.npy does not list the particles in the order of its manifest's system",
+            dir.display()
+        )));
+    }
+    let pos: Vec<[f64; 2]> = ds
+        .snapshot(k)
+        .chunks_exact(2)
+        .map(|c| [c[0], c[1]])
+        .collect();
+    let mut rng = crate::init::replica_rng(1, k as u64);
+    let vel = crate::init::maxwell_boltzmann(&setup, system.t_liquid, &mut rng);
+    let one = Replicas {
+        n: setup.n,
+        img: vec![[0, 0]; setup.n],
+        pos,
+        vel,
+        thermo: vec![glasscam_kernels::md::Thermo::default()],
+    };
+    Ok((system, one))
+}
+
+/// Runs the MD benchmark on `system` for each replica count and each backend, printing a table. The replicas
+/// are copies of `start` (one replica) when given, else of a fresh liquid.
 pub fn bench_md(
     system: &SystemDef,
     backends: &[Compute],
     replicas: &[usize],
     seconds: f64,
+    start: Option<&Replicas>,
 ) -> Result<Vec<MdRow>> {
     let setup = system.md_setup(&MdSettings::default());
     let t = system.t_liquid;
@@ -98,7 +138,10 @@ pub fn bench_md(
         "backend", "replicas", "particles", "steps", "seconds", "particle-steps/s", "vs cpu twin"
     );
     for &r in replicas {
-        let reps = bench_replicas(&setup, r, t);
+        let reps = match start {
+            Some(one) => copies(one, r),
+            None => bench_replicas(&setup, r, t),
+        };
         let mut cpu_rate = None;
         for compute in backends {
             // Replicas beyond what one device buffer holds run as sequential chunks, as in `simulate`.

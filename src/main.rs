@@ -183,6 +183,13 @@ enum BenchWhat {
         /// Seconds of timing per row.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// Time copies of a snapshot of this data set (its own system; --system is ignored) instead of a
+        /// fresh liquid: `benches/lammps_md.py` hands the same snapshot to LAMMPS.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Which snapshot of --data.
+        #[arg(long, default_value_t = 0)]
+        snapshot: usize,
     },
     /// CNN training and Grad-CAM images/s, CPU twin vs GPU path.
     Nn {
@@ -465,10 +472,28 @@ fn main() {
                 replicas,
                 system,
                 seconds,
-            } => SystemDef::resolve(&system).and_then(|sys| {
-                glasscam::bench::bench_md(&sys, &backends_for_bench(backend)?, &replicas, seconds)
+                data,
+                snapshot,
+            } => {
+                let start = data
+                    .as_deref()
+                    .map(|dir| glasscam::bench::snapshot_start(dir, snapshot))
+                    .transpose();
+                start.and_then(|start| {
+                    let sys = match &start {
+                        Some((s, _)) => s.clone(),
+                        None => SystemDef::resolve(&system)?,
+                    };
+                    glasscam::bench::bench_md(
+                        &sys,
+                        &backends_for_bench(backend)?,
+                        &replicas,
+                        seconds,
+                        start.as_ref().map(|(_, r)| r),
+                    )
                     .map(|_| ())
-            }),
+                })
+            }
             BenchWhat::Nn {
                 grid,
                 steps,
