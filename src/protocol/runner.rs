@@ -125,7 +125,8 @@ pub fn memory_estimate(
     let n = setup.n as f64;
     // pos, vel, img, force, a backup copy for a checkpoint download
     let state = chunk as f64 * n * (16.0 + 16.0 + 8.0 + 16.0) * 2.0;
-    let nbr = chunk as f64 * n * neighbours_per_particle(setup) * 4.0;
+    // a neighbour-list entry: 4 bytes on the GPU, 12 in the CPU twin (index plus per-pair terms); count the larger
+    let nbr = chunk as f64 * n * neighbours_per_particle(setup) * 12.0;
     let snaps = (chunk * snapshots_per_replica) as f64 * n * 16.0;
     let join = 2.0 * (total * snapshots_per_replica) as f64 * n * 16.0;
     state + nbr + snaps + join
@@ -842,7 +843,7 @@ mod tests {
         assert_eq!(default_chunk(&Compute::Cpu, &setup, 64), 64);
         // and a paper-size run fits this machine's estimate with room to spare
         let gib = memory_estimate(&setup, 2097, 5000, 2) / (1u64 << 30) as f64;
-        assert!(gib > 0.5 && gib < 4.0, "{gib} GiB");
+        assert!(gib > 0.5 && gib < 6.0, "{gib} GiB");
     }
 
     #[test]
