@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::npy;
@@ -71,6 +72,84 @@ pub struct Manifest {
     pub snapshots: Vec<SnapshotMeta>,
 }
 
+impl Manifest {
+    /// Checks a manifest read from the data set `dir` on its own: format version, the system (like a system
+    /// file), counts, box and every snapshot record. The arrays are checked against it by `Dataset::load`.
+    pub fn check(&self, dir: &Path) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::Dataset {
+                path: dir.to_path_buf(),
+                message: format!("{MANIFEST}: {message}"),
+            })
+        };
+        if self.format_version > FORMAT_VERSION {
+            return bad(format!(
+                "format version {} is newer than this glasscam understands ({FORMAT_VERSION}); update glasscam",
+                self.format_version
+            ));
+        }
+        self.system.check(&format!(
+            "data set {}: {MANIFEST} field `system`",
+            dir.display()
+        ))?;
+        let n = self.system.n_particles();
+        if self.n_particles != n {
+            return bad(format!(
+                "`n_particles` is {} but the system's species counts add up to {n}",
+                self.n_particles
+            ));
+        }
+        let want = self.system.box_l();
+        if !(self.box_l > 0.0 && self.box_l.is_finite()) || (self.box_l - want).abs() > 1e-6 * want
+        {
+            return bad(format!(
+                "`box_l` is {} but the system (N {n}, density {}) gives {want}",
+                self.box_l, self.system.density
+            ));
+        }
+        let (r0, r1) = self.replica_range;
+        if r1.checked_sub(r0) != Some(self.n_replicas) {
+            return bad(format!(
+                "`replica_range` {r0}..{r1} does not hold `n_replicas` ({}) replicas",
+                self.n_replicas
+            ));
+        }
+        for (k, m) in self.snapshots.iter().enumerate() {
+            if m.index != k {
+                return bad(format!(
+                    "snapshot record {k} gives `index` {}; record k must describe row k of positions.npy",
+                    m.index
+                ));
+            }
+            if !(r0..r1).contains(&m.replica) {
+                return bad(format!(
+                    "snapshot {k} belongs to replica {}, outside this data set's replicas {r0}..{r1}",
+                    m.replica
+                ));
+            }
+            let class: crate::domain::Class = m.class.parse()?;
+            if class.label() != m.label {
+                return bad(format!(
+                    "snapshot {k} has class `{}` but label {} (glass 1, liquid 0, other -1)",
+                    m.class, m.label
+                ));
+            }
+            if !(m.target_t.is_finite() && m.kinetic_t.is_finite()) {
+                return bad(format!(
+                    "snapshot {k}: temperatures {} and {} must be finite",
+                    m.target_t, m.kinetic_t
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedReplica {
     pub replica: usize,
@@ -87,54 +166,111 @@ pub struct Dataset {
     pub positions: Vec<f64>,
     /// [N] species indices.
     pub species: Vec<u32>,
+    /// `sha256:<hex>` of manifest.json, positions.npy and species.npy as read: what every derived file (models,
+    /// Grad-CAM, analysis, propensity) records, so a consumer can refuse output computed on another data set.
+    pub fingerprint: String,
 }
 
+/// Relative slack on the box when checking positions: GPU runs wrap in f32, so a coordinate may reach L itself
+/// or sit an f32 rounding above it.
+const BOX_SLACK: f64 = 1e-5;
+
 impl Dataset {
-    /// Loads and checks a data set directory.
+    /// Loads and checks a data set directory: the manifest's system is checked like a system file, the arrays
+    /// against the manifest (shapes, species counts, snapshot records) and every coordinate is finite and in the
+    /// box.
     pub fn load(dir: &Path) -> Result<Dataset> {
         let bad = |message: String| Error::Dataset {
             path: dir.to_path_buf(),
             message,
         };
         let mpath = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&mpath).map_err(|e| {
+        let text = std::fs::read(&mpath).map_err(|e| {
             bad(format!(
                 "cannot read {MANIFEST} ({e}); is this a directory written by `glasscam simulate`?"
             ))
         })?;
-        let manifest: Manifest = serde_json::from_str(&text)
+        let ppath = dir.join("positions.npy");
+        let pbytes = std::fs::read(&ppath).at(&ppath)?;
+        let spath = dir.join("species.npy");
+        let sbytes = std::fs::read(&spath).at(&spath)?;
+        Self::from_bytes(dir, &text, &pbytes, &sbytes)
+    }
+
+    /// `load` on the bytes of manifest.json, positions.npy and species.npy read from `dir`.
+    pub fn from_bytes(dir: &Path, text: &[u8], pbytes: &[u8], sbytes: &[u8]) -> Result<Dataset> {
+        let bad = |message: String| Error::Dataset {
+            path: dir.to_path_buf(),
+            message,
+        };
+        let manifest: Manifest = serde_json::from_slice(text)
             .map_err(|e| bad(format!("{MANIFEST} is not a valid manifest: {e}")))?;
-        if manifest.format_version > FORMAT_VERSION {
-            return Err(bad(format!(
-                "format version {} is newer than this glasscam understands ({FORMAT_VERSION}); update glasscam",
-                manifest.format_version
-            )));
-        }
+        manifest.check(dir)?;
         let n = manifest.n_particles;
         let s = manifest.snapshots.len();
-        let (shape, positions) = npy::read::<f64>(&dir.join("positions.npy"))?;
+        let ppath = dir.join("positions.npy");
+        let (shape, positions) = npy::parse::<f64>(&ppath, pbytes)?;
         if shape != [s as u64, n as u64, 2] {
             return Err(bad(format!(
                 "positions.npy has shape {shape:?}, the manifest says [{s}, {n}, 2]"
             )));
         }
-        let (shape, species) = npy::read::<u32>(&dir.join("species.npy"))?;
+        let spath = dir.join("species.npy");
+        let (shape, species) = npy::parse::<u32>(&spath, sbytes)?;
         if shape != [n as u64] {
             return Err(bad(format!(
                 "species.npy has shape {shape:?}, expected [{n}]"
             )));
         }
-        let ns = manifest.system.n_species() as u32;
-        if let Some(bad_s) = species.iter().find(|&&x| x >= ns) {
+        let system = &manifest.system;
+        let ns = system.n_species();
+        let mut counts = vec![0usize; ns];
+        for &x in &species {
+            match counts.get_mut(x as usize) {
+                Some(c) => *c += 1,
+                None => {
+                    return Err(bad(format!(
+                        "species.npy holds species {x} but the system has {ns}"
+                    )))
+                }
+            }
+        }
+        for (sp, &c) in system.species.iter().zip(&counts) {
+            if c != sp.count {
+                return Err(bad(format!(
+                    "species.npy has {c} particles of species `{}` but the manifest's system says {}; the arrays \
+                     do not belong to this manifest",
+                    sp.name, sp.count
+                )));
+            }
+        }
+        let l = manifest.box_l;
+        let (lo, hi) = (-BOX_SLACK * l, l * (1.0 + BOX_SLACK));
+        if let Some(k) = positions.iter().position(|x| !(*x >= lo && *x <= hi)) {
+            let (snap, i, axis) = (k / (2 * n), (k / 2) % n, ["x", "y"][k % 2]);
+            let what = if positions[k].is_finite() {
+                format!("lies outside the box [0, {l}] (is `box_l` in the manifest right?)")
+            } else {
+                "is not finite".to_string()
+            };
             return Err(bad(format!(
-                "species.npy holds species {bad_s} but the system has {ns}"
+                "positions.npy snapshot {snap} particle {i}: {axis} = {} {what}; the data set is damaged, \
+                 simulate it again",
+                positions[k]
             )));
         }
+        let mut h = Sha256::new();
+        for part in [text, pbytes, sbytes] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        let fingerprint = format!("sha256:{}", hex(&h.finalize()));
         Ok(Dataset {
             dir: dir.to_path_buf(),
             manifest,
             positions,
             species,
+            fingerprint,
         })
     }
 
@@ -191,7 +327,7 @@ impl Dataset {
             &[2],
             &[manifest.box_l, manifest.box_l],
         )?;
-        write_json_atomic(&dir.join(MANIFEST), manifest)
+        write_json_readable(&dir.join(MANIFEST), manifest)
     }
 }
 
@@ -199,6 +335,24 @@ impl Dataset {
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    crate::outdir::write_atomic(path, text.as_bytes())
+}
+
+/// Writes JSON like `write_json_atomic`, for a file glasscam reads back: refuses a value that would not read back
+/// (serde_json writes NaN and infinity as `null`, which no f64 field accepts), so a NaN is never stored.
+pub fn write_json_readable<T: Serialize + serde::de::DeserializeOwned>(
+    path: &Path,
+    value: &T,
+) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    serde_json::from_str::<T>(&text).map_err(|e| {
+        Error::Input(format!(
+            "{}: refusing to write a value that is not finite (NaN or infinity; JSON stores it as null, which \
+             cannot be read back): {e}",
+            path.display()
+        ))
+    })?;
     crate::outdir::write_atomic(path, text.as_bytes())
 }
 
@@ -268,6 +422,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             ))
         })? as usize;
     let mut next = 0;
+    let mut prev = None;
     for d in &sets {
         let m = &d.manifest;
         if m.backend.starts_with(MIXED) {
@@ -290,7 +445,17 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
                 sets[0].dir.display()
             )));
         }
-        if m.replica_range.0 != next {
+        if m.replica_range.0 < next {
+            let prev = prev.map_or_else(String::new, |p: &Dataset| p.dir.display().to_string());
+            return Err(Error::Input(format!(
+                "merge: {} (replicas {}..{}) overlaps {prev} (replicas up to {next}): give each shard once, \
+                 all from the same --shard k/n split",
+                d.dir.display(),
+                m.replica_range.0,
+                m.replica_range.1
+            )));
+        }
+        if m.replica_range.0 > next {
             return Err(Error::Input(format!(
                 "merge: replicas {}..{} are missing (next shard, {}, starts at {})",
                 next,
@@ -300,6 +465,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             )));
         }
         next = m.replica_range.1;
+        prev = Some(d);
     }
     if next != total {
         return Err(Error::Input(format!(

@@ -2,7 +2,9 @@
 //! replicas of one batched simulation), unwrapped displacements, cage-relative squared displacements with cages
 //! from the t = 0 Voronoi neighbours, the propensity Delta_i(t) and delta(t).
 
-use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment, Thermo};
+use glasscam_kernels::md::{
+    Advance, Cages, Failure, MdBackend, MdSetup, Replicas, Segment, Thermo,
+};
 use std::path::Path;
 
 use glasscam_kernels::Compute;
@@ -64,6 +66,55 @@ impl EnsembleConfig {
             c.temps.clear();
         }
         c
+    }
+}
+
+/// Most sample times per run: each is a state of every replica kept in memory until the chunk ends.
+pub const MAX_SAMPLES: usize = 1000;
+
+impl EnsembleConfig {
+    /// Temperatures finite, > 0 and distinct, at least one run, step and sample, and the replica count, steps
+    /// and samples within their stated limits; each message names the option.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(format!("propensity: {m}")));
+        if self.temps.is_empty() {
+            return bad("give at least one temperature (--temps)".into());
+        }
+        for (k, &t) in self.temps.iter().enumerate() {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(format!(
+                    "temperature {t} (--temps): give a finite temperature > 0"
+                ));
+            }
+            if self.temps[..k].contains(&t) {
+                return bad(format!(
+                    "temperature {t} is given twice (--temps); list each temperature once"
+                ));
+            }
+        }
+        let max_runs = crate::protocol::schedule::MAX_REPLICAS / self.temps.len();
+        if self.runs == 0 || self.runs > max_runs {
+            return bad(format!(
+                "--runs {}: give 1 to {max_runs} runs per temperature ({} temperatures, at most {} replicas)",
+                self.runs,
+                self.temps.len(),
+                crate::protocol::schedule::MAX_REPLICAS
+            ));
+        }
+        if self.steps == 0 || self.steps > crate::protocol::schedule::MAX_STEPS {
+            return bad(format!(
+                "--steps {}: give 1 to {:.0e} steps per run",
+                self.steps,
+                crate::protocol::schedule::MAX_STEPS as f64
+            ));
+        }
+        if self.samples == 0 || self.samples > MAX_SAMPLES {
+            return bad(format!(
+                "{} sample times: give 1 to {MAX_SAMPLES}",
+                self.samples
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -158,16 +209,7 @@ pub fn run_ensemble(
             cages.len()
         )));
     }
-    if cfg.temps.is_empty() || cfg.runs == 0 || cfg.steps == 0 {
-        return Err(Error::Input(
-            "propensity: give at least one temperature, one run and one step".into(),
-        ));
-    }
-    if let Some(t) = cfg.temps.iter().find(|t| !(**t > 0.0 && t.is_finite())) {
-        return Err(Error::Input(format!(
-            "propensity: temperature {t} must be > 0"
-        )));
-    }
+    cfg.validate()?;
     let total = cfg.temps.len() * cfg.runs;
     // replica r = temp_index * runs + run
     let mut reps = Replicas {
@@ -186,11 +228,13 @@ pub fn run_ensemble(
             });
         }
     }
+    let cage_set = Cages::new(pos0, cages)?;
     let chunk = crate::protocol::default_chunk(compute, setup, total);
     let samples = sample_steps(cfg.steps, cfg.samples);
     let mut sum = vec![vec![vec![0.0; n]; samples.len()]; cfg.temps.len()];
     let mut ok_runs = vec![0usize; cfg.temps.len()];
     let mut failed = Vec::new();
+    let mut causes: Vec<&str> = Vec::new();
     let seg = Segment {
         t_from: 1.0,
         t_to: 1.0,
@@ -206,7 +250,9 @@ pub fn run_ensemble(
         let part = reps.slice(lo..hi);
         let mut md: Box<dyn MdBackend> = crate::protocol::md_backend(compute, setup)?;
         md.upload(&part)?;
-        let mut per_sample: Vec<Replicas> = Vec::with_capacity(samples.len());
+        // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
+        // state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
+        let mut per_sample: Vec<Vec<f64>> = Vec::with_capacity(samples.len());
         let mut done = 0u64;
         for &target in &samples {
             let t0 = std::time::Instant::now();
@@ -216,37 +262,60 @@ pub fn run_ensemble(
                 step0: done,
                 steps: target - done,
             })?;
-            let state = md.download()?;
+            per_sample.push(md.crsd(&cage_set)?);
             md_seconds += t0.elapsed().as_secs_f64();
             ctx.observer
                 .event(Event::Advance((target - done) * (hi - lo) as u64));
             done = target;
-            per_sample.push(state);
             ctx.cancel.check()?;
         }
-        let last = per_sample.last().expect("at least one sample");
+        let last = md.download()?;
         for k in 0..hi - lo {
             let r = lo + k;
             let (ti, s) = (r / cfg.runs, r % cfg.runs);
             if last.thermo[k].status != 0 {
                 failed.push((ti, s));
+                causes.push(
+                    Failure::from_status(last.thermo[k].status).map_or("unknown", |f| f.describe()),
+                );
                 continue;
             }
             ok_runs[ti] += 1;
-            for (si, state) in per_sample.iter().enumerate() {
-                let d = unwrapped_displacement(
-                    pos0,
-                    &state.pos[k * n..(k + 1) * n],
-                    &state.img[k * n..(k + 1) * n],
-                    setup.box_l,
-                );
-                for (acc, x) in sum[ti][si].iter_mut().zip(crsd(&d, cages)) {
+            for (si, c) in per_sample.iter().enumerate() {
+                for (acc, x) in sum[ti][si].iter_mut().zip(&c[k * n..(k + 1) * n]) {
                     *acc += x;
                 }
             }
         }
     }
     ctx.observer.event(Event::End);
+    if !failed.is_empty() {
+        let what = format!(
+            "{} of {total} runs blew up ({})",
+            failed.len(),
+            crate::protocol::runner::tally(causes.iter().copied())
+        );
+        // a temperature without a surviving run has no propensity: its curve would read as zeros
+        let empty: Vec<String> = cfg
+            .temps
+            .iter()
+            .zip(&ok_runs)
+            .filter(|(_, &k)| k == 0)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        if !empty.is_empty() {
+            return Err(Error::Input(format!(
+                "propensity: {what}; every run at T = {} failed, so there is no propensity there. Usually the \
+                 time step is too large for the temperature (dt {}, try half), the temperature is far above the \
+                 system's (--temps), or the configuration is not one of this system (density, units)",
+                empty.join(", "),
+                setup.dt
+            )));
+        }
+        ctx.warn(&format!(
+            "propensity: {what}; they are left out of the averages (curves.json lists them as failed_runs)"
+        ));
+    }
     let propensity: Vec<Vec<Vec<f64>>> = sum
         .into_iter()
         .zip(&ok_runs)
@@ -274,6 +343,9 @@ pub fn run_ensemble(
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Curves {
     pub data: String,
+    /// `Dataset::fingerprint` of `data`.
+    #[serde(default)]
+    pub data_fingerprint: String,
     pub snapshot: usize,
     pub class: Class,
     pub temps: Vec<f64>,
@@ -333,6 +405,11 @@ pub fn propensity(
             ds.n_snapshots()
         )));
     }
+    let cg = CoarseGrain {
+        xi,
+        ..Default::default()
+    };
+    cg.validate()?;
     let sys = &ds.manifest.system;
     if cfg.temps.is_empty() {
         return Err(Error::Input(format!(
@@ -340,6 +417,7 @@ pub fn propensity(
             sys.name
         )));
     }
+    cfg.validate()?;
     let md = serde_json::from_value::<crate::protocol::Protocol>(ds.manifest.protocol.clone())
         .map(|p| p.md)
         .unwrap_or_default();
@@ -353,13 +431,10 @@ pub fn propensity(
         .collect();
 
     // Gamma of this snapshot, coarse-grained and normalised like the other indicators.
-    let cg = CoarseGrain {
-        xi,
-        ..Default::default()
-    };
     let gamma_cg = match gamma {
         None => None,
         Some(g) => {
+            g.check_data(&ds.dir.display().to_string(), &ds.fingerprint)?;
             if g.n_particles != setup.n {
                 return Err(Error::Input(format!(
                     "the Grad-CAM set has {} particles per row, the data set {}",
@@ -434,6 +509,7 @@ pub fn propensity(
     let particle_steps = (total * n) as f64 * cfg.steps as f64;
     let curves = Curves {
         data: ds.dir.display().to_string(),
+        data_fingerprint: ds.fingerprint.clone(),
         snapshot,
         class: Class::from_label(ds.manifest.snapshots[snapshot].label),
         temps: cfg.temps.clone(),

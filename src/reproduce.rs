@@ -293,6 +293,8 @@ fn gradcam_both(compute: &Compute, model: &Path, data: &Dataset, out: &Path) -> 
         snapshots: Vec::new(),
         misclassified: Vec::new(),
         target_class: "own class (glass for glass configurations, liquid for liquid ones)".into(),
+        data: Some(data.dir.display().to_string()),
+        data_fingerprint: Some(data.fingerprint.clone()),
     };
     for class in [Class::Glass, Class::Liquid] {
         let snapshots =
@@ -342,6 +344,7 @@ fn run_stage(
                 AnalyzeInput {
                     system: &data.manifest.system,
                     source: data_dir.display().to_string(),
+                    fingerprint: Some(data.fingerprint.clone()),
                     configs: crate::analysis::dataset_configs(&data),
                     gamma: Some(&gamma),
                     coarse: c.analyze,

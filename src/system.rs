@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Most particles a system may have: a bound on what a file can make glasscam allocate (positions of one
+/// configuration are 16 bytes a particle, 4 GiB at this bound).
+pub const MAX_PARTICLES: usize = 1 << 28;
+
 /// One species of a system file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -244,7 +248,17 @@ impl SystemDef {
                 }
             }
         }
-        let total: usize = self.species.iter().map(|s| s.count).sum();
+        let total = self
+            .species
+            .iter()
+            .try_fold(0usize, |t, s| t.checked_add(s.count))
+            .filter(|&t| t <= MAX_PARTICLES);
+        let Some(total) = total else {
+            return bad(format!(
+                "the species counts add up to more than {MAX_PARTICLES} particles; give counts of a system that \
+                 fits in memory"
+            ));
+        };
         if let Some(n) = self.n {
             if n != total {
                 return bad(format!(
@@ -297,9 +311,26 @@ impl SystemDef {
                 }
             }
         }
+        if !self.box_l().is_finite() {
+            return bad(format!(
+                "field `density` {} gives a box of side sqrt({total} / {}), which is not a finite number",
+                self.density, self.density
+            ));
+        }
         for (field, t) in [("t_liquid", self.t_liquid), ("t_glass", self.t_glass)] {
             if !(t > 0.0 && t.is_finite()) {
                 return bad(format!("field `{field}` must be > 0, got {t}"));
+            }
+        }
+        if self.t_glass >= self.t_liquid {
+            return bad(format!(
+                "field `t_glass` ({}) must lie below `t_liquid` ({}): the glass is the colder state",
+                self.t_glass, self.t_liquid
+            ));
+        }
+        if let Some(t) = self.t_star {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(format!("field `t_star` must be > 0, got {t}"));
             }
         }
         Ok(())

@@ -86,6 +86,8 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
         snapshots: covered,
         misclassified: vec![3],
         target_class: "glass".into(),
+        data: None,
+        data_fingerprint: None,
     };
     GammaSet::write(&gdir, &index, n, &gamma).expect("write gradcam");
     let out = tmp.path().join("out");
@@ -95,6 +97,7 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
         AnalyzeInput {
             system: &ds.manifest.system,
             source: "test data".into(),
+            fingerprint: Some(ds.fingerprint.clone()),
             configs: dataset_configs(&ds),
             gamma: Some(&g),
             coarse: CoarseGrain::default(),

@@ -1,7 +1,7 @@
 //! Bad input is refused with a message that says what does not match: model channels vs species, grid size,
 //! box (pixel size), corrupt weights, an empty split, a bad model file.
 
-use std::path::Path;
+mod common;
 
 use glasscam::dataset::Dataset;
 use glasscam::kernels::Compute;
@@ -9,49 +9,28 @@ use glasscam::nn::config::ModelConfig;
 use glasscam::nn::data::write_synthetic;
 use glasscam::nn::{gradcam, model, train};
 
-fn cfg() -> ModelConfig {
-    ModelConfig {
-        grid: 16,
-        cutoff: 3.0,
-        conv_channels: vec![2],
-        kernel: 3,
-        hidden: 4,
-        batch: 8,
-        epochs: 1,
-        ..ModelConfig::default()
-    }
-}
-
-/// A trained model and its data set in `dir`.
-fn trained(dir: &Path) -> (Dataset, std::path::PathBuf) {
-    let data_dir = dir.join("data");
-    write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
-    let data = Dataset::load(&data_dir).expect("load");
-    let out = dir.join("model");
-    let t = train::train(&data, &cfg(), &Compute::Cpu, glasscam::events::quiet()).expect("train");
-    train::write_model(&out, &t).expect("write model");
-    (data, out)
-}
-
-fn err_of<T>(r: glasscam::Result<T>) -> String {
-    match r {
-        Ok(_) => panic!("bad input was accepted"),
-        Err(e) => e.to_string(),
-    }
-}
+use common::{err_of, trained_tiny as trained};
 
 #[test]
 fn model_channels_must_match_the_species_count() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (data, model_dir) = trained(tmp.path());
-    // the same snapshots declared as a three-species system
+    // the same snapshots declared as a three-species system (the last particle becomes species C)
     let mut m = data.manifest.clone();
     let mut extra = m.system.species[1].clone();
     extra.name = "C".into();
-    extra.count = 0;
+    extra.count = 1;
+    m.system.species[1].count -= 1;
     m.system.species.push(extra);
+    for other in ["A", "B", "C"] {
+        let mut p = m.system.pairs[0].clone();
+        (p.a, p.b) = ("C".into(), other.into());
+        m.system.pairs.push(p);
+    }
+    let mut species = data.species.clone();
+    *species.last_mut().expect("particles") = 2;
     let other = tmp.path().join("three");
-    Dataset::write(&other, &m, &data.positions, &data.species).expect("write");
+    Dataset::write(&other, &m, &data.positions, &species).expect("write");
     let three = Dataset::load(&other).expect("load");
     let msg = err_of(gradcam::gradcam(
         &Compute::Cpu,
@@ -108,11 +87,18 @@ fn corrupt_weights_are_refused() {
     let path = model_dir.join(model::WEIGHTS);
     let bytes = std::fs::read(&path).expect("weights");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    // the checksum in config.json catches both before the weights are parsed
     let msg = err_of(model::load(&model_dir));
-    assert!(msg.contains("corrupt weights"), "{msg}");
+    assert!(
+        msg.contains("differs from config.json's `weights_sha256`"),
+        "{msg}"
+    );
     std::fs::write(&path, b"not a safetensors file at all").expect("garbage");
     let msg = err_of(model::load(&model_dir));
-    assert!(msg.contains("corrupt weights"), "{msg}");
+    assert!(
+        msg.contains("differs from config.json's `weights_sha256`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -124,7 +110,7 @@ fn an_empty_split_is_refused() {
     let data = Dataset::load(&data_dir).expect("load");
     let msg = err_of(train::train(
         &data,
-        &cfg(),
+        &common::tiny_model_config(),
         &Compute::Cpu,
         glasscam::events::quiet(),
     ));
@@ -159,7 +145,7 @@ fn a_bad_model_file_is_refused() {
     let bad = ModelConfig {
         grid: 4,
         width: 1.0,
-        ..cfg()
+        ..common::tiny_model_config()
     };
     let msg = err_of(train::train(
         &data,

@@ -22,11 +22,12 @@ pub use crate::gnn::kernels::{
     GNN_REVERSE_SUB, GNN_SEGMENT_MEAN, GNN_SEGMENT_SOFTMAX, GNN_SEGMENT_SUM,
 };
 pub use crate::kernel::{Bind, Dispatch, Family, HostStruct, Kernel, Reads, Twin};
-pub use crate::md::kernels::{MD_BINDINGS, MD_FIRE, MD_FIRE_BINDINGS, MD_FORCES, MD_STEP};
+pub use crate::md::kernels::{MD_BINDINGS, MD_CRSD, MD_FIRE, MD_FIRE_BINDINGS, MD_FORCES, MD_STEP};
 pub use crate::nn::kernels::{
     ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
-    DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, GRADCAM, GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE,
-    MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
+    DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, EPOCH_TALLY, GATHER_AUGMENT, GRADCAM, GRIDIZE,
+    GRIDIZE_BIN, GRID_SAMPLE, MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
+    STANDARDIZE,
 };
 
 /// Every kernel of the project; tests check that every file in `shaders/` belongs to one of these.
@@ -34,6 +35,7 @@ pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
     &MD_STEP,
     &MD_FIRE,
+    &MD_CRSD,
     &GRIDIZE_BIN,
     &GRIDIZE,
     &GRID_SAMPLE,
@@ -50,6 +52,9 @@ pub const ALL: &[&Kernel] = &[
     &GRADCAM,
     &MEAN_POOL,
     &MEAN_POOL_BACKWARD,
+    &GATHER_AUGMENT,
+    &STANDARDIZE,
+    &EPOCH_TALLY,
     &GNN_SEGMENT_SUM,
     &GNN_REVERSE_SUB,
     &GNN_SEGMENT_SOFTMAX,

@@ -105,6 +105,9 @@ pub struct AnalyzeInput<'a> {
     pub system: &'a SystemDef,
     /// Where the configurations came from (a path), for messages and `analysis.json`.
     pub source: String,
+    /// `Dataset::fingerprint` when the configurations are a data set's: recorded in `analysis.json`, and Grad-CAM
+    /// scores computed on another data set are refused.
+    pub fingerprint: Option<String>,
     pub configs: Vec<Config<'a>>,
     /// Gamma per configuration; configurations it does not cover, or lists as misclassified, are left out.
     pub gamma: Option<&'a GammaSet>,
@@ -124,6 +127,7 @@ pub struct Analysed<'a> {
 pub struct Analysis<'a> {
     pub system: SystemDef,
     pub source: String,
+    pub fingerprint: Option<String>,
     pub coarse: CoarseGrain,
     pub with_gamma: bool,
     pub done: Vec<Analysed<'a>>,
@@ -164,6 +168,9 @@ pub struct SummaryRow {
 struct RunRecord<'a> {
     program_version: &'a str,
     source: String,
+    /// `Dataset::fingerprint` of the analysed data set (absent for imported trajectories).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_fingerprint: Option<String>,
     system: &'a SystemDef,
     xi: f64,
     cutoff_factor: f64,
@@ -189,22 +196,20 @@ fn fmt_csv(v: f64) -> String {
 /// summary beside the paper's numbers. A configuration that fails is skipped with a warning through `ctx`.
 pub fn analyze<'a>(input: AnalyzeInput<'a>, ctx: Ctx) -> Result<Analysis<'a>> {
     let cg = input.coarse;
-    if !(cg.xi > 0.0 && cg.xi.is_finite() && cg.cutoff_factor > 0.0 && cg.cutoff_factor.is_finite())
-    {
-        return Err(Error::Input(format!(
-            "the coarse-graining length xi and cut-off must be positive, got {} and {}",
-            cg.xi, cg.cutoff_factor
-        )));
-    }
+    cg.validate()?;
     let AnalyzeInput {
         system,
         source,
+        fingerprint,
         mut configs,
         gamma,
         mut skipped,
         ..
     } = input;
     let diameters = system.diameters();
+    if let (Some(g), Some(f)) = (gamma, &fingerprint) {
+        g.check_data(&source, f)?;
+    }
     if let Some(g) = gamma {
         let before = configs.len();
         let mis = configs
@@ -277,6 +282,7 @@ pub fn analyze<'a>(input: AnalyzeInput<'a>, ctx: Ctx) -> Result<Analysis<'a>> {
     Ok(Analysis {
         system: system.clone(),
         source,
+        fingerprint,
         coarse: cg,
         with_gamma: gamma.is_some(),
         done,
@@ -322,6 +328,7 @@ pub fn write_analysis(
     let record = RunRecord {
         program_version: env!("CARGO_PKG_VERSION"),
         source: a.source.clone(),
+        data_fingerprint: a.fingerprint.clone(),
         system: &a.system,
         xi: a.coarse.xi,
         cutoff_factor: a.coarse.cutoff_factor,

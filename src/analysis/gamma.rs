@@ -5,11 +5,11 @@
 //! - `gradcam.json` `GradcamIndex`: which data-set snapshot each row is, and which of them the network
 //!   misclassified (those are left out of the statistics, as in the paper).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::write_json_atomic;
+use crate::dataset::write_json_readable;
 use crate::error::{Error, Result};
 use crate::npy;
 
@@ -31,6 +31,12 @@ pub struct GradcamIndex {
     /// The class whose score was explained (SPEC §6 default "glass"); `glasscam gradcam` writes it as `class`.
     #[serde(default = "glass", alias = "class")]
     pub target_class: String,
+    /// The data set the scores were computed on, and its fingerprint (`Dataset::fingerprint`): a consumer given
+    /// another data set refuses the scores. Absent in files written by other tools, which are then trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_fingerprint: Option<String>,
 }
 
 fn glass() -> String {
@@ -44,6 +50,8 @@ fn format_one() -> u32 {
 /// A loaded Grad-CAM directory.
 #[derive(Clone, Debug)]
 pub struct GammaSet {
+    /// The directory it was read from (for messages).
+    pub dir: PathBuf,
     pub index: GradcamIndex,
     pub n_particles: usize,
     /// [R * N] row-major.
@@ -88,6 +96,7 @@ impl GammaSet {
             )));
         }
         Ok(GammaSet {
+            dir: dir.to_path_buf(),
             index,
             n_particles: shape[1] as usize,
             gamma,
@@ -110,7 +119,23 @@ impl GammaSet {
             &[index.snapshots.len() as u64, n_particles as u64],
             gamma,
         )?;
-        write_json_atomic(&dir.join(GRADCAM_JSON), index)
+        write_json_readable(&dir.join(GRADCAM_JSON), index)
+    }
+
+    /// Refuses scores computed on another data set than `data` (fingerprint `fingerprint`): the same N is not
+    /// enough, rows would be matched to the wrong configurations.
+    pub fn check_data(&self, data: &str, fingerprint: &str) -> Result<()> {
+        match &self.index.data_fingerprint {
+            Some(f) if f != fingerprint => Err(Error::Input(format!(
+                "the Grad-CAM output {} was computed on the data set {} ({}), not on {data} ({}): give the \
+                 Grad-CAM directory made from {data}, or run `glasscam gradcam --data {data}` first",
+                self.dir.display(),
+                self.index.data.as_deref().unwrap_or("not recorded"),
+                short(f),
+                short(fingerprint)
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Gamma of snapshot `s`, if this set covers it.
@@ -122,4 +147,9 @@ impl GammaSet {
     pub fn is_misclassified(&self, s: usize) -> bool {
         self.index.misclassified.contains(&s)
     }
+}
+
+/// The start of a `sha256:<hex>` fingerprint, enough to tell two apart in a message.
+pub fn short(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min(7 + 12)]
 }

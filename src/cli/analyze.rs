@@ -63,6 +63,7 @@ pub fn analyze(a: &AnalyzeArgs, ctx: Ctx) -> glasscam::Result<()> {
             AnalyzeInput {
                 system: &dataset.manifest.system,
                 source: dir.display().to_string(),
+                fingerprint: Some(dataset.fingerprint.clone()),
                 configs: analysis::dataset_configs(&dataset),
                 gamma: gamma.as_ref(),
                 coarse,
@@ -78,17 +79,19 @@ pub fn analyze(a: &AnalyzeArgs, ctx: Ctx) -> glasscam::Result<()> {
                 ctx.warn(&format!("skipping {e}"));
             }
             if imported.frames.is_empty() {
-                return Err(glasscam::Error::Input(format!(
-                    "{}: no usable frame ({} bad; see the warnings above)",
-                    file.display(),
-                    skipped.len()
-                )));
+                // the reader reports at least one error for a file without frames; say the first here
+                let first = skipped.first().map_or("", String::as_str);
+                return Err(glasscam::Error::Input(match skipped.len() {
+                    0 | 1 => format!("no usable frame: {first}"),
+                    k => format!("no usable frame: {first} (and {} more, above)", k - 1),
+                }));
             }
             let source = file.display().to_string();
             AnalyzeInput {
                 system: &system,
                 configs: analysis::imported_configs(imported, &system, &source, ctx),
                 source,
+                fingerprint: None,
                 gamma: gamma.as_ref(),
                 coarse,
                 skipped,

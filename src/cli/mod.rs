@@ -2,12 +2,14 @@
 //! command group; each parses its arguments into the library's typed inputs and prints what the engine returns.
 
 pub mod analyze;
+pub mod bench;
 pub mod gnn;
 pub mod nn;
 pub mod propensity;
 pub mod render;
 pub mod reproduce;
 pub mod signals;
+pub mod task;
 
 use glasscam::kernels::{BackendChoice, Compute};
 

@@ -173,6 +173,9 @@ pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
             .collect(),
     };
     let gamma = args.gradcam.as_deref().map(GammaSet::load).transpose()?;
+    if let Some(g) = &gamma {
+        g.check_data(&data.dir.display().to_string(), &data.fingerprint)?;
+    }
     std::fs::create_dir_all(&args.out).at(&args.out)?;
     let n = data.n_particles();
     let box_l = [data.box_l(); 2];

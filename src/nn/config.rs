@@ -3,10 +3,19 @@
 
 use std::path::Path;
 
-use glasscam_kernels::nn::{AdamSpec, GridSpec, Head, NetSpec};
+use glasscam_kernels::nn::{AdamSpec, GridSpec, Head, NetSpec, MAX_MAPS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// Largest image side `grid` accepted (a 1024^2 image is 4 MiB per species channel).
+pub const MAX_GRID: usize = 1024;
+/// Largest hidden layer accepted.
+pub const MAX_HIDDEN: usize = 4096;
+/// Most convolution layers accepted.
+pub const MAX_CONV_LAYERS: usize = 16;
+/// Most network parameters accepted (1 GiB of f32): checked before weights are allocated or read.
+pub const MAX_PARAMS: usize = 1 << 28;
 
 /// Everything `glasscam train` needs besides the data. Every field may be left out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -65,6 +74,12 @@ pub enum HeadKind {
     Flatten,
     Mean,
 }
+
+/// Most images per training step: the network's buffers grow with it (1e6 images of 64 x 64 would ask for
+/// over 100 GB).
+pub const MAX_BATCH: usize = 4096;
+/// Most training epochs (the paper trains 250).
+pub const MAX_EPOCHS: usize = 1_000_000;
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -126,10 +141,20 @@ impl ModelConfig {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| bad(format!("cannot read the model file: {e}")))?;
+        Self::from_text(&text, path)
+    }
+
+    /// Parses and checks the text of a model file; `path` names it in messages and its extension picks JSON
+    /// (`.json`) or TOML.
+    pub fn from_text(text: &str, path: &Path) -> Result<ModelConfig> {
+        let bad = |message: String| Error::Model {
+            path: path.to_path_buf(),
+            message,
+        };
         let cfg: ModelConfig = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a valid model file: {e}")))?
+            serde_json::from_str(text).map_err(|e| bad(format!("not a valid model file: {e}")))?
         } else {
-            toml::from_str(&text).map_err(|e| {
+            toml::from_str(text).map_err(|e| {
                 bad(format!(
                     "not a valid model file: {}",
                     e.to_string().trim_end()
@@ -142,8 +167,68 @@ impl ModelConfig {
 
     /// Checks the values that do not depend on the data; the message names the field.
     pub fn check(&self) -> std::result::Result<(), String> {
-        if self.batch == 0 {
-            return Err("field `batch` must be at least 1".into());
+        // bounds first: every size below is multiplied out into allocations
+        if !(1..=MAX_GRID).contains(&self.grid) {
+            return Err(format!(
+                "field `grid` is {}; use 1..={MAX_GRID} pixels a side (an image is grid^2 floats per species)",
+                self.grid
+            ));
+        }
+        if !(1..=MAX_HIDDEN).contains(&self.hidden) {
+            return Err(format!(
+                "field `hidden` is {}; use 1..={MAX_HIDDEN}",
+                self.hidden
+            ));
+        }
+        if self.conv_channels.is_empty()
+            || self.conv_channels.len() > MAX_CONV_LAYERS
+            || self
+                .conv_channels
+                .iter()
+                .any(|&c| !(1..=MAX_MAPS).contains(&c))
+        {
+            return Err(format!(
+                "field `conv_channels` {:?}: give 1..={MAX_CONV_LAYERS} layers of 1..={MAX_MAPS} channels",
+                self.conv_channels
+            ));
+        }
+        if self.kernel.is_multiple_of(2) || self.kernel > self.grid {
+            return Err(format!(
+                "field `kernel` is {}; it must be odd and at most `grid` ({})",
+                self.kernel, self.grid
+            ));
+        }
+        if self.batch == 0 || self.batch > MAX_BATCH {
+            return Err(format!(
+                "field `batch` = {}: give 1 to {MAX_BATCH} images per step (the paper: 32)",
+                self.batch
+            ));
+        }
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            return Err(format!(
+                "field `epochs` = {}: give 1 to {MAX_EPOCHS} (the paper: 250)",
+                self.epochs
+            ));
+        }
+        // Adam: a step of lr * m / (sqrt(v) + eps); an infinite lr or eps = 0 (0/0 on an unused weight) makes
+        // the weights NaN at once
+        for (field, x, hint) in [
+            ("lr", self.lr, "1e-3"),
+            ("eps", self.eps, "1e-8"),
+            ("width", self.width, "0.3"),
+            ("cutoff", self.cutoff, "4"),
+        ] {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(format!(
+                    "field `{field}` = {x}: give a finite number > 0 (default {hint})"
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "field `dropout` = {} must be in [0, 1) (the paper: 0.5)",
+                self.dropout
+            ));
         }
         if self.split.iter().any(|&f| f.is_nan() || f < 0.0)
             || (self.split.iter().sum::<f64>() - 1.0).abs() > 1e-6
@@ -153,12 +238,11 @@ impl ModelConfig {
                 self.split
             ));
         }
-        if self.lr.is_nan()
-            || self.lr <= 0.0
-            || !(0.0..1.0).contains(&self.beta1)
-            || !(0.0..1.0).contains(&self.beta2)
-        {
-            return Err("fields `lr` > 0 and `beta1`, `beta2` in [0, 1) are required".into());
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return Err(format!(
+                "fields `beta1` = {} and `beta2` = {} must be in [0, 1) (default 0.9 and 0.999)",
+                self.beta1, self.beta2
+            ));
         }
         Ok(())
     }

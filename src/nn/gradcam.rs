@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::images;
 use super::model::{self, check_fits, ModelFile};
-use crate::dataset::{write_json_atomic, Dataset};
+use crate::dataset::{write_json_readable, Dataset};
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::npy;
@@ -69,6 +69,8 @@ pub enum ReplicaSet {
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GradcamFile {
     pub data: String,
+    /// `Dataset::fingerprint` of `data`: `analyze` and `propensity` refuse these scores with another data set.
+    pub data_fingerprint: String,
     pub model: String,
     pub class: Class,
     /// Data set snapshot index of each row of gamma.npy and maps.npy.
@@ -115,6 +117,7 @@ pub fn gradcam(
     let mut out = GradcamResult {
         file: GradcamFile {
             data: data.dir.display().to_string(),
+            data_fingerprint: data.fingerprint.clone(),
             model: model_dir.display().to_string(),
             class,
             snapshots: snapshots.to_vec(),
@@ -165,7 +168,31 @@ pub fn select_snapshots(
 ) -> Result<Vec<usize>> {
     let replicas: Option<std::collections::BTreeSet<usize>> = match split {
         ReplicaSet::All => None,
-        ReplicaSet::Test => Some(model.split.test.iter().copied().collect()),
+        ReplicaSet::Test => {
+            // the split names replicas of the training data: on other data they would be arbitrary ones
+            if model.data_fingerprint != data.fingerprint {
+                return Err(Error::Dataset {
+                    path: data.dir.clone(),
+                    message: format!(
+                        "the model's test split names replicas of its training data set {} ({}), not of this one \
+                         ({}); use --split all for a data set the model was not trained on",
+                        model.data,
+                        crate::analysis::gamma::short(&model.data_fingerprint),
+                        crate::analysis::gamma::short(&data.fingerprint)
+                    ),
+                });
+            }
+            let (lo, hi) = data.manifest.replica_range;
+            if let Some(r) = model.split.test.iter().find(|r| !(lo..hi).contains(*r)) {
+                return Err(Error::Dataset {
+                    path: data.dir.clone(),
+                    message: format!(
+                        "the model's test split lists replica {r}, but the data set holds replicas {lo}..{hi}"
+                    ),
+                });
+            }
+            Some(model.split.test.iter().copied().collect())
+        }
     };
     let snapshots: Vec<usize> = data
         .manifest
@@ -178,18 +205,24 @@ pub fn select_snapshots(
         .map(|m| m.index)
         .collect();
     if snapshots.is_empty() {
-        return Err(Error::Dataset {
-            path: data.dir.clone(),
-            message: format!(
-                "no {} snapshots in the {} split (the model's test replicas are {:?}...); use --split all for a \
-                 data set the model was not trained on",
+        let message = match split {
+            ReplicaSet::Test => format!(
+                "no {} snapshots of the model's test replicas ({:?}...): the data set is not the one the model was \
+                 trained on, or holds other replicas; use --split all to explain every snapshot",
                 covered.name(),
-                match split {
-                    ReplicaSet::Test => "test",
-                    ReplicaSet::All => "whole",
-                },
                 &model.split.test[..model.split.test.len().min(5)]
             ),
+            ReplicaSet::All => format!(
+                "the data set holds no {} snapshots; choose --configs glass, liquid or both to match what it holds",
+                match covered {
+                    Covered::Both => "glass or liquid",
+                    c => c.name(),
+                }
+            ),
+        };
+        return Err(Error::Dataset {
+            path: data.dir.clone(),
+            message,
         });
     }
     Ok(snapshots)
@@ -203,5 +236,5 @@ pub fn write_gradcam(out: &Path, r: &GradcamResult) -> Result<()> {
     let n = (r.gamma.len() as u64).checked_div(s).unwrap_or(0);
     npy::write(&out.join("gamma.npy"), &[s, n], &r.gamma)?;
     npy::write(&out.join("maps.npy"), &[s, g, g], &r.maps)?;
-    write_json_atomic(&out.join("gradcam.json"), &r.file)
+    write_json_readable(&out.join("gradcam.json"), &r.file)
 }

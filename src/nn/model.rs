@@ -7,13 +7,16 @@ use glasscam_kernels::nn::NetSpec;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use super::config::ModelConfig;
-use crate::dataset::{write_json_atomic, Dataset};
+use super::config::{ModelConfig, MAX_PARAMS};
+use crate::dataset::{write_json_readable, Dataset};
 use crate::error::{Error, IoContext, Result};
+use glasscam_kernels::nn::MAX_MAPS;
 
 pub const WEIGHTS: &str = "model.safetensors";
 pub const CONFIG: &str = "config.json";
 pub const FORMAT: &str = "glasscam-cnn";
+/// `ModelFile::version` this glasscam writes and reads (2: `weights_sha256` and `data_fingerprint` added).
+pub const VERSION: u32 = 2;
 
 /// One tensor's name and shape, listed in config.json for readers without a safetensors library.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -45,6 +48,12 @@ pub struct ModelFile {
     pub box_l: f64,
     /// The training data set directory.
     pub data: String,
+    /// `Dataset::fingerprint` of the training data: the split's replicas name replicas of that data set only.
+    #[serde(default)]
+    pub data_fingerprint: String,
+    /// `sha256:<hex>` of model.safetensors, checked on load.
+    #[serde(default)]
+    pub weights_sha256: String,
     pub split: Split,
     pub best_epoch: usize,
     pub validation_accuracy: f64,
@@ -120,8 +129,19 @@ impl Standardization {
     }
 }
 
-/// Writes weights and config into `dir`.
+/// Writes weights and config into `dir`, with the weights' checksum in config.json. Non-finite weights are
+/// refused: such a model cannot predict anything.
 pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
+    if let Some(i) = params.iter().position(|x| !x.is_finite()) {
+        return Err(Error::Model {
+            path: dir.to_path_buf(),
+            message: format!(
+                "refusing to write: weight {i} is {} (training diverged); lower `lr`, check `eps` > 0 and the \
+                 data",
+                params[i]
+            ),
+        });
+    }
     std::fs::create_dir_all(dir).at(dir)?;
     let spec = file.spec();
     let bytes: &[u8] = bytemuck::cast_slice(params);
@@ -140,26 +160,45 @@ pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     let path = dir.join(WEIGHTS);
-    let tmp = dir.join("model.safetensors.partial");
-    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| Error::Model {
-        path: tmp.clone(),
+    let weights = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model {
+        path: path.clone(),
         message: format!("cannot write weights: {e}"),
     })?;
-    std::fs::rename(&tmp, &path).at(&path)?;
-    write_json_atomic(&dir.join(CONFIG), file)
+    crate::outdir::write_atomic(&path, &weights)?;
+    let file = ModelFile {
+        version: VERSION,
+        weights_sha256: sha256(&weights),
+        ..file.clone()
+    };
+    write_json_readable(&dir.join(CONFIG), &file)
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        crate::dataset::hex(&sha2::Sha256::digest(bytes))
+    )
 }
 
 /// Reads a model directory; every mismatch between config and weights is refused with what differs.
 pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
+    let cpath = dir.join(CONFIG);
+    let text = std::fs::read(&cpath).map_err(|e| Error::Model {
+        path: cpath.clone(),
+        message: format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
+    })?;
+    let wpath = dir.join(WEIGHTS);
+    let bytes = std::fs::read(&wpath).at(&wpath)?;
+    parse(dir, &text, &bytes)
+}
+
+/// `load` on the bytes of config.json and model.safetensors read from `dir`.
+pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f32>)> {
     let bad = |path: PathBuf, message: String| Error::Model { path, message };
     let cpath = dir.join(CONFIG);
-    let text = std::fs::read_to_string(&cpath).map_err(|e| {
-        bad(
-            cpath.clone(),
-            format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
-        )
-    })?;
-    let file: ModelFile = serde_json::from_str(&text)
+    let file: ModelFile = serde_json::from_slice(text)
         .map_err(|e| bad(cpath.clone(), format!("not a model config: {e}")))?;
     if file.format != FORMAT {
         return Err(bad(
@@ -167,12 +206,53 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
             format!("format `{}`, expected `{FORMAT}`", file.format),
         ));
     }
+    if file.version != VERSION {
+        return Err(bad(
+            cpath,
+            format!(
+                "version {}, this glasscam reads version {VERSION}; retrain the model with this glasscam",
+                file.version
+            ),
+        ));
+    }
+    file.config
+        .check()
+        .map_err(|e| bad(cpath.clone(), format!("`config`: {e}")))?;
+    if !((1..=MAX_MAPS).contains(&file.in_channels) && file.box_l > 0.0 && file.box_l.is_finite()) {
+        return Err(bad(
+            cpath,
+            format!(
+                "`in_channels` {} (1..={MAX_MAPS}) and `box_l` {} (> 0) are out of range",
+                file.in_channels, file.box_l
+            ),
+        ));
+    }
+    check_split(&file.split).map_err(|e| bad(cpath.clone(), e))?;
     let spec = file.spec();
     spec.check()
         .map_err(|e| bad(cpath.clone(), e.to_string()))?;
+    if spec.n_params() > MAX_PARAMS {
+        return Err(bad(
+            cpath,
+            format!(
+                "the network has {} parameters, more than glasscam loads ({MAX_PARAMS})",
+                spec.n_params()
+            ),
+        ));
+    }
     let wpath = dir.join(WEIGHTS);
-    let bytes = std::fs::read(&wpath).at(&wpath)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+    let sum = sha256(bytes);
+    if sum != file.weights_sha256 {
+        return Err(bad(
+            wpath,
+            format!(
+                "checksum {sum} differs from config.json's `weights_sha256` ({}): the weights were changed or \
+                 belong to another model; copy the model directory again or retrain",
+                if file.weights_sha256.is_empty() { "absent" } else { &file.weights_sha256 }
+            ),
+        ));
+    }
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
         bad(
             wpath.clone(),
             format!("corrupt weights file ({e}); retrain or copy the model directory again"),
@@ -242,6 +322,25 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
         ));
     }
     Ok((file, params))
+}
+
+/// A split lists each replica at most once, in one set only.
+fn check_split(split: &Split) -> std::result::Result<(), String> {
+    let mut seen = std::collections::BTreeMap::new();
+    for (set, list) in [
+        ("train", &split.train),
+        ("validation", &split.validation),
+        ("test", &split.test),
+    ] {
+        for &r in list {
+            if let Some(other) = seen.insert(r, set) {
+                return Err(format!(
+                    "`split`: replica {r} is listed in `{other}` and in `{set}`; the file was edited, retrain"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses data that does not fit a model: species count vs input channels, box side vs pixel size.

@@ -10,7 +10,7 @@ use glasscam_kernels::md::{Replicas, Thermo};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::schedule::Protocol;
+use super::schedule::{Protocol, Stage};
 use crate::dataset::{FailedReplica, SnapshotMeta};
 use crate::error::{Error, IoContext, Result};
 use crate::system::SystemDef;
@@ -61,25 +61,34 @@ pub struct ChunkResult {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ThermoRecord {
-    eta: Vec<f64>,
-    veta: Vec<f64>,
-    ke: f64,
-    pe: f64,
-    status: u32,
-    fail_step: u64,
-    t_scale: f64,
+    pub eta: Vec<f64>,
+    pub veta: Vec<f64>,
+    pub ke: f64,
+    pub pe: f64,
+    pub status: u32,
+    pub fail_step: u64,
+    pub t_scale: f64,
 }
 
 impl From<&Thermo> for ThermoRecord {
     fn from(t: &Thermo) -> Self {
+        // A blown-up replica's values may be NaN, which JSON cannot hold (it would write null and the checkpoint
+        // could not be read back); its state is never used again, so it is stored as 0.
+        let keep = |x: f64| {
+            if t.status != 0 && !x.is_finite() {
+                0.0
+            } else {
+                x
+            }
+        };
         ThermoRecord {
-            eta: t.eta.to_vec(),
-            veta: t.veta.to_vec(),
-            ke: t.ke,
-            pe: t.pe,
+            eta: t.eta.iter().map(|&x| keep(x)).collect(),
+            veta: t.veta.iter().map(|&x| keep(x)).collect(),
+            ke: keep(t.ke),
+            pe: keep(t.pe),
             status: t.status,
             fail_step: t.fail_step,
-            t_scale: t.t_scale,
+            t_scale: keep(t.t_scale),
         }
     }
 }
@@ -141,7 +150,8 @@ fn encode<M: Serialize>(meta: &M, f64s: &[&[f64]], i32s: &[&[i32]]) -> Result<Ve
     Ok(b)
 }
 
-type Decoded<M> = (M, Vec<Vec<f64>>, Vec<Vec<i32>>);
+/// A container's record and its f64 and i32 arrays.
+pub type Decoded<M> = (M, Vec<Vec<f64>>, Vec<Vec<i32>>);
 
 /// Decodes and verifies a container read from `path`.
 fn decode<M: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Decoded<M>> {
@@ -248,32 +258,117 @@ fn pairs<T: Copy>(v: &[T]) -> Vec<[T; 2]> {
 
 /// Writes the checkpoint of the chunk in progress (state of every replica and the snapshots taken so far).
 pub fn save(part: &Path, cp: &Checkpoint, reps: &Replicas, snap_pos: &[f64]) -> Result<()> {
+    // snapshots of blown-up replicas (dropped at the end) may carry NaN temperatures: stored as 0, see ThermoRecord
+    let mut cp = cp.clone();
+    for s in &mut cp.snapshots {
+        if cp.failed.iter().any(|f| f.replica == s.replica) {
+            for x in [&mut s.kinetic_t, &mut s.pe_per_particle] {
+                if !x.is_finite() {
+                    *x = 0.0;
+                }
+            }
+        }
+    }
     let bytes = encode(
-        cp,
+        &cp,
         &[&flat2(&reps.pos), &flat2(&reps.vel), snap_pos],
         &[&flat2(&reps.img)],
     )?;
     crate::outdir::write_atomic(&part.join(CHECKPOINT), &bytes)
 }
 
-/// Reads the checkpoint, if there is one, checking it against the run: `n` particles, `count` replicas.
-pub fn load(part: &Path, n: usize) -> Result<Option<(Checkpoint, Replicas, Vec<f64>)>> {
+/// What a checkpoint of the chunk in progress must match: its chunk, its replicas, the run's stages.
+pub struct Expect<'a> {
+    pub chunk: usize,
+    pub replicas: std::ops::Range<usize>,
+    pub stages: &'a [Stage],
+}
+
+/// The checkpoint container as it is on disk (record and arrays: positions, velocities, snapshot positions;
+/// images), checksum verified but not checked against a run: for tools that inspect a run's state.
+pub fn read_raw(path: &Path) -> Result<Decoded<Checkpoint>> {
+    read(path)
+}
+
+/// Writes a checkpoint container as `read_raw` returns it (with a fresh checksum).
+pub fn write_raw(path: &Path, cp: &Checkpoint, f64s: &[&[f64]], i32s: &[&[i32]]) -> Result<()> {
+    crate::outdir::write_atomic(path, &encode(cp, f64s, i32s)?)
+}
+
+/// Reads the checkpoint of the chunk `expect.chunk`, if there is one, checked against the run: `n` particles,
+/// the chunk's replicas, the stages. A checkpoint of an earlier chunk is stale (that chunk finished) and
+/// ignored; anything that does not fit is refused rather than resumed into a wrong data set.
+pub fn load(
+    part: &Path,
+    n: usize,
+    expect: &Expect,
+) -> Result<Option<(Checkpoint, Replicas, Vec<f64>)>> {
     let path = part.join(CHECKPOINT);
     if !path.exists() {
         return Ok(None);
     }
-    let (cp, f, i): Decoded<Checkpoint> = read(&path)?;
+    let bytes = std::fs::read(&path).at(&path)?;
+    parse(&path, &bytes, n, expect)
+}
+
+/// `load` on the bytes of a checkpoint file read from `path`.
+pub fn parse(
+    path: &Path,
+    bytes: &[u8],
+    n: usize,
+    expect: &Expect,
+) -> Result<Option<(Checkpoint, Replicas, Vec<f64>)>> {
+    let path = path.to_path_buf();
+    let (cp, f, i): Decoded<Checkpoint> = decode(&path, bytes)?;
+    if cp.chunk < expect.chunk {
+        return Ok(None);
+    }
     let [pos, vel, snaps] =
         <[Vec<f64>; 3]>::try_from(f).map_err(|_| corrupt(&path, "wrong arrays"))?;
     let [img] = <[Vec<i32>; 1]>::try_from(i).map_err(|_| corrupt(&path, "wrong arrays"))?;
+    check(&path, &cp, expect)?;
     let count = cp.thermo.len();
     let want = count * n * 2;
     if pos.len() != want
         || vel.len() != want
         || img.len() != want
-        || snaps.len() % (2 * n.max(1)) != 0
+        || snaps.len() != cp.snapshots.len() * 2 * n
     {
         return Err(corrupt(&path, "array sizes do not match the run"));
+    }
+    // a replica that blew up may hold anything; every other one must be finite to be resumed
+    for (k, t) in cp.thermo.iter().enumerate() {
+        if t.status != 0 {
+            continue;
+        }
+        let own = k * 2 * n..(k + 1) * 2 * n;
+        let scalars = [t.ke, t.pe, t.t_scale];
+        let state = pos[own.clone()]
+            .iter()
+            .chain(&vel[own])
+            .chain(&t.eta)
+            .chain(&t.veta);
+        if let Some(x) = state.chain(&scalars).find(|x| !x.is_finite()) {
+            return Err(corrupt(
+                &path,
+                &format!(
+                    "replica {} is marked running but its state holds {x}",
+                    expect.replicas.start + k
+                ),
+            ));
+        }
+    }
+    for (m, p) in cp.snapshots.iter().zip(snaps.chunks_exact(2 * n.max(1))) {
+        let k = m.replica - expect.replicas.start;
+        if cp.thermo[k].status == 0 && p.iter().any(|x| !x.is_finite()) {
+            return Err(corrupt(
+                &path,
+                &format!(
+                    "a snapshot of running replica {} holds a non-finite position",
+                    m.replica
+                ),
+            ));
+        }
     }
     let reps = Replicas {
         n,
@@ -289,14 +384,87 @@ pub fn load(part: &Path, n: usize) -> Result<Option<(Checkpoint, Replicas, Vec<f
     Ok(Some((cp, reps, snaps)))
 }
 
+/// Checks a checkpoint's record against the run before any array is used: the chunk, one thermostat record
+/// per replica, a stage and step the stages can reach, the snapshots those stages took and failures in range.
+fn check(path: &Path, cp: &Checkpoint, e: &Expect) -> Result<()> {
+    let bad = |what: String| Err(corrupt(path, &what));
+    let count = e.replicas.len();
+    if cp.chunk != e.chunk {
+        return bad(format!(
+            "it is for chunk {} but chunk {} is the next to run",
+            cp.chunk + 1,
+            e.chunk + 1
+        ));
+    }
+    if cp.thermo.len() != count {
+        return bad(format!(
+            "{} thermostat records for the chunk's {count} replicas",
+            cp.thermo.len()
+        ));
+    }
+    let Some(st) = e.stages.get(cp.stage) else {
+        return bad(format!(
+            "stage {} does not exist (the protocol has {})",
+            cp.stage,
+            e.stages.len()
+        ));
+    };
+    let before = &e.stages[..cp.stage];
+    let at = before
+        .iter()
+        .try_fold(cp.seg_done, |a, s| a.checked_add(s.segment.len));
+    if cp.seg_done > st.segment.len || at != Some(cp.step) {
+        return bad(format!(
+            "step {} with {} steps done of stage {} does not fit the protocol's stages",
+            cp.step, cp.seg_done, cp.stage
+        ));
+    }
+    let taken = before.iter().filter(|s| s.snapshot.is_some()).count() * count;
+    if cp.snapshots.len() != taken {
+        return bad(format!(
+            "{} snapshot records, but the stages before stage {} take {taken}",
+            cp.snapshots.len(),
+            cp.stage
+        ));
+    }
+    let foreign = cp
+        .snapshots
+        .iter()
+        .map(|s| s.replica)
+        .chain(cp.failed.iter().map(|f| f.replica))
+        .find(|r| !e.replicas.contains(r));
+    if let Some(r) = foreign {
+        return bad(format!(
+            "it names replica {r}, not one of the chunk's {}..{}",
+            e.replicas.start, e.replicas.end
+        ));
+    }
+    for (k, t) in cp.thermo.iter().enumerate() {
+        let r = e.replicas.start + k;
+        if (t.status != 0) != cp.failed.iter().any(|f| f.replica == r) {
+            return bad(format!(
+                "replica {r}'s thermostat status ({}) disagrees with the list of failed replicas",
+                t.status
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Writes a finished chunk.
 pub fn save_chunk(part: &Path, c: usize, result: &ChunkResult, positions: &[f64]) -> Result<()> {
     let bytes = encode(result, &[positions], &[])?;
     crate::outdir::write_atomic(&part.join(chunk_file(c)), &bytes)
 }
 
-/// Reads a finished chunk: its record and snapshot positions.
-pub fn load_chunk(part: &Path, c: usize, n: usize) -> Result<(ChunkResult, Vec<f64>)> {
+/// Reads a finished chunk of `replicas`: its record and snapshot positions (only those of replicas that did not
+/// blow up, so every one must be finite).
+pub fn load_chunk(
+    part: &Path,
+    c: usize,
+    n: usize,
+    replicas: std::ops::Range<usize>,
+) -> Result<(ChunkResult, Vec<f64>)> {
     let path = part.join(chunk_file(c));
     let (r, f, _): Decoded<ChunkResult> = read(&path)?;
     let [pos] = <[Vec<f64>; 1]>::try_from(f).map_err(|_| corrupt(&path, "wrong arrays"))?;
@@ -304,6 +472,31 @@ pub fn load_chunk(part: &Path, c: usize, n: usize) -> Result<(ChunkResult, Vec<f
         return Err(corrupt(
             &path,
             "positions do not match its snapshot records",
+        ));
+    }
+    let foreign = r
+        .snapshots
+        .iter()
+        .map(|s| s.replica)
+        .chain(r.failed.iter().map(|f| f.replica))
+        .find(|x| !replicas.contains(x));
+    if let Some(x) = foreign {
+        return Err(corrupt(
+            &path,
+            &format!(
+                "it names replica {x}, not one of the chunk's {}..{}",
+                replicas.start, replicas.end
+            ),
+        ));
+    }
+    if let Some(k) = pos.iter().position(|x| !x.is_finite()) {
+        return Err(corrupt(
+            &path,
+            &format!(
+                "snapshot {} (replica {}) holds a non-finite position",
+                k / (2 * n),
+                r.snapshots[k / (2 * n)].replica
+            ),
         ));
     }
     Ok((r, pos))

@@ -63,6 +63,22 @@ impl RunOptions {
     }
 }
 
+/// The checkpoint interval for `seconds` (`--checkpoint-every`): finite and >= 0, refused otherwise (a NaN or
+/// an infinity is no interval, and nothing is silently rounded to another one).
+pub fn checkpoint_interval(seconds: f64) -> Result<Duration> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(Error::Input(format!(
+            "--checkpoint-every {seconds}: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
+        )));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        Error::Input(format!(
+            "--checkpoint-every {seconds}: give a finite number of seconds (at most {:.0e}; 86400 is a day)",
+            Duration::MAX.as_secs_f64()
+        ))
+    })
+}
+
 /// The one MD backend factory: the CPU twin or the GPU path for `setup`.
 pub fn md_backend(compute: &Compute, setup: &MdSetup) -> Result<Box<dyn MdBackend>> {
     Ok(match compute {
@@ -207,9 +223,10 @@ pub fn run(
     }
     let total = range.len();
     if total == 0 {
-        return Err(Error::Input(
-            "no replicas to run: give --replicas >= 1".into(),
-        ));
+        return Err(Error::Input(format!(
+            "no replicas to run: the replica range {}..{} is empty; give a non-empty range of the run's {} replicas",
+            range.start, range.end, proto.replicas
+        )));
     }
     let chunk = opts
         .chunk
@@ -379,7 +396,8 @@ pub fn run(
     let mut failed = Vec::new();
     let mut backends: Vec<String> = Vec::new();
     for c in 0..n_chunks {
-        let (meta, pos) = checkpoint::load_chunk(&part, c, n)?;
+        let lo = range.start + c * chunk;
+        let (meta, pos) = checkpoint::load_chunk(&part, c, n, lo..(lo + chunk).min(range.end))?;
         positions.extend(pos);
         for mut m in meta.snapshots {
             m.index = snapshots.len();
@@ -391,6 +409,19 @@ pub fn run(
                 backends.push(b);
             }
         }
+    }
+    if !failed.is_empty() {
+        let summary = failure_summary(&failed, total, proto, sys);
+        if failed.len() >= total {
+            // nothing to write: an empty data set would read as a result
+            out.remove_dir(&part)?;
+            return Err(Error::Input(format!(
+                "simulate: {summary}; no data set was written"
+            )));
+        }
+        ctx.warn(&format!(
+            "{summary}; they are left out (manifest.json lists them)"
+        ));
     }
     let backend = match backends.as_slice() {
         [one] => one.clone(),
@@ -420,6 +451,51 @@ pub fn run(
     Dataset::write(&opts.out, &manifest, &positions, &setup.species)?;
     out.remove_dir(&part)?;
     Ok(manifest)
+}
+
+/// "3 x cause a, 1 x cause b": how often each cause occurs, in order of first occurrence.
+pub fn tally<'a>(causes: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in causes {
+        match counts.iter_mut().find(|(x, _)| *x == c) {
+            Some((_, k)) => *k += 1,
+            None => counts.push((c, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(c, k)| format!("{k} x {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "k of n replicas blew up (cause: replica r at step s, ...)" and, when most did, what usually causes it.
+pub fn failure_summary(
+    failed: &[FailedReplica],
+    total: usize,
+    proto: &Protocol,
+    sys: &SystemDef,
+) -> String {
+    let first = &failed[0];
+    let mut s = format!(
+        "{} of {total} replicas blew up ({}; the first, replica {}, at step {})",
+        failed.len(),
+        tally(failed.iter().map(|f| f.cause.as_str())),
+        first.replica,
+        first.step
+    );
+    if 2 * failed.len() >= total {
+        s.push_str(&format!(
+            "; most replicas failing points at the settings: a time step too large for the system (dt {}, try \
+             half), a start temperature too high ({}), or a density or sigma in other units than the system's \
+             (density {}, box side {:.4})",
+            proto.md.dt,
+            proto.t_start,
+            sys.density,
+            sys.box_l()
+        ));
+    }
+    s
 }
 
 /// Measures the MD rate and says once how long the rest will take.
@@ -491,8 +567,12 @@ fn run_chunk(
 ) -> Result<()> {
     let n = setup.n;
     let count = replicas.len();
-    let resumed =
-        checkpoint::load(part, n)?.filter(|(cp, _, _)| cp.chunk == c && cp.thermo.len() == count);
+    let expect = checkpoint::Expect {
+        chunk: c,
+        replicas: replicas.clone(),
+        stages,
+    };
+    let resumed = checkpoint::load(part, n, &expect)?;
     let identity = opts.compute.identity();
     let (
         mut stage,

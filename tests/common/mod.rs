@@ -224,3 +224,53 @@ pub fn pool_params((batch, c, h, w): (u32, u32, u32, u32)) -> NnParams {
         ..Default::default()
     }
 }
+
+/// A tiny CNN (grid 16, one convolution of 2 maps) for tests of model files.
+pub fn tiny_model_config() -> glasscam::nn::config::ModelConfig {
+    glasscam::nn::config::ModelConfig {
+        grid: 16,
+        cutoff: 3.0,
+        conv_channels: vec![2],
+        kernel: 3,
+        hidden: 4,
+        batch: 8,
+        epochs: 1,
+        ..Default::default()
+    }
+}
+
+/// A synthetic data set (25 replicas of 36 particles) in `dir/data` and a tiny model trained on it in `dir/model`.
+pub fn trained_tiny(dir: &std::path::Path) -> (glasscam::dataset::Dataset, std::path::PathBuf) {
+    use glasscam::nn::train;
+    let data_dir = dir.join("data");
+    glasscam::nn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
+    let data = glasscam::dataset::Dataset::load(&data_dir).expect("load");
+    let out = dir.join("model");
+    let t = train::train(
+        &data,
+        &tiny_model_config(),
+        &glasscam::kernels::Compute::Cpu,
+        glasscam::events::quiet(),
+    )
+    .expect("train");
+    train::write_model(&out, &t).expect("write model");
+    (data, out)
+}
+
+/// The message of an error that a test expects.
+pub fn err_of<T>(r: glasscam::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("bad input was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A protocol that cools 4.0 -> 0.05 in about 400 steps (`replicas` replicas).
+pub fn tiny_protocol(replicas: usize) -> glasscam::protocol::Protocol {
+    let mut p = glasscam::protocol::Protocol::quick();
+    p.replicas = replicas;
+    p.equilibrate_time = 0.5;
+    p.cool_rate = 2.0;
+    p.hold_time = 0.25;
+    p
+}
