@@ -92,10 +92,14 @@ pub struct SwansonPreset {
     pub threshold: f64,
 }
 
-/// The snapshot temperatures of a ramp: Swanson's points of tasks 1-5, and `extra` more ramp points for the
-/// E_IS(T) curve and task 6's choice (Swanson's grid, T_k = 2 - 1.95 k / 200).
-fn ramp_points(extra: &[usize]) -> Vec<f64> {
-    let mut k: Vec<usize> = SWANSON_POINTS.iter().chain(extra).copied().collect();
+/// The snapshot temperatures of a ramp: Swanson's points of tasks 1-5 (on the slow ramp, whose liquids the tasks
+/// take) and the `extra` ramp points for the E_IS(T) curve and task 6's choice (Swanson's grid,
+/// T_k = 2 - 1.95 k / 200).
+fn ramp_points(swanson: bool, extra: &[usize]) -> Vec<f64> {
+    let mut k: Vec<usize> = extra.to_vec();
+    if swanson {
+        k.extend(SWANSON_POINTS);
+    }
     k.sort_unstable();
     k.dedup();
     k.into_iter().map(swanson_temperature).collect()
@@ -104,15 +108,15 @@ fn ramp_points(extra: &[usize]) -> Vec<f64> {
 /// The slow and the fast ramp of a preset: the same start (seed, T = 2, equilibration), rates 100x apart.
 fn ramps(preset: Preset) -> (RampSettings, RampSettings) {
     let ramp =
-        |replicas: usize, equilibrate: f64, rate: f64, hold: f64, extra: &[usize], minimised| {
+        |replicas: usize, rate: f64, hold: f64, swanson: bool, extra: &[usize], minimised| {
             RampSettings {
                 protocol: Protocol {
                     preset: format!("swanson-{preset}"),
                     replicas,
                     t_start: SWANSON_T_START,
-                    equilibrate_time: equilibrate,
+                    equilibrate_time: if preset == Preset::Quick { 5.0 } else { 100.0 },
                     cool_rate: rate,
-                    extra_temps: ramp_points(extra),
+                    extra_temps: ramp_points(swanson, extra),
                     hold_time: hold,
                     md: Default::default(),
                 },
@@ -120,23 +124,24 @@ fn ramps(preset: Preset) -> (RampSettings, RampSettings) {
             }
         };
     match preset {
-        // About 2000 MD steps on the slow ramp; the fast one is a quench (about 20 steps), held 2.5 time units at
-        // each snapshot temperature so that its glass is at T_G and not still hot. E_IS from 4 replicas.
+        // About 2000 MD steps on the slow ramp; the fast one is a quench (about 20 steps), held 1 time unit at
+        // each of its few snapshot temperatures so that its glass is at T_G and not still hot. E_IS from 4
+        // replicas.
         Preset::Quick => (
-            ramp(48, 5.0, 0.2, 0.0, &[50, 75, 125, 175, 190], Some(4)),
-            ramp(48, 5.0, 20.0, 2.5, &[], Some(4)),
+            ramp(48, 0.2, 0.0, true, &[50, 75, 125, 175, 190], Some(4)),
+            ramp(48, 20.0, 1.0, false, &[50, 100, 150], Some(4)),
         ),
         // Swanson's lengths: 2e7 and 2e5 steps of 0.005 from T = 2 to 0.05.
         Preset::Paper => (
             ramp(
                 1000,
-                100.0,
                 1.95e-5,
                 0.0,
+                true,
                 &[10, 40, 60, 80, 100, 120, 140, 170, 180, 190],
                 Some(100),
             ),
-            ramp(1000, 100.0, 1.95e-3, 0.0, &[50, 100, 150], Some(100)),
+            ramp(1000, 1.95e-3, 0.0, false, &[50, 100, 150], Some(100)),
         ),
     }
 }
@@ -787,4 +792,25 @@ fn interpret(
             pearson: finite(crate::analysis::pearson(att, &gamma_cg)),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_presets_cool_100x_apart_and_only_the_slow_ramp_carries_the_task_liquids() {
+        for preset in [Preset::Quick, Preset::Paper] {
+            let p = SwansonPreset::new(preset);
+            let (s, f) = (&p.slow.protocol, &p.fast.protocol);
+            assert!((f.cool_rate / s.cool_rate - 100.0).abs() < 1e-9, "{preset}");
+            assert_eq!((s.t_start, f.t_start), (2.0, 2.0));
+            assert_eq!(s.equilibrate_time, f.equilibrate_time, "one start for both");
+            for k in SWANSON_POINTS {
+                let t = swanson_temperature(k);
+                assert!(s.extra_temps.contains(&t), "{preset}: slow lacks k = {k}");
+                assert!(!f.extra_temps.contains(&t), "{preset}: fast has k = {k}");
+            }
+        }
+    }
 }
