@@ -21,6 +21,7 @@ pub mod protocol;
 pub mod report;
 pub mod reproduce;
 pub mod schemas;
+pub mod score;
 pub mod stages;
 pub mod system;
 pub mod task;

@@ -18,6 +18,8 @@ use crate::paper::Paper;
 use crate::propensity::Curves;
 use crate::stages::Stage;
 
+pub mod swanson;
+
 pub const RESULTS_FORMAT_VERSION: u32 = 1;
 
 /// `results.json`.
@@ -85,7 +87,7 @@ pub struct GradcamSummary {
     pub misclassified: Vec<usize>,
 }
 
-fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
+pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).at(path)?;
     serde_json::from_str(&text).map_err(|e| {
         Error::Input(format!(
@@ -95,7 +97,7 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
-fn hardware() -> Hardware {
+pub(crate) fn hardware() -> Hardware {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -165,14 +167,14 @@ pub fn collect(
 
 /// A figure embedded as a data URI, or the path of one that is missing.
 #[derive(Serialize)]
-struct Figure {
+pub(crate) struct Figure {
     alt: String,
     /// `data:image/png;base64,...` (only base64 characters: safe in an attribute unescaped).
     src: Option<String>,
     path: String,
 }
 
-fn figure(path: &Path) -> Figure {
+pub(crate) fn figure(path: &Path) -> Figure {
     use base64::Engine;
     Figure {
         alt: path
@@ -233,7 +235,7 @@ fn pair_label(pair: &str) -> String {
 }
 
 /// `x` with three decimals; a dash for none or a non-finite value.
-fn num(v: Option<f64>) -> String {
+pub(crate) fn num(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite())
         .map_or("–".into(), |x| format!("{x:.3}"))
 }
@@ -303,17 +305,22 @@ pub fn render(out: &Path, r: &Results) -> Result<String> {
         compared,
         quick: r.preset == Preset::Quick,
     };
+    render_template(
+        "report.html",
+        include_str!("../templates/report.html"),
+        &view,
+    )
+}
+
+/// Renders `templates/<name>` (its text `source`) with `view`, HTML escaping on and the `num` filter.
+pub(crate) fn render_template<T: Serialize>(name: &str, source: &str, view: &T) -> Result<String> {
     let mut env = minijinja::Environment::new();
     env.add_filter("num", num);
-    env.add_template("report.html", include_str!("../templates/report.html"))
-        .map_err(|e| Error::Input(format!("templates/report.html: {e}")))?;
-    env.get_template("report.html")
-        .and_then(|t| t.render(minijinja::value::Serde(&view)))
-        .map_err(|e| {
-            Error::Input(format!(
-                "templates/report.html: cannot render the report: {e}"
-            ))
-        })
+    env.add_template(name, source)
+        .map_err(|e| Error::Input(format!("templates/{name}: {e}")))?;
+    env.get_template(name)
+        .and_then(|t| t.render(minijinja::value::Serde(view)))
+        .map_err(|e| Error::Input(format!("templates/{name}: cannot render the report: {e}")))
 }
 
 #[cfg(test)]

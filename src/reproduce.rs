@@ -18,8 +18,10 @@ use sha2::{Digest, Sha256};
 use crate::analysis::{AnalyzeInput, CoarseGrain, GammaSet, GradcamIndex};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::{Class, Preset};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::events::Ctx;
+use crate::gnn::MpnnConfig;
+use crate::minimize::MinimizeSettings;
 use crate::nn::{Covered, ModelConfig, ReplicaSet};
 use crate::outdir::OutDir;
 use crate::propensity::EnsembleConfig;
@@ -28,6 +30,7 @@ use crate::report::StageTime;
 pub use crate::stages::Stage;
 use crate::system::SystemDef;
 
+pub mod swanson;
 /// The sizes of a reproduce preset.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReproducePreset {
@@ -105,6 +108,33 @@ pub enum StageSettings {
         seed: u64,
         xi: f64,
     },
+    /// A ramp of `reproduce swanson` (its protocol carries the ramp's snapshot temperatures).
+    Ramp {
+        system: SystemDef,
+        ramp: swanson::RampSettings,
+        minimize: MinimizeSettings,
+        seed: u64,
+    },
+    Tasks {
+        tasks: Vec<String>,
+        /// Seed of the null task's labels.
+        seed: u64,
+    },
+    #[serde(rename = "train-cnn")]
+    TrainCnn {
+        model: ModelConfig,
+    },
+    #[serde(rename = "train-mpnn")]
+    TrainMpnn {
+        model: MpnnConfig,
+    },
+    Evaluate {
+        tasks: Vec<String>,
+    },
+    Attention {
+        task: String,
+        threshold: f64,
+    },
 }
 
 /// Images per Grad-CAM batch.
@@ -113,8 +143,8 @@ const GRADCAM_BATCH: usize = 32;
 const PROPENSITY_XI: f64 = 3.0;
 
 impl StageSettings {
-    fn of(stage: Stage, sys: &SystemDef, c: &ReproduceConfig) -> StageSettings {
-        match stage {
+    fn of(stage: Stage, sys: &SystemDef, c: &ReproduceConfig) -> Result<StageSettings> {
+        Ok(match stage {
             Stage::Simulate => StageSettings::Simulate {
                 system: sys.clone(),
                 protocol: c.preset.protocol.clone(),
@@ -138,7 +168,12 @@ impl StageSettings {
                 seed: c.seed,
                 xi: PROPENSITY_XI,
             },
-        }
+            other => {
+                return Err(Error::Input(format!(
+                    "{other} is not a stage of the main paper's pipeline"
+                )))
+            }
+        })
     }
 }
 
@@ -364,6 +399,11 @@ fn run_stage(
             )?;
             crate::propensity::write_propensity(&out, &data, &p, true)?;
         }
+        other => {
+            return Err(Error::Input(format!(
+                "{other} is not a stage of the main paper's pipeline"
+            )))
+        }
     }
     Ok(())
 }
@@ -378,100 +418,169 @@ fn first_good_glass(dir: &Path) -> Result<Option<usize>> {
         .find(|s| !g.index.misclassified.contains(s)))
 }
 
+/// The stage records of one output directory (`stages.json`) and the rule every stage goes through: skip it when
+/// its fingerprint is recorded as done and its outputs exist, otherwise record it as started, clear its directory
+/// (only if `stages.json` records it, or on `force`), run it, and record it as done with its time.
+pub(crate) struct StageRunner<'a> {
+    out: &'a Path,
+    root: OutDir,
+    records: BTreeMap<String, StageRecord>,
+    force: bool,
+    backend: String,
+    pub outcome: ReproduceOutcome,
+}
+
+impl<'a> StageRunner<'a> {
+    /// Locks `out` and reads its `stage.json`.
+    pub(crate) fn open(out: &'a Path, force: bool, compute: &Compute) -> Result<StageRunner<'a>> {
+        let root = OutDir::lock(out)?;
+        let records = load_records(out, force)?;
+        Ok(StageRunner {
+            out,
+            root,
+            records,
+            force,
+            backend: compute.describe(),
+            outcome: ReproduceOutcome::default(),
+        })
+    }
+
+    /// The directory stage `stage` of `unit` (a system, a ramp, a task, or the pipeline's own) owns.
+    pub(crate) fn dir(&self, unit: &str, stage: Stage) -> PathBuf {
+        self.out.join(unit).join(stage.dir())
+    }
+
+    /// Runs `stage` of `unit` with `run(stage directory)` unless it is done with the same fingerprint; returns the
+    /// fingerprint, which the stages that read this one's outputs take as a parent.
+    pub(crate) fn stage(
+        &mut self,
+        unit: &str,
+        stage: Stage,
+        settings: StageSettings,
+        parents: &[&str],
+        ctx: Ctx,
+        run: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<String> {
+        ctx.cancel.check()?;
+        let fp = fingerprint(stage, &settings, parents)?;
+        let key = format!("{unit}/{stage}");
+        let outputs: Vec<String> = stage
+            .outputs()
+            .iter()
+            .map(|f| format!("{unit}/{}/{f}", stage.dir()))
+            .collect();
+        let rec = self.records.get(&key);
+        let same = rec.is_some_and(|r| r.fingerprint == fp);
+        if same
+            && rec.is_some_and(|r| r.status == StageStatus::Done)
+            && outputs.iter().all(|f| self.out.join(f).exists())
+        {
+            ctx.note(&format!("reproduce: {key}: done before, skipped"));
+            self.outcome.skipped.push((unit.to_string(), stage));
+            return Ok(fp);
+        }
+        let stage_dir = self.dir(unit, stage);
+        // Only an interrupted simulation with these settings is continued; anything else starts over.
+        let resumable = matches!(stage, Stage::Simulate | Stage::Ramp)
+            && same
+            && stage_dir.join(".partial").exists();
+        if stage_dir.exists() && !resumable {
+            if rec.is_none() && !self.force {
+                return Err(Error::Input(format!(
+                    "{} exists but {} does not record it as this pipeline's: it is left alone. Move it away, \
+                     or rerun with --force to replace it",
+                    stage_dir.display(),
+                    stages_path(self.out).display()
+                )));
+            }
+            // ours: recorded in stages.json, or replaced on the user's --force
+            self.root.adopt(&stage_dir)?;
+            self.root.remove_dir(&stage_dir)?;
+        }
+        let mut record = StageRecord {
+            system: unit.to_string(),
+            stage,
+            status: StageStatus::Started,
+            fingerprint: fp.clone(),
+            settings,
+            seconds: 0.0,
+            backend: self.backend.clone(),
+            outputs,
+        };
+        // Recorded before it starts, so that an interrupted stage's directory is known to be ours.
+        self.records.insert(key.clone(), record.clone());
+        save_records(self.out, &self.records)?;
+        ctx.note(&format!("reproduce: {key} ..."));
+        let t0 = Instant::now();
+        run(&stage_dir)?;
+        record.status = StageStatus::Done;
+        record.seconds = t0.elapsed().as_secs_f64();
+        ctx.note(&format!("reproduce: {key} done in {:.1} s", record.seconds));
+        self.records.insert(key, record);
+        save_records(self.out, &self.records)?;
+        self.outcome.ran.push((unit.to_string(), stage));
+        Ok(fp)
+    }
+
+    /// Every recorded stage's time, for the report.
+    pub(crate) fn times(&self) -> Vec<StageTime> {
+        self.records
+            .values()
+            .map(|r| StageTime {
+                system: r.system.clone(),
+                stage: r.stage,
+                seconds: r.seconds,
+                backend: r.backend.clone(),
+            })
+            .collect()
+    }
+
+    /// Writes `results.json` and `report.html` and returns what ran.
+    pub(crate) fn finish<T: Serialize>(
+        mut self,
+        results: &T,
+        html: String,
+        started: Instant,
+        ctx: Ctx,
+    ) -> Result<ReproduceOutcome> {
+        self.outcome.results = self.out.join("results.json");
+        write_json_atomic(&self.outcome.results, results)?;
+        self.outcome.report = self.out.join("report.html");
+        crate::outdir::write_atomic(&self.outcome.report, html.as_bytes())?;
+        ctx.note(&format!(
+            "reproduce: report in {} ({:.1} s this run)",
+            self.outcome.report.display(),
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(self.outcome)
+    }
+}
+
 /// Runs the pipeline: every stage whose fingerprint or outputs changed, then `results.json` and `report.html`.
 pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOutcome> {
     for sys in &c.systems {
         crate::outdir::check_name("system name", &sys.name)?;
     }
-    let mut root = OutDir::lock(&c.out)?;
-    let mut records = load_records(&c.out, c.force)?;
-    let mut outcome = ReproduceOutcome::default();
     let total = Instant::now();
+    let mut runner = StageRunner::open(&c.out, c.force, compute)?;
     for sys in &c.systems {
         let sys_dir = c.out.join(&sys.name);
         let mut fps: BTreeMap<Stage, String> = BTreeMap::new();
-        for stage in Stage::ALL {
-            ctx.cancel.check()?;
-            let settings = StageSettings::of(stage, sys, c);
+        for stage in Stage::OYAMA {
             let parents: Vec<&str> = stage.parents().iter().map(|p| fps[p].as_str()).collect();
-            let fp = fingerprint(stage, &settings, &parents)?;
-            fps.insert(stage, fp.clone());
-            let key = format!("{}/{stage}", sys.name);
-            let outputs: Vec<String> = stage
-                .outputs()
-                .iter()
-                .map(|f| format!("{}/{}/{f}", sys.name, stage.dir()))
-                .collect();
-            let rec = records.get(&key);
-            let same = rec.is_some_and(|r| r.fingerprint == fp);
-            if same
-                && rec.is_some_and(|r| r.status == StageStatus::Done)
-                && outputs.iter().all(|f| c.out.join(f).exists())
-            {
-                ctx.note(&format!("reproduce: {key}: done before, skipped"));
-                outcome.skipped.push((sys.name.clone(), stage));
-                continue;
-            }
-            let stage_dir = sys_dir.join(stage.dir());
-            // Only an interrupted simulation with these settings is continued; anything else starts over.
-            let resumable = stage == Stage::Simulate && same && stage_dir.join(".partial").exists();
-            if stage_dir.exists() && !resumable {
-                if rec.is_none() && !c.force {
-                    return Err(Error::Input(format!(
-                        "{} exists but {} does not record it as this pipeline's: it is left alone. Move it away, \
-                         or rerun with --force to replace it",
-                        stage_dir.display(),
-                        stages_path(&c.out).display()
-                    )));
-                }
-                // ours: recorded in stages.json, or replaced on the user's --force
-                root.adopt(&stage_dir)?;
-                root.remove_dir(&stage_dir)?;
-            }
-            let mut record = StageRecord {
-                system: sys.name.clone(),
+            let fp = runner.stage(
+                &sys.name,
                 stage,
-                status: StageStatus::Started,
-                fingerprint: fp,
-                settings,
-                seconds: 0.0,
-                backend: compute.describe(),
-                outputs,
-            };
-            // Recorded before it starts, so that an interrupted stage's directory is known to be ours.
-            records.insert(key.clone(), record.clone());
-            save_records(&c.out, &records)?;
-            ctx.note(&format!("reproduce: {key} ..."));
-            let t0 = Instant::now();
-            run_stage(stage, sys, c, &sys_dir, compute, ctx)?;
-            record.status = StageStatus::Done;
-            record.seconds = t0.elapsed().as_secs_f64();
-            ctx.note(&format!("reproduce: {key} done in {:.1} s", record.seconds));
-            records.insert(key, record);
-            save_records(&c.out, &records)?;
-            outcome.ran.push((sys.name.clone(), stage));
+                StageSettings::of(stage, sys, c)?,
+                &parents,
+                ctx,
+                |_| run_stage(stage, sys, c, &sys_dir, compute, ctx),
+            )?;
+            fps.insert(stage, fp);
         }
     }
     let names: Vec<&str> = c.systems.iter().map(|s| s.name.as_str()).collect();
-    let times: Vec<StageTime> = records
-        .values()
-        .map(|r| StageTime {
-            system: r.system.clone(),
-            stage: r.stage,
-            seconds: r.seconds,
-            backend: r.backend.clone(),
-        })
-        .collect();
-    let results = crate::report::collect(&c.out, &names, times, c.preset.name, compute)?;
-    outcome.results = c.out.join("results.json");
-    write_json_atomic(&outcome.results, &results)?;
+    let results = crate::report::collect(&c.out, &names, runner.times(), c.preset.name, compute)?;
     let html = crate::report::render(&c.out, &results)?;
-    outcome.report = c.out.join("report.html");
-    std::fs::write(&outcome.report, html).at(&outcome.report)?;
-    ctx.note(&format!(
-        "reproduce: report in {} ({:.1} s this run)",
-        outcome.report.display(),
-        total.elapsed().as_secs_f64()
-    ));
-    Ok(outcome)
+    runner.finish(&results, html, total, ctx)
 }

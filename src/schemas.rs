@@ -12,6 +12,10 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ),
         ("results.schema.json", schema_for!(crate::report::Results)),
         (
+            "swanson-results.schema.json",
+            schema_for!(crate::report::swanson::SwansonResults),
+        ),
+        (
             "gradcam.schema.json",
             schema_for!(crate::nn::gradcam::GradcamFile),
         ),

@@ -52,6 +52,19 @@ fn schemas_name_the_fields_the_files_have() {
     for f in ["systems", "stages", "preset", "hardware"] {
         assert!(props("results.schema.json").contains(&f.to_string()), "{f}");
     }
+    for f in [
+        "matrices",
+        "swanson_auc",
+        "training",
+        "attention",
+        "stages",
+        "hardware",
+    ] {
+        assert!(
+            props("swanson-results.schema.json").contains(&f.to_string()),
+            "{f}"
+        );
+    }
     for f in ["snapshots", "misclassified", "class", "predicted"] {
         assert!(props("gradcam.schema.json").contains(&f.to_string()), "{f}");
     }

@@ -1,0 +1,817 @@
+//! `glasscam reproduce swanson`: Swanson et al. (2020) from nothing. Two cooling ramps of the `kam` system (slow
+//! and fast, with snapshots along them and their inherent structures), the six liquid-vs-glass tasks and a null
+//! task, the CNN and the graph network trained on each, every model scored on every task's test split (the
+//! train-on-i / test-on-j AUC matrices), the graph network's attention metrics beside the CNN's Grad-CAM on one
+//! task, then `report.html` and `results.json`.
+//!
+//! Stages are recorded and skipped as in the main paper's pipeline (`StageRunner`): the units are the two ramps
+//! (`slow`, `fast`), the tasks (`task1` .. `task6`, `null`, each with a `cnn` and an `mpnn` model directory) and
+//! the pipeline's own stages (`swanson/tasks`, `swanson/evaluate`, `swanson/attention`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use glasscam_kernels::Compute;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{ReproduceOutcome, StageRunner, StageSettings};
+use crate::analysis::plots::{field_map, FieldMap};
+use crate::analysis::{coarse_grain, normalise, CoarseGrain, GammaSet};
+use crate::dataset::{write_json_atomic, Dataset};
+use crate::domain::{Class, Preset};
+use crate::error::{Error, IoContext, Result};
+use crate::events::Ctx;
+use crate::gnn::attention::{attention, AttentionInput};
+use crate::gnn::MpnnConfig;
+use crate::minimize::{MinimizeSettings, Selection};
+use crate::nn::train::Evaluation;
+use crate::nn::ModelConfig;
+use crate::protocol::{Protocol, RunOptions};
+use crate::score::{auc_standard_error, score, test_snapshots, Arch, Inputs, Loaded};
+use crate::stages::Stage;
+use crate::system::SystemDef;
+use crate::task::{
+    swanson_temperature, RampData, SwansonTask, SWANSON_POINTS, SWANSON_T_GLASS, SWANSON_T_START,
+};
+
+/// The pipeline's own unit (its stages that span ramps and tasks).
+pub const UNIT: &str = "swanson";
+/// The two ramps' units.
+pub const SLOW: &str = "slow";
+pub const FAST: &str = "fast";
+
+/// One cooling ramp: the protocol (its `extra_temps` are the snapshot temperatures along the ramp, which must
+/// include Swanson's ramp points of tasks 1-5) and which snapshots get an inherent structure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RampSettings {
+    pub protocol: Protocol,
+    /// Replicas whose snapshots are minimised (the first ones); `None`: all. E_IS picks task 6 and draws the
+    /// curves, for which a few replicas suffice; minimising is the ramp's most expensive part on a CPU.
+    pub inherent_replicas: Option<usize>,
+}
+
+impl RampSettings {
+    /// The snapshots to minimise.
+    fn selection(&self, data: &Dataset) -> Selection {
+        match self.inherent_replicas {
+            None => Selection::All,
+            Some(r) => {
+                let mut reps: Vec<usize> =
+                    data.manifest.snapshots.iter().map(|m| m.replica).collect();
+                reps.sort_unstable();
+                reps.dedup();
+                let keep: std::collections::BTreeSet<usize> = reps.into_iter().take(r).collect();
+                Selection::List(
+                    data.manifest
+                        .snapshots
+                        .iter()
+                        .filter(|m| keep.contains(&m.replica))
+                        .map(|m| m.index)
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// The sizes of `reproduce swanson`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SwansonPreset {
+    pub name: Preset,
+    pub system: SystemDef,
+    pub slow: RampSettings,
+    pub fast: RampSettings,
+    pub minimize: MinimizeSettings,
+    pub cnn: ModelConfig,
+    pub mpnn: MpnnConfig,
+    /// The task whose models the attention stage reads (a glass configuration of its test split is mapped).
+    pub attention_task: SwansonTask,
+    /// High-attention threshold on the per-graph normalised attention (Swanson: 0.0025).
+    pub threshold: f64,
+}
+
+/// The snapshot temperatures of a ramp: Swanson's points of tasks 1-5 (on the slow ramp, whose liquids the tasks
+/// take) and the `extra` ramp points for the E_IS(T) curve and task 6's choice (Swanson's grid,
+/// T_k = 2 - 1.95 k / 200).
+fn ramp_points(swanson: bool, extra: &[usize]) -> Vec<f64> {
+    let mut k: Vec<usize> = extra.to_vec();
+    if swanson {
+        k.extend(SWANSON_POINTS);
+    }
+    k.sort_unstable();
+    k.dedup();
+    k.into_iter().map(swanson_temperature).collect()
+}
+
+/// The slow and the fast ramp of a preset: the same start (seed, T = 2, equilibration), rates 100x apart.
+fn ramps(preset: Preset) -> (RampSettings, RampSettings) {
+    let ramp =
+        |replicas: usize, rate: f64, hold: f64, swanson: bool, extra: &[usize], minimised| {
+            RampSettings {
+                protocol: Protocol {
+                    preset: format!("swanson-{preset}"),
+                    replicas,
+                    t_start: SWANSON_T_START,
+                    equilibrate_time: if preset == Preset::Quick { 5.0 } else { 100.0 },
+                    cool_rate: rate,
+                    extra_temps: ramp_points(swanson, extra),
+                    hold_time: hold,
+                    md: Default::default(),
+                },
+                inherent_replicas: minimised,
+            }
+        };
+    match preset {
+        // About 2000 MD steps on the slow ramp (9.75 time units of cooling). The fast one is a quench (about 20
+        // steps) with snapshots at T_L and T_G only, held 1 time unit at each so its glass is at T_G and not still
+        // hot: holds at more temperatures add up to more time near low T than the slow ramp spends cooling (a
+        // first quick run with seven 2.5-unit holds gave the "fast" glass the lower E_IS). E_IS from 4 replicas.
+        Preset::Quick => (
+            ramp(48, 0.2, 0.0, true, &[50, 75, 125, 175, 190], Some(4)),
+            ramp(48, 20.0, 1.0, false, &[], Some(4)),
+        ),
+        // Swanson's lengths: 2e7 and 2e5 steps of 0.005 from T = 2 to 0.05.
+        Preset::Paper => (
+            ramp(
+                1000,
+                1.95e-5,
+                0.0,
+                true,
+                &[10, 40, 60, 80, 100, 120, 140, 170, 180, 190],
+                Some(100),
+            ),
+            ramp(1000, 1.95e-3, 0.0, false, &[50, 100, 150], Some(100)),
+        ),
+    }
+}
+
+impl SwansonPreset {
+    pub fn new(preset: Preset) -> SwansonPreset {
+        let system = SystemDef::kam();
+        let (slow, fast) = ramps(preset);
+        match preset {
+            Preset::Quick => SwansonPreset {
+                name: preset,
+                system,
+                slow,
+                fast,
+                minimize: MinimizeSettings::default(),
+                cnn: ModelConfig {
+                    epochs: 100,
+                    ..ModelConfig::quick()
+                },
+                mpnn: MpnnConfig {
+                    hidden: 16,
+                    batch: 4,
+                    max_lr: 3e-3,
+                    warmup_epochs: 1.0,
+                    dropout: 0.0,
+                    epochs: 6,
+                    ..MpnnConfig::default()
+                },
+                attention_task: SwansonTask::Liquid(1),
+                threshold: 0.0025,
+            },
+            Preset::Paper => SwansonPreset {
+                name: preset,
+                system,
+                slow,
+                fast,
+                minimize: MinimizeSettings::default(),
+                cnn: ModelConfig::default(),
+                mpnn: MpnnConfig {
+                    epochs: 30,
+                    ..MpnnConfig::default()
+                },
+                attention_task: SwansonTask::Liquid(1),
+                threshold: 0.0025,
+            },
+        }
+    }
+}
+
+/// Everything `reproduce swanson` needs besides the compute device and the caller's context.
+#[derive(Clone, Debug)]
+pub struct SwansonConfig {
+    pub preset: SwansonPreset,
+    /// Seed of the simulations and of the null task's labels (the networks' seeds are in their configs).
+    pub seed: u64,
+    pub out: PathBuf,
+    pub force: bool,
+}
+
+/// The tasks in matrix order: task1 .. task6, then null.
+pub fn task_names() -> Vec<String> {
+    SwansonTask::ALL.iter().map(|t| t.name()).collect()
+}
+
+/// `swanson/tasks/tasks.json`: what the tasks stage built.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TasksRecord {
+    pub tasks: Vec<TaskRow>,
+    /// Task 6's choice: the slow-ramp point nearest the fast glass in mean E_IS.
+    pub equal_eis: EqualEis,
+    /// Mean E_IS per particle against temperature along each ramp.
+    pub curves: BTreeMap<String, Vec<EisPoint>>,
+}
+
+/// Mean and spread of E_IS per particle over a set of snapshots.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct EisStats {
+    pub mean: f64,
+    /// Null for a single value.
+    pub std: Option<f64>,
+    pub n: usize,
+}
+
+/// One point of an E_IS(T) curve.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct EisPoint {
+    /// Ramp point (1-based from the top of the ramp; 0 for a temperature off the ramp grid, such as T_L).
+    pub k: usize,
+    pub t: f64,
+    pub e_is: EisStats,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct EqualEis {
+    pub k: usize,
+    pub t: f64,
+    pub slow_e_is: EisStats,
+    pub fast_glass_e_is: EisStats,
+}
+
+/// One task as built.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TaskRow {
+    pub name: String,
+    /// `pair` or `null`.
+    pub kind: String,
+    /// Ramp (`slow`/`fast`) and temperature of each class, liquid first.
+    pub liquid: TaskClass,
+    pub glass: TaskClass,
+    pub replicas: usize,
+    pub snapshots: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TaskClass {
+    pub ramp: String,
+    pub t: f64,
+    pub e_is: Option<EisStats>,
+    pub snapshots: usize,
+}
+
+/// `swanson/evaluate/matrices.json`: every model scored on every task's test split.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Matrices {
+    /// Row and column order (training task, test task).
+    pub tasks: Vec<String>,
+    pub cnn: AucMatrix,
+    pub mpnn: AucMatrix,
+}
+
+/// One model family's cross-task scores: `[train task][test task]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct AucMatrix {
+    /// ROC AUC (glass positive); null where a test split lacks a class.
+    pub auc: Vec<Vec<Option<f64>>>,
+    /// Its standard error (Hanley & McNeil 1982) from the test split's class sizes.
+    pub auc_se: Vec<Vec<Option<f64>>>,
+    /// Accuracy over both classes at the model's decision (larger score wins).
+    pub accuracy: Vec<Vec<Option<f64>>>,
+    /// Test configurations scored (liquid, glass) per cell.
+    pub n_test: Vec<Vec<[usize; 2]>>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Runs `reproduce swanson`.
+pub fn run(c: &SwansonConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOutcome> {
+    let p = &c.preset;
+    let total = Instant::now();
+    let mut runner = StageRunner::open(&c.out, c.force, compute)?;
+    // the two ramps
+    let mut ramp_fp = Vec::new();
+    for (unit, ramp) in [(SLOW, &p.slow), (FAST, &p.fast)] {
+        let settings = StageSettings::Ramp {
+            system: p.system.clone(),
+            ramp: ramp.clone(),
+            minimize: p.minimize.clone(),
+            seed: c.seed,
+        };
+        ramp_fp.push(runner.stage(unit, Stage::Ramp, settings, &[], ctx, |dir| {
+            simulate_ramp(&p.system, ramp, &p.minimize, c.seed, dir, compute, ctx)
+        })?);
+    }
+    let slow_dir = runner.dir(SLOW, Stage::Ramp);
+    let fast_dir = runner.dir(FAST, Stage::Ramp);
+    let tasks_dir = runner.dir(UNIT, Stage::Tasks);
+    let tasks_fp = runner.stage(
+        UNIT,
+        Stage::Tasks,
+        StageSettings::Tasks {
+            tasks: task_names(),
+            seed: c.seed,
+        },
+        &[&ramp_fp[0], &ramp_fp[1]],
+        ctx,
+        |dir| build_tasks(&slow_dir, &fast_dir, c.seed, dir),
+    )?;
+    // one CNN and one graph network per task
+    let names = task_names();
+    let mut model_fps = Vec::new();
+    for name in &names {
+        let data_dir = tasks_dir.join(name);
+        let fp = runner.stage(
+            name,
+            Stage::TrainCnn,
+            StageSettings::TrainCnn {
+                model: p.cnn.clone(),
+            },
+            &[&tasks_fp],
+            ctx,
+            |dir| {
+                let data = Dataset::load(&data_dir)?;
+                let t = crate::nn::train(&data, &p.cnn, compute, ctx)?;
+                crate::nn::write_model(dir, &t)
+            },
+        )?;
+        model_fps.push(fp);
+        let fp = runner.stage(
+            name,
+            Stage::TrainMpnn,
+            StageSettings::TrainMpnn {
+                model: p.mpnn.clone(),
+            },
+            &[&tasks_fp],
+            ctx,
+            |dir| {
+                let data = Dataset::load(&data_dir)?;
+                let t = crate::gnn::train::train(&data, &p.mpnn, ctx)?;
+                crate::gnn::train::write_model(dir, &t)
+            },
+        )?;
+        model_fps.push(fp);
+    }
+    let mut parents: Vec<&str> = vec![&tasks_fp];
+    parents.extend(model_fps.iter().map(|s| s.as_str()));
+    let model_dirs = |arch: Arch| -> Vec<PathBuf> {
+        names
+            .iter()
+            .map(|n| {
+                c.out.join(n).join(match arch {
+                    Arch::Cnn => Stage::TrainCnn.dir(),
+                    Arch::Mpnn => Stage::TrainMpnn.dir(),
+                })
+            })
+            .collect()
+    };
+    runner.stage(
+        UNIT,
+        Stage::Evaluate,
+        StageSettings::Evaluate {
+            tasks: names.clone(),
+        },
+        &parents,
+        ctx,
+        |dir| {
+            let m = Matrices {
+                tasks: names.clone(),
+                cnn: cross_scores(
+                    compute,
+                    &model_dirs(Arch::Cnn),
+                    &tasks_dir,
+                    &names,
+                    Arch::Cnn,
+                    ctx,
+                )?,
+                mpnn: cross_scores(
+                    compute,
+                    &model_dirs(Arch::Mpnn),
+                    &tasks_dir,
+                    &names,
+                    Arch::Mpnn,
+                    ctx,
+                )?,
+            };
+            std::fs::create_dir_all(dir).at(dir)?;
+            write_json_atomic(&dir.join("matrices.json"), &m)
+        },
+    )?;
+    let at = p.attention_task.name();
+    let ai = names.iter().position(|n| *n == at).ok_or_else(|| {
+        Error::Input(format!(
+            "attention task {at} is not one of the tasks {names:?}"
+        ))
+    })?;
+    runner.stage(
+        UNIT,
+        Stage::Attention,
+        StageSettings::Attention {
+            task: at.clone(),
+            threshold: p.threshold,
+        },
+        &[&tasks_fp, &model_fps[2 * ai], &model_fps[2 * ai + 1]],
+        ctx,
+        |dir| {
+            interpret(
+                compute,
+                &model_dirs(Arch::Cnn)[ai],
+                &model_dirs(Arch::Mpnn)[ai],
+                &tasks_dir.join(&at),
+                p.threshold,
+                dir,
+                ctx,
+            )
+        },
+    )?;
+    let results = crate::report::swanson::collect(&c.out, p, runner.times(), compute)?;
+    let html = crate::report::swanson::render(&c.out, &results)?;
+    runner.finish(&results, html, total, ctx)
+}
+
+/// One ramp: the protocol's run (continuing an interrupted one), then FIRE on every snapshot into `dir/inherent`.
+fn simulate_ramp(
+    sys: &SystemDef,
+    ramp: &RampSettings,
+    settings: &MinimizeSettings,
+    seed: u64,
+    dir: &Path,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<()> {
+    let mut o = RunOptions::new(dir, seed, compute.clone());
+    o.resume = dir.join(".partial").exists();
+    crate::protocol::run(sys, &ramp.protocol, &o, &ctx)?;
+    let data = Dataset::load(dir)?;
+    let inh = crate::minimize::minimize(&data, &ramp.selection(&data), settings, compute, &ctx)?;
+    crate::minimize::write_inherent(&dir.join(crate::task::INHERENT_DIR), &inh, true)
+}
+
+fn eis(s: &crate::task::Stats) -> EisStats {
+    EisStats {
+        mean: s.mean,
+        std: finite(s.std),
+        n: s.n,
+    }
+}
+
+/// Files the glass of a two-ramp task (task 6: slow liquid, fast glass) under the replica ids of the slow ramp.
+/// Both ramps run with one seed, so the fast ramp's replica r starts from the same configuration as the slow
+/// ramp's replica r; with one id per start every task splits the same replicas into training, validation and
+/// test, and no model is scored on a start it was trained on when it meets another task's test split (the tasks
+/// share snapshots: task 6's liquid is task 4's). Without this, `build_task` keeps the two ramps' ids apart and
+/// task 6's split would cover twice as many ids.
+fn align_replicas(t: &mut crate::task::Task) {
+    let off = t.info.classes[1].replica_offset;
+    if off == 0 {
+        return;
+    }
+    for m in &mut t.manifest.snapshots {
+        if m.label == Class::Glass.label() {
+            m.replica -= off;
+        }
+    }
+    let mut order: Vec<usize> = (0..t.manifest.snapshots.len()).collect();
+    // replica-major again; within a class the rows keep their order, so `source_indices` still match
+    order.sort_by_key(|&i| {
+        (
+            t.manifest.snapshots[i].replica,
+            t.manifest.snapshots[i].label,
+        )
+    });
+    let n2 = t.positions.len() / t.manifest.snapshots.len().max(1);
+    let mut positions = Vec::with_capacity(t.positions.len());
+    let mut snapshots = Vec::with_capacity(order.len());
+    for (row, &i) in order.iter().enumerate() {
+        positions.extend_from_slice(&t.positions[i * n2..(i + 1) * n2]);
+        let mut m = t.manifest.snapshots[i].clone();
+        m.index = row;
+        snapshots.push(m);
+    }
+    let reps: std::collections::BTreeSet<usize> = snapshots.iter().map(|m| m.replica).collect();
+    t.positions = positions;
+    t.manifest.snapshots = snapshots;
+    t.manifest.n_replicas = reps.len();
+    t.manifest.replica_range = (
+        reps.first().copied().unwrap_or(0),
+        reps.last().map_or(0, |r| r + 1),
+    );
+    t.info.replicas = reps.len();
+    t.info.classes[1].replica_offset = 0;
+}
+
+/// Builds the seven tasks under `dir` and records them, with both ramps' E_IS(T) curves and figure.
+fn build_tasks(slow_dir: &Path, fast_dir: &Path, seed: u64, dir: &Path) -> Result<()> {
+    let slow = RampData::load(slow_dir)?;
+    let fast = RampData::load(fast_dir)?;
+    let choice = crate::task::equal_eis_point(&slow, &fast)?;
+    let ramp_of = |source: &Path| {
+        if source == fast.data.dir {
+            FAST
+        } else {
+            SLOW
+        }
+    };
+    let mut tasks = Vec::new();
+    for which in SwansonTask::ALL {
+        let mut t = crate::task::swanson_task(which, &slow, &fast, seed)?;
+        align_replicas(&mut t);
+        crate::task::write_task(&dir.join(which.name()), &t, false)?;
+        let class = |r: &crate::task::ClassRecord| TaskClass {
+            ramp: ramp_of(&r.source).into(),
+            t: r.target_t,
+            e_is: r.e_is.as_ref().map(eis),
+            snapshots: r.source_indices.len(),
+        };
+        tasks.push(TaskRow {
+            name: which.name(),
+            kind: match t.info.kind {
+                crate::task::TaskKind::Pair => "pair".into(),
+                crate::task::TaskKind::Null => "null".into(),
+            },
+            liquid: class(t.info.liquid()),
+            glass: class(t.info.glass()),
+            replicas: t.info.replicas,
+            snapshots: t.manifest.snapshots.len(),
+        });
+    }
+    let mut curves = BTreeMap::new();
+    for (name, ramp) in [(SLOW, &slow), (FAST, &fast)] {
+        curves.insert(
+            name.to_string(),
+            ramp.curve()?
+                .iter()
+                .map(|p| EisPoint {
+                    k: p.k,
+                    t: p.t,
+                    e_is: eis(&p.e_is),
+                })
+                .collect(),
+        );
+    }
+    plot_e_is(&dir.join("e_is"), &curves, &tasks, &choice)?;
+    write_json_atomic(
+        &dir.join("tasks.json"),
+        &TasksRecord {
+            tasks,
+            equal_eis: EqualEis {
+                k: choice.k,
+                t: choice.t,
+                slow_e_is: eis(&choice.slow_e_is),
+                fast_glass_e_is: eis(&choice.fast_glass_e_is),
+            },
+            curves,
+        },
+    )
+}
+
+/// E_IS(T) of both ramps, with the tasks' liquids and glasses marked (task 6's pair in its own series).
+fn plot_e_is(
+    stem: &Path,
+    curves: &BTreeMap<String, Vec<EisPoint>>,
+    tasks: &[TaskRow],
+    choice: &crate::task::EqualEisChoice,
+) -> Result<()> {
+    let line = |name: &str| -> Vec<(f64, f64)> {
+        curves
+            .get(name)
+            .map(|c| c.iter().map(|p| (p.t, p.e_is.mean)).collect())
+            .unwrap_or_default()
+    };
+    let mut pairs = Vec::new();
+    for t in tasks
+        .iter()
+        .filter(|t| t.kind == "pair" && t.name != "task6")
+    {
+        if let Some(e) = &t.liquid.e_is {
+            pairs.push((t.liquid.t, e.mean));
+        }
+    }
+    let series = vec![
+        (format!("{SLOW} ramp"), line(SLOW)),
+        (format!("{FAST} ramp"), line(FAST)),
+        ("tasks 1-5: liquids".to_string(), pairs),
+        (
+            "task 6: slow liquid, fast glass".to_string(),
+            vec![
+                (choice.t, choice.slow_e_is.mean),
+                (
+                    tasks
+                        .iter()
+                        .find(|t| t.name == "task6")
+                        .map_or(SWANSON_T_GLASS, |t| t.glass.t),
+                    choice.fast_glass_e_is.mean,
+                ),
+            ],
+        ),
+    ];
+    crate::analysis::plots::line_plot(
+        stem,
+        &crate::analysis::plots::LinePlot {
+            title: "E_IS(T) along both ramps, with the tasks",
+            x_label: "T at the snapshot",
+            y_label: "E_IS per particle",
+            series: &series,
+            log_x: false,
+        },
+    )?;
+    Ok(())
+}
+
+/// Every model of `arch` (one per task, in `names` order) scored on every task's test split. A task's inputs
+/// (images or graphs) are built once per input setting and shared by the models that read them.
+fn cross_scores(
+    compute: &Compute,
+    models: &[PathBuf],
+    tasks_dir: &Path,
+    names: &[String],
+    arch: Arch,
+    ctx: Ctx,
+) -> Result<AucMatrix> {
+    let loaded: Vec<Loaded> = models
+        .iter()
+        .map(|d| Loaded::load(arch, d))
+        .collect::<Result<_>>()?;
+    let n = names.len();
+    let mut m = AucMatrix {
+        auc: vec![vec![None; n]; n],
+        auc_se: vec![vec![None; n]; n],
+        accuracy: vec![vec![None; n]; n],
+        n_test: vec![vec![[0, 0]; n]; n],
+    };
+    for (j, test) in names.iter().enumerate() {
+        let data = Dataset::load(&tasks_dir.join(test))?;
+        let mut cache: BTreeMap<(String, Vec<usize>), Inputs> = BTreeMap::new();
+        for (i, model) in loaded.iter().enumerate() {
+            ctx.cancel.check()?;
+            let (fractions, seed) = model.split_rule();
+            let snaps = test_snapshots(&data, fractions, seed, &model.seen_replicas())?;
+            let idx: Vec<usize> = snaps.iter().map(|s| s.0).collect();
+            let labels: Vec<u32> = snaps.iter().map(|s| s.1).collect();
+            let n_glass = labels.iter().filter(|&&l| l == 1).count();
+            m.n_test[i][j] = [labels.len() - n_glass, n_glass];
+            if snaps.is_empty() {
+                ctx.warn(&format!(
+                    "{}: the {} model of {} has seen every test replica of {test}; cell left empty",
+                    arch.name(),
+                    arch.name(),
+                    names[i]
+                ));
+                continue;
+            }
+            let key = (model.input_key(), idx.clone());
+            if !cache.contains_key(&key) {
+                let inputs = Inputs::build(compute, model, &models[i], &data, &idx)?;
+                cache.insert(key.clone(), inputs);
+            }
+            let e: Evaluation = score(compute, model, &cache[&key], &labels)?;
+            m.auc[i][j] = finite(e.roc_auc);
+            m.auc_se[i][j] = finite(auc_standard_error(
+                e.roc_auc,
+                n_glass,
+                labels.len() - n_glass,
+            ));
+            m.accuracy[i][j] = e.accuracy.get("overall").copied().and_then(finite);
+        }
+        ctx.note(&format!(
+            "reproduce: {} models scored on {test}'s test split",
+            arch.name()
+        ));
+    }
+    Ok(m)
+}
+
+/// `swanson/attention/maps.json`: which configuration the two maps show.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MapsRecord {
+    pub task: String,
+    pub snapshot: usize,
+    /// Whether the CNN classified it correctly (a misclassified one is shown only when the CNN got every glass
+    /// test configuration wrong).
+    pub cnn_correct: bool,
+    /// Pearson correlation of the two coarse-grained, normalised fields on that configuration.
+    pub pearson: Option<f64>,
+}
+
+/// Grad-CAM of the CNN and the attention of the graph network on the task's test configurations, and the two
+/// maps of one glass configuration both classified correctly, side by side.
+fn interpret(
+    compute: &Compute,
+    cnn: &Path,
+    mpnn: &Path,
+    task: &Path,
+    threshold: f64,
+    out: &Path,
+    ctx: Ctx,
+) -> Result<()> {
+    let data = Dataset::load(task)?;
+    let gradcam_dir = out.join("gradcam");
+    std::fs::create_dir_all(&gradcam_dir).at(&gradcam_dir)?;
+    super::gradcam_both(compute, cnn, &data, &gradcam_dir)?;
+    let report = attention(
+        &AttentionInput {
+            model: mpnn.to_path_buf(),
+            data: task.to_path_buf(),
+            all: false,
+            threshold,
+            gradcam: Some(gradcam_dir.clone()),
+            out: out.to_path_buf(),
+        },
+        ctx,
+    )?;
+    let gamma = GammaSet::load(&gradcam_dir)?;
+    let (_, fields) = crate::npy::read::<f64>(&out.join("attention_field.npy"))?;
+    let n = data.n_particles();
+    // the first glass configuration the CNN got right, else the first glass configuration (the record says so)
+    let glass = |r: &&crate::gnn::attention::ConfigRow| {
+        r.class == Class::Glass.name() && gamma.row(r.snapshot).is_some()
+    };
+    let pick = report
+        .configs
+        .iter()
+        .enumerate()
+        .find(|(_, r)| glass(r) && !gamma.is_misclassified(r.snapshot))
+        .or_else(|| report.configs.iter().enumerate().find(|(_, r)| glass(r)));
+    let Some((row, cfg)) = pick else {
+        return Err(Error::Input(format!(
+            "{}: no glass configuration in the test split to map",
+            task.display()
+        )));
+    };
+    let k = cfg.snapshot;
+    let pos = data.snapshot(k);
+    let box_l = [data.box_l(); 2];
+    let raw = gamma.row(k).unwrap_or(&[]);
+    let gamma_cg = normalise(&coarse_grain(pos, box_l, CoarseGrain::default(), &[raw])[0]);
+    let att = &fields[row * n..(row + 1) * n];
+    let diameters = data.manifest.system.diameters();
+    let d: Vec<f64> = data
+        .species
+        .iter()
+        .map(|&s| diameters[s as usize])
+        .collect();
+    for (stem, title, colour) in [
+        (
+            "map_attention",
+            format!("graph network: attention field, glass snapshot {k}"),
+            att,
+        ),
+        (
+            "map_gradcam",
+            format!("CNN: Grad-CAM Gamma, glass snapshot {k}"),
+            &gamma_cg[..],
+        ),
+    ] {
+        field_map(
+            &out.join(stem),
+            &FieldMap {
+                title: &title,
+                box_l,
+                positions: pos,
+                diameters: &d,
+                colour,
+                alpha: None,
+            },
+        )?;
+    }
+    write_json_atomic(
+        &out.join("maps.json"),
+        &MapsRecord {
+            task: data
+                .dir
+                .file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            snapshot: k,
+            cnn_correct: !gamma.is_misclassified(k),
+            pearson: finite(crate::analysis::pearson(att, &gamma_cg)),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_presets_cool_100x_apart_and_only_the_slow_ramp_carries_the_task_liquids() {
+        for preset in [Preset::Quick, Preset::Paper] {
+            let p = SwansonPreset::new(preset);
+            let (s, f) = (&p.slow.protocol, &p.fast.protocol);
+            assert!((f.cool_rate / s.cool_rate - 100.0).abs() < 1e-9, "{preset}");
+            assert_eq!((s.t_start, f.t_start), (2.0, 2.0));
+            assert_eq!(s.equilibrate_time, f.equilibrate_time, "one start for both");
+            for k in SWANSON_POINTS {
+                let t = swanson_temperature(k);
+                assert!(s.extra_temps.contains(&t), "{preset}: slow lacks k = {k}");
+                assert!(!f.extra_temps.contains(&t), "{preset}: fast has k = {k}");
+            }
+        }
+    }
+}
