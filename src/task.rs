@@ -60,7 +60,7 @@ pub fn fmt_t(t: f64) -> String {
 }
 
 /// Which snapshots of a data set form a class.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", tag = "by", content = "value")]
 pub enum Pick {
     /// The data set's own snapshots of the class the task gives them (no suffix).
@@ -404,7 +404,7 @@ fn e_is_rows<'a>(
 }
 
 /// Mean, sample standard deviation and count.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stats {
     pub mean: f64,
     pub std: f64,
@@ -433,7 +433,7 @@ impl Stats {
 }
 
 /// One point of an E_IS(T) curve.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CurvePoint {
     /// Ramp point, 1-based from the top.
     pub k: usize,
@@ -453,7 +453,7 @@ pub struct Selected {
 }
 
 /// One class of a task as `task.json` records it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClassRecord {
     pub class: Class,
     /// The source data set directory.
@@ -472,7 +472,7 @@ pub struct ClassRecord {
 }
 
 /// What kind of task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
     /// A liquid set against a glass set.
@@ -482,7 +482,7 @@ pub enum TaskKind {
 }
 
 /// What `task.json` holds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskFile {
     pub format_version: u32,
     pub program_version: String,
