@@ -190,22 +190,33 @@ impl Dataset {
                 "cannot read {MANIFEST} ({e}); is this a directory written by `glasscam simulate`?"
             ))
         })?;
-        let manifest: Manifest = serde_json::from_slice(&text)
+        let ppath = dir.join("positions.npy");
+        let pbytes = std::fs::read(&ppath).at(&ppath)?;
+        let spath = dir.join("species.npy");
+        let sbytes = std::fs::read(&spath).at(&spath)?;
+        Self::from_bytes(dir, &text, &pbytes, &sbytes)
+    }
+
+    /// `load` on the bytes of manifest.json, positions.npy and species.npy read from `dir`.
+    pub fn from_bytes(dir: &Path, text: &[u8], pbytes: &[u8], sbytes: &[u8]) -> Result<Dataset> {
+        let bad = |message: String| Error::Dataset {
+            path: dir.to_path_buf(),
+            message,
+        };
+        let manifest: Manifest = serde_json::from_slice(text)
             .map_err(|e| bad(format!("{MANIFEST} is not a valid manifest: {e}")))?;
         manifest.check(dir)?;
         let n = manifest.n_particles;
         let s = manifest.snapshots.len();
         let ppath = dir.join("positions.npy");
-        let pbytes = std::fs::read(&ppath).at(&ppath)?;
-        let (shape, positions) = npy::parse::<f64>(&ppath, &pbytes)?;
+        let (shape, positions) = npy::parse::<f64>(&ppath, pbytes)?;
         if shape != [s as u64, n as u64, 2] {
             return Err(bad(format!(
                 "positions.npy has shape {shape:?}, the manifest says [{s}, {n}, 2]"
             )));
         }
         let spath = dir.join("species.npy");
-        let sbytes = std::fs::read(&spath).at(&spath)?;
-        let (shape, species) = npy::parse::<u32>(&spath, &sbytes)?;
+        let (shape, species) = npy::parse::<u32>(&spath, sbytes)?;
         if shape != [n as u64] {
             return Err(bad(format!(
                 "species.npy has shape {shape:?}, expected [{n}]"
@@ -249,7 +260,7 @@ impl Dataset {
             )));
         }
         let mut h = Sha256::new();
-        for part in [&text[..], &pbytes, &sbytes] {
+        for part in [text, pbytes, sbytes] {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }

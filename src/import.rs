@@ -692,7 +692,7 @@ fn xyz_frame(
     n: usize,
     map: &SpeciesMap,
 ) -> std::result::Result<Frame, FrameErr> {
-    if lines.len() < n + 2 {
+    if n.checked_add(2).is_none_or(|need| lines.len() < need) {
         return ferr(
             first,
             format!(
@@ -750,7 +750,7 @@ fn xyz_frame(
             ),
         );
     }
-    let mut col = 0;
+    let mut col: usize = 0;
     let (mut cs, mut cp) = (None, None);
     for t in parts.chunks(3) {
         let m: usize = t[2].parse().or_else(|_| {
@@ -773,7 +773,7 @@ fn xyz_frame(
             }
             _ => {}
         }
-        col += m;
+        col = col.saturating_add(m);
     }
     let (cs, cp) = match (cs, cp) {
         (Some(s), Some(p)) => (s, p),

@@ -234,6 +234,8 @@ enum BenchWhat {
         #[arg(long, default_value_t = 200)]
         iters: u32,
     },
+    /// Graph network training and attention graphs/s on the CPU (f32 path, f64 twin), beside PyTorch with --torch.
+    Gnn(cli::gnn::BenchGnnArgs),
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long)]
@@ -533,6 +535,7 @@ fn main() {
                 glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
                     .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
             }),
+            BenchWhat::Gnn(args) => cli::gnn::bench(&args),
             BenchWhat::Propensity {
                 backend,
                 replicas,

@@ -311,6 +311,12 @@ impl SystemDef {
                 }
             }
         }
+        if !self.box_l().is_finite() {
+            return bad(format!(
+                "field `density` {} gives a box of side sqrt({total} / {}), which is not a finite number",
+                self.density, self.density
+            ));
+        }
         for (field, t) in [("t_liquid", self.t_liquid), ("t_glass", self.t_glass)] {
             if !(t > 0.0 && t.is_finite()) {
                 return bad(format!("field `{field}` must be > 0, got {t}"));

@@ -1242,7 +1242,7 @@ mod tests {
             manifest,
             positions,
             species: vec![0, 0, 1, 1],
-            fingerprint: format!("test:{name}"),
+            fingerprint: format!("sha256:test-{name}"),
         };
         RampData::new(data, Some(e_is)).expect("fake ramp")
     }

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::scaled;
+use common::{scaled, tiny_protocol};
 use glasscam::dataset::Dataset;
 use glasscam::events::{quiet, Cancel, Ctx, Recorder};
 use glasscam::protocol::{run, Protocol, RunOptions};
@@ -17,16 +17,6 @@ use glasscam_kernels::Compute;
 
 fn tiny_system() -> SystemDef {
     scaled(SystemDef::kam(), 100)
-}
-
-/// A protocol that cools 4.0 -> 0.05 in about 400 steps.
-fn tiny_protocol(replicas: usize) -> Protocol {
-    let mut p = Protocol::quick();
-    p.replicas = replicas;
-    p.equilibrate_time = 0.5;
-    p.cool_rate = 2.0;
-    p.hold_time = 0.25;
-    p
 }
 
 fn bytes(dir: &Path) -> Vec<u8> {

@@ -17,11 +17,7 @@ use glasscam_kernels::Compute;
 /// Two replicas of a 100-particle KAM system, stopped with a checkpoint after 60 steps; options ready to resume.
 fn interrupted(dir: &Path) -> (SystemDef, Protocol, RunOptions) {
     let sys = common::scaled(SystemDef::kam(), 100);
-    let mut p = Protocol::quick();
-    p.replicas = 2;
-    p.equilibrate_time = 0.5;
-    p.cool_rate = 2.0;
-    p.hold_time = 0.25;
+    let p = common::tiny_protocol(2);
     let mut o = RunOptions::new(dir, 1, Compute::Cpu);
     o.stop_after_steps = Some(60);
     assert!(matches!(

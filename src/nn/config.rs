@@ -141,10 +141,20 @@ impl ModelConfig {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| bad(format!("cannot read the model file: {e}")))?;
+        Self::from_text(&text, path)
+    }
+
+    /// Parses and checks the text of a model file; `path` names it in messages and its extension picks JSON
+    /// (`.json`) or TOML.
+    pub fn from_text(text: &str, path: &Path) -> Result<ModelConfig> {
+        let bad = |message: String| Error::Model {
+            path: path.to_path_buf(),
+            message,
+        };
         let cfg: ModelConfig = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a valid model file: {e}")))?
+            serde_json::from_str(text).map_err(|e| bad(format!("not a valid model file: {e}")))?
         } else {
-            toml::from_str(&text).map_err(|e| {
+            toml::from_str(text).map_err(|e| {
                 bad(format!(
                     "not a valid model file: {}",
                     e.to_string().trim_end()

@@ -184,15 +184,21 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// Reads a model directory; every mismatch between config and weights is refused with what differs.
 pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
+    let cpath = dir.join(CONFIG);
+    let text = std::fs::read(&cpath).map_err(|e| Error::Model {
+        path: cpath.clone(),
+        message: format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
+    })?;
+    let wpath = dir.join(WEIGHTS);
+    let bytes = std::fs::read(&wpath).at(&wpath)?;
+    parse(dir, &text, &bytes)
+}
+
+/// `load` on the bytes of config.json and model.safetensors read from `dir`.
+pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f32>)> {
     let bad = |path: PathBuf, message: String| Error::Model { path, message };
     let cpath = dir.join(CONFIG);
-    let text = std::fs::read_to_string(&cpath).map_err(|e| {
-        bad(
-            cpath.clone(),
-            format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
-        )
-    })?;
-    let file: ModelFile = serde_json::from_str(&text)
+    let file: ModelFile = serde_json::from_slice(text)
         .map_err(|e| bad(cpath.clone(), format!("not a model config: {e}")))?;
     if file.format != FORMAT {
         return Err(bad(
@@ -235,8 +241,7 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
         ));
     }
     let wpath = dir.join(WEIGHTS);
-    let bytes = std::fs::read(&wpath).at(&wpath)?;
-    let sum = sha256(&bytes);
+    let sum = sha256(bytes);
     if sum != file.weights_sha256 {
         return Err(bad(
             wpath,
@@ -247,7 +252,7 @@ pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
             ),
         ));
     }
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
         bad(
             wpath.clone(),
             format!("corrupt weights file ({e}); retrain or copy the model directory again"),

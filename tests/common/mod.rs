@@ -264,3 +264,13 @@ pub fn err_of<T>(r: glasscam::Result<T>) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// A protocol that cools 4.0 -> 0.05 in about 400 steps (`replicas` replicas).
+pub fn tiny_protocol(replicas: usize) -> glasscam::protocol::Protocol {
+    let mut p = glasscam::protocol::Protocol::quick();
+    p.replicas = replicas;
+    p.equilibrate_time = 0.5;
+    p.cool_rate = 2.0;
+    p.hold_time = 0.25;
+    p
+}
