@@ -322,6 +322,36 @@ impl SystemDef {
                 return bad(format!("field `{field}` must be > 0, got {t}"));
             }
         }
+        // Area fraction from the like-pair sigmas: glass formers sit near 0.8. Far above 1 the particles overlap
+        // (the MD blows up at once), far below the system is a dilute gas: both mean density and sigma are in
+        // different units (sigma in Angstrom, density per sigma^2, say).
+        let total_f = total as f64;
+        let phi: f64 = (0..self.n_species())
+            .map(|i| {
+                let s = self.pair(i, i).0;
+                self.species[i].count as f64 / total_f * std::f64::consts::FRAC_PI_4 * s * s
+            })
+            .sum::<f64>()
+            * self.density;
+        let units = "density and the sigmas look like they are in different units: give both in reduced \
+                     Lennard-Jones units (sigma of the first like pair about 1, density in particles per sigma^2)";
+        if phi > MAX_AREA_FRACTION {
+            return bad(format!(
+                "the particles would cover {phi:.3e} times the box (area fraction density * pi/4 * sigma^2, about \
+                 0.8 for a glass former; density {}, sigma of the like pairs {}); {units}",
+                self.density,
+                self.like_sigmas()
+            ));
+        }
+        if phi < MIN_AREA_FRACTION {
+            return bad(format!(
+                "the particles would cover only {phi:.3e} of the box (area fraction density * pi/4 * sigma^2, about \
+                 0.8 for a glass former, a dilute gas below {MIN_AREA_FRACTION}; density {}, sigma of the like \
+                 pairs {}); {units}",
+                self.density,
+                self.like_sigmas()
+            ));
+        }
         if self.t_glass >= self.t_liquid {
             return bad(format!(
                 "field `t_glass` ({}) must lie below `t_liquid` ({}): the glass is the colder state",
@@ -368,6 +398,14 @@ impl SystemDef {
             .expect("checked systems have every pair")
     }
 
+    /// "A 1, B 0.88": sigma of each like pair, for messages.
+    fn like_sigmas(&self) -> String {
+        (0..self.n_species())
+            .map(|i| format!("{} {}", self.species[i].name, self.pair(i, i).0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Diameter per species (for Tong-Tanaka): the given one, else sigma of the like pair.
     pub fn diameters(&self) -> Vec<f64> {
         (0..self.n_species())
@@ -403,6 +441,11 @@ impl SystemDef {
         }
     }
 }
+
+/// Area fractions (density * pi/4 * sigma^2 over the like pairs) a system file may have: a glass former sits
+/// near 0.8; beyond these bounds density and sigma are in different units.
+pub const MAX_AREA_FRACTION: f64 = 2.0;
+pub const MIN_AREA_FRACTION: f64 = 0.02;
 
 /// Integrator settings (SPEC §3), with the defaults there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

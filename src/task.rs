@@ -30,11 +30,11 @@ const T_EPS: f64 = 1e-9;
 /// T_i = t_start - (t_start - t_glass) i / k for i = 1..=k, Swanson's `linspace(1.99025, 0.05, 200)` for 2.0,
 /// 0.05 and 200.
 pub fn ramp_temps(t_start: f64, t_glass: f64, k: usize) -> Result<Vec<f64>> {
-    if k == 0 {
-        return Err(Error::Input(
-            "--ramp-snapshots 0: ask for at least one snapshot along the ramp (Swanson: 200)"
-                .into(),
-        ));
+    if k == 0 || k > crate::protocol::schedule::MAX_SNAPSHOT_TEMPS {
+        return Err(Error::Input(format!(
+            "--ramp-snapshots {k}: give 1 to {} snapshots along the ramp (Swanson: 200)",
+            crate::protocol::schedule::MAX_SNAPSHOT_TEMPS
+        )));
     }
     if !(t_glass > 0.0 && t_start > t_glass) {
         return Err(Error::Input(format!(

@@ -90,6 +90,20 @@ fn bad_protocol_values_are_refused_not_coerced() {
         refused(&p),
         "protocol: md.skin is -0.3: give a finite number > 0"
     );
+    let p = Protocol {
+        extra_temps: (1..=100_001).map(|k| k as f64 * 1e-6).collect(),
+        ..q()
+    };
+    assert_eq!(
+        refused(&p),
+        "protocol: 100001 snapshot temperatures (--temps, --ramp-snapshots): give at most 100000"
+    );
+    assert_eq!(
+        glasscam::task::ramp_temps(2.0, 0.05, usize::MAX)
+            .unwrap_err()
+            .to_string(),
+        "--ramp-snapshots 18446744073709551615: give 1 to 100000 snapshots along the ramp (Swanson: 200)"
+    );
     // and good values still give the schedule
     assert!(q().schedule(&tiny()).is_ok());
 }
@@ -131,9 +145,42 @@ fn system_temperatures_and_counts_are_checked() {
         .replace("count = 35", "count = 2");
     assert_eq!(
         SystemDef::from_toml(&huge, "s.toml").unwrap_err().to_string(),
-        "s.toml: the species counts add up to more than 100000000 particles; give counts of a system that fits \
-         in memory"
+        format!(
+            "s.toml: the species counts add up to more than {} particles; give counts of a system that fits \
+             in memory",
+            glasscam::system::MAX_PARTICLES
+        )
     );
+}
+
+#[test]
+fn a_system_file_in_other_units_is_refused_with_the_area_fraction() {
+    let units = "density and the sigmas look like they are in different units: give both in reduced \
+                 Lennard-Jones units (sigma of the first like pair about 1, density in particles per sigma^2)";
+    // sigma in Angstrom-like numbers, density per sigma^2: the particles overlap thousands of times over
+    let angstrom = common::TINY_SYSTEM
+        .replace("sigma = 1.0", "sigma = 100.0")
+        .replace("sigma = 0.88", "sigma = 88.0")
+        .replace("sigma = 0.8\n", "sigma = 80.0\n");
+    assert_eq!(
+        SystemDef::from_toml(&angstrom, "a.toml").unwrap_err().to_string(),
+        format!(
+            "a.toml: the particles would cover 7.885e3 times the box (area fraction density * pi/4 * sigma^2, \
+             about 0.8 for a glass former; density 1.09, sigma of the like pairs A 100, B 88); {units}"
+        )
+    );
+    // a density per Angstrom^2 with sigma 1: a dilute gas
+    let dilute = common::TINY_SYSTEM.replace("density = 1.09", "density = 1.09e-4");
+    assert_eq!(
+        SystemDef::from_toml(&dilute, "d.toml").unwrap_err().to_string(),
+        format!(
+            "d.toml: the particles would cover only 7.885e-5 of the box (area fraction density * pi/4 * \
+             sigma^2, about 0.8 for a glass former, a dilute gas below 0.02; density 0.000109, sigma of the like \
+             pairs A 1, B 0.88); {units}"
+        )
+    );
+    // the presets sit well inside the bounds
+    assert!(SystemDef::kam().check("kam").is_ok() && SystemDef::abm().check("abm").is_ok());
 }
 
 #[test]
@@ -439,6 +486,141 @@ mod training {
                  `width` and `cutoff`. No model was written"
             ),
             "{e}"
+        );
+    }
+}
+
+/// The same refusals as a user meets them: the binary's exit code and stderr.
+mod cli {
+    use std::path::Path;
+    use std::process::Command;
+
+    fn glasscam(args: &[&str], dir: &Path) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_glasscam"))
+            .args(args)
+            .current_dir(dir)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .expect("run glasscam");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn last_line(s: &str) -> &str {
+        s.trim_end().lines().last().unwrap_or("")
+    }
+
+    const QUICK: [&str; 10] = [
+        "simulate",
+        "--system",
+        "tiny.toml",
+        "--backend",
+        "cpu",
+        "--cool-rate",
+        "2",
+        "--equilibrate-time",
+        "0.5",
+        "--replicas",
+    ];
+
+    #[test]
+    fn bad_values_exit_non_zero_with_the_message() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        std::fs::write(d.join("tiny.toml"), super::common::TINY_SYSTEM).expect("write");
+        for (extra, want) in [
+            (
+                vec!["--hold-time", "-1"],
+                "error: protocol: hold_time (--hold-time) is -1: give a finite number >= 0",
+            ),
+            (
+                vec!["--checkpoint-every", "inf"],
+                "error: --checkpoint-every inf: give a finite number of seconds (at most 2e19; 86400 is a day)",
+            ),
+            (
+                vec!["--dt", "inf"],
+                "error: protocol: md.dt (--dt) is inf: give a finite number > 0",
+            ),
+        ] {
+            let mut args = QUICK.to_vec();
+            args.extend(["2", "--out", "o"]);
+            args.extend(extra);
+            let (ok, err) = glasscam(&args, d);
+            assert!(!ok);
+            assert_eq!(last_line(&err), want, "{err}");
+        }
+        // every replica blows up: exit 1, no data set
+        let mut args = QUICK.to_vec();
+        args.extend(["2", "--out", "blown", "--dt", "0.05"]);
+        let (ok, err) = glasscam(&args, d);
+        assert!(!ok);
+        assert!(
+            last_line(&err).starts_with("error: simulate: 2 of 2 replicas blew up (")
+                && err.contains("no data set was written"),
+            "{err}"
+        );
+        assert!(!d.join("blown/manifest.json").exists());
+
+        // the same shard twice: an overlap, named as one
+        for out in ["s0", "s0again"] {
+            let mut args = QUICK.to_vec();
+            args.extend(["4", "--shard", "0/2", "--out", out]);
+            let (ok, err) = glasscam(&args, d);
+            assert!(ok, "{err}");
+        }
+        let (ok, err) = glasscam(&["merge", "s0", "s0again", "--out", "m"], d);
+        assert!(!ok);
+        assert_eq!(
+            last_line(&err),
+            "error: merge: s0again (replicas 0..2) overlaps s0 (replicas up to 2): give each shard once, all from \
+             the same --shard k/n split"
+        );
+
+        // propensity --xi 0 is refused before any MD
+        let (ok, err) = glasscam(
+            &[
+                "propensity",
+                "--data",
+                "s0",
+                "--snapshot",
+                "0",
+                "--xi",
+                "0",
+                "--backend",
+                "cpu",
+                "--out",
+                "p",
+            ],
+            d,
+        );
+        assert!(!ok);
+        assert_eq!(
+            last_line(&err),
+            "error: coarse-graining: --xi 0: give a finite length > 0 (the paper's xi is 3, the cut-off 3 xi)"
+        );
+
+        // an empty XYZ file says so
+        std::fs::write(d.join("e.xyz"), "").expect("write");
+        let (ok, err) = glasscam(
+            &[
+                "analyze",
+                "--input",
+                "e.xyz",
+                "--format",
+                "xyz",
+                "--system",
+                "tiny.toml",
+                "--out",
+                "a",
+            ],
+            d,
+        );
+        assert!(!ok);
+        assert_eq!(
+            last_line(&err),
+            "error: no usable frame: e.xyz: frame 0 (line 1): the file is empty: no frames"
         );
     }
 }

@@ -22,7 +22,7 @@ pub struct PropensityArgs {
     #[arg(long)]
     pub snapshot: usize,
     /// Temperatures (comma-separated); default T*, 1.25 T*, 1.5 T* of the system.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub temps: Vec<f64>,
     /// Runs per temperature (default 30).
     #[arg(long)]
@@ -40,7 +40,7 @@ pub struct PropensityArgs {
     #[arg(long)]
     pub gradcam: Option<PathBuf>,
     /// Coarse-graining length xi.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, allow_hyphen_values = true)]
     pub xi: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

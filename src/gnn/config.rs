@@ -188,5 +188,14 @@ mod tests {
         let file: MpnnConfig =
             toml::from_str(include_str!("../../presets/quick-mpnn.toml")).unwrap();
         assert_eq!(file, MpnnConfig::quick());
+        // the abm variant changes only the peak rate and the epochs
+        let abm: MpnnConfig =
+            toml::from_str(include_str!("../../presets/quick-mpnn-abm.toml")).unwrap();
+        let want = MpnnConfig {
+            max_lr: 5e-3,
+            epochs: 60,
+            ..MpnnConfig::quick()
+        };
+        assert_eq!(abm, want);
     }
 }

@@ -99,7 +99,12 @@ impl Protocol {
                 return bad(format!("{field} is {x}: give a finite number {want}"));
             }
         }
-        let mut seen = Vec::new();
+        if self.extra_temps.len() > MAX_SNAPSHOT_TEMPS {
+            return bad(format!(
+                "{} snapshot temperatures (--temps, --ramp-snapshots): give at most {MAX_SNAPSHOT_TEMPS}",
+                self.extra_temps.len()
+            ));
+        }
         for &t in &self.extra_temps {
             if !(t.is_finite() && t > 0.0 && t < self.t_start) {
                 return bad(format!(
@@ -107,12 +112,14 @@ impl Protocol {
                     self.t_start
                 ));
             }
-            if seen.contains(&t) {
-                return bad(format!(
-                    "snapshot temperature {t} is given twice (--temps); list each temperature once"
-                ));
-            }
-            seen.push(t);
+        }
+        let mut sorted = self.extra_temps.clone();
+        sorted.sort_by(f64::total_cmp);
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return bad(format!(
+                "snapshot temperature {} is given twice (--temps); list each temperature once",
+                w[0]
+            ));
         }
         let mut total = add_steps(
             0,
@@ -203,6 +210,8 @@ impl Protocol {
 
 /// Most replicas one run may ask for (the paper uses 5000; more goes through `--shard`).
 pub const MAX_REPLICAS: usize = 10_000_000;
+/// Most snapshot temperatures besides T_L and T_G (each is a snapshot of every replica; Swanson's ramp has 200).
+pub const MAX_SNAPSHOT_TEMPS: usize = 100_000;
 /// Most MD steps one replica may run (the paper's protocol is about 9.5e6): beyond it a step count is a typo
 /// or a unit mistake, and would take years.
 pub const MAX_STEPS: u64 = 10_000_000_000;

@@ -91,7 +91,6 @@ fn apply_mask<T: Real>(x: &mut [T], mask: &[T]) {
 /// old values need not be cleared).
 fn sized<T: Real>(v: &mut Vec<T>, n: usize) -> &mut [T] {
     v.resize(n, T::zero());
-    v.truncate(n);
     v
 }
 
