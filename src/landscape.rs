@@ -17,7 +17,7 @@ use crate::task::{CurvePoint, RampData, Stats, TaskFile, TaskKind};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// One ramp's E_IS(T).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Curve {
     /// "slow", "fast", ...
     pub label: String,
@@ -29,7 +29,7 @@ pub struct Curve {
 }
 
 /// A ramp point a task picks as its liquid.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mark {
     pub task: String,
     /// The curve (label) the point lies on.
@@ -41,7 +41,7 @@ pub struct Mark {
 }
 
 /// What `landscape.json` holds: the numbers of the figure.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Landscape {
     pub format_version: u32,
     pub curves: Vec<Curve>,
@@ -51,7 +51,7 @@ pub struct Landscape {
 }
 
 /// A horizontal E_IS level.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Level {
     pub label: String,
     pub e_is: Stats,

@@ -23,6 +23,11 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             "model-config.schema.json",
             schema_for!(crate::nn::model::ModelFile),
         ),
+        ("task.schema.json", schema_for!(crate::task::TaskFile)),
+        (
+            "landscape.schema.json",
+            schema_for!(crate::landscape::Landscape),
+        ),
     ]
 }
 

@@ -60,7 +60,7 @@ pub fn fmt_t(t: f64) -> String {
 }
 
 /// Which snapshots of a data set form a class.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", tag = "by", content = "value")]
 pub enum Pick {
     /// The data set's own snapshots of the class the task gives them (no suffix).
@@ -146,7 +146,8 @@ pub struct RampData {
     /// E_IS per particle of snapshot k (`None`: not minimised or not converged); `None` as a whole without
     /// inherent structures.
     pub e_is: Option<Vec<Option<f64>>>,
-    /// SHA-256 of the data set's `manifest.json` and, when present, its `inherent.json`.
+    /// SHA-256 of the data set's fingerprint (`Dataset::fingerprint`: manifest and arrays) and, when present, its
+    /// `inherent.json`.
     pub fingerprint: String,
 }
 
@@ -160,8 +161,7 @@ impl RampData {
     pub fn load(dir: &Path) -> Result<RampData> {
         let data = Dataset::load(dir)?;
         let mut h = Sha256::new();
-        let mpath = dir.join(MANIFEST);
-        h.update(std::fs::read(&mpath).at(&mpath)?);
+        h.update(data.fingerprint.as_bytes());
         let n = data.n_snapshots();
         let e_is = if dir.join(INHERENT).exists() {
             let info = read_inherent(dir)?;
@@ -208,8 +208,9 @@ impl RampData {
             }
         }
         let mut h = Sha256::new();
+        h.update(data.fingerprint.as_bytes());
         h.update(
-            serde_json::to_vec(&data.manifest)
+            serde_json::to_vec(&e_is)
                 .map_err(|e| Error::Input(format!("{}: {e}", data.dir.display())))?,
         );
         Ok(RampData {
@@ -403,7 +404,7 @@ fn e_is_rows<'a>(
 }
 
 /// Mean, sample standard deviation and count.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stats {
     pub mean: f64,
     pub std: f64,
@@ -432,7 +433,7 @@ impl Stats {
 }
 
 /// One point of an E_IS(T) curve.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CurvePoint {
     /// Ramp point, 1-based from the top.
     pub k: usize,
@@ -452,7 +453,7 @@ pub struct Selected {
 }
 
 /// One class of a task as `task.json` records it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClassRecord {
     pub class: Class,
     /// The source data set directory.
@@ -471,7 +472,7 @@ pub struct ClassRecord {
 }
 
 /// What kind of task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
     /// A liquid set against a glass set.
@@ -481,7 +482,7 @@ pub enum TaskKind {
 }
 
 /// What `task.json` holds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskFile {
     pub format_version: u32,
     pub program_version: String,
@@ -1030,6 +1031,145 @@ pub fn build_swanson_tasks(
         .collect()
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The simulations behind Swanson's tasks
+
+/// Which of the two ramps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ramp {
+    Slow,
+    Fast,
+}
+
+impl Ramp {
+    pub const BOTH: [Ramp; 2] = [Ramp::Slow, Ramp::Fast];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Ramp::Slow => "slow",
+            Ramp::Fast => "fast",
+        }
+    }
+}
+
+/// The slow and the fast ramp of Swanson's tasks on `kam` (SPEC §10): cooled from T = 2.0 to T_G = 0.05 at two
+/// rates 100x apart, `ramp_points` snapshots evenly spaced in T (Swanson: 200) plus T_L, every snapshot
+/// FIRE-minimised. Everything a pipeline needs to run both ramps and build the tasks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwansonSimConfig {
+    pub preset: crate::domain::Preset,
+    /// Particles (kam's 65:35 composition and density 1.09 kept).
+    pub n: usize,
+    pub replicas: usize,
+    /// Snapshots along each ramp (Swanson: 200).
+    pub ramp_points: usize,
+    /// Where both ramps start (Swanson: 2.0).
+    pub t_start: f64,
+    /// Equilibration at t_start before cooling (time units).
+    pub equilibrate_time: f64,
+    /// |dT/dt| of the slow ramp (per time unit).
+    pub slow_rate: f64,
+    /// |dT/dt| of the fast ramp: 100 x the slow one, as Swanson's t_cool = 2e7 and 2e5 steps.
+    pub fast_rate: f64,
+    pub seed: u64,
+    pub minimize: crate::minimize::MinimizeSettings,
+}
+
+impl SwansonSimConfig {
+    /// `quick`: both ramps with every minimum in about 70 CPU-core seconds (CPU twin, release build;
+    /// docs/inherent.md has the measurement), leaving the 2-core budget of `reproduce swanson --preset quick` to
+    /// training. Slow 0.01 and fast 1.0 per time unit: the fast glass keeps the melt's E_IS, so task 6's liquid is
+    /// the top of the slow ramp (a slower pair, 1e-3 and 0.1, puts it near T = 0.75 at about 6x the cost).
+    /// `paper`: N = 2000, the main paper's rate for the slow ramp (8.33e-5), 1000 replicas and Swanson's 200 ramp
+    /// points, for a GPU.
+    pub fn for_preset(preset: crate::domain::Preset) -> SwansonSimConfig {
+        use crate::domain::Preset;
+        match preset {
+            Preset::Quick => SwansonSimConfig {
+                preset,
+                n: 256,
+                replicas: 32,
+                ramp_points: 20,
+                t_start: SWANSON_T_START,
+                equilibrate_time: 10.0,
+                slow_rate: 0.01,
+                fast_rate: 1.0,
+                seed: 11,
+                minimize: crate::minimize::MinimizeSettings::default(),
+            },
+            Preset::Paper => SwansonSimConfig {
+                preset,
+                n: 2000,
+                replicas: 1000,
+                ramp_points: SWANSON_K,
+                t_start: SWANSON_T_START,
+                equilibrate_time: 100.0,
+                slow_rate: 8.33e-5,
+                fast_rate: 8.33e-3,
+                seed: 1,
+                minimize: crate::minimize::MinimizeSettings::default(),
+            },
+        }
+    }
+
+    /// Refuses settings that make no pair of ramps; the message names the field.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(m));
+        if self.n < 4 || self.replicas < 2 {
+            return bad(format!(
+                "Swanson ramps: n = {} and replicas = {}; use at least 4 particles and 2 replicas",
+                self.n, self.replicas
+            ));
+        }
+        if !(self.slow_rate > 0.0 && self.fast_rate > self.slow_rate && self.fast_rate.is_finite())
+        {
+            return bad(format!(
+                "Swanson ramps: slow_rate {} and fast_rate {}; the fast rate must exceed the slow one (Swanson: 100x)",
+                self.slow_rate, self.fast_rate
+            ));
+        }
+        if self.equilibrate_time.is_nan() || self.equilibrate_time < 0.0 {
+            return bad(format!(
+                "Swanson ramps: equilibrate_time {} must be >= 0",
+                self.equilibrate_time
+            ));
+        }
+        self.minimize.check()?;
+        ramp_temps(self.t_start, SWANSON_T_GLASS, self.ramp_points).map(|_| ())
+    }
+
+    /// The kam system at `n` particles (65:35, density 1.09).
+    pub fn system(&self) -> crate::system::SystemDef {
+        let mut sys = crate::system::SystemDef::kam();
+        let a = (self.n as f64 * 0.65).round() as usize;
+        sys.species[0].count = a;
+        sys.species[1].count = self.n - a;
+        sys.n = Some(self.n);
+        sys
+    }
+
+    /// The cooling protocol of one ramp: no hold before a snapshot (a constant-rate ramp), the ramp points as
+    /// extra snapshot temperatures.
+    pub fn protocol(&self, ramp: Ramp) -> Result<crate::protocol::Protocol> {
+        self.check()?;
+        let mut p = match self.preset {
+            crate::domain::Preset::Quick => crate::protocol::Protocol::quick(),
+            crate::domain::Preset::Paper => crate::protocol::Protocol::paper(),
+        };
+        p.replicas = self.replicas;
+        p.t_start = self.t_start;
+        p.equilibrate_time = self.equilibrate_time;
+        p.cool_rate = match ramp {
+            Ramp::Slow => self.slow_rate,
+            Ramp::Fast => self.fast_rate,
+        };
+        p.hold_time = 0.0;
+        p.extra_temps = ramp_temps(self.t_start, self.system().t_glass, self.ramp_points)?;
+        Ok(p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1227,6 +1367,36 @@ mod tests {
             .expect_err("no E_IS")
             .to_string();
         assert!(e.contains("glasscam minimize"), "{e}");
+    }
+
+    #[test]
+    fn swanson_sim_presets_are_two_ramps_100x_apart() {
+        use crate::domain::Preset;
+        for p in [Preset::Quick, Preset::Paper] {
+            let c = SwansonSimConfig::for_preset(p);
+            c.check().expect("preset is valid");
+            assert!((c.fast_rate / c.slow_rate - 100.0).abs() < 1e-9, "{c:?}");
+            let sys = c.system();
+            assert_eq!(sys.n_particles(), c.n);
+            let (slow, fast) = (
+                c.protocol(Ramp::Slow).expect("slow"),
+                c.protocol(Ramp::Fast).expect("fast"),
+            );
+            assert_eq!(slow.t_start, 2.0);
+            assert_eq!(slow.hold_time, 0.0);
+            assert_eq!(slow.extra_temps.len(), c.ramp_points);
+            assert_eq!(slow.extra_temps.last(), Some(&0.05));
+            assert_eq!(fast.cool_rate, c.fast_rate);
+            // the schedule exists: snapshot temperatures are the ramp points plus T_L
+            assert_eq!(
+                slow.snapshot_temps(&sys).expect("temps").len(),
+                c.ramp_points + 1
+            );
+        }
+        let mut c = SwansonSimConfig::for_preset(Preset::Quick);
+        c.fast_rate = c.slow_rate;
+        let e = c.check().expect_err("equal rates").to_string();
+        assert!(e.contains("fast rate must exceed"), "{e}");
     }
 
     #[test]
