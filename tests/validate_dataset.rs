@@ -51,17 +51,18 @@ fn a_box_smaller_than_the_positions_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("d");
     let d = data(&dir);
-    // the box and the system's density say L = 3, the positions span [0, 6)
+    // the box and the system's density say L = 4.5 (an area fraction the unit check still accepts), the positions
+    // span [0, 6)
     rewrite(&d, &dir, |m, _, _| {
-        m.box_l = 3.0;
-        m.system.density = 36.0 / 9.0;
+        m.box_l = 4.5;
+        m.system.density = 36.0 / 20.25;
     });
     let e = err_of(Dataset::load(&dir));
     assert!(
         e.starts_with(&format!(
             "data set {}: positions.npy snapshot 0 particle ",
             dir.display()
-        )) && e.contains("lies outside the box [0, 3] (is `box_l` in the manifest right?)"),
+        )) && e.contains("lies outside the box [0, 4.5] (is `box_l` in the manifest right?)"),
         "{e}"
     );
     // a box_l that disagrees with the system's density is refused before the arrays are read
