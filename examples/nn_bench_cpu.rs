@@ -12,6 +12,11 @@ fn main() -> glasscam::Result<()> {
         grid,
         ..ModelConfig::default()
     };
-    bench_nn(&cfg, 2, steps, 0, false)?;
+    for r in bench_nn(&cfg, 2, steps, 0, false)?.rows {
+        println!(
+            "{}: step {:.1} img/s, train {:.1} img/s, Grad-CAM {:.1} img/s",
+            r.backend, r.step_per_s, r.train_per_s, r.gradcam_per_s
+        );
+    }
     Ok(())
 }

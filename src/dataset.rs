@@ -356,6 +356,33 @@ pub fn write_json_readable<T: Serialize + serde::de::DeserializeOwned>(
     crate::outdir::write_atomic(path, text.as_bytes())
 }
 
+/// Reads the JSON file `file` of `dir` as a `T`; one whose format version (`version`) is newer than `max_version`
+/// is refused. `redo` names the command that writes it again (for the message).
+pub fn read_json_file<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &str,
+    max_version: u32,
+    version: fn(&T) -> u32,
+    redo: &str,
+) -> Result<T> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).at(&path)?;
+    let value: T = serde_json::from_str(&text).map_err(|e| Error::Dataset {
+        path: dir.to_path_buf(),
+        message: format!("{file} is not valid: {e}; rewrite it with {redo}"),
+    })?;
+    if version(&value) > max_version {
+        return Err(Error::Dataset {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{file} has format version {}, newer than this glasscam's {max_version}; update glasscam",
+                version(&value)
+            ),
+        });
+    }
+    Ok(value)
+}
+
 /// Reads only the manifest of the data set in `dir`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
@@ -395,6 +422,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             ))
         })? as usize;
     let mut next = 0;
+    let mut prev = None;
     for d in &sets {
         let m = &d.manifest;
         if m.backend.starts_with(MIXED) {
@@ -417,7 +445,17 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
                 sets[0].dir.display()
             )));
         }
-        if m.replica_range.0 != next {
+        if m.replica_range.0 < next {
+            let prev = prev.map_or_else(String::new, |p: &Dataset| p.dir.display().to_string());
+            return Err(Error::Input(format!(
+                "merge: {} (replicas {}..{}) overlaps {prev} (replicas up to {next}): give each shard once, \
+                 all from the same --shard k/n split",
+                d.dir.display(),
+                m.replica_range.0,
+                m.replica_range.1
+            )));
+        }
+        if m.replica_range.0 > next {
             return Err(Error::Input(format!(
                 "merge: replicas {}..{} are missing (next shard, {}, starts at {})",
                 next,
@@ -427,6 +465,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             )));
         }
         next = m.replica_range.1;
+        prev = Some(d);
     }
     if next != total {
         return Err(Error::Input(format!(

@@ -91,7 +91,7 @@ impl SpeciesMap {
             return Ok(k);
         }
         if !self.explicit.is_empty() {
-            return Err(format!("type `{t}` is not in --types"));
+            return Err(format!("type {} is not in --types", quote(t)));
         }
         if let Some(k) = self.names.iter().position(|n| n == t) {
             return Ok(k as u32);
@@ -99,7 +99,8 @@ impl SpeciesMap {
         match t.parse::<usize>() {
             Ok(k) if k >= 1 && k <= self.names.len() => Ok((k - 1) as u32),
             _ => Err(format!(
-                "type `{t}` matches no species ({}) and no index 1..{}; map it with --types {t}=<species>",
+                "type {} matches no species ({}) and no index 1..{}; map it with --types TYPE=<species>",
+                quote(t),
                 self.names.join(", "),
                 self.names.len()
             )),
@@ -107,13 +108,107 @@ impl SpeciesMap {
     }
 }
 
-/// Reads every frame of `path`.
+/// Reads every frame of `path`, one frame in memory at a time.
 pub fn read(path: &Path, format: Format, map: &SpeciesMap) -> Result<Imported> {
-    let text = std::fs::read_to_string(path).at(path)?;
+    let file = std::fs::File::open(path).at(path)?;
+    let r = std::io::BufReader::new(file);
     Ok(match format {
-        Format::LammpsDump => parse_lammps_dump(&text, path, map),
-        Format::Xyz => parse_xyz(&text, path, map),
+        Format::LammpsDump => read_lammps_dump(r, path, map),
+        Format::Xyz => read_xyz(r, path, map),
     })
+}
+
+/// Longest line read: a frame line is short, and a longer one is not quoted or kept (a 1 GB line is not text
+/// of these formats).
+pub const MAX_LINE: usize = 1 << 20;
+
+/// At most this many characters of the file are quoted in a message.
+const QUOTE_CHARS: usize = 60;
+
+/// Quotes file text for a message: at most `QUOTE_CHARS` characters, control and invisible characters
+/// escaped (a byte-order mark shows as `\u{feff}`), and the length when cut.
+pub fn quote(text: &str) -> String {
+    let n = text.chars().count();
+    let shown: String = text
+        .chars()
+        .take(QUOTE_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if n > QUOTE_CHARS {
+        format!("`{shown}...` ({} bytes)", text.len())
+    } else {
+        format!("`{shown}`")
+    }
+}
+
+/// Lines of a text file, read one at a time with their numbers: a leading UTF-8 byte-order mark is dropped,
+/// and a line that is too long, holds a NUL byte or is not UTF-8 is an error that says the input is not text.
+struct Lines<R> {
+    r: R,
+    /// Number of the last line returned (from 1).
+    line: usize,
+    buf: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> Lines<R> {
+    fn new(r: R) -> Lines<R> {
+        Lines {
+            r,
+            line: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    fn next(&mut self) -> std::result::Result<Option<String>, FrameErr> {
+        use std::io::{BufRead, Read};
+        self.buf.clear();
+        let ln = self.line + 1;
+        let got = (&mut self.r)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut self.buf)
+            .or_else(|e| ferr(ln, format!("cannot read the file: {e}")))?;
+        if got == 0 {
+            return Ok(None);
+        }
+        self.line = ln;
+        if self.buf.len() > MAX_LINE {
+            return ferr(
+                ln,
+                format!(
+                    "line is longer than {} MiB: not a text trajectory of this format; frames after this are \
+                     not read",
+                    MAX_LINE >> 20
+                ),
+            );
+        }
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        let mut bytes = self.buf.as_slice();
+        if ln == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let binary = |what: String| {
+            ferr(
+                ln,
+                format!(
+                    "{what}: this looks like a binary file, not text (`analyze --input` reads LAMMPS text dumps, \
+                     `dump custom`, and extended XYZ); frames after this are not read"
+                ),
+            )
+        };
+        if let Some(k) = bytes.iter().position(|&b| b == 0) {
+            return binary(format!("a NUL byte at column {}", k + 1));
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(t) => Ok(Some(t.to_string())),
+            Err(e) => binary(format!(
+                "byte 0x{:02x} at column {} is not UTF-8 text",
+                bytes[e.valid_up_to()],
+                e.valid_up_to() + 1
+            )),
+        }
+    }
 }
 
 struct FrameErr {
@@ -142,7 +237,7 @@ fn num(tok: &str, line: usize, what: &str) -> std::result::Result<f64, FrameErr>
     match tok.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(v) => ferr(line, format!("{what} is {v}")),
-        Err(_) => ferr(line, format!("{what} `{tok}` is not a number")),
+        Err(_) => ferr(line, format!("{what} {} is not a number", quote(tok))),
     }
 }
 
@@ -176,37 +271,76 @@ fn place(
 
 /// LAMMPS text dump: frames start at `ITEM: TIMESTEP`.
 pub fn parse_lammps_dump(text: &str, path: &Path, map: &SpeciesMap) -> Imported {
-    let lines: Vec<&str> = text.lines().collect();
-    let starts: Vec<usize> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("ITEM: TIMESTEP"))
-        .map(|(k, _)| k)
-        .collect();
+    read_lammps_dump(text.as_bytes(), path, map)
+}
+
+/// A LAMMPS text dump from a reader, one frame in memory at a time.
+pub fn read_lammps_dump<R: std::io::BufRead>(r: R, path: &Path, map: &SpeciesMap) -> Imported {
+    let mut rd = Lines::new(r);
     let mut out = Imported::default();
-    if starts.is_empty() {
-        out.errors.push(frame_error(
-            path,
-            0,
-            FrameErr {
-                line: 1,
-                message: "no `ITEM: TIMESTEP` line: not a LAMMPS text dump".into(),
-            },
-        ));
-        return out;
-    }
-    for (f, &s) in starts.iter().enumerate() {
-        let e = starts.get(f + 1).copied().unwrap_or(lines.len());
-        match lammps_frame(&lines[s..e], s + 1, map) {
-            Ok(mut fr) => {
-                fr.index = f;
-                out.frames.push(fr);
+    // the lines of the frame being read, and the file line of its first
+    let mut frame: Option<(usize, Vec<String>)> = None;
+    let mut f = 0;
+    let finish = |frame: Option<(usize, Vec<String>)>, out: &mut Imported, f: &mut usize| {
+        if let Some((start, lines)) = frame {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            match lammps_frame(&refs, start, map) {
+                Ok(mut fr) => {
+                    fr.index = *f;
+                    out.frames.push(fr);
+                }
+                Err(err) => out.errors.push(frame_error(path, *f, err)),
             }
-            Err(err) => out.errors.push(frame_error(path, f, err)),
+            *f += 1;
+        }
+    };
+    loop {
+        let line = match rd.next() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                out.errors.push(frame_error(path, f, e));
+                return out;
+            }
+        };
+        if line.trim_start().starts_with("ITEM: TIMESTEP") {
+            finish(frame.take(), &mut out, &mut f);
+            frame = Some((rd.line, vec![line]));
+        } else if let Some((start, lines)) = &mut frame {
+            if lines.len() > MAX_FRAME_LINES {
+                out.errors.push(frame_error(
+                    path,
+                    f,
+                    FrameErr {
+                        line: *start,
+                        message: format!(
+                            "frame has more than {MAX_FRAME_LINES} lines (the limit is {} atoms); frames after \
+                             this are not read",
+                            crate::system::MAX_PARTICLES
+                        ),
+                    },
+                ));
+                return out;
+            }
+            lines.push(line);
         }
     }
+    if frame.is_none() {
+        let message = if rd.line == 0 {
+            "the file is empty: no frames".to_string()
+        } else {
+            "no `ITEM: TIMESTEP` line: not a LAMMPS text dump".to_string()
+        };
+        out.errors
+            .push(frame_error(path, 0, FrameErr { line: 1, message }));
+        return out;
+    }
+    finish(frame, &mut out, &mut f);
     out
 }
+
+/// Most lines one dump frame may have: the particle limit and its header.
+const MAX_FRAME_LINES: usize = crate::system::MAX_PARTICLES + 64;
 
 /// One dump frame; `first` is the file line number (from 1) of `lines[0]`.
 fn lammps_frame(
@@ -225,16 +359,28 @@ fn lammps_frame(
             let rest = rest.trim();
             if rest.starts_with("TIMESTEP") {
                 let v = lines.get(k + 1).map(|s| s.trim()).unwrap_or("");
-                step = Some(
-                    v.parse::<i64>()
-                        .or_else(|_| ferr(ln + 1, format!("time step `{v}` is not an integer")))?,
-                );
+                step = Some(v.parse::<i64>().or_else(|_| {
+                    ferr(ln + 1, format!("time step {} is not an integer", quote(v)))
+                })?);
                 k += 2;
             } else if rest.starts_with("NUMBER OF ATOMS") {
                 let v = lines.get(k + 1).map(|s| s.trim()).unwrap_or("");
-                natoms = Some(v.parse::<usize>().or_else(|_| {
-                    ferr(ln + 1, format!("number of atoms `{v}` is not an integer"))
-                })?);
+                let n = v.parse::<usize>().or_else(|_| {
+                    ferr(
+                        ln + 1,
+                        format!("number of atoms {} is not an integer", quote(v)),
+                    )
+                })?;
+                if n > crate::system::MAX_PARTICLES {
+                    return ferr(
+                        ln + 1,
+                        format!(
+                            "number of atoms {n} is above the limit of {}",
+                            crate::system::MAX_PARTICLES
+                        ),
+                    );
+                }
+                natoms = Some(n);
                 k += 2;
             } else if rest.starts_with("BOX BOUNDS") {
                 let tilted = rest.contains("xy");
@@ -284,7 +430,10 @@ fn lammps_frame(
         } else if l.is_empty() {
             k += 1;
         } else {
-            return ferr(ln, format!("unexpected line `{l}` outside an ITEM section"));
+            return ferr(
+                ln,
+                format!("unexpected line {} outside an ITEM section", quote(l)),
+            );
         }
     }
     ferr(
@@ -320,7 +469,7 @@ fn lammps_atoms(
             header,
             format!(
                 "missing position columns: need x y (or xu yu, xs ys, xsu ysu), the dump has {}",
-                cols.join(" ")
+                quote(&cols.join(" "))
             ),
         );
     };
@@ -329,7 +478,10 @@ fn lammps_atoms(
         None => {
             return ferr(
                 header,
-                format!("missing column `type`; the dump has {}", cols.join(" ")),
+                format!(
+                    "missing column `type`; the dump has {}",
+                    quote(&cols.join(" "))
+                ),
             )
         }
     };
@@ -364,7 +516,7 @@ fn lammps_atoms(
         let id = match cid {
             Some(c) => toks[c]
                 .parse::<i64>()
-                .or_else(|_| ferr(*ln, format!("atom id `{}` is not an integer", toks[c])))?,
+                .or_else(|_| ferr(*ln, format!("atom id {} is not an integer", quote(toks[c]))))?,
             None => k as i64,
         };
         let mut x = num(toks[cx], *ln, cols[cx])?;
@@ -436,43 +588,100 @@ fn xyz_keys(line: &str) -> BTreeMap<String, String> {
 
 /// Extended XYZ: a count line, a comment line with `Lattice="..."` and `Properties=...`, then the atoms.
 pub fn parse_xyz(text: &str, path: &Path, map: &SpeciesMap) -> Imported {
-    let lines: Vec<&str> = text.lines().collect();
+    read_xyz(text.as_bytes(), path, map)
+}
+
+/// Extended XYZ from a reader, one frame in memory at a time.
+pub fn read_xyz<R: std::io::BufRead>(r: R, path: &Path, map: &SpeciesMap) -> Imported {
+    let mut rd = Lines::new(r);
     let mut out = Imported::default();
-    let mut k = 0;
     let mut f = 0;
-    while k < lines.len() {
-        if lines[k].trim().is_empty() {
-            k += 1;
-            continue;
-        }
-        let n = match lines[k].trim().parse::<usize>() {
-            Ok(n) => n,
-            Err(_) => {
-                // Without the count the frame boundaries are lost: report and stop reading this file.
-                out.errors.push(frame_error(
-                    path,
-                    f,
-                    FrameErr {
-                        line: k + 1,
-                        message: format!(
-                            "expected the atom count of a frame, found `{}`; frames after this are not read",
-                            lines[k].trim()
-                        ),
-                    },
-                ));
+    let stop = |out: &mut Imported, f: usize, e: FrameErr| out.errors.push(frame_error(path, f, e));
+    loop {
+        let count = match rd.next() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                stop(&mut out, f, e);
                 break;
             }
         };
-        let end = k.saturating_add(2).saturating_add(n).min(lines.len());
-        match xyz_frame(&lines[k..end], k + 1, n, map) {
+        if count.trim().is_empty() {
+            continue;
+        }
+        let first = rd.line;
+        // Without the count the frame boundaries are lost: report and stop reading this file.
+        let n = match count.trim().parse::<usize>() {
+            Ok(n) if n <= crate::system::MAX_PARTICLES => n,
+            Ok(n) => {
+                stop(
+                    &mut out,
+                    f,
+                    FrameErr {
+                        line: first,
+                        message: format!(
+                            "atom count {n} is above the limit of {} atoms; frames after this are not read",
+                            crate::system::MAX_PARTICLES
+                        ),
+                    },
+                );
+                break;
+            }
+            Err(_) => {
+                stop(
+                    &mut out,
+                    f,
+                    FrameErr {
+                        line: first,
+                        message: format!(
+                            "expected the atom count of a frame, found {}; frames after this are not read",
+                            quote(count.trim())
+                        ),
+                    },
+                );
+                break;
+            }
+        };
+        let mut lines = vec![count];
+        let mut failed = None;
+        while lines.len() < n + 2 {
+            match rd.next() {
+                Ok(Some(l)) => lines.push(l),
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            stop(&mut out, f, e);
+            break;
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        match xyz_frame(&refs, first, n, map) {
             Ok(mut fr) => {
                 fr.index = f;
                 out.frames.push(fr);
             }
             Err(e) => out.errors.push(frame_error(path, f, e)),
         }
-        k = end;
         f += 1;
+    }
+    if out.frames.is_empty() && out.errors.is_empty() {
+        let message = if rd.line == 0 {
+            "the file is empty: no frames"
+        } else {
+            "the file holds only blank lines: no frames"
+        };
+        out.errors.push(frame_error(
+            path,
+            0,
+            FrameErr {
+                line: 1,
+                message: message.into(),
+            },
+        ));
     }
     out
 }
@@ -535,7 +744,10 @@ fn xyz_frame(
     if !parts.len().is_multiple_of(3) {
         return ferr(
             cl,
-            format!("Properties=`{props}` is not a list of name:type:count triples"),
+            format!(
+                "Properties={} is not a list of name:type:count triples",
+                quote(&props)
+            ),
         );
     }
     let mut col: usize = 0;
@@ -545,8 +757,9 @@ fn xyz_frame(
             ferr(
                 cl,
                 format!(
-                    "Properties: column count `{}` of `{}` is not an integer",
-                    t[2], t[0]
+                    "Properties: column count {} of {} is not an integer",
+                    quote(t[2]),
+                    quote(t[0])
                 ),
             )
         })?;
@@ -568,7 +781,8 @@ fn xyz_frame(
             return ferr(
                 cl,
                 format!(
-                    "missing columns: Properties=`{props}` needs `species` (or type/Z) and `pos`"
+                    "missing columns: Properties={} needs `species` (or type/Z) and `pos`",
+                    quote(&props)
                 ),
             )
         }

@@ -3,7 +3,6 @@
 mod cli;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use glasscam::kernels::{BackendChoice, Compute};
@@ -116,7 +115,7 @@ struct SimulateArgs {
     replicas: Option<usize>,
     /// Temperature at which the run melts, equilibrates and starts cooling (default: the preset's, 4.0;
     /// Swanson: 2.0).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     t_start: Option<f64>,
     /// K snapshots evenly spaced in T from --t-start down to T_G (Swanson: 200), with no hold before each
     /// (a constant-rate ramp); T_L and T_G keep their classes, the others are `other`.
@@ -126,19 +125,19 @@ struct SimulateArgs {
     #[arg(long)]
     inherent: bool,
     /// Cooling rate |dT/dt| per time unit (default: the preset's).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     cool_rate: Option<f64>,
     /// Time held at each snapshot temperature before the snapshot (default: the preset's).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     hold_time: Option<f64>,
     /// Equilibration time at the start temperature (default: the preset's).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     equilibrate_time: Option<f64>,
     /// Snapshot temperatures besides T_L and T_G (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     temps: Vec<f64>,
     /// Time step (default 0.005).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     dt: Option<f64>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -156,7 +155,7 @@ struct SimulateArgs {
     force: bool,
     /// Seconds between checkpoints (a kill -9 loses at most this much work; SIGINT, SIGTERM and SIGHUP lose
     /// nothing). 0: after every call into the MD backend.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, allow_hyphen_values = true)]
     checkpoint_every: f64,
     /// Replicas per chunk (default: as many as fit the device).
     #[arg(long)]
@@ -292,6 +291,11 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     if let Some(t) = a.t_start {
         proto.t_start = t;
     }
+    if let (Some(_), Some(h)) = (a.ramp_snapshots, a.hold_time) {
+        return Err(glasscam::Error::Input(format!(
+            "--hold-time {h} with --ramp-snapshots: a ramp takes its snapshots without holds; drop --hold-time"
+        )));
+    }
     if let Some(k) = a.ramp_snapshots {
         proto
             .extra_temps
@@ -302,13 +306,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
     opts.force = a.force;
-    if !(a.checkpoint_every >= 0.0 && a.checkpoint_every.is_finite()) {
-        return Err(glasscam::Error::Input(format!(
-            "--checkpoint-every {}: give seconds >= 0",
-            a.checkpoint_every
-        )));
-    }
-    opts.checkpoint_every = Duration::from_secs_f64(a.checkpoint_every);
+    opts.checkpoint_every = glasscam::protocol::checkpoint_interval(a.checkpoint_every)?;
     opts.chunk = a.chunk;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
@@ -355,8 +353,9 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
             String::new()
         } else {
             format!(
-                "; {} replicas blew up and were left out (see manifest.json)",
-                m.failed.len()
+                "; {} of {} replicas blew up and were left out (see manifest.json)",
+                m.failed.len(),
+                m.n_replicas
             )
         }
     );
@@ -484,11 +483,13 @@ fn main() {
                         grid: grid.unwrap_or(base.grid),
                         ..base
                     };
-                    glasscam::nn::bench_nn(&cfg, 2, steps, steps, profile).map(|_| ())
+                    glasscam::nn::bench_nn(&cfg, 2, steps, steps, profile)
+                        .map(|b| cli::bench::print_nn(&b))
                 })
             }
             BenchWhat::Analysis { configs, out } => {
-                glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref()).map(|_| ())
+                glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref())
+                    .map(|r| cli::bench::print_analysis(&r))
             }
             BenchWhat::Minimize {
                 backend,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{write_json_atomic, Dataset, Manifest};
 use crate::domain::Class;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
 use crate::kernels::md::fire::cpu::CpuFire;
 use crate::kernels::md::fire::gpu::GpuFire;
@@ -333,20 +333,11 @@ pub fn write_inherent(dir: &Path, inh: &Inherent, force: bool) -> Result<()> {
 
 /// Reads `inherent.json` of a directory written by `write_inherent`.
 pub fn read_inherent(dir: &Path) -> Result<InherentFile> {
-    let path = dir.join(INHERENT);
-    let text = std::fs::read_to_string(&path).at(&path)?;
-    let info: InherentFile = serde_json::from_str(&text).map_err(|e| Error::Dataset {
-        path: dir.to_path_buf(),
-        message: format!("{INHERENT} is not valid: {e}; rewrite it with `glasscam minimize`"),
-    })?;
-    if info.format_version > FORMAT_VERSION {
-        return Err(Error::Dataset {
-            path: dir.to_path_buf(),
-            message: format!(
-                "{INHERENT} has format version {}, newer than this glasscam's {FORMAT_VERSION}; update glasscam",
-                info.format_version
-            ),
-        });
-    }
-    Ok(info)
+    crate::dataset::read_json_file(
+        dir,
+        INHERENT,
+        FORMAT_VERSION,
+        |f: &InherentFile| f.format_version,
+        "`glasscam minimize`",
+    )
 }

@@ -2,7 +2,7 @@
 //! replicas of one batched simulation), unwrapped displacements, cage-relative squared displacements with cages
 //! from the t = 0 Voronoi neighbours, the propensity Delta_i(t) and delta(t).
 
-use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment, Thermo};
+use glasscam_kernels::md::{Advance, Failure, MdBackend, MdSetup, Replicas, Segment, Thermo};
 use std::path::Path;
 
 use glasscam_kernels::Compute;
@@ -64,6 +64,55 @@ impl EnsembleConfig {
             c.temps.clear();
         }
         c
+    }
+}
+
+/// Most sample times per run: each is a state of every replica kept in memory until the chunk ends.
+pub const MAX_SAMPLES: usize = 1000;
+
+impl EnsembleConfig {
+    /// Temperatures finite, > 0 and distinct, at least one run, step and sample, and the replica count, steps
+    /// and samples within their stated limits; each message names the option.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(format!("propensity: {m}")));
+        if self.temps.is_empty() {
+            return bad("give at least one temperature (--temps)".into());
+        }
+        for (k, &t) in self.temps.iter().enumerate() {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(format!(
+                    "temperature {t} (--temps): give a finite temperature > 0"
+                ));
+            }
+            if self.temps[..k].contains(&t) {
+                return bad(format!(
+                    "temperature {t} is given twice (--temps); list each temperature once"
+                ));
+            }
+        }
+        let max_runs = crate::protocol::schedule::MAX_REPLICAS / self.temps.len();
+        if self.runs == 0 || self.runs > max_runs {
+            return bad(format!(
+                "--runs {}: give 1 to {max_runs} runs per temperature ({} temperatures, at most {} replicas)",
+                self.runs,
+                self.temps.len(),
+                crate::protocol::schedule::MAX_REPLICAS
+            ));
+        }
+        if self.steps == 0 || self.steps > crate::protocol::schedule::MAX_STEPS {
+            return bad(format!(
+                "--steps {}: give 1 to {:.0e} steps per run",
+                self.steps,
+                crate::protocol::schedule::MAX_STEPS as f64
+            ));
+        }
+        if self.samples == 0 || self.samples > MAX_SAMPLES {
+            return bad(format!(
+                "{} sample times: give 1 to {MAX_SAMPLES}",
+                self.samples
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -158,16 +207,7 @@ pub fn run_ensemble(
             cages.len()
         )));
     }
-    if cfg.temps.is_empty() || cfg.runs == 0 || cfg.steps == 0 {
-        return Err(Error::Input(
-            "propensity: give at least one temperature, one run and one step".into(),
-        ));
-    }
-    if let Some(t) = cfg.temps.iter().find(|t| !(**t > 0.0 && t.is_finite())) {
-        return Err(Error::Input(format!(
-            "propensity: temperature {t} must be > 0"
-        )));
-    }
+    cfg.validate()?;
     let total = cfg.temps.len() * cfg.runs;
     // replica r = temp_index * runs + run
     let mut reps = Replicas {
@@ -191,6 +231,7 @@ pub fn run_ensemble(
     let mut sum = vec![vec![vec![0.0; n]; samples.len()]; cfg.temps.len()];
     let mut ok_runs = vec![0usize; cfg.temps.len()];
     let mut failed = Vec::new();
+    let mut causes: Vec<&str> = Vec::new();
     let seg = Segment {
         t_from: 1.0,
         t_to: 1.0,
@@ -230,6 +271,9 @@ pub fn run_ensemble(
             let (ti, s) = (r / cfg.runs, r % cfg.runs);
             if last.thermo[k].status != 0 {
                 failed.push((ti, s));
+                causes.push(
+                    Failure::from_status(last.thermo[k].status).map_or("unknown", |f| f.describe()),
+                );
                 continue;
             }
             ok_runs[ti] += 1;
@@ -247,6 +291,33 @@ pub fn run_ensemble(
         }
     }
     ctx.observer.event(Event::End);
+    if !failed.is_empty() {
+        let what = format!(
+            "{} of {total} runs blew up ({})",
+            failed.len(),
+            crate::protocol::runner::tally(causes.iter().copied())
+        );
+        // a temperature without a surviving run has no propensity: its curve would read as zeros
+        let empty: Vec<String> = cfg
+            .temps
+            .iter()
+            .zip(&ok_runs)
+            .filter(|(_, &k)| k == 0)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        if !empty.is_empty() {
+            return Err(Error::Input(format!(
+                "propensity: {what}; every run at T = {} failed, so there is no propensity there. Usually the \
+                 time step is too large for the temperature (dt {}, try half), the temperature is far above the \
+                 system's (--temps), or the configuration is not one of this system (density, units)",
+                empty.join(", "),
+                setup.dt
+            )));
+        }
+        ctx.warn(&format!(
+            "propensity: {what}; they are left out of the averages (curves.json lists them as failed_runs)"
+        ));
+    }
     let propensity: Vec<Vec<Vec<f64>>> = sum
         .into_iter()
         .zip(&ok_runs)
@@ -336,6 +407,11 @@ pub fn propensity(
             ds.n_snapshots()
         )));
     }
+    let cg = CoarseGrain {
+        xi,
+        ..Default::default()
+    };
+    cg.validate()?;
     let sys = &ds.manifest.system;
     if cfg.temps.is_empty() {
         return Err(Error::Input(format!(
@@ -343,6 +419,7 @@ pub fn propensity(
             sys.name
         )));
     }
+    cfg.validate()?;
     let md = serde_json::from_value::<crate::protocol::Protocol>(ds.manifest.protocol.clone())
         .map(|p| p.md)
         .unwrap_or_default();
@@ -356,10 +433,6 @@ pub fn propensity(
         .collect();
 
     // Gamma of this snapshot, coarse-grained and normalised like the other indicators.
-    let cg = CoarseGrain {
-        xi,
-        ..Default::default()
-    };
     let gamma_cg = match gamma {
         None => None,
         Some(g) => {

@@ -248,15 +248,15 @@ impl SystemDef {
                 }
             }
         }
-        // checked: counts near 2^64 must give this message, not an overflow
         let total = self
             .species
             .iter()
-            .try_fold(0usize, |a, s| a.checked_add(s.count))
+            .try_fold(0usize, |t, s| t.checked_add(s.count))
             .filter(|&t| t <= MAX_PARTICLES);
         let Some(total) = total else {
             return bad(format!(
-                "the species counts add up to more than {MAX_PARTICLES} particles, the most glasscam handles"
+                "the species counts add up to more than {MAX_PARTICLES} particles; give counts of a system that \
+                 fits in memory"
             ));
         };
         if let Some(n) = self.n {
@@ -320,6 +320,17 @@ impl SystemDef {
         for (field, t) in [("t_liquid", self.t_liquid), ("t_glass", self.t_glass)] {
             if !(t > 0.0 && t.is_finite()) {
                 return bad(format!("field `{field}` must be > 0, got {t}"));
+            }
+        }
+        if self.t_glass >= self.t_liquid {
+            return bad(format!(
+                "field `t_glass` ({}) must lie below `t_liquid` ({}): the glass is the colder state",
+                self.t_glass, self.t_liquid
+            ));
+        }
+        if let Some(t) = self.t_star {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(format!("field `t_star` must be > 0, got {t}"));
             }
         }
         Ok(())

@@ -170,3 +170,33 @@ fn sign_agreement_reads_the_papers_signs_and_numbers() {
         .filter(|r| r.method == "spearman")
         .all(|r| r.paper.is_none()));
 }
+
+#[test]
+fn coarse_grain_memory_follows_n_not_the_box_area() {
+    use glasscam::analysis::coarse::{cell_grid, MAX_CELLS_PER_PARTICLE};
+    // 300 particles in a 1e5 box: rc/2-wide cells would be 2.2e4 a side (5e8 cells, 4 GB of cell starts)
+    for l in [1e5, 1e6] {
+        let (ncx, ncy) = cell_grid(300, [l, l], 9.0).expect("a cell list");
+        assert!(ncx * ncy <= MAX_CELLS_PER_PARTICLE * 300, "{ncx} x {ncy}");
+        assert!(l / ncx as f64 >= 4.5, "cells at least rc/2 wide");
+    }
+    // a tiny cut-off or a huge box cannot overflow the count
+    assert!(cell_grid(300, [1e300, 1e300], 1e-300).is_some());
+    // and the widened cells give the same field as all pairs: a cluster of 300 in one corner, wrapping the edge
+    let l = 1e5;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let p: Vec<f64> = (0..600)
+        .map(|_| (rng.random::<f64>() * 40.0 - 20.0).rem_euclid(l))
+        .collect();
+    let x: Vec<f64> = (0..300).map(|_| rng.random::<f64>()).collect();
+    let cg = CoarseGrain::default();
+    let fast = coarse_grain(&p, [l, l], cg, &[&x]);
+    let slow = coarse_grain_brute(&p, [l, l], cg, &x);
+    for i in 0..300 {
+        let (a, b) = (fast[0][i], slow[i]);
+        assert!(
+            (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0),
+            "particle {i}: {a} vs {b}"
+        );
+    }
+}

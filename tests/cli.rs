@@ -193,4 +193,112 @@ fn bench_nn_times_a_model_file_and_profiles_its_kernels() {
     ] {
         assert!(profile.contains(k), "no {k} in the profile: {out}");
     }
+    check_nn_table(&out);
+}
+
+/// The `bench nn` table as a reader (or scripts/gpu-check) takes it: the header's columns, one row per backend with
+/// three positive rates, and per profile kernel rows whose times add up to the total row and shares to 100 %.
+fn check_nn_table(out: &str) {
+    use regex::Regex;
+    let header = Regex::new(r"(?m)^backend\s+step img/s\s+train img/s\s+Grad-CAM img/s$").unwrap();
+    assert!(header.is_match(out), "no table header: {out}");
+    let row = Regex::new(r"(?m)^(cpu|gpu): .*?\s+(\d+\.\d)\s+(\d+\.\d)\s+(\d+\.\d)$").unwrap();
+    let mut backends = Vec::new();
+    for c in row.captures_iter(out) {
+        for i in 2..=4 {
+            let v: f64 = c[i].parse().unwrap();
+            assert!(v > 0.0 && v.is_finite(), "rate {v} in {}", &c[0]);
+        }
+        backends.push(c[1].to_string());
+    }
+    // the GPU row when an adapter exists, and it must when CI says so
+    let gpu_required = std::env::var("GLASSCAM_REQUIRE_GPU").as_deref() == Ok("1");
+    assert!(
+        backends == ["cpu"] && !gpu_required || backends == ["cpu", "gpu"],
+        "backend rows {backends:?}: {out}"
+    );
+    let kernel_row = Regex::new(r"^([a-z0-9_]+)\s+(\d+\.\d{3})\s+(\d+\.\d)%$").unwrap();
+    for profile in out.split("per-kernel time").skip(1) {
+        let rows: Vec<(String, f64, f64)> = profile
+            .lines()
+            .filter_map(|l| kernel_row.captures(l))
+            .map(|c| {
+                (
+                    c[1].to_string(),
+                    c[2].parse().unwrap(),
+                    c[3].parse().unwrap(),
+                )
+            })
+            .collect();
+        let (total, kernels) = rows.split_last().expect("kernel rows");
+        assert_eq!(total.0, "total", "{profile}");
+        assert!(kernels.len() >= 8, "{profile}");
+        let ms: f64 = kernels.iter().map(|r| r.1).sum();
+        let share: f64 = kernels.iter().map(|r| r.2).sum();
+        assert!(
+            (ms - total.1).abs() <= 1e-3 * kernels.len() as f64,
+            "{ms} vs {profile}"
+        );
+        assert!(
+            (share - 100.0).abs() <= 0.1 * kernels.len() as f64,
+            "{share} % in {profile}"
+        );
+    }
+}
+
+#[test]
+fn bench_analysis_prints_a_table_of_parsable_times() {
+    let st = glasscam()
+        .args(["bench", "analysis", "--configs", "2"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let head = regex::Regex::new(
+        r"(?m)^analysis bench: 2 configurations of 2000 particles \(density 1\.2, seed 1\)$",
+    )
+    .unwrap();
+    assert!(head.is_match(&out), "{out}");
+    let row = regex::Regex::new(r"(?m)^(Voronoi \(periodic\)|Tong-Tanaka|coarse-graining \(2 fields\)|total)\s+(\d+\.\d{3})\s+(\d+\.\d{3})$").unwrap();
+    let rows: Vec<(String, f64, f64)> = row
+        .captures_iter(&out)
+        .map(|c| {
+            (
+                c[1].to_string(),
+                c[2].parse().unwrap(),
+                c[3].parse().unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Voronoi (periodic)",
+            "Tong-Tanaka",
+            "coarse-graining (2 fields)",
+            "total"
+        ],
+        "{out}"
+    );
+    for (name, median, min) in &rows {
+        assert!(
+            *min > 0.0 && min <= median,
+            "{name}: median {median} min {min}"
+        );
+    }
+    let rate =
+        regex::Regex::new(r"(?m)^all cores \((\d+) threads, .*\): (\d+\.\d) configurations/s$")
+            .unwrap();
+    let c = rate
+        .captures(&out)
+        .unwrap_or_else(|| panic!("no throughput line: {out}"));
+    assert!(
+        c[1].parse::<usize>().unwrap() >= 1 && c[2].parse::<f64>().unwrap() > 0.0,
+        "{out}"
+    );
 }

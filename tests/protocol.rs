@@ -166,26 +166,30 @@ fn resume_with_other_settings_and_overwriting_are_refused() {
 }
 
 #[test]
-fn blown_up_replicas_are_named_in_the_manifest_and_left_out() {
+fn a_run_where_every_replica_blew_up_is_an_error_naming_the_cause() {
     let sys = tiny_system();
     let mut p = tiny_protocol(3);
     // every force is "absurd": all replicas stop at once
     p.md.max_force = 1e-3;
     let dir = tempfile::tempdir().unwrap();
-    let m = run(
+    let e = run(
         &sys,
         &p,
         &RunOptions::new(dir.path(), 1, Compute::Cpu),
         &quiet(),
     )
-    .unwrap();
-    assert_eq!(m.failed.len(), 3);
-    assert!(m.snapshots.is_empty());
-    for (k, f) in m.failed.iter().enumerate() {
-        assert_eq!(f.replica, k);
-        assert!(f.step <= 1, "failed at step {}", f.step);
-        assert!(f.cause.contains("max_force"), "{}", f.cause);
-    }
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with(
+            "simulate: 3 of 3 replicas blew up (3 x a force exceeded the blow-up limit (max_force); the first, \
+             replica 0, at step "
+        ),
+        "{e}"
+    );
+    assert!(e.ends_with("no data set was written"), "{e}");
+    assert!(!dir.path().join(glasscam::dataset::MANIFEST).exists());
+    assert!(!dir.path().join(glasscam::protocol::PARTIAL).exists());
 }
 
 #[test]
@@ -389,7 +393,8 @@ fn a_cancel_stops_within_seconds_with_a_checkpoint() {
 #[test]
 fn a_run_that_cannot_fit_in_memory_is_refused_up_front() {
     let sys = tiny_system();
-    let p = tiny_protocol(2_000_000_000);
+    // the most replicas a protocol may ask for, far beyond any machine's memory at N = 100
+    let p = tiny_protocol(glasscam::protocol::schedule::MAX_REPLICAS);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big");
     let e = run(&sys, &p, &RunOptions::new(&out, 1, Compute::Cpu), &quiet())

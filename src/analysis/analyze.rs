@@ -196,13 +196,7 @@ fn fmt_csv(v: f64) -> String {
 /// summary beside the paper's numbers. A configuration that fails is skipped with a warning through `ctx`.
 pub fn analyze<'a>(input: AnalyzeInput<'a>, ctx: Ctx) -> Result<Analysis<'a>> {
     let cg = input.coarse;
-    if !(cg.xi > 0.0 && cg.xi.is_finite() && cg.cutoff_factor > 0.0 && cg.cutoff_factor.is_finite())
-    {
-        return Err(Error::Input(format!(
-            "the coarse-graining length xi and cut-off must be positive, got {} and {}",
-            cg.xi, cg.cutoff_factor
-        )));
-    }
+    cg.validate()?;
     let AnalyzeInput {
         system,
         source,

@@ -68,15 +68,20 @@ fn random_points(n: usize, l: f64, dmin: f64, rng: &mut ChaCha8Rng) -> Vec<f64> 
     pts
 }
 
-/// Median per-configuration times (seconds) of each stage, single thread, and the all-core throughput.
+/// Median per-configuration times (seconds) of each stage, single thread, their minima, and the all-core
+/// throughput.
 #[derive(Clone, Debug)]
 pub struct BenchReport {
     pub n_particles: usize,
     pub n_configs: usize,
+    pub seed: u64,
     pub voronoi_s: f64,
     pub tong_tanaka_s: f64,
     pub coarse_grain_s: f64,
     pub total_s: f64,
+    /// The minimum of each stage beside the median (on a shared machine the median also measures the neighbours'
+    /// load): Voronoi, Tong-Tanaka, coarse-graining, total.
+    pub min_s: [f64; 4],
     pub threads: usize,
     pub configs_per_s: f64,
 }
@@ -89,7 +94,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs the analysis bench and prints a table. With `out`, writes `configs.npy` (float64 [S, N, 2]) and
+/// Runs the analysis bench. With `out`, writes `configs.npy` (float64 [S, N, 2]) and
 /// `box.npy` (float64 [2]) there for `benches/freud_voronoi.py`.
 pub fn bench_analysis(
     n_configs: usize,
@@ -150,37 +155,17 @@ pub fn bench_analysis(
     done?;
     let wall = t0.elapsed().as_secs_f64();
     let fmin = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
-    let mins = [fmin(&tv), fmin(&tt), fmin(&tc), fmin(&tall)];
-    let report = BenchReport {
+    let min_s = [fmin(&tv), fmin(&tt), fmin(&tc), fmin(&tall)];
+    Ok(BenchReport {
         n_particles,
         n_configs,
+        seed,
+        min_s,
         voronoi_s: median(tv),
         tong_tanaka_s: median(tt),
         coarse_grain_s: median(tc),
         total_s: median(tall),
         threads: rayon::current_num_threads(),
         configs_per_s: n_configs as f64 / wall,
-    };
-    println!(
-        "analysis bench: {} configurations of {} particles (density {BENCH_DENSITY}, seed {seed})",
-        n_configs, n_particles
-    );
-    // The minimum beside the median: on a shared machine the median also measures the neighbours' load.
-    println!(
-        "{:<28} {:>10} {:>10}",
-        "stage (1 thread)", "median ms", "min ms"
-    );
-    for (name, med, min) in [
-        ("Voronoi (periodic)", report.voronoi_s, mins[0]),
-        ("Tong-Tanaka", report.tong_tanaka_s, mins[1]),
-        ("coarse-graining (2 fields)", report.coarse_grain_s, mins[2]),
-        ("total", report.total_s, mins[3]),
-    ] {
-        println!("{name:<28} {:>10.3} {:>10.3}", 1e3 * med, 1e3 * min);
-    }
-    println!(
-        "all cores ({} threads, full analyse_config incl. normalise + correlations): {:.1} configurations/s",
-        report.threads, report.configs_per_s
-    );
-    Ok(report)
+    })
 }

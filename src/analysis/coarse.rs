@@ -10,6 +10,20 @@ pub struct CoarseGrain {
     pub cutoff_factor: f64,
 }
 
+impl CoarseGrain {
+    /// Both lengths finite and > 0 (every stage that coarse-grains calls this first).
+    pub fn validate(&self) -> crate::error::Result<()> {
+        for (what, x) in [("--xi", self.xi), ("--cutoff", self.cutoff_factor)] {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(crate::error::Error::Input(format!(
+                    "coarse-graining: {what} {x}: give a finite length > 0 (the paper's xi is 3, the cut-off 3 xi)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for CoarseGrain {
     fn default() -> Self {
         CoarseGrain {
@@ -66,6 +80,27 @@ pub fn exp_neg(x: f64) -> f64 {
     (lo + r8 * hi) * f64::from_bits(((ki + 1023) as u64) << 52)
 }
 
+/// Most cells per particle in the coarse-graining cell list: its memory follows N, not the box area (a sparse
+/// box of side 1e5 would otherwise ask for 5e8 cells, 4 GB).
+pub const MAX_CELLS_PER_PARTICLE: usize = 4;
+
+/// Cells along x and y for `n` particles in `box_l` with cut-off `rc`: at least rc/2 wide (the 5x5 stencil
+/// reaches rc), widened when there would be more than `MAX_CELLS_PER_PARTICLE` per particle (wider cells stay
+/// correct, only slower per pair). `None`: fewer than 5 cells along an axis, where the stencil would wrap onto
+/// itself, so all pairs are taken.
+pub fn cell_grid(n: usize, box_l: [f64; 2], rc: f64) -> Option<(usize, usize)> {
+    // in f64 first: a tiny cut-off or a huge box must not overflow the cell count
+    let fx = (box_l[0] / (0.5 * rc)).floor().min(1e150);
+    let fy = (box_l[1] / (0.5 * rc)).floor().min(1e150);
+    let limit = (MAX_CELLS_PER_PARTICLE * n).max(25) as f64;
+    let scale = (fx * fy / limit).sqrt().max(1.0);
+    let (ncx, ncy) = ((fx / scale).floor(), (fy / scale).floor());
+    if !(ncx >= 5.0 && ncy >= 5.0 && ncx * ncy <= limit) {
+        return None;
+    }
+    Some((ncx as usize, ncy as usize))
+}
+
 /// Coarse-grains several fields of one configuration at once (the weights are computed once per pair and
 /// shared). `positions` is [x0, y0, ...]; `fields[f]` has one value per particle. Each pair is visited once
 /// (half stencil of a cell list, particles sorted by cell so the inner loop runs over contiguous memory and
@@ -80,13 +115,9 @@ pub fn coarse_grain(
     let nf = fields.len();
     let rc = cg.xi * cg.cutoff_factor;
     let [lx, ly] = box_l;
-    // Cells at least rc/2 wide, 5x5 stencil; with fewer than 5 cells along an axis the stencil would wrap
-    // onto itself, so small boxes take all pairs.
-    let ncx = (lx / (0.5 * rc)).floor() as usize;
-    let ncy = (ly / (0.5 * rc)).floor() as usize;
-    if ncx < 5 || ncy < 5 {
+    let Some((ncx, ncy)) = cell_grid(n, box_l, rc) else {
         return coarse_grain_all_pairs(positions, box_l, cg, fields);
-    }
+    };
     let wrap = |x: f64, l: f64| {
         let w = x.rem_euclid(l);
         if w >= l {

@@ -79,11 +79,12 @@ pub fn analyze(a: &AnalyzeArgs, ctx: Ctx) -> glasscam::Result<()> {
                 ctx.warn(&format!("skipping {e}"));
             }
             if imported.frames.is_empty() {
-                return Err(glasscam::Error::Input(format!(
-                    "{}: no usable frame ({} bad; see the warnings above)",
-                    file.display(),
-                    skipped.len()
-                )));
+                // the reader reports at least one error for a file without frames; say the first here
+                let first = skipped.first().map_or("", String::as_str);
+                return Err(glasscam::Error::Input(match skipped.len() {
+                    0 | 1 => format!("no usable frame: {first}"),
+                    k => format!("no usable frame: {first} (and {} more, above)", k - 1),
+                }));
             }
             let source = file.display().to_string();
             AnalyzeInput {

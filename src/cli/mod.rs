@@ -2,6 +2,7 @@
 //! command group; each parses its arguments into the library's typed inputs and prints what the engine returns.
 
 pub mod analyze;
+pub mod bench;
 pub mod gnn;
 pub mod nn;
 pub mod propensity;

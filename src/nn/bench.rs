@@ -1,20 +1,53 @@
-//! The nn benchmark: training and Grad-CAM samples per second, CPU twin against the GPU path, on random images
-//! through the configured network.
+//! The nn benchmark: training and Grad-CAM samples per second, CPU twin against the GPU path, through the
+//! configured network: training steps on fixed images, training as `train` runs it (from a training set kept on
+//! the backend: gather, augmentation, gridization and standardization per batch), and Grad-CAM. Returns typed
+//! results; the binary prints them (src/cli/bench.rs).
 
 use glasscam_kernels::gpu::shared_context;
-use glasscam_kernels::nn::net::Net;
+use glasscam_kernels::nn::net::{Net, TrainSet};
 use glasscam_kernels::Compute;
 
 use super::config::ModelConfig;
+use super::data::{augment_seed, augment_transform, mix};
 use crate::error::Result;
 
 /// One row of the table.
 #[derive(Clone, Debug)]
 pub struct BenchRow {
     pub backend: String,
+    /// Training steps on one fixed batch of host images (`Net::train_step`, which reads loss and scores back).
+    pub step_per_s: f64,
+    /// Training from the set on the backend (`Net::train_set_step`, augmentation on), as `train` runs it.
     pub train_per_s: f64,
     pub gradcam_per_s: f64,
 }
+
+/// Per-kernel wall time of one training step on one backend (see [`profile_backend`]).
+#[derive(Clone, Debug)]
+pub struct KernelProfile {
+    pub backend: String,
+    /// Images per step.
+    pub batch: usize,
+    /// (kernel name, seconds per step summed over its launches), in the order the kernels first appear.
+    pub kernels: Vec<(&'static str, f64)>,
+}
+
+/// What `bench_nn` measured.
+#[derive(Clone, Debug)]
+pub struct NnBench {
+    pub cfg: ModelConfig,
+    pub channels: usize,
+    /// Particles per snapshot of the training set the `train_per_s` column draws from.
+    pub particles: usize,
+    pub rows: Vec<BenchRow>,
+    pub profiles: Vec<KernelProfile>,
+    /// Why the GPU path was not timed, when no adapter could be had.
+    pub gpu_skipped: Option<String>,
+}
+
+/// Particles per bench snapshot (the paper's system size) at the paper's density.
+pub const BENCH_PARTICLES: usize = 2000;
+const BENCH_DENSITY: f64 = 1.2;
 
 /// A batch of fixed pseudo-random images of `cfg`'s grid and alternating labels: what the benchmarks feed.
 pub fn bench_batch(cfg: &ModelConfig, channels: usize) -> (Vec<f32>, Vec<u32>) {
@@ -38,7 +71,34 @@ fn warm_net(
     Ok((net, imgs, labels))
 }
 
-/// Times `steps` training steps and `steps` Grad-CAM batches of `cfg.batch` images on one backend.
+/// A training set of `4 * cfg.batch` snapshots of uniform random positions (two species) and alternating
+/// labels, standardized with mean 0 and std 1: loaded into `net` for the `train_per_s` column.
+fn load_bench_set(net: &mut Net, cfg: &ModelConfig, channels: usize) -> Result<usize> {
+    let n = BENCH_PARTICLES;
+    let size = 4 * cfg.batch;
+    let box_l = (n as f64 / BENCH_DENSITY).sqrt();
+    let mut s = mix(7);
+    let positions: Vec<f64> = (0..size * n * 2)
+        .map(|_| {
+            s = mix(s);
+            (s >> 11) as f64 / (1u64 << 53) as f64 * box_l
+        })
+        .collect();
+    let species: Vec<u32> = (0..n).map(|i| (i % channels) as u32).collect();
+    let labels: Vec<u32> = (0..size as u32).map(|i| i % 2).collect();
+    net.load_set(&TrainSet {
+        positions: &positions,
+        species: &species,
+        labels: &labels,
+        grid: cfg.grid_spec(box_l),
+        mean: &vec![0.0; channels],
+        std: &vec![1.0; channels],
+    })?;
+    Ok(size)
+}
+
+/// Times `steps` training steps on fixed images, `steps` training steps from a set on the backend (with
+/// augmentation) and `steps` Grad-CAM batches of `cfg.batch` images on one backend.
 pub fn bench_backend(
     compute: &Compute,
     cfg: &ModelConfig,
@@ -51,6 +111,30 @@ pub fn bench_backend(
     for s in 0..steps {
         net.train_step(&imgs, &labels, s as u32 + 1, &adam)?;
     }
+    let step = (steps * cfg.batch) as f64 / t.elapsed().as_secs_f64();
+    let size = load_bench_set(&mut net, cfg, channels)?;
+    let box_l = (BENCH_PARTICLES as f64 / BENCH_DENSITY).sqrt();
+    let order: Vec<u32> = (0..size as u32).collect();
+    let epoch = |net: &mut Net, e: usize| -> Result<()> {
+        let tf: Vec<[f64; 4]> = (0..size)
+            .map(|k| augment_transform(box_l, augment_seed(1, e, k)))
+            .collect();
+        Ok(net.begin_epoch(&order, Some(&tf))?)
+    };
+    // warm-up: the set's pipelines and bind groups
+    epoch(&mut net, 0)?;
+    net.train_set_step(0, cfg.batch, 0, &adam)?;
+    net.epoch_tally()?;
+    let t = std::time::Instant::now();
+    for s in 0..steps {
+        let b = s % (size / cfg.batch);
+        if b == 0 {
+            epoch(&mut net, s + 1)?;
+        }
+        net.train_set_step(b * cfg.batch, cfg.batch, s as u32 + 1, &adam)?;
+    }
+    // the read waits for the device: the steps are done when it returns
+    net.epoch_tally()?;
     let train = (steps * cfg.batch) as f64 / t.elapsed().as_secs_f64();
     net.gradcam(&imgs, 1)?;
     let t = std::time::Instant::now();
@@ -60,6 +144,7 @@ pub fn bench_backend(
     let gc = (steps * cfg.batch) as f64 / t.elapsed().as_secs_f64();
     Ok(BenchRow {
         backend: compute.describe(),
+        step_per_s: step,
         train_per_s: train,
         gradcam_per_s: gc,
     })
@@ -92,62 +177,44 @@ pub fn profile_backend(
     Ok(totals)
 }
 
-fn print_profile(backend: &str, batch: usize, totals: &[(&'static str, f64)]) {
-    let sum: f64 = totals.iter().map(|e| e.1).sum();
-    println!("\nper-kernel time of one training step of {batch} images, {backend} (launches one at a time):");
-    println!("{:<26} {:>12} {:>8}", "kernel", "ms / step", "share");
-    for (name, t) in totals {
-        println!("{:<26} {:>12.3} {:>7.1}%", name, t * 1e3, 100.0 * t / sum);
-    }
-    println!("{:<26} {:>12.3} {:>7.1}%", "total", sum * 1e3, 100.0);
-}
-
-/// Prints training and Grad-CAM samples/s of the CPU twin and (when an adapter exists) the GPU path, for a network
-/// of `cfg` on `channels`-channel images; `cpu_steps` and `gpu_steps` timed batches each.
-/// With `profile`, each backend's per-kernel times of a training step follow the table.
+/// Training and Grad-CAM samples/s of the CPU twin and (when an adapter exists) the GPU path, for a network of
+/// `cfg` on `channels`-channel images; `cpu_steps` and `gpu_steps` timed batches each. With `profile`, each
+/// backend's per-kernel times of a training step too.
 pub fn bench_nn(
     cfg: &ModelConfig,
     channels: usize,
     cpu_steps: usize,
     gpu_steps: usize,
     profile: bool,
-) -> Result<Vec<BenchRow>> {
+) -> Result<NnBench> {
     let mut backends = Vec::new();
     if cpu_steps > 0 {
         backends.push((Compute::Cpu, cpu_steps));
     }
+    let mut gpu_skipped = None;
     match shared_context() {
         Ok(ctx) if gpu_steps > 0 => backends.push((Compute::Gpu(ctx), gpu_steps)),
         Ok(_) => {}
-        Err(e) => eprintln!("bench nn: GPU path skipped: {e}"),
+        Err(e) => gpu_skipped = Some(e.to_string()),
     }
     let mut rows = Vec::new();
     let mut profiles = Vec::new();
     for (compute, steps) in &backends {
         rows.push(bench_backend(compute, cfg, channels, *steps)?);
         if profile {
-            profiles.push((
-                compute.describe(),
-                profile_backend(compute, cfg, channels, *steps)?,
-            ));
+            profiles.push(KernelProfile {
+                backend: compute.describe(),
+                batch: cfg.batch,
+                kernels: profile_backend(compute, cfg, channels, *steps)?,
+            });
         }
     }
-    println!(
-        "nn bench: grid {} channels {} conv {:?} kernel {} hidden {} batch {}",
-        cfg.grid, channels, cfg.conv_channels, cfg.kernel, cfg.hidden, cfg.batch
-    );
-    println!(
-        "{:<70} {:>14} {:>16}",
-        "backend", "train img/s", "Grad-CAM img/s"
-    );
-    for r in &rows {
-        println!(
-            "{:<70} {:>14.1} {:>16.1}",
-            r.backend, r.train_per_s, r.gradcam_per_s
-        );
-    }
-    for (backend, totals) in &profiles {
-        print_profile(backend, cfg.batch, totals);
-    }
-    Ok(rows)
+    Ok(NnBench {
+        cfg: cfg.clone(),
+        channels,
+        particles: BENCH_PARTICLES,
+        rows,
+        profiles,
+        gpu_skipped,
+    })
 }

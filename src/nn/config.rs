@@ -75,6 +75,12 @@ pub enum HeadKind {
     Mean,
 }
 
+/// Most images per training step: the network's buffers grow with it (1e6 images of 64 x 64 would ask for
+/// over 100 GB).
+pub const MAX_BATCH: usize = 4096;
+/// Most training epochs (the paper trains 250).
+pub const MAX_EPOCHS: usize = 1_000_000;
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
@@ -192,18 +198,37 @@ impl ModelConfig {
                 self.kernel, self.grid
             ));
         }
-        if !(self.width > 0.0
-            && self.width.is_finite()
-            && self.cutoff > 0.0
-            && self.cutoff.is_finite())
-        {
+        if self.batch == 0 || self.batch > MAX_BATCH {
             return Err(format!(
-                "fields `width` ({}) and `cutoff` ({}) must be finite and > 0",
-                self.width, self.cutoff
+                "field `batch` = {}: give 1 to {MAX_BATCH} images per step (the paper: 32)",
+                self.batch
             ));
         }
-        if self.batch == 0 {
-            return Err("field `batch` must be at least 1".into());
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            return Err(format!(
+                "field `epochs` = {}: give 1 to {MAX_EPOCHS} (the paper: 250)",
+                self.epochs
+            ));
+        }
+        // Adam: a step of lr * m / (sqrt(v) + eps); an infinite lr or eps = 0 (0/0 on an unused weight) makes
+        // the weights NaN at once
+        for (field, x, hint) in [
+            ("lr", self.lr, "1e-3"),
+            ("eps", self.eps, "1e-8"),
+            ("width", self.width, "0.3"),
+            ("cutoff", self.cutoff, "4"),
+        ] {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(format!(
+                    "field `{field}` = {x}: give a finite number > 0 (default {hint})"
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "field `dropout` = {} must be in [0, 1) (the paper: 0.5)",
+                self.dropout
+            ));
         }
         if self.split.iter().any(|&f| f.is_nan() || f < 0.0)
             || (self.split.iter().sum::<f64>() - 1.0).abs() > 1e-6
@@ -213,12 +238,11 @@ impl ModelConfig {
                 self.split
             ));
         }
-        if self.lr.is_nan()
-            || self.lr <= 0.0
-            || !(0.0..1.0).contains(&self.beta1)
-            || !(0.0..1.0).contains(&self.beta2)
-        {
-            return Err("fields `lr` > 0 and `beta1`, `beta2` in [0, 1) are required".into());
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return Err(format!(
+                "fields `beta1` = {} and `beta2` = {} must be in [0, 1) (default 0.9 and 0.999)",
+                self.beta1, self.beta2
+            ));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use glasscam_kernels::nn::cpu::augment_point;
 use glasscam_kernels::nn::net::gridize;
 use glasscam_kernels::nn::GridSpec;
 use glasscam_kernels::Compute;
@@ -114,31 +115,24 @@ pub fn images(
 /// both drawn from `seed`. Positions are interleaved (x, y); the result is wrapped into [0, box_l). Pair
 /// distances (minimum image) are unchanged.
 pub fn augment(positions: &[f64], box_l: f64, seed: u64) -> Vec<f64> {
+    let tf = augment_transform(box_l, seed);
+    let mut out = Vec::with_capacity(positions.len());
+    for p in positions.chunks_exact(2) {
+        let (x, y) = augment_point(p[0], p[1], &tf);
+        out.push(x);
+        out.push(y);
+    }
+    out
+}
+
+/// The symmetry [`augment`] applies for `seed`, as the training set on the device takes it (gather_augment.wgsl):
+/// (tx, ty, g, box_l), g in 0..8 (bit 4: swap x and y, bit 1: negate x, bit 2: negate y, before the translation).
+pub fn augment_transform(box_l: f64, seed: u64) -> [f64; 4] {
     let s1 = mix(seed ^ 0xA66A_0001);
     let s2 = mix(s1);
     let s3 = mix(s2);
     let unit = |s: u64| (s >> 11) as f64 / (1u64 << 53) as f64;
-    let (tx, ty) = (unit(s1) * box_l, unit(s2) * box_l);
-    let g = (s3 >> 61) as u8; // 0..8
-    let wrap = |v: f64| {
-        let w = v.rem_euclid(box_l);
-        // rem_euclid may round up to box_l itself for tiny negative values
-        if w >= box_l {
-            0.0
-        } else {
-            w
-        }
-    };
-    let mut out = Vec::with_capacity(positions.len());
-    for p in positions.chunks_exact(2) {
-        let (x, y) = (p[0], p[1]);
-        let (x, y) = if g & 4 != 0 { (y, x) } else { (x, y) };
-        let x = if g & 1 != 0 { -x } else { x };
-        let y = if g & 2 != 0 { -y } else { y };
-        out.push(wrap(x + tx));
-        out.push(wrap(y + ty));
-    }
-    out
+    [unit(s1) * box_l, unit(s2) * box_l, (s3 >> 61) as f64, box_l]
 }
 
 /// The per-snapshot augmentation seed of a training epoch (`ModelConfig::augment`).

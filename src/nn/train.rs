@@ -4,16 +4,18 @@
 
 use std::path::Path;
 
-use glasscam_kernels::nn::net::Net;
+use glasscam_kernels::nn::net::{Net, TrainSet};
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::config::ModelConfig;
-use super::data::{augment_seed, images, images_augmented, labelled, mix, shuffle, split_replicas};
+use super::data::{
+    augment_seed, augment_transform, images, labelled, mix, shuffle, split_replicas,
+};
 use super::model::{self, ModelFile, Standardization, TensorInfo, LAYOUT};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::domain::Class;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
 
 /// One epoch's numbers.
@@ -159,6 +161,8 @@ pub struct Trained {
 /// is checked after every batch.
 pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> Result<Trained> {
     let start = std::time::Instant::now();
+    cfg.check()
+        .map_err(|m| Error::Input(format!("model settings: {m}")))?;
     let ns = data.manifest.system.n_species();
     let spec = cfg.net_spec(ns);
     spec.check()?;
@@ -169,13 +173,13 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         .iter()
         .map(|r| labelled(data, r))
         .collect();
-    let per = spec.act_len(0);
     let gg = spec.pixels();
     let mut imgs = Vec::new();
     for (part, s) in sets.iter().enumerate() {
         let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
-        // augmented training images are re-drawn every epoch; the plain ones only feed the standardization
-        if part == 0 && cfg.augment && !cfg.standardize {
+        // the training images are made on the backend batch by batch (`Net::train_set_step`); on the host they
+        // only feed the standardization
+        if part == 0 && !cfg.standardize {
             imgs.push(Vec::new());
         } else {
             imgs.push(images(compute, data, &grid, &idx, 64)?);
@@ -185,7 +189,7 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         .standardize
         .then(|| Standardization::measure(&imgs[0], ns, gg));
     if let Some(norm) = &norm {
-        for set in &mut imgs {
+        for set in &mut imgs[1..] {
             norm.apply(set, gg);
         }
     }
@@ -195,6 +199,22 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         .map(|s| s.iter().map(|x| x.1).collect())
         .collect();
     let mut net = Net::new(compute, spec.clone(), &spec.init(cfg.seed), cfg.batch)?;
+    let positions: Vec<f64> = train_idx
+        .iter()
+        .flat_map(|&k| data.snapshot(k).iter().copied())
+        .collect();
+    let (mean, std) = match &norm {
+        Some(n) => (n.mean.clone(), n.std.clone()),
+        None => (vec![0.0; ns], vec![1.0; ns]),
+    };
+    net.load_set(&TrainSet {
+        positions: &positions,
+        species: &data.species,
+        labels: &labels[0],
+        grid,
+        mean: &mean,
+        std: &std,
+    })?;
     let adam = cfg.adam();
     ctx.observer.event(Event::Begin {
         what: "epochs",
@@ -204,41 +224,35 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
     let mut best: Option<(f64, f64, usize, Vec<f32>)> = None;
     let n_train = labels[0].len();
     let mut order: Vec<usize> = (0..n_train).collect();
-    let mut batch_imgs = Vec::with_capacity(cfg.batch * per);
-    let mut batch_labels = Vec::with_capacity(cfg.batch);
     let mut seen = 0usize;
     let train_start = std::time::Instant::now();
     for epoch in 1..=cfg.epochs {
         shuffle(&mut order, cfg.seed.wrapping_add(epoch as u64));
-        if cfg.augment {
-            imgs[0] = images_augmented(compute, data, &grid, &train_idx, 64, |k| {
-                augment_seed(cfg.seed, epoch, k)
-            })?;
-            if let Some(norm) = &norm {
-                norm.apply(&mut imgs[0], gg);
-            }
-        }
-        let (mut loss_sum, mut correct) = (0.0, 0usize);
+        let order32: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+        let transforms: Option<Vec<[f64; 4]>> = cfg.augment.then(|| {
+            train_idx
+                .iter()
+                .map(|&k| augment_transform(data.box_l(), augment_seed(cfg.seed, epoch, k)))
+                .collect()
+        });
+        net.begin_epoch(&order32, transforms.as_deref())?;
         for (bi, chunk) in order.chunks(cfg.batch).enumerate() {
-            batch_imgs.clear();
-            batch_labels.clear();
-            for &i in chunk {
-                batch_imgs.extend_from_slice(&imgs[0][i * per..(i + 1) * per]);
-                batch_labels.push(labels[0][i]);
-            }
             let seed = mix(cfg.seed ^ ((epoch as u64) << 32) ^ bi as u64) as u32;
-            let r = net.train_step(&batch_imgs, &batch_labels, seed, &adam)?;
-            loss_sum += r.loss.iter().sum::<f64>();
-            correct += r
-                .logits
-                .chunks(2)
-                .zip(&batch_labels)
-                .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
-                .count();
+            net.train_set_step(bi * cfg.batch, chunk.len(), seed, &adam)?;
             seen += chunk.len();
             ctx.cancel.check()?;
         }
+        // the one read of the epoch's training numbers
+        let (loss_sum, correct) = net.epoch_tally()?;
+        if !loss_sum.is_finite() {
+            let inputs_bad = positions.iter().any(|x| !x.is_finite());
+            return Err(diverged(cfg, loss_sum, epoch, true, inputs_bad));
+        }
         let val = evaluate(&predict_all(&mut net, &imgs[1])?, &labels[1]);
+        if !val.loss.is_finite() && !labels[1].is_empty() {
+            let inputs_bad = imgs[1].iter().any(|x| !x.is_finite());
+            return Err(diverged(cfg, val.loss, epoch, false, inputs_bad));
+        }
         let log = EpochLog {
             epoch,
             train_loss: loss_sum / n_train as f64,
@@ -321,6 +335,32 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
         params,
         metrics,
     })
+}
+
+/// The error for a loss that is no longer finite: where, and the likely cause (an input image that holds a
+/// NaN, else the optimiser's settings). Training stops there, so no model is written.
+/// The error for a non-finite loss: in the training batches of `epoch` (summed once per epoch on the device) or in
+/// the validation after it; `inputs_bad` when the inputs themselves hold NaN or infinite values.
+fn diverged(cfg: &ModelConfig, loss: f64, epoch: usize, training: bool, inputs_bad: bool) -> Error {
+    let at = if training {
+        format!("the training loss became {loss} in epoch {epoch}")
+    } else {
+        format!("the validation loss became {loss} after epoch {epoch}")
+    };
+    let cause = if inputs_bad {
+        "an input image holds NaN or infinite values: check the data set's positions and the model's `width` \
+         and `cutoff`"
+            .to_string()
+    } else {
+        format!(
+            "the optimiser diverged: lower the learning rate (`lr` = {:e}, the paper's is 1e-3) and check \
+             Adam's `eps` = {:e} (default 1e-8)",
+            cfg.lr, cfg.eps
+        )
+    };
+    Error::Input(format!(
+        "training stopped: {at}; {cause}. No model was written"
+    ))
 }
 
 /// Writes the model directory: `model.safetensors`, `config.json` and `metrics.json`.

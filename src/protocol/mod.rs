@@ -6,5 +6,7 @@ pub mod checkpoint;
 pub mod runner;
 pub mod schedule;
 
-pub use runner::{default_chunk, md_backend, memory_estimate, run, RunOptions, PARTIAL};
+pub use runner::{
+    checkpoint_interval, default_chunk, md_backend, memory_estimate, run, RunOptions, PARTIAL,
+};
 pub use schedule::{shard_range, Protocol, Stage};

@@ -63,6 +63,22 @@ impl RunOptions {
     }
 }
 
+/// The checkpoint interval for `seconds` (`--checkpoint-every`): finite and >= 0, refused otherwise (a NaN or
+/// an infinity is no interval, and nothing is silently rounded to another one).
+pub fn checkpoint_interval(seconds: f64) -> Result<Duration> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(Error::Input(format!(
+            "--checkpoint-every {seconds}: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
+        )));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        Error::Input(format!(
+            "--checkpoint-every {seconds}: give a finite number of seconds (at most {:.0e}; 86400 is a day)",
+            Duration::MAX.as_secs_f64()
+        ))
+    })
+}
+
 /// The one MD backend factory: the CPU twin or the GPU path for `setup`.
 pub fn md_backend(compute: &Compute, setup: &MdSetup) -> Result<Box<dyn MdBackend>> {
     Ok(match compute {
@@ -393,6 +409,19 @@ pub fn run(
             }
         }
     }
+    if !failed.is_empty() {
+        let summary = failure_summary(&failed, total, proto, sys);
+        if failed.len() >= total {
+            // nothing to write: an empty data set would read as a result
+            out.remove_dir(&part)?;
+            return Err(Error::Input(format!(
+                "simulate: {summary}; no data set was written"
+            )));
+        }
+        ctx.warn(&format!(
+            "{summary}; they are left out (manifest.json lists them)"
+        ));
+    }
     let backend = match backends.as_slice() {
         [one] => one.clone(),
         many => {
@@ -421,6 +450,51 @@ pub fn run(
     Dataset::write(&opts.out, &manifest, &positions, &setup.species)?;
     out.remove_dir(&part)?;
     Ok(manifest)
+}
+
+/// "3 x cause a, 1 x cause b": how often each cause occurs, in order of first occurrence.
+pub fn tally<'a>(causes: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in causes {
+        match counts.iter_mut().find(|(x, _)| *x == c) {
+            Some((_, k)) => *k += 1,
+            None => counts.push((c, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(c, k)| format!("{k} x {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "k of n replicas blew up (cause: replica r at step s, ...)" and, when most did, what usually causes it.
+pub fn failure_summary(
+    failed: &[FailedReplica],
+    total: usize,
+    proto: &Protocol,
+    sys: &SystemDef,
+) -> String {
+    let first = &failed[0];
+    let mut s = format!(
+        "{} of {total} replicas blew up ({}; the first, replica {}, at step {})",
+        failed.len(),
+        tally(failed.iter().map(|f| f.cause.as_str())),
+        first.replica,
+        first.step
+    );
+    if 2 * failed.len() >= total {
+        s.push_str(&format!(
+            "; most replicas failing points at the settings: a time step too large for the system (dt {}, try \
+             half), a start temperature too high ({}), or a density or sigma in other units than the system's \
+             (density {}, box side {:.4})",
+            proto.md.dt,
+            proto.t_start,
+            sys.density,
+            sys.box_l()
+        ));
+    }
+    s
 }
 
 /// Measures the MD rate and says once how long the rest will take.

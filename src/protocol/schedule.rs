@@ -67,6 +67,73 @@ impl Protocol {
         }
     }
 
+    /// Checks every field against the others and the system: finite, in range, no duplicate snapshot
+    /// temperatures, and step counts within `MAX_STEPS`. Nothing is coerced: a bad value is refused with the
+    /// field's name. `schedule` (and so every run, CLI or Python) calls it.
+    pub fn validate(&self, sys: &SystemDef) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(format!("protocol: {m}")));
+        if self.replicas == 0 || self.replicas > MAX_REPLICAS {
+            return bad(format!(
+                "replicas = {}: give 1 to {MAX_REPLICAS} (--replicas); split bigger runs with --shard",
+                self.replicas
+            ));
+        }
+        let md = &self.md;
+        for (field, x, zero_ok) in [
+            ("t_start (--t-start)", self.t_start, false),
+            ("cool_rate (--cool-rate)", self.cool_rate, false),
+            (
+                "equilibrate_time (--equilibrate-time)",
+                self.equilibrate_time,
+                true,
+            ),
+            ("hold_time (--hold-time)", self.hold_time, true),
+            ("md.dt (--dt)", md.dt, false),
+            ("md.skin", md.skin, false),
+            ("md.tau_t", md.tau_t, false),
+            ("md.max_force", md.max_force, false),
+        ] {
+            let ok = x.is_finite() && if zero_ok { x >= 0.0 } else { x > 0.0 };
+            if !ok {
+                let want = if zero_ok { ">= 0" } else { "> 0" };
+                return bad(format!("{field} is {x}: give a finite number {want}"));
+            }
+        }
+        let mut seen = Vec::new();
+        for &t in &self.extra_temps {
+            if !(t.is_finite() && t > 0.0 && t < self.t_start) {
+                return bad(format!(
+                    "snapshot temperature {t} (--temps) must lie between 0 and the start temperature {}",
+                    self.t_start
+                ));
+            }
+            if seen.contains(&t) {
+                return bad(format!(
+                    "snapshot temperature {t} is given twice (--temps); list each temperature once"
+                ));
+            }
+            seen.push(t);
+        }
+        let mut total = add_steps(
+            0,
+            "equilibrate_time (--equilibrate-time)",
+            self.equilibrate_time,
+            md.dt,
+        )?;
+        let mut t = self.t_start;
+        for (target, _) in self.snapshot_temps(sys)? {
+            total = add_steps(
+                total,
+                "the cooling ramp (--cool-rate)",
+                (t - target) / self.cool_rate,
+                md.dt,
+            )?;
+            total = add_steps(total, "hold_time (--hold-time)", self.hold_time, md.dt)?;
+            t = target;
+        }
+        Ok(())
+    }
+
     /// Snapshot temperatures, highest first, each with its class.
     pub fn snapshot_temps(&self, sys: &SystemDef) -> Result<Vec<(f64, &'static str)>> {
         let mut temps: Vec<(f64, &'static str)> =
@@ -91,13 +158,8 @@ impl Protocol {
     /// The schedule: equilibration, then per snapshot temperature a ramp to it (its last target is exactly that
     /// temperature), an optional hold there, and the snapshot at the end.
     pub fn schedule(&self, sys: &SystemDef) -> Result<Vec<Stage>> {
-        if self.cool_rate.is_nan()
-            || self.cool_rate <= 0.0
-            || self.md.dt.is_nan()
-            || self.md.dt <= 0.0
-        {
-            return Err(Error::Input("cool rate and dt must be > 0".into()));
-        }
+        self.validate(sys)?;
+        // validate bounds every step count by MAX_STEPS, so these conversions are exact
         let eq = (self.equilibrate_time / self.md.dt).round() as u64;
         let mut stages = vec![Stage {
             segment: Segment {
@@ -139,6 +201,26 @@ impl Protocol {
     }
 }
 
+/// Most replicas one run may ask for (the paper uses 5000; more goes through `--shard`).
+pub const MAX_REPLICAS: usize = 10_000_000;
+/// Most MD steps one replica may run (the paper's protocol is about 9.5e6): beyond it a step count is a typo
+/// or a unit mistake, and would take years.
+pub const MAX_STEPS: u64 = 10_000_000_000;
+
+/// Adds the steps of `time` at `dt` to `total`, refusing a count beyond `MAX_STEPS` (checked in f64 before any
+/// conversion, so nothing saturates or wraps).
+fn add_steps(total: u64, what: &str, time: f64, dt: f64) -> Result<u64> {
+    let steps = (time / dt).round();
+    if !(steps.is_finite() && total as f64 + steps <= MAX_STEPS as f64) {
+        return Err(Error::Input(format!(
+            "protocol: {what} at dt {dt} needs {steps:.3e} steps, more than the limit of {limit:.0e} steps \
+             per replica: check the units (times in the system's time units, the rate per time unit)",
+            limit = MAX_STEPS as f64
+        )));
+    }
+    Ok(total + steps as u64)
+}
+
 /// One stretch of the schedule, and the class of the snapshot taken at its end (if any).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stage {
@@ -151,6 +233,12 @@ pub fn shard_range(k: usize, n: usize, replicas: usize) -> Result<std::ops::Rang
     if n == 0 || k >= n {
         return Err(Error::Input(format!(
             "--shard {k}/{n}: use k/n with 0 <= k < n (k is 0-based, like SLURM_ARRAY_TASK_ID from 0)"
+        )));
+    }
+    if n > replicas {
+        return Err(Error::Input(format!(
+            "--shard {k}/{n}: {n} shards of {replicas} replicas leave some shards empty; use at most {replicas} \
+             shards (n <= --replicas) or more --replicas"
         )));
     }
     Ok(k * replicas / n..(k + 1) * replicas / n)

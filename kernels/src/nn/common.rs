@@ -37,6 +37,20 @@ pub enum Buf {
     Labels,
     Loss,
     Maps,
+    /// The training set kept on the device (`Net::load_set`): positions [set, n, 2], labels, species of the n
+    /// particles, the epoch's order (set indices) and symmetries ([set, 4], see gather_augment.wgsl).
+    SetPos,
+    SetLabels,
+    Species,
+    Order,
+    Transforms,
+    /// A batch's positions, gridize_bin's bins, the standardization (mean, 1 / std per channel) and the epoch's
+    /// (loss sum, correct count).
+    BatchPos,
+    BinEnd,
+    Binned,
+    Norm,
+    Tally,
 }
 
 /// One kernel launch of a plan.

@@ -137,6 +137,81 @@ pub fn gridize(p: &NnParams, bin_end: &[u32], binned: &[[f64; 4]], out: &mut [f6
         });
 }
 
+/// One point moved by a symmetry of the periodic square box, `tf` = (tx, ty, g, L) as in gather_augment.wgsl
+/// (the shader's `wrap_box` is Rust's `rem_euclid` with a guard against rounding up to L).
+pub fn augment_point(x: f64, y: f64, tf: &[f64; 4]) -> (f64, f64) {
+    let [tx, ty, g, box_l] = *tf;
+    let g = g as u32;
+    let wrap = |v: f64| {
+        let w = v.rem_euclid(box_l);
+        // rem_euclid may round up to box_l itself for tiny negative values
+        if w >= box_l {
+            0.0
+        } else {
+            w
+        }
+    };
+    let (x, y) = if g & 4 != 0 { (y, x) } else { (x, y) };
+    let x = if g & 1 != 0 { -x } else { x };
+    let y = if g & 2 != 0 { -y } else { y };
+    (wrap(x + tx), wrap(y + ty))
+}
+
+/// Twin of gather_augment.wgsl: sample s of the batch is set snapshot `order[p.step + s]`, moved by its `tf` row
+/// when `p.act` is 1; its positions go to `out_pos` [batch, n, 2] and its label to `labels`.
+pub fn gather_augment(
+    p: &NnParams,
+    set_pos: &[f64],
+    set_labels: &[u32],
+    order: &[u32],
+    tf: &[[f64; 4]],
+    out_pos: &mut [f64],
+    labels: &mut [u32],
+) {
+    let n = p.n_part as usize;
+    for s in 0..p.batch as usize {
+        let k = order[p.step as usize + s] as usize;
+        for i in 0..n {
+            let (x, y) = (set_pos[(k * n + i) * 2], set_pos[(k * n + i) * 2 + 1]);
+            let (x, y) = if p.act == 1 {
+                augment_point(x, y, &tf[k])
+            } else {
+                (x, y)
+            };
+            out_pos[(s * n + i) * 2] = x;
+            out_pos[(s * n + i) * 2 + 1] = y;
+        }
+        labels[s] = set_labels[k];
+    }
+}
+
+/// Twin of standardize.wgsl, in f32 as the images are f32 on both paths: x = (x - mean[c]) * inv_std[c].
+pub fn standardize(p: &NnParams, norm: &[f64], x: &mut [f64]) {
+    let gg = (p.h * p.w) as usize;
+    let nc = p.n_species as usize;
+    for (t, v) in x[..p.n as usize].iter_mut().enumerate() {
+        let c = (t / gg) % nc;
+        let (m, s) = (norm[2 * c] as f32, norm[2 * c + 1] as f32);
+        *v = ((*v as f32 - m) * s) as f64;
+    }
+}
+
+/// Twin of epoch_tally.wgsl: adds the batch's loss sum (in sample order) and its correct count to `tally`.
+pub fn epoch_tally(p: &NnParams, loss: &[f64], logits: &[f64], labels: &[u32], tally: &mut [f64]) {
+    let k_n = p.n_out as usize;
+    let b = p.batch as usize;
+    let sum: f64 = loss[..b].iter().sum();
+    let correct = (0..b)
+        .filter(|&s| {
+            let l = &logits[s * k_n..(s + 1) * k_n];
+            let best = (1..k_n).fold(0, |best, k| if l[k] > l[best] { k } else { best });
+            best == labels[s] as usize
+        })
+        .count();
+    tally[0] += sum;
+    tally[1] += correct as f64;
+}
+
 /// Twin of grid_sample.wgsl: periodic bilinear read of field [S, G, G] at positions [S, N, 2] into out [S, N].
 pub fn grid_sample(p: &NnParams, field: &[f64], pos: &[f64], out: &mut [f64]) {
     let g = p.h;

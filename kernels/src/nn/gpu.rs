@@ -32,6 +32,13 @@ pub struct Launch<'a> {
     pub bufs: Vec<&'a wgpu::Buffer>,
 }
 
+/// One launch with its bind group built (a network keeps its bind groups; see `GpuExec`).
+pub struct Bound<'a> {
+    pub kernel: &'static Kernel,
+    pub p: NnParams,
+    pub bind: &'a wgpu::BindGroup,
+}
+
 impl NnGpu {
     pub fn new(ctx: Arc<GpuContext>) -> Result<NnGpu> {
         let pipes = ALL
@@ -78,13 +85,45 @@ impl NnGpu {
         })
     }
 
-    /// Workgroups (x, y) for a launch; more than the per-dimension limit spills into y.
-    fn groups(&self, l: &Launch) -> Result<(u32, u32)> {
-        self.ctx.spill(l.kernel.name, l.kernel.workgroups(&l.p))
+    /// The bind group of one launch: the parameter slot at binding 0, then `bufs`.
+    pub fn bind(&self, kernel: &'static Kernel, bufs: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {
+        let (layout, _) = self.pipe(kernel)?;
+        if bufs.len() + 1 != kernel.bindings.len() {
+            return Err(KernelError::Input {
+                kernel: kernel.name.into(),
+                message: format!(
+                    "{} buffers bound, the kernel has {}",
+                    bufs.len(),
+                    kernel.bindings.len() - 1
+                ),
+            });
+        }
+        let mut entries: Vec<(&wgpu::Buffer, Option<u64>)> =
+            vec![(&self.params, Some(std::mem::size_of::<NnParams>() as u64))];
+        entries.extend(bufs.iter().map(|b| (*b, None)));
+        Ok(self.ctx.bind_layout(kernel.name, layout, &entries))
     }
 
     /// Runs the launches in order (one compute pass per 128 launches) and submits them.
     pub fn run(&self, launches: &[Launch]) -> Result<()> {
+        let binds = launches
+            .iter()
+            .map(|l| self.bind(l.kernel, &l.bufs))
+            .collect::<Result<Vec<_>>>()?;
+        let bound: Vec<Bound> = launches
+            .iter()
+            .zip(&binds)
+            .map(|(l, bind)| Bound {
+                kernel: l.kernel,
+                p: l.p,
+                bind,
+            })
+            .collect();
+        self.submit(&bound)
+    }
+
+    /// Runs launches whose bind groups are already built (see `bind`), in order, one compute pass per 128.
+    pub fn submit(&self, launches: &[Bound]) -> Result<()> {
         let _guard = self.submit.lock().unwrap_or_else(|p| p.into_inner());
         for chunk in launches.chunks(PARAM_SLOTS as usize) {
             let mut blob = vec![0u8; chunk.len() * PARAM_STRIDE as usize];
@@ -94,24 +133,6 @@ impl NnGpu {
                     .copy_from_slice(bytemuck::bytes_of(&l.p));
             }
             self.ctx.queue.write_buffer(&self.params, 0, &blob);
-            let mut binds = Vec::with_capacity(chunk.len());
-            for l in chunk {
-                let (layout, _) = self.pipe(l.kernel)?;
-                if l.bufs.len() + 1 != l.kernel.bindings.len() {
-                    return Err(KernelError::Input {
-                        kernel: l.kernel.name.into(),
-                        message: format!(
-                            "{} buffers bound, the kernel has {}",
-                            l.bufs.len(),
-                            l.kernel.bindings.len() - 1
-                        ),
-                    });
-                }
-                let mut entries: Vec<(&wgpu::Buffer, Option<u64>)> =
-                    vec![(&self.params, Some(std::mem::size_of::<NnParams>() as u64))];
-                entries.extend(l.bufs.iter().map(|b| (*b, None)));
-                binds.push(self.ctx.bind_layout(l.kernel.name, layout, &entries));
-            }
             let mut enc = self
                 .ctx
                 .device
@@ -121,13 +142,13 @@ impl NnGpu {
                     label: Some("nn"),
                     timestamp_writes: None,
                 });
-                for (i, (l, bind)) in chunk.iter().zip(&binds).enumerate() {
-                    let (x, y) = self.groups(l)?;
+                for (i, l) in chunk.iter().enumerate() {
+                    let (x, y) = self.ctx.spill(l.kernel.name, l.kernel.workgroups(&l.p))?;
                     if x == 0 {
                         continue;
                     }
                     pass.set_pipeline(&self.pipe(l.kernel)?.1);
-                    pass.set_bind_group(0, bind, &[(i as u64 * PARAM_STRIDE) as u32]);
+                    pass.set_bind_group(0, l.bind, &[(i as u64 * PARAM_STRIDE) as u32]);
                     pass.dispatch_workgroups(x, y, 1);
                 }
             }
@@ -161,10 +182,15 @@ impl NnGpu {
     }
 }
 
-/// The GPU's storage for a plan: one buffer per logical buffer.
+/// A plan op's bind group, by kernel and bound buffers.
+type BindKey = (&'static str, Vec<Buf>);
+
+/// The GPU's storage for a plan: one buffer per logical buffer, and the bind groups built for them, kept until a
+/// buffer is reallocated (a network's steps reuse them instead of building them per launch).
 pub struct GpuExec {
     pub nn: Arc<NnGpu>,
     pub bufs: HashMap<Buf, wgpu::Buffer>,
+    binds: HashMap<BindKey, wgpu::BindGroup>,
 }
 
 impl GpuExec {
@@ -172,6 +198,7 @@ impl GpuExec {
         GpuExec {
             nn,
             bufs: HashMap::new(),
+            binds: HashMap::new(),
         }
     }
 
@@ -183,6 +210,8 @@ impl GpuExec {
             .ctx
             .storage_zeroed(&format!("{b:?}"), len as u64 * 4);
         self.bufs.insert(b, buf);
+        // bind groups name buffers, not logical ones: those of the old buffer would bind it still
+        self.binds.retain(|(_, bufs), _| !bufs.contains(&b));
         Ok(())
     }
 
@@ -212,20 +241,35 @@ impl GpuExec {
         self.nn.read("nn", self.get(b)?, len)
     }
 
-    pub fn run(&self, plan: &[PlanOp]) -> Result<()> {
-        let mut launches = Vec::with_capacity(plan.len());
+    /// Runs a plan, building each op's bind group the first time its kernel meets its buffers.
+    pub fn run(&mut self, plan: &[PlanOp]) -> Result<()> {
         for op in plan {
-            let bufs = op
-                .bufs
-                .iter()
-                .map(|&b| self.get(b))
-                .collect::<Result<Vec<_>>>()?;
-            launches.push(Launch {
+            let key = (op.kernel.name, op.bufs.clone());
+            if !self.binds.contains_key(&key) {
+                let bufs = op
+                    .bufs
+                    .iter()
+                    .map(|&b| self.get(b))
+                    .collect::<Result<Vec<_>>>()?;
+                let bind = self.nn.bind(op.kernel, &bufs)?;
+                self.binds.insert(key, bind);
+            }
+        }
+        let mut bound = Vec::with_capacity(plan.len());
+        for op in plan {
+            let bind = self
+                .binds
+                .get(&(op.kernel.name, op.bufs.clone()))
+                .ok_or_else(|| KernelError::Input {
+                    kernel: op.kernel.name.into(),
+                    message: "bind group missing after it was built".into(),
+                })?;
+            bound.push(Bound {
                 kernel: op.kernel,
                 p: op.p,
-                bufs,
+                bind,
             });
         }
-        self.nn.run(&launches)
+        self.nn.submit(&bound)
     }
 }

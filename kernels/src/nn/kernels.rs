@@ -174,3 +174,31 @@ nn_kernel!(
     Threads(|p| p.batch as u64 * p.c_in as u64 * p.h as u64 * p.w as u64),
     Twin::Plan(|p, r, w, _| cpu::mean_pool_backward(p, r[0], &mut w[0]))
 );
+nn_kernel!(
+    GATHER_AUGMENT,
+    "gather_augment",
+    [
+        b("set_pos", R),
+        b("set_labels", R),
+        b("order", R),
+        b("tf", R),
+        b("out_pos", W),
+        b("labels", W)
+    ],
+    Threads(|p| p.batch as u64 * p.n_part as u64),
+    Twin::Host("nn::cpu::gather_augment")
+);
+nn_kernel!(
+    STANDARDIZE,
+    "standardize",
+    [b("norm", R), b("x", W)],
+    Threads(|p| p.n as u64),
+    Twin::Plan(|p, r, w, _| cpu::standardize(p, r[0], &mut w[0]))
+);
+nn_kernel!(
+    EPOCH_TALLY,
+    "epoch_tally",
+    [b("loss", R), b("logits", R), b("labels", R), b("tally", W)],
+    Threads(|_| 1),
+    Twin::Plan(|p, r, w, labels| cpu::epoch_tally(p, r[0], r[1], labels, &mut w[0]))
+);

@@ -16,8 +16,9 @@ pub use crate::kernel::NnParams;
 pub use common::{hash_u32, keep, Buf, PlanOp, DENSE_BATCH, MAX_MAPS, WG};
 pub use kernels::{
     ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
-    DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, GRADCAM, GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE,
-    MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
+    DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, EPOCH_TALLY, GATHER_AUGMENT, GRADCAM, GRIDIZE,
+    GRIDIZE_BIN, GRID_SAMPLE, MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
+    STANDARDIZE,
 };
 
 /// Gridization settings: grid size, Gaussian width and window, box side.
@@ -58,11 +59,12 @@ impl GridSpec {
                 self.grid, self.box_l, self.width
             ));
         }
-        if 2 * self.radius() + 1 > self.grid {
+        // in f64: a huge width must not overflow the pixel count
+        let across = 2.0 * (self.cutoff * self.width / self.pixel()).ceil() + 1.0;
+        if across.is_nan() || across > self.grid as f64 {
             return bad(format!(
-                "the Gaussian window ({} pixels across for width {} and cutoff {} widths) does not fit a {}-pixel \
-                 grid; use a larger grid or a smaller width",
-                2 * self.radius() + 1,
+                "the Gaussian window ({across} pixels across for width {} and cutoff {} widths) does not fit a \
+                 {}-pixel grid; use a larger grid or a smaller width",
                 self.width,
                 self.cutoff,
                 self.grid

@@ -5,7 +5,7 @@ use super::cpu::{self, CpuExec};
 use super::gpu::{GpuExec, Launch, NnGpu};
 use super::{
     forward_plan, gradcam_plan, train_plan, AdamSpec, Buf, GridSpec, Mode, NetSpec, NnParams,
-    GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE,
+    PlanOp, EPOCH_TALLY, GATHER_AUGMENT, GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE, STANDARDIZE,
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::Compute;
@@ -109,6 +109,52 @@ pub struct StepResult {
     pub logits: Vec<f64>,
 }
 
+/// A training set for [`Net::load_set`]: snapshots of `n` particles, gridized by `grid`, with the per-channel
+/// standardization the images get before the network (mean 0 and std 1 leave them as they are).
+pub struct TrainSet<'a> {
+    /// Positions [set, n, 2], interleaved (x, y), in [0, box_l).
+    pub positions: &'a [f64],
+    /// Species of each of the n particles (the image channel).
+    pub species: &'a [u32],
+    /// Class of each snapshot.
+    pub labels: &'a [u32],
+    pub grid: GridSpec,
+    /// Per channel (the network's input channels).
+    pub mean: &'a [f64],
+    pub std: &'a [f64],
+}
+
+/// The CPU twin's copy of the training set and its scratch (the GPU path keeps these in device buffers).
+#[derive(Default)]
+struct HostSet {
+    pos: Vec<f64>,
+    labels: Vec<u32>,
+    species: Vec<u32>,
+    order: Vec<u32>,
+    tf: Vec<[f64; 4]>,
+    batch_pos: Vec<f64>,
+    bin_end: Vec<u32>,
+    binned: Vec<[f64; 4]>,
+}
+
+/// What `load_set` recorded about the set on the backend.
+struct SetInfo {
+    size: usize,
+    n_part: usize,
+    grid: GridSpec,
+    /// The epoch's order length, and whether its transforms apply (`begin_epoch`).
+    order_len: usize,
+    augment: bool,
+    host: Option<Box<HostSet>>,
+}
+
+fn loaded(set: &mut Option<SetInfo>) -> Result<&mut SetInfo> {
+    set.as_mut().ok_or_else(|| KernelError::Input {
+        kernel: "gather_augment".into(),
+        message: "no training set loaded: call Net::load_set first".into(),
+    })
+}
+
 /// A network's parameters and work buffers on a backend.
 pub struct Net {
     pub spec: NetSpec,
@@ -117,6 +163,7 @@ pub struct Net {
     pub capacity: usize,
     /// Adam steps taken.
     pub t: u64,
+    set: Option<SetInfo>,
 }
 
 impl Net {
@@ -155,6 +202,7 @@ impl Net {
             exec,
             capacity,
             t: 0,
+            set: None,
         })
     }
 
@@ -283,6 +331,286 @@ impl Net {
     ) -> Result<Vec<(&'static str, f64)>> {
         let (_, plan) = self.step_plan(images, labels, seed, adam)?;
         self.exec.run_timed(&plan)
+    }
+
+    /// Keeps a training set on the backend for [`Net::train_set_step`]: on the GPU path the positions, labels
+    /// and species are uploaded once here, and every batch is gathered, augmented, gridized and standardized on
+    /// the device. Replaces any set loaded before.
+    pub fn load_set(&mut self, set: &TrainSet) -> Result<()> {
+        set.grid.check()?;
+        let ns = self.spec.in_channels;
+        let n = set.species.len();
+        let size = set.labels.len();
+        let bad = |message: String| KernelError::Input {
+            kernel: "gather_augment".into(),
+            message,
+        };
+        if n == 0 || size == 0 || set.positions.len() != size * n * 2 {
+            return Err(bad(format!(
+                "{} coordinates is not {size} snapshots of {n} particles",
+                set.positions.len()
+            )));
+        }
+        if set.grid.grid * set.grid.grid * ns != self.spec.act_len(0) {
+            return Err(bad(format!(
+                "images of {} channels of {}x{} pixels, the network takes {} values",
+                ns,
+                set.grid.grid,
+                set.grid.grid,
+                self.spec.act_len(0)
+            )));
+        }
+        if set.mean.len() != ns || set.std.len() != ns {
+            return Err(bad(format!(
+                "{} means and {} standard deviations for {ns} channels",
+                set.mean.len(),
+                set.std.len()
+            )));
+        }
+        if let Some(s) = set.species.iter().find(|&&s| s as usize >= ns) {
+            return Err(bad(format!("species {s} but {ns} channels")));
+        }
+        if let Some(l) = set
+            .labels
+            .iter()
+            .find(|&&l| l as usize >= self.spec.classes)
+        {
+            return Err(bad(format!("label {l} but {} classes", self.spec.classes)));
+        }
+        // gridize_bin carries particle indices in f32
+        if n >= 1 << 24 {
+            return Err(bad(format!(
+                "{n} particles; at most {} per snapshot",
+                (1 << 24) - 1
+            )));
+        }
+        let norm: Vec<f64> = set
+            .mean
+            .iter()
+            .zip(set.std)
+            .flat_map(|(&m, &s)| [m, 1.0 / s])
+            .collect();
+        let cap = self.capacity;
+        let keys = cap * (ns * set.grid.grid * set.grid.grid + 1);
+        let host = match &mut self.exec {
+            Exec::Cpu(e) => {
+                e.bufs.insert(Buf::Norm, norm);
+                e.bufs.insert(Buf::Tally, vec![0.0; 2]);
+                Some(Box::new(HostSet {
+                    pos: set.positions.to_vec(),
+                    labels: set.labels.to_vec(),
+                    species: set.species.to_vec(),
+                    batch_pos: vec![0.0; cap * n * 2],
+                    bin_end: vec![0; keys],
+                    binned: vec![[0.0; 4]; cap * n],
+                    ..HostSet::default()
+                }))
+            }
+            Exec::Gpu(e) => {
+                let pos: Vec<f32> = set.positions.iter().map(|&x| x as f32).collect();
+                let norm: Vec<f32> = norm.iter().map(|&x| x as f32).collect();
+                for (b, len) in [
+                    (Buf::SetPos, pos.len()),
+                    (Buf::SetLabels, size),
+                    (Buf::Species, n),
+                    (Buf::Order, size),
+                    (Buf::Transforms, size * 4),
+                    (Buf::BatchPos, cap * n * 2),
+                    (Buf::BinEnd, keys),
+                    (Buf::Binned, cap * n * 4),
+                    (Buf::Norm, norm.len()),
+                    (Buf::Tally, 2),
+                ] {
+                    e.alloc(b, len)?;
+                }
+                e.write(Buf::SetPos, &pos)?;
+                e.write(Buf::SetLabels, set.labels)?;
+                e.write(Buf::Species, set.species)?;
+                e.write(Buf::Norm, &norm)?;
+                None
+            }
+        };
+        self.set = Some(SetInfo {
+            size,
+            n_part: n,
+            grid: set.grid,
+            order_len: 0,
+            augment: false,
+            host,
+        });
+        Ok(())
+    }
+
+    /// Starts an epoch over the loaded set: `order` (set indices, the epoch's batches in turn) and, to augment,
+    /// one symmetry (tx, ty, g, L) per set snapshot (see gather_augment.wgsl). Zeroes the epoch's tally.
+    pub fn begin_epoch(&mut self, order: &[u32], transforms: Option<&[[f64; 4]]>) -> Result<()> {
+        let info = loaded(&mut self.set)?;
+        let size = info.size;
+        if order.len() > size || order.iter().any(|&k| k as usize >= size) {
+            return Err(KernelError::Input {
+                kernel: "gather_augment".into(),
+                message: format!("an order of {} indices into a set of {size}", order.len()),
+            });
+        }
+        if let Some(tf) = transforms {
+            if tf.len() != size
+                || tf
+                    .iter()
+                    .any(|t| !(0.0..8.0).contains(&t[2]) || t[3] <= 0.0)
+            {
+                return Err(KernelError::Input {
+                    kernel: "gather_augment".into(),
+                    message: format!(
+                        "{} transforms for a set of {size}; each (tx, ty, g in 0..8, L > 0)",
+                        tf.len()
+                    ),
+                });
+            }
+        }
+        info.order_len = order.len();
+        info.augment = transforms.is_some();
+        if let Some(h) = &mut info.host {
+            h.order = order.to_vec();
+            h.tf = transforms.map(<[_]>::to_vec).unwrap_or_default();
+        }
+        if let Exec::Gpu(e) = &mut self.exec {
+            e.write(Buf::Order, order)?;
+            if let Some(tf) = transforms {
+                let flat: Vec<f32> = tf.iter().flatten().map(|&x| x as f32).collect();
+                e.write(Buf::Transforms, &flat)?;
+            }
+        }
+        self.exec.write(Buf::Tally, &[0.0, 0.0])
+    }
+
+    /// The input stage of a batch of the set: positions `order[start..start + len]` gathered (and augmented),
+    /// gridized into the network's input and standardized. The GPU path returns its launches (nothing leaves the
+    /// device); the CPU twin runs its host twins here and returns the standardization to run with the plan.
+    fn set_input(&mut self, start: usize, len: usize) -> Result<Vec<PlanOp>> {
+        let capacity = self.capacity;
+        let ns = self.spec.in_channels;
+        let info = loaded(&mut self.set)?;
+        if len == 0 || len > capacity || start + len > info.order_len {
+            return Err(KernelError::Input {
+                kernel: "gather_augment".into(),
+                message: format!(
+                    "batch {start}..{} of an epoch order of {} (batches of 1..={capacity})",
+                    start + len,
+                    info.order_len
+                ),
+            });
+        }
+        let n = info.n_part;
+        let gp = info.grid.params(len, n, ns);
+        let gather = NnParams {
+            batch: len as u32,
+            n_part: n as u32,
+            step: start as u32,
+            act: u32::from(info.augment),
+            ..Default::default()
+        };
+        let standardize = PlanOp {
+            kernel: &STANDARDIZE,
+            p: NnParams {
+                n: (len * ns * gp.h as usize * gp.w as usize) as u32,
+                ..gp
+            },
+            bufs: vec![Buf::Norm, Buf::Act(0)],
+        };
+        match (&mut self.exec, &mut info.host) {
+            (Exec::Cpu(e), Some(h)) => {
+                let mut labels = vec![0u32; len];
+                cpu::gather_augment(
+                    &gather,
+                    &h.pos,
+                    &h.labels,
+                    &h.order,
+                    &h.tf,
+                    &mut h.batch_pos,
+                    &mut labels,
+                );
+                cpu::gridize_bin(&gp, &h.batch_pos, &h.species, &mut h.bin_end, &mut h.binned);
+                let act0 = e
+                    .bufs
+                    .get_mut(&Buf::Act(0))
+                    .ok_or_else(|| KernelError::Input {
+                        kernel: "gridize".into(),
+                        message: "no input buffer".into(),
+                    })?;
+                cpu::gridize(&gp, &h.bin_end, &h.binned, act0);
+                e.labels = labels;
+                Ok(vec![standardize])
+            }
+            _ => Ok(vec![
+                PlanOp {
+                    kernel: &GATHER_AUGMENT,
+                    p: gather,
+                    bufs: vec![
+                        Buf::SetPos,
+                        Buf::SetLabels,
+                        Buf::Order,
+                        Buf::Transforms,
+                        Buf::BatchPos,
+                        Buf::Labels,
+                    ],
+                },
+                PlanOp {
+                    kernel: &GRIDIZE_BIN,
+                    p: gp,
+                    bufs: vec![Buf::BatchPos, Buf::Species, Buf::BinEnd, Buf::Binned],
+                },
+                PlanOp {
+                    kernel: &GRIDIZE,
+                    p: gp,
+                    bufs: vec![Buf::BinEnd, Buf::Binned, Buf::Act(0)],
+                },
+                standardize,
+            ]),
+        }
+    }
+
+    /// The network's input for batch `order[start..start + len]` of the loaded set, as `train_set_step` feeds it
+    /// (for tests: the GPU path against the twin, the twin against the host's images).
+    pub fn set_images(&mut self, start: usize, len: usize) -> Result<Vec<f64>> {
+        let plan = self.set_input(start, len)?;
+        self.exec.run(&plan)?;
+        self.exec.read(Buf::Act(0), len * self.spec.act_len(0))
+    }
+
+    /// One training step on batch `order[start..start + len]` of the loaded set (see `begin_epoch`): input stage,
+    /// forward with dropout `seed`, backward, Adam, and the batch's loss and correct count added to the epoch's
+    /// tally. Nothing is read back.
+    pub fn train_set_step(
+        &mut self,
+        start: usize,
+        len: usize,
+        seed: u32,
+        adam: &AdamSpec,
+    ) -> Result<()> {
+        let mut plan = self.set_input(start, len)?;
+        self.t += 1;
+        plan.extend(train_plan(&self.spec, len, seed, adam, self.t));
+        plan.push(PlanOp {
+            kernel: &EPOCH_TALLY,
+            p: NnParams {
+                batch: len as u32,
+                n_out: self.spec.classes as u32,
+                ..Default::default()
+            },
+            bufs: vec![
+                Buf::Loss,
+                Buf::Act(self.spec.n_acts() - 1),
+                Buf::Labels,
+                Buf::Tally,
+            ],
+        });
+        self.exec.run(&plan)
+    }
+
+    /// The epoch's summed loss and number of correct predictions so far: one read.
+    pub fn epoch_tally(&self) -> Result<(f64, usize)> {
+        let t = self.exec.read(Buf::Tally, 2)?;
+        Ok((t[0], t[1].round() as usize))
     }
 
     /// Class scores [batch, classes] without dropout.

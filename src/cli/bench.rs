@@ -1,0 +1,71 @@
+//! The tables of `glasscam bench nn` and `bench analysis`: what the library's benches return, printed.
+
+use glasscam::analysis::bench::{BenchReport, BENCH_DENSITY};
+use glasscam::nn::bench::{KernelProfile, NnBench};
+
+/// The nn table (stdout) and each backend's per-kernel profile after it; a skipped GPU path goes to stderr.
+pub fn print_nn(b: &NnBench) {
+    if let Some(why) = &b.gpu_skipped {
+        eprintln!("bench nn: GPU path skipped: {why}");
+    }
+    let c = &b.cfg;
+    println!(
+        "nn bench: grid {} channels {} conv {:?} kernel {} hidden {} batch {}",
+        c.grid, b.channels, c.conv_channels, c.kernel, c.hidden, c.batch
+    );
+    println!(
+        "step: training steps on one fixed batch of images; train: from a training set on the backend \
+         ({} particles per snapshot, augmented, gridized and standardized per batch), as `train` runs",
+        b.particles
+    );
+    println!(
+        "{:<70} {:>14} {:>14} {:>16}",
+        "backend", "step img/s", "train img/s", "Grad-CAM img/s"
+    );
+    for r in &b.rows {
+        println!(
+            "{:<70} {:>14.1} {:>14.1} {:>16.1}",
+            r.backend, r.step_per_s, r.train_per_s, r.gradcam_per_s
+        );
+    }
+    for p in &b.profiles {
+        print_profile(p);
+    }
+}
+
+fn print_profile(p: &KernelProfile) {
+    let sum: f64 = p.kernels.iter().map(|e| e.1).sum();
+    println!(
+        "\nper-kernel time of one training step of {} images, {} (launches one at a time):",
+        p.batch, p.backend
+    );
+    println!("{:<26} {:>12} {:>8}", "kernel", "ms / step", "share");
+    for (name, t) in &p.kernels {
+        println!("{:<26} {:>12.3} {:>7.1}%", name, t * 1e3, 100.0 * t / sum);
+    }
+    println!("{:<26} {:>12.3} {:>7.1}%", "total", sum * 1e3, 100.0);
+}
+
+/// The analysis table: median and minimum per stage, then the all-core throughput.
+pub fn print_analysis(r: &BenchReport) {
+    println!(
+        "analysis bench: {} configurations of {} particles (density {BENCH_DENSITY}, seed {})",
+        r.n_configs, r.n_particles, r.seed
+    );
+    println!(
+        "{:<28} {:>10} {:>10}",
+        "stage (1 thread)", "median ms", "min ms"
+    );
+    for (name, med, min) in [
+        ("Voronoi (periodic)", r.voronoi_s, r.min_s[0]),
+        ("Tong-Tanaka", r.tong_tanaka_s, r.min_s[1]),
+        ("coarse-graining (2 fields)", r.coarse_grain_s, r.min_s[2]),
+        ("total", r.total_s, r.min_s[3]),
+    ] {
+        println!("{name:<28} {:>10.3} {:>10.3}", 1e3 * med, 1e3 * min);
+    }
+    println!(
+        "all cores ({} threads, full analyse_config incl. normalise + correlations): {:.1} configurations/s",
+        r.threads, r.configs_per_s
+    );
+}
