@@ -15,6 +15,40 @@ pub enum Format {
     LammpsData,
 }
 
+/// A name as it can stand in a header or column: names with a control character (a newline would end the
+/// line) are refused in both formats; in extended XYZ, a name with whitespace or `=` is quoted, and one with a
+/// quote or a backslash (which the format's readers, ours too, do not agree on) is refused. `column`: the name
+/// is a whitespace-separated column of the atom lines, so whitespace is refused too.
+fn safe_name(what: &str, name: &str, format: Format, column: bool) -> Result<String> {
+    let refuse = |why: &str| {
+        Err(Error::Input(format!(
+            "export: {what} {} {why}, so the file could not be read back; rename it (in the data set's \
+             manifest.json, or the system file it was simulated from)",
+            crate::import::quote(name)
+        )))
+    };
+    if name.is_empty() {
+        return refuse("is empty");
+    }
+    if name.chars().any(char::is_control) {
+        return refuse("holds a control character such as a newline");
+    }
+    if format == Format::LammpsData {
+        return Ok(name.to_string());
+    }
+    if column && name.chars().any(char::is_whitespace) {
+        return refuse("holds whitespace and names a column of the atom lines");
+    }
+    if name.contains(['"', '\\']) {
+        return refuse("holds a quote or a backslash, which an extended XYZ header cannot carry");
+    }
+    Ok(if name.contains(|c: char| c.is_whitespace() || c == '=') {
+        format!("\"{name}\"")
+    } else {
+        name.to_string()
+    })
+}
+
 /// Formats snapshot `k` of `ds`.
 pub fn format_snapshot(ds: &Dataset, k: usize, format: Format) -> Result<String> {
     if k >= ds.n_snapshots() {
@@ -30,6 +64,12 @@ pub fn format_snapshot(ds: &Dataset, k: usize, format: Format) -> Result<String>
     let l = ds.box_l();
     let pos = ds.snapshot(k);
     let n = ds.n_particles();
+    let system = safe_name("the system name", &sys.name, format, false)?;
+    let names = sys
+        .species
+        .iter()
+        .map(|sp| safe_name("the species name", &sp.name, format, true))
+        .collect::<Result<Vec<String>>>()?;
     let mut s = String::with_capacity(n * 48);
     match format {
         Format::Xyz => {
@@ -38,19 +78,19 @@ pub fn format_snapshot(ds: &Dataset, k: usize, format: Format) -> Result<String>
                 s,
                 "Lattice=\"{l:.10} 0.0 0.0 0.0 {l:.10} 0.0 0.0 0.0 1.0\" Properties=species:S:1:pos:R:3 \
                  pbc=\"T T F\" system={} replica={} class={} step={} target_T={} kinetic_T={:.6} pe_per_particle={:.8}",
-                sys.name, meta.replica, meta.class, meta.step, meta.target_t, meta.kinetic_t, meta.pe_per_particle
+                system, meta.replica, meta.class, meta.step, meta.target_t, meta.kinetic_t, meta.pe_per_particle
             );
             for i in 0..n {
-                let name = &sys.species[ds.species[i] as usize].name;
+                let name = &names[ds.species[i] as usize];
                 let _ = writeln!(s, "{name} {:.10} {:.10} 0.0", pos[2 * i], pos[2 * i + 1]);
             }
         }
         Format::LammpsData => {
             let _ = writeln!(
                 s,
-                "glasscam snapshot {k} of {} (system {}, replica {}, {} at target T {})\n",
-                ds.dir.display(),
-                sys.name,
+                "glasscam snapshot {k} of {} (system {system}, replica {}, {} at target T {})\n",
+                // a path may hold any character but a NUL: this line is a comment, keep it one line
+                ds.dir.display().to_string().replace(char::is_control, "?"),
                 meta.replica,
                 meta.class,
                 meta.target_t
@@ -61,8 +101,8 @@ pub fn format_snapshot(ds: &Dataset, k: usize, format: Format) -> Result<String>
                 "0.0 {l:.10} xlo xhi\n0.0 {l:.10} ylo yhi\n-0.5 0.5 zlo zhi\n"
             );
             let _ = writeln!(s, "Masses\n");
-            for (t, sp) in sys.species.iter().enumerate() {
-                let _ = writeln!(s, "{} {}  # {}", t + 1, sp.mass, sp.name);
+            for (t, (sp, name)) in sys.species.iter().zip(&names).enumerate() {
+                let _ = writeln!(s, "{} {}  # {name}", t + 1, sp.mass);
             }
             let _ = writeln!(s, "\nAtoms # atomic\n");
             for i in 0..n {

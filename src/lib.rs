@@ -10,6 +10,7 @@ pub mod export;
 pub mod gnn;
 pub mod import;
 pub mod init;
+pub mod landscape;
 pub mod minimize;
 pub mod nn;
 pub mod npy;

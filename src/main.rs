@@ -74,6 +74,9 @@ enum Command {
     Propensity(cli::propensity::PropensityArgs),
     /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
     Minimize(MinimizeArgs),
+    /// A liquid-vs-glass task (a data set `train` reads) from ramp points of one or two data sets, or a preset's
+    /// tasks (`--preset swanson`: Swanson et al.'s six and a null task, plus the E_IS(T) landscape).
+    Task(cli::task::TaskArgs),
 }
 
 #[derive(Args)]
@@ -231,6 +234,8 @@ enum BenchWhat {
         #[arg(long, default_value_t = 200)]
         iters: u32,
     },
+    /// Graph network training and attention graphs/s on the CPU (f32 path, f64 twin), beside PyTorch with --torch.
+    Gnn(cli::gnn::BenchGnnArgs),
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long)]
@@ -530,6 +535,7 @@ fn main() {
                 glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
                     .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
             }),
+            BenchWhat::Gnn(args) => cli::gnn::bench(&args),
             BenchWhat::Propensity {
                 backend,
                 replicas,
@@ -552,6 +558,7 @@ fn main() {
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
         Command::Minimize(a) => minimize(a),
+        Command::Task(a) => cli::task::task(&a),
     };
     if let Err(e) = result {
         match e {

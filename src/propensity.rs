@@ -2,7 +2,9 @@
 //! replicas of one batched simulation), unwrapped displacements, cage-relative squared displacements with cages
 //! from the t = 0 Voronoi neighbours, the propensity Delta_i(t) and delta(t).
 
-use glasscam_kernels::md::{Advance, Failure, MdBackend, MdSetup, Replicas, Segment, Thermo};
+use glasscam_kernels::md::{
+    Advance, Cages, Failure, MdBackend, MdSetup, Replicas, Segment, Thermo,
+};
 use std::path::Path;
 
 use glasscam_kernels::Compute;
@@ -226,6 +228,7 @@ pub fn run_ensemble(
             });
         }
     }
+    let cage_set = Cages::new(pos0, cages)?;
     let chunk = crate::protocol::default_chunk(compute, setup, total);
     let samples = sample_steps(cfg.steps, cfg.samples);
     let mut sum = vec![vec![vec![0.0; n]; samples.len()]; cfg.temps.len()];
@@ -247,7 +250,9 @@ pub fn run_ensemble(
         let part = reps.slice(lo..hi);
         let mut md: Box<dyn MdBackend> = crate::protocol::md_backend(compute, setup)?;
         md.upload(&part)?;
-        let mut per_sample: Vec<Replicas> = Vec::with_capacity(samples.len());
+        // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
+        // state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
+        let mut per_sample: Vec<Vec<f64>> = Vec::with_capacity(samples.len());
         let mut done = 0u64;
         for &target in &samples {
             let t0 = std::time::Instant::now();
@@ -257,15 +262,14 @@ pub fn run_ensemble(
                 step0: done,
                 steps: target - done,
             })?;
-            let state = md.download()?;
+            per_sample.push(md.crsd(&cage_set)?);
             md_seconds += t0.elapsed().as_secs_f64();
             ctx.observer
                 .event(Event::Advance((target - done) * (hi - lo) as u64));
             done = target;
-            per_sample.push(state);
             ctx.cancel.check()?;
         }
-        let last = per_sample.last().expect("at least one sample");
+        let last = md.download()?;
         for k in 0..hi - lo {
             let r = lo + k;
             let (ti, s) = (r / cfg.runs, r % cfg.runs);
@@ -277,14 +281,8 @@ pub fn run_ensemble(
                 continue;
             }
             ok_runs[ti] += 1;
-            for (si, state) in per_sample.iter().enumerate() {
-                let d = unwrapped_displacement(
-                    pos0,
-                    &state.pos[k * n..(k + 1) * n],
-                    &state.img[k * n..(k + 1) * n],
-                    setup.box_l,
-                );
-                for (acc, x) in sum[ti][si].iter_mut().zip(crsd(&d, cages)) {
+            for (si, c) in per_sample.iter().enumerate() {
+                for (acc, x) in sum[ti][si].iter_mut().zip(&c[k * n..(k + 1) * n]) {
                     *acc += x;
                 }
             }

@@ -52,6 +52,13 @@ pub fn ramp_temps(t_start: f64, t_glass: f64, k: usize) -> Result<Vec<f64>> {
         .collect())
 }
 
+/// A temperature for messages: at most 6 decimals, no float noise (1.61, not 1.6099999999999999).
+pub fn fmt_t(t: f64) -> String {
+    let s = format!("{t:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
 /// Which snapshots of a data set form a class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "by", content = "value")]
@@ -68,7 +75,7 @@ impl std::fmt::Display for Pick {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Pick::Own => f.write_str("own class"),
-            Pick::Temperature(t) => write!(f, "T={t}"),
+            Pick::Temperature(t) => write!(f, "T={}", fmt_t(*t)),
             Pick::Point(k) => write!(f, "k={k}"),
         }
     }
@@ -272,10 +279,12 @@ impl RampData {
         };
         let range = || {
             format!(
-                "{} has {} ramp points, k = 1..{} (T = {hi} .. {lo})",
+                "{} has {} ramp points, k = 1..{} (T = {} .. {})",
                 self.dir().display(),
                 pts.len(),
-                pts.len()
+                pts.len(),
+                fmt_t(hi),
+                fmt_t(lo)
             )
         };
         match *pick {
@@ -293,8 +302,11 @@ impl RampData {
                 let top = self.t_top().max(hi);
                 if !(t >= lo - T_EPS && t <= top + T_EPS) {
                     return Err(Error::Input(format!(
-                        "T={t} lies outside the ramp: {}, cooled from T = {top}; pick T between {lo} and {top}",
-                        range()
+                        "T={t} lies outside the ramp: {}, cooled from T = {}; pick T between {} and {}",
+                        range(),
+                        fmt_t(top),
+                        fmt_t(lo),
+                        fmt_t(top)
                     )));
                 }
                 let best = pts
@@ -317,7 +329,7 @@ impl RampData {
         if indices.is_empty() {
             let what = match point {
                 None => format!("no {class} snapshots"),
-                Some(t) => format!("no snapshots at T = {t}"),
+                Some(t) => format!("no snapshots at T = {}", fmt_t(t)),
             };
             return Err(Error::Input(format!(
                 "the {class} class is empty: {} has {what}; pick a ramp point with :T=x or :k=i, or another data set",
@@ -539,7 +551,7 @@ pub fn build_task(
                 glass.1,
                 shared.len(),
                 ls.dir().display(),
-                ls.data.manifest.snapshots[k].target_t
+                fmt_t(ls.data.manifest.snapshots[k].target_t)
             )));
         }
     } else {

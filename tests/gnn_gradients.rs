@@ -298,3 +298,29 @@ fn per_graph_attention_does_not_depend_on_the_batch_but_batch_attention_does() {
         assert_eq!(d < 1e-12, same, "{att:?}: difference {d}");
     }
 }
+
+#[test]
+fn f32_forward_and_gradients_match_the_f64_twin() {
+    // the training path runs in f32 (gnn::train::to_f32); it must compute the f64 twin's network
+    let (b, _, _) = batch(40, 4, 16);
+    let labels = [1u32, 0];
+    let s = spec(Attention::Graph, 0.1);
+    let params = Rng(17).vec_f64(s.n_params(), -0.5, 0.5);
+    let p32: Vec<f32> = params.iter().map(|&x| x as f32).collect();
+    let (l64, g64, f64w) = loss_and_grads(&s, &params, &b, &labels, Some(3));
+    let (l32, g32, f32w) = loss_and_grads(&s, &p32, &b, &labels, Some(3));
+    let tol = Tolerance {
+        abs: 1e-4,
+        rel: 1e-4,
+    };
+    let up = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    assert_close("logits", &up(&f32w.logits), &f64w.logits, tol);
+    assert_close(
+        "attention",
+        &up(f32w.last_attention()),
+        f64w.last_attention(),
+        tol,
+    );
+    assert!((l32 - l64).abs() < 1e-5, "loss f32 {l32} f64 {l64}");
+    assert_close("gradients", &up(&g32), &g64, tol);
+}

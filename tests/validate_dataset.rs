@@ -132,7 +132,6 @@ fn counts_near_two_to_the_64_give_a_message_not_an_overflow() {
         format!(
             "data set {}: manifest.json field `system`: the species counts add up to more than 268435456 \
              particles; give counts of a system that fits in memory",
-
             dir.display()
         )
     );

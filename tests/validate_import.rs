@@ -8,7 +8,7 @@ use std::path::Path;
 use glasscam::import::{
     parse_lammps_dump, parse_xyz, read_lammps_dump, read_xyz, Imported, SpeciesMap,
 };
-use glasscam::system::SystemDef;
+use glasscam::system::{SystemDef, MAX_PARTICLES};
 
 fn map() -> SpeciesMap {
     SpeciesMap::new(&SystemDef::abm(), None).expect("map")
@@ -79,8 +79,10 @@ fn atom_counts_near_two_to_the_64_are_refused_without_a_panic() {
     let p = Path::new("n.xyz");
     assert_eq!(
         messages(&parse_xyz("18446744073709551615\nLattice=\"1 0 0 0 1 0 0 0 1\"\n", p, &map())),
-        ["n.xyz: frame 0 (line 1): atom count 18446744073709551615 is above the limit of 100000000 atoms; frames \
-          after this are not read"]
+        [format!(
+            "n.xyz: frame 0 (line 1): atom count 18446744073709551615 is above the limit of {MAX_PARTICLES} \
+             atoms; frames after this are not read"
+        )]
     );
     assert_eq!(
         messages(&parse_xyz("18446744073709551616\n", p, &map())),
@@ -91,7 +93,9 @@ fn atom_counts_near_two_to_the_64_are_refused_without_a_panic() {
                 1\n0 1\nITEM: ATOMS id type x y z\n";
     assert_eq!(
         messages(&parse_lammps_dump(dump, Path::new("n.dump"), &map())),
-        ["n.dump: frame 0 (line 4): number of atoms 18446744073709551615 is above the limit of 100000000"]
+        [format!(
+            "n.dump: frame 0 (line 4): number of atoms 18446744073709551615 is above the limit of {MAX_PARTICLES}"
+        )]
     );
 }
 
@@ -132,4 +136,81 @@ fn a_one_gigabyte_line_is_refused_after_reading_one_mebibyte() {
           this are not read"]
     );
     assert!(counted.get() < 2 << 20, "read {} bytes", counted.get());
+}
+
+mod export {
+    use super::*;
+    use glasscam::dataset::Dataset;
+    use glasscam::export::{format_snapshot, Format};
+
+    fn dataset(dir: &Path) -> Dataset {
+        glasscam::nn::data::write_synthetic(dir, 2, 4, 5.0, 0.3, 1).expect("data");
+        Dataset::load(dir).expect("load")
+    }
+
+    #[test]
+    fn exported_xyz_with_an_awkward_name_reads_back() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut ds = dataset(tmp.path());
+        ds.manifest.system.name = "my glass (A=1) Lattice=3".into();
+        let text = format_snapshot(&ds, 1, Format::Xyz).expect("export");
+        assert!(
+            text.contains(" system=\"my glass (A=1) Lattice=3\" "),
+            "{}",
+            text.lines().nth(1).unwrap_or("")
+        );
+        let map = SpeciesMap::new(&ds.manifest.system, None).expect("map");
+        let got = parse_xyz(&text, Path::new("s.xyz"), &map);
+        assert!(got.errors.is_empty(), "{:?}", messages(&got));
+        let f = &got.frames[0];
+        assert_eq!(f.box_l, [ds.box_l(), ds.box_l()]);
+        assert_eq!(f.species, ds.species);
+        for (a, b) in f.positions.iter().zip(ds.snapshot(1)) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn names_that_would_break_the_file_are_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ds = dataset(tmp.path());
+        let refused = |name: &str, species: bool, format: Format| {
+            let mut d = ds.clone();
+            if species {
+                d.manifest.system.species[0].name = name.into();
+            } else {
+                d.manifest.system.name = name.into();
+            }
+            format_snapshot(&d, 0, format)
+                .expect_err("unsafe name")
+                .to_string()
+        };
+        let tail = "so the file could not be read back; rename it (in the data set's manifest.json, or the system \
+                    file it was simulated from)";
+        assert_eq!(
+            refused("two\nlines", false, Format::Xyz),
+            format!("export: the system name `two\\nlines` holds a control character such as a newline, {tail}")
+        );
+        assert_eq!(
+            refused("two\nlines", false, Format::LammpsData),
+            format!("export: the system name `two\\nlines` holds a control character such as a newline, {tail}")
+        );
+        assert_eq!(
+            refused("x Lattice=\"1 0 0 0 1 0 0 0 1\"", false, Format::Xyz),
+            format!(
+                "export: the system name `x Lattice=\\\"1 0 0 0 1 0 0 0 1\\\"` holds a quote or a backslash, which \
+                 an extended XYZ header cannot carry, {tail}"
+            )
+        );
+        assert_eq!(
+            refused("A B", true, Format::Xyz),
+            format!("export: the species name `A B` holds whitespace and names a column of the atom lines, {tail}")
+        );
+        // a LAMMPS data file names species only in a comment: whitespace is fine there
+        let mut d = ds.clone();
+        d.manifest.system.species[0].name = "big A".into();
+        assert!(format_snapshot(&d, 0, Format::LammpsData)
+            .expect("lammps data")
+            .contains("# big A"));
+    }
 }

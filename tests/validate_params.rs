@@ -131,7 +131,7 @@ fn system_temperatures_and_counts_are_checked() {
         .replace("count = 35", "count = 2");
     assert_eq!(
         SystemDef::from_toml(&huge, "s.toml").unwrap_err().to_string(),
-        "s.toml: the species counts add up to more than 100000000 particles; give counts of a system that fits \
+        "s.toml: the species counts add up to more than 268435456 particles; give counts of a system that fits \
          in memory"
     );
 }
@@ -303,7 +303,7 @@ mod training {
     use glasscam::kernels::Compute;
     use glasscam::nn::config::ModelConfig;
     use glasscam::nn::data::write_synthetic;
-    use glasscam::nn::train;
+    use glasscam::nn::{select_snapshots, train, Covered, ReplicaSet};
 
     /// The quick network on a 16-pixel grid: trains in well under a second.
     fn cfg() -> ModelConfig {
@@ -366,6 +366,39 @@ mod training {
                 && e.ends_with(
                     "does not fit a 16-pixel grid; use a larger grid or a smaller width"
                 ),
+            "{e}"
+        );
+        // Grad-CAM's snapshot selection says what is wrong for the split it was given
+        let t =
+            train::train(&data, &cfg(), &Compute::Cpu, glasscam::events::quiet()).expect("train");
+        let mut liquids = data.clone();
+        for m in &mut liquids.manifest.snapshots {
+            m.label = 0;
+            m.class = "liquid".into();
+        }
+        let e = select_snapshots(&liquids, &t.file, Covered::Glass, ReplicaSet::All)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "data set {}: the data set holds no glass snapshots; choose --configs glass, liquid or both to \
+                 match what it holds",
+                dir.display()
+            )
+        );
+        let mut others = data.clone();
+        for m in &mut others.manifest.snapshots {
+            m.replica += 1000;
+        }
+        let e = select_snapshots(&others, &t.file, Covered::Glass, ReplicaSet::Test)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                "...): the data set is not the one the model was trained on, or holds other replicas; use --split \
+                 all to explain every snapshot"
+            ),
             "{e}"
         );
         // a tiny Adam eps divides by an underflowed second moment, an absurd lr overflows the weights

@@ -22,7 +22,7 @@ pub use crate::gnn::kernels::{
     GNN_REVERSE_SUB, GNN_SEGMENT_MEAN, GNN_SEGMENT_SOFTMAX, GNN_SEGMENT_SUM,
 };
 pub use crate::kernel::{Bind, Dispatch, Family, HostStruct, Kernel, Reads, Twin};
-pub use crate::md::kernels::{MD_BINDINGS, MD_FIRE, MD_FIRE_BINDINGS, MD_FORCES, MD_STEP};
+pub use crate::md::kernels::{MD_BINDINGS, MD_CRSD, MD_FIRE, MD_FIRE_BINDINGS, MD_FORCES, MD_STEP};
 pub use crate::nn::kernels::{
     ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
     DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, EPOCH_TALLY, GATHER_AUGMENT, GRADCAM, GRIDIZE,
@@ -35,6 +35,7 @@ pub const ALL: &[&Kernel] = &[
     &MD_FORCES,
     &MD_STEP,
     &MD_FIRE,
+    &MD_CRSD,
     &GRIDIZE_BIN,
     &GRIDIZE,
     &GRID_SAMPLE,

@@ -33,12 +33,12 @@ fn plot_err(path: &Path) -> impl Fn(String) -> Error + '_ {
     }
 }
 
-fn s<E: std::fmt::Display>(e: E) -> String {
+pub(crate) fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
 /// A figure that can be drawn on any plotters backend (PNG and SVG are distinct types).
-trait Figure {
+pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(
         &self,
         root: &DrawingArea<DB, Shift>,
@@ -46,7 +46,7 @@ trait Figure {
 }
 
 /// Draws `fig` into `stem.png` and `stem.svg`; returns both paths.
-fn both<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<Vec<PathBuf>> {
+pub(crate) fn both<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<Vec<PathBuf>> {
     register_font();
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");

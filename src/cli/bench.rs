@@ -6,7 +6,7 @@ use glasscam::nn::bench::{KernelProfile, NnBench};
 /// The nn table (stdout) and each backend's per-kernel profile after it; a skipped GPU path goes to stderr.
 pub fn print_nn(b: &NnBench) {
     if let Some(why) = &b.gpu_skipped {
-        eprintln!("bench nn: GPU path skipped: {why}");
+        eprintln!("bench nn: {why}");
     }
     let c = &b.cfg;
     println!(

@@ -108,3 +108,200 @@ pub fn attention(a: &AttentionArgs, ctx: Ctx) -> glasscam::Result<()> {
     );
     Ok(())
 }
+
+/// `glasscam bench gnn`
+#[derive(Args, Debug, Clone)]
+pub struct BenchGnnArgs {
+    /// Data set whose labelled snapshots are the graphs; without it, random 2000-particle configurations.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// MPNN model file (TOML, as `train --arch mpnn --model`) [default: the quick network, presets/quick-mpnn.toml].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// A trained model directory: its network and weights; the export then also holds its logits on the graphs.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Graphs in the benchmark set.
+    #[arg(long, default_value_t = 16)]
+    pub graphs: usize,
+    /// Seconds of timing per row and round.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Rounds (0: only write the export); with --torch, ours and PyTorch's alternate within each round.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
+    /// benches/torch_mpnn.py: times the same network in PyTorch on the same graphs (python3 with torch).
+    #[arg(long)]
+    pub torch: Option<PathBuf>,
+    /// PyTorch's thread count (--threads of the script) [default: torch's own, the core count]. On a loaded
+    /// machine torch's OpenMP threads spin against each other: measured here 16x slower with 2 threads than 1.
+    #[arg(long)]
+    pub torch_threads: Option<usize>,
+    /// Also time the f64 reference twin.
+    #[arg(long)]
+    pub f64: bool,
+    /// Where the graphs (and logits) are written for the PyTorch script [default: a temporary directory].
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+struct TorchRow {
+    what: String,
+    graphs: usize,
+    seconds: f64,
+}
+
+pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
+    use glasscam::gnn::bench::{bench_graphs, export, time_attention, time_train};
+    use glasscam::gnn::model;
+    let model = a.model.as_ref().map(|m| model::load(m)).transpose()?;
+    let cfg = match (&model, &a.config) {
+        (Some((file, _)), _) => file.config.clone(),
+        (None, Some(p)) => MpnnConfig::from_file(p)?,
+        (None, None) => MpnnConfig::quick(),
+    };
+    let data = a.data.as_ref().map(|d| Dataset::load(d)).transpose()?;
+    let g = bench_graphs(data.as_ref(), &cfg, a.graphs)?;
+    let spec = match &model {
+        Some((file, _)) => file.spec(),
+        None => cfg.spec(g.n_species, glasscam::gnn::train::dist_stats(&g.graphs)),
+    };
+    spec.check()?;
+    let edges: usize = g.graphs.iter().map(|x| x.n_edges()).sum();
+    println!(
+        "{} graphs from {} ({:.0} edges each), hidden {}, depth {}, attention {:?}, batch {}, {} rayon threads",
+        g.graphs.len(),
+        g.source,
+        edges as f64 / g.graphs.len().max(1) as f64,
+        spec.hidden,
+        spec.depth,
+        spec.attention,
+        cfg.batch,
+        rayon::current_num_threads()
+    );
+    let dir = match (&a.export, &a.torch) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(_)) => {
+            Some(std::env::temp_dir().join(format!("glasscam-bench-gnn-{}", std::process::id())))
+        }
+        (None, None) => None,
+    };
+    if let Some(dir) = &dir {
+        let logits = model.as_ref().map(|(_, params)| {
+            let l32 = glasscam::gnn::train::predict(&spec, params, &g.graphs, cfg.batch);
+            let b =
+                glasscam::kernels::gnn::GraphBatch::concat(&g.graphs.iter().collect::<Vec<_>>());
+            let l64 = glasscam::kernels::gnn::net::forward(&spec, params, &b, None).logits;
+            (l32, l64)
+        });
+        export(
+            dir,
+            &spec,
+            cfg.batch,
+            &g,
+            logits.as_ref().map(|(x, y)| (&x[..], &y[..])),
+        )?;
+        println!("graphs written to {}", dir.display());
+    }
+    println!(
+        "{:<6} {:<12} {:<10} {:>7} {:>8} {:>9} {:>10}",
+        "round", "backend", "what", "graphs", "seconds", "graphs/s", "vs torch"
+    );
+    let mut ours: Vec<(String, f64)> = Vec::new();
+    let mut theirs: Vec<(String, f64)> = Vec::new();
+    let line = |round: usize, backend: &str, what: &str, n: usize, s: f64, vs: String| {
+        println!(
+            "{round:<6} {backend:<12} {what:<10} {n:>7} {s:>8.2} {:>9.2} {vs:>10}",
+            n as f64 / s.max(1e-12)
+        );
+    };
+    for round in 1..=a.rounds {
+        let mut rows = vec![
+            (
+                "cpu f32",
+                "train",
+                time_train::<f32>(&spec, &g, cfg.batch, a.seconds),
+            ),
+            (
+                "cpu f32",
+                "attention",
+                time_attention::<f32>(&spec, &g, cfg.batch, a.seconds),
+            ),
+        ];
+        if a.f64 {
+            rows.push((
+                "cpu f64",
+                "train",
+                time_train::<f64>(&spec, &g, cfg.batch, a.seconds),
+            ));
+            rows.push((
+                "cpu f64",
+                "attention",
+                time_attention::<f64>(&spec, &g, cfg.batch, a.seconds),
+            ));
+        }
+        let mut torch_rate = std::collections::BTreeMap::new();
+        if let (Some(script), Some(dir)) = (&a.torch, &dir) {
+            let json = dir.join(format!("torch-{round}.json"));
+            let mut cmd = std::process::Command::new("python3");
+            if let Some(t) = a.torch_threads {
+                cmd.arg(script).arg("--threads").arg(t.to_string());
+            } else {
+                cmd.arg(script);
+            }
+            let status = cmd
+                .arg("--graphs")
+                .arg(dir)
+                .arg("--seconds")
+                .arg(a.seconds.to_string())
+                .arg("--json")
+                .arg(&json)
+                .status()
+                .map_err(|e| {
+                    glasscam::Error::Input(format!("cannot run python3 {}: {e}", script.display()))
+                })?;
+            if !status.success() {
+                return Err(glasscam::Error::Input(format!(
+                    "python3 {} failed ({status}); it needs torch",
+                    script.display()
+                )));
+            }
+            let text = std::fs::read_to_string(&json)
+                .map_err(|e| glasscam::Error::Input(format!("{}: {e}", json.display())))?;
+            let trs: Vec<TorchRow> = serde_json::from_str(&text)
+                .map_err(|e| glasscam::Error::Input(format!("{}: {e}", json.display())))?;
+            for t in trs {
+                line(round, "torch", &t.what, t.graphs, t.seconds, String::new());
+                let rate = t.graphs as f64 / t.seconds.max(1e-12);
+                torch_rate.insert(t.what.clone(), rate);
+                theirs.push((t.what, rate));
+            }
+        }
+        for (backend, what, (n, s)) in rows.drain(..) {
+            let rate = n as f64 / s.max(1e-12);
+            let vs = torch_rate
+                .get(what)
+                .map_or(String::new(), |t| format!("{:.2}x", rate / t));
+            line(round, backend, what, n, s, vs);
+            if backend == "cpu f32" {
+                ours.push((what.to_string(), rate));
+            }
+        }
+    }
+    if !theirs.is_empty() {
+        for what in ["train", "attention"] {
+            let mean = |v: &[(String, f64)]| {
+                let x: Vec<f64> = v.iter().filter(|r| r.0 == what).map(|r| r.1).collect();
+                x.iter().sum::<f64>() / x.len().max(1) as f64
+            };
+            println!(
+                "{what}: cpu f32 {:.2} graphs/s, torch {:.2} graphs/s, ratio {:.2}x (means over rounds)",
+                mean(&ours),
+                mean(&theirs),
+                mean(&ours) / mean(&theirs)
+            );
+        }
+    }
+    Ok(())
+}

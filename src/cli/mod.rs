@@ -9,6 +9,7 @@ pub mod propensity;
 pub mod render;
 pub mod reproduce;
 pub mod signals;
+pub mod task;
 
 use glasscam::kernels::{BackendChoice, Compute};
 

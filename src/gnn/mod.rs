@@ -5,6 +5,7 @@
 //! `config.json` (`MpnnModelFile`) and `metrics.json` (the CNN's `Metrics`).
 
 pub mod attention;
+pub mod bench;
 pub mod config;
 pub mod graph;
 pub mod model;

@@ -177,6 +177,18 @@ pub fn profile_backend(
     Ok(totals)
 }
 
+/// Why `bench nn` times only the CPU twin, and what to do for the GPU path (`bench nn` always times the CPU
+/// twin and has no `--backend`).
+pub fn gpu_skip_reason(e: &glasscam_kernels::KernelError) -> String {
+    match e {
+        glasscam_kernels::KernelError::NoAdapter => "no GPU adapter found, so only the CPU twin is timed; to \
+            time the GPU path too, install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers \
+            libvulkan1` gives the software one)"
+            .into(),
+        other => format!("the GPU path could not start ({other}), so only the CPU twin is timed"),
+    }
+}
+
 /// Training and Grad-CAM samples/s of the CPU twin and (when an adapter exists) the GPU path, for a network of
 /// `cfg` on `channels`-channel images; `cpu_steps` and `gpu_steps` timed batches each. With `profile`, each
 /// backend's per-kernel times of a training step too.
@@ -195,7 +207,7 @@ pub fn bench_nn(
     match shared_context() {
         Ok(ctx) if gpu_steps > 0 => backends.push((Compute::Gpu(ctx), gpu_steps)),
         Ok(_) => {}
-        Err(e) => gpu_skipped = Some(e.to_string()),
+        Err(e) => gpu_skipped = Some(gpu_skip_reason(&e)),
     }
     let mut rows = Vec::new();
     let mut profiles = Vec::new();
@@ -217,4 +229,18 @@ pub fn bench_nn(
         profiles,
         gpu_skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_gpu_says_what_to_do_without_a_flag_bench_nn_lacks() {
+        let line = super::gpu_skip_reason(&glasscam_kernels::KernelError::NoAdapter);
+        assert_eq!(
+            line,
+            "no GPU adapter found, so only the CPU twin is timed; to time the GPU path too, install a Vulkan \
+             driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` gives the software one)"
+        );
+        assert!(!line.contains("--backend"));
+    }
 }

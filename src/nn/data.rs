@@ -140,28 +140,6 @@ pub fn augment_seed(model_seed: u64, epoch: usize, snapshot: usize) -> u64 {
     mix(mix(model_seed ^ 0xA06_0000_0000) ^ epoch as u64) ^ mix(snapshot as u64)
 }
 
-/// Like [`images`], but each snapshot is first transformed by [`augment`] with `seed_of(snapshot index)`.
-pub fn images_augmented(
-    compute: &Compute,
-    data: &Dataset,
-    grid: &GridSpec,
-    snapshots: &[usize],
-    chunk: usize,
-    seed_of: impl Fn(usize) -> u64,
-) -> Result<Vec<f32>> {
-    let ns = data.manifest.system.n_species();
-    let box_l = data.box_l();
-    let mut out = Vec::with_capacity(snapshots.len() * ns * grid.grid * grid.grid);
-    for part in snapshots.chunks(chunk.max(1)) {
-        let pos: Vec<f64> = part
-            .iter()
-            .flat_map(|&k| augment(data.snapshot(k), box_l, seed_of(k)))
-            .collect();
-        out.extend(gridize(compute, grid, &pos, &data.species, ns)?);
-    }
-    Ok(out)
-}
-
 /// A synthetic two-class data set: `replicas` replicas of `n` particles (two species) in a box of side `box_l`,
 /// each with a liquid snapshot (uniform random positions) and a glass snapshot (a jittered square lattice).
 pub fn write_synthetic(

@@ -205,18 +205,24 @@ pub fn select_snapshots(
         .map(|m| m.index)
         .collect();
     if snapshots.is_empty() {
-        return Err(Error::Dataset {
-            path: data.dir.clone(),
-            message: format!(
-                "no {} snapshots in the {} split (the model's test replicas are {:?}...); use --split all for a \
-                 data set the model was not trained on",
+        let message = match split {
+            ReplicaSet::Test => format!(
+                "no {} snapshots of the model's test replicas ({:?}...): the data set is not the one the model was \
+                 trained on, or holds other replicas; use --split all to explain every snapshot",
                 covered.name(),
-                match split {
-                    ReplicaSet::Test => "test",
-                    ReplicaSet::All => "whole",
-                },
                 &model.split.test[..model.split.test.len().min(5)]
             ),
+            ReplicaSet::All => format!(
+                "the data set holds no {} snapshots; choose --configs glass, liquid or both to match what it holds",
+                match covered {
+                    Covered::Both => "glass or liquid",
+                    c => c.name(),
+                }
+            ),
+        };
+        return Err(Error::Dataset {
+            path: data.dir.clone(),
+            message,
         });
     }
     Ok(snapshots)

@@ -337,10 +337,9 @@ pub fn train(data: &Dataset, cfg: &ModelConfig, compute: &Compute, ctx: Ctx) -> 
     })
 }
 
-/// The error for a loss that is no longer finite: where, and the likely cause (an input image that holds a
-/// NaN, else the optimiser's settings). Training stops there, so no model is written.
 /// The error for a non-finite loss: in the training batches of `epoch` (summed once per epoch on the device) or in
-/// the validation after it; `inputs_bad` when the inputs themselves hold NaN or infinite values.
+/// the validation after it; `inputs_bad` when the inputs themselves hold NaN or infinite values. Training stops
+/// there, so no model is written.
 fn diverged(cfg: &ModelConfig, loss: f64, epoch: usize, training: bool, inputs_bad: bool) -> Error {
     let at = if training {
         format!("the training loss became {loss} in epoch {epoch}")

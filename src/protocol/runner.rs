@@ -223,9 +223,10 @@ pub fn run(
     }
     let total = range.len();
     if total == 0 {
-        return Err(Error::Input(
-            "no replicas to run: give --replicas >= 1".into(),
-        ));
+        return Err(Error::Input(format!(
+            "no replicas to run: the replica range {}..{} is empty; give a non-empty range of the run's {} replicas",
+            range.start, range.end, proto.replicas
+        )));
     }
     let chunk = opts
         .chunk

@@ -18,6 +18,10 @@ mod dense_backward_weight_should_match_cpu;
 mod dense_forward_should_match_cpu;
 #[path = "../dropout_should_match_cpu.rs"]
 mod dropout_should_match_cpu;
+#[path = "../epoch_tally_should_match_cpu.rs"]
+mod epoch_tally_should_match_cpu;
+#[path = "../gather_augment_should_match_cpu.rs"]
+mod gather_augment_should_match_cpu;
 #[path = "../gnn_reverse_sub_should_match_cpu.rs"]
 mod gnn_reverse_sub_should_match_cpu;
 #[path = "../gnn_segment_mean_should_match_cpu.rs"]
@@ -34,6 +38,8 @@ mod grid_sample_should_match_cpu;
 mod gridize_bin_should_match_cpu;
 #[path = "../gridize_should_match_cpu.rs"]
 mod gridize_should_match_cpu;
+#[path = "../md_crsd_should_match_cpu.rs"]
+mod md_crsd_should_match_cpu;
 #[path = "../md_forces_should_match_cpu.rs"]
 mod md_forces_should_match_cpu;
 #[path = "../md_step_should_match_cpu.rs"]
@@ -46,5 +52,7 @@ mod mean_pool_should_match_cpu;
 mod relu_backward_should_match_cpu;
 #[path = "../softmax_xent_should_match_cpu.rs"]
 mod softmax_xent_should_match_cpu;
+#[path = "../standardize_should_match_cpu.rs"]
+mod standardize_should_match_cpu;
 #[path = "../train_step_should_match_cpu.rs"]
 mod train_step_should_match_cpu;

@@ -9,6 +9,7 @@ use super::cpu::*;
 use super::{Attention, GraphBatch, MpnnSpec};
 use crate::nn::cpu::softmax_xent;
 use crate::nn::NnParams;
+use rayon::prelude::*;
 
 /// Dropout seeds per layer: update t uses `layer_seed(seed, t)`, the readout T, the head T + 1.
 pub fn layer_seed(seed: u32, layer: usize) -> u32 {
@@ -17,48 +18,50 @@ pub fn layer_seed(seed: u32, layer: usize) -> u32 {
 
 /// Activations of one message update.
 #[derive(Clone, Debug, Default)]
-pub struct Step {
+pub struct Step<T = f64> {
+    /// The directed messages m = reverse_sub(segment_sum(h_prev), h_prev) (kept for W_h's gradient).
+    pub m: Vec<T>,
     /// ReLU(a + W_h m) before attention.
-    pub u: Vec<f64>,
+    pub u: Vec<T>,
     /// ReLU(W_a u) (attention only).
-    pub q: Vec<f64>,
+    pub q: Vec<T>,
     /// Attention weight per edge (attention only).
-    pub alpha: Vec<f64>,
+    pub alpha: Vec<T>,
     /// Dropout mask (training only).
-    pub mask: Vec<f64>,
+    pub mask: Vec<T>,
     /// The update's output h.
-    pub h: Vec<f64>,
+    pub h: Vec<T>,
 }
 
 /// Everything a forward pass computed.
 #[derive(Clone, Debug, Default)]
-pub struct Forward {
-    pub f: Vec<f64>,
+pub struct Forward<T = f64> {
+    pub f: Vec<T>,
     /// h0 = ReLU(W_i f).
-    pub h0: Vec<f64>,
+    pub h0: Vec<T>,
     /// a = W_i f (pre-activation, kept for the skip).
-    pub a: Vec<f64>,
-    pub steps: Vec<Step>,
+    pub a: Vec<T>,
+    pub steps: Vec<Step<T>>,
     /// Readout input [onehot; s].
-    pub xr: Vec<f64>,
+    pub xr: Vec<T>,
     /// Readout ReLU(W_o xr + b) after dropout, and its mask.
-    pub r: Vec<f64>,
-    pub r_mask: Vec<f64>,
-    pub g: Vec<f64>,
+    pub r: Vec<T>,
+    pub r_mask: Vec<T>,
+    pub g: Vec<T>,
     /// ReLU(ffn1 g + b) after dropout, and its mask.
-    pub y1: Vec<f64>,
-    pub y1_mask: Vec<f64>,
-    pub logits: Vec<f64>,
+    pub y1: Vec<T>,
+    pub y1_mask: Vec<T>,
+    pub logits: Vec<T>,
 }
 
-impl Forward {
+impl<T: Real> Forward<T> {
     /// Attention of the last update, one value per edge (empty without attention).
-    pub fn last_attention(&self) -> &[f64] {
+    pub fn last_attention(&self) -> &[T] {
         self.steps.last().map(|s| s.alpha.as_slice()).unwrap_or(&[])
     }
 }
 
-fn w<'a>(spec: &MpnnSpec, params: &'a [f64], name: &str) -> &'a [f64] {
+fn w<'a, T>(spec: &MpnnSpec, params: &'a [T], name: &str) -> &'a [T] {
     &params[spec.offset(name)..]
 }
 
@@ -70,24 +73,55 @@ pub fn attention_ptr(spec: &MpnnSpec, b: &GraphBatch) -> Vec<u32> {
     }
 }
 
-fn apply_mask(x: &mut [f64], mask: &[f64]) {
-    for (v, m) in x.iter_mut().zip(mask) {
-        *v *= m;
+/// x *= mask elementwise; an empty mask (no dropout) leaves x as it is.
+fn apply_mask<T: Real>(x: &mut [T], mask: &[T]) {
+    if mask.is_empty() {
+        return;
     }
+    x.par_chunks_mut(4096)
+        .zip(mask.par_chunks(4096))
+        .for_each(|(x, m)| {
+            for (v, &m) in x.iter_mut().zip(m) {
+                *v *= m;
+            }
+        });
+}
+
+/// `v` with `n` elements, its allocation kept between calls (every layer overwrites all of its output, so the
+/// old values need not be cleared).
+fn sized<T: Real>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    v.resize(n, T::zero());
+    v.truncate(n);
+    v
 }
 
 /// Forward pass; `seed` = Some(s) turns dropout on (training).
-pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32>) -> Forward {
+pub fn forward<T: Real>(
+    spec: &MpnnSpec,
+    params: &[T],
+    b: &GraphBatch,
+    seed: Option<u32>,
+) -> Forward<T> {
+    let mut fw = Forward::default();
+    forward_into(spec, params, b, seed, &mut fw);
+    fw
+}
+
+/// `forward` into the buffers of `fw` (a training loop reuses them: no allocation, no page faults per step).
+pub fn forward_into<T: Real>(
+    spec: &MpnnSpec,
+    params: &[T],
+    b: &GraphBatch,
+    seed: Option<u32>,
+    fw: &mut Forward<T>,
+) {
     let (h, ns, fe) = (spec.hidden, spec.n_species, spec.edge_features());
     let (ne, nv, ng) = (b.n_edges(), b.n_nodes(), b.n_graphs());
-    let drop = |layer: usize, n: usize| match seed {
-        Some(s) if spec.dropout > 0.0 => dropout_mask(layer_seed(s, layer), n, spec.dropout),
-        _ => Vec::new(),
-    };
-    let mut fw = Forward {
-        f: vec![0.0; ne * fe],
-        a: vec![0.0; ne * h],
-        ..Default::default()
+    let drop = |layer: usize, mask: &mut Vec<T>, n: usize| match seed {
+        Some(s) if spec.dropout > 0.0 => {
+            dropout_mask_into(layer_seed(s, layer), spec.dropout, sized(mask, n))
+        }
+        _ => mask.clear(),
     };
     gnn_edge_features(
         ns,
@@ -95,7 +129,7 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
         &b.src,
         &b.species,
         &b.dist,
-        &mut fw.f,
+        sized(&mut fw.f, ne * fe),
     );
     gnn_linear(
         fe,
@@ -104,34 +138,32 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
         None,
         false,
         &fw.f,
-        &mut fw.a,
+        sized(&mut fw.a, ne * h),
     );
-    fw.h0 = fw.a.iter().map(|&x| x.max(0.0)).collect();
+    sized(&mut fw.h0, ne * h);
+    fw.h0
+        .par_chunks_mut(4096)
+        .zip(fw.a.par_chunks(4096))
+        .for_each(|(o, a)| {
+            for (o, &x) in o.iter_mut().zip(a) {
+                *o = x.max(T::zero());
+            }
+        });
     let aptr = attention_ptr(spec, b);
-    let mut s = vec![0.0; nv * h];
-    let mut m = vec![0.0; ne * h];
+    let mut s = vec![T::zero(); nv * h];
+    fw.steps.resize_with(spec.depth - 1, Default::default);
     for t in 1..spec.depth {
-        let prev = if t == 1 { &fw.h0 } else { &fw.steps[t - 2].h };
+        let (done, rest) = fw.steps.split_at_mut(t - 1);
+        let prev = if t == 1 { &fw.h0 } else { &done[t - 2].h };
+        let st = &mut rest[0];
         gnn_segment_sum(&b.in_ptr, h, prev, &mut s);
-        gnn_reverse_sub(&b.src, &b.rev, h, &s, prev, &mut m);
-        let mut st = Step {
-            u: vec![0.0; ne * h],
-            ..Default::default()
-        };
-        gnn_linear(
-            h,
-            h,
-            w(spec, params, "W_h.weight"),
-            None,
-            false,
-            &m,
-            &mut st.u,
-        );
-        for (u, a) in st.u.iter_mut().zip(&fw.a) {
-            *u = (*u + a).max(0.0);
-        }
-        st.h = if spec.attention != Attention::Off {
-            st.q = vec![0.0; ne * h];
+        gnn_reverse_sub(&b.src, &b.rev, h, &s, prev, sized(&mut st.m, ne * h));
+        // u = ReLU(a + W_h m): a copied in, the GEMM accumulates onto it
+        sized(&mut st.u, ne * h).copy_from_slice(&fw.a);
+        gnn_linear_acc(h, h, w(spec, params, "W_h.weight"), true, &st.m, &mut st.u);
+        drop(t, &mut st.mask, ne * h);
+        sized(&mut st.h, ne * h);
+        if spec.attention != Attention::Off {
             gnn_linear(
                 h,
                 h,
@@ -139,9 +171,9 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
                 None,
                 true,
                 &st.u,
-                &mut st.q,
+                sized(&mut st.q, ne * h),
             );
-            let mut score = vec![0.0; ne];
+            let mut score = vec![T::zero(); ne];
             let vb = &params[spec.offset("v_a.bias")..][..1];
             gnn_linear(
                 h,
@@ -152,23 +184,18 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
                 &st.q,
                 &mut score,
             );
-            st.alpha = vec![0.0; ne];
-            gnn_segment_softmax(&aptr, &score, &mut st.alpha);
-            let mut out = vec![0.0; ne * h];
-            gnn_scale_rows(h, &st.alpha, &st.u, &mut out);
-            out
+            gnn_segment_softmax(&aptr, &score, sized(&mut st.alpha, ne));
+            gnn_scale_rows(h, &st.alpha, &st.u, &mut st.h);
         } else {
-            st.u.clone()
-        };
-        st.mask = drop(t, ne * h);
+            st.q.clear();
+            st.alpha.clear();
+            st.h.copy_from_slice(&st.u);
+        }
         apply_mask(&mut st.h, &st.mask);
-        fw.steps.push(st);
     }
     let last = fw.steps.last().map(|s| &s.h).unwrap_or(&fw.h0);
     gnn_segment_sum(&b.in_ptr, h, last, &mut s);
-    fw.xr = vec![0.0; nv * (ns + h)];
-    gnn_readout_input(ns, h, &b.species, &s, &mut fw.xr);
-    fw.r = vec![0.0; nv * h];
+    gnn_readout_input(ns, h, &b.species, &s, sized(&mut fw.xr, nv * (ns + h)));
     let bo = &params[spec.offset("W_o.bias")..][..h];
     gnn_linear(
         ns + h,
@@ -177,13 +204,11 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
         Some(bo),
         true,
         &fw.xr,
-        &mut fw.r,
+        sized(&mut fw.r, nv * h),
     );
-    fw.r_mask = drop(spec.depth, nv * h);
+    drop(spec.depth, &mut fw.r_mask, nv * h);
     apply_mask(&mut fw.r, &fw.r_mask);
-    fw.g = vec![0.0; ng * h];
-    gnn_segment_mean(&b.node_ptr, h, &fw.r, &mut fw.g);
-    fw.y1 = vec![0.0; ng * h];
+    gnn_segment_mean(&b.node_ptr, h, &fw.r, sized(&mut fw.g, ng * h));
     let b1 = &params[spec.offset("ffn1.bias")..][..h];
     gnn_linear(
         h,
@@ -192,11 +217,10 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
         Some(b1),
         true,
         &fw.g,
-        &mut fw.y1,
+        sized(&mut fw.y1, ng * h),
     );
-    fw.y1_mask = drop(spec.depth + 1, ng * h);
+    drop(spec.depth + 1, &mut fw.y1_mask, ng * h);
     apply_mask(&mut fw.y1, &fw.y1_mask);
-    fw.logits = vec![0.0; ng * spec.classes];
     let b2 = &params[spec.offset("ffn2.bias")..][..spec.classes];
     gnn_linear(
         h,
@@ -205,14 +229,14 @@ pub fn forward(spec: &MpnnSpec, params: &[f64], b: &GraphBatch, seed: Option<u32
         Some(b2),
         false,
         &fw.y1,
-        &mut fw.logits,
+        sized(&mut fw.logits, ng * spec.classes),
     );
-    fw
 }
 
 /// Mean softmax cross-entropy of the logits and its gradient (the CNN's `softmax_xent`); returns (per-graph
 /// losses, dlogits).
-pub fn loss(spec: &MpnnSpec, logits: &[f64], labels: &[u32]) -> (Vec<f64>, Vec<f64>) {
+pub fn loss<T: Real>(spec: &MpnnSpec, logits: &[T], labels: &[u32]) -> (Vec<f64>, Vec<T>) {
+    let logits: Vec<f64> = logits.iter().map(|x| x.f64()).collect();
     let p = NnParams {
         batch: labels.len() as u32,
         n_out: spec.classes as u32,
@@ -220,29 +244,57 @@ pub fn loss(spec: &MpnnSpec, logits: &[f64], labels: &[u32]) -> (Vec<f64>, Vec<f
     };
     let mut l = vec![0.0; labels.len()];
     let mut d = vec![0.0; logits.len()];
-    softmax_xent(&p, logits, labels, &mut l, &mut d);
-    (l, d)
+    softmax_xent(&p, &logits, labels, &mut l, &mut d);
+    (l, d.into_iter().map(T::of).collect())
+}
+
+/// Gradient buffers of `backward`, kept between training steps.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch<T = f64> {
+    dy1: Vec<T>,
+    dg: Vec<T>,
+    dr: Vec<T>,
+    dxr: Vec<T>,
+    dh: Vec<T>,
+    da: Vec<T>,
+    dm: Vec<T>,
+    du: Vec<T>,
+    dalpha: Vec<T>,
+    dscore: Vec<T>,
+    dq: Vec<T>,
 }
 
 /// Gradient of the loss whose gradient w.r.t. the logits is `dlogits`, for every parameter (flat layout).
-pub fn backward(
+pub fn backward<T: Real>(
     spec: &MpnnSpec,
-    params: &[f64],
+    params: &[T],
     b: &GraphBatch,
-    fw: &Forward,
-    dlogits: &[f64],
-) -> Vec<f64> {
+    fw: &Forward<T>,
+    dlogits: &[T],
+) -> Vec<T> {
+    backward_with(spec, params, b, fw, dlogits, &mut Scratch::default())
+}
+
+/// `backward` with its buffers in `sc`.
+pub fn backward_with<T: Real>(
+    spec: &MpnnSpec,
+    params: &[T],
+    b: &GraphBatch,
+    fw: &Forward<T>,
+    dlogits: &[T],
+    sc: &mut Scratch<T>,
+) -> Vec<T> {
     let (h, ns, fe) = (spec.hidden, spec.n_species, spec.edge_features());
     let (ne, nv, ng) = (b.n_edges(), b.n_nodes(), b.n_graphs());
-    let mut grads = vec![0.0; spec.n_params()];
+    let mut grads = vec![T::zero(); spec.n_params()];
     // weight (and bias) gradients of one Linear, accumulated into the flat gradient
-    let lin_w = |grads: &mut Vec<f64>,
+    let lin_w = |grads: &mut Vec<T>,
                  wname: &str,
                  bname: Option<&str>,
                  n_in: usize,
                  n_out: usize,
-                 x: &[f64],
-                 dy: &[f64]| {
+                 x: &[T],
+                 dy: &[T]| {
         let o = spec.offset(wname);
         let (gw, rest) = grads.split_at_mut(o + n_in * n_out);
         let gw = &mut gw[o..];
@@ -256,7 +308,7 @@ pub fn backward(
         }
     };
     // head
-    let mut dy1 = vec![0.0; ng * h];
+    let dy1 = sized(&mut sc.dy1, ng * h);
     lin_w(
         &mut grads,
         "ffn2.weight",
@@ -271,13 +323,10 @@ pub fn backward(
         spec.classes,
         w(spec, params, "ffn2.weight"),
         dlogits,
-        &mut dy1,
+        dy1,
     );
-    if !fw.y1_mask.is_empty() {
-        apply_mask(&mut dy1, &fw.y1_mask);
-    }
-    gnn_relu_backward(&fw.y1, &mut dy1);
-    let mut dg = vec![0.0; ng * h];
+    apply_mask(dy1, &fw.y1_mask);
+    gnn_relu_backward(&fw.y1, dy1);
     lin_w(
         &mut grads,
         "ffn1.weight",
@@ -285,16 +334,15 @@ pub fn backward(
         h,
         h,
         &fw.g,
-        &dy1,
+        dy1,
     );
-    gnn_linear_backward_input(h, h, w(spec, params, "ffn1.weight"), &dy1, &mut dg);
+    let dg = sized(&mut sc.dg, ng * h);
+    gnn_linear_backward_input(h, h, w(spec, params, "ffn1.weight"), dy1, dg);
     // readout
-    let mut dr = vec![0.0; nv * h];
-    gnn_segment_mean_backward(&b.node_ptr, h, &dg, &mut dr);
-    if !fw.r_mask.is_empty() {
-        apply_mask(&mut dr, &fw.r_mask);
-    }
-    gnn_relu_backward(&fw.r, &mut dr);
+    let dr = sized(&mut sc.dr, nv * h);
+    gnn_segment_mean_backward(&b.node_ptr, h, dg, dr);
+    apply_mask(dr, &fw.r_mask);
+    gnn_relu_backward(&fw.r, dr);
     lin_w(
         &mut grads,
         "W_o.weight",
@@ -302,33 +350,31 @@ pub fn backward(
         ns + h,
         h,
         &fw.xr,
-        &dr,
+        dr,
     );
-    let mut dxr = vec![0.0; nv * (ns + h)];
-    gnn_linear_backward_input(ns + h, h, w(spec, params, "W_o.weight"), &dr, &mut dxr);
+    let dxr = sized(&mut sc.dxr, nv * (ns + h));
+    gnn_linear_backward_input(ns + h, h, w(spec, params, "W_o.weight"), dr, dxr);
     // d(segment_sum(h_last)) into the edges: dh[e] = ds[dst e]
-    let mut dh = vec![0.0; ne * h];
-    dh.chunks_mut(h).enumerate().for_each(|(e, d)| {
+    let dh = sized(&mut sc.dh, ne * h);
+    for_rows(dh, h, |e, d| {
         let v = b.dst[e] as usize;
         d.copy_from_slice(&dxr[v * (ns + h) + ns..(v + 1) * (ns + h)]);
     });
     let aptr = attention_ptr(spec, b);
-    let mut da = vec![0.0; ne * h];
-    let mut dm = vec![0.0; ne * h];
-    let mut s = vec![0.0; nv * h];
-    let mut m = vec![0.0; ne * h];
+    let da = sized(&mut sc.da, ne * h);
+    da.fill(T::zero());
+    let dm = sized(&mut sc.dm, ne * h);
+    let du = sized(&mut sc.du, ne * h);
+    let dalpha = sized(&mut sc.dalpha, ne);
+    let dscore = sized(&mut sc.dscore, ne);
+    let dq = sized(&mut sc.dq, ne * h);
     for t in (1..spec.depth).rev() {
         let st = &fw.steps[t - 1];
-        if !st.mask.is_empty() {
-            apply_mask(&mut dh, &st.mask);
-        }
+        apply_mask(dh, &st.mask);
         // du: gradient w.r.t. u (post-ReLU, pre-attention)
-        let mut du = vec![0.0; ne * h];
         if spec.attention != Attention::Off {
-            let mut dalpha = vec![0.0; ne];
-            gnn_scale_rows_backward(h, &st.alpha, &st.u, &dh, &mut dalpha, &mut du);
-            let mut dscore = vec![0.0; ne];
-            gnn_segment_softmax_backward(&aptr, &st.alpha, &dalpha, &mut dscore);
+            gnn_scale_rows_backward(h, &st.alpha, &st.u, dh, dalpha, du);
+            gnn_segment_softmax_backward(&aptr, &st.alpha, dalpha, dscore);
             lin_w(
                 &mut grads,
                 "v_a.weight",
@@ -336,51 +382,70 @@ pub fn backward(
                 h,
                 1,
                 &st.q,
-                &dscore,
+                dscore,
             );
-            let mut dq = vec![0.0; ne * h];
-            gnn_linear_backward_input(h, 1, w(spec, params, "v_a.weight"), &dscore, &mut dq);
-            gnn_relu_backward(&st.q, &mut dq);
-            lin_w(&mut grads, "W_a.weight", None, h, h, &st.u, &dq);
-            let mut du2 = vec![0.0; ne * h];
-            gnn_linear_backward_input(h, h, w(spec, params, "W_a.weight"), &dq, &mut du2);
-            for (x, y) in du.iter_mut().zip(&du2) {
+            gnn_linear_backward_input(h, 1, w(spec, params, "v_a.weight"), dscore, dq);
+            gnn_relu_backward(&st.q, dq);
+            lin_w(&mut grads, "W_a.weight", None, h, h, &st.u, dq);
+            // du += W_a^T dq (dm is free until W_h's backward below)
+            gnn_linear_backward_input(h, h, w(spec, params, "W_a.weight"), dq, dm);
+            for (x, &y) in du.iter_mut().zip(dm.iter()) {
                 *x += y;
             }
         } else {
-            du.copy_from_slice(&dh);
+            du.copy_from_slice(dh);
         }
-        gnn_relu_backward(&st.u, &mut du);
+        gnn_relu_backward(&st.u, du);
         // z = a + W_h m
-        for (x, y) in da.iter_mut().zip(&du) {
+        for (x, &y) in da.iter_mut().zip(du.iter()) {
             *x += y;
         }
-        let prev = if t == 1 { &fw.h0 } else { &fw.steps[t - 2].h };
-        gnn_segment_sum(&b.in_ptr, h, prev, &mut s);
-        gnn_reverse_sub(&b.src, &b.rev, h, &s, prev, &mut m);
-        lin_w(&mut grads, "W_h.weight", None, h, h, &m, &du);
-        gnn_linear_backward_input(h, h, w(spec, params, "W_h.weight"), &du, &mut dm);
-        gnn_message_backward(&b.in_ptr, &b.dst, &b.rev, h, &dm, &mut dh);
+        lin_w(&mut grads, "W_h.weight", None, h, h, &st.m, du);
+        gnn_linear_backward_input(h, h, w(spec, params, "W_h.weight"), du, dm);
+        gnn_message_backward(&b.in_ptr, &b.dst, &b.rev, h, dm, dh);
     }
     // h0 = ReLU(a)
-    gnn_relu_backward(&fw.h0, &mut dh);
-    for (x, y) in da.iter_mut().zip(&dh) {
+    gnn_relu_backward(&fw.h0, dh);
+    for (x, &y) in da.iter_mut().zip(dh.iter()) {
         *x += y;
     }
-    lin_w(&mut grads, "W_i.weight", None, fe, h, &fw.f, &da);
+    lin_w(&mut grads, "W_i.weight", None, fe, h, &fw.f, da);
     grads
 }
 
 /// Loss (mean over graphs) and gradient of every parameter.
-pub fn loss_and_grads(
+pub fn loss_and_grads<T: Real>(
     spec: &MpnnSpec,
-    params: &[f64],
+    params: &[T],
     b: &GraphBatch,
     labels: &[u32],
     seed: Option<u32>,
-) -> (f64, Vec<f64>, Forward) {
-    let fw = forward(spec, params, b, seed);
+) -> (f64, Vec<T>, Forward<T>) {
+    let mut fw = Forward::default();
+    let (l, g) = loss_and_grads_with(
+        spec,
+        params,
+        b,
+        labels,
+        seed,
+        &mut fw,
+        &mut Scratch::default(),
+    );
+    (l, g, fw)
+}
+
+/// `loss_and_grads` with the activations in `fw` and the gradient buffers in `sc`, both reused across steps.
+pub fn loss_and_grads_with<T: Real>(
+    spec: &MpnnSpec,
+    params: &[T],
+    b: &GraphBatch,
+    labels: &[u32],
+    seed: Option<u32>,
+    fw: &mut Forward<T>,
+    sc: &mut Scratch<T>,
+) -> (f64, Vec<T>) {
+    forward_into(spec, params, b, seed, fw);
     let (l, d) = loss(spec, &fw.logits, labels);
-    let g = backward(spec, params, b, &fw, &d);
-    (l.iter().sum::<f64>() / l.len().max(1) as f64, g, fw)
+    let g = backward_with(spec, params, b, fw, &d, sc);
+    (l.iter().sum::<f64>() / l.len().max(1) as f64, g)
 }

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::{Advance, Failure, MdBackend, MdSetup, Replicas, Thermo, MAX_CHAIN};
+use super::{Advance, Cages, Failure, MdBackend, MdSetup, Replicas, Thermo, MAX_CHAIN};
 use crate::error::Result;
 
 /// One replica's arrays.
@@ -292,6 +292,33 @@ pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
     }
 }
 
+/// Twin of md_crsd.wgsl for one replica (`pos`, `img` of its n = `out.len()` particles; the box side in f64):
+/// out[i] = |d_i - mean of d over i and its cage|^2, d the displacement unwrapped by the image counts, summed in
+/// the shader's order.
+pub fn md_crsd(box_l: f64, pos: &[[f64; 2]], img: &[[i32; 2]], cages: &Cages, out: &mut [f64]) {
+    let l = box_l;
+    let d = |j: usize| {
+        [
+            pos[j][0] + img[j][0] as f64 * l - cages.pos0[j][0],
+            pos[j][1] + img[j][1] as f64 * l - cages.pos0[j][1],
+        ]
+    };
+    for (i, o) in out.iter_mut().enumerate() {
+        let di = d(i);
+        let mut m = di;
+        let start = if i > 0 { cages.cage_end[i - 1] } else { 0 } as usize;
+        let end = cages.cage_end[i] as usize;
+        for &j in &cages.cage[start..end] {
+            let dj = d(j as usize);
+            m[0] += dj[0];
+            m[1] += dj[1];
+        }
+        let k = (end - start + 1) as f64;
+        let (dx, dy) = (di[0] - m[0] / k, di[1] - m[1] / k);
+        *o = dx * dx + dy * dy;
+    }
+}
+
 /// The CPU backend: a vector of replicas advanced in parallel.
 pub struct CpuMd {
     pub setup: MdSetup,
@@ -372,6 +399,22 @@ impl MdBackend for CpuMd {
             e.extend_from_slice(&rep.pe);
         }
         Ok((f, e))
+    }
+
+    fn crsd(&mut self, cages: &Cages) -> Result<Vec<f64>> {
+        let n = self.setup.n;
+        if cages.pos0.len() != n {
+            return Err(crate::error::KernelError::Input {
+                kernel: "md_crsd".into(),
+                message: format!("cages of {} particles, the setup has {n}", cages.pos0.len()),
+            });
+        }
+        let mut out = vec![0.0; n * self.reps.len()];
+        let l = self.setup.box_l;
+        out.par_chunks_mut(n.max(1))
+            .zip(&self.reps)
+            .for_each(|(o, rep)| md_crsd(l, &rep.pos, &rep.img, cages, o));
+        Ok(out)
     }
 }
 

@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{
-    Advance, MdBackend, MdParams, MdSetup, ReplicaState, Replicas, SpeciesParams, Thermo, MAX_CELLS,
+    Advance, Cages, CrsdParams, MdBackend, MdParams, MdSetup, ReplicaState, Replicas,
+    SpeciesParams, Thermo, MAX_CELLS, WG,
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
@@ -19,6 +20,8 @@ struct MdPipes {
     layout: wgpu::BindGroupLayout,
     forces: wgpu::ComputePipeline,
     step: wgpu::ComputePipeline,
+    /// md_crsd has bindings of its own.
+    crsd: (wgpu::BindGroupLayout, wgpu::ComputePipeline),
 }
 
 impl MdPipes {
@@ -33,10 +36,13 @@ impl MdPipes {
         let layout = ctx.layout("md", &kernels::MD_STEP.access());
         let forces = ctx.pipeline_with(&kernels::MD_FORCES, &layout);
         let step = ctx.pipeline_with(&kernels::MD_STEP, &layout);
+        let crsd_layout = ctx.layout("md_crsd", &kernels::MD_CRSD.access());
+        let crsd = ctx.pipeline_with(&kernels::MD_CRSD, &crsd_layout);
         let p = Arc::new(MdPipes {
             layout,
             forces,
             step,
+            crsd: (crsd_layout, crsd),
         });
         list.push((ctx.clone(), p.clone()));
         p
@@ -412,5 +418,74 @@ impl MdBackend for GpuMd {
                 .collect(),
             e.iter().take(total).map(|&x| x as f64).collect(),
         ))
+    }
+
+    fn crsd(&mut self, cages: &Cages) -> Result<Vec<f64>> {
+        let n = self.setup.n;
+        let err = |message: String| KernelError::Input {
+            kernel: "md_crsd".into(),
+            message,
+        };
+        if cages.pos0.len() != n || cages.cage_end.len() != n {
+            return Err(err(format!(
+                "cages of {} particles, the setup has {n}",
+                cages.pos0.len()
+            )));
+        }
+        let b = self
+            .bufs
+            .as_ref()
+            .ok_or_else(|| err("no replicas on the device: upload them first".into()))?;
+        let total = n * self.n_replicas;
+        let ctx = &self.ctx;
+        let params = ctx.uniform(
+            "md_crsd params",
+            &CrsdParams {
+                n: n as u32,
+                n_replicas: self.n_replicas as u32,
+                box_l: self.setup.box_l as f32,
+                pad: 0,
+            },
+        );
+        let pos0: Vec<[f32; 2]> = cages
+            .pos0
+            .iter()
+            .map(|p| [p[0] as f32, p[1] as f32])
+            .collect();
+        let pos0 = ctx.storage("md_crsd pos0", &pos0);
+        let cage_end = ctx.storage("md_crsd cage_end", &cages.cage_end);
+        let cage = ctx.storage("md_crsd cage", &cages.cage);
+        let out = self.buffer_checked("md_crsd out", total as u64 * 4)?;
+        let bind = ctx.bind_layout(
+            "md_crsd",
+            &self.pipes.crsd.0,
+            &[
+                (&params, None),
+                (&b.pos, None),
+                (&b.img, None),
+                (&pos0, None),
+                (&cage_end, None),
+                (&cage, None),
+                (&out, None),
+            ],
+        );
+        let (x, y) = ctx.spill("md_crsd", (total as u64).div_ceil(WG as u64))?;
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("md_crsd"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("md_crsd"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.pipes.crsd.1);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        ctx.queue.submit([enc.finish()]);
+        let v: Vec<f32> = ctx.read("md_crsd", &out)?;
+        Ok(v[..total].iter().map(|&x| x as f64).collect())
     }
 }

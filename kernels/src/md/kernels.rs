@@ -2,7 +2,10 @@
 //! structs and twin of each, and the family's WGSL constants. Launched by md/gpu.rs and md/fire/gpu.rs.
 
 use super::fire;
-use super::{Failure, MdParams, PairParams, ReplicaState, SpeciesParams, MAX_CELLS, MAX_CHAIN, WG};
+use super::{
+    CrsdParams, Failure, MdParams, PairParams, ReplicaState, SpeciesParams, MAX_CELLS, MAX_CHAIN,
+    WG,
+};
 use crate::kernel::bind as b;
 use crate::kernel::Binding::{self, Read as R, ReadWrite as W, UniformDynamic as U};
 use crate::kernel::{Bind, Dispatch, Family, HostStruct, Kernel, Twin};
@@ -114,4 +117,23 @@ pub const MD_FIRE: Kernel = Kernel {
     dispatch: Dispatch::Replicas,
     consts: CONSTS,
     twin: Twin::Host("fire::cpu::md_fire"),
+};
+
+pub const MD_CRSD: Kernel = Kernel {
+    name: "md_crsd",
+    family: Family::Md,
+    parts: &[include_str!("../../../shaders/md_crsd.wgsl")],
+    bindings: &[
+        b("C", Binding::Uniform),
+        b("pos", R),
+        b("img", R),
+        b("pos0", R),
+        b("cage_end", R),
+        b("cage", R),
+        b("out", W),
+    ],
+    structs: &[CrsdParams::host_layout],
+    dispatch: Dispatch::Launcher,
+    consts: CONSTS,
+    twin: Twin::Host("md::cpu::md_crsd"),
 };

@@ -44,6 +44,18 @@ pub struct MdParams {
 
 // mirrors shaders/md_common.wgsl `PairParams` (checked member by member against naga: tests/shaders_validate.rs)
 crate::wgsl_struct! {
+/// md_crsd's parameters (mirrors `CrsdParams` in md_crsd.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct CrsdParams {
+    pub n: u32,
+    pub n_replicas: u32,
+    pub box_l: f32,
+    pub pad: u32,
+}
+}
+
+crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct PairParams {
@@ -418,4 +430,43 @@ pub trait MdBackend {
     fn download(&mut self) -> crate::error::Result<Replicas>;
     /// Forces and per-particle potential energies at the current positions.
     fn forces(&mut self) -> crate::error::Result<(Vec<[f64; 2]>, Vec<f64>)>;
+    /// Every replica's cage-relative squared displacements since `pos0` [replicas, n] (kernel md_crsd): what a
+    /// propensity sample needs, computed where the state is, so the state itself stays there.
+    fn crsd(&mut self, cages: &Cages) -> crate::error::Result<Vec<f64>>;
+}
+
+/// The t = 0 positions (wrapped) and cages of a propensity ensemble, for [`MdBackend::crsd`]: the cage of
+/// particle i is `cage[cage_end[i - 1]..cage_end[i]]` (its Voronoi neighbours, without i).
+#[derive(Clone, Debug, Default)]
+pub struct Cages {
+    pub pos0: Vec<[f64; 2]>,
+    pub cage_end: Vec<u32>,
+    pub cage: Vec<u32>,
+}
+
+impl Cages {
+    /// From one neighbour list per particle; refuses an index out of range.
+    pub fn new(pos0: &[[f64; 2]], cages: &[Vec<u32>]) -> crate::error::Result<Cages> {
+        let n = pos0.len();
+        if cages.len() != n || cages.iter().flatten().any(|&j| j as usize >= n) {
+            return Err(crate::error::KernelError::Input {
+                kernel: "md_crsd".into(),
+                message: format!(
+                    "{} cages for {n} particles, each listing particles below {n}",
+                    cages.len()
+                ),
+            });
+        }
+        let mut cage_end = Vec::with_capacity(n);
+        let mut cage = Vec::new();
+        for c in cages {
+            cage.extend_from_slice(c);
+            cage_end.push(cage.len() as u32);
+        }
+        Ok(Cages {
+            pos0: pos0.to_vec(),
+            cage_end,
+            cage,
+        })
+    }
 }
