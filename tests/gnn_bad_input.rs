@@ -21,6 +21,7 @@ fn model_file(n_species: usize) -> (MpnnModelFile, Vec<f64>) {
         classes: vec!["liquid".into(), "glass".into()],
         box_l: 10.0,
         data: "none".into(),
+        weights_sha256: String::new(),
         split: Split::default(),
         best_epoch: 1,
         validation_accuracy: 1.0,
@@ -37,7 +38,15 @@ fn saved_model_loads_back_exactly_in_f32() {
     let (file, params) = model_file(2);
     save(dir.path(), &file, &params).unwrap();
     let (f2, p2) = load(dir.path()).unwrap();
-    assert_eq!(f2, file);
+    // saving adds the weights' checksum
+    assert!(f2.weights_sha256.starts_with("sha256:"));
+    assert_eq!(
+        f2,
+        MpnnModelFile {
+            weights_sha256: f2.weights_sha256.clone(),
+            ..file
+        }
+    );
     let want: Vec<f64> = params.iter().map(|&x| x as f32 as f64).collect();
     assert_eq!(p2, want);
 }
@@ -52,7 +61,17 @@ fn corrupt_weights_are_refused() {
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&w, bytes).unwrap();
     let e = load(dir.path()).unwrap_err().to_string();
-    assert!(e.contains("corrupt weights file"), "{e}");
+    assert!(
+        e.contains("differs from config.json's `weights_sha256`"),
+        "{e}"
+    );
+    // a non-finite weight is never written
+    let mut nan = params.clone();
+    nan[1] = f64::NAN;
+    let out = dir.path().join("nan");
+    let e = save(&out, &file, &nan).unwrap_err().to_string();
+    assert!(e.contains("refusing to write: weight 1 is NaN"), "{e}");
+    assert!(!out.join("config.json").exists());
 }
 
 #[test]
@@ -61,7 +80,8 @@ fn weights_of_another_species_count_are_refused() {
     let (file3, params3) = model_file(3);
     save(dir.path(), &file3, &params3).unwrap();
     // config.json now claims 2 species: W_i and W_o no longer fit
-    let (file2, _) = model_file(2);
+    let (mut file2, _) = model_file(2);
+    file2.weights_sha256 = load_sum(dir.path());
     let text = serde_json::to_string(&file2).unwrap();
     std::fs::write(dir.path().join("config.json"), text).unwrap();
     let e = load(dir.path()).unwrap_err().to_string();
@@ -114,4 +134,11 @@ fn infinite_learning_rates_are_refused_and_a_diverging_loss_stops_training() {
             && e.ends_with("No model was written"),
         "{e}"
     );
+}
+
+/// The weights checksum config.json of the model in `dir` records.
+fn load_sum(dir: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["weights_sha256"].as_str().unwrap().to_string()
 }

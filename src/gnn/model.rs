@@ -8,9 +8,9 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::config::MpnnConfig;
-use crate::dataset::{write_json_atomic, Dataset};
+use crate::dataset::{write_json_readable, Dataset};
 use crate::error::{Error, IoContext, Result};
-use crate::nn::model::{Split, TensorInfo, CONFIG, WEIGHTS};
+use crate::nn::model::{check_sum, sha256, Split, TensorInfo, CONFIG, WEIGHTS};
 
 pub const FORMAT: &str = "glasscam-mpnn";
 
@@ -37,6 +37,9 @@ pub struct MpnnModelFile {
     pub classes: Vec<String>,
     pub box_l: f64,
     pub data: String,
+    /// `sha256:<hex>` of model.safetensors, checked on load (see `nn::model::ModelFile`).
+    #[serde(default)]
+    pub weights_sha256: String,
     pub split: Split,
     pub best_epoch: usize,
     pub validation_accuracy: f64,
@@ -53,8 +56,17 @@ impl MpnnModelFile {
 
 /// Writes weights (as f32) and config into `dir`.
 pub fn save(dir: &Path, file: &MpnnModelFile, params: &[f64]) -> Result<()> {
-    std::fs::create_dir_all(dir).at(dir)?;
     let p32: Vec<f32> = params.iter().map(|&x| x as f32).collect();
+    if let Some(i) = p32.iter().position(|x| !x.is_finite()) {
+        return Err(Error::Model {
+            path: dir.to_path_buf(),
+            message: format!(
+                "refusing to write: weight {i} is {} as f32 (training diverged); lower `lr` and check the data",
+                params[i]
+            ),
+        });
+    }
+    std::fs::create_dir_all(dir).at(dir)?;
     let bytes: &[u8] = bytemuck::cast_slice(&p32);
     let mut views = Vec::new();
     for (name, shape, off) in file.spec().tensors() {
@@ -71,13 +83,16 @@ pub fn save(dir: &Path, file: &MpnnModelFile, params: &[f64]) -> Result<()> {
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     let path = dir.join(WEIGHTS);
-    let tmp = dir.join("model.safetensors.partial");
-    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| Error::Model {
-        path: tmp.clone(),
+    let weights = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model {
+        path: path.clone(),
         message: format!("cannot write weights: {e}"),
     })?;
-    std::fs::rename(&tmp, &path).at(&path)?;
-    write_json_atomic(&dir.join(CONFIG), file)
+    crate::outdir::write_atomic(&path, &weights)?;
+    let file = MpnnModelFile {
+        weights_sha256: sha256(&weights),
+        ..file.clone()
+    };
+    write_json_readable(&dir.join(CONFIG), &file)
 }
 
 /// Reads a graph-network model directory; every mismatch between config and weights is refused with what differs.
@@ -112,6 +127,7 @@ pub fn load(dir: &Path) -> Result<(MpnnModelFile, Vec<f64>)> {
         .map_err(|e| bad(cpath.clone(), e.to_string()))?;
     let wpath = dir.join(WEIGHTS);
     let bytes = std::fs::read(&wpath).at(&wpath)?;
+    check_sum(&wpath, &bytes, &file.weights_sha256)?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| {
         bad(
             wpath.clone(),

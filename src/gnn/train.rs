@@ -227,6 +227,7 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
         classes: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
         box_l: data.box_l(),
         data: data.dir.display().to_string(),
+        weights_sha256: String::new(),
         split: split.clone(),
         best_epoch,
         validation_accuracy: val_acc,

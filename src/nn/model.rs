@@ -173,6 +173,22 @@ pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
     write_json_readable(&dir.join(CONFIG), &file)
 }
 
+/// Refuses weights whose SHA-256 is not the one config.json records.
+pub fn check_sum(wpath: &Path, bytes: &[u8], recorded: &str) -> Result<()> {
+    let sum = sha256(bytes);
+    if sum != recorded {
+        return Err(Error::Model {
+            path: wpath.to_path_buf(),
+            message: format!(
+                "checksum {sum} differs from config.json's `weights_sha256` ({}): the weights were changed or \
+                 belong to another model; copy the model directory again or retrain",
+                if recorded.is_empty() { "absent" } else { recorded }
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// `sha256:<hex>` of some bytes.
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -241,17 +257,7 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
         ));
     }
     let wpath = dir.join(WEIGHTS);
-    let sum = sha256(bytes);
-    if sum != file.weights_sha256 {
-        return Err(bad(
-            wpath,
-            format!(
-                "checksum {sum} differs from config.json's `weights_sha256` ({}): the weights were changed or \
-                 belong to another model; copy the model directory again or retrain",
-                if file.weights_sha256.is_empty() { "absent" } else { &file.weights_sha256 }
-            ),
-        ));
-    }
+    check_sum(&wpath, bytes, &file.weights_sha256)?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| {
         bad(
             wpath.clone(),

@@ -185,7 +185,8 @@ fn decode<M: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Decoded<M>> 
     let meta: M = serde_json::from_slice(r.take(n)?)
         .map_err(|e| corrupt(path, &format!("record unreadable ({e})")))?;
     let (nf, ni) = (r.u32()? as usize, r.u32()? as usize);
-    let mut f64s = Vec::with_capacity(nf);
+    // no capacity from the counts: a damaged count must not allocate (each array needs 8 bytes of file anyway)
+    let mut f64s = Vec::new();
     for _ in 0..nf {
         let len = r.u64()? as usize;
         let raw = r.take(
@@ -198,7 +199,7 @@ fn decode<M: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Decoded<M>> 
                 .collect(),
         );
     }
-    let mut i32s = Vec::with_capacity(ni);
+    let mut i32s = Vec::new();
     for _ in 0..ni {
         let len = r.u64()? as usize;
         let raw = r.take(
