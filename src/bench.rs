@@ -121,8 +121,9 @@ pub fn snapshot_start(dir: &std::path::Path, k: usize) -> Result<(SystemDef, Rep
     Ok((system, one))
 }
 
-/// Runs the MD benchmark on `system` for each replica count and each backend, printing a table. The replicas
-/// are copies of `start` (one replica) when given, else of a fresh liquid.
+/// Runs the MD benchmark on `system` for each replica count and each backend: one row each, in that order (the
+/// binary prints them with the ratio to the CPU twin). The replicas are copies of `start` (one replica) when given,
+/// else of a fresh liquid.
 pub fn bench_md(
     system: &SystemDef,
     backends: &[Compute],
@@ -133,16 +134,11 @@ pub fn bench_md(
     let setup = system.md_setup(&MdSettings::default());
     let t = system.t_liquid;
     let mut rows = Vec::new();
-    println!(
-        "{:<8} {:>9} {:>10} {:>7} {:>9} {:>16} {:>12}",
-        "backend", "replicas", "particles", "steps", "seconds", "particle-steps/s", "vs cpu twin"
-    );
     for &r in replicas {
         let reps = match start {
             Some(one) => copies(one, r),
             None => bench_replicas(&setup, r, t),
         };
-        let mut cpu_rate = None;
         for compute in backends {
             // Replicas beyond what one device buffer holds run as sequential chunks, as in `simulate`.
             let chunk = crate::protocol::default_chunk(compute, &setup, r);
@@ -161,20 +157,6 @@ pub fn bench_md(
                 secs += e;
             }
             let rate = (r * setup.n) as f64 / busy;
-            if name == "cpu" {
-                cpu_rate = Some(rate);
-            }
-            let ratio = cpu_rate.map_or("-".to_string(), |c| format!("{:.2}x", rate / c));
-            println!(
-                "{:<8} {:>9} {:>10} {:>7} {:>9.2} {:>16.3e} {:>12}",
-                name,
-                r,
-                r * setup.n,
-                steps,
-                secs,
-                rate,
-                ratio
-            );
             rows.push(MdRow {
                 backend: name.into(),
                 replicas: r,
@@ -188,6 +170,15 @@ pub fn bench_md(
     Ok(rows)
 }
 
+/// One row of `bench propensity`: the ensemble's MD rate beside `bench md`'s at the same replica count.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PropensityRow {
+    pub backend: String,
+    pub replicas: usize,
+    pub md_particle_steps_per_s: f64,
+    pub propensity_particle_steps_per_s: f64,
+}
+
 /// The propensity ensemble's batched MD (all runs x temperatures of one glass configuration as replicas, fresh
 /// velocities, per-replica temperatures) against `bench md`'s rate at the same replica count.
 pub fn bench_propensity(
@@ -195,17 +186,14 @@ pub fn bench_propensity(
     backends: &[Compute],
     replicas: usize,
     seconds: f64,
-) -> Result<()> {
+) -> Result<Vec<PropensityRow>> {
     use crate::propensity::{run_ensemble, EnsembleConfig};
     let setup = system.md_setup(&MdSettings::default());
     let t_star = system.t_star.unwrap_or(system.t_liquid);
     let glass = bench_replicas(&setup, 1, t_star);
     // cages are irrelevant to the speed: every particle its own cage
     let cages = vec![Vec::new(); setup.n];
-    println!(
-        "{:<8} {:>9} {:>18} {:>18} {:>8}",
-        "backend", "replicas", "bench md p-s/s", "propensity p-s/s", "ratio"
-    );
+    let mut rows = Vec::new();
     for compute in backends {
         let md = bench_md_quiet(system, compute, replicas, seconds)?;
         // steps for about `seconds` at the bench-md rate, at least 10
@@ -227,13 +215,14 @@ pub fn bench_propensity(
         )?;
         let total = cfg.temps.len() * cfg.runs;
         let rate = (total * setup.n) as f64 * steps as f64 / res.md_seconds;
-        let name = backend_name(compute);
-        println!(
-            "{name:<8} {total:>9} {md:>18.3e} {rate:>18.3e} {:>7.2}x",
-            rate / md
-        );
+        rows.push(PropensityRow {
+            backend: backend_name(compute).into(),
+            replicas: total,
+            md_particle_steps_per_s: md,
+            propensity_particle_steps_per_s: rate,
+        });
     }
-    Ok(())
+    Ok(rows)
 }
 
 fn bench_md_quiet(

@@ -491,7 +491,7 @@ fn main() {
                         seconds,
                         start.as_ref().map(|(_, r)| r),
                     )
-                    .map(|_| ())
+                    .map(|rows| cli::bench::print_md(&rows))
                 })
             }
             BenchWhat::Nn {
@@ -567,7 +567,7 @@ fn main() {
                 seconds,
             } => backends_for_bench(backend).and_then(|b| {
                 glasscam::bench::bench_propensity(&SystemDef::kam(), &b, replicas, seconds)
-                    .map(|_| ())
+                    .map(|rows| cli::bench::print_propensity(&rows))
             }),
         },
         Command::Info { backend } => Compute::select(backend)

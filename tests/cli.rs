@@ -302,3 +302,54 @@ fn bench_analysis_prints_a_table_of_parsable_times() {
         "{out}"
     );
 }
+
+#[test]
+fn bench_md_prints_a_row_per_replica_count_with_the_ratio_to_the_cpu_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("tiny.toml");
+    std::fs::write(&sys, common::TINY_SYSTEM).unwrap();
+    let st = glasscam()
+        .args(["bench", "md", "--backend", "cpu", "--replicas", "1,3"])
+        .args(["--seconds", "0.05", "--system"])
+        .arg(&sys)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(
+        out.lines().next().is_some_and(|h| h.split_whitespace().eq([
+            "backend",
+            "replicas",
+            "particles",
+            "steps",
+            "seconds",
+            "particle-steps/s",
+            "vs",
+            "cpu",
+            "twin"
+        ])),
+        "{out}"
+    );
+    let row = regex::Regex::new(
+        r"(?m)^cpu\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d{2})\s+(\d\.\d{3}e\d+)\s+1\.00x$",
+    )
+    .unwrap();
+    let rows: Vec<(usize, usize, f64)> = row
+        .captures_iter(&out)
+        .map(|c| {
+            (
+                c[1].parse().unwrap(),
+                c[2].parse().unwrap(),
+                c[5].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!((rows[0].0, rows[1].0), (1, 3), "{out}");
+    assert_eq!(rows[1].1, 3 * rows[0].1, "{out}");
+    assert!(rows.iter().all(|r| r.2 > 0.0), "{out}");
+}

@@ -1,6 +1,7 @@
-//! The tables of `glasscam bench nn` and `bench analysis`: what the library's benches return, printed.
+//! The tables of `glasscam bench md`, `nn`, `analysis` and `propensity`: what the library's benches return, printed.
 
 use glasscam::analysis::bench::{BenchReport, BENCH_DENSITY};
+use glasscam::bench::{MdRow, PropensityRow};
 use glasscam::nn::bench::{KernelProfile, NnBench};
 
 /// The nn table (stdout) and each backend's per-kernel profile after it; a skipped GPU path goes to stderr.
@@ -68,4 +69,42 @@ pub fn print_analysis(r: &BenchReport) {
         "all cores ({} threads, full analyse_config incl. normalise + correlations): {:.1} configurations/s",
         r.threads, r.configs_per_s
     );
+}
+
+/// The md table: one line per replica count and backend, each with its ratio to the CPU twin's row of that count.
+pub fn print_md(rows: &[MdRow]) {
+    println!(
+        "{:<8} {:>9} {:>10} {:>7} {:>9} {:>16} {:>12}",
+        "backend", "replicas", "particles", "steps", "seconds", "particle-steps/s", "vs cpu twin"
+    );
+    for r in rows {
+        let cpu = rows
+            .iter()
+            .find(|c| c.backend == "cpu" && c.replicas == r.replicas);
+        let ratio = cpu.map_or("-".to_string(), |c| {
+            format!("{:.2}x", r.particle_steps_per_s / c.particle_steps_per_s)
+        });
+        println!(
+            "{:<8} {:>9} {:>10} {:>7} {:>9.2} {:>16.3e} {:>12}",
+            r.backend, r.replicas, r.particles, r.steps, r.seconds, r.particle_steps_per_s, ratio
+        );
+    }
+}
+
+/// The propensity table: the ensemble's rate beside `bench md`'s at the same replica count.
+pub fn print_propensity(rows: &[PropensityRow]) {
+    println!(
+        "{:<8} {:>9} {:>18} {:>18} {:>8}",
+        "backend", "replicas", "bench md p-s/s", "propensity p-s/s", "ratio"
+    );
+    for r in rows {
+        println!(
+            "{:<8} {:>9} {:>18.3e} {:>18.3e} {:>7.2}x",
+            r.backend,
+            r.replicas,
+            r.md_particle_steps_per_s,
+            r.propensity_particle_steps_per_s,
+            r.propensity_particle_steps_per_s / r.md_particle_steps_per_s
+        );
+    }
 }

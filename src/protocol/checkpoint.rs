@@ -393,7 +393,7 @@ fn check(path: &Path, cp: &Checkpoint, e: &Expect) -> Result<()> {
     if cp.chunk != e.chunk {
         return bad(format!(
             "it is for chunk {} but chunk {} is the next to run",
-            cp.chunk + 1,
+            cp.chunk.saturating_add(1),
             e.chunk + 1
         ));
     }
