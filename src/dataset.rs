@@ -338,6 +338,23 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     crate::outdir::write_atomic(path, text.as_bytes())
 }
 
+/// Reads a number that JSON may hold as `null`: serde_json writes an undefined metric (NaN: an AUC on a split with
+/// one class, an accuracy of a class with no samples) as `null`, which a plain f64 field refuses; read back, it is
+/// NaN again, so such a file stays readable (`#[serde(deserialize_with = "...")]`).
+pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// `null_as_nan` for each value of a map.
+pub fn null_as_nan_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<std::collections::BTreeMap<String, f64>, D::Error> {
+    let m = std::collections::BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(m.into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
+}
+
 /// Writes JSON like `write_json_atomic`, for a file glasscam reads back: refuses a value that would not read back
 /// (serde_json writes NaN and infinity as `null`, which no f64 field accepts), so a NaN is never stored.
 pub fn write_json_readable<T: Serialize + serde::de::DeserializeOwned>(

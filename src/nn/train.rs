@@ -24,7 +24,10 @@ pub struct EpochLog {
     pub epoch: usize,
     pub train_loss: f64,
     pub train_accuracy: f64,
+    /// NaN (`null` in JSON) on an empty validation split.
+    #[serde(deserialize_with = "crate::dataset::null_as_nan")]
     pub validation_loss: f64,
+    #[serde(deserialize_with = "crate::dataset::null_as_nan")]
     pub validation_accuracy: f64,
 }
 
@@ -32,13 +35,21 @@ pub struct EpochLog {
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evaluation {
     pub n: usize,
-    /// Accuracy per class name, and "overall".
+    /// Accuracy per class name, and "overall"; NaN (`null` in JSON) for a class the split does not hold.
+    #[serde(deserialize_with = "crate::dataset::null_as_nan_map")]
+    #[schemars(with = "std::collections::BTreeMap<String, Option<f64>>")]
     pub accuracy: std::collections::BTreeMap<String, f64>,
-    /// Area under the ROC curve of the glass probability (glass positive).
+    /// Area under the ROC curve of the glass probability (glass positive); NaN (`null` in JSON) when the split
+    /// holds one class only.
+    #[serde(deserialize_with = "crate::dataset::null_as_nan")]
+    #[schemars(with = "Option<f64>")]
     pub roc_auc: f64,
     /// Rows: true class, columns: predicted class, in `labels` order.
     pub confusion: Vec<Vec<usize>>,
     pub labels: Vec<String>,
+    /// NaN (`null` in JSON) on an empty split.
+    #[serde(deserialize_with = "crate::dataset::null_as_nan")]
+    #[schemars(with = "Option<f64>")]
     pub loss: f64,
 }
 
@@ -366,4 +377,31 @@ fn diverged(cfg: &ModelConfig, loss: f64, epoch: usize, training: bool, inputs_b
 pub fn write_model(out: &Path, t: &Trained) -> Result<()> {
     model::save(out, &t.file, &t.params)?;
     write_json_atomic(&out.join("metrics.json"), &t.metrics)
+}
+
+#[cfg(test)]
+mod metrics_file_tests {
+    use super::*;
+
+    #[test]
+    fn undefined_metrics_written_as_null_read_back_as_nan() {
+        let e = Evaluation {
+            n: 2,
+            accuracy: [("glass".to_string(), 1.0), ("liquid".to_string(), f64::NAN)].into(),
+            roc_auc: roc_auc(&[0.2, 0.9], &[1, 1]),
+            confusion: vec![vec![0, 0], vec![0, 2]],
+            labels: vec!["liquid".into(), "glass".into()],
+            loss: 0.1,
+        };
+        let text = serde_json::to_string(&e).expect("serialise");
+        assert!(
+            text.contains("\"roc_auc\":null") && text.contains("\"liquid\":null"),
+            "{text}"
+        );
+        let back: Evaluation =
+            serde_json::from_str(&text).expect("a metrics file with null reads back");
+        assert!(back.roc_auc.is_nan() && back.accuracy["liquid"].is_nan());
+        assert_eq!(back.accuracy["glass"], 1.0);
+        assert_eq!(back.loss, 0.1);
+    }
 }
