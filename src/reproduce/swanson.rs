@@ -32,9 +32,7 @@ use crate::protocol::{Protocol, RunOptions};
 use crate::score::{auc_standard_error, score, test_snapshots, Arch, Inputs, Loaded};
 use crate::stages::Stage;
 use crate::system::SystemDef;
-use crate::task::{
-    swanson_temperature, RampData, SwansonTask, SWANSON_POINTS, SWANSON_T_GLASS, SWANSON_T_START,
-};
+use crate::task::{swanson_temperature, RampData, SwansonTask, SWANSON_POINTS, SWANSON_T_START};
 
 /// The pipeline's own unit (its stages that span ramps and tasks).
 pub const UNIT: &str = "swanson";
@@ -519,10 +517,12 @@ fn build_tasks(slow_dir: &Path, fast_dir: &Path, seed: u64, dir: &Path) -> Resul
         }
     };
     let mut tasks = Vec::new();
+    let mut infos = Vec::new();
     for which in SwansonTask::ALL {
         let mut t = crate::task::swanson_task(which, &slow, &fast, seed)?;
         align_replicas(&mut t);
         crate::task::write_task(&dir.join(which.name()), &t, false)?;
+        infos.push(t.info.clone());
         let class = |r: &crate::task::ClassRecord| TaskClass {
             ramp: ramp_of(&r.source).into(),
             t: r.target_t,
@@ -555,7 +555,9 @@ fn build_tasks(slow_dir: &Path, fast_dir: &Path, seed: u64, dir: &Path) -> Resul
                 .collect(),
         );
     }
-    plot_e_is(&dir.join("e_is"), &curves, &tasks, &choice)?;
+    // the landscape of `glasscam task --preset swanson`: both curves, the fast glass's level, each task's point
+    let land = crate::landscape::swanson_landscape(&slow, &fast, &infos)?;
+    crate::landscape::write_landscape(&dir.join("e_is"), &land)?;
     write_json_atomic(
         &dir.join("tasks.json"),
         &TasksRecord {
@@ -569,59 +571,6 @@ fn build_tasks(slow_dir: &Path, fast_dir: &Path, seed: u64, dir: &Path) -> Resul
             curves,
         },
     )
-}
-
-/// E_IS(T) of both ramps, with the tasks' liquids and glasses marked (task 6's pair in its own series).
-fn plot_e_is(
-    stem: &Path,
-    curves: &BTreeMap<String, Vec<EisPoint>>,
-    tasks: &[TaskRow],
-    choice: &crate::task::EqualEisChoice,
-) -> Result<()> {
-    let line = |name: &str| -> Vec<(f64, f64)> {
-        curves
-            .get(name)
-            .map(|c| c.iter().map(|p| (p.t, p.e_is.mean)).collect())
-            .unwrap_or_default()
-    };
-    let mut pairs = Vec::new();
-    for t in tasks
-        .iter()
-        .filter(|t| t.kind == "pair" && t.name != "task6")
-    {
-        if let Some(e) = &t.liquid.e_is {
-            pairs.push((t.liquid.t, e.mean));
-        }
-    }
-    let series = vec![
-        (format!("{SLOW} ramp"), line(SLOW)),
-        (format!("{FAST} ramp"), line(FAST)),
-        ("tasks 1-5: liquids".to_string(), pairs),
-        (
-            "task 6: slow liquid, fast glass".to_string(),
-            vec![
-                (choice.t, choice.slow_e_is.mean),
-                (
-                    tasks
-                        .iter()
-                        .find(|t| t.name == "task6")
-                        .map_or(SWANSON_T_GLASS, |t| t.glass.t),
-                    choice.fast_glass_e_is.mean,
-                ),
-            ],
-        ),
-    ];
-    crate::analysis::plots::line_plot(
-        stem,
-        &crate::analysis::plots::LinePlot {
-            title: "E_IS(T) along both ramps, with the tasks",
-            x_label: "T at the snapshot",
-            y_label: "E_IS per particle",
-            series: &series,
-            log_x: false,
-        },
-    )?;
-    Ok(())
 }
 
 /// Every model of `arch` (one per task, in `names` order) scored on every task's test split. A task's inputs
