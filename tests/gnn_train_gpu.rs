@@ -89,3 +89,27 @@ fn gpu_training_matches_the_cpu_twin() {
         "{e}"
     );
 }
+
+#[test]
+fn bench_gnn_times_the_gpu_path() {
+    let Some(ctx) = test_context("bench_gnn_times_the_gpu_path") else {
+        return;
+    };
+    use glasscam::gnn::bench::{bench_graphs, time_attention_gpu, time_train_gpu};
+    let cfg = MpnnConfig::quick();
+    let g = bench_graphs(None, &cfg, 2).unwrap();
+    let spec = cfg.spec(g.n_species, glasscam::gnn::train::dist_stats(&g.graphs));
+    // one warm-up call and at least one timed call each: whole batches of graphs, a positive time
+    for (what, (n, s)) in [
+        ("train", time_train_gpu(&ctx, &spec, &g, 2, 0.01).unwrap()),
+        (
+            "attention",
+            time_attention_gpu(&ctx, &spec, &g, 2, 0.01).unwrap(),
+        ),
+    ] {
+        assert!(
+            n >= 2 && n % 2 == 0 && s > 0.0,
+            "{what}: {n} graphs in {s} s"
+        );
+    }
+}

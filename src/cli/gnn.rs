@@ -152,6 +152,10 @@ pub struct BenchGnnArgs {
     /// Also time the f64 reference twin.
     #[arg(long)]
     pub f64: bool,
+    /// Also time the GPU path (`train --backend gpu`'s steps, no dropout; the eval forward with attention) on the
+    /// first adapter, a software one (lavapipe) included: the line before the table names it.
+    #[arg(long)]
+    pub gpu: bool,
     /// Where the graphs (and logits) are written for the PyTorch script [default: a temporary directory].
     #[arg(long)]
     pub export: Option<PathBuf>,
@@ -165,7 +169,9 @@ struct TorchRow {
 }
 
 pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
-    use glasscam::gnn::bench::{bench_graphs, export, time_attention, time_train};
+    use glasscam::gnn::bench::{
+        bench_graphs, export, time_attention, time_attention_gpu, time_train, time_train_gpu,
+    };
     use glasscam::gnn::model;
     let model = a.model.as_ref().map(|m| model::load(m)).transpose()?;
     let cfg = match (&model, &a.config) {
@@ -192,6 +198,13 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
         cfg.batch,
         rayon::current_num_threads()
     );
+    let gpu = if a.gpu {
+        let ctx = glasscam::kernels::gpu::shared_context()?;
+        println!("gpu f32: {}", ctx.describe());
+        Some(ctx)
+    } else {
+        None
+    };
     let dir = match (&a.export, &a.torch) {
         (Some(d), _) => Some(d.clone()),
         (None, Some(_)) => {
@@ -251,6 +264,18 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
                 "cpu f64",
                 "attention",
                 time_attention::<f64>(&spec, &g, cfg.batch, a.seconds),
+            ));
+        }
+        if let Some(ctx) = &gpu {
+            rows.push((
+                "gpu f32",
+                "train",
+                time_train_gpu(ctx, &spec, &g, cfg.batch, a.seconds)?,
+            ));
+            rows.push((
+                "gpu f32",
+                "attention",
+                time_attention_gpu(ctx, &spec, &g, cfg.batch, a.seconds)?,
             ));
         }
         let mut torch_rate = std::collections::BTreeMap::new();

@@ -463,17 +463,23 @@ impl GpuMpnn {
         wgrad(enc, ne, (fe, h), wi, &g.f, &d.dh)
     }
 
-    /// The evaluation forward over `b`: one submission, then the logits and the last attention read back.
+    /// The evaluation forward over `b`: uploaded, one submission, then the logits and the last attention read
+    /// back.
     pub fn forward(&self, b: &GraphBatch) -> Result<GpuForward> {
         let g = self.graphs(b)?;
         let x = self.acts(&g)?;
+        self.eval(&g, &x)
+    }
+
+    /// The evaluation forward over graphs already on the device, into `x`.
+    pub fn eval(&self, g: &GpuGraphs, x: &GpuActs) -> Result<GpuForward> {
         let mut enc = self
             .ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("gnn forward"),
             });
-        self.encode_forward(&mut enc, &g, &x)?;
+        self.encode_forward(&mut enc, g, x)?;
         self.ctx.queue.submit([enc.finish()]);
         let logits = read(&self.ctx, &x.logits, g.n_graphs * self.spec.classes)?;
         let attention = match x.steps.last() {
