@@ -164,6 +164,26 @@ pub fn time_attention<T: Real>(
     r
 }
 
+/// `time_loop` over a GPU step that can fail: the first error ends the benchmark with that error.
+fn time_loop_gpu(
+    bs: &[(GraphBatch, Vec<u32>)],
+    seconds: f64,
+    mut step: impl FnMut(usize) -> glasscam_kernels::Result<()>,
+) -> Result<(usize, f64)> {
+    let mut err = None;
+    let r = time_loop(bs, seconds, |k| {
+        if err.is_none() {
+            if let Err(e) = step(k) {
+                err = Some(e);
+            }
+        }
+    });
+    match err {
+        Some(e) => Err(e.into()),
+        None => Ok(r),
+    }
+}
+
 /// Training steps on the GPU (`GpuMpnn`): forward, loss (logits read back), backward, Adam on the device, as
 /// `train --backend gpu` does; the batches are uploaded once, before the clock starts. No dropout (the GPU path
 /// has none): `spec.dropout` is taken as 0.
@@ -186,20 +206,11 @@ pub fn time_train_gpu(
         .map(|(b, _)| net.batch(b))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut step = 0u64;
-    let mut err = None;
-    let r = time_loop(&bs, seconds, |k| {
+    time_loop_gpu(&bs, seconds, |k| {
         step += 1;
-        let done = net
-            .loss_and_grads(&dev[k], &bs[k].1)
-            .and_then(|_| opt.step(&net, &dev[k].d.grads, 1e-3, step));
-        if let Err(e) = done {
-            err.get_or_insert(e);
-        }
-    });
-    match err {
-        Some(e) => Err(e.into()),
-        None => Ok(r),
-    }
+        net.loss_and_grads(&dev[k], &bs[k].1)?;
+        opt.step(&net, &dev[k].d.grads, 1e-3, step)
+    })
 }
 
 /// Attention passes on the GPU: the eval forward with the logits and the last update's attention read back, the
@@ -221,16 +232,7 @@ pub fn time_attention_gpu(
             Ok((gr, x))
         })
         .collect::<glasscam_kernels::Result<Vec<_>>>()?;
-    let mut err = None;
-    let r = time_loop(&bs, seconds, |k| {
-        if let Err(e) = net.eval(&dev[k].0, &dev[k].1) {
-            err.get_or_insert(e);
-        }
-    });
-    match err {
-        Some(e) => Err(e.into()),
-        None => Ok(r),
-    }
+    time_loop_gpu(&bs, seconds, |k| net.eval(&dev[k].0, &dev[k].1).map(|_| ()))
 }
 
 /// Every row: training and attention, f32 path then f64 twin, `seconds` each.
