@@ -16,6 +16,11 @@ struct GnnParams {
     flags: u32,
     // the column where a row's values start in a wider row (readout input, segment-sum backward)
     col: u32,
+    // dropout: the layer's seed and the drop probability (keep in hash.wgsl)
+    seed: u32,
+    p: f32,
+    pad0: u32,
+    pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: GnnParams;

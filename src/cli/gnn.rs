@@ -24,7 +24,7 @@ pub enum Arch {
 #[derive(Args, Debug, Clone)]
 pub struct TrainCmd {
     /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md) and training runs on the
-    /// CPU twin unless `--backend gpu` (no dropout on the GPU yet).
+    /// CPU twin unless `--backend gpu` (the whole step in WGSL).
     #[arg(long, value_enum, default_value = "cnn")]
     pub arch: Arch,
     #[command(flatten)]
@@ -40,7 +40,7 @@ pub fn train(a: &super::nn::TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
         cfg.epochs = e;
     }
     let data = Dataset::load(&a.data)?;
-    // the MPNN runs on the GPU only when asked: its GPU path has no dropout yet and is unmeasured on real GPUs
+    // the MPNN runs on the GPU only when asked: its GPU path is unmeasured on real GPUs (lavapipe only)
     let compute = match a.backend {
         BackendChoice::Gpu => super::select_compute(BackendChoice::Gpu)?,
         _ => {
@@ -152,7 +152,7 @@ pub struct BenchGnnArgs {
     /// Also time the f64 reference twin.
     #[arg(long)]
     pub f64: bool,
-    /// Also time the GPU path (`train --backend gpu`'s steps, no dropout; the eval forward with attention) on the
+    /// Also time the GPU path (`train --backend gpu`'s steps; the eval forward with attention) on the
     /// first adapter, a software one (lavapipe) included: the line before the table names it.
     #[arg(long)]
     pub gpu: bool,

@@ -185,8 +185,7 @@ fn time_loop_gpu(
 }
 
 /// Training steps on the GPU (`GpuMpnn`): forward, loss (logits read back), backward, Adam on the device, as
-/// `train --backend gpu` does; the batches are uploaded once, before the clock starts. No dropout (the GPU path
-/// has none): `spec.dropout` is taken as 0.
+/// `train --backend gpu` does (dropout included); the batches are uploaded once, before the clock starts.
 pub fn time_train_gpu(
     ctx: &Arc<GpuContext>,
     spec: &MpnnSpec,
@@ -194,12 +193,8 @@ pub fn time_train_gpu(
     batch: usize,
     seconds: f64,
 ) -> Result<(usize, f64)> {
-    let spec = MpnnSpec {
-        dropout: 0.0,
-        ..*spec
-    };
     let bs = batches(g, batch);
-    let net = GpuMpnn::new(ctx.clone(), spec, &to_f32(&spec.init(0)))?;
+    let net = GpuMpnn::new(ctx.clone(), *spec, &to_f32(&spec.init(0)))?;
     let opt = GpuAdam::new(&net)?;
     let dev = bs
         .iter()
@@ -208,7 +203,7 @@ pub fn time_train_gpu(
     let mut step = 0u64;
     time_loop_gpu(&bs, seconds, |k| {
         step += 1;
-        net.loss_and_grads(&dev[k], &bs[k].1)?;
+        net.loss_and_grads(&dev[k], &bs[k].1, Some(step as u32))?;
         opt.step(&net, &dev[k].d.grads, 1e-3, step)
     })
 }

@@ -158,9 +158,8 @@ impl Trainer {
                 Ok((l, fw.logits.iter().map(|&x| x as f64).collect()))
             }
             Trainer::Gpu { net, adam } => {
-                // the GPU path refuses dropout (GpuMpnn::loss_and_grads), so the seed has nothing to draw
                 let bb = net.batch(b)?;
-                let (losses, logits) = net.loss_and_grads(&bb, y)?;
+                let (losses, logits) = net.loss_and_grads(&bb, y, Some(seed))?;
                 adam.step(net, &bb.d.grads, lr, t)?;
                 let mean = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
                 Ok((mean, logits))
@@ -197,8 +196,7 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
     train_on(data, cfg, &Compute::Cpu, ctx)
 }
 
-/// Trains on `data` with `cfg` on `compute`: the CPU twin, or the GPU (no dropout there yet: a model file with
-/// dropout > 0 is refused). The final validation and test metrics come from the twin's `predict` on the kept
+/// Trains on `data` with `cfg` on `compute`: the CPU twin, or the GPU (the same dropout masks). The final validation and test metrics come from the twin's `predict` on the kept
 /// parameters either way: they are those of the written model.
 pub fn train_on(
     data: &Dataset,

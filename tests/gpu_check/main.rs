@@ -25,6 +25,8 @@ mod dropout_should_match_cpu;
 mod epoch_tally_should_match_cpu;
 #[path = "../gather_augment_should_match_cpu.rs"]
 mod gather_augment_should_match_cpu;
+#[path = "../gnn_dropout_should_match_cpu.rs"]
+mod gnn_dropout_should_match_cpu;
 #[path = "../gnn_forward_should_match_cpu.rs"]
 mod gnn_forward_should_match_cpu;
 #[path = "../gnn_linear_backward_input_should_match_cpu.rs"]

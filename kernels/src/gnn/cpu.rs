@@ -609,3 +609,18 @@ pub fn dropout_mask_into<T: Real>(seed: u32, p: f64, out: &mut [T]) {
         }
     });
 }
+
+/// x[i] = x[i] / (1 - p) where `nn::keep` keeps element i, else 0: inverted dropout in place, the mask of
+/// `dropout_mask` (the same call on the gradient is the backward).
+pub fn gnn_dropout<T: Real>(seed: u32, p: f64, x: &mut [T]) {
+    let scale = T::of(1.0 / (1.0 - p));
+    for_rows(x, 64, |c, o| {
+        for (j, v) in o.iter_mut().enumerate() {
+            *v = if crate::nn::keep(seed, (c * 64 + j) as u32, p as f32) {
+                *v * scale
+            } else {
+                T::zero()
+            };
+        }
+    });
+}

@@ -67,6 +67,7 @@ gnn_launch!(GNN_SEGMENT_MEAN_BACKWARD, |p| threads(
 gnn_launch!(GNN_REVERSE_SUB_BACKWARD, |p| threads(
     p.rows as u64 * p.width as u64
 ));
+gnn_launch!(GNN_DROPOUT, |p| threads(p.rows as u64 * p.width as u64));
 gnn_launch!(GNN_SEGMENT_SUM_BACKWARD, |p| threads(
     p.rows as u64 * p.width as u64
 ));

@@ -4,13 +4,14 @@
 //! a = W_i f, h0 = ReLU(W_i f); per update s = segment_sum(h), m = reverse_sub(s, h), u = ReLU(a + W_h m),
 //! q = ReLU(W_a u), score = v_a q + c, alpha = segment_softmax(score), h = alpha u; then
 //! r = ReLU(W_o [onehot; segment_sum(h)] + b_o), g = segment_mean(r), logits = ffn2(ReLU(ffn1 g)).
-//! Dropout is not applied (this is the evaluation forward: `predict` and `attention`).
+//! With a seed (training), dropout after every update, the readout and ffn1, with the twin's masks
+//! (`net::layer_seed`, the shared hash).
 
 use std::sync::Arc;
 
 use super::cpu::gnn_edge_features;
 use super::gpu::*;
-use super::net::attention_ptr;
+use super::net::{attention_ptr, layer_seed};
 use super::{Attention, GraphBatch, MpnnSpec};
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
@@ -198,12 +199,36 @@ impl GpuMpnn {
         })
     }
 
-    /// Records the evaluation forward pass over `g` into `enc`, writing `x`.
+    /// Records dropout of layer `layer` (`net::layer_seed`) on the `n` values of `buf`, in place, when `seed` is
+    /// given and the network has dropout; forward on an activation, backward on its gradient (the same mask).
+    fn encode_dropout(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        seed: Option<u32>,
+        layer: usize,
+        n: usize,
+        buf: &wgpu::Buffer,
+    ) -> Result<()> {
+        match seed {
+            Some(s) if self.spec.dropout > 0.0 => {
+                let p = GnnParams {
+                    seed: layer_seed(s, layer),
+                    p: self.spec.dropout as f32,
+                    ..rw(n, 1)
+                };
+                launch(&self.ctx, enc, &GNN_DROPOUT, p, &[buf])
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the forward pass over `g` into `enc`, writing `x`; `seed` = Some(s) turns dropout on (training).
     pub fn encode_forward(
         &self,
         enc: &mut wgpu::CommandEncoder,
         g: &GpuGraphs,
         x: &GpuActs,
+        seed: Option<u32>,
     ) -> Result<()> {
         let (h, ns, fe) = (
             self.spec.hidden,
@@ -257,6 +282,7 @@ impl GpuMpnn {
                 if bytes > 0 {
                     enc.copy_buffer_to_buffer(&st.u, 0, &st.h, 0, bytes);
                 }
+                self.encode_dropout(enc, seed, t + 1, ne * h, &st.h)?;
                 continue;
             }
             let wa = lin(ne, h, h, self.off("W_a.weight"), 0, RELU);
@@ -277,6 +303,7 @@ impl GpuMpnn {
                 rw(ne, h),
                 &[&st.alpha, &st.u, &st.h],
             )?;
+            self.encode_dropout(enc, seed, t + 1, ne * h, &st.h)?;
         }
         let last = x.steps.last().map(|s| &s.h).unwrap_or(&x.h0);
         launch(
@@ -300,6 +327,8 @@ impl GpuMpnn {
             BIAS | RELU,
         );
         launch(ctx, enc, &GNN_LINEAR, wo, &[p, &x.xr, &x.r])?;
+        let depth = self.spec.depth;
+        self.encode_dropout(enc, seed, depth, nv * h, &x.r)?;
         launch(
             ctx,
             enc,
@@ -316,6 +345,7 @@ impl GpuMpnn {
             BIAS | RELU,
         );
         launch(ctx, enc, &GNN_LINEAR, f1, &[p, &x.g, &x.y1])?;
+        self.encode_dropout(enc, seed, depth + 1, ng * h, &x.y1)?;
         let f2 = lin(
             ng,
             h,
@@ -360,6 +390,7 @@ impl GpuMpnn {
         g: &GpuGraphs,
         x: &GpuActs,
         d: &GpuGrads,
+        seed: Option<u32>,
     ) -> Result<()> {
         let (h, ns, fe, nc) = (
             self.spec.hidden,
@@ -408,6 +439,8 @@ impl GpuMpnn {
         let f2 = ("ffn2.weight", Some("ffn2.bias"));
         wgrad(enc, ng, (h, nc), f2, &x.y1, &d.dlogits)?;
         dinput(enc, ng, (h, nc), f2.0, 0, &d.dlogits, &d.dy1)?;
+        let depth = self.spec.depth;
+        self.encode_dropout(enc, seed, depth + 1, ng * h, &d.dy1)?;
         relu_b(enc, ng * h, &x.y1, &d.dy1)?;
         let f1 = ("ffn1.weight", Some("ffn1.bias"));
         wgrad(enc, ng, (h, h), f1, &x.g, &d.dy1)?;
@@ -415,6 +448,7 @@ impl GpuMpnn {
         // readout
         let mb = &[&g.node_ptr, &g.node_graph, &d.dg, &d.dr];
         launch(ctx, enc, &GNN_SEGMENT_MEAN_BACKWARD, rw(nv, h), mb)?;
+        self.encode_dropout(enc, seed, depth, nv * h, &d.dr)?;
         relu_b(enc, nv * h, &x.r, &d.dr)?;
         let wo = ("W_o.weight", Some("W_o.bias"));
         wgrad(enc, nv, (ns + h, h), wo, &x.xr, &d.dr)?;
@@ -432,7 +466,8 @@ impl GpuMpnn {
         )?;
         let bytes = (ne * h * 4) as u64;
         let wi = ("W_i.weight", None);
-        for st in x.steps.iter().rev() {
+        for (i, st) in x.steps.iter().enumerate().rev() {
+            self.encode_dropout(enc, seed, i + 1, ne * h, &d.dh)?;
             if self.spec.attention != Attention::Off {
                 let sr = &[&st.alpha, &st.u, &d.dh, &d.dalpha, &d.du];
                 launch(ctx, enc, &GNN_SCALE_ROWS_BACKWARD, rw(ne, h), sr)?;
@@ -479,7 +514,7 @@ impl GpuMpnn {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("gnn forward"),
             });
-        self.encode_forward(&mut enc, g, x)?;
+        self.encode_forward(&mut enc, g, x, None)?;
         self.ctx.queue.submit([enc.finish()]);
         let logits = read(&self.ctx, &x.logits, g.n_graphs * self.spec.classes)?;
         let attention = match x.steps.last() {
@@ -508,21 +543,17 @@ impl GpuMpnn {
         Ok(GpuBatch { g, x, d })
     }
 
-    /// Forward, loss and backward over `bb` with labels `labels`, leaving the gradient in `bb.d.grads`; returns
+    /// Forward, loss and backward over `bb` with labels `labels` and dropout seed `seed` (None: no dropout),
+    /// leaving the gradient in `bb.d.grads`; returns
     /// (per-graph losses, logits). The loss is the twin's (`net::loss`, the CNN's softmax cross-entropy) on the
     /// host: the logits are a few values per batch and the loss is wanted on the host anyway, so one readback
     /// between the forward and the backward submission costs less than a kernel of another family.
-    pub fn loss_and_grads(&self, bb: &GpuBatch, labels: &[u32]) -> Result<(Vec<f64>, Vec<f64>)> {
-        if self.spec.dropout > 0.0 {
-            return Err(KernelError::Input {
-                kernel: "gnn".into(),
-                message: format!(
-                    "the GPU training path has no dropout yet (the model file asks for {}): set dropout = 0 or \
-                     train with --backend cpu",
-                    self.spec.dropout
-                ),
-            });
-        }
+    pub fn loss_and_grads(
+        &self,
+        bb: &GpuBatch,
+        labels: &[u32],
+        seed: Option<u32>,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
         if labels.len() != bb.g.n_graphs {
             return Err(KernelError::Input {
                 kernel: "gnn".into(),
@@ -535,7 +566,7 @@ impl GpuMpnn {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
         };
         let mut enc = new_enc("gnn forward");
-        self.encode_forward(&mut enc, &bb.g, &bb.x)?;
+        self.encode_forward(&mut enc, &bb.g, &bb.x, seed)?;
         ctx.queue.submit([enc.finish()]);
         let logits = read(ctx, &bb.x.logits, bb.g.n_graphs * self.spec.classes)?;
         let (losses, dlogits) = super::net::loss(&self.spec, &logits, labels);
@@ -543,7 +574,7 @@ impl GpuMpnn {
         ctx.queue
             .write_buffer(&bb.d.dlogits, 0, bytemuck::cast_slice(&d32));
         let mut enc = new_enc("gnn backward");
-        self.encode_backward(&mut enc, &bb.g, &bb.x, &bb.d)?;
+        self.encode_backward(&mut enc, &bb.g, &bb.x, &bb.d, seed)?;
         ctx.queue.submit([enc.finish()]);
         Ok((losses, logits))
     }

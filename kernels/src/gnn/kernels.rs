@@ -30,6 +30,11 @@ crate::wgsl_struct! {
         pub flags: u32,
         /// Readout and segment-sum backward: the column where a row's values start in a wider row.
         pub col: u32,
+        /// Dropout: the layer's seed and the drop probability (`nn::keep`).
+        pub seed: u32,
+        pub p: f32,
+        pub pad0: u32,
+        pub pad1: u32,
     }
 }
 
@@ -50,6 +55,7 @@ macro_rules! gnn_kernel {
             family: Family::Gnn,
             parts: &[
                 shaders::GNN_COMMON,
+                shaders::HASH,
                 include_str!(concat!("../../../shaders/", $name, ".wgsl")),
             ],
             bindings: &[b("P", Binding::Uniform), $($bind),*],
@@ -152,3 +158,4 @@ gnn_kernel!(
     "gnn_segment_sum_backward",
     [b("dst", R), b("ds", R), b("dh", W)]
 );
+gnn_kernel!(GNN_DROPOUT, "gnn_dropout", [b("x", W)]);
