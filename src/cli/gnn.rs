@@ -8,6 +8,7 @@ use glasscam::domain::Class;
 use glasscam::events::Ctx;
 use glasscam::gnn::attention::AttentionInput;
 use glasscam::gnn::MpnnConfig;
+use glasscam::kernels::{BackendChoice, Compute};
 
 /// Which network `train` trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -23,7 +24,7 @@ pub enum Arch {
 #[derive(Args, Debug, Clone)]
 pub struct TrainCmd {
     /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md) and training runs on the
-    /// CPU twin.
+    /// CPU twin unless `--backend gpu` (no dropout on the GPU yet).
     #[arg(long, value_enum, default_value = "cnn")]
     pub arch: Arch,
     #[command(flatten)]
@@ -39,7 +40,18 @@ pub fn train(a: &super::nn::TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
         cfg.epochs = e;
     }
     let data = Dataset::load(&a.data)?;
-    let t = glasscam::gnn::train::train(&data, &cfg, ctx)?;
+    // the MPNN runs on the GPU only when asked: its GPU path has no dropout yet and is unmeasured on real GPUs
+    let compute = match a.backend {
+        BackendChoice::Gpu => super::select_compute(BackendChoice::Gpu)?,
+        _ => {
+            eprintln!(
+                "backend: cpu: CPU twin (f32), {} threads (--backend gpu trains the MPNN on the GPU)",
+                rayon::current_num_threads()
+            );
+            Compute::Cpu
+        }
+    };
+    let t = glasscam::gnn::train::train_on(&data, &cfg, &compute, ctx)?;
     glasscam::gnn::train::write_model(&a.out, &t)?;
     let m = &t.metrics;
     println!(
