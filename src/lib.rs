@@ -25,6 +25,7 @@ pub mod score;
 pub mod stages;
 pub mod system;
 pub mod task;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use glasscam_kernels as kernels;

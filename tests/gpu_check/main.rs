@@ -2,6 +2,9 @@
 //! a GPU machine. Not part of `cargo test` (`test = false` in Cargo.toml): each file also runs on its own there.
 //! `tests/shaders_validate.rs` checks that every such file is listed here.
 
+// each file brings its own `mod common;`: the copies are the same module, loaded once per test file
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../adam_should_match_cpu.rs"]
 mod adam_should_match_cpu;
 #[path = "../conv2d_backward_input_should_match_cpu.rs"]
@@ -40,6 +43,8 @@ mod gridize_bin_should_match_cpu;
 mod gridize_should_match_cpu;
 #[path = "../md_crsd_should_match_cpu.rs"]
 mod md_crsd_should_match_cpu;
+#[path = "../md_fire_should_match_cpu.rs"]
+mod md_fire_should_match_cpu;
 #[path = "../md_forces_should_match_cpu.rs"]
 mod md_forces_should_match_cpu;
 #[path = "../md_step_should_match_cpu.rs"]
