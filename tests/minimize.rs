@@ -294,3 +294,78 @@ fn minimize_writes_inherent_structures_linked_to_their_snapshots() {
         );
     }
 }
+
+/// A minimum as a data set stores it (format 2: f32 positions) is the same minimum: E_IS re-evaluated from the
+/// rounded positions differs by far less than the GPU/twin agreement (1e-5 per particle), and FIRE restarted
+/// there goes back to the f64 minimum in a few hundred iterations. At the paper's box (N = 2000, L ~ 43) a
+/// coordinate moves by at most half an f32 ulp, 1.9e-6; the energy changes only to second order (the force
+/// vanishes there), 1e-10 to 1e-9 per particle. The force does not: rounding a stiff close pair gives max |F| ~ 1e-3
+/// (kam) to 1e-2 (abm), the GPU path's own tolerance, since it holds positions in f32 too. So a stored minimum
+/// keeps E_IS (recorded in f64 besides) and basin, not the twin's 1e-8 force tolerance.
+#[test]
+fn a_minimum_stored_in_float32_keeps_its_energy_and_its_basin() {
+    for sys in [SystemDef::kam(), SystemDef::abm()] {
+        let n = 2000;
+        let s = setup(&scaled(sys.clone(), n));
+        let reps = liquid(&s, 21, 1, 1.0, 50);
+        let m = minimise(&s, FireConfig::for_md_dt(0.005), &reps);
+        assert_eq!(m.minima[0].outcome, Outcome::Converged, "{}", sys.name);
+        let stored: Vec<[f64; 2]> = m
+            .replicas
+            .pos
+            .iter()
+            .map(|x| [f64::from(x[0] as f32), f64::from(x[1] as f32)])
+            .collect();
+        let moved = m
+            .replicas
+            .pos
+            .iter()
+            .zip(&stored)
+            .map(|(a, b)| (a[0] - b[0]).abs().max((a[1] - b[1]).abs()))
+            .fold(0.0, f64::max);
+        assert!(
+            moved > 0.0 && moved <= 0.5 * f64::from(f32::EPSILON) * 64.0,
+            "{moved}"
+        );
+        let e64 = total_energy(&s, &m.replicas.pos) / n as f64;
+        let e32 = total_energy(&s, &stored) / n as f64;
+        assert!(
+            (e32 - e64).abs() < 1e-8,
+            "{}: E_IS {e64} from f64, {e32} from f32 positions",
+            sys.name
+        );
+        let fmax = brute_force(&s, &stored)
+            .0
+            .iter()
+            .map(|f| f[0].hypot(f[1]))
+            .fold(0.0, f64::max);
+        assert!(
+            fmax < 5e-2,
+            "{}: max |F| {fmax} at the stored minimum",
+            sys.name
+        );
+        let again = minimise(&s, FireConfig::for_md_dt(0.005), &replicas(n, stored));
+        assert_eq!(again.minima[0].outcome, Outcome::Converged);
+        let back = again
+            .replicas
+            .pos
+            .iter()
+            .zip(&m.replicas.pos)
+            .map(|(a, b)| (a[0] - b[0]).abs().max((a[1] - b[1]).abs()))
+            .fold(0.0, f64::max);
+        assert!(
+            back < 1e-4,
+            "{}: the restarted minimum moved {back}",
+            sys.name
+        );
+        assert!((again.minima[0].e_per_particle - e64).abs() < 1e-12);
+        eprintln!(
+            "{}: |dx| <= {moved:.2e}, |dE_IS| = {:.2e}, max |F| {fmax:.2e} at the stored minimum, {} FIRE \
+             iterations back to max |F| < 1e-8 (from the liquid: {}), back within {back:.1e}",
+            sys.name,
+            (e32 - e64).abs(),
+            again.minima[0].iterations,
+            m.minima[0].iterations
+        );
+    }
+}
