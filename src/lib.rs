@@ -26,6 +26,7 @@ pub mod stages;
 pub mod swanson;
 pub mod system;
 pub mod task;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use glasscam_kernels as kernels;
