@@ -293,3 +293,35 @@ fn settle_failure(r: u32, lid: u32, step: u32) -> u32 {
     }
     return workgroupUniformLoad(&wg_flag);
 }
+
+// Moves particle `idx` (flat index) by v dt, wraps it into the box counting the image, and returns its squared
+// distance from where it stood at the last list build.
+fn drift_wrap(idx: u32, v: vec2<f32>, dt: f32) -> f32 {
+    var x = pos[idx] + v * dt;
+    var w = img[idx];
+    if (x.x >= P.box_l) { x.x -= P.box_l; w.x += 1; }
+    if (x.x < 0.0) { x.x += P.box_l; w.x -= 1; }
+    if (x.y >= P.box_l) { x.y -= P.box_l; w.y += 1; }
+    if (x.y < 0.0) { x.y += P.box_l; w.y -= 1; }
+    pos[idx] = x;
+    img[idx] = w;
+    let dd = min_image(x - xref[idx]);
+    return dot(dd, dd);
+}
+
+// Rebuilds replica r's lists when the largest squared move since the last build (each thread's `d2max`)
+// exceeds `limit`; the whole workgroup takes the same branch.
+fn rebuild_if_moved(r: u32, lid: u32, d2max: f32, limit: f32) {
+    storageBarrier();
+    let moved = wg_max(lid, d2max);
+    if (lid == 0u) {
+        wg_flag = select(0u, 1u, moved > limit);
+    }
+    if (workgroupUniformLoad(&wg_flag) != 0u) {
+        rebuild(r, lid);
+        if (lid == 0u) {
+            state[r].rebuilds += 1u;
+        }
+    }
+    storageBarrier();
+}

@@ -177,29 +177,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         for (var i = lid; i < P.n; i += WG) {
             let v = mix_v * vel[base + i] + mix_f * force[base + i];
             vel[base + i] = v;
-            var x = pos[base + i] + v * dt;
-            var w = img[base + i];
-            if (x.x >= P.box_l) { x.x -= P.box_l; w.x += 1; }
-            if (x.x < 0.0) { x.x += P.box_l; w.x -= 1; }
-            if (x.y >= P.box_l) { x.y -= P.box_l; w.y += 1; }
-            if (x.y < 0.0) { x.y += P.box_l; w.y -= 1; }
-            pos[base + i] = x;
-            img[base + i] = w;
-            let dd = min_image(x - xref[base + i]);
-            d2max = max(d2max, dot(dd, dd));
+            d2max = max(d2max, drift_wrap(base + i, v, dt));
         }
-        storageBarrier();
-        let moved = wg_max(lid, d2max);
-        if (lid == 0u) {
-            wg_flag = select(0u, 1u, moved > limit);
-        }
-        if (workgroupUniformLoad(&wg_flag) != 0u) {
-            rebuild(r, lid);
-            if (lid == 0u) {
-                state[r].rebuilds += 1u;
-            }
-        }
-        storageBarrier();
+        rebuild_if_moved(r, lid, d2max, limit);
         fire_forces(r, lid, 1u);
     }
 }

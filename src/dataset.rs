@@ -1,7 +1,8 @@
 //! The data set a simulation writes and every later stage reads: `.npy` arrays and `manifest.json`.
 //!
 //! Layout of a data set directory:
-//! - `positions.npy`  float64 [S, N, 2]: snapshot k's particle positions, wrapped into [0, L)
+//! - `positions.npy`  float32 [S, N, 2]: snapshot k's particle positions, wrapped into [0, L) (float64 before
+//!   format 2, still read; either loads as f64)
 //! - `species.npy`    uint32  [N]: species index of each particle (the same in every snapshot)
 //! - `labels.npy`     int64   [S]: 1 glass, 0 liquid, -1 any other snapshot temperature
 //! - `box.npy`        float64 [2]: box sides (L, L)
@@ -20,7 +21,9 @@ use crate::npy;
 use crate::system::SystemDef;
 
 pub const MANIFEST: &str = "manifest.json";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: positions.npy holds float32 (half the bytes of format 1's float64; docs/inherent.md says why that is
+/// enough).
+pub const FORMAT_VERSION: u32 = 2;
 /// How `Manifest::backend` begins when parts of a run ran on different backends.
 pub const MIXED: &str = "mixed: ";
 
@@ -209,7 +212,7 @@ impl Dataset {
         let n = manifest.n_particles;
         let s = manifest.snapshots.len();
         let ppath = dir.join("positions.npy");
-        let (shape, positions) = npy::parse::<f64>(&ppath, pbytes)?;
+        let (shape, positions) = npy::parse_float(&ppath, pbytes)?;
         if shape != [s as u64, n as u64, 2] {
             return Err(bad(format!(
                 "positions.npy has shape {shape:?}, the manifest says [{s}, {n}, 2]"
@@ -304,12 +307,23 @@ impl Dataset {
 
     /// Writes a data set (arrays first, manifest last: a directory with a manifest is complete). An existing
     /// manifest is removed first, so a kill halfway never leaves new arrays under an old manifest; the caller
-    /// has checked that overwriting is wanted (`--force`).
+    /// has checked that overwriting is wanted (`--force`). Positions are stored as float32.
     pub fn write(
         dir: &Path,
         manifest: &Manifest,
         positions: &[f64],
         species: &[u32],
+    ) -> Result<()> {
+        Self::write_with(dir, manifest, species, |sink| store(sink, positions))
+    }
+
+    /// `write` with the positions handed over in pieces by `fill` (e.g. one simulation chunk at a time, so a
+    /// long ramp is never held in memory whole); `fill` must give exactly the manifest's S x N x 2 values.
+    pub fn write_with(
+        dir: &Path,
+        manifest: &Manifest,
+        species: &[u32],
+        fill: impl FnOnce(&mut npy::Sink<'_, f32>) -> Result<()>,
     ) -> Result<()> {
         std::fs::create_dir_all(dir).at(dir)?;
         let mpath = dir.join(MANIFEST);
@@ -318,7 +332,7 @@ impl Dataset {
         }
         let n = manifest.n_particles as u64;
         let s = manifest.snapshots.len() as u64;
-        npy::write(&dir.join("positions.npy"), &[s, n, 2], positions)?;
+        npy::write_with(&dir.join("positions.npy"), &[s, n, 2], fill)?;
         npy::write(&dir.join("species.npy"), &[n], species)?;
         let labels: Vec<i64> = manifest.snapshots.iter().map(|m| m.label).collect();
         npy::write(&dir.join("labels.npy"), &[s], &labels)?;
@@ -329,6 +343,14 @@ impl Dataset {
         )?;
         write_json_readable(&dir.join(MANIFEST), manifest)
     }
+}
+
+/// Hands positions computed in f64 to a data set's positions.npy, rounded to the nearest f32.
+pub fn store(sink: &mut npy::Sink<'_, f32>, positions: &[f64]) -> Result<()> {
+    for &x in positions {
+        sink.push(&(x as f32))?;
+    }
+    Ok(())
 }
 
 /// Writes JSON to a temporary file and renames it into place (see `outdir::write_atomic`).
@@ -489,11 +511,9 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             "merge: the shards cover replicas 0..{next} of {total}; run the missing shards first"
         )));
     }
-    let mut positions = Vec::new();
     let mut snapshots = Vec::new();
     let mut failed = Vec::new();
     for d in &sets {
-        positions.extend_from_slice(&d.positions);
         for m in &d.manifest.snapshots {
             let mut m = m.clone();
             m.index = snapshots.len();
@@ -502,13 +522,16 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
         failed.extend(d.manifest.failed.iter().cloned());
     }
     let manifest = Manifest {
+        format_version: FORMAT_VERSION,
         n_replicas: total,
         replica_range: (0, total),
         failed,
         snapshots,
         ..first
     };
-    Dataset::write(out, &manifest, &positions, &sets[0].species)?;
+    Dataset::write_with(out, &manifest, &sets[0].species, |sink| {
+        sets.iter().try_for_each(|d| store(sink, &d.positions))
+    })?;
     Ok(manifest)
 }
 

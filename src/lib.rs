@@ -23,8 +23,10 @@ pub mod reproduce;
 pub mod schemas;
 pub mod score;
 pub mod stages;
+pub mod swanson;
 pub mod system;
 pub mod task;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use glasscam_kernels as kernels;

@@ -189,7 +189,8 @@ pub struct InherentFile {
 #[derive(Clone, Debug)]
 pub struct Inherent {
     pub manifest: Manifest,
-    pub positions: Vec<f64>,
+    /// [S * N * 2] positions at the minima, as they are stored (f32: docs/inherent.md, "Storage").
+    pub positions: Vec<f32>,
     pub species: Vec<u32>,
     pub info: InherentFile,
 }
@@ -265,7 +266,7 @@ pub fn minimize(
             positions.extend(
                 m.replicas.pos[j * n..(j + 1) * n]
                     .iter()
-                    .flat_map(|x| [x[0], x[1]]),
+                    .flat_map(|x| [x[0] as f32, x[1] as f32]),
             );
             let mut snap = src.clone();
             snap.index = index;
@@ -304,6 +305,7 @@ pub fn minimize(
         ));
     }
     let mut manifest = data.manifest.clone();
+    manifest.format_version = crate::dataset::FORMAT_VERSION;
     manifest.snapshots = snapshots;
     manifest.program_version = env!("CARGO_PKG_VERSION").to_string();
     Ok(Inherent {
@@ -327,7 +329,9 @@ pub fn minimize(
 /// an existing one unless `force`.
 pub fn write_inherent(dir: &Path, inh: &Inherent, force: bool) -> Result<()> {
     crate::outdir::no_overwrite(&dir.join(INHERENT), force, "inherent structures")?;
-    Dataset::write(dir, &inh.manifest, &inh.positions, &inh.species)?;
+    Dataset::write_with(dir, &inh.manifest, &inh.species, |sink| {
+        inh.positions.iter().try_for_each(|x| sink.push(x))
+    })?;
     write_json_atomic(&dir.join(INHERENT), &inh.info)
 }
 

@@ -20,19 +20,71 @@ where
             data.len()
         )));
     }
+    write_with(path, shape, |sink| {
+        for x in data {
+            sink.push(x)?;
+        }
+        Ok(())
+    })
+}
+
+/// Where `write_with` sends an array's values, in C order.
+pub struct Sink<'a, T: npyz::Serialize> {
+    path: &'a Path,
+    w: npyz::NpyWriter<T, &'a mut crate::outdir::AtomicFile>,
+}
+
+impl<T: npyz::Serialize> Sink<'_, T> {
+    pub fn push(&mut self, x: &T) -> Result<()> {
+        self.w.push(x).at(self.path)
+    }
+}
+
+/// Writes an array of `shape` whose values `fill` hands over in pieces, atomically, without holding them all in
+/// memory (a data set's positions, chunk by chunk); fewer or more values than the shape holds is an error and
+/// leaves `path` as it was.
+pub fn write_with<T>(
+    path: &Path,
+    shape: &[u64],
+    fill: impl FnOnce(&mut Sink<'_, T>) -> Result<()>,
+) -> Result<()>
+where
+    T: npyz::AutoSerialize + npyz::Serialize,
+{
     use npyz::WriterBuilder;
-    let mut buf = Vec::with_capacity(128 + std::mem::size_of_val(data));
+    let mut file = crate::outdir::AtomicFile::create(path)?;
     {
-        let mut w = npyz::WriteOptions::new()
+        let w = npyz::WriteOptions::new()
             .default_dtype()
             .shape(shape)
-            .writer(std::io::Cursor::new(&mut buf))
+            .writer(&mut file)
             .begin_nd()
             .at(path)?;
-        w.extend(data.iter()).at(path)?;
-        w.finish().at(path)?;
+        let mut sink = Sink { path, w };
+        fill(&mut sink)?;
+        sink.w.finish().map_err(|e| {
+            Error::Input(format!(
+                "{}: shape {shape:?} was not filled as declared: {e}",
+                path.display()
+            ))
+        })?;
     }
-    crate::outdir::write_atomic(path, &buf)
+    file.finish()
+}
+
+/// Parses a float array stored as float32 or float64 (a data set's positions: float32 since data set format 2,
+/// float64 before), widened to f64.
+pub fn parse_float(path: &Path, bytes: &[u8]) -> Result<(Vec<u64>, Vec<f64>)> {
+    let mut rest = bytes;
+    let f32s = npyz::NpyHeader::from_reader(&mut rest)
+        .ok()
+        .is_some_and(|h| h.dtype().descr().contains("f4"));
+    if f32s {
+        let (shape, v) = parse::<f32>(path, bytes)?;
+        Ok((shape, v.into_iter().map(f64::from).collect()))
+    } else {
+        parse::<f64>(path, bytes)
+    }
 }
 
 /// Reads an array: its shape and its values in C order.

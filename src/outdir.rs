@@ -67,32 +67,78 @@ pub fn no_overwrite(path: &Path, force: bool, what: &str) -> Result<()> {
 /// its K-th atomic write; with `rename:K`, just before the K-th rename (the kill tests use this to kill inside
 /// checkpoint and data set writes).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!("{name}.tmp"));
-    let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-    {
-        let mut f = File::create(&tmp).at(&tmp)?;
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes).at(&f.tmp)?;
+    f.finish()
+}
+
+/// A file written in pieces (a data set's positions, chunk by chunk, never all in memory) with the guarantee of
+/// `write_atomic`: the pieces go to a temporary file beside `path`, which `finish` flushes and renames into place.
+/// Dropped unfinished, the temporary file stays behind and `path` keeps its old content.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: std::io::BufWriter<File>,
+    /// This write's number, for the `GLASSCAM_FAILPOINT` hooks.
+    nth: u64,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!("{name}.tmp"));
+        let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let file = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp).at(&tmp)?);
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            nth,
+        })
+    }
+
+    /// Flushes the temporary file to disk and renames it over the final path.
+    pub fn finish(self) -> Result<()> {
+        let AtomicFile {
+            path,
+            tmp,
+            file,
+            nth,
+        } = self;
+        let f = file.into_inner().map_err(|e| e.into_error()).at(&tmp)?;
         if failpoint("write") == Some(nth) {
-            let _ = f.write_all(&bytes[..bytes.len() / 2]);
+            // a kill halfway through the temporary file
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.set_len(len / 2);
             let _ = f.sync_all();
             std::process::abort();
         }
-        f.write_all(bytes).at(&tmp)?;
         f.sync_all().at(&tmp)?;
+        drop(f);
+        if failpoint("rename") == Some(nth) {
+            std::process::abort();
+        }
+        std::fs::rename(&tmp, &path).at(&path)?;
+        // make the rename itself durable (directories can be fsynced on Unix only)
+        #[cfg(unix)]
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
     }
-    if failpoint("rename") == Some(nth) {
-        std::process::abort();
+}
+
+impl std::io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
     }
-    std::fs::rename(&tmp, path).at(path)?;
-    // make the rename itself durable (directories can be fsynced on Unix only)
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = File::open(dir).and_then(|d| d.sync_all());
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
-    Ok(())
 }
 
 /// Renames a directory (or file) in one step and makes the rename durable.

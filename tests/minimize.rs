@@ -294,3 +294,122 @@ fn minimize_writes_inherent_structures_linked_to_their_snapshots() {
         );
     }
 }
+
+/// A minimum as a data set stores it (format 2: f32 positions) is the same minimum: E_IS re-evaluated from the
+/// rounded positions differs by far less than the GPU/twin agreement (1e-5 per particle), and FIRE restarted
+/// there goes back to the f64 minimum in a few hundred iterations. At the paper's box (N = 2000, L ~ 43) a
+/// coordinate moves by at most half an f32 ulp, 1.9e-6; the energy changes only to second order (the force
+/// vanishes there), 1e-10 to 1e-9 per particle. The force does not: rounding a stiff close pair gives max |F| ~ 1e-3
+/// (kam) to 1e-2 (abm), the GPU path's own tolerance, since it holds positions in f32 too. So a stored minimum
+/// keeps E_IS (recorded in f64 besides) and basin, not the twin's 1e-8 force tolerance.
+#[test]
+fn a_minimum_stored_in_float32_keeps_its_energy_and_its_basin() {
+    for sys in [SystemDef::kam(), SystemDef::abm()] {
+        let n = 2000;
+        let s = setup(&scaled(sys.clone(), n));
+        let reps = liquid(&s, 21, 1, 1.0, 50);
+        let m = minimise(&s, FireConfig::for_md_dt(0.005), &reps);
+        assert_eq!(m.minima[0].outcome, Outcome::Converged, "{}", sys.name);
+        let stored: Vec<[f64; 2]> = m
+            .replicas
+            .pos
+            .iter()
+            .map(|x| [f64::from(x[0] as f32), f64::from(x[1] as f32)])
+            .collect();
+        let moved = m
+            .replicas
+            .pos
+            .iter()
+            .zip(&stored)
+            .map(|(a, b)| (a[0] - b[0]).abs().max((a[1] - b[1]).abs()))
+            .fold(0.0, f64::max);
+        assert!(
+            moved > 0.0 && moved <= 0.5 * f64::from(f32::EPSILON) * 64.0,
+            "{moved}"
+        );
+        let e64 = total_energy(&s, &m.replicas.pos) / n as f64;
+        let e32 = total_energy(&s, &stored) / n as f64;
+        assert!(
+            (e32 - e64).abs() < 1e-8,
+            "{}: E_IS {e64} from f64, {e32} from f32 positions",
+            sys.name
+        );
+        let fmax = brute_force(&s, &stored)
+            .0
+            .iter()
+            .map(|f| f[0].hypot(f[1]))
+            .fold(0.0, f64::max);
+        assert!(
+            fmax < 5e-2,
+            "{}: max |F| {fmax} at the stored minimum",
+            sys.name
+        );
+        let again = minimise(&s, FireConfig::for_md_dt(0.005), &replicas(n, stored));
+        assert_eq!(again.minima[0].outcome, Outcome::Converged);
+        let back = again
+            .replicas
+            .pos
+            .iter()
+            .zip(&m.replicas.pos)
+            .map(|(a, b)| (a[0] - b[0]).abs().max((a[1] - b[1]).abs()))
+            .fold(0.0, f64::max);
+        assert!(
+            back < 1e-4,
+            "{}: the restarted minimum moved {back}",
+            sys.name
+        );
+        assert!((again.minima[0].e_per_particle - e64).abs() < 1e-12);
+        eprintln!(
+            "{}: |dx| <= {moved:.2e}, |dE_IS| = {:.2e}, max |F| {fmax:.2e} at the stored minimum, {} FIRE \
+             iterations back to max |F| < 1e-8 (from the liquid: {}), back within {back:.1e}",
+            sys.name,
+            (e32 - e64).abs(),
+            again.minima[0].iterations,
+            m.minima[0].iterations
+        );
+    }
+}
+
+/// `bench minimize`: a row whose replicas all converge within the budget measures minimisations/s (replicas over
+/// seconds); a row cut short by the budget derives them from its throughput and the iterations one minimisation
+/// takes, and says so.
+#[test]
+fn bench_minimize_measures_what_converges_and_derives_the_rest() {
+    use glasscam::bench::bench_minimize;
+    use glasscam::kernels::Compute;
+    let sys = scaled(SystemDef::kam(), 100);
+    let quiet = glasscam::events::quiet();
+    let ctx = &quiet;
+    let b = bench_minimize(&sys, &[Compute::Cpu], &[3, 1], 60.0, ctx).expect("bench");
+    assert_eq!(
+        b.rows.iter().map(|r| r.replicas).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    for r in &b.rows {
+        assert!(r.measured && r.converged == r.replicas, "{r:?}");
+        assert!((r.minimisations_per_s - r.replicas as f64 / r.seconds).abs() < 1e-9);
+        let ips = r.iterations as f64 * 100.0 / r.seconds;
+        assert!((r.iteration_particles_per_s - ips).abs() <= 1e-9 * ips);
+    }
+    let (name, iters, from) = &b.iterations_per_minimisation[0];
+    assert_eq!((name.as_str(), from.as_str()), ("cpu", "the 1-replica row"));
+    assert_eq!(*iters, b.rows[0].iterations as f64);
+    // a budget no row can meet: one call of one iteration each, minimisations/s derived from a full minimisation
+    let b = bench_minimize(&sys, &[Compute::Cpu], &[2], 1e-9, ctx).expect("bench");
+    let r = &b.rows[0];
+    assert!(
+        !r.measured && r.converged == 0 && r.iterations == 2,
+        "{r:?}"
+    );
+    let (_, iters, from) = &b.iterations_per_minimisation[0];
+    assert!(
+        from.starts_with("one replica minimised to the end"),
+        "{from}"
+    );
+    let want = r.iteration_particles_per_s / (iters * 100.0);
+    assert!((r.minimisations_per_s - want).abs() <= 1e-12 * want);
+    let e = common::err_of(bench_minimize(&sys, &[Compute::Cpu], &[0, 4], 1.0, ctx));
+    assert!(e.contains("--replicas") && e.contains("at least 1"), "{e}");
+    let e = common::err_of(bench_minimize(&sys, &[Compute::Cpu], &[1], 0.0, ctx));
+    assert!(e.contains("--seconds 0"), "{e}");
+}

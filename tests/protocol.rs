@@ -393,13 +393,14 @@ fn a_cancel_stops_within_seconds_with_a_checkpoint() {
 #[test]
 fn a_run_that_cannot_fit_in_memory_is_refused_up_front() {
     let sys = tiny_system();
-    // the most replicas a protocol may ask for, far beyond any machine's memory at N = 100
+    // the most replicas a protocol may ask for, in one chunk: far beyond any machine's memory at N = 100 (the
+    // data set is written chunk by chunk, so it is the chunk that must fit)
     let p = tiny_protocol(glasscam::protocol::schedule::MAX_REPLICAS);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big");
-    let e = run(&sys, &p, &RunOptions::new(&out, 1, Compute::Cpu), &quiet())
-        .unwrap_err()
-        .to_string();
+    let mut o = RunOptions::new(&out, 1, Compute::Cpu);
+    o.chunk = Some(glasscam::protocol::schedule::MAX_REPLICAS);
+    let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains("GiB of memory") && e.contains("--shard"), "{e}");
     assert!(!out.exists(), "nothing written");
 }

@@ -66,6 +66,32 @@ fn kernel_names_match_their_files_and_tests() {
     }
 }
 
+#[test]
+fn every_gpu_vs_cpu_test_is_in_the_gpu_check_binary() {
+    // scripts/gpu-check carries only tests/gpu_check to a GPU machine: a test missing there is never run on one
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let listed = std::fs::read_to_string(root.join("gpu_check").join("main.rs"))
+        .expect("tests/gpu_check/main.rs is readable");
+    let mut files: Vec<String> = std::fs::read_dir(&root)
+        .expect("tests/ is readable")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with("_should_match_cpu.rs"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 20,
+        "only {} GPU-vs-CPU test files found",
+        files.len()
+    );
+    for f in files {
+        let stem = f.trim_end_matches(".rs");
+        assert!(
+            listed.contains(&format!("#[path = \"../{f}\"]\nmod {stem};")),
+            "tests/{f} is not in tests/gpu_check/main.rs: add `#[path = \"../{f}\"] mod {stem};` there"
+        );
+    }
+}
+
 /// naga's access mode of a global, in the terms of `Binding`.
 fn access_of(space: naga::AddressSpace) -> Option<Binding> {
     match space {
@@ -218,7 +244,15 @@ fn wgsl_prelude_equals_the_rust_constants() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let want_gnn: BTreeMap<String, u32> = [("WG".to_string(), gnn::gpu::WG)].into();
+    let want_gnn: BTreeMap<String, u32> = [
+        ("WG", gnn::gpu::WG),
+        ("RELU", gnn::kernels::RELU),
+        ("ACC", gnn::kernels::ACC),
+        ("BIAS", gnn::kernels::BIAS),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     // every kernel's prelude holds its family's constants
     for k in ALL {
         let want = match k.family {

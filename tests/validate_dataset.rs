@@ -229,3 +229,108 @@ fn the_fingerprint_follows_the_bytes() {
     let db = Dataset::load(&b).expect("load");
     assert_ne!(da.fingerprint, db.fingerprint);
 }
+
+/// Bytes of a `.npy` header as npyz writes it for a small array (a multiple of 64).
+const NPY_HEADER: u64 = 128;
+
+#[test]
+fn positions_are_stored_as_float32_and_read_back_as_the_rounded_values() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("d");
+    let d = data(&dir);
+    let (s, n) = (d.n_snapshots() as u64, d.n_particles() as u64);
+    assert_eq!(d.manifest.format_version, glasscam::dataset::FORMAT_VERSION);
+    // 8 bytes per particle and snapshot: half of format 1's float64
+    let size = std::fs::metadata(dir.join("positions.npy"))
+        .expect("positions.npy")
+        .len();
+    assert_eq!(size, NPY_HEADER + s * n * 2 * 4);
+    let (_, raw) = glasscam::npy::read::<f32>(&dir.join("positions.npy")).expect("float32 array");
+    assert_eq!(raw.len() as u64, s * n * 2);
+    // full-precision positions written go through f32 exactly once: a round trip keeps the rounded values
+    let precise: Vec<f64> = d.positions.iter().map(|x| x + 1e-9).collect();
+    rewrite(&d, &dir, |_, p, _| p.clone_from(&precise));
+    let back = Dataset::load(&dir).expect("load");
+    for (k, (&got, &x)) in back.positions.iter().zip(&precise).enumerate() {
+        assert_eq!(got, f64::from(x as f32), "value {k}");
+        assert!(
+            (got - x).abs() <= 6.0 * f64::from(f32::EPSILON),
+            "value {k}: {got} vs {x}"
+        );
+    }
+    // and a second write of what was read changes no byte (load then write is a fixed point)
+    let before = std::fs::read(dir.join("positions.npy")).expect("read");
+    Dataset::write(&dir, &back.manifest, &back.positions, &back.species).expect("write");
+    assert_eq!(
+        std::fs::read(dir.join("positions.npy")).expect("read"),
+        before
+    );
+}
+
+#[test]
+fn a_format_1_data_set_with_float64_positions_still_loads_exactly() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("d");
+    let d = data(&dir);
+    let (s, n) = (d.n_snapshots() as u64, d.n_particles() as u64);
+    // what glasscam wrote before format 2: float64 positions under a version-1 manifest
+    let precise: Vec<f64> = d.positions.iter().map(|x| x + 1e-9).collect();
+    glasscam::npy::write(&dir.join("positions.npy"), &[s, n, 2], &precise).expect("write f64");
+    let mut m = d.manifest.clone();
+    m.format_version = 1;
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_string_pretty(&m).expect("json"),
+    )
+    .expect("write manifest");
+    let size = std::fs::metadata(dir.join("positions.npy"))
+        .expect("positions.npy")
+        .len();
+    assert_eq!(size, NPY_HEADER + s * n * 2 * 8);
+    let old = Dataset::load(&dir).expect("a format-1 data set loads");
+    assert_eq!(old.manifest.format_version, 1);
+    assert_eq!(
+        old.positions, precise,
+        "float64 positions are read bit for bit"
+    );
+    // the fingerprint is of the bytes as stored, so the float32 copy is another data set
+    let copy = tmp.path().join("copy");
+    Dataset::write(&copy, &old.manifest, &old.positions, &old.species).expect("write");
+    let new = Dataset::load(&copy).expect("load");
+    assert_ne!(new.fingerprint, old.fingerprint);
+}
+
+#[test]
+fn positions_handed_over_in_pieces_must_fill_the_shape() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("d");
+    let d = data(&dir);
+    let before = std::fs::read(dir.join("positions.npy")).expect("read");
+    let short = &d.positions[..d.positions.len() - 2];
+    let e = err_of(Dataset::write_with(&dir, &d.manifest, &d.species, |sink| {
+        glasscam::dataset::store(sink, short)
+    }));
+    assert!(
+        e.starts_with(&format!(
+            "{}: shape [16, 36, 2] was not filled as declared",
+            dir.join("positions.npy").display()
+        )),
+        "{e}"
+    );
+    // the old array is untouched (only its temporary file was written)
+    assert_eq!(
+        std::fs::read(dir.join("positions.npy")).expect("read"),
+        before
+    );
+    // in two pieces it is the same file as in one
+    let half = d.positions.len() / 2;
+    Dataset::write_with(&dir, &d.manifest, &d.species, |sink| {
+        glasscam::dataset::store(sink, &d.positions[..half])?;
+        glasscam::dataset::store(sink, &d.positions[half..])
+    })
+    .expect("write in pieces");
+    assert_eq!(
+        std::fs::read(dir.join("positions.npy")).expect("read"),
+        before
+    );
+}

@@ -367,6 +367,38 @@ pub fn field_map(stem: &Path, map: &FieldMap) -> Result<Vec<PathBuf>> {
     both(stem, (760, 680), map)
 }
 
+/// Field maps side by side in a grid of `cols` columns, one panel each at `field_map`'s size: several fields of one
+/// configuration (e.g. the attention field beside Gamma, the Voronoi area and 1 - Theta).
+struct FieldPanels<'a> {
+    maps: &'a [FieldMap<'a>],
+    cols: usize,
+}
+
+impl Figure for FieldPanels<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String> {
+        root.fill(&WHITE).map_err(s)?;
+        let rows = self.maps.len().div_ceil(self.cols);
+        for (area, map) in root.split_evenly((rows, self.cols)).iter().zip(self.maps) {
+            map.draw(area)?;
+        }
+        Ok(())
+    }
+}
+
+/// Draws `maps` as panels of one figure, `cols` per row, to `stem.png` and `stem.svg`.
+pub fn field_panels(stem: &Path, maps: &[FieldMap], cols: usize) -> Result<Vec<PathBuf>> {
+    let cols = cols.clamp(1, maps.len().max(1));
+    let rows = maps.len().div_ceil(cols).max(1);
+    both(
+        stem,
+        (760 * cols as u32, 680 * rows as u32),
+        &FieldPanels { maps, cols },
+    )
+}
+
 /// Curves with markers, one series per label (e.g. C(Gamma, 1 - Delta) against delta, one per temperature).
 pub struct LinePlot<'a> {
     pub title: &'a str,

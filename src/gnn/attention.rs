@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{self, MpnnModelFile};
 use super::train::graphs;
-use crate::analysis::plots::{violin, ViolinClass};
+use crate::analysis::plots::{field_panels, violin, FieldMap, ViolinClass};
 use crate::analysis::{
     analyse_config, coarse_grain, normalise, pearson, CoarseGrain, ConfigInput, GammaSet,
 };
@@ -226,17 +226,30 @@ pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
         ptr.push(all_alpha.len() as u64);
         fields.extend_from_slice(&field_cg);
         if i == 0 {
-            crate::analysis::plots::field_map(
-                &args.out.join(format!("attention_map_{k}")),
-                &crate::analysis::plots::FieldMap {
-                    title: &format!("attention field, snapshot {k} ({})", rows[0].class),
+            // the first configuration's attention field beside Gamma (with --gradcam), the Voronoi area and
+            // 1 - Theta: the same particles in every panel
+            let mut panels: Vec<(String, &[f64])> = vec![(
+                format!("attention field, snapshot {k} ({})", rows[0].class),
+                &field_cg,
+            )];
+            match &ind.gamma_cg {
+                Some(g) => panels.push(("Grad-CAM Gamma".into(), g)),
+                None => panels[0].0.push_str(" (no Gamma: give --gradcam)"),
+            }
+            panels.push(("Voronoi area Upsilon".into(), &ind.upsilon_cg));
+            panels.push(("1 - Theta".into(), &one_m_theta));
+            let maps: Vec<FieldMap> = panels
+                .iter()
+                .map(|(title, colour)| FieldMap {
+                    title,
                     box_l,
                     positions: pos,
                     diameters: &d,
-                    colour: &field_cg,
+                    colour,
                     alpha: None,
-                },
-            )?;
+                })
+                .collect();
+            field_panels(&args.out.join(format!("attention_map_{k}")), &maps, 2)?;
         }
     }
     let s = snaps.len() as u64;

@@ -1,16 +1,15 @@
 //! A trained graph network on disk: `model.safetensors` (f32, PyTorch names) and `config.json` beside it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use glasscam_kernels::gnn::MpnnSpec;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::config::MpnnConfig;
 use crate::dataset::{write_json_readable, Dataset};
 use crate::error::{Error, IoContext, Result};
-use crate::nn::model::{check_sum, sha256, Split, TensorInfo, CONFIG, WEIGHTS};
+use crate::nn::model::{Split, TensorInfo, CONFIG};
+use crate::weights::{self, WEIGHTS};
 
 pub const FORMAT: &str = "glasscam-mpnn";
 
@@ -57,39 +56,15 @@ impl MpnnModelFile {
 /// Writes weights (as f32) and config into `dir`.
 pub fn save(dir: &Path, file: &MpnnModelFile, params: &[f64]) -> Result<()> {
     let p32: Vec<f32> = params.iter().map(|&x| x as f32).collect();
-    if let Some(i) = p32.iter().position(|x| !x.is_finite()) {
-        return Err(Error::Model {
-            path: dir.to_path_buf(),
-            message: format!(
-                "refusing to write: weight {i} is {} as f32 (training diverged); lower `lr` and check the data",
-                params[i]
-            ),
-        });
-    }
-    std::fs::create_dir_all(dir).at(dir)?;
-    let bytes: &[u8] = bytemuck::cast_slice(&p32);
-    let mut views = Vec::new();
-    for (name, shape, off) in file.spec().tensors() {
-        let n: usize = shape.iter().product();
-        let view =
-            TensorView::new(Dtype::F32, shape, &bytes[off * 4..(off + n) * 4]).map_err(|e| {
-                Error::Model {
-                    path: dir.to_path_buf(),
-                    message: format!("tensor {name}: {e}"),
-                }
-            })?;
-        views.push((name, view));
-    }
-    let mut meta = HashMap::new();
-    meta.insert("format".to_string(), FORMAT.to_string());
-    let path = dir.join(WEIGHTS);
-    let weights = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model {
-        path: path.clone(),
-        message: format!("cannot write weights: {e}"),
-    })?;
-    crate::outdir::write_atomic(&path, &weights)?;
+    let sum = weights::write(
+        dir,
+        FORMAT,
+        &file.spec().tensors(),
+        &p32,
+        "lower `lr` and check the data",
+    )?;
     let file = MpnnModelFile {
-        weights_sha256: sha256(&weights),
+        weights_sha256: sum,
         ..file.clone()
     };
     write_json_readable(&dir.join(CONFIG), &file)
@@ -127,43 +102,16 @@ pub fn load(dir: &Path) -> Result<(MpnnModelFile, Vec<f64>)> {
         .map_err(|e| bad(cpath.clone(), e.to_string()))?;
     let wpath = dir.join(WEIGHTS);
     let bytes = std::fs::read(&wpath).at(&wpath)?;
-    check_sum(&wpath, &bytes, &file.weights_sha256)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        bad(
-            wpath.clone(),
-            format!("corrupt weights file ({e}); retrain or copy the model directory again"),
-        )
-    })?;
-    let mut params = vec![0f64; spec.n_params()];
-    for (name, shape, off) in spec.tensors() {
-        let t = st.tensor(name).map_err(|_| {
-            bad(
-                wpath.clone(),
-                format!("tensor `{name}` is missing; the weights do not belong to this config"),
-            )
-        })?;
-        if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
-            return Err(bad(
-                wpath.clone(),
-                format!(
-                    "tensor `{name}` is {:?} {:?}, config.json gives F32 {shape:?} (hidden {}, {} species)",
-                    t.dtype(),
-                    t.shape(),
-                    spec.hidden,
-                    spec.n_species
-                ),
-            ));
-        }
-        for (d, c) in params[off..].iter_mut().zip(t.data().chunks_exact(4)) {
-            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64;
-        }
-    }
-    if let Some(i) = params.iter().position(|x| !x.is_finite()) {
-        return Err(bad(
-            wpath,
-            format!("parameter {i} is not finite; the weights are corrupt"),
-        ));
-    }
+    let note = |_: &str| format!(" (hidden {}, {} species)", spec.hidden, spec.n_species);
+    let p32 = weights::read(
+        &wpath,
+        &bytes,
+        &file.weights_sha256,
+        &spec.tensors(),
+        spec.n_params(),
+        note,
+    )?;
+    let params = p32.iter().map(|&x| x as f64).collect();
     Ok((file, params))
 }
 

@@ -1,18 +1,17 @@
 //! A trained model on disk: `model.safetensors` (f32, PyTorch names and layouts) and `config.json` beside it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use glasscam_kernels::nn::NetSpec;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ModelConfig, MAX_PARAMS};
 use crate::dataset::{write_json_readable, Dataset};
 use crate::error::{Error, IoContext, Result};
+use crate::weights;
 use glasscam_kernels::nn::MAX_MAPS;
 
-pub const WEIGHTS: &str = "model.safetensors";
+pub use crate::weights::{check_sum, sha256, WEIGHTS};
 pub const CONFIG: &str = "config.json";
 pub const FORMAT: &str = "glasscam-cnn";
 /// `ModelFile::version` this glasscam writes and reads (2: `weights_sha256` and `data_fingerprint` added).
@@ -132,70 +131,19 @@ impl Standardization {
 /// Writes weights and config into `dir`, with the weights' checksum in config.json. Non-finite weights are
 /// refused: such a model cannot predict anything.
 pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
-    if let Some(i) = params.iter().position(|x| !x.is_finite()) {
-        return Err(Error::Model {
-            path: dir.to_path_buf(),
-            message: format!(
-                "refusing to write: weight {i} is {} (training diverged); lower `lr`, check `eps` > 0 and the \
-                 data",
-                params[i]
-            ),
-        });
-    }
-    std::fs::create_dir_all(dir).at(dir)?;
-    let spec = file.spec();
-    let bytes: &[u8] = bytemuck::cast_slice(params);
-    let mut views = Vec::new();
-    for (name, shape, off) in spec.tensors() {
-        let n: usize = shape.iter().product();
-        let view =
-            TensorView::new(Dtype::F32, shape, &bytes[off * 4..(off + n) * 4]).map_err(|e| {
-                Error::Model {
-                    path: dir.to_path_buf(),
-                    message: format!("tensor {name}: {e}"),
-                }
-            })?;
-        views.push((name, view));
-    }
-    let mut meta = HashMap::new();
-    meta.insert("format".to_string(), FORMAT.to_string());
-    let path = dir.join(WEIGHTS);
-    let weights = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model {
-        path: path.clone(),
-        message: format!("cannot write weights: {e}"),
-    })?;
-    crate::outdir::write_atomic(&path, &weights)?;
+    let sum = weights::write(
+        dir,
+        FORMAT,
+        &file.spec().tensors(),
+        params,
+        "lower `lr`, check `eps` > 0 and the data",
+    )?;
     let file = ModelFile {
         version: VERSION,
-        weights_sha256: sha256(&weights),
+        weights_sha256: sum,
         ..file.clone()
     };
     write_json_readable(&dir.join(CONFIG), &file)
-}
-
-/// Refuses weights whose SHA-256 is not the one config.json records.
-pub fn check_sum(wpath: &Path, bytes: &[u8], recorded: &str) -> Result<()> {
-    let sum = sha256(bytes);
-    if sum != recorded {
-        return Err(Error::Model {
-            path: wpath.to_path_buf(),
-            message: format!(
-                "checksum {sum} differs from config.json's `weights_sha256` ({}): the weights were changed or \
-                 belong to another model; copy the model directory again or retrain",
-                if recorded.is_empty() { "absent" } else { recorded }
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!(
-        "sha256:{}",
-        crate::dataset::hex(&sha2::Sha256::digest(bytes))
-    )
 }
 
 /// Reads a model directory; every mismatch between config and weights is refused with what differs.
@@ -256,55 +204,26 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
             ),
         ));
     }
-    let wpath = dir.join(WEIGHTS);
-    check_sum(&wpath, bytes, &file.weights_sha256)?;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| {
-        bad(
-            wpath.clone(),
-            format!("corrupt weights file ({e}); retrain or copy the model directory again"),
-        )
-    })?;
-    let mut params = vec![0f32; spec.n_params()];
-    for (name, shape, off) in spec.tensors() {
-        let t = st.tensor(&name).map_err(|_| {
-            bad(
-                wpath.clone(),
-                format!("tensor `{name}` is missing; the weights do not belong to this config"),
+    let fc1_note = |name: &str| {
+        if name == "fc1.weight" {
+            format!(
+                " (config.json says grid {} and {} channels into fc1: the weights were trained for another grid \
+                 size or network)",
+                spec.grid,
+                spec.conv.last().copied().unwrap_or(0)
             )
-        })?;
-        if t.dtype() != Dtype::F32 {
-            return Err(bad(
-                wpath.clone(),
-                format!("tensor `{name}` is {:?}, expected F32", t.dtype()),
-            ));
+        } else {
+            String::new()
         }
-        if t.shape() != shape.as_slice() {
-            let what = if name == "fc1.weight" {
-                format!(
-                    " (config.json says grid {} and {} channels into fc1: the weights were trained for another grid \
-                     size or network)",
-                    spec.grid,
-                    spec.conv.last().copied().unwrap_or(0)
-                )
-            } else {
-                String::new()
-            };
-            return Err(bad(
-                wpath.clone(),
-                format!(
-                    "tensor `{name}` has shape {:?}, config.json gives {shape:?}{what}",
-                    t.shape()
-                ),
-            ));
-        }
-        let n: usize = shape.iter().product();
-        for (d, c) in params[off..off + n]
-            .iter_mut()
-            .zip(t.data().chunks_exact(4))
-        {
-            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        }
-    }
+    };
+    let params = weights::read(
+        &dir.join(WEIGHTS),
+        bytes,
+        &file.weights_sha256,
+        &spec.tensors(),
+        spec.n_params(),
+        fc1_note,
+    )?;
     if !file.input_mean.is_empty()
         && (file.input_mean.len() != file.in_channels
             || file.input_std.len() != file.in_channels
@@ -319,12 +238,6 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
                 file.input_std.len(),
                 file.in_channels
             ),
-        ));
-    }
-    if let Some(i) = params.iter().position(|x| !x.is_finite()) {
-        return Err(bad(
-            wpath,
-            format!("parameter {i} is not finite; the weights are corrupt"),
         ));
     }
     Ok((file, params))

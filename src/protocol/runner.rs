@@ -114,8 +114,9 @@ pub fn default_chunk(compute: &Compute, setup: &MdSetup, total: usize) -> usize 
     }
 }
 
-/// Host memory a run needs at its peak, in bytes: one chunk's state, its snapshots and neighbour lists, and the
-/// whole data set's positions twice while they are joined and written.
+/// Host memory a run needs at its peak, in bytes: one chunk's state, its snapshots and neighbour lists (the data
+/// set's positions are written one chunk at a time, so it never needs more than one chunk's snapshots), and the
+/// records of every snapshot, which the manifest holds in memory and as JSON text while it is written.
 pub fn memory_estimate(
     setup: &MdSetup,
     chunk: usize,
@@ -127,9 +128,10 @@ pub fn memory_estimate(
     let state = chunk as f64 * n * (16.0 + 16.0 + 8.0 + 16.0) * 2.0;
     // a neighbour-list entry: 4 bytes on the GPU, 12 in the CPU twin (index plus per-pair terms); count the larger
     let nbr = chunk as f64 * n * neighbours_per_particle(setup) * 12.0;
-    let snaps = (chunk * snapshots_per_replica) as f64 * n * 16.0;
-    let join = 2.0 * (total * snapshots_per_replica) as f64 * n * 16.0;
-    state + nbr + snaps + join
+    let snaps = (chunk.min(total) * snapshots_per_replica) as f64 * n * 16.0;
+    // a record (~100 B), its pretty JSON (~230 B) and the copy read back to check it
+    let records = (total * snapshots_per_replica) as f64 * 512.0;
+    state + nbr + snaps + records
 }
 
 /// Memory the system reports as available, if it says (Linux).
@@ -361,7 +363,7 @@ pub fn run(
         "{} replicas in {n_chunks} chunk(s) of up to {chunk}; about {} of memory at the peak; data set {}",
         total,
         gib(need),
-        gib((total * per_replica) as f64 * setup.n as f64 * 16.0)
+        gib((total * per_replica) as f64 * setup.n as f64 * 8.0)
     ));
 
     ctx.observer.event(Event::Begin {
@@ -390,16 +392,18 @@ pub fn run(
     }
     ctx.observer.event(Event::End);
 
-    // Join the chunks into the data set.
+    // Join the chunks into the data set: their records first, then their positions streamed into positions.npy
+    // one chunk at a time, so the whole data set is never in memory.
     let n = setup.n;
-    let mut positions = Vec::new();
+    let chunk_replicas = |c: usize| {
+        let lo = range.start + c * chunk;
+        lo..(lo + chunk).min(range.end)
+    };
     let mut snapshots = Vec::new();
     let mut failed = Vec::new();
     let mut backends: Vec<String> = Vec::new();
     for c in 0..n_chunks {
-        let lo = range.start + c * chunk;
-        let (meta, pos) = checkpoint::load_chunk(&part, c, n, lo..(lo + chunk).min(range.end))?;
-        positions.extend(pos);
+        let (meta, _) = checkpoint::load_chunk(&part, c, n, chunk_replicas(c))?;
         for mut m in meta.snapshots {
             m.index = snapshots.len();
             snapshots.push(m);
@@ -449,7 +453,13 @@ pub fn run(
         failed,
         snapshots,
     };
-    Dataset::write(&opts.out, &manifest, &positions, &setup.species)?;
+    Dataset::write_with(&opts.out, &manifest, &setup.species, |sink| {
+        for c in 0..n_chunks {
+            let (_, pos) = checkpoint::load_chunk(&part, c, n, chunk_replicas(c))?;
+            crate::dataset::store(sink, &pos)?;
+        }
+        Ok(())
+    })?;
     out.remove_dir(&part)?;
     Ok(manifest)
 }

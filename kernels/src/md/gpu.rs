@@ -12,8 +12,8 @@ use crate::gpu::GpuContext;
 use crate::md::kernels;
 
 /// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
-const PARAM_STRIDE: u64 = 256;
-const PARAM_SLOTS: u64 = 64;
+pub(crate) const PARAM_STRIDE: u64 = 256;
+pub(crate) const PARAM_SLOTS: u64 = 64;
 
 /// The MD pipelines of one device: compiled once per device and process, shared by every chunk and run.
 struct MdPipes {
@@ -49,15 +49,176 @@ impl MdPipes {
     }
 }
 
+/// The buffers behind bindings 0-14 of `md_forces`, `md_step` and `md_fire` (`MD_BINDINGS` in `kernels.rs`):
+/// one replica batch's state, lists and parameter slots.
+pub(crate) struct MdState {
+    pub params: wgpu::Buffer,
+    pub pairs: wgpu::Buffer,
+    pub species_params: wgpu::Buffer,
+    pub species: wgpu::Buffer,
+    pub pos: wgpu::Buffer,
+    pub vel: wgpu::Buffer,
+    pub force: wgpu::Buffer,
+    pub pe: wgpu::Buffer,
+    pub img: wgpu::Buffer,
+    pub xref: wgpu::Buffer,
+    pub cells: wgpu::Buffer,
+    pub nbr: wgpu::Buffer,
+    pub nn: wgpu::Buffer,
+    pub state: wgpu::Buffer,
+    pub overflow: wgpu::Buffer,
+}
+
+/// A zeroed storage buffer, refused with the buffer's name when it exceeds the device's binding limit.
+pub(crate) fn checked_storage(
+    ctx: &GpuContext,
+    kernel: &str,
+    label: &str,
+    bytes: u64,
+) -> Result<wgpu::Buffer> {
+    let limit = ctx.max_binding();
+    if bytes > limit {
+        return Err(KernelError::BufferTooLarge {
+            kernel: kernel.into(),
+            buffer: label.into(),
+            bytes,
+            limit,
+        });
+    }
+    Ok(ctx.storage_zeroed(label, bytes))
+}
+
+impl MdState {
+    /// Uploads replicas `r` (as f32) and allocates lists of the given capacities; `kernel` names the buffers.
+    pub(crate) fn new(
+        ctx: &GpuContext,
+        kernel: &str,
+        s: &MdSetup,
+        r: &Replicas,
+        cell_cap: u32,
+        nbr_cap: u32,
+    ) -> Result<MdState> {
+        let nr = r.count() as u64;
+        let total = nr * s.n as u64;
+        let nc = s.cells_per_side() as u64;
+        debug_assert!(nc * nc <= MAX_CELLS as u64);
+        let label = |what: &str| format!("{kernel} {what}");
+        let f32x2 = |v: &[[f64; 2]]| -> Vec<[f32; 2]> {
+            v.iter().map(|x| [x[0] as f32, x[1] as f32]).collect()
+        };
+        let pairs: Vec<_> = s.pairs.iter().map(|p| p.params()).collect();
+        let sp: Vec<SpeciesParams> = s
+            .mass
+            .iter()
+            .map(|&m| SpeciesParams {
+                mass: m as f32,
+                inv_mass: (1.0 / m) as f32,
+                ..Default::default()
+            })
+            .collect();
+        let zeroed = |what: &str, bytes: u64| checked_storage(ctx, kernel, &label(what), bytes);
+        let states: Vec<ReplicaState> = r.thermo.iter().map(Thermo::to_gpu).collect();
+        Ok(MdState {
+            params: ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&label("params")),
+                size: PARAM_STRIDE * PARAM_SLOTS,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            pairs: ctx.storage(&label("pairs"), &pairs),
+            species_params: ctx.storage(&label("species params"), &sp),
+            species: ctx.storage(&label("species"), &s.species),
+            pos: ctx.storage(&label("pos"), &f32x2(&r.pos)),
+            vel: ctx.storage(&label("vel"), &f32x2(&r.vel)),
+            force: zeroed("force", total * 8)?,
+            pe: zeroed("pe", total * 4)?,
+            img: ctx.storage(&label("img"), &r.img),
+            xref: zeroed("xref", total * 8)?,
+            cells: zeroed("cells", nr * nc * nc * cell_cap as u64 * 4)?,
+            nbr: zeroed("nbr", total * nbr_cap as u64 * 4)?,
+            nn: zeroed("nn", total * 4)?,
+            state: ctx.storage(&label("state"), &states),
+            overflow: ctx.storage(&label("overflow"), &[0u32; 4]),
+        })
+    }
+
+    /// Bind-group entries 0-14, in `MD_BINDINGS` order; the parameter block is bound at a dynamic offset.
+    pub(crate) fn entries(&self) -> Vec<(&wgpu::Buffer, Option<u64>)> {
+        vec![
+            (&self.params, Some(std::mem::size_of::<MdParams>() as u64)),
+            (&self.pairs, None),
+            (&self.species_params, None),
+            (&self.species, None),
+            (&self.pos, None),
+            (&self.vel, None),
+            (&self.force, None),
+            (&self.pe, None),
+            (&self.img, None),
+            (&self.xref, None),
+            (&self.cells, None),
+            (&self.nbr, None),
+            (&self.nn, None),
+            (&self.state, None),
+            (&self.overflow, None),
+        ]
+    }
+
+    /// Reads the overflow words and resets them. True when a list capacity was too small, which it then grows
+    /// by a quarter (at most to `n`).
+    pub(crate) fn grow_on_overflow(
+        &self,
+        ctx: &GpuContext,
+        kernel: &str,
+        n: usize,
+        cell_cap: &mut u32,
+        nbr_cap: &mut u32,
+    ) -> Result<bool> {
+        let o: Vec<u32> = ctx.read(kernel, &self.overflow)?;
+        ctx.queue
+            .write_buffer(&self.overflow, 0, bytemuck::cast_slice(&[0u32; 4]));
+        let mut grew = false;
+        for (seen, cap) in [(o[0], cell_cap), (o[1], nbr_cap)] {
+            if seen > *cap {
+                *cap = (seen + seen / 4 + 4).min(n as u32);
+                grew = true;
+            }
+        }
+        Ok(grew)
+    }
+}
+
+/// The MD parameter block of a batch of `n_replicas` replicas for a dispatch of `steps` steps.
+pub(crate) fn md_params(
+    s: &MdSetup,
+    n_replicas: usize,
+    cell_cap: u32,
+    nbr_cap: u32,
+    steps: u32,
+) -> MdParams {
+    let nc = s.cells_per_side();
+    MdParams {
+        n: s.n as u32,
+        n_replicas: n_replicas as u32,
+        n_species: s.n_species() as u32,
+        nc,
+        box_l: s.box_l as f32,
+        cell_size: (s.box_l / nc as f64) as f32,
+        skin: s.skin as f32,
+        dt: s.dt as f32,
+        cell_cap,
+        nbr_cap,
+        n_chain: s.n_chain as u32,
+        steps,
+        n_dof: s.n_dof() as f32,
+        tau_t: s.tau_t as f32,
+        seg_len: 1,
+        max_force: s.max_force as f32,
+        ..Default::default()
+    }
+}
+
 struct Buffers {
-    params: wgpu::Buffer,
-    pos: wgpu::Buffer,
-    vel: wgpu::Buffer,
-    force: wgpu::Buffer,
-    pe: wgpu::Buffer,
-    img: wgpu::Buffer,
-    state: wgpu::Buffer,
-    overflow: wgpu::Buffer,
+    md: MdState,
     backup: [wgpu::Buffer; 4],
     bind: wgpu::BindGroup,
 }
@@ -102,146 +263,38 @@ impl GpuMd {
     }
 
     fn params(&self, steps: u32) -> MdParams {
-        let s = &self.setup;
-        let nc = s.cells_per_side();
         MdParams {
-            n: s.n as u32,
-            n_replicas: self.n_replicas as u32,
-            n_species: s.n_species() as u32,
-            nc,
-            box_l: s.box_l as f32,
-            cell_size: (s.box_l / nc as f64) as f32,
-            skin: s.skin as f32,
-            dt: s.dt as f32,
-            cell_cap: self.cell_cap,
-            nbr_cap: self.nbr_cap,
-            n_chain: s.n_chain as u32,
-            steps,
-            n_dof: s.n_dof() as f32,
-            tau_t: s.tau_t as f32,
-            t_from: 0.0,
-            t_to: 0.0,
-            seg_step0: 0,
-            seg_len: 1,
             step0: self.step as u32,
-            max_force: s.max_force as f32,
+            ..md_params(
+                &self.setup,
+                self.n_replicas,
+                self.cell_cap,
+                self.nbr_cap,
+                steps,
+            )
         }
-    }
-
-    fn buffer_checked(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
-        let limit = self.ctx.max_binding();
-        if bytes > limit {
-            return Err(KernelError::BufferTooLarge {
-                kernel: "md_step".into(),
-                buffer: label.into(),
-                bytes,
-                limit,
-            });
-        }
-        Ok(self.ctx.storage_zeroed(label, bytes))
     }
 
     fn make_buffers(&self, r: &Replicas) -> Result<Buffers> {
         let ctx = &self.ctx;
-        let s = &self.setup;
-        let nr = r.count() as u64;
-        let total = nr * s.n as u64;
-        let nc = s.cells_per_side() as u64;
-        debug_assert!(nc * nc <= MAX_CELLS as u64);
-        let f32x2 = |v: &[[f64; 2]]| -> Vec<[f32; 2]> {
-            v.iter().map(|x| [x[0] as f32, x[1] as f32]).collect()
-        };
-        let pairs: Vec<_> = s.pairs.iter().map(|p| p.params()).collect();
-        let sp: Vec<SpeciesParams> = s
-            .mass
-            .iter()
-            .map(|&m| SpeciesParams {
-                mass: m as f32,
-                inv_mass: (1.0 / m) as f32,
-                ..Default::default()
-            })
-            .collect();
-        let params = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("md params"),
-            size: PARAM_STRIDE * PARAM_SLOTS,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let pairs_b = ctx.storage("md pairs", &pairs);
-        let sp_b = ctx.storage("md species params", &sp);
-        let species_b = ctx.storage("md species", &s.species);
-        let pos = ctx.storage("md pos", &f32x2(&r.pos));
-        let vel = ctx.storage("md vel", &f32x2(&r.vel));
-        let force = self.buffer_checked("md force", total * 8)?;
-        let pe = self.buffer_checked("md pe", total * 4)?;
-        let img = ctx.storage("md img", &r.img);
-        let xref = self.buffer_checked("md xref", total * 8)?;
-        let cells = self.buffer_checked("md cells", nr * nc * nc * self.cell_cap as u64 * 4)?;
-        let nbr = self.buffer_checked("md nbr", total * self.nbr_cap as u64 * 4)?;
-        let nn = self.buffer_checked("md nn", total * 4)?;
-        let states: Vec<ReplicaState> = r.thermo.iter().map(Thermo::to_gpu).collect();
-        let state = ctx.storage("md state", &states);
-        let overflow = ctx.storage("md overflow", &[0u32; 4]);
-        let backup = [
-            ctx.storage_zeroed("md pos backup", pos.size()),
-            ctx.storage_zeroed("md vel backup", vel.size()),
-            ctx.storage_zeroed("md img backup", img.size()),
-            ctx.storage_zeroed("md state backup", state.size()),
-        ];
-        let bind = ctx.bind_layout(
-            "md",
-            &self.pipes.layout,
-            &[
-                (&params, Some(std::mem::size_of::<MdParams>() as u64)),
-                (&pairs_b, None),
-                (&sp_b, None),
-                (&species_b, None),
-                (&pos, None),
-                (&vel, None),
-                (&force, None),
-                (&pe, None),
-                (&img, None),
-                (&xref, None),
-                (&cells, None),
-                (&nbr, None),
-                (&nn, None),
-                (&state, None),
-                (&overflow, None),
-            ],
-        );
-        Ok(Buffers {
-            params,
-            pos,
-            vel,
-            force,
-            pe,
-            img,
-            state,
-            overflow,
-            backup,
-            bind,
-        })
+        let md = MdState::new(ctx, "md_step", &self.setup, r, self.cell_cap, self.nbr_cap)?;
+        let backup = [&md.pos, &md.vel, &md.img, &md.state]
+            .map(|b| ctx.storage_zeroed("md_step backup", b.size()));
+        let bind = ctx.bind_layout("md", &self.pipes.layout, &md.entries());
+        Ok(Buffers { md, backup, bind })
     }
 
     /// Reads the overflow words and resets them; true when a capacity was too small (and grows it).
     fn check_overflow(&mut self) -> Result<bool> {
         let b = self.bufs.as_ref().expect("buffers exist after upload");
-        let o: Vec<u32> = self.ctx.read("md_step", &b.overflow)?;
-        self.ctx
-            .queue
-            .write_buffer(&b.overflow, 0, bytemuck::cast_slice(&[0u32; 4]));
-        let mut grew = false;
-        if o[0] > self.cell_cap {
-            self.cell_cap = (o[0] + o[0] / 4 + 4).min(self.setup.n as u32);
-            grew = true;
-        }
-        if o[1] > self.nbr_cap {
-            self.nbr_cap = (o[1] + o[1] / 4 + 4).min(self.setup.n as u32);
-            grew = true;
-        }
-        if grew {
-            self.regrows += 1;
-        }
+        let grew = b.md.grow_on_overflow(
+            &self.ctx,
+            "md_step",
+            self.setup.n,
+            &mut self.cell_cap,
+            &mut self.nbr_cap,
+        )?;
+        self.regrows += grew as u32;
         Ok(grew)
     }
 
@@ -250,7 +303,7 @@ impl GpuMd {
         let b = self.bufs.as_ref().expect("buffers exist after upload");
         self.ctx
             .queue
-            .write_buffer(&b.params, 0, bytemuck::bytes_of(&p));
+            .write_buffer(&b.md.params, 0, bytemuck::bytes_of(&p));
         let mut enc = self
             .ctx
             .device
@@ -283,29 +336,46 @@ impl GpuMd {
         img: &wgpu::Buffer,
         state: &wgpu::Buffer,
     ) -> Result<Replicas> {
-        let f64x2 = |v: Vec<[f32; 2]>| -> Vec<[f64; 2]> {
-            v.iter().map(|x| [x[0] as f64, x[1] as f64]).collect()
-        };
-        let total = self.n_replicas * self.setup.n;
-        let mut pos = f64x2(self.ctx.read("md_step", pos)?);
-        let mut vel = f64x2(self.ctx.read("md_step", vel)?);
-        let mut img: Vec<[i32; 2]> = self.ctx.read("md_step", img)?;
-        let states: Vec<ReplicaState> = self.ctx.read("md_step", state)?;
-        pos.truncate(total);
-        vel.truncate(total);
-        img.truncate(total);
-        Ok(Replicas {
-            n: self.setup.n,
-            pos,
-            vel,
-            img,
-            thermo: states
-                .iter()
-                .take(self.n_replicas)
-                .map(Thermo::from_gpu)
-                .collect(),
-        })
+        read_replicas(
+            &self.ctx,
+            "md_step",
+            self.setup.n,
+            self.n_replicas,
+            [pos, vel, img, state],
+        )
     }
+}
+
+/// Reads `n_replicas` replicas of `n` particles back from their pos, vel, img and state buffers (as f64).
+pub(crate) fn read_replicas(
+    ctx: &GpuContext,
+    kernel: &str,
+    n: usize,
+    n_replicas: usize,
+    [pos, vel, img, state]: [&wgpu::Buffer; 4],
+) -> Result<Replicas> {
+    let f64x2 = |v: Vec<[f32; 2]>| -> Vec<[f64; 2]> {
+        v.iter().map(|x| [x[0] as f64, x[1] as f64]).collect()
+    };
+    let total = n_replicas * n;
+    let mut pos = f64x2(ctx.read(kernel, pos)?);
+    let mut vel = f64x2(ctx.read(kernel, vel)?);
+    let mut img: Vec<[i32; 2]> = ctx.read(kernel, img)?;
+    let states: Vec<ReplicaState> = ctx.read(kernel, state)?;
+    pos.truncate(total);
+    vel.truncate(total);
+    img.truncate(total);
+    Ok(Replicas {
+        n,
+        pos,
+        vel,
+        img,
+        thermo: states
+            .iter()
+            .take(n_replicas)
+            .map(Thermo::from_gpu)
+            .collect(),
+    })
 }
 
 impl MdBackend for GpuMd {
@@ -354,7 +424,7 @@ impl MdBackend for GpuMd {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("md_step"),
                 });
-            for (src, dst) in [&b.pos, &b.vel, &b.img, &b.state]
+            for (src, dst) in [&b.md.pos, &b.md.vel, &b.md.img, &b.md.state]
                 .into_iter()
                 .zip(&b.backup)
             {
@@ -377,7 +447,7 @@ impl MdBackend for GpuMd {
                     p.seg_step0 = (adv.seg_done + done + offset) as u32;
                     p.step0 = (adv.step0 + done + offset) as u32;
                     self.ctx.queue.write_buffer(
-                        &b.params,
+                        &b.md.params,
                         slot * PARAM_STRIDE,
                         bytemuck::bytes_of(&p),
                     );
@@ -403,13 +473,13 @@ impl MdBackend for GpuMd {
 
     fn download(&mut self) -> Result<Replicas> {
         let b = self.bufs.as_ref().expect("upload before download");
-        self.read_state(&b.pos, &b.vel, &b.img, &b.state)
+        self.read_state(&b.md.pos, &b.md.vel, &b.md.img, &b.md.state)
     }
 
     fn forces(&mut self) -> Result<(Vec<[f64; 2]>, Vec<f64>)> {
         let b = self.bufs.as_ref().expect("upload before forces");
-        let f: Vec<[f32; 2]> = self.ctx.read("md_forces", &b.force)?;
-        let e: Vec<f32> = self.ctx.read("md_forces", &b.pe)?;
+        let f: Vec<[f32; 2]> = self.ctx.read("md_forces", &b.md.force)?;
+        let e: Vec<f32> = self.ctx.read("md_forces", &b.md.pe)?;
         let total = self.n_replicas * self.setup.n;
         Ok((
             f.iter()
@@ -455,14 +525,14 @@ impl MdBackend for GpuMd {
         let pos0 = ctx.storage("md_crsd pos0", &pos0);
         let cage_end = ctx.storage("md_crsd cage_end", &cages.cage_end);
         let cage = ctx.storage("md_crsd cage", &cages.cage);
-        let out = self.buffer_checked("md_crsd out", total as u64 * 4)?;
+        let out = checked_storage(ctx, "md_crsd", "md_crsd out", total as u64 * 4)?;
         let bind = ctx.bind_layout(
             "md_crsd",
             &self.pipes.crsd.0,
             &[
                 (&params, None),
-                (&b.pos, None),
-                (&b.img, None),
+                (&b.md.pos, None),
+                (&b.md.img, None),
                 (&pos0, None),
                 (&cage_end, None),
                 (&cage, None),

@@ -23,31 +23,47 @@ pub const CONSTS: &[(&str, u32)] = &[
     ("FIRE_FAILED", fire::FAILED),
 ];
 
-/// The bindings of md_common.wgsl, shared by every MD kernel.
-pub const MD_BINDINGS: &[Bind] = &[
-    b("P", U),
-    b("pairs", R),
-    b("sp", R),
-    b("species", R),
-    b("pos", W),
-    b("vel", W),
-    b("force", W),
-    b("pe", W),
-    b("img", W),
-    b("xref", W),
-    b("cells", W),
-    b("nbr", W),
-    b("nn", W),
-    b("state", W),
-    b("overflow", W),
-];
+/// The bindings of md_common.wgsl, shared by every MD kernel, followed by a kernel's own (`$extra`).
+macro_rules! md_bindings {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            b("P", U),
+            b("pairs", R),
+            b("sp", R),
+            b("species", R),
+            b("pos", W),
+            b("vel", W),
+            b("force", W),
+            b("pe", W),
+            b("img", W),
+            b("xref", W),
+            b("cells", W),
+            b("nbr", W),
+            b("nn", W),
+            b("state", W),
+            b("overflow", W),
+            $($extra),*
+        ]
+    };
+}
 
-const MD_STRUCTS: &[fn() -> HostStruct] = &[
-    MdParams::host_layout,
-    PairParams::host_layout,
-    SpeciesParams::host_layout,
-    ReplicaState::host_layout,
-];
+/// The host structs of md_common.wgsl, followed by a kernel's own (`$extra`).
+macro_rules! md_structs {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            MdParams::host_layout,
+            PairParams::host_layout,
+            SpeciesParams::host_layout,
+            ReplicaState::host_layout,
+            $($extra),*
+        ]
+    };
+}
+
+/// The bindings of md_common.wgsl, shared by every MD kernel.
+pub const MD_BINDINGS: &[Bind] = md_bindings!();
+
+const MD_STRUCTS: &[fn() -> HostStruct] = md_structs!();
 
 pub const MD_FORCES: Kernel = Kernel {
     name: "md_forces",
@@ -78,25 +94,7 @@ pub const MD_STEP: Kernel = Kernel {
 };
 
 /// md_common's bindings, then md_fire's FIRE parameters and per-replica state.
-pub const MD_FIRE_BINDINGS: &[Bind] = &[
-    b("P", U),
-    b("pairs", R),
-    b("sp", R),
-    b("species", R),
-    b("pos", W),
-    b("vel", W),
-    b("force", W),
-    b("pe", W),
-    b("img", W),
-    b("xref", W),
-    b("cells", W),
-    b("nbr", W),
-    b("nn", W),
-    b("state", W),
-    b("overflow", W),
-    b("FP", Binding::Uniform),
-    b("fire", W),
-];
+pub const MD_FIRE_BINDINGS: &[Bind] = md_bindings!(b("FP", Binding::Uniform), b("fire", W));
 
 pub const MD_FIRE: Kernel = Kernel {
     name: "md_fire",
@@ -106,14 +104,7 @@ pub const MD_FIRE: Kernel = Kernel {
         include_str!("../../../shaders/md_fire.wgsl"),
     ],
     bindings: MD_FIRE_BINDINGS,
-    structs: &[
-        MdParams::host_layout,
-        PairParams::host_layout,
-        SpeciesParams::host_layout,
-        ReplicaState::host_layout,
-        fire::FireParams::host_layout,
-        fire::FireState::host_layout,
-    ],
+    structs: md_structs!(fire::FireParams::host_layout, fire::FireState::host_layout),
     dispatch: Dispatch::Replicas,
     consts: CONSTS,
     twin: Twin::Host("fire::cpu::md_fire"),
