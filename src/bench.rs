@@ -244,31 +244,36 @@ pub struct MinimizeRow {
     pub backend: String,
     pub replicas: usize,
     pub particles: usize,
-    /// FIRE iterations timed on every replica.
+    /// The backend's default force tolerance (max |F| at which a replica stops).
+    pub ftol: f64,
+    /// FIRE iterations done in the timed window, summed over replicas (a converged replica stops counting).
     pub iterations: u64,
     pub seconds: f64,
     pub iteration_particles_per_s: f64,
-    /// Iterations x particles per second divided by the iterations x particles one full minimisation takes.
+    /// Replicas converged within the window.
+    pub converged: usize,
     pub minimisations_per_s: f64,
+    /// true: every replica converged within the budget, minimisations/s = replicas / seconds. false: derived,
+    /// iterations x particles / s over `iterations_per_minimisation` x particles.
+    pub measured: bool,
 }
 
-/// `bench minimize`: FIRE throughput of each backend at each replica count, timing `iters` iterations of copies
-/// of one liquid (so every replica stays active); minimisations/s use the iteration count of one full
-/// minimisation of that liquid on the CPU twin (returned first).
-pub fn bench_minimize(
-    system: &SystemDef,
-    backends: &[Compute],
-    replicas: &[usize],
-    iters: u32,
-) -> Result<(u32, Vec<MinimizeRow>)> {
-    use glasscam_kernels::md::fire::cpu::CpuFire;
-    use glasscam_kernels::md::fire::gpu::GpuFire;
-    use glasscam_kernels::md::fire::{run_to_end, FireBackend};
+/// `bench minimize`'s result: the rows, and per backend the mean FIRE iterations one minimisation takes (from the
+/// first row that converged within its budget, or from one replica minimised to the end when none did).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MinimizeBench {
+    pub rows: Vec<MinimizeRow>,
+    /// (backend, mean iterations per minimisation, where it was measured).
+    pub iterations_per_minimisation: Vec<(String, f64, String)>,
+}
 
-    let setup = system.md_setup(&MdSettings::default());
-    let t = system.t_liquid;
+/// Liquids at T_L to minimise: up to 16 distinct replicas run 200 MD steps on the CPU twin, tiled to `r`; every
+/// copy past the first 16 is displaced by a seeded +-1e-3 per coordinate, so no two replicas follow the same FIRE
+/// path (identical copies would all stop at the same iteration). Replica k is the same whatever `r` > k.
+fn fire_liquids(setup: &MdSetup, t: f64, r: usize) -> Result<Replicas> {
+    let distinct = r.clamp(1, 16);
     let mut md = glasscam_kernels::md::cpu::CpuMd::new(setup.clone())?;
-    md.upload(&bench_replicas(&setup, 1, t))?;
+    md.upload(&crate::init::random_replicas(setup, 1, 0..distinct, t))?;
     md.advance(&Advance {
         segment: Segment {
             t_from: t,
@@ -279,51 +284,194 @@ pub fn bench_minimize(
         step0: 0,
         steps: 200,
     })?;
-    let one = md.download()?;
-    let cpu_cfg = crate::minimize::MinimizeSettings::default().fire(&setup, &Compute::Cpu)?;
-    let full = run_to_end(
-        &mut CpuFire::new(setup.clone(), cpu_cfg)?,
-        &one,
-        1000,
-        |_| Ok::<(), crate::Error>(()),
-    )?;
-    let per_min = full.minima[0].iterations.max(1);
-    let mut rows = Vec::new();
-    for &r in replicas {
-        let reps = copies(&one, r);
-        for compute in backends {
-            let cfg = crate::minimize::MinimizeSettings::default().fire(&setup, compute)?;
-            let (name, mut b): (&str, Box<dyn FireBackend>) = match compute {
-                Compute::Cpu => ("cpu", Box::new(CpuFire::new(setup.clone(), cfg)?)),
-                Compute::Gpu(ctx) => (
-                    "gpu",
-                    Box::new(GpuFire::new(ctx.clone(), setup.clone(), cfg)?),
-                ),
+    let base = md.download()?;
+    let n = setup.n;
+    let mut out = Replicas {
+        n,
+        ..Default::default()
+    };
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7);
+    for k in 0..r {
+        let j = k % distinct;
+        for &[x, y] in &base.pos[j * n..(j + 1) * n] {
+            let (dx, dy) = if k < distinct {
+                (0.0, 0.0)
+            } else {
+                use rand::RngExt;
+                (rng.random_range(-1e-3..1e-3), rng.random_range(-1e-3..1e-3))
             };
+            out.pos.push([
+                (x + dx).rem_euclid(setup.box_l),
+                (y + dy).rem_euclid(setup.box_l),
+            ]);
+        }
+        out.img.extend_from_slice(&base.img[j * n..(j + 1) * n]);
+        out.thermo.push(base.thermo[j]);
+    }
+    out.vel = vec![[0.0; 2]; out.pos.len()];
+    Ok(out)
+}
+
+/// `bench minimize`: FIRE on each backend at each replica count (ascending), at the backend's default tolerance,
+/// for at most about `seconds` per row (calls of a doubling number of iterations, the first after a warm-up call
+/// on the same replicas). A row whose replicas all converge in time measures minimisations/s; the others give
+/// iterations x particles / s, and minimisations/s derived from the mean iterations per minimisation.
+pub fn bench_minimize(
+    system: &SystemDef,
+    backends: &[Compute],
+    replicas: &[usize],
+    seconds: f64,
+    ctx: &crate::events::Ctx,
+) -> Result<MinimizeBench> {
+    use glasscam_kernels::md::fire::cpu::CpuFire;
+    use glasscam_kernels::md::fire::gpu::GpuFire;
+    use glasscam_kernels::md::fire::{run_to_end, FireBackend, Outcome};
+
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(crate::Error::Input(format!(
+            "--seconds {seconds}: give the time budget per row in seconds, e.g. 30"
+        )));
+    }
+    let setup = system.md_setup(&MdSettings::default());
+    let t = system.t_liquid;
+    let n = setup.n;
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.first().is_none_or(|&r| r == 0) {
+        return Err(crate::Error::Input(format!(
+            "--replicas {replicas:?}: give replica counts of at least 1, e.g. 1,16,256,1024"
+        )));
+    }
+    // every row's replicas are the first r of one tiling (the same liquids for every backend)
+    let all = fire_liquids(&setup, t, sorted.last().copied().unwrap_or(1))?;
+    let first = |r: usize| Replicas {
+        n,
+        pos: all.pos[..r * n].to_vec(),
+        vel: all.vel[..r * n].to_vec(),
+        img: all.img[..r * n].to_vec(),
+        thermo: all.thermo[..r].to_vec(),
+    };
+    let mut rows = Vec::new();
+    let mut per_min_all = Vec::new();
+    for compute in backends {
+        let cfg = crate::minimize::MinimizeSettings::default().fire(&setup, compute)?;
+        let name = backend_name(compute);
+        let mut b: Box<dyn FireBackend> = match compute {
+            Compute::Cpu => Box::new(CpuFire::new(setup.clone(), cfg)?),
+            Compute::Gpu(g) => Box::new(GpuFire::new(g.clone(), setup.clone(), cfg)?),
+        };
+        let mut per_min: Option<(f64, String)> = None;
+        let mut pending = Vec::new();
+        for &r in &sorted {
+            ctx.cancel.check()?;
+            ctx.observer.event(crate::events::Event::Status(&format!(
+                "{name}: {r} replicas"
+            )));
+            let reps = first(r);
             b.upload(&reps)?;
-            b.iterate(5)?; // warm-up: pipelines compiled, lists built
+            b.iterate(1)?; // warm-up: pipelines compiled, lists built
+            b.upload(&reps)?;
             let start = Instant::now();
-            b.iterate(iters)?;
+            let mut k = 1u32;
+            loop {
+                let call = Instant::now();
+                let active = b.iterate(k)?;
+                if active == 0 || start.elapsed().as_secs_f64() >= seconds {
+                    break;
+                }
+                if call.elapsed().as_secs_f64() < 0.25 {
+                    k = (k * 2).min(4096);
+                }
+                ctx.cancel.check()?;
+            }
             let done = b.download()?; // forces the GPU to finish
-            let seconds = start.elapsed().as_secs_f64();
-            let timed: u64 = done
+            let secs = start.elapsed().as_secs_f64();
+            let iterations: u64 = done.minima.iter().map(|m| m.iterations as u64).sum();
+            let converged = done
                 .minima
                 .iter()
-                .map(|m| m.iterations.saturating_sub(5) as u64)
-                .sum();
-            let ips = timed as f64 * setup.n as f64 / seconds;
+                .filter(|m| m.outcome == Outcome::Converged)
+                .count();
+            let measured = converged == r;
+            if measured && per_min.is_none() {
+                per_min = Some((iterations as f64 / r as f64, format!("the {r}-replica row")));
+            }
+            let ips = iterations as f64 * n as f64 / secs;
             rows.push(MinimizeRow {
                 backend: name.into(),
                 replicas: r,
-                particles: setup.n,
-                iterations: timed,
-                seconds,
+                particles: n,
+                ftol: cfg.ftol,
+                iterations,
+                seconds: secs,
                 iteration_particles_per_s: ips,
-                minimisations_per_s: ips / (per_min as f64 * setup.n as f64),
+                converged,
+                minimisations_per_s: if measured { r as f64 / secs } else { f64::NAN },
+                measured,
             });
+            if !measured {
+                pending.push(rows.len() - 1);
+            }
+        }
+        if per_min.is_none() && !pending.is_empty() {
+            ctx.observer.event(crate::events::Event::Status(&format!(
+                "{name}: one replica to the end"
+            )));
+            let m = run_to_end(b.as_mut(), &first(1), 500, |_| ctx.cancel.check())?;
+            per_min = Some((
+                f64::from(m.minima[0].iterations),
+                "one replica minimised to the end (untimed)".into(),
+            ));
+        }
+        if let Some((iters, from)) = per_min {
+            for &i in &pending {
+                let row = &mut rows[i];
+                row.minimisations_per_s = row.iteration_particles_per_s / (iters * n as f64);
+            }
+            per_min_all.push((name.to_string(), iters, from));
         }
     }
-    Ok((per_min, rows))
+    Ok(MinimizeBench {
+        rows,
+        iterations_per_minimisation: per_min_all,
+    })
+}
+
+/// `bench minimize`'s table, for the binary to print.
+pub fn minimize_table(b: &MinimizeBench) -> String {
+    let mut s = String::new();
+    for (name, iters, from) in &b.iterations_per_minimisation {
+        s.push_str(&format!(
+            "{name}: one minimisation takes {iters:.0} FIRE iterations on average ({from})\n"
+        ));
+    }
+    s.push_str(&format!(
+        "{:<8} {:>9} {:>7} {:>11} {:>9} {:>10} {:>22} {:>16}\n",
+        "backend",
+        "replicas",
+        "ftol",
+        "iterations",
+        "seconds",
+        "converged",
+        "iterations*particles/s",
+        "minimisations/s"
+    ));
+    for r in &b.rows {
+        s.push_str(&format!(
+            "{:<8} {:>9} {:>7.0e} {:>11} {:>9.2} {:>10} {:>22.3e} {:>16.4} {}\n",
+            r.backend,
+            r.replicas,
+            r.ftol,
+            r.iterations,
+            r.seconds,
+            format!("{}/{}", r.converged, r.replicas),
+            r.iteration_particles_per_s,
+            r.minimisations_per_s,
+            if r.measured { "measured" } else { "derived" }
+        ));
+    }
+    s
 }
 
 /// One row of `bench gridize`.

@@ -237,9 +237,10 @@ enum BenchWhat {
         replicas: Vec<usize>,
         #[arg(long, default_value = "kam")]
         system: String,
-        /// FIRE iterations timed per row (every replica stays active through them).
-        #[arg(long, default_value_t = 200)]
-        iters: u32,
+        /// Time budget per row: a row whose replicas all converge within it measures minimisations/s, the others
+        /// give FIRE iterations x particles / s and derived minimisations/s.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
     },
     /// Graph network training and attention graphs/s on the CPU (f32 path, f64 twin), beside PyTorch with --torch.
     Gnn(cli::gnn::BenchGnnArgs),
@@ -525,29 +526,17 @@ fn main() {
                 backend,
                 replicas,
                 system,
-                iters,
+                seconds,
             } => SystemDef::resolve(&system).and_then(|sys| {
-                let (per_min, rows) = glasscam::bench::bench_minimize(
+                let b = glasscam::bench::bench_minimize(
                     &sys,
                     &backends_for_bench(backend)?,
                     &replicas,
-                    iters,
+                    seconds,
+                    &ctx,
                 )?;
-                println!(
-                    "{} N = {}: one full minimisation of a liquid at T_L takes {per_min} FIRE iterations (CPU twin, ftol 1e-8)",
-                    sys.name,
-                    sys.n_particles()
-                );
-                println!(
-                    "{:<8} {:>9} {:>11} {:>9} {:>22} {:>16}",
-                    "backend", "replicas", "iterations", "seconds", "iterations*particles/s", "minimisations/s"
-                );
-                for r in rows {
-                    println!(
-                        "{:<8} {:>9} {:>11} {:>9.2} {:>22.3e} {:>16.3}",
-                        r.backend, r.replicas, r.iterations, r.seconds, r.iteration_particles_per_s, r.minimisations_per_s
-                    );
-                }
+                println!("{} N = {}", sys.name, sys.n_particles());
+                print!("{}", glasscam::bench::minimize_table(&b));
                 Ok(())
             }),
             BenchWhat::Gridize {

@@ -369,3 +369,47 @@ fn a_minimum_stored_in_float32_keeps_its_energy_and_its_basin() {
         );
     }
 }
+
+/// `bench minimize`: a row whose replicas all converge within the budget measures minimisations/s (replicas over
+/// seconds); a row cut short by the budget derives them from its throughput and the iterations one minimisation
+/// takes, and says so.
+#[test]
+fn bench_minimize_measures_what_converges_and_derives_the_rest() {
+    use glasscam::bench::bench_minimize;
+    use glasscam::kernels::Compute;
+    let sys = scaled(SystemDef::kam(), 100);
+    let quiet = glasscam::events::quiet();
+    let ctx = &quiet;
+    let b = bench_minimize(&sys, &[Compute::Cpu], &[3, 1], 60.0, ctx).expect("bench");
+    assert_eq!(
+        b.rows.iter().map(|r| r.replicas).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    for r in &b.rows {
+        assert!(r.measured && r.converged == r.replicas, "{r:?}");
+        assert!((r.minimisations_per_s - r.replicas as f64 / r.seconds).abs() < 1e-9);
+        let ips = r.iterations as f64 * 100.0 / r.seconds;
+        assert!((r.iteration_particles_per_s - ips).abs() <= 1e-9 * ips);
+    }
+    let (name, iters, from) = &b.iterations_per_minimisation[0];
+    assert_eq!((name.as_str(), from.as_str()), ("cpu", "the 1-replica row"));
+    assert_eq!(*iters, b.rows[0].iterations as f64);
+    // a budget no row can meet: one call of one iteration each, minimisations/s derived from a full minimisation
+    let b = bench_minimize(&sys, &[Compute::Cpu], &[2], 1e-9, ctx).expect("bench");
+    let r = &b.rows[0];
+    assert!(
+        !r.measured && r.converged == 0 && r.iterations == 2,
+        "{r:?}"
+    );
+    let (_, iters, from) = &b.iterations_per_minimisation[0];
+    assert!(
+        from.starts_with("one replica minimised to the end"),
+        "{from}"
+    );
+    let want = r.iteration_particles_per_s / (iters * 100.0);
+    assert!((r.minimisations_per_s - want).abs() <= 1e-12 * want);
+    let e = common::err_of(bench_minimize(&sys, &[Compute::Cpu], &[0, 4], 1.0, ctx));
+    assert!(e.contains("--replicas") && e.contains("at least 1"), "{e}");
+    let e = common::err_of(bench_minimize(&sys, &[Compute::Cpu], &[1], 0.0, ctx));
+    assert!(e.contains("--seconds 0"), "{e}");
+}
