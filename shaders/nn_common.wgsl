@@ -1,5 +1,5 @@
 // nn_common: the parameter block every nn kernel reads (binding 0), flat workgroup indexing, periodic wrap,
-// a workgroup sum, and the dropout hash. Shared by gridize, grid_sample, the CNN layers, adam and gradcam.
+// and a workgroup sum (the dropout hash is hash.wgsl). Shared by gridize, grid_sample, the CNN layers, adam and gradcam.
 
 // mirrored by kernels/src/nn/mod.rs `NnParams` (checked member by member against naga)
 struct NnParams {
@@ -79,17 +79,4 @@ fn wg_sum(lid: u32, x: f32) -> f32 {
     let r = red[0];
     workgroupBarrier();
     return r;
-}
-
-// PCG output permutation; the CPU twin does the same wrapping u32 arithmetic, so masks agree bit for bit.
-fn hash_u32(x: u32) -> u32 {
-    let s = x * 747796405u + 2891336453u;
-    let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
-    return (w >> 22u) ^ w;
-}
-
-// Dropout keeps element i of the current step when its 24-bit uniform is at least the drop probability.
-fn keep(seed: u32, i: u32) -> bool {
-    let h = hash_u32(i ^ hash_u32(seed));
-    return f32(h >> 8u) * (1.0 / 16777216.0) >= P.p;
 }

@@ -23,6 +23,7 @@ pub mod reproduce;
 pub mod schemas;
 pub mod score;
 pub mod stages;
+pub mod swanson;
 pub mod system;
 pub mod task;
 pub mod weights;

@@ -111,7 +111,7 @@ pub enum StageSettings {
     /// A ramp of `reproduce swanson` (its protocol carries the ramp's snapshot temperatures).
     Ramp {
         system: SystemDef,
-        ramp: swanson::RampSettings,
+        ramp: crate::swanson::RampSettings,
         minimize: MinimizeSettings,
         seed: u64,
     },

@@ -219,3 +219,77 @@ fn a_blown_up_replica_stops_alone_and_says_why() {
         }
     }
 }
+
+/// With fewer replicas than threads the CPU twin splits each replica over the threads: the bytes must be those
+/// of the unsplit step whatever the thread count (1 thread: unsplit; 2, 3, 5: split in that many parts), for a
+/// replica alone or among others (4 replicas on 2 threads: unsplit), and for a run resumed halfway through a
+/// fresh upload (rebuilding its lists at another step).
+#[test]
+fn cpu_replica_split_over_threads_gives_the_same_bytes() {
+    for n in [300, 40] {
+        let s = setup(&scaled(SystemDef::kam(), n));
+        let many = glasscam::init::random_replicas(&s, 91, 0..4, 2.0);
+        let seg = Segment {
+            t_from: 2.0,
+            t_to: 1.0,
+            len: 200,
+        };
+        let take = |r: &Replicas, k: usize| Replicas {
+            n,
+            pos: r.pos[k * n..(k + 1) * n].to_vec(),
+            vel: r.vel[k * n..(k + 1) * n].to_vec(),
+            img: r.img[k * n..(k + 1) * n].to_vec(),
+            thermo: vec![r.thermo[k]],
+        };
+        let in_pool = |threads: usize, f: &(dyn Fn() -> (Replicas, Vec<f64>) + Sync)| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(f)
+        };
+        let whole = |reps: &Replicas| {
+            let mut b = CpuMd::new(s.clone()).unwrap();
+            let out = run(&mut b, reps, seg, 120);
+            (out, b.forces().unwrap().1)
+        };
+        let (among, _) = in_pool(2, &|| whole(&many));
+        let reference = take(&among, 2);
+        let one = take(&many, 2);
+        let (_, e1) = in_pool(1, &|| whole(&one));
+        for threads in [1, 2, 3, 5] {
+            let (a, e) = in_pool(threads, &|| whole(&one));
+            assert_eq!(a.pos, reference.pos, "N={n}, {threads} threads: positions");
+            assert_eq!(a.vel, reference.vel, "N={n}, {threads} threads: velocities");
+            assert_eq!(a.img, reference.img);
+            assert_eq!(
+                a.thermo, reference.thermo,
+                "N={n}, {threads} threads: thermostat"
+            );
+            assert_eq!(e, e1, "N={n}, {threads} threads: per-particle energies");
+            // resumed: 60 steps, a fresh backend from the downloaded state, 60 more
+            let (r, _) = in_pool(threads, &|| {
+                let mut b = CpuMd::new(s.clone()).unwrap();
+                let half = run(&mut b, &one, seg, 60);
+                let mut c = CpuMd::new(s.clone()).unwrap();
+                c.upload(&half).unwrap();
+                c.advance(&Advance {
+                    segment: seg,
+                    seg_done: 60,
+                    step0: 60,
+                    steps: 60,
+                })
+                .unwrap();
+                (c.download().unwrap(), c.forces().unwrap().1)
+            });
+            assert_eq!(
+                r.pos, reference.pos,
+                "N={n}, {threads} threads: resumed positions"
+            );
+            assert_eq!(
+                r.thermo, reference.thermo,
+                "N={n}, {threads} threads: resumed"
+            );
+        }
+    }
+}

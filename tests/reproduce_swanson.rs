@@ -9,37 +9,28 @@ use std::path::Path;
 
 use glasscam::domain::Preset;
 use glasscam::kernels::Compute;
-use glasscam::protocol::Protocol;
-use glasscam::reproduce::swanson::{run, RampSettings, SwansonConfig, SwansonPreset};
+use glasscam::reproduce::swanson::{run, SwansonConfig};
 use glasscam::reproduce::{Stage, StageStatus, StagesFile};
+use glasscam::swanson::{SwansonPreset, SwansonRamps};
 use glasscam::system::SystemDef;
-use glasscam::task::swanson_temperature;
 
 const REPLICAS: usize = 40;
 
-/// A ramp of the tiny system from T = 2 at `rate`, with snapshots at Swanson's points and a few more.
-fn ramp(rate: f64) -> RampSettings {
-    let mut protocol = Protocol::quick();
-    protocol.replicas = REPLICAS;
-    protocol.t_start = 2.0;
-    protocol.equilibrate_time = 1.0;
-    protocol.cool_rate = rate;
-    protocol.hold_time = 0.0;
-    protocol.extra_temps = [1, 25, 60, 107, 149, 160, 180]
-        .iter()
-        .map(|&k| swanson_temperature(k))
-        .collect();
-    RampSettings {
-        protocol,
-        inherent_replicas: Some(8),
-    }
-}
-
 fn tiny(out: &Path) -> SwansonConfig {
     let mut preset = SwansonPreset::new(Preset::Quick);
-    preset.system = SystemDef::from_toml(common::TINY_SYSTEM, "tiny.toml").unwrap();
-    preset.slow = ramp(2.0);
-    preset.fast = ramp(200.0);
+    // the tiny system from T = 2 at rates 2 and 200, snapshots at Swanson's points and two more on the slow
+    // ramp, at T_L and T_G only on the fast one
+    preset.ramps = SwansonRamps {
+        system: SystemDef::from_toml(common::TINY_SYSTEM, "tiny.toml").unwrap(),
+        replicas: REPLICAS,
+        t_start: 2.0,
+        equilibrate_time: 1.0,
+        slow_rate: 2.0,
+        fast_rate: 200.0,
+        slow_points: vec![60, 180],
+        fast_points: vec![],
+        inherent_replicas: Some(8),
+    };
     preset.cnn.grid = 16;
     preset.cnn.width = 0.6;
     preset.cnn.epochs = 3;

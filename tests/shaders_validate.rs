@@ -244,7 +244,15 @@ fn wgsl_prelude_equals_the_rust_constants() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let want_gnn: BTreeMap<String, u32> = [("WG".to_string(), gnn::gpu::WG)].into();
+    let want_gnn: BTreeMap<String, u32> = [
+        ("WG", gnn::gpu::WG),
+        ("RELU", gnn::kernels::RELU),
+        ("ACC", gnn::kernels::ACC),
+        ("BIAS", gnn::kernels::BIAS),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     // every kernel's prelude holds its family's constants
     for k in ALL {
         let want = match k.family {

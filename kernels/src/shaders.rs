@@ -8,6 +8,8 @@ pub use crate::kernel::Kernel;
 pub const MD_COMMON: &str = include_str!("../../shaders/md_common.wgsl");
 pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
 pub const GNN_COMMON: &str = include_str!("../../shaders/gnn_common.wgsl");
+/// The dropout hash (`hash_u32`, `keep`), shared by the nn and gnn families.
+pub const HASH: &str = include_str!("../../shaders/hash.wgsl");
 
 impl Kernel {
     /// The assembled WGSL source: the family's prelude, then the parts in order.

@@ -8,6 +8,7 @@ use glasscam::domain::Class;
 use glasscam::events::Ctx;
 use glasscam::gnn::attention::AttentionInput;
 use glasscam::gnn::MpnnConfig;
+use glasscam::kernels::{BackendChoice, Compute};
 
 /// Which network `train` trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -23,7 +24,7 @@ pub enum Arch {
 #[derive(Args, Debug, Clone)]
 pub struct TrainCmd {
     /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md) and training runs on the
-    /// CPU twin.
+    /// CPU twin unless `--backend gpu` (the whole step in WGSL).
     #[arg(long, value_enum, default_value = "cnn")]
     pub arch: Arch,
     #[command(flatten)]
@@ -39,7 +40,18 @@ pub fn train(a: &super::nn::TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
         cfg.epochs = e;
     }
     let data = Dataset::load(&a.data)?;
-    let t = glasscam::gnn::train::train(&data, &cfg, ctx)?;
+    // the MPNN runs on the GPU only when asked: its GPU path is unmeasured on real GPUs (lavapipe only)
+    let compute = match a.backend {
+        BackendChoice::Gpu => super::select_compute(BackendChoice::Gpu)?,
+        _ => {
+            eprintln!(
+                "backend: cpu: CPU twin (f32), {} threads (--backend gpu trains the MPNN on the GPU)",
+                rayon::current_num_threads()
+            );
+            Compute::Cpu
+        }
+    };
+    let t = glasscam::gnn::train::train_on(&data, &cfg, &compute, ctx)?;
     glasscam::gnn::train::write_model(&a.out, &t)?;
     let m = &t.metrics;
     println!(
@@ -140,6 +152,10 @@ pub struct BenchGnnArgs {
     /// Also time the f64 reference twin.
     #[arg(long)]
     pub f64: bool,
+    /// Also time the GPU path (`train --backend gpu`'s steps; the eval forward with attention) on the
+    /// first adapter, a software one (lavapipe) included: the line before the table names it.
+    #[arg(long)]
+    pub gpu: bool,
     /// Where the graphs (and logits) are written for the PyTorch script [default: a temporary directory].
     #[arg(long)]
     pub export: Option<PathBuf>,
@@ -153,7 +169,9 @@ struct TorchRow {
 }
 
 pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
-    use glasscam::gnn::bench::{bench_graphs, export, time_attention, time_train};
+    use glasscam::gnn::bench::{
+        bench_graphs, export, time_attention, time_attention_gpu, time_train, time_train_gpu,
+    };
     use glasscam::gnn::model;
     let model = a.model.as_ref().map(|m| model::load(m)).transpose()?;
     let cfg = match (&model, &a.config) {
@@ -180,6 +198,13 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
         cfg.batch,
         rayon::current_num_threads()
     );
+    let gpu = if a.gpu {
+        let ctx = glasscam::kernels::gpu::shared_context()?;
+        println!("gpu f32: {}", ctx.describe());
+        Some(ctx)
+    } else {
+        None
+    };
     let dir = match (&a.export, &a.torch) {
         (Some(d), _) => Some(d.clone()),
         (None, Some(_)) => {
@@ -239,6 +264,18 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
                 "cpu f64",
                 "attention",
                 time_attention::<f64>(&spec, &g, cfg.batch, a.seconds),
+            ));
+        }
+        if let Some(ctx) = &gpu {
+            rows.push((
+                "gpu f32",
+                "train",
+                time_train_gpu(ctx, &spec, &g, cfg.batch, a.seconds)?,
+            ));
+            rows.push((
+                "gpu f32",
+                "attention",
+                time_attention_gpu(ctx, &spec, &g, cfg.batch, a.seconds)?,
             ));
         }
         let mut torch_rate = std::collections::BTreeMap::new();

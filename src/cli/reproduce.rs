@@ -7,8 +7,9 @@ use glasscam::analysis::CoarseGrain;
 use glasscam::domain::Preset;
 use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
-use glasscam::reproduce::swanson::{SwansonConfig, SwansonPreset};
+use glasscam::reproduce::swanson::SwansonConfig;
 use glasscam::reproduce::{ReproduceConfig, ReproducePreset};
+use glasscam::swanson::SwansonPreset;
 use glasscam::system::SystemDef;
 
 use super::select_compute;
@@ -127,8 +128,7 @@ fn swanson(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
     }
     let mut preset = SwansonPreset::new(a.preset);
     if let Some(r) = a.replicas {
-        preset.slow.protocol.replicas = r;
-        preset.fast.protocol.replicas = r;
+        preset.ramps.replicas = r;
     }
     if let Some(e) = a.epochs {
         preset.cnn.epochs = e;

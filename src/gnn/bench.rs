@@ -4,17 +4,20 @@
 //! `benches/torch_mpnn.py`, which times the same network in PyTorch and checks the logits.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use glasscam_kernels::gnn::cpu::Real;
+use glasscam_kernels::gnn::gpu_net::{GpuAdam, GpuMpnn};
 use glasscam_kernels::gnn::{net, Attention, GraphBatch, MpnnSpec};
 use glasscam_kernels::nn::cpu::adam;
 use glasscam_kernels::nn::AdamSpec;
+use glasscam_kernels::GpuContext;
 use serde::{Deserialize, Serialize};
 
 use super::config::MpnnConfig;
 use super::graph::random_batch;
-use super::train::graphs;
+use super::train::{graphs, to_f32};
 use crate::dataset::{write_json_atomic, Dataset};
 use crate::error::{IoContext, Result};
 use crate::nn::data::{labelled, mix};
@@ -66,7 +69,7 @@ pub fn bench_graphs(data: Option<&Dataset>, cfg: &MpnnConfig, count: usize) -> R
 /// One measured row.
 #[derive(Clone, Debug, Serialize)]
 pub struct GnnRow {
-    /// "cpu f32" (the training path) or "cpu f64" (the reference twin).
+    /// "cpu f32" (the training path), "cpu f64" (the reference twin) or "gpu f32" (`GpuMpnn`).
     pub backend: String,
     /// "train" or "attention".
     pub what: String,
@@ -159,6 +162,72 @@ pub fn time_attention<T: Real>(
     });
     std::hint::black_box(sink);
     r
+}
+
+/// `time_loop` over a GPU step that can fail: the first error ends the benchmark with that error.
+fn time_loop_gpu(
+    bs: &[(GraphBatch, Vec<u32>)],
+    seconds: f64,
+    mut step: impl FnMut(usize) -> glasscam_kernels::Result<()>,
+) -> Result<(usize, f64)> {
+    let mut err = None;
+    let r = time_loop(bs, seconds, |k| {
+        if err.is_none() {
+            if let Err(e) = step(k) {
+                err = Some(e);
+            }
+        }
+    });
+    match err {
+        Some(e) => Err(e.into()),
+        None => Ok(r),
+    }
+}
+
+/// Training steps on the GPU (`GpuMpnn`): forward, loss (logits read back), backward, Adam on the device, as
+/// `train --backend gpu` does (dropout included); the batches are uploaded once, before the clock starts.
+pub fn time_train_gpu(
+    ctx: &Arc<GpuContext>,
+    spec: &MpnnSpec,
+    g: &BenchGraphs,
+    batch: usize,
+    seconds: f64,
+) -> Result<(usize, f64)> {
+    let bs = batches(g, batch);
+    let net = GpuMpnn::new(ctx.clone(), *spec, &to_f32(&spec.init(0)))?;
+    let opt = GpuAdam::new(&net)?;
+    let dev = bs
+        .iter()
+        .map(|(b, _)| net.batch(b))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut step = 0u64;
+    time_loop_gpu(&bs, seconds, |k| {
+        step += 1;
+        net.loss_and_grads(&dev[k], &bs[k].1, Some(step as u32))?;
+        opt.step(&net, &dev[k].d.grads, 1e-3, step)
+    })
+}
+
+/// Attention passes on the GPU: the eval forward with the logits and the last update's attention read back, the
+/// batches uploaded once, before the clock starts.
+pub fn time_attention_gpu(
+    ctx: &Arc<GpuContext>,
+    spec: &MpnnSpec,
+    g: &BenchGraphs,
+    batch: usize,
+    seconds: f64,
+) -> Result<(usize, f64)> {
+    let bs = batches(g, batch);
+    let net = GpuMpnn::new(ctx.clone(), *spec, &to_f32(&spec.init(0)))?;
+    let dev = bs
+        .iter()
+        .map(|(b, _)| {
+            let gr = net.graphs(b)?;
+            let x = net.acts(&gr)?;
+            Ok((gr, x))
+        })
+        .collect::<glasscam_kernels::Result<Vec<_>>>()?;
+    time_loop_gpu(&bs, seconds, |k| net.eval(&dev[k].0, &dev[k].1).map(|_| ()))
 }
 
 /// Every row: training and attention, f32 path then f64 twin, `seconds` each.

@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+use glasscam_kernels::gnn::gpu_net::{read, GpuAdam, GpuMpnn};
 use glasscam_kernels::gnn::{net, GraphBatch, MpnnSpec};
 use glasscam_kernels::nn::cpu::adam;
 use glasscam_kernels::nn::AdamSpec;
+use glasscam_kernels::Compute;
 
 use super::config::MpnnConfig;
 use super::graph;
@@ -91,8 +93,117 @@ pub fn write_model(out: &Path, t: &MpnnTrained) -> Result<()> {
     write_json_atomic(&out.join("metrics.json"), &t.metrics)
 }
 
+/// Where the training steps run: the f32 CPU twin with an f64 master copy of the parameters for Adam, or the GPU
+/// (`GpuMpnn`: f32 parameters, activations and Adam moments on the device).
+enum Trainer {
+    Cpu {
+        params: Vec<f64>,
+        m: Vec<f64>,
+        v: Vec<f64>,
+        // activations and gradient buffers reused by every step (f32: see `to_f32`)
+        fw: Box<net::Forward<f32>>,
+        scratch: Box<net::Scratch<f32>>,
+    },
+    Gpu {
+        net: GpuMpnn,
+        adam: GpuAdam,
+    },
+}
+
+impl Trainer {
+    fn new(compute: &Compute, spec: &MpnnSpec, params: Vec<f64>) -> Result<Trainer> {
+        Ok(match compute {
+            Compute::Cpu => Trainer::Cpu {
+                m: vec![0.0; params.len()],
+                v: vec![0.0; params.len()],
+                params,
+                fw: Box::default(),
+                scratch: Box::default(),
+            },
+            Compute::Gpu(ctx) => {
+                let net = GpuMpnn::new(ctx.clone(), *spec, &to_f32(&params))?;
+                let adam = GpuAdam::new(&net)?;
+                Trainer::Gpu { net, adam }
+            }
+        })
+    }
+
+    /// One step (forward, loss, backward, Adam step t, 1-based, at rate lr) on batch `b` with dropout seed
+    /// `seed`; returns the mean loss and the logits.
+    fn step(
+        &mut self,
+        spec: &MpnnSpec,
+        b: &GraphBatch,
+        y: &[u32],
+        seed: u32,
+        lr: f64,
+        t: u64,
+    ) -> Result<(f64, Vec<f64>)> {
+        match self {
+            Trainer::Cpu {
+                params,
+                m,
+                v,
+                fw,
+                scratch,
+            } => {
+                let (l, g) =
+                    net::loss_and_grads_with(spec, &to_f32(params), b, y, Some(seed), fw, scratch);
+                let g: Vec<f64> = g.into_iter().map(f64::from).collect();
+                let a = AdamSpec {
+                    lr,
+                    ..AdamSpec::default()
+                };
+                adam(&a.params(params.len(), t), &g, params, m, v);
+                Ok((l, fw.logits.iter().map(|&x| x as f64).collect()))
+            }
+            Trainer::Gpu { net, adam } => {
+                let bb = net.batch(b)?;
+                let (losses, logits) = net.loss_and_grads(&bb, y, Some(seed))?;
+                adam.step(net, &bb.d.grads, lr, t)?;
+                let mean = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
+                Ok((mean, logits))
+            }
+        }
+    }
+
+    /// The current parameters (f64; on the GPU the f32 values read back).
+    fn params(&self, spec: &MpnnSpec) -> Result<Vec<f64>> {
+        match self {
+            Trainer::Cpu { params, .. } => Ok(params.clone()),
+            Trainer::Gpu { net, .. } => Ok(read(&net.ctx, &net.params, spec.n_params())?),
+        }
+    }
+
+    /// Class scores of every graph with the current parameters, `batch` graphs per forward pass.
+    fn predict(&self, spec: &MpnnSpec, graphs: &[GraphBatch], batch: usize) -> Result<Vec<f64>> {
+        match self {
+            Trainer::Cpu { params, .. } => Ok(predict(spec, params, graphs, batch)),
+            Trainer::Gpu { net, .. } => {
+                let mut out = Vec::with_capacity(graphs.len() * spec.classes);
+                for chunk in graphs.chunks(batch.max(1)) {
+                    let parts: Vec<&GraphBatch> = chunk.iter().collect();
+                    out.extend(net.forward(&GraphBatch::concat(&parts))?.logits);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
 /// Trains on `data` with `cfg` on the CPU twin.
 pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> {
+    train_on(data, cfg, &Compute::Cpu, ctx)
+}
+
+/// Trains on `data` with `cfg` on `compute`: the CPU twin, or the GPU (the same dropout masks). The final validation and test metrics come from the twin's `predict` on the kept
+/// parameters either way: they are those of the written model.
+pub fn train_on(
+    data: &Dataset,
+    cfg: &MpnnConfig,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<MpnnTrained> {
     let start = std::time::Instant::now();
     cfg.check().map_err(Error::Input)?;
     let ns = data.manifest.system.n_species();
@@ -116,16 +227,12 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
     let n_train = labels[0].len();
     let steps_per_epoch = n_train.div_ceil(cfg.batch);
     let schedule = cfg.schedule(steps_per_epoch);
-    let mut params = spec.init(cfg.seed);
-    let (mut m, mut v) = (vec![0.0; params.len()], vec![0.0; params.len()]);
+    let mut trainer = Trainer::new(compute, &spec, spec.init(cfg.seed))?;
     let mut order: Vec<usize> = (0..n_train).collect();
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, Vec<f64>)> = None;
     let mut step = 0u64;
     let mut seen = 0usize;
-    // activations and gradient buffers reused by every step (f32: see `to_f32`)
-    let mut fw = net::Forward::<f32>::default();
-    let mut scratch = net::Scratch::<f32>::default();
     let train_start = std::time::Instant::now();
     ctx.observer.event(Event::Begin {
         what: "epochs",
@@ -140,28 +247,8 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
             let b = GraphBatch::concat(&parts);
             let y: Vec<u32> = chunk.iter().map(|&i| labels[0][i]).collect();
             let seed = mix(cfg.seed ^ ((epoch as u64) << 32) ^ bi as u64) as u32;
-            let (l, g) = net::loss_and_grads_with(
-                &spec,
-                &to_f32(&params),
-                &b,
-                &y,
-                Some(seed),
-                &mut fw,
-                &mut scratch,
-            );
-            let g: Vec<f64> = g.into_iter().map(f64::from).collect();
-            let adam_spec = AdamSpec {
-                lr: schedule.lr(step),
-                ..AdamSpec::default()
-            };
             step += 1;
-            adam(
-                &adam_spec.params(params.len(), step),
-                &g,
-                &mut params,
-                &mut m,
-                &mut v,
-            );
+            let (l, logits) = trainer.step(&spec, &b, &y, seed, schedule.lr(step - 1), step)?;
             if !l.is_finite() {
                 return Err(Error::Input(format!(
                     "training stopped: the MPNN's training loss became {l} at epoch {epoch}, batch {}; the optimiser \
@@ -172,15 +259,14 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
                 )));
             }
             loss_sum += l * chunk.len() as f64;
-            correct += fw
-                .logits
+            correct += logits
                 .chunks(2)
                 .zip(&y)
                 .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
                 .count();
             seen += chunk.len();
         }
-        let val = evaluate(&predict(&spec, &params, &gs[1], cfg.batch), &labels[1]);
+        let val = evaluate(&trainer.predict(&spec, &gs[1], cfg.batch)?, &labels[1]);
         let log = EpochLog {
             epoch,
             train_loss: loss_sum / n_train.max(1) as f64,
@@ -206,15 +292,21 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
         };
         if better {
             // kept as saved (f32), so the reported numbers are those of the written model
-            let p32 = params.iter().map(|&x| x as f32 as f64).collect();
+            let p32 = trainer
+                .params(&spec)?
+                .iter()
+                .map(|&x| x as f32 as f64)
+                .collect();
             best = Some((log.validation_accuracy, log.validation_loss, epoch, p32));
         }
         history.push(log);
     }
     ctx.observer.event(Event::End);
     let train_secs = train_start.elapsed().as_secs_f64();
-    let (val_acc, _, best_epoch, best_params) =
-        best.unwrap_or((f64::NAN, f64::NAN, 0, params.clone()));
+    let (val_acc, _, best_epoch, best_params) = match best {
+        Some(b) => b,
+        None => (f64::NAN, f64::NAN, 0, trainer.params(&spec)?),
+    };
     let validation = evaluate(&predict(&spec, &best_params, &gs[1], cfg.batch), &labels[1]);
     let test = evaluate(&predict(&spec, &best_params, &gs[2], cfg.batch), &labels[2]);
     let file = MpnnModelFile {
@@ -243,7 +335,10 @@ pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> 
     };
     let metrics = Metrics {
         data: data.dir.display().to_string(),
-        backend: "cpu twin (f32)".into(),
+        backend: match compute {
+            Compute::Cpu => "cpu twin (f32)".into(),
+            Compute::Gpu(_) => format!("{} (f32)", compute.describe()),
+        },
         replicas: [split.train.len(), split.validation.len(), split.test.len()],
         snapshots: [labels[0].len(), labels[1].len(), labels[2].len()],
         epochs: cfg.epochs,

@@ -16,11 +16,11 @@ use crate::dataset::Manifest;
 use crate::domain::Preset;
 use crate::error::Result;
 use crate::minimize::InherentFile;
-use crate::reproduce::swanson::{
-    task_names, AucMatrix, EisPoint, EqualEis, MapsRecord, Matrices, SwansonPreset, TaskRow,
-    TasksRecord, FAST, SLOW, UNIT,
-};
 use crate::stages::Stage;
+use crate::swanson::{
+    task_names, AucMatrix, EisPoint, EqualEis, MapsRecord, Matrices, Ramp, SwansonPreset, TaskRow,
+    TasksRecord, UNIT,
+};
 
 pub const SWANSON_RESULTS_FORMAT_VERSION: u32 = 1;
 
@@ -206,7 +206,8 @@ pub fn collect(
     let maps: MapsRecord = read(&att_dir.join("maps.json"))?;
     let mut ramps = Vec::new();
     let mut n_particles = 0;
-    for (name, r) in [(SLOW, &preset.slow), (FAST, &preset.fast)] {
+    for ramp in Ramp::BOTH {
+        let name = ramp.name();
         let dir = out.join(name).join(Stage::Ramp.dir());
         let manifest: Manifest = read(&dir.join(crate::dataset::MANIFEST))?;
         let inh: InherentFile = read(
@@ -216,8 +217,8 @@ pub fn collect(
         n_particles = manifest.n_particles;
         ramps.push(RampSummary {
             name: name.into(),
-            cool_rate: r.protocol.cool_rate,
-            t_start: r.protocol.t_start,
+            cool_rate: preset.ramps.rate(ramp),
+            t_start: preset.ramps.t_start,
             replicas: manifest.n_replicas,
             snapshots: manifest.snapshots.len(),
             failed_replicas: manifest.failed.len(),
@@ -278,7 +279,7 @@ pub fn collect(
         backend: compute.describe(),
         hardware: hardware(),
         stages,
-        system: preset.system.name.clone(),
+        system: preset.system().name.clone(),
         n_particles,
         ramps,
         tasks: tasks.tasks,

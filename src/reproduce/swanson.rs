@@ -8,187 +8,31 @@
 //! (`slow`, `fast`), the tasks (`task1` .. `task6`, `null`, each with a `cnn` and an `mpnn` model directory) and
 //! the pipeline's own stages (`swanson/tasks`, `swanson/evaluate`, `swanson/attention`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use glasscam_kernels::Compute;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 use super::{ReproduceOutcome, StageRunner, StageSettings};
 use crate::analysis::plots::{field_map, FieldMap};
 use crate::analysis::{coarse_grain, normalise, CoarseGrain, GammaSet};
 use crate::dataset::{write_json_atomic, Dataset};
-use crate::domain::{Class, Preset};
+use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::gnn::attention::{attention, AttentionInput};
-use crate::gnn::MpnnConfig;
 use crate::minimize::{MinimizeSettings, Selection};
 use crate::nn::train::Evaluation;
-use crate::nn::ModelConfig;
-use crate::protocol::{Protocol, RunOptions};
+use crate::protocol::RunOptions;
 use crate::score::{auc_standard_error, score, test_snapshots, Arch, Inputs, Loaded};
 use crate::stages::Stage;
+use crate::swanson::{
+    task_names, AucMatrix, EisPoint, EisStats, EqualEis, MapsRecord, Matrices, Ramp, RampSettings,
+    SwansonPreset, TaskClass, TaskRow, TasksRecord, FAST, SLOW, UNIT,
+};
 use crate::system::SystemDef;
-use crate::task::{swanson_temperature, RampData, SwansonTask, SWANSON_POINTS, SWANSON_T_START};
-
-/// The pipeline's own unit (its stages that span ramps and tasks).
-pub const UNIT: &str = "swanson";
-/// The two ramps' units.
-pub const SLOW: &str = "slow";
-pub const FAST: &str = "fast";
-
-/// One cooling ramp: the protocol (its `extra_temps` are the snapshot temperatures along the ramp, which must
-/// include Swanson's ramp points of tasks 1-5) and which snapshots get an inherent structure.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RampSettings {
-    pub protocol: Protocol,
-    /// Replicas whose snapshots are minimised (the first ones); `None`: all. E_IS picks task 6 and draws the
-    /// curves, for which a few replicas suffice; minimising is the ramp's most expensive part on a CPU.
-    pub inherent_replicas: Option<usize>,
-}
-
-impl RampSettings {
-    /// The snapshots to minimise.
-    fn selection(&self, data: &Dataset) -> Selection {
-        match self.inherent_replicas {
-            None => Selection::All,
-            Some(r) => {
-                let mut reps: Vec<usize> =
-                    data.manifest.snapshots.iter().map(|m| m.replica).collect();
-                reps.sort_unstable();
-                reps.dedup();
-                let keep: std::collections::BTreeSet<usize> = reps.into_iter().take(r).collect();
-                Selection::List(
-                    data.manifest
-                        .snapshots
-                        .iter()
-                        .filter(|m| keep.contains(&m.replica))
-                        .map(|m| m.index)
-                        .collect(),
-                )
-            }
-        }
-    }
-}
-
-/// The sizes of `reproduce swanson`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SwansonPreset {
-    pub name: Preset,
-    pub system: SystemDef,
-    pub slow: RampSettings,
-    pub fast: RampSettings,
-    pub minimize: MinimizeSettings,
-    pub cnn: ModelConfig,
-    pub mpnn: MpnnConfig,
-    /// The task whose models the attention stage reads (a glass configuration of its test split is mapped).
-    pub attention_task: SwansonTask,
-    /// High-attention threshold on the per-graph normalised attention (Swanson: 0.0025).
-    pub threshold: f64,
-}
-
-/// The snapshot temperatures of a ramp: Swanson's points of tasks 1-5 (on the slow ramp, whose liquids the tasks
-/// take) and the `extra` ramp points for the E_IS(T) curve and task 6's choice (Swanson's grid,
-/// T_k = 2 - 1.95 k / 200).
-fn ramp_points(swanson: bool, extra: &[usize]) -> Vec<f64> {
-    let mut k: Vec<usize> = extra.to_vec();
-    if swanson {
-        k.extend(SWANSON_POINTS);
-    }
-    k.sort_unstable();
-    k.dedup();
-    k.into_iter().map(swanson_temperature).collect()
-}
-
-/// The slow and the fast ramp of a preset: the same start (seed, T = 2, equilibration), rates 100x apart.
-fn ramps(preset: Preset) -> (RampSettings, RampSettings) {
-    let ramp =
-        |replicas: usize, rate: f64, hold: f64, swanson: bool, extra: &[usize], minimised| {
-            RampSettings {
-                protocol: Protocol {
-                    preset: format!("swanson-{preset}"),
-                    replicas,
-                    t_start: SWANSON_T_START,
-                    equilibrate_time: if preset == Preset::Quick { 5.0 } else { 100.0 },
-                    cool_rate: rate,
-                    extra_temps: ramp_points(swanson, extra),
-                    hold_time: hold,
-                    md: Default::default(),
-                },
-                inherent_replicas: minimised,
-            }
-        };
-    match preset {
-        // About 2000 MD steps on the slow ramp (9.75 time units of cooling). The fast one is a quench (about 20
-        // steps) with snapshots at T_L and T_G only, held 1 time unit at each so its glass is at T_G and not still
-        // hot: holds at more temperatures add up to more time near low T than the slow ramp spends cooling (a
-        // first quick run with seven 2.5-unit holds gave the "fast" glass the lower E_IS). E_IS from 4 replicas.
-        Preset::Quick => (
-            ramp(48, 0.2, 0.0, true, &[50, 75, 125, 175, 190], Some(4)),
-            ramp(48, 20.0, 1.0, false, &[], Some(4)),
-        ),
-        // Swanson's lengths: 2e7 and 2e5 steps of 0.005 from T = 2 to 0.05.
-        Preset::Paper => (
-            ramp(
-                1000,
-                1.95e-5,
-                0.0,
-                true,
-                &[10, 40, 60, 80, 100, 120, 140, 170, 180, 190],
-                Some(100),
-            ),
-            ramp(1000, 1.95e-3, 0.0, false, &[50, 100, 150], Some(100)),
-        ),
-    }
-}
-
-impl SwansonPreset {
-    pub fn new(preset: Preset) -> SwansonPreset {
-        let system = SystemDef::kam();
-        let (slow, fast) = ramps(preset);
-        match preset {
-            Preset::Quick => SwansonPreset {
-                name: preset,
-                system,
-                slow,
-                fast,
-                minimize: MinimizeSettings::default(),
-                cnn: ModelConfig {
-                    epochs: 100,
-                    ..ModelConfig::quick()
-                },
-                mpnn: MpnnConfig {
-                    hidden: 16,
-                    batch: 4,
-                    max_lr: 3e-3,
-                    warmup_epochs: 1.0,
-                    dropout: 0.0,
-                    epochs: 6,
-                    ..MpnnConfig::default()
-                },
-                attention_task: SwansonTask::Liquid(1),
-                threshold: 0.0025,
-            },
-            Preset::Paper => SwansonPreset {
-                name: preset,
-                system,
-                slow,
-                fast,
-                minimize: MinimizeSettings::default(),
-                cnn: ModelConfig::default(),
-                mpnn: MpnnConfig {
-                    epochs: 30,
-                    ..MpnnConfig::default()
-                },
-                attention_task: SwansonTask::Liquid(1),
-                threshold: 0.0025,
-            },
-        }
-    }
-}
+use crate::task::{RampData, SwansonTask};
 
 /// Everything `reproduce swanson` needs besides the compute device and the caller's context.
 #[derive(Clone, Debug)]
@@ -200,88 +44,23 @@ pub struct SwansonConfig {
     pub force: bool,
 }
 
-/// The tasks in matrix order: task1 .. task6, then null.
-pub fn task_names() -> Vec<String> {
-    SwansonTask::ALL.iter().map(|t| t.name()).collect()
-}
-
-/// `swanson/tasks/tasks.json`: what the tasks stage built.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TasksRecord {
-    pub tasks: Vec<TaskRow>,
-    /// Task 6's choice: the slow-ramp point nearest the fast glass in mean E_IS.
-    pub equal_eis: EqualEis,
-    /// Mean E_IS per particle against temperature along each ramp.
-    pub curves: BTreeMap<String, Vec<EisPoint>>,
-}
-
-/// Mean and spread of E_IS per particle over a set of snapshots.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct EisStats {
-    pub mean: f64,
-    /// Null for a single value.
-    pub std: Option<f64>,
-    pub n: usize,
-}
-
-/// One point of an E_IS(T) curve.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct EisPoint {
-    /// Ramp point (1-based from the top of the ramp; 0 for a temperature off the ramp grid, such as T_L).
-    pub k: usize,
-    pub t: f64,
-    pub e_is: EisStats,
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct EqualEis {
-    pub k: usize,
-    pub t: f64,
-    pub slow_e_is: EisStats,
-    pub fast_glass_e_is: EisStats,
-}
-
-/// One task as built.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskRow {
-    pub name: String,
-    /// `pair` or `null`.
-    pub kind: String,
-    /// Ramp (`slow`/`fast`) and temperature of each class, liquid first.
-    pub liquid: TaskClass,
-    pub glass: TaskClass,
-    pub replicas: usize,
-    pub snapshots: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskClass {
-    pub ramp: String,
-    pub t: f64,
-    pub e_is: Option<EisStats>,
-    pub snapshots: usize,
-}
-
-/// `swanson/evaluate/matrices.json`: every model scored on every task's test split.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct Matrices {
-    /// Row and column order (training task, test task).
-    pub tasks: Vec<String>,
-    pub cnn: AucMatrix,
-    pub mpnn: AucMatrix,
-}
-
-/// One model family's cross-task scores: `[train task][test task]`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-pub struct AucMatrix {
-    /// ROC AUC (glass positive); null where a test split lacks a class.
-    pub auc: Vec<Vec<Option<f64>>>,
-    /// Its standard error (Hanley & McNeil 1982) from the test split's class sizes.
-    pub auc_se: Vec<Vec<Option<f64>>>,
-    /// Accuracy over both classes at the model's decision (larger score wins).
-    pub accuracy: Vec<Vec<Option<f64>>>,
-    /// Test configurations scored (liquid, glass) per cell.
-    pub n_test: Vec<Vec<[usize; 2]>>,
+/// The snapshots of a ramp to minimise: those of its first `inherent_replicas` replicas, or all.
+fn selection(ramp: &RampSettings, data: &Dataset) -> Selection {
+    match ramp.inherent_replicas {
+        None => Selection::All,
+        Some(r) => {
+            let reps: BTreeSet<usize> = data.manifest.snapshots.iter().map(|m| m.replica).collect();
+            let keep: BTreeSet<usize> = reps.into_iter().take(r).collect();
+            Selection::List(
+                data.manifest
+                    .snapshots
+                    .iter()
+                    .filter(|m| keep.contains(&m.replica))
+                    .map(|m| m.index)
+                    .collect(),
+            )
+        }
+    }
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -295,16 +74,19 @@ pub fn run(c: &SwansonConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOu
     let mut runner = StageRunner::open(&c.out, c.force, compute)?;
     // the two ramps
     let mut ramp_fp = Vec::new();
-    for (unit, ramp) in [(SLOW, &p.slow), (FAST, &p.fast)] {
+    for which in Ramp::BOTH {
+        let ramp = p.ramps.settings(which, p.name)?;
         let settings = StageSettings::Ramp {
-            system: p.system.clone(),
+            system: p.system().clone(),
             ramp: ramp.clone(),
             minimize: p.minimize.clone(),
             seed: c.seed,
         };
-        ramp_fp.push(runner.stage(unit, Stage::Ramp, settings, &[], ctx, |dir| {
-            simulate_ramp(&p.system, ramp, &p.minimize, c.seed, dir, compute, ctx)
-        })?);
+        ramp_fp.push(
+            runner.stage(which.name(), Stage::Ramp, settings, &[], ctx, |dir| {
+                simulate_ramp(p.system(), &ramp, &p.minimize, c.seed, dir, compute, ctx)
+            })?,
+        );
     }
     let slow_dir = runner.dir(SLOW, Stage::Ramp);
     let fast_dir = runner.dir(FAST, Stage::Ramp);
@@ -447,7 +229,7 @@ fn simulate_ramp(
     o.resume = dir.join(".partial").exists();
     crate::protocol::run(sys, &ramp.protocol, &o, &ctx)?;
     let data = Dataset::load(dir)?;
-    let inh = crate::minimize::minimize(&data, &ramp.selection(&data), settings, compute, &ctx)?;
+    let inh = crate::minimize::minimize(&data, &selection(ramp, &data), settings, compute, &ctx)?;
     crate::minimize::write_inherent(&dir.join(crate::task::INHERENT_DIR), &inh, true)
 }
 
@@ -636,18 +418,6 @@ fn cross_scores(
     Ok(m)
 }
 
-/// `swanson/attention/maps.json`: which configuration the two maps show.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct MapsRecord {
-    pub task: String,
-    pub snapshot: usize,
-    /// Whether the CNN classified it correctly (a misclassified one is shown only when the CNN got every glass
-    /// test configuration wrong).
-    pub cnn_correct: bool,
-    /// Pearson correlation of the two coarse-grained, normalised fields on that configuration.
-    pub pearson: Option<f64>,
-}
-
 /// Grad-CAM of the CNN and the attention of the graph network on the task's test configurations, and the two
 /// maps of one glass configuration both classified correctly, side by side.
 fn interpret(
@@ -742,25 +512,4 @@ fn interpret(
             pearson: finite(crate::analysis::pearson(att, &gamma_cg)),
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_presets_cool_100x_apart_and_only_the_slow_ramp_carries_the_task_liquids() {
-        for preset in [Preset::Quick, Preset::Paper] {
-            let p = SwansonPreset::new(preset);
-            let (s, f) = (&p.slow.protocol, &p.fast.protocol);
-            assert!((f.cool_rate / s.cool_rate - 100.0).abs() < 1e-9, "{preset}");
-            assert_eq!((s.t_start, f.t_start), (2.0, 2.0));
-            assert_eq!(s.equilibrate_time, f.equilibrate_time, "one start for both");
-            for k in SWANSON_POINTS {
-                let t = swanson_temperature(k);
-                assert!(s.extra_temps.contains(&t), "{preset}: slow lacks k = {k}");
-                assert!(!f.extra_temps.contains(&t), "{preset}: fast has k = {k}");
-            }
-        }
-    }
 }

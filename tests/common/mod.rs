@@ -274,3 +274,58 @@ pub fn tiny_protocol(replicas: usize) -> glasscam::protocol::Protocol {
     p.hold_time = 0.25;
     p
 }
+
+/// Row (edge, node or segment) counts of every gnn kernel test besides a real batch: 1, workgroup - 1 and
+/// workgroup + 1 (WG = 256).
+pub const GNN_ROWS: [usize; 3] = [1, 255, 257];
+
+/// The real batch of the gnn kernel tests: two periodic kNN graphs (k = 6) of 300 particles.
+pub fn gnn_real() -> glasscam::kernels::gnn::GraphBatch {
+    glasscam::gnn::graph::random_batch(2, 300, 6, 77).expect("graphs")
+}
+
+/// f32 values in [-1, 1) and the same values in f64 for the twin.
+pub fn gnn_values(rng: &mut Rng, n: usize) -> (Vec<f32>, Vec<f64>) {
+    let v = rng.vec_f32(n, -1.0, 1.0);
+    let d = v.iter().map(|&x| x as f64).collect();
+    (v, d)
+}
+
+/// Random CSR segments: `rows` segments of 1..=`max_len` items each; returns the pointer array.
+pub fn gnn_segments(rng: &mut Rng, rows: usize, max_len: usize) -> Vec<u32> {
+    let mut ptr = vec![0u32];
+    for _ in 0..rows {
+        let len = 1 + (rng.next() * max_len as f64) as u32 % max_len as u32;
+        ptr.push(ptr.last().copied().unwrap_or(0) + len);
+    }
+    ptr
+}
+
+/// The quick preset's network shapes (hidden 16, depth 3, 2 species) with `attention`, initialised with `seed` and
+/// random attention weights (v_a starts at 0: uniform attention, nothing for a test to compare), as f32 values.
+pub fn gnn_quick_net(
+    attention: glasscam::kernels::gnn::Attention,
+    seed: u64,
+) -> (glasscam::kernels::gnn::MpnnSpec, Vec<f64>) {
+    let spec = glasscam::kernels::gnn::MpnnSpec {
+        n_species: 2,
+        hidden: 16,
+        depth: 3,
+        attention,
+        dropout: 0.0,
+        classes: 2,
+        dist_mean: 1.0,
+        dist_std: 0.2,
+    };
+    let mut params = spec.init(seed);
+    if attention != glasscam::kernels::gnn::Attention::Off {
+        let mut rng = Rng(seed);
+        let o = spec.offset("v_a.weight");
+        for v in &mut params[o..o + spec.hidden + 1] {
+            *v = rng.uniform(-1.0, 1.0);
+        }
+    }
+    // rounded to f32, so the GPU and the f64 twin start from the same parameters
+    let params = params.iter().map(|&x| x as f32 as f64).collect();
+    (spec, params)
+}

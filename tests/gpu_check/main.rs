@@ -25,14 +25,42 @@ mod dropout_should_match_cpu;
 mod epoch_tally_should_match_cpu;
 #[path = "../gather_augment_should_match_cpu.rs"]
 mod gather_augment_should_match_cpu;
+#[path = "../gnn_dropout_should_match_cpu.rs"]
+mod gnn_dropout_should_match_cpu;
+#[path = "../gnn_forward_should_match_cpu.rs"]
+mod gnn_forward_should_match_cpu;
+#[path = "../gnn_linear_backward_input_should_match_cpu.rs"]
+mod gnn_linear_backward_input_should_match_cpu;
+#[path = "../gnn_linear_backward_weight_should_match_cpu.rs"]
+mod gnn_linear_backward_weight_should_match_cpu;
+#[path = "../gnn_linear_should_match_cpu.rs"]
+mod gnn_linear_should_match_cpu;
+#[path = "../gnn_readout_input_should_match_cpu.rs"]
+mod gnn_readout_input_should_match_cpu;
+#[path = "../gnn_relu_backward_should_match_cpu.rs"]
+mod gnn_relu_backward_should_match_cpu;
+#[path = "../gnn_reverse_sub_backward_should_match_cpu.rs"]
+mod gnn_reverse_sub_backward_should_match_cpu;
 #[path = "../gnn_reverse_sub_should_match_cpu.rs"]
 mod gnn_reverse_sub_should_match_cpu;
+#[path = "../gnn_scale_rows_backward_should_match_cpu.rs"]
+mod gnn_scale_rows_backward_should_match_cpu;
+#[path = "../gnn_scale_rows_should_match_cpu.rs"]
+mod gnn_scale_rows_should_match_cpu;
+#[path = "../gnn_segment_mean_backward_should_match_cpu.rs"]
+mod gnn_segment_mean_backward_should_match_cpu;
 #[path = "../gnn_segment_mean_should_match_cpu.rs"]
 mod gnn_segment_mean_should_match_cpu;
+#[path = "../gnn_segment_softmax_backward_should_match_cpu.rs"]
+mod gnn_segment_softmax_backward_should_match_cpu;
 #[path = "../gnn_segment_softmax_should_match_cpu.rs"]
 mod gnn_segment_softmax_should_match_cpu;
+#[path = "../gnn_segment_sum_backward_should_match_cpu.rs"]
+mod gnn_segment_sum_backward_should_match_cpu;
 #[path = "../gnn_segment_sum_should_match_cpu.rs"]
 mod gnn_segment_sum_should_match_cpu;
+#[path = "../gnn_train_step_should_match_cpu.rs"]
+mod gnn_train_step_should_match_cpu;
 #[path = "../gradcam_should_match_cpu.rs"]
 mod gradcam_should_match_cpu;
 #[path = "../grid_sample_should_match_cpu.rs"]

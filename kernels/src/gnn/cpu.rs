@@ -386,8 +386,8 @@ pub fn gnn_reverse_sub<T: Real>(
     });
 }
 
-/// Backward of m = reverse_sub(segment_sum(h), h): ds[v] = sum of dm over the edges out of v (the reverses of the
-/// edges into v, in CSR order), then dh[e] = ds[dst e] - dm[rev e]. Overwrites dh; all gathers, no scatter.
+/// Backward of m = reverse_sub(segment_sum(h), h): ds = `gnn_reverse_sub_backward(dm)`, then dh[e] = ds[dst e] -
+/// dm[rev e] (`gnn_reverse_sub` with dst for src). Overwrites dh; all gathers, no scatter.
 pub fn gnn_message_backward<T: Real>(
     in_ptr: &[u32],
     dst: &[u32],
@@ -398,7 +398,20 @@ pub fn gnn_message_backward<T: Real>(
 ) {
     let nv = in_ptr.len() - 1;
     let mut ds = vec![T::zero(); nv * width];
-    for_rows(&mut ds, width, |v, o| {
+    gnn_reverse_sub_backward(in_ptr, rev, width, dm, &mut ds);
+    gnn_reverse_sub(dst, rev, width, &ds, dm, dh);
+}
+
+/// ds[v] = sum of dm[rev e] over the edges e into v, i.e. over the edges out of v (the gradient of m = s[src] -
+/// h[rev] with respect to s), in CSR order.
+pub fn gnn_reverse_sub_backward<T: Real>(
+    in_ptr: &[u32],
+    rev: &[u32],
+    width: usize,
+    dm: &[T],
+    ds: &mut [T],
+) {
+    for_rows(ds, width, |v, o| {
         o.fill(T::zero());
         for &r in &rev[in_ptr[v] as usize..in_ptr[v + 1] as usize] {
             let r = r as usize;
@@ -407,12 +420,21 @@ pub fn gnn_message_backward<T: Real>(
             }
         }
     });
-    for_rows(dh, width, |e, o| {
-        let sv = &ds[dst[e] as usize * width..][..width];
-        let r = rev[e] as usize;
-        for ((a, &x), &y) in o.iter_mut().zip(sv).zip(&dm[r * width..(r + 1) * width]) {
-            *a = x - y;
-        }
+}
+
+/// dh[e] = ds[dst e][col..col + width]: the gradient of s = segment_sum(h) with respect to h, read from rows of
+/// `col + width` values (the readout input's gradient [d onehot; ds]).
+pub fn gnn_segment_sum_backward<T: Real>(
+    dst: &[u32],
+    col: usize,
+    width: usize,
+    ds: &[T],
+    dh: &mut [T],
+) {
+    let stride = col + width;
+    for_rows(dh, width, |e, d| {
+        let v = dst[e] as usize;
+        d.copy_from_slice(&ds[v * stride + col..(v + 1) * stride]);
     });
 }
 
@@ -581,6 +603,21 @@ pub fn dropout_mask_into<T: Real>(seed: u32, p: f64, out: &mut [T]) {
         for (j, x) in o.iter_mut().enumerate() {
             *x = if crate::nn::keep(seed, (c * 64 + j) as u32, p as f32) {
                 scale
+            } else {
+                T::zero()
+            };
+        }
+    });
+}
+
+/// x[i] = x[i] / (1 - p) where `nn::keep` keeps element i, else 0: inverted dropout in place, the mask of
+/// `dropout_mask` (the same call on the gradient is the backward).
+pub fn gnn_dropout<T: Real>(seed: u32, p: f64, x: &mut [T]) {
+    let scale = T::of(1.0 / (1.0 - p));
+    for_rows(x, 64, |c, o| {
+        for (j, v) in o.iter_mut().enumerate() {
+            *v = if crate::nn::keep(seed, (c * 64 + j) as u32, p as f32) {
+                *v * scale
             } else {
                 T::zero()
             };

@@ -20,13 +20,33 @@ crate::wgsl_struct! {
         pub rows: u32,
         /// Values per row.
         pub width: u32,
+        /// Linear layers: inputs and outputs per row (weights [n_out, n_in] row-major).
+        pub n_in: u32,
+        pub n_out: u32,
+        /// Offsets of a Linear's weight and bias in the flat parameter (or gradient) vector.
+        pub w_off: u32,
+        pub b_off: u32,
+        /// Bits: `RELU`, `ACC` (add to the output instead of overwriting it), `BIAS`.
+        pub flags: u32,
+        /// Readout and segment-sum backward: the column where a row's values start in a wider row.
+        pub col: u32,
+        /// Dropout: the layer's seed and the drop probability (`nn::keep`).
+        pub seed: u32,
+        pub p: f32,
         pub pad0: u32,
         pub pad1: u32,
     }
 }
 
+/// `GnnParams::flags`: apply ReLU to the output.
+pub const RELU: u32 = 1;
+/// `GnnParams::flags`: add to the output (a skip connection, or a gradient summed over a shared weight's uses).
+pub const ACC: u32 = 2;
+/// `GnnParams::flags`: the Linear has a bias at `b_off`.
+pub const BIAS: u32 = 4;
+
 /// The WGSL constants of every gnn kernel's prelude.
-pub const CONSTS: &[(&str, u32)] = &[("WG", WG)];
+pub const CONSTS: &[(&str, u32)] = &[("WG", WG), ("RELU", RELU), ("ACC", ACC), ("BIAS", BIAS)];
 
 macro_rules! gnn_kernel {
     ($id:ident, $name:literal, [$($bind:expr),*]) => {
@@ -35,6 +55,7 @@ macro_rules! gnn_kernel {
             family: Family::Gnn,
             parts: &[
                 shaders::GNN_COMMON,
+                shaders::HASH,
                 include_str!(concat!("../../../shaders/", $name, ".wgsl")),
             ],
             bindings: &[b("P", Binding::Uniform), $($bind),*],
@@ -66,3 +87,75 @@ gnn_kernel!(
     "gnn_segment_mean",
     [b("node_ptr", R), b("x", R), b("out", W)]
 );
+gnn_kernel!(
+    GNN_LINEAR,
+    "gnn_linear",
+    [b("params", R), b("x", R), b("y", W)]
+);
+gnn_kernel!(
+    GNN_LINEAR_BACKWARD_INPUT,
+    "gnn_linear_backward_input",
+    [b("params", R), b("dy", R), b("dx", W)]
+);
+gnn_kernel!(
+    GNN_LINEAR_BACKWARD_WEIGHT,
+    "gnn_linear_backward_weight",
+    [b("x", R), b("dy", R), b("grads", W)]
+);
+gnn_kernel!(
+    GNN_RELU_BACKWARD,
+    "gnn_relu_backward",
+    [b("act", R), b("g", W)]
+);
+gnn_kernel!(
+    GNN_SCALE_ROWS,
+    "gnn_scale_rows",
+    [b("alpha", R), b("u", R), b("out", W)]
+);
+gnn_kernel!(
+    GNN_SCALE_ROWS_BACKWARD,
+    "gnn_scale_rows_backward",
+    [
+        b("alpha", R),
+        b("u", R),
+        b("dout", R),
+        b("dalpha", W),
+        b("du", W)
+    ]
+);
+gnn_kernel!(
+    GNN_READOUT_INPUT,
+    "gnn_readout_input",
+    [b("species", R), b("s", R), b("out", W)]
+);
+gnn_kernel!(
+    GNN_SEGMENT_SOFTMAX_BACKWARD,
+    "gnn_segment_softmax_backward",
+    [
+        b("seg_ptr", R),
+        b("alpha", R),
+        b("dalpha", R),
+        b("dscore", W)
+    ]
+);
+gnn_kernel!(
+    GNN_SEGMENT_MEAN_BACKWARD,
+    "gnn_segment_mean_backward",
+    [
+        b("node_ptr", R),
+        b("node_graph", R),
+        b("dout", R),
+        b("dx", W)
+    ]
+);
+gnn_kernel!(
+    GNN_REVERSE_SUB_BACKWARD,
+    "gnn_reverse_sub_backward",
+    [b("in_ptr", R), b("rev", R), b("dm", R), b("ds", W)]
+);
+gnn_kernel!(
+    GNN_SEGMENT_SUM_BACKWARD,
+    "gnn_segment_sum_backward",
+    [b("dst", R), b("ds", R), b("dh", W)]
+);
+gnn_kernel!(GNN_DROPOUT, "gnn_dropout", [b("x", W)]);

@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod gpu_net;
 pub mod kernels;
 pub mod net;
 

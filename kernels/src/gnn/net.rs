@@ -355,10 +355,7 @@ pub fn backward_with<T: Real>(
     gnn_linear_backward_input(ns + h, h, w(spec, params, "W_o.weight"), dr, dxr);
     // d(segment_sum(h_last)) into the edges: dh[e] = ds[dst e]
     let dh = sized(&mut sc.dh, ne * h);
-    for_rows(dh, h, |e, d| {
-        let v = b.dst[e] as usize;
-        d.copy_from_slice(&dxr[v * (ns + h) + ns..(v + 1) * (ns + h)]);
-    });
+    gnn_segment_sum_backward(&b.dst, ns, h, dxr, dh);
     let aptr = attention_ptr(spec, b);
     let da = sized(&mut sc.da, ne * h);
     da.fill(T::zero());

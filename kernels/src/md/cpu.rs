@@ -32,15 +32,7 @@ pub struct CpuReplica {
 /// allocates nothing once they have reached their size.
 #[derive(Debug, Default)]
 struct Work {
-    cell: Vec<u32>,
-    head: Vec<u32>,
-    fill: Vec<u32>,
-    members: Vec<u32>,
-    /// Positions and species in cell order.
-    cpos: Vec<[f64; 2]>,
-    cspec: Vec<u32>,
-    /// (rc + skin)^2 per species pair.
-    rl2: Vec<f64>,
+    grid: Grid,
     /// One row's candidates while it is built: species << 32 | index.
     row: Vec<u64>,
     table: PairTable,
@@ -104,36 +96,69 @@ fn cell_of(x: [f64; 2], cell_size: f64, nc: u32) -> [u32; 2] {
 /// inside a group) so the force loop runs over blocks with one set of pair constants. The sums equal the
 /// shader's up to rounding order; which pairs beyond rc a list holds never changes a bit (see `compute_forces`).
 pub fn rebuild(setup: &MdSetup, rep: &mut CpuReplica) {
+    rebuild_isa(setup, rep, Isa::detect())
+}
+
+/// `rebuild` with the candidate filter of a given vector unit (`Isa::detect` picks the best the CPU has). Every
+/// `isa` builds the same lists bit for bit; tests compare them.
+pub fn rebuild_isa(setup: &MdSetup, rep: &mut CpuReplica, isa: Isa) {
+    let isa = isa.min(Isa::detect());
     WORK.with_borrow_mut(|w| {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked just above).
+            if isa == Isa::Avx512 {
+                // SAFETY: the CPU has AVX-512F (`Isa::detect`).
                 return unsafe { rebuild_avx512(setup, rep, w) };
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe { rebuild_avx2(setup, rep, w) };
+            if isa == Isa::Avx2 {
+                // SAFETY: the CPU has AVX2 (`Isa::detect`).
+                return unsafe { rebuild_avx2(setup, rep, w, isa) };
             }
         }
-        rebuild_body(setup, rep, w)
+        rebuild_body(setup, rep, w, isa)
     })
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn rebuild_avx512(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
-    rebuild_body(setup, rep, w)
+/// The vector units the CPU twin has code paths for, in order of preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isa {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl Isa {
+    /// The best vector unit of this CPU.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // the list filters count kept lanes with popcnt, which every AVX2 processor has
+            let popcnt = std::arch::is_x86_feature_detected!("popcnt");
+            if popcnt && std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if popcnt && std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Scalar
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn rebuild_avx2(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
-    rebuild_body(setup, rep, w)
+#[target_feature(enable = "avx512f,popcnt")]
+unsafe fn rebuild_avx512(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+    rebuild_body(setup, rep, w, Isa::Avx512)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn rebuild_avx2(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work, isa: Isa) {
+    rebuild_body(setup, rep, w, isa)
 }
 
 #[inline(always)]
-fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
+fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work, isa: Isa) {
     let CpuReplica {
         pos,
         xref,
@@ -144,65 +169,119 @@ fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
         rebuilds,
         ..
     } = rep;
-    build_lists(setup, pos, (start, nbr, owner, ptype), w);
-    xref.clone_from(pos);
-    *rebuilds += 1;
-}
-
-#[inline(always)]
-fn build_lists(
-    setup: &MdSetup,
-    pos: &[[f64; 2]],
-    lists: (&mut Vec<u32>, &mut Vec<u32>, &mut Vec<u32>, &mut Vec<u32>),
-    sc: &mut Work,
-) {
-    let (start, nbr, owner, ptype) = lists;
-    let n = setup.n;
-    let l = setup.box_l;
-    let ns = setup.n_species();
-    let nc = cpu_cells_per_side(setup);
-    let cell_size = l / nc as f64;
-    let ncell = nc * nc;
-    // counting sort by cell (index order inside a cell), with positions and species copied in that order so
-    // that the candidates of three neighbouring cells of a row are one contiguous run
-    sc.cell.clear();
-    sc.cell.extend(pos.iter().map(|&x| {
-        let c = cell_of(x, cell_size, nc as u32);
-        c[1] * nc as u32 + c[0]
-    }));
-    sc.head.clear();
-    sc.head.resize(ncell + 1, 0);
-    for &c in &sc.cell {
-        sc.head[c as usize + 1] += 1;
-    }
-    for c in 0..ncell {
-        sc.head[c + 1] += sc.head[c];
-    }
-    sc.fill.clone_from(&sc.head);
-    sc.members.resize(n, 0);
-    sc.cpos.resize(n, [0.0; 2]);
-    sc.cspec.resize(n, 0);
-    for (i, &c) in sc.cell.iter().enumerate() {
-        let at = sc.fill[c as usize] as usize;
-        sc.members[at] = i as u32;
-        sc.cpos[at] = pos[i];
-        sc.cspec[at] = setup.species[i];
-        sc.fill[c as usize] += 1;
-    }
-    sc.rl2.clear();
-    let skin = cpu_skin(setup);
-    sc.rl2
-        .extend(setup.pairs.iter().map(|p| (p.rc + skin) * (p.rc + skin)));
+    w.grid.bin(setup, pos);
     start.clear();
     nbr.clear();
     owner.clear();
     ptype.clear();
     start.push(0);
+    build_rows(
+        setup,
+        pos,
+        0..setup.n,
+        (&w.grid, &mut w.row),
+        (start, nbr, owner, ptype),
+        isa,
+    );
+    xref.clone_from(pos);
+    *rebuilds += 1;
+}
+
+/// The cells of a list build: particles binned by cell, their keys and coordinates in cell order.
+#[derive(Debug, Default)]
+struct Grid {
+    nc: usize,
+    cell: Vec<u32>,
+    head: Vec<u32>,
+    fill: Vec<u32>,
+    /// In cell order: the list key of each particle (species << 32 | index) and its coordinates, with `PAD`
+    /// entries after the last so that the vector filter may load whole vectors past a run's end.
+    ckey: Vec<u64>,
+    cx: Vec<f64>,
+    cy: Vec<f64>,
+    /// (rc + skin)^2 per species pair.
+    rl2: Vec<f64>,
+}
+
+impl Grid {
+    /// Counting sort by cell (index order inside a cell), with keys and positions copied in that order so that
+    /// the candidates of three neighbouring cells of a row are one contiguous run.
+    #[inline(always)]
+    fn bin(&mut self, setup: &MdSetup, pos: &[[f64; 2]]) {
+        let n = setup.n;
+        let nc = cpu_cells_per_side(setup);
+        let cell_size = setup.box_l / nc as f64;
+        let ncell = nc * nc;
+        self.nc = nc;
+        self.cell.clear();
+        self.cell.extend(pos.iter().map(|&x| {
+            let c = cell_of(x, cell_size, nc as u32);
+            c[1] * nc as u32 + c[0]
+        }));
+        self.head.clear();
+        self.head.resize(ncell + 1, 0);
+        for &c in &self.cell {
+            self.head[c as usize + 1] += 1;
+        }
+        for c in 0..ncell {
+            self.head[c + 1] += self.head[c];
+        }
+        self.fill.clone_from(&self.head);
+        self.ckey.resize(n + PAD, 0);
+        self.cx.resize(n + PAD, 0.0);
+        self.cy.resize(n + PAD, 0.0);
+        for (i, &c) in self.cell.iter().enumerate() {
+            let at = self.fill[c as usize] as usize;
+            self.ckey[at] = ((setup.species[i] as u64) << 32) | i as u64;
+            self.cx[at] = pos[i][0];
+            self.cy[at] = pos[i][1];
+            self.fill[c as usize] += 1;
+        }
+        // the padding holds species 0 (a valid gather index), whatever an earlier, larger setup left there
+        self.ckey[n..].fill(0);
+        self.rl2.clear();
+        let skin = cpu_skin(setup);
+        self.rl2
+            .extend(setup.pairs.iter().map(|p| (p.rc + skin) * (p.rc + skin)));
+    }
+}
+
+/// Lists being built: `start`, `nbr`, `owner`, `ptype` as `CpuReplica` holds them.
+type ListsMut<'a> = (
+    &'a mut Vec<u32>,
+    &'a mut Vec<u32>,
+    &'a mut Vec<u32>,
+    &'a mut Vec<u32>,
+);
+
+/// The list rows of particles `rows` (binned in `grid`), appended to the lists: per row and species the end of
+/// its block in `nbr` (`start`), and per entry the neighbour, the row's particle and the pair type. `row` is
+/// the buffer of one row's candidates.
+#[inline(always)]
+fn build_rows(
+    setup: &MdSetup,
+    pos: &[[f64; 2]],
+    rows: std::ops::Range<usize>,
+    (grid, row): (&Grid, &mut Vec<u64>),
+    lists: ListsMut,
+    isa: Isa,
+) {
+    let (start, nbr, owner, ptype) = lists;
+    let n = setup.n;
+    let l = setup.box_l;
+    let ns = setup.n_species();
+    let nc = grid.nc;
+    let cand = Candidates {
+        key: &grid.ckey,
+        x: &grid.cx,
+        y: &grid.cy,
+    };
     let mut runs = [(0usize, 0usize); 6];
-    for (i, &xi) in pos.iter().enumerate() {
+    for i in rows {
+        let xi = pos[i];
         let si = setup.species[i] as usize;
-        let rl2 = &sc.rl2[si * ns..(si + 1) * ns];
-        let c = sc.cell[i] as usize;
+        let rl2 = &grid.rl2[si * ns..(si + 1) * ns];
+        let c = grid.cell[i] as usize;
         // the stencil's cells as contiguous runs of the cell order: per row, one run, or two where it wraps
         let mut nruns = 0;
         if nc < 3 {
@@ -212,8 +291,8 @@ fn build_lists(
             let (cx, cy) = (c % nc, c / nc);
             let x0 = (cx + nc - 1) % nc;
             for dy in 0..3 {
-                let row = ((cy + nc + dy - 1) % nc) * nc;
-                let h = |k: usize| sc.head[row + k] as usize;
+                let base = ((cy + nc + dy - 1) % nc) * nc;
+                let h = |k: usize| grid.head[base + k] as usize;
                 if x0 + 3 <= nc {
                     runs[nruns] = (h(x0), h(x0 + 3));
                     nruns += 1;
@@ -225,26 +304,25 @@ fn build_lists(
             }
         }
         let candidates: usize = runs[..nruns].iter().map(|r| r.1 - r.0).sum();
-        if sc.row.len() < candidates + 1 {
-            sc.row.resize(candidates + 1, 0);
+        if row.len() < candidates + PAD {
+            row.resize(candidates + PAD, 0);
         }
-        // branch-free filter: every candidate is written, the count advances only for kept ones; the key sorts
-        // a row by species, then index
+        // every candidate within the list radius with j > i, in run order; the key sorts a row by species,
+        // then index
         let mut cnt = 0;
-        let row = &mut sc.row[..candidates + 1];
         for &(a, b) in &runs[..nruns] {
-            for ((&j, &xj), &sj) in sc.members[a..b]
-                .iter()
-                .zip(&sc.cpos[a..b])
-                .zip(&sc.cspec[a..b])
-            {
-                let d = min_image([xi[0] - xj[0], xi[1] - xj[1]], l);
-                let keep = (j as usize > i) & (d[0] * d[0] + d[1] * d[1] < at(rl2, sj));
-                debug_assert!(cnt < row.len());
-                // SAFETY: cnt counts kept candidates so far, at most `candidates` < row.len().
-                unsafe { *row.get_unchecked_mut(cnt) = ((sj as u64) << 32) | j as u64 };
-                cnt += keep as usize;
-            }
+            cnt = match isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is Avx512 only where the CPU has AVX-512F (`Isa::detect`); the row buffer
+                // holds candidates + PAD entries.
+                Isa::Avx512 => unsafe {
+                    filter_avx512(xi, i as u32, l, rl2, &cand, (a, b), row, cnt)
+                },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above, for AVX2.
+                Isa::Avx2 => unsafe { filter_avx2(xi, i as u32, l, rl2, &cand, (a, b), row, cnt) },
+                _ => filter_scalar(xi, i as u32, l, rl2, &cand, (a, b), row, cnt),
+            };
         }
         let row = &mut row[..cnt];
         row.sort_unstable();
@@ -261,6 +339,183 @@ fn build_lists(
             start.push(nbr.len() as u32);
         }
     }
+}
+
+/// Entries after the last in the cell-order arrays and the row buffer: the widest vector's lanes.
+const PAD: usize = 8;
+
+/// The cell-order arrays the list filter reads.
+struct Candidates<'a> {
+    key: &'a [u64],
+    x: &'a [f64],
+    y: &'a [f64],
+}
+
+/// The list filter of one run of candidates `a..b` (cell order) for particle i at `xi`: appends to `row` (from
+/// `cnt` on) the key of every candidate j > i within the list radius (`rl2[sj]`, squared), in run order, and
+/// returns the new count. Branch-free: every candidate is written, the count advances only for kept ones.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn filter_scalar(
+    xi: [f64; 2],
+    i: u32,
+    l: f64,
+    rl2: &[f64],
+    c: &Candidates,
+    (a, b): (usize, usize),
+    row: &mut [u64],
+    mut cnt: usize,
+) -> usize {
+    for ((&key, &xj), &yj) in c.key[a..b].iter().zip(&c.x[a..b]).zip(&c.y[a..b]) {
+        let d = min_image([xi[0] - xj, xi[1] - yj], l);
+        let keep = (key as u32 > i) & (d[0] * d[0] + d[1] * d[1] < at(rl2, (key >> 32) as u32));
+        debug_assert!(cnt < row.len());
+        // SAFETY: cnt counts kept candidates so far, at most the row's candidates < row.len().
+        unsafe { *row.get_unchecked_mut(cnt) = key };
+        cnt += keep as usize;
+    }
+    cnt
+}
+
+/// `filter_scalar` on 8 candidates at a time: the same IEEE operations (minimum image by masked subtraction
+/// and addition of L, r^2 = dx dx + dy dy without FMA), so the same keys kept, packed by a compress.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn filter_avx512(
+    xi: [f64; 2],
+    i: u32,
+    l: f64,
+    rl2: &[f64],
+    c: &Candidates,
+    (a, b): (usize, usize),
+    row: &mut [u64],
+    mut cnt: usize,
+) -> usize {
+    use std::arch::x86_64::*;
+    let h = 0.5 * l;
+    let (hv, nhv, lv) = (_mm512_set1_pd(h), _mm512_set1_pd(-h), _mm512_set1_pd(l));
+    let (xiv, yiv) = (_mm512_set1_pd(xi[0]), _mm512_set1_pd(xi[1]));
+    let iv = _mm512_set1_epi64(i as i64);
+    let low = _mm512_set1_epi64(0xffff_ffff);
+    // up to 8 species, the radii are looked up by a permutation of one register, not a gather (slow on AMD)
+    let few = rl2.len() <= 8;
+    let mut radii = [0.0; 8];
+    radii[..rl2.len().min(8)].copy_from_slice(&rl2[..rl2.len().min(8)]);
+    let table = _mm512_loadu_pd(radii.as_ptr());
+    let fold = |d: __m512d| {
+        let over = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, hv);
+        let under = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, nhv);
+        let d = _mm512_mask_sub_pd(d, over, d, lv);
+        _mm512_mask_add_pd(d, under, d, lv)
+    };
+    let mut k = a;
+    while k < b {
+        // lanes past the run's end are masked out of the loads and the result
+        let lanes: __mmask8 = (0xffu32 >> (8 - (b - k).min(8))) as u8;
+        // SAFETY (all pointer reads): k < b <= n, masked-out lanes are not read; the gather indices are species
+        // < ns (`MdSetup::check`) or 0 in masked-out lanes, and rl2 has ns entries.
+        let key = _mm512_maskz_loadu_epi64(lanes, c.key.as_ptr().add(k) as *const i64);
+        let xj = _mm512_maskz_loadu_pd(lanes, c.x.as_ptr().add(k));
+        let yj = _mm512_maskz_loadu_pd(lanes, c.y.as_ptr().add(k));
+        let dx = fold(_mm512_sub_pd(xiv, xj));
+        let dy = fold(_mm512_sub_pd(yiv, yj));
+        let r2 = _mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy));
+        let sj = _mm512_srli_epi64::<32>(key);
+        let lim = if few {
+            _mm512_permutexvar_pd(sj, table)
+        } else {
+            _mm512_i64gather_pd::<8>(sj, rl2.as_ptr())
+        };
+        let keep = lanes
+            & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r2, lim)
+            & _mm512_cmpgt_epu64_mask(_mm512_and_si512(key, low), iv);
+        debug_assert!(cnt + 8 <= row.len());
+        // SAFETY: cnt <= the row's candidates, and row has PAD = 8 entries more. The compress goes to a register
+        // and the whole vector is stored: a compressing store to memory is microcoded and slow on AMD Zen 4/5.
+        _mm512_storeu_si512(
+            row.as_mut_ptr().add(cnt) as *mut __m512i,
+            _mm512_maskz_compress_epi64(keep, key),
+        );
+        cnt += keep.count_ones() as usize;
+        k += 8;
+    }
+    cnt
+}
+
+/// `filter_scalar` on 4 candidates at a time (as `filter_avx512`); the kept keys are packed by a permutation
+/// looked up from the 4-bit mask and stored as a whole vector (the row buffer has `PAD` spare entries).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn filter_avx2(
+    xi: [f64; 2],
+    i: u32,
+    l: f64,
+    rl2: &[f64],
+    c: &Candidates,
+    (a, b): (usize, usize),
+    row: &mut [u64],
+    mut cnt: usize,
+) -> usize {
+    use std::arch::x86_64::*;
+    // per 4-bit mask, the 32-bit lanes that bring the kept 64-bit lanes to the front
+    const PACK: [[i32; 8]; 16] = {
+        let mut t = [[0i32; 8]; 16];
+        let mut m = 0;
+        while m < 16 {
+            let mut o = 0;
+            let mut lane: i32 = 0;
+            while lane < 4 {
+                if m & (1 << lane) != 0 {
+                    t[m][2 * o] = 2 * lane;
+                    t[m][2 * o + 1] = 2 * lane + 1;
+                    o += 1;
+                }
+                lane += 1;
+            }
+            m += 1;
+        }
+        t
+    };
+    let h = 0.5 * l;
+    let (hv, nhv, lv) = (_mm256_set1_pd(h), _mm256_set1_pd(-h), _mm256_set1_pd(l));
+    let (xiv, yiv) = (_mm256_set1_pd(xi[0]), _mm256_set1_pd(xi[1]));
+    let iv = _mm256_set1_epi64x(i as i64);
+    let low = _mm256_set1_epi64x(0xffff_ffff);
+    let fold = |d: __m256d| {
+        let over = _mm256_cmp_pd::<_CMP_GT_OQ>(d, hv);
+        let under = _mm256_cmp_pd::<_CMP_LT_OQ>(d, nhv);
+        let d = _mm256_blendv_pd(d, _mm256_sub_pd(d, lv), over);
+        _mm256_blendv_pd(d, _mm256_add_pd(d, lv), under)
+    };
+    let mut k = a;
+    while k < b {
+        let lanes = 0xfu32 >> (4 - (b - k).min(4));
+        // SAFETY (all pointer reads): k < b <= n and the arrays have PAD >= 4 entries after n, so whole vectors
+        // are in bounds; lanes past b are masked out of the result. The gather indices are keys' species, < ns
+        // (`MdSetup::check`), also in the padding (key 0).
+        let key = _mm256_loadu_si256(c.key.as_ptr().add(k) as *const __m256i);
+        let xj = _mm256_loadu_pd(c.x.as_ptr().add(k));
+        let yj = _mm256_loadu_pd(c.y.as_ptr().add(k));
+        let dx = fold(_mm256_sub_pd(xiv, xj));
+        let dy = fold(_mm256_sub_pd(yiv, yj));
+        let r2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
+        let lim = _mm256_i64gather_pd::<8>(rl2.as_ptr(), _mm256_srli_epi64::<32>(key));
+        let near = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(r2, lim)) as u32;
+        let after = _mm256_cmpgt_epi64(_mm256_and_si256(key, low), iv);
+        let keep = lanes & near & _mm256_movemask_pd(_mm256_castsi256_pd(after)) as u32;
+        let perm = _mm256_loadu_si256(PACK[keep as usize].as_ptr() as *const __m256i);
+        debug_assert!(cnt + 4 <= row.len());
+        // SAFETY: cnt <= the row's candidates, and row has PAD >= 4 entries more.
+        _mm256_storeu_si256(
+            row.as_mut_ptr().add(cnt) as *mut __m256i,
+            _mm256_permutevar8x32_epi32(key, perm),
+        );
+        cnt += keep.count_ones() as usize;
+        k += 4;
+    }
+    cnt
 }
 
 /// Per species pair (index si * ns + sj) the force loop's constants, hoisted out of it. The products are the
@@ -416,6 +671,91 @@ fn sum_terms<const E: bool>(
     }
 }
 
+/// `pair_terms` compiled for the vector unit `isa` (one that `Isa::detect` found), for `forces_split`.
+fn pair_terms_isa<const E: bool>(
+    isa: Isa,
+    pos: &[[f64; 2]],
+    l: f64,
+    k: &PairTable,
+    list: (&[u32], &[u32], &[u32]),
+    terms: &mut [[f64; 2]],
+    halfe: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<const E: bool>(
+            pos: &[[f64; 2]],
+            l: f64,
+            k: &PairTable,
+            list: (&[u32], &[u32], &[u32]),
+            out: (&mut [[f64; 2]], &mut [f64]),
+        ) {
+            pair_terms::<E>(pos, l, k, list, out.0, out.1)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<const E: bool>(
+            pos: &[[f64; 2]],
+            l: f64,
+            k: &PairTable,
+            list: (&[u32], &[u32], &[u32]),
+            out: (&mut [[f64; 2]], &mut [f64]),
+        ) {
+            pair_terms::<E>(pos, l, k, list, out.0, out.1)
+        }
+        match isa {
+            // SAFETY: `isa` comes from `Isa::detect`, so the CPU has the unit.
+            Isa::Avx512 => return unsafe { avx512::<E>(pos, l, k, list, (terms, halfe)) },
+            // SAFETY: as above.
+            Isa::Avx2 => return unsafe { avx2::<E>(pos, l, k, list, (terms, halfe)) },
+            Isa::Scalar => {}
+        }
+    }
+    pair_terms::<E>(pos, l, k, list, terms, halfe)
+}
+
+/// `build_rows` compiled for the vector unit `isa` (one that `Isa::detect` found), for `rebuild_split`.
+fn build_rows_isa(
+    setup: &MdSetup,
+    pos: &[[f64; 2]],
+    rows: std::ops::Range<usize>,
+    grid: (&Grid, &mut Vec<u64>),
+    lists: ListsMut,
+    isa: Isa,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,popcnt")]
+        unsafe fn avx512(
+            setup: &MdSetup,
+            pos: &[[f64; 2]],
+            rows: std::ops::Range<usize>,
+            grid: (&Grid, &mut Vec<u64>),
+            lists: ListsMut,
+        ) {
+            build_rows(setup, pos, rows, grid, lists, Isa::Avx512)
+        }
+        #[target_feature(enable = "avx2,popcnt")]
+        unsafe fn avx2(
+            setup: &MdSetup,
+            pos: &[[f64; 2]],
+            rows: std::ops::Range<usize>,
+            grid: (&Grid, &mut Vec<u64>),
+            lists: ListsMut,
+        ) {
+            build_rows(setup, pos, rows, grid, lists, Isa::Avx2)
+        }
+        match isa {
+            // SAFETY: `isa` comes from `Isa::detect`, so the CPU has the unit.
+            Isa::Avx512 => return unsafe { avx512(setup, pos, rows, grid, lists) },
+            // SAFETY: as above.
+            Isa::Avx2 => return unsafe { avx2(setup, pos, rows, grid, lists) },
+            Isa::Scalar => {}
+        }
+    }
+    build_rows(setup, pos, rows, grid, lists, Isa::Scalar)
+}
+
 /// `forces_body` compiled for the best vector unit the CPU has (same operations, so the same bits on each).
 fn forces<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
     WORK.with_borrow_mut(|w| {
@@ -558,7 +898,25 @@ pub fn nhc_half(setup: &MdSetup, rep: &mut CpuReplica, kt: f64) -> f64 {
 /// bit (the thermostat's velocity scaling into the kick, the kinetic energy into the second kick), and the
 /// energies, which no step needs, are evaluated on the call's last step only (and on a failing step).
 pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
-    let l = setup.box_l;
+    step_loop(setup, rep, adv, &mut None)
+}
+
+/// `md_step` with the replica's work split over `parts` rayon tasks per phase (for fewer replicas than
+/// threads). Every particle's operations and sums are the ones of `md_step` in the same order, so the bytes are
+/// `md_step`'s whatever `parts` and the thread count (see `forces_split`).
+pub fn md_step_split(
+    setup: &MdSetup,
+    rep: &mut CpuReplica,
+    adv: &Advance,
+    work: &mut SplitWork,
+    parts: usize,
+) {
+    step_loop(setup, rep, adv, &mut Some((work, parts.max(1))))
+}
+
+type Split<'a> = Option<(&'a mut SplitWork, usize)>;
+
+fn step_loop(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance, split: &mut Split) {
     let half_dt = 0.5 * setup.dt;
     let limit = 0.25 * cpu_skin(setup) * cpu_skin(setup);
     // (1/m) dt/2 per species: the same product the kicks formed per particle
@@ -569,60 +927,78 @@ pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
         }
         let kt = adv.segment.target_at(adv.seg_done + s + 1) * rep.thermo.t_scale;
         let sc = nhc_scale(setup, &mut rep.thermo, ke2_of(setup, &rep.vel), kt);
-        let mut d2max: f64 = 0.0;
-        for i in 0..setup.n {
-            let k = kick[setup.species[i] as usize];
-            let f = rep.force[i];
-            let v = &mut rep.vel[i];
-            v[0] *= sc;
-            v[1] *= sc;
-            v[0] += f[0] * k;
-            v[1] += f[1] * k;
-            let mut x = [
-                rep.pos[i][0] + v[0] * setup.dt,
-                rep.pos[i][1] + v[1] * setup.dt,
-            ];
-            let w = &mut rep.img[i];
-            for a in 0..2 {
-                if x[a] >= l {
-                    x[a] -= l;
-                    w[a] += 1;
-                }
-                if x[a] < 0.0 {
-                    x[a] += l;
-                    w[a] -= 1;
+        let d2max = {
+            let CpuReplica {
+                pos,
+                vel,
+                img,
+                force,
+                xref,
+                ..
+            } = &mut *rep;
+            let drift =
+                |pos: &mut [[f64; 2]], vel: &mut [[f64; 2]], img: &mut [[i32; 2]], i0: usize| {
+                    let r = i0..i0 + pos.len();
+                    let fixed = (&force[r.clone()], &xref[r.clone()], &setup.species[r]);
+                    kick_drift(setup, (&kick, sc), (pos, vel, img), fixed)
+                };
+            match split {
+                None => drift(pos, vel, img, 0),
+                Some((_, parts)) => {
+                    let c = setup.n.div_ceil(*parts);
+                    pos.par_chunks_mut(c)
+                        .zip(vel.par_chunks_mut(c))
+                        .zip(img.par_chunks_mut(c))
+                        .enumerate()
+                        .map(|(k, ((p, v), w))| drift(p, v, w, k * c))
+                        .reduce(|| 0.0, f64::max)
                 }
             }
-            rep.pos[i] = x;
-            let r = rep.xref[i];
-            let dd = min_image([x[0] - r[0], x[1] - r[1]], l);
-            d2max = d2max.max(dd[0] * dd[0] + dd[1] * dd[1]);
-        }
+        };
         if d2max > limit {
-            rebuild(setup, rep);
+            match split {
+                None => rebuild(setup, rep),
+                Some((work, parts)) => rebuild_split(setup, rep, work, *parts),
+            }
         }
         let last = s + 1 == adv.steps;
-        if last {
-            forces::<true>(setup, rep);
-        } else {
-            forces::<false>(setup, rep);
-        }
+        forces_any(setup, rep, split, last);
         let mut fail = check_forces(setup, rep, last);
         if fail.is_some() && !last {
             // the energies of the failing step, as the shader reports them
-            forces::<true>(setup, rep);
+            forces_any(setup, rep, split, true);
             fail = check_forces(setup, rep, true);
         }
-        let mut ke2 = 0.0;
-        for i in 0..setup.n {
-            let si = setup.species[i] as usize;
-            let k = kick[si];
-            let f = rep.force[i];
-            let v = &mut rep.vel[i];
-            v[0] += f[0] * k;
-            v[1] += f[1] * k;
-            ke2 += setup.mass[si] * (v[0] * v[0] + v[1] * v[1]);
-        }
+        let ke2 = match split {
+            None => {
+                let mut ke2 = 0.0;
+                for i in 0..setup.n {
+                    ke2 += kick_one(setup, &kick, i, &mut rep.vel[i], rep.force[i]);
+                }
+                ke2
+            }
+            Some((work, parts)) => {
+                // per particle in parallel, then summed in particle order as above
+                let c = setup.n.div_ceil(*parts);
+                work.ke.resize(setup.n, 0.0);
+                let force = &rep.force;
+                rep.vel
+                    .par_chunks_mut(c)
+                    .zip(work.ke.par_chunks_mut(c))
+                    .enumerate()
+                    .for_each(|(k, (v, e))| {
+                        for (q, (v, e)) in v.iter_mut().zip(e).enumerate() {
+                            let i = k * c + q;
+                            *e = kick_one(setup, &kick, i, v, force[i]);
+                        }
+                    });
+                let mut ke2 = 0.0;
+                for e in &work.ke {
+                    ke2 += e;
+                }
+                ke2
+            }
+        };
         let sc = nhc_scale(setup, &mut rep.thermo, ke2, kt);
         for v in rep.vel.iter_mut() {
             v[0] *= sc;
@@ -636,6 +1012,242 @@ pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
             return;
         }
     }
+}
+
+/// A range of particles' positions, velocities and image counts.
+type Moving<'a> = (&'a mut [[f64; 2]], &'a mut [[f64; 2]], &'a mut [[i32; 2]]);
+
+/// The first half kick (after the thermostat's scaling `sc`) and the drift of particles `pos`, `vel`, `img`
+/// (with their forces, reference positions and species); returns the largest squared displacement from the
+/// reference positions.
+#[inline(always)]
+fn kick_drift(
+    setup: &MdSetup,
+    (kick, sc): (&[f64], f64),
+    (pos, vel, img): Moving,
+    (force, xref, species): (&[[f64; 2]], &[[f64; 2]], &[u32]),
+) -> f64 {
+    let l = setup.box_l;
+    let mut d2max: f64 = 0.0;
+    for i in 0..pos.len() {
+        let k = kick[species[i] as usize];
+        let f = force[i];
+        let v = &mut vel[i];
+        v[0] *= sc;
+        v[1] *= sc;
+        v[0] += f[0] * k;
+        v[1] += f[1] * k;
+        let x = wrap(
+            [pos[i][0] + v[0] * setup.dt, pos[i][1] + v[1] * setup.dt],
+            &mut img[i],
+            l,
+        );
+        pos[i] = x;
+        let r = xref[i];
+        let dd = min_image([x[0] - r[0], x[1] - r[1]], l);
+        d2max = d2max.max(dd[0] * dd[0] + dd[1] * dd[1]);
+    }
+    d2max
+}
+
+/// A drifted position folded back into the box [0, L)^2 (at most one box length away), the image counts updated.
+#[inline(always)]
+pub(crate) fn wrap(mut x: [f64; 2], w: &mut [i32; 2], l: f64) -> [f64; 2] {
+    for a in 0..2 {
+        if x[a] >= l {
+            x[a] -= l;
+            w[a] += 1;
+        }
+        if x[a] < 0.0 {
+            x[a] += l;
+            w[a] -= 1;
+        }
+    }
+    x
+}
+
+/// The second half kick of particle i; returns its m v^2.
+#[inline(always)]
+fn kick_one(setup: &MdSetup, kick: &[f64], i: usize, v: &mut [f64; 2], f: [f64; 2]) -> f64 {
+    let si = setup.species[i] as usize;
+    let k = kick[si];
+    v[0] += f[0] * k;
+    v[1] += f[1] * k;
+    setup.mass[si] * (v[0] * v[0] + v[1] * v[1])
+}
+
+/// The forces (and with `energies` the per-particle energies) on one thread or split.
+fn forces_any(setup: &MdSetup, rep: &mut CpuReplica, split: &mut Split, energies: bool) {
+    match (split, energies) {
+        (None, true) => forces::<true>(setup, rep),
+        (None, false) => forces::<false>(setup, rep),
+        (Some((work, parts)), true) => forces_split::<true>(setup, rep, work, *parts),
+        (Some((work, parts)), false) => forces_split::<false>(setup, rep, work, *parts),
+    }
+}
+
+/// What splitting one replica over threads needs besides the replica: the cells, per part its rows of the lists
+/// while they are built, the pair terms of the whole list, and the incoming pairs of each particle.
+#[derive(Debug, Default)]
+pub struct SplitWork {
+    grid: Grid,
+    parts: Vec<PartLists>,
+    table: PairTable,
+    terms: Vec<[f64; 2]>,
+    halfe: Vec<f64>,
+    /// Per particle j, the list entries of rows i < j that hold j, in row order:
+    /// in_q[in_start[j]..in_start[j + 1]]; built for the lists of rebuild number `in_of`.
+    in_start: Vec<u32>,
+    in_fill: Vec<u32>,
+    in_q: Vec<u32>,
+    in_of: Option<u64>,
+    /// Per particle, m v^2 after the second kick.
+    ke: Vec<f64>,
+}
+
+/// One part's rows of the lists, as `CpuReplica` holds them (without the leading 0 of `start`).
+#[derive(Debug, Default)]
+struct PartLists {
+    row: Vec<u64>,
+    start: Vec<u32>,
+    nbr: Vec<u32>,
+    owner: Vec<u32>,
+    ptype: Vec<u32>,
+}
+
+/// `rebuild` with the rows built in `parts` parallel ranges and joined in particle order: the same lists.
+fn rebuild_split(setup: &MdSetup, rep: &mut CpuReplica, work: &mut SplitWork, parts: usize) {
+    let n = setup.n;
+    let isa = Isa::detect();
+    work.grid.bin(setup, &rep.pos);
+    work.parts.resize_with(parts, Default::default);
+    let c = n.div_ceil(parts);
+    let (grid, pos) = (&work.grid, &rep.pos);
+    work.parts.par_iter_mut().enumerate().for_each(|(k, p)| {
+        p.start.clear();
+        p.nbr.clear();
+        p.owner.clear();
+        p.ptype.clear();
+        let rows = (k * c).min(n)..((k + 1) * c).min(n);
+        let lists = (&mut p.start, &mut p.nbr, &mut p.owner, &mut p.ptype);
+        build_rows_isa(setup, pos, rows, (grid, &mut p.row), lists, isa);
+    });
+    rep.start.clear();
+    rep.nbr.clear();
+    rep.owner.clear();
+    rep.ptype.clear();
+    rep.start.push(0);
+    for p in &work.parts {
+        let off = rep.nbr.len() as u32;
+        rep.start.extend(p.start.iter().map(|s| s + off));
+        rep.nbr.extend_from_slice(&p.nbr);
+        rep.owner.extend_from_slice(&p.owner);
+        rep.ptype.extend_from_slice(&p.ptype);
+    }
+    rep.xref.clone_from(&rep.pos);
+    rep.rebuilds += 1;
+}
+
+/// The incoming pairs of each particle for the replica's current lists: a counting sort of the list entries by
+/// neighbour, stable, so each particle's entries come in row order.
+fn incoming(n: usize, rep: &CpuReplica, work: &mut SplitWork) {
+    let w = work;
+    w.in_start.clear();
+    w.in_start.resize(n + 1, 0);
+    for &j in &rep.nbr {
+        w.in_start[j as usize + 1] += 1;
+    }
+    for j in 0..n {
+        w.in_start[j + 1] += w.in_start[j];
+    }
+    w.in_fill.clone_from(&w.in_start);
+    w.in_q.resize(rep.nbr.len(), 0);
+    for (q, &j) in rep.nbr.iter().enumerate() {
+        let at = &mut w.in_fill[j as usize];
+        w.in_q[*at as usize] = q as u32;
+        *at += 1;
+    }
+    w.in_of = Some(rep.rebuilds);
+}
+
+/// The force loop split over `parts` tasks: pass 1 (`pair_terms`) over ranges of the list; pass 2 per range of
+/// particles, each particle gathering what `sum_terms` scatters to it, in the same order: first the terms of
+/// the rows i < j that hold it (subtracted, in row order, from 0), then its own row's sum (added). Each
+/// particle's result is a function of the list alone, so it does not depend on the split.
+fn forces_split<const E: bool>(
+    setup: &MdSetup,
+    rep: &mut CpuReplica,
+    work: &mut SplitWork,
+    parts: usize,
+) {
+    let n = setup.n;
+    if work.in_of != Some(rep.rebuilds) || work.in_start.len() != n + 1 {
+        incoming(n, rep, work);
+    }
+    let isa = Isa::detect();
+    let m = rep.nbr.len();
+    work.table.fill(&setup.pairs);
+    work.terms.resize(m, [0.0; 2]);
+    work.halfe.resize(m, 0.0);
+    let CpuReplica {
+        pos,
+        force,
+        pe,
+        start,
+        nbr,
+        owner,
+        ptype,
+        ..
+    } = rep;
+    let (l, table) = (setup.box_l, &work.table);
+    let c = m.div_ceil(parts).max(1);
+    work.terms
+        .par_chunks_mut(c)
+        .zip(work.halfe.par_chunks_mut(c))
+        .enumerate()
+        .for_each(|(k, (t, h))| {
+            let r = k * c..k * c + t.len();
+            let list = (&owner[r.clone()], &nbr[r.clone()], &ptype[r]);
+            pair_terms_isa::<E>(isa, pos, l, table, list, t, h);
+        });
+    let ns = setup.n_species();
+    let c = n.div_ceil(parts);
+    let w = &*work;
+    force
+        .par_chunks_mut(c)
+        .zip(pe.par_chunks_mut(c))
+        .enumerate()
+        .for_each(|(k, (f, e))| {
+            for (q, (f, e)) in f.iter_mut().zip(e).enumerate() {
+                let p = k * c + q;
+                let mut acc = [0.0f64; 2];
+                let mut eacc = 0.0;
+                let (a, b) = (w.in_start[p] as usize, w.in_start[p + 1] as usize);
+                for &q in &w.in_q[a..b] {
+                    let g = w.terms[q as usize];
+                    acc[0] -= g[0];
+                    acc[1] -= g[1];
+                    if E {
+                        eacc += w.halfe[q as usize];
+                    }
+                }
+                let (a, b) = (start[p * ns] as usize, start[(p + 1) * ns] as usize);
+                let mut own = [0.0f64; 2];
+                let mut eown = 0.0;
+                for q in a..b {
+                    let g = w.terms[q];
+                    own[0] += g[0];
+                    own[1] += g[1];
+                    if E {
+                        eown += w.halfe[q];
+                    }
+                }
+                *f = [acc[0] + own[0], acc[1] + own[1]];
+                if E {
+                    *e = eacc + eown;
+                }
+            }
+        });
 }
 
 /// Twin of md_crsd.wgsl for one replica (`pos`, `img` of its n = `out.len()` particles; the box side in f64):
@@ -669,6 +1281,8 @@ pub fn md_crsd(box_l: f64, pos: &[[f64; 2]], img: &[[i32; 2]], cages: &Cages, ou
 pub struct CpuMd {
     pub setup: MdSetup,
     pub reps: Vec<CpuReplica>,
+    /// Per replica, the work of splitting it over threads (used while there are fewer replicas than threads).
+    split: Vec<SplitWork>,
     step: u64,
 }
 
@@ -678,6 +1292,7 @@ impl CpuMd {
         Ok(CpuMd {
             setup,
             reps: Vec::new(),
+            split: Vec::new(),
             step: 0,
         })
     }
@@ -708,6 +1323,7 @@ impl MdBackend for CpuMd {
                 rebuilds: 0,
             })
             .collect();
+        self.split.clear();
         let setup = &self.setup;
         let step = self.step;
         self.reps
@@ -718,9 +1334,20 @@ impl MdBackend for CpuMd {
 
     fn advance(&mut self, adv: &Advance) -> Result<()> {
         let setup = &self.setup;
-        self.reps
-            .par_iter_mut()
-            .for_each(|rep| md_step(setup, rep, adv));
+        // with fewer replicas than threads each replica is split so that every thread has work; the bytes do not
+        // depend on it (`md_step_split`)
+        let parts = rayon::current_num_threads().div_ceil(self.reps.len().max(1));
+        if parts > 1 {
+            self.split.resize_with(self.reps.len(), Default::default);
+            self.reps
+                .par_iter_mut()
+                .zip(&mut self.split)
+                .for_each(|(rep, work)| md_step_split(setup, rep, adv, work, parts));
+        } else {
+            self.reps
+                .par_iter_mut()
+                .for_each(|rep| md_step(setup, rep, adv));
+        }
         self.step = adv.step0 + adv.steps;
         Ok(())
     }

@@ -33,6 +33,7 @@ macro_rules! nn_kernel {
             family: Family::Nn,
             parts: &[
                 shaders::NN_COMMON,
+                shaders::HASH,
                 include_str!(concat!("../../../shaders/", $name, ".wgsl")),
             ],
             bindings: &[b("P", U), $($bind),*],

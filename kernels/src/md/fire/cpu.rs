@@ -7,7 +7,7 @@ use super::{
     check_replicas, outcome, FireBackend, FireConfig, FireVars, Minima, Minimum, CONVERGED, FAILED,
 };
 use crate::error::Result;
-use crate::md::cpu::{compute_forces, rebuild, CpuReplica};
+use crate::md::cpu::{compute_forces, rebuild, wrap, CpuReplica};
 use crate::md::{Failure, MdSetup, Replicas};
 
 /// Twin of `fire_stats`: after a force evaluation, the sums the next iteration needs (E, F.F, F.v, max |F|^2).
@@ -109,19 +109,8 @@ pub fn md_fire(
             let old = rep.vel[i];
             let v = [mix_v * old[0] + mix_f * f[0], mix_v * old[1] + mix_f * f[1]];
             rep.vel[i] = v;
-            let mut x = [rep.pos[i][0] + v[0] * dt, rep.pos[i][1] + v[1] * dt];
-            let w = &mut rep.img[i];
-            for a in 0..2 {
-                if x[a] >= l {
-                    x[a] -= l;
-                    w[a] += 1;
-                }
-                if x[a] < 0.0 {
-                    x[a] += l;
-                    w[a] -= 1;
-                }
-            }
-            rep.pos[i] = x;
+            let x = [rep.pos[i][0] + v[0] * dt, rep.pos[i][1] + v[1] * dt];
+            rep.pos[i] = wrap(x, &mut rep.img[i], l);
             let r = rep.xref[i];
             let dd = [x[0] - r[0], x[1] - r[1]];
             let dd = [
