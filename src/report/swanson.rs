@@ -112,6 +112,13 @@ pub struct Picture {
     pub task6_on_null: Option<f64>,
     /// Mean |AUC - 0.5| / standard error over the null column (about 1 when the null AUCs are chance).
     pub null_z: Option<f64>,
+    /// Mean standard error of the null column's AUCs and the smallest number of test configurations per class
+    /// there.
+    pub null_se: Option<f64>,
+    pub null_n_min: Option<usize>,
+    /// The task-1 model on tasks 4, 5 and 6 (Swanson: 0.925, 0.793, 0.612): how far what tells the hottest
+    /// liquid from the glass carries to the harder tasks.
+    pub task1_on_hard: [Option<f64>; 3],
 }
 
 /// The attention stage in numbers.
@@ -176,14 +183,32 @@ fn picture(m: &AucMatrix, names: &[String]) -> Picture {
         })
         .unwrap_or_default();
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let cell = |i: Option<usize>, j: Option<usize>| {
+        i.zip(j)
+            .and_then(|(i, j)| m.auc.get(i)?.get(j).copied().flatten())
+    };
+    let null_se: Vec<f64> = null
+        .map(|j| {
+            m.auc_se
+                .iter()
+                .filter_map(|row| row.get(j).copied().flatten())
+                .collect()
+        })
+        .unwrap_or_default();
     Picture {
         easy_min: (easy.len() == 3).then(|| easy.iter().cloned().fold(f64::INFINITY, f64::min)),
         hard_mean: mean(&hard),
         task6: diag("task6"),
-        task6_on_null: at("task6")
-            .zip(null)
-            .and_then(|(i, j)| m.auc.get(i)?.get(j).copied().flatten()),
+        task6_on_null: cell(at("task6"), null),
         null_z: mean(&z),
+        null_se: mean(&null_se),
+        null_n_min: null.and_then(|j| {
+            m.n_test
+                .iter()
+                .filter_map(|row| row.get(j).map(|n| n[0].min(n[1])))
+                .min()
+        }),
+        task1_on_hard: ["task4", "task5", "task6"].map(|t| cell(at("task1"), at(t))),
     }
 }
 
@@ -403,7 +428,6 @@ struct SwansonView<'a> {
     e_is: Figure,
     maps: Vec<Figure>,
     metrics_plot: Figure,
-    quick: bool,
 }
 
 fn matrix_view(
@@ -465,7 +489,6 @@ pub fn render(out: &Path, r: &SwansonResults) -> Result<String> {
             figure(&att.join("map_attention.png")),
         ],
         metrics_plot: figure(&att.join("attention_metrics.png")),
-        quick: r.preset == Preset::Quick,
     };
     super::render_template(
         "swanson.html",
