@@ -243,6 +243,9 @@ fn bench_md_quiet(
 pub struct MinimizeRow {
     pub backend: String,
     pub replicas: usize,
+    /// Replicas per dispatch: fewer than `replicas` where the device cannot hold them all (the row then runs in
+    /// batches, each with its share of the time budget).
+    pub per_call: usize,
     pub particles: usize,
     /// The backend's default force tolerance (max |F| at which a replica stops).
     pub ftol: f64,
@@ -259,7 +262,7 @@ pub struct MinimizeRow {
 }
 
 /// `bench minimize`'s result: the rows, and per backend the mean FIRE iterations one minimisation takes (from the
-/// first row that converged within its budget, or from one replica minimised to the end when none did).
+/// largest row that converged within its budget, or from one replica minimised to the end when none did).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct MinimizeBench {
     pub rows: Vec<MinimizeRow>,
@@ -345,13 +348,14 @@ pub fn bench_minimize(
     }
     // every row's replicas are the first r of one tiling (the same liquids for every backend)
     let all = fire_liquids(&setup, t, sorted.last().copied().unwrap_or(1))?;
-    let first = |r: usize| Replicas {
+    let part = |rs: std::ops::Range<usize>| Replicas {
         n,
-        pos: all.pos[..r * n].to_vec(),
-        vel: all.vel[..r * n].to_vec(),
-        img: all.img[..r * n].to_vec(),
-        thermo: all.thermo[..r].to_vec(),
+        pos: all.pos[rs.start * n..rs.end * n].to_vec(),
+        vel: all.vel[rs.start * n..rs.end * n].to_vec(),
+        img: all.img[rs.start * n..rs.end * n].to_vec(),
+        thermo: all.thermo[rs].to_vec(),
     };
+    let first = |r: usize| part(0..r);
     let mut rows = Vec::new();
     let mut per_min_all = Vec::new();
     for compute in backends {
@@ -368,39 +372,58 @@ pub fn bench_minimize(
             ctx.observer.event(crate::events::Event::Status(&format!(
                 "{name}: {r} replicas"
             )));
-            let reps = first(r);
-            b.upload(&reps)?;
-            b.iterate(1)?; // warm-up: pipelines compiled, lists built
-            b.upload(&reps)?;
-            let start = Instant::now();
-            let mut k = 1u32;
-            loop {
-                let call = Instant::now();
-                let active = b.iterate(k)?;
-                if active == 0 || start.elapsed().as_secs_f64() >= seconds {
-                    break;
+            // the most replicas the device takes in one dispatch: a row bigger than that runs in batches, as
+            // `minimize` does (lavapipe allows 128 MiB per buffer: 256 replicas of N = 2000, not 1024)
+            let mut per_call = r;
+            while per_call > 1 {
+                match b.upload(&first(per_call)) {
+                    Err(glasscam_kernels::KernelError::BufferTooLarge { .. }) => {
+                        per_call = per_call.div_ceil(2)
+                    }
+                    other => {
+                        other?;
+                        break;
+                    }
                 }
-                if call.elapsed().as_secs_f64() < 0.25 {
-                    k = (k * 2).min(4096);
-                }
-                ctx.cancel.check()?;
             }
-            let done = b.download()?; // forces the GPU to finish
-            let secs = start.elapsed().as_secs_f64();
-            let iterations: u64 = done.minima.iter().map(|m| m.iterations as u64).sum();
-            let converged = done
-                .minima
-                .iter()
-                .filter(|m| m.outcome == Outcome::Converged)
-                .count();
+            let (mut iterations, mut secs, mut converged) = (0u64, 0.0, 0usize);
+            for lo in (0..r).step_by(per_call) {
+                let reps = part(lo..(lo + per_call).min(r));
+                let budget = seconds * reps.count() as f64 / r as f64;
+                b.upload(&reps)?;
+                b.iterate(1)?; // warm-up: pipelines compiled, lists built
+                b.upload(&reps)?;
+                let start = Instant::now();
+                let mut k = 1u32;
+                loop {
+                    let call = Instant::now();
+                    let active = b.iterate(k)?;
+                    if active == 0 || start.elapsed().as_secs_f64() >= budget {
+                        break;
+                    }
+                    if call.elapsed().as_secs_f64() < 0.25 {
+                        k = (k * 2).min(4096);
+                    }
+                    ctx.cancel.check()?;
+                }
+                let done = b.download()?; // forces the GPU to finish
+                secs += start.elapsed().as_secs_f64();
+                iterations += done.minima.iter().map(|m| m.iterations as u64).sum::<u64>();
+                converged += done
+                    .minima
+                    .iter()
+                    .filter(|m| m.outcome == Outcome::Converged)
+                    .count();
+            }
             let measured = converged == r;
-            if measured && per_min.is_none() {
+            if measured {
                 per_min = Some((iterations as f64 / r as f64, format!("the {r}-replica row")));
             }
             let ips = iterations as f64 * n as f64 / secs;
             rows.push(MinimizeRow {
                 backend: name.into(),
                 replicas: r,
+                per_call,
                 particles: n,
                 ftol: cfg.ftol,
                 iterations,
@@ -459,7 +482,7 @@ pub fn minimize_table(b: &MinimizeBench) -> String {
     ));
     for r in &b.rows {
         s.push_str(&format!(
-            "{:<8} {:>9} {:>7.0e} {:>11} {:>9.2} {:>10} {:>22.3e} {:>16.4} {}\n",
+            "{:<8} {:>9} {:>7.0e} {:>11} {:>9.2} {:>10} {:>22.3e} {:>16.4} {}{}\n",
             r.backend,
             r.replicas,
             r.ftol,
@@ -468,7 +491,12 @@ pub fn minimize_table(b: &MinimizeBench) -> String {
             format!("{}/{}", r.converged, r.replicas),
             r.iteration_particles_per_s,
             r.minimisations_per_s,
-            if r.measured { "measured" } else { "derived" }
+            if r.measured { "measured" } else { "derived" },
+            if r.per_call < r.replicas {
+                format!(", in batches of {}", r.per_call)
+            } else {
+                String::new()
+            }
         ));
     }
     s

@@ -221,7 +221,7 @@ fn a_blown_up_replica_stops_alone_and_says_why() {
 }
 
 /// With fewer replicas than threads the CPU twin splits each replica over the threads: the bytes must be those
-/// of the unsplit step whatever the thread count (1 thread: unsplit; 2, 3, 5: split in that many parts), for a
+/// of the unsplit step whatever the thread count (1 thread: unsplit; 2, 3, 5: split in 8, 12, 20 parts), for a
 /// replica alone or among others (4 replicas on 2 threads: unsplit), and for a run resumed halfway through a
 /// fresh upload (rebuilding its lists at another step).
 #[test]

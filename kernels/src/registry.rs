@@ -6,10 +6,10 @@
 //! never import this module; it imports them.
 //!
 //! # How to add a kernel
-//! 1. Write `shaders/<name>.wgsl` with its `main`; shared files (md_common.wgsl, nn_common.wgsl) come first in
-//!    `parts`. Use the prelude's constants (`WG`, `MAX_CELLS`, `MAX_CHAIN`, `MAX_MAPS`, ...), never their values;
-//!    a new constant goes into its family's `CONSTS` (`<family>/kernels.rs`).
-//! 2. Write its CPU twin, the function `<name>` (nn/cpu.rs or md/cpu.rs), mirroring the shader.
+//! 1. Write `shaders/<name>.wgsl` with its `main`; shared files (md_common.wgsl, nn_common.wgsl, gnn_common.wgsl,
+//!    hash.wgsl) come first in `parts`. Use the prelude's constants (`WG`, `MAX_CELLS`, `MAX_CHAIN`, `MAX_MAPS`,
+//!    ...), never their values; a new constant goes into its family's `CONSTS` (`<family>/kernels.rs`).
+//! 2. Write its CPU twin, the function `<name>` (nn/cpu.rs, md/cpu.rs or gnn/cpu.rs), mirroring the shader.
 //! 3. Declare `pub const <NAME>: Kernel = Kernel { .. }` in `<family>/kernels.rs` (the nn and gnn families have a
 //!    macro for it) and list it in [`ALL`] below: bindings in binding order with the WGSL variable names,
 //!    `structs` the host mirrors (declared with [`wgsl_struct!`](crate::wgsl_struct)) of the structs it reads,

@@ -90,7 +90,8 @@ class Dataset:
     """A data set in the CLI's format (``glasscam simulate`` writes it; ``glasscam train/gradcam/analyze`` read it).
 
     Attributes:
-        positions: float64 (S, N, 2), snapshot k's positions wrapped into [0, L).
+        positions: float64 (S, N, 2), snapshot k's positions wrapped into [0, L); ``positions.npy`` stores them as
+            float32 (data set format 2), so ``save`` rounds them to the nearest float32.
         species: uint32 (N,), species index of each particle (the same in every snapshot).
         labels: int64 (S,), 1 glass, 0 liquid, -1 any other temperature.
         box: float64 (2,), box sides (L, L).

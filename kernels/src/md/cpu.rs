@@ -1335,8 +1335,10 @@ impl MdBackend for CpuMd {
     fn advance(&mut self, adv: &Advance) -> Result<()> {
         let setup = &self.setup;
         // with fewer replicas than threads each replica is split so that every thread has work; the bytes do not
-        // depend on it (`md_step_split`)
-        let parts = rayon::current_num_threads().div_ceil(self.reps.len().max(1));
+        // depend on it (`md_step_split`). Four parts per thread, so that a thread the system deschedules holds up
+        // only a small part: the others take the rest (rayon's work stealing) instead of waiting at the join.
+        let share = rayon::current_num_threads().div_ceil(self.reps.len().max(1));
+        let parts = if share > 1 { 4 * share } else { 1 };
         if parts > 1 {
             self.split.resize_with(self.reps.len(), Default::default);
             self.reps
