@@ -28,6 +28,7 @@ use crate::propensity::EnsembleConfig;
 use crate::protocol::{Protocol, RunOptions};
 use crate::report::StageTime;
 pub use crate::stages::Stage;
+use crate::swanson::TaskInput;
 use crate::system::SystemDef;
 
 pub mod swanson;
@@ -119,6 +120,9 @@ pub enum StageSettings {
         tasks: Vec<String>,
         /// Seed of the null task's labels.
         seed: u64,
+        /// Left out when `snapshots`, so that the stage's fingerprint is the one it had before the choice existed.
+        #[serde(default, skip_serializing_if = "TaskInput::is_snapshots")]
+        input: TaskInput,
     },
     #[serde(rename = "train-cnn")]
     TrainCnn {

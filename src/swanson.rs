@@ -212,6 +212,23 @@ fn ramp_points(tasks: bool, extra: &[usize]) -> Vec<f64> {
     k.into_iter().map(swanson_temperature).collect()
 }
 
+/// What the networks of `reproduce swanson` see of each configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskInput {
+    /// The instantaneous snapshots along the ramps, thermal vibrations included (Swanson's).
+    #[default]
+    Snapshots,
+    /// Their inherent structures (the FIRE minima): vibrations removed, structure only.
+    Inherent,
+}
+
+impl TaskInput {
+    pub fn is_snapshots(&self) -> bool {
+        *self == TaskInput::Snapshots
+    }
+}
+
 /// The sizes of `reproduce swanson`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SwansonPreset {
@@ -224,6 +241,8 @@ pub struct SwansonPreset {
     pub attention_task: SwansonTask,
     /// High-attention threshold on the per-graph normalised attention (Swanson: 0.0025).
     pub threshold: f64,
+    /// Snapshots (Swanson's) or their inherent structures as the tasks' configurations.
+    pub input: TaskInput,
 }
 
 impl SwansonPreset {
@@ -255,6 +274,7 @@ impl SwansonPreset {
                 },
                 attention_task: SwansonTask::Liquid(1),
                 threshold: 0.0025,
+                input: TaskInput::Snapshots,
             },
             Preset::Paper => SwansonPreset {
                 name: preset,
@@ -267,6 +287,7 @@ impl SwansonPreset {
                 },
                 attention_task: SwansonTask::Liquid(1),
                 threshold: 0.0025,
+                input: TaskInput::Snapshots,
             },
         }
     }
@@ -288,6 +309,9 @@ pub fn task_names() -> Vec<String> {
 /// `swanson/tasks/tasks.json`: what the tasks stage built.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct TasksRecord {
+    /// What the tasks' configurations are: the ramps' snapshots or their inherent structures.
+    #[serde(default)]
+    pub input: TaskInput,
     pub tasks: Vec<TaskRow>,
     /// Task 6's choice: the slow-ramp point nearest the fast glass in mean E_IS.
     pub equal_eis: EqualEis,

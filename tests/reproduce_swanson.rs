@@ -11,7 +11,7 @@ use glasscam::domain::Preset;
 use glasscam::kernels::Compute;
 use glasscam::reproduce::swanson::{run, SwansonConfig};
 use glasscam::reproduce::{Stage, StageStatus, StagesFile};
-use glasscam::swanson::{SwansonPreset, SwansonRamps};
+use glasscam::swanson::{SwansonPreset, SwansonRamps, TaskInput};
 use glasscam::system::SystemDef;
 
 const REPLICAS: usize = 40;
@@ -174,6 +174,33 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     assert_eq!(third.ran.len(), 9, "{:?}", third.ran);
     assert_eq!(third.skipped.len(), 10);
     assert_eq!(json(&out.join("task2/mpnn/metrics.json"))["epochs"], 1);
+    assert_eq!(r["input"], "snapshots");
+
+    // `--input inherent`: every replica minimised, the tasks rebuilt from the ramps' minima, and what reads them redone
+    c.preset.ramps.inherent_replicas = None;
+    c.preset.input = TaskInput::Inherent;
+    let fourth = run(&c, &Compute::Cpu, ctx).unwrap();
+    assert_eq!(fourth.ran.len(), 19, "{:?}", fourth.ran);
+    let r = json(&out.join("results.json"));
+    assert_eq!(r["input"], "inherent");
+    let task = json(&out.join("swanson/tasks/task6/task.json"));
+    let sources: Vec<String> = task["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap().replace('\\', "/"))
+        .collect();
+    assert!(
+        sources[0].ends_with("slow/data/inherent") && sources[1].ends_with("fast/data/inherent"),
+        "{sources:?}"
+    );
+    let e6 = &r["tasks"][5];
+    assert!(e6["liquid"]["e_is"]["mean"].as_f64().unwrap() < 0.0, "{e6}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("inherent\nstructures (FIRE minima"),
+        "the report does not say what the networks saw"
+    );
 }
 
 #[test]
@@ -194,6 +221,8 @@ fn the_command_line_keeps_each_pipeline_to_its_own_flags() {
     assert!(e.contains("--xi belongs to `reproduce oyama`"), "{e}");
     let e = run(&["reproduce", "swanson", "--system", "abm"]);
     assert!(e.contains("--system belongs to `reproduce oyama`"), "{e}");
+    let e = run(&["reproduce", "oyama", "--input", "inherent"]);
+    assert!(e.contains("--input belongs to `reproduce swanson`"), "{e}");
     // today's spelling (no pipeline) is the main paper's
     let e = run(&["reproduce", "--preset", "quick", "--mpnn-epochs", "3"]);
     assert!(

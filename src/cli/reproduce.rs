@@ -9,7 +9,7 @@ use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
 use glasscam::reproduce::swanson::SwansonConfig;
 use glasscam::reproduce::{ReproduceConfig, ReproducePreset};
-use glasscam::swanson::SwansonPreset;
+use glasscam::swanson::{SwansonPreset, TaskInput};
 use glasscam::system::SystemDef;
 
 use super::select_compute;
@@ -22,6 +22,12 @@ pub enum Pipeline {
     /// Swanson et al. (2020): slow and fast ramps, six liquid-vs-glass tasks and a null task, CNN and graph
     /// network on each, the train-on-i / test-on-j AUC matrices, attention metrics.
     Swanson,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputArg {
+    Snapshots,
+    Inherent,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -61,6 +67,10 @@ pub struct ReproduceArgs {
     /// Coarse-graining cut-off of the analyze stage, in units of xi.
     #[arg(long, default_value_t = 3.0)]
     pub cutoff: f64,
+    /// `swanson`: the configurations the networks see, `snapshots` (the ramps' instantaneous configurations, as
+    /// Swanson) or `inherent` (their FIRE minima, without thermal vibration).
+    #[arg(long, value_enum)]
+    pub input: Option<InputArg>,
     /// Replace stage directories that DIR/stages.json does not record as this pipeline's (and an unreadable
     /// stages.json).
     #[arg(long)]
@@ -75,6 +85,11 @@ pub fn reproduce(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
         return Err(glasscam::Error::Input(
             "--mpnn-epochs belongs to `reproduce swanson` (the main paper's pipeline trains no graph network)"
                 .into(),
+        ));
+    }
+    if a.input.is_some() {
+        return Err(glasscam::Error::Input(
+            "--input belongs to `reproduce swanson` (the main paper's pipeline trains on its snapshots)".into(),
         ));
     }
     let mut preset = ReproducePreset::new(a.preset);
@@ -135,6 +150,9 @@ fn swanson(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
     }
     if let Some(e) = a.mpnn_epochs {
         preset.mpnn.epochs = e;
+    }
+    if a.input == Some(InputArg::Inherent) {
+        preset.input = TaskInput::Inherent;
     }
     let config = SwansonConfig {
         preset,

@@ -18,8 +18,8 @@ use crate::error::Result;
 use crate::minimize::InherentFile;
 use crate::stages::Stage;
 use crate::swanson::{
-    task_names, AucMatrix, EisPoint, EqualEis, MapsRecord, Matrices, Ramp, SwansonPreset, TaskRow,
-    TasksRecord, UNIT,
+    task_names, AucMatrix, EisPoint, EqualEis, MapsRecord, Matrices, Ramp, SwansonPreset,
+    TaskInput, TaskRow, TasksRecord, UNIT,
 };
 
 pub const SWANSON_RESULTS_FORMAT_VERSION: u32 = 1;
@@ -43,6 +43,8 @@ pub struct SwansonResults {
     pub pipeline: String,
     pub program_version: String,
     pub preset: Preset,
+    /// What the networks saw: the ramps' snapshots (Swanson's) or their inherent structures.
+    pub input: TaskInput,
     pub backend: String,
     pub hardware: Hardware,
     /// Every recorded stage, with its time and backend (`system` holds the ramp, the task or `swanson`).
@@ -301,6 +303,7 @@ pub fn collect(
         pipeline: "swanson".into(),
         program_version: env!("CARGO_PKG_VERSION").into(),
         preset: preset.name,
+        input: tasks.input,
         backend: compute.describe(),
         hardware: hardware(),
         stages,

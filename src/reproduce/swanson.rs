@@ -29,7 +29,7 @@ use crate::score::{auc_standard_error, score, test_snapshots, Arch, Inputs, Load
 use crate::stages::Stage;
 use crate::swanson::{
     task_names, AucMatrix, EisPoint, EisStats, EqualEis, MapsRecord, Matrices, Ramp, RampSettings,
-    SwansonPreset, TaskClass, TaskRow, TasksRecord, FAST, SLOW, UNIT,
+    SwansonPreset, TaskClass, TaskInput, TaskRow, TasksRecord, FAST, SLOW, UNIT,
 };
 use crate::system::SystemDef;
 use crate::task::{RampData, SwansonTask};
@@ -97,10 +97,11 @@ pub fn run(c: &SwansonConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOu
         StageSettings::Tasks {
             tasks: task_names(),
             seed: c.seed,
+            input: p.input,
         },
         &[&ramp_fp[0], &ramp_fp[1]],
         ctx,
-        |dir| build_tasks(&slow_dir, &fast_dir, c.seed, dir),
+        |dir| build_tasks(&slow_dir, &fast_dir, p.input, c.seed, dir),
     )?;
     // one CNN and one graph network per task
     let names = task_names();
@@ -287,9 +288,20 @@ fn align_replicas(t: &mut crate::task::Task) {
 }
 
 /// Builds the seven tasks under `dir` and records them, with both ramps' E_IS(T) curves and figure.
-fn build_tasks(slow_dir: &Path, fast_dir: &Path, seed: u64, dir: &Path) -> Result<()> {
-    let slow = RampData::load(slow_dir)?;
-    let fast = RampData::load(fast_dir)?;
+fn build_tasks(
+    slow_dir: &Path,
+    fast_dir: &Path,
+    input: TaskInput,
+    seed: u64,
+    dir: &Path,
+) -> Result<()> {
+    // a ramp's minima are a data set of their own (`DIR/inherent`) that carries each minimum's E_IS
+    let source = |d: &Path| match input {
+        TaskInput::Snapshots => d.to_path_buf(),
+        TaskInput::Inherent => d.join(crate::task::INHERENT_DIR),
+    };
+    let slow = RampData::load(&source(slow_dir))?;
+    let fast = RampData::load(&source(fast_dir))?;
     let choice = crate::task::equal_eis_point(&slow, &fast)?;
     let ramp_of = |source: &Path| {
         if source == fast.data.dir {
@@ -343,6 +355,7 @@ fn build_tasks(slow_dir: &Path, fast_dir: &Path, seed: u64, dir: &Path) -> Resul
     write_json_atomic(
         &dir.join("tasks.json"),
         &TasksRecord {
+            input,
             tasks,
             equal_eis: EqualEis {
                 k: choice.k,
