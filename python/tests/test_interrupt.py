@@ -11,6 +11,15 @@ import pytest
 import glasscam
 
 
+@pytest.fixture(autouse=True)
+def sigint_raises_keyboard_interrupt():
+    # A shell that starts a job in the background without job control hands it SIGINT ignored, and Python then
+    # installs no handler: Ctrl-C is what these tests are about, so they put Python's own handler in place.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def test_ctrl_c_interrupts_a_long_batch_promptly():
     rng = np.random.default_rng(5)
     one = rng.uniform(0, 20.0, size=(500, 2))
