@@ -774,6 +774,10 @@ unsafe fn pair_terms_avx512<const E: bool>(
         _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15),
     );
     let base = pos.as_ptr() as *const f64;
+    let (evens, odds) = (
+        _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14),
+        _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15),
+    );
     let mut q = 0;
     while q < m {
         let left = (m - q).min(8);
@@ -812,8 +816,29 @@ unsafe fn pair_terms_avx512<const E: bool>(
             let i2 = _mm256_slli_epi32::<1>(iv);
             (gather(i2, base), gather(i2, base.add(1)))
         };
-        let dx = fold(_mm512_sub_pd(xi, gather(j2, base)));
-        let dy = fold(_mm512_sub_pd(yi, gather(j2, base.add(1))));
+        let (xj, yj) = if left == 8 {
+            // the neighbours' positions as 8 loads of (x, y) into two registers, then split into x and y
+            let p = |o: usize| {
+                let j = *nbr.get_unchecked(q + o) as usize;
+                _mm_loadu_ps(base.add(2 * j) as *const f32)
+            };
+            let a = _mm512_castps128_ps512(p(0));
+            let a = _mm512_insertf32x4::<1>(a, p(1));
+            let a = _mm512_insertf32x4::<2>(a, p(2));
+            let a = _mm512_castps_pd(_mm512_insertf32x4::<3>(a, p(3)));
+            let b = _mm512_castps128_ps512(p(4));
+            let b = _mm512_insertf32x4::<1>(b, p(5));
+            let b = _mm512_insertf32x4::<2>(b, p(6));
+            let b = _mm512_castps_pd(_mm512_insertf32x4::<3>(b, p(7)));
+            (
+                _mm512_permutex2var_pd(a, evens, b),
+                _mm512_permutex2var_pd(a, odds, b),
+            )
+        } else {
+            (gather(j2, base), gather(j2, base.add(1)))
+        };
+        let dx = fold(_mm512_sub_pd(xi, xj));
+        let dy = fold(_mm512_sub_pd(yi, yj));
         let t64 = _mm512_cvtepu32_epi64(t);
         let pick = |reg: __m512d, v: &[f64]| {
             if few {
@@ -921,6 +946,7 @@ fn forces_isa<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, isa: Isa) {
 }
 
 /// The worst failure among the forces (and, with energies, the per-particle energies).
+#[inline]
 fn check_forces(setup: &MdSetup, rep: &CpuReplica, energies: bool) -> Option<Failure> {
     let mut fail: Option<Failure> = None;
     let max2 = setup.max_force * setup.max_force;
@@ -1016,6 +1042,7 @@ pub fn nhc_update(setup: &MdSetup, th: &mut Thermo, ke2_in: f64, kt: f64) -> f64
 }
 
 /// 2 KE of the velocities (particle order).
+#[inline]
 fn ke2_of(setup: &MdSetup, vel: &[[f64; 2]]) -> f64 {
     let mut ke2 = 0.0;
     for (v, &s) in vel.iter().zip(&setup.species) {
@@ -1048,6 +1075,26 @@ pub fn nhc_half(setup: &MdSetup, rep: &mut CpuReplica, kt: f64) -> f64 {
 /// bit (the thermostat's velocity scaling into the kick, the kinetic energy into the second kick), and the
 /// energies, which no step needs, are evaluated on the call's last step only (and on a failing step).
 pub fn md_step(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
+    // compiled for the vector unit too: its passes over the particles vectorise, and the same IEEE operations
+    // give the same bits
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
+            step_loop(setup, rep, adv, &mut None)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance) {
+            step_loop(setup, rep, adv, &mut None)
+        }
+        match Isa::detect() {
+            // SAFETY: `Isa::detect` found the unit.
+            Isa::Avx512 => return unsafe { avx512(setup, rep, adv) },
+            // SAFETY: as above.
+            Isa::Avx2 => return unsafe { avx2(setup, rep, adv) },
+            Isa::Scalar => {}
+        }
+    }
     step_loop(setup, rep, adv, &mut None)
 }
 
@@ -1066,6 +1113,7 @@ pub fn md_step_split(
 
 type Split<'a> = Option<(&'a mut SplitWork, usize)>;
 
+#[inline(always)]
 fn step_loop(setup: &MdSetup, rep: &mut CpuReplica, adv: &Advance, split: &mut Split) {
     let half_dt = 0.5 * setup.dt;
     let limit = 0.25 * cpu_skin(setup) * cpu_skin(setup);
