@@ -337,3 +337,74 @@ fn cpu_lists_should_not_depend_on_the_vector_unit() {
     }
     assert_eq!(checked, 16);
 }
+
+/// The forces and energies are the same bit for bit whichever vector unit computes the pair terms (AVX-512 has
+/// a kernel of its own that looks the pair constants up by a permutation up to 8 pair types, by a gather above),
+/// with and without energies. Large systems first (stale buffers), a tail of fewer than 8 entries (N = 40), and
+/// three species (9 pair types) for the gather path. On a CPU without AVX-512 or AVX2 the wider paths fall
+/// back and the comparison is trivially true.
+#[test]
+fn cpu_forces_should_not_depend_on_the_vector_unit() {
+    use glasscam_kernels::md::cpu::{compute_forces_isa, rebuild, CpuReplica, Isa};
+    let ternary = |n: usize| {
+        let mut s = setup(&scaled(SystemDef::kam(), n));
+        let (rc, skin) = (s.pairs[0].rc, s.skin);
+        s.mass.push(0.7);
+        s.pairs = (0..9)
+            .map(|t| {
+                let (a, b) = (t / 3, t % 3);
+                let sigma = [1.0, 0.88, 0.8][a.min(b)] * [1.0, 0.95, 0.9][a.max(b)];
+                Pair::new(sigma, 1.0 - 0.1 * (a + b) as f64, rc * sigma, skin)
+            })
+            .collect();
+        for (i, sp) in s.species.iter_mut().enumerate() {
+            *sp = (i % 3) as u32;
+        }
+        s
+    };
+    let mut checked = 0;
+    for (name, s) in [
+        ("kam", setup(&scaled(SystemDef::kam(), 2000))),
+        ("abm", setup(&scaled(SystemDef::abm(), 257))),
+        ("ternary", ternary(301)),
+        ("kam", setup(&scaled(SystemDef::kam(), 40))),
+    ] {
+        let n = s.n;
+        let reps = liquid(&s, 5, 2, 1.5, 30);
+        for energies in [true, false] {
+            let run = |isa: Isa| {
+                let mut rep = CpuReplica {
+                    pos: reps.pos[..n].to_vec(),
+                    force: vec![[0.0; 2]; n],
+                    pe: vec![0.0; n],
+                    ..Default::default()
+                };
+                rebuild(&s, &mut rep);
+                let (e, fail) = compute_forces_isa(&s, &mut rep, isa, energies);
+                (e.to_bits(), fail, flat(&rep.force), rep.pe)
+            };
+            let scalar = run(Isa::Scalar);
+            assert!(
+                scalar.2.iter().filter(|f| **f != 0.0).count() > n,
+                "{name} N={n}: the forces are not all computed"
+            );
+            assert_eq!(energies, scalar.3.iter().any(|e| *e != 0.0), "{name}");
+            for isa in [Isa::Avx2, Isa::Avx512] {
+                let got = run(isa);
+                assert!(
+                    got.0 == scalar.0 && got.1 == scalar.1,
+                    "{name} N={n}: {isa:?} energy or status differs"
+                );
+                for (k, (a, b)) in got.2.iter().zip(&scalar.2).enumerate() {
+                    assert!(
+                        a.to_bits() == b.to_bits(),
+                        "{name} N={n} {isa:?}: force component {k}: {a} != {b}"
+                    );
+                }
+                assert!(got.3 == scalar.3, "{name} N={n} {isa:?}: energies differ");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16);
+}

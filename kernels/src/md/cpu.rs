@@ -326,17 +326,15 @@ fn build_rows(
         }
         let row = &mut row[..cnt];
         row.sort_unstable();
-        nbr.reserve(cnt);
-
-        let mut k = 0;
+        // the sorted keys, split: neighbour (low half), pair type (from the species, the high half); each
+        // species' block ends where the next species' keys begin
+        let base = nbr.len() as u32;
+        nbr.extend(row.iter().map(|&key| key as u32));
+        owner.resize(owner.len() + cnt, i as u32);
+        let t0 = (si * ns) as u32;
+        ptype.extend(row.iter().map(|&key| t0 + (key >> 32) as u32));
         for s in 0..ns as u64 {
-            while k < cnt && row[k] >> 32 == s {
-                nbr.push(row[k] as u32);
-                owner.push(i as u32);
-                ptype.push((si * ns) as u32 + s as u32);
-                k += 1;
-            }
-            start.push(nbr.len() as u32);
+            start.push(base + row.partition_point(|&key| key >> 32 <= s) as u32);
         }
     }
 }
@@ -604,8 +602,7 @@ fn pair_terms<const E: bool>(
 /// adds an exact zero, which leaves every sum's bits alone, so the result depends only on the positions: not
 /// on when the lists were built or which pairs beyond rc they hold (a resumed run rebuilds them at another
 /// step).
-#[inline(always)]
-fn forces_body<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, sc: &mut Work) {
+fn forces_body<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, sc: &mut Work, isa: Isa) {
     let CpuReplica {
         pos,
         force,
@@ -620,7 +617,8 @@ fn forces_body<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, sc: &mut Wo
     sc.table.fill(&setup.pairs);
     sc.terms.resize(m, [0.0; 2]);
     sc.halfe.resize(m, 0.0);
-    pair_terms::<E>(
+    pair_terms_isa::<E>(
+        isa,
         pos,
         setup.box_l,
         &sc.table,
@@ -643,24 +641,31 @@ fn sum_terms<const E: bool>(
     sc: &Work,
 ) {
     let ns = setup.n_species();
+    let n = setup.n;
+    assert!(force.len() >= n && start.len() > n * ns && (!E || pe.len() >= n));
     force.iter_mut().for_each(|f| *f = [0.0; 2]);
     if E {
         pe.iter_mut().for_each(|e| *e = 0.0);
     }
-    for i in 0..setup.n {
+    let m = nbr.len();
+    let (terms, halfe) = (&sc.terms[..m], &sc.halfe[..if E { m } else { 0 }]);
+    for i in 0..n {
         let (a, b) = (start[i * ns] as usize, start[(i + 1) * ns] as usize);
         let mut f = [0.0f64; 2];
         let mut e = 0.0;
-        for (q, &j) in nbr[a..b].iter().enumerate() {
-            let g = sc.terms[a + q];
+        for (q, (&j, g)) in nbr[a..b].iter().zip(&terms[a..b]).enumerate() {
             f[0] += g[0];
             f[1] += g[1];
-            let fj = &mut force[j as usize];
+            debug_assert!((j as usize) < n);
+            // SAFETY: `rebuild` lists only particle indices < n, and force (pe) holds n entries (asserted).
+            let fj = unsafe { force.get_unchecked_mut(j as usize) };
             fj[0] -= g[0];
             fj[1] -= g[1];
             if E {
-                e += sc.halfe[a + q];
-                pe[j as usize] += sc.halfe[a + q];
+                let h = halfe[a + q];
+                e += h;
+                // SAFETY: as above.
+                unsafe { *pe.get_unchecked_mut(j as usize) += h };
             }
         }
         force[i][0] += f[0];
@@ -671,7 +676,8 @@ fn sum_terms<const E: bool>(
     }
 }
 
-/// `pair_terms` compiled for the vector unit `isa` (one that `Isa::detect` found), for `forces_split`.
+/// `pair_terms` for the vector unit `isa` (one that `Isa::detect` found). AVX-512 has a kernel of its own
+/// (`pair_terms_avx512`); AVX2 is `pair_terms` compiled for it. All give the same bits.
 fn pair_terms_isa<const E: bool>(
     isa: Isa,
     pos: &[[f64; 2]],
@@ -683,16 +689,6 @@ fn pair_terms_isa<const E: bool>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<const E: bool>(
-            pos: &[[f64; 2]],
-            l: f64,
-            k: &PairTable,
-            list: (&[u32], &[u32], &[u32]),
-            out: (&mut [[f64; 2]], &mut [f64]),
-        ) {
-            pair_terms::<E>(pos, l, k, list, out.0, out.1)
-        }
         #[target_feature(enable = "avx2")]
         unsafe fn avx2<const E: bool>(
             pos: &[[f64; 2]],
@@ -705,13 +701,134 @@ fn pair_terms_isa<const E: bool>(
         }
         match isa {
             // SAFETY: `isa` comes from `Isa::detect`, so the CPU has the unit.
-            Isa::Avx512 => return unsafe { avx512::<E>(pos, l, k, list, (terms, halfe)) },
+            Isa::Avx512 => return unsafe { pair_terms_avx512::<E>(pos, l, k, list, terms, halfe) },
             // SAFETY: as above.
             Isa::Avx2 => return unsafe { avx2::<E>(pos, l, k, list, (terms, halfe)) },
             Isa::Scalar => {}
         }
     }
     pair_terms::<E>(pos, l, k, list, terms, halfe)
+}
+
+/// `pair_terms` on 8 list entries at a time, written out: LLVM's vectorisation of `pair_terms` gathers the
+/// four pair constants of every entry (8 gathers per 8 entries, slow on AMD Zen 4/5), where with up to 8 pair
+/// types (2 species) one register holds each constant and a permutation looks it up. The IEEE operations are
+/// `pair_terms`' in its order (no FMA), so the terms are its bits; the last entries are masked.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pair_terms_avx512<const E: bool>(
+    pos: &[[f64; 2]],
+    l: f64,
+    k: &PairTable,
+    (owner, nbr, ptype): (&[u32], &[u32], &[u32]),
+    terms: &mut [[f64; 2]],
+    halfe: &mut [f64],
+) {
+    use std::arch::x86_64::*;
+    let m = nbr.len();
+    assert!(owner.len() >= m && ptype.len() >= m && terms.len() >= m && (!E || halfe.len() >= m));
+    let few = k.s2.len() <= 8;
+    // one constant per pair type, as a register (up to 8 types) or looked up by a gather
+    let column = |v: &[f64]| {
+        let mut t = [0.0; 8];
+        t[..v.len().min(8)].copy_from_slice(&v[..v.len().min(8)]);
+        _mm512_loadu_pd(t.as_ptr())
+    };
+    let (s2, rc2, fc, eps24) = (
+        column(&k.s2),
+        column(&k.rc2),
+        column(&k.fc),
+        column(&k.eps24),
+    );
+    let (eps4, ec, rc) = (column(&k.eps4), column(&k.ec), column(&k.rc));
+    let h = 0.5 * l;
+    let (hv, nhv, lv) = (_mm512_set1_pd(h), _mm512_set1_pd(-h), _mm512_set1_pd(l));
+    let (one, two, half, zero) = (
+        _mm512_set1_pd(1.0),
+        _mm512_set1_pd(2.0),
+        _mm512_set1_pd(0.5),
+        _mm512_setzero_pd(),
+    );
+    let fold = |d: __m512d| {
+        let over = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, hv);
+        let under = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, nhv);
+        let d = _mm512_mask_sub_pd(d, over, d, lv);
+        _mm512_mask_add_pd(d, under, d, lv)
+    };
+    // lanes of terms[q..q + 8] as [x, y] pairs: the first four entries, then the last four
+    let (lo, hi) = (
+        _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11),
+        _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15),
+    );
+    let base = pos.as_ptr() as *const f64;
+    let mut q = 0;
+    while q < m {
+        let left = (m - q).min(8);
+        let lanes = (0xffu32 >> (8 - left)) as __mmask8;
+        // SAFETY (all reads): q + lanes <= m and the slices hold m entries (asserted), masked-out lanes are not
+        // read; gather offsets are 2 x a particle index < n (`rebuild`), so x and y of pos, and pair types are
+        // < ns * ns, the length of the table's columns.
+        let idx = |v: &[u32]| {
+            let w = _mm512_maskz_loadu_epi32(lanes as __mmask16, v.as_ptr().add(q) as *const i32);
+            _mm512_castsi512_si256(w)
+        };
+        let (i2, j2, t) = (idx(owner), idx(nbr), idx(ptype));
+        let (i2, j2) = (_mm256_slli_epi32::<1>(i2), _mm256_slli_epi32::<1>(j2));
+        let gather = |o: __m256i, p: *const f64| _mm512_mask_i32gather_pd::<8>(zero, lanes, o, p);
+        let dx = fold(_mm512_sub_pd(gather(i2, base), gather(j2, base)));
+        let dy = fold(_mm512_sub_pd(
+            gather(i2, base.add(1)),
+            gather(j2, base.add(1)),
+        ));
+        let t64 = _mm512_cvtepu32_epi64(t);
+        let pick = |reg: __m512d, v: &[f64]| {
+            if few {
+                _mm512_permutexvar_pd(t64, reg)
+            } else {
+                _mm512_mask_i32gather_pd::<8>(zero, lanes, t, v.as_ptr())
+            }
+        };
+        let r2 = _mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy));
+        let rinv = _mm512_div_pd(one, _mm512_sqrt_pd(r2));
+        let inv2 = _mm512_mul_pd(rinv, rinv);
+        let sr2 = _mm512_mul_pd(pick(s2, &k.s2), inv2);
+        let sr6 = _mm512_mul_pd(_mm512_mul_pd(sr2, sr2), sr2);
+        let sr12 = _mm512_mul_pd(sr6, sr6);
+        let inside = lanes & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r2, pick(rc2, &k.rc2));
+        let fcv = pick(fc, &k.fc);
+        let lj = _mm512_sub_pd(_mm512_mul_pd(two, sr12), sr6);
+        let fr = _mm512_add_pd(
+            _mm512_mul_pd(_mm512_mul_pd(pick(eps24, &k.eps24), inv2), lj),
+            _mm512_mul_pd(fcv, rinv),
+        );
+        let fr = _mm512_maskz_mov_pd(inside, fr);
+        let (tx, ty) = (_mm512_mul_pd(fr, dx), _mm512_mul_pd(fr, dy));
+        // SAFETY: terms holds m >= q + left entries of 2 f64; the stores write 2 x left of them.
+        let out = terms.as_mut_ptr().add(q) as *mut f64;
+        let first = (0xffffu32 >> (16 - 2 * left.min(4))) as __mmask8;
+        _mm512_mask_storeu_pd(out, first, _mm512_permutex2var_pd(tx, lo, ty));
+        if left > 4 {
+            let second = (0xffffu32 >> (16 - 2 * (left - 4))) as __mmask8;
+            _mm512_mask_storeu_pd(out.add(8), second, _mm512_permutex2var_pd(tx, hi, ty));
+        }
+        if E {
+            let rr = _mm512_mul_pd(r2, rinv);
+            let e = _mm512_sub_pd(
+                _mm512_sub_pd(
+                    _mm512_mul_pd(pick(eps4, &k.eps4), _mm512_sub_pd(sr12, sr6)),
+                    pick(ec, &k.ec),
+                ),
+                _mm512_mul_pd(_mm512_sub_pd(rr, pick(rc, &k.rc)), fcv),
+            );
+            // SAFETY: halfe holds m entries (asserted); the store writes the `lanes` of q..q + left.
+            _mm512_mask_storeu_pd(
+                halfe.as_mut_ptr().add(q),
+                lanes,
+                _mm512_maskz_mov_pd(inside, _mm512_mul_pd(half, e)),
+            );
+        }
+        q += 8;
+    }
 }
 
 /// `build_rows` compiled for the vector unit `isa` (one that `Isa::detect` found), for `rebuild_split`.
@@ -756,34 +873,17 @@ fn build_rows_isa(
     build_rows(setup, pos, rows, grid, lists, Isa::Scalar)
 }
 
-/// `forces_body` compiled for the best vector unit the CPU has (same operations, so the same bits on each).
+/// `forces_body` with the pair terms of the best vector unit the CPU has (same operations, so the same bits on
+/// each).
 fn forces<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica) {
-    WORK.with_borrow_mut(|w| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked just above).
-                return unsafe { forces_avx512::<E>(setup, rep, w) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe { forces_avx2::<E>(setup, rep, w) };
-            }
-        }
-        forces_body::<E>(setup, rep, w)
-    })
+    forces_isa::<E>(setup, rep, Isa::detect())
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn forces_avx512<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
-    forces_body::<E>(setup, rep, w)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn forces_avx2<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work) {
-    forces_body::<E>(setup, rep, w)
+/// `forces` with the pair terms of a given vector unit (at most the CPU's best); every `isa` gives the same
+/// bits, which tests compare.
+fn forces_isa<const E: bool>(setup: &MdSetup, rep: &mut CpuReplica, isa: Isa) {
+    let isa = isa.min(Isa::detect());
+    WORK.with_borrow_mut(|w| forces_body::<E>(setup, rep, w, isa))
 }
 
 /// The worst failure among the forces (and, with energies, the per-particle energies).
@@ -804,7 +904,23 @@ fn check_forces(setup: &MdSetup, rep: &CpuReplica, energies: bool) -> Option<Fai
 /// Twin of `compute_forces`: forces, per-particle energies (half of each pair); returns the energy sum and
 /// the worst failure seen. Each pair is visited once and acts on both particles.
 pub fn compute_forces(setup: &MdSetup, rep: &mut CpuReplica) -> (f64, Option<Failure>) {
-    forces::<true>(setup, rep);
+    compute_forces_isa(setup, rep, Isa::detect(), true)
+}
+
+/// `compute_forces` with the pair terms of a given vector unit (at most the CPU's best), with or without the
+/// energies (without: the step's path; `pe` is left alone and the energy returned is 0). Every `isa` gives the
+/// same bits; tests compare them.
+pub fn compute_forces_isa(
+    setup: &MdSetup,
+    rep: &mut CpuReplica,
+    isa: Isa,
+    energies: bool,
+) -> (f64, Option<Failure>) {
+    if !energies {
+        forces_isa::<false>(setup, rep, isa);
+        return (0.0, check_forces(setup, rep, false));
+    }
+    forces_isa::<true>(setup, rep, isa);
     let e_total = rep.pe.iter().sum();
     (e_total, check_forces(setup, rep, true))
 }
