@@ -299,7 +299,7 @@ fn particle_order_permutation_permutes_forces() {
 /// smaller ones reuse the thread's buffers with stale padding, and one box with a single cell.
 #[test]
 fn cpu_lists_should_not_depend_on_the_vector_unit() {
-    use glasscam_kernels::md::cpu::{rebuild_isa, CpuReplica, Isa};
+    use glasscam_kernels::md::cpu::{cpu_skin, rebuild_isa, CpuReplica, Isa};
     let mut checked = 0;
     for (sys, n) in [
         (SystemDef::kam(), 2000),
@@ -324,6 +324,40 @@ fn cpu_lists_should_not_depend_on_the_vector_unit() {
                 "{} N={n}: {} listed pairs",
                 sys.name,
                 scalar.1.len()
+            );
+            // and they are what the definition says, whatever cells the candidates came from: row i holds
+            // every j > i within rc + skin, by species then index
+            let (l, ns) = (s.box_l, s.n_species());
+            let fold = |x: f64| {
+                if x > 0.5 * l {
+                    x - l
+                } else if x < -0.5 * l {
+                    x + l
+                } else {
+                    x
+                }
+            };
+            let pos = &reps.pos[k * n..(k + 1) * n];
+            let mut want: Vec<u32> = Vec::new();
+            for i in 0..n {
+                let si = s.species[i] as usize;
+                for sj in 0..ns {
+                    let rl = s.pairs[si * ns + sj].rc + cpu_skin(&s);
+                    want.extend(
+                        (i + 1..n)
+                            .filter(|&j| {
+                                let (dx, dy) =
+                                    (fold(pos[i][0] - pos[j][0]), fold(pos[i][1] - pos[j][1]));
+                                s.species[j] as usize == sj && dx * dx + dy * dy < rl * rl
+                            })
+                            .map(|j| j as u32),
+                    );
+                }
+            }
+            assert!(
+                scalar.1 == want,
+                "{} N={n} replica {k}: lists are not the definition's",
+                sys.name
             );
             for isa in [Isa::Avx2, Isa::Avx512] {
                 assert!(

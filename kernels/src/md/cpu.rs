@@ -72,14 +72,18 @@ pub fn cpu_skin(setup: &MdSetup) -> f64 {
     setup.skin.max(CPU_SKIN)
 }
 
-/// Cells per side for the CPU's list radius (as `MdSetup::cells_per_side` for the setup's).
-fn cpu_cells_per_side(setup: &MdSetup) -> usize {
+/// The CPU's cell grid for its list radius r_l: (cells per side, stencil reach in cells). Cells of at least
+/// r_l / 2 and a 5 x 5 stencil (reach 2) where 5 fit across the box: the stencil then covers 6.25 r_l^2 of
+/// candidates, not the 9 r_l^2 of cells of r_l and a 3 x 3 stencil (the shader's), about 30 % fewer to test.
+/// A smaller box is one cell holding all (reach 0). Which cells the candidates come from never changes a list
+/// (every j > i within r_l, sorted; the tests check it against that definition), only how many are tested.
+fn cpu_grid(setup: &MdSetup) -> (usize, usize) {
     let rl = setup.pairs.iter().map(|p| p.rc).fold(0.0, f64::max) + cpu_skin(setup);
-    let nc = ((setup.box_l / rl).floor() as usize).min(32);
-    if nc < 3 {
-        1
+    let nc = ((setup.box_l / (0.5 * rl)).floor() as usize).min(256);
+    if nc >= 5 {
+        (nc, 2)
     } else {
-        nc
+        (1, 0)
     }
 }
 
@@ -191,6 +195,8 @@ fn rebuild_body(setup: &MdSetup, rep: &mut CpuReplica, w: &mut Work, isa: Isa) {
 #[derive(Debug, Default)]
 struct Grid {
     nc: usize,
+    /// The stencil's reach in cells (`cpu_grid`).
+    reach: usize,
     cell: Vec<u32>,
     head: Vec<u32>,
     fill: Vec<u32>,
@@ -209,10 +215,11 @@ impl Grid {
     #[inline(always)]
     fn bin(&mut self, setup: &MdSetup, pos: &[[f64; 2]]) {
         let n = setup.n;
-        let nc = cpu_cells_per_side(setup);
+        let (nc, reach) = cpu_grid(setup);
         let cell_size = setup.box_l / nc as f64;
         let ncell = nc * nc;
         self.nc = nc;
+        self.reach = reach;
         self.cell.clear();
         self.cell.extend(pos.iter().map(|&x| {
             let c = cell_of(x, cell_size, nc as u32);
@@ -276,29 +283,32 @@ fn build_rows(
         x: &grid.cx,
         y: &grid.cy,
     };
-    let mut runs = [(0usize, 0usize); 6];
+    let mut runs = [(0usize, 0usize); 10];
+    let reach = grid.reach;
+    let width = 2 * reach + 1;
     for i in rows {
         let xi = pos[i];
         let si = setup.species[i] as usize;
         let rl2 = &grid.rl2[si * ns..(si + 1) * ns];
         let c = grid.cell[i] as usize;
-        // the stencil's cells as contiguous runs of the cell order: per row, one run, or two where it wraps
+        // the stencil's cells as contiguous runs of the cell order: per row of cells, one run, or two where it
+        // wraps
         let mut nruns = 0;
-        if nc < 3 {
+        if reach == 0 {
             runs[0] = (0, n);
             nruns = 1;
         } else {
             let (cx, cy) = (c % nc, c / nc);
-            let x0 = (cx + nc - 1) % nc;
-            for dy in 0..3 {
-                let base = ((cy + nc + dy - 1) % nc) * nc;
+            let x0 = (cx + nc - reach) % nc;
+            for dy in 0..width {
+                let base = ((cy + nc + dy - reach) % nc) * nc;
                 let h = |k: usize| grid.head[base + k] as usize;
-                if x0 + 3 <= nc {
-                    runs[nruns] = (h(x0), h(x0 + 3));
+                if x0 + width <= nc {
+                    runs[nruns] = (h(x0), h(x0 + width));
                     nruns += 1;
                 } else {
                     runs[nruns] = (h(x0), h(nc));
-                    runs[nruns + 1] = (h(0), h(x0 + 3 - nc));
+                    runs[nruns + 1] = (h(0), h(x0 + width - nc));
                     nruns += 2;
                 }
             }
@@ -425,9 +435,12 @@ unsafe fn filter_avx512(
         } else {
             _mm512_i64gather_pd::<8>(sj, rl2.as_ptr())
         };
-        let keep = lanes
-            & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r2, lim)
-            & _mm512_cmpgt_epu64_mask(_mm512_and_si512(key, low), iv);
+        // a masked-out lane reads key 0, index 0, never > i: no need to mask the result again
+        let keep = _mm512_mask_cmpgt_epu64_mask(
+            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r2, lim),
+            _mm512_and_si512(key, low),
+            iv,
+        );
         debug_assert!(cnt + 8 <= row.len());
         // SAFETY: cnt <= the row's candidates, and row has PAD = 8 entries more. The compress goes to a register
         // and the whole vector is stored: a compressing store to memory is microcoded and slow on AMD Zen 4/5.
@@ -725,7 +738,7 @@ unsafe fn pair_terms_avx512<const E: bool>(
     halfe: &mut [f64],
 ) {
     use std::arch::x86_64::*;
-    let m = nbr.len();
+    let (m, n) = (nbr.len(), pos.len());
     assert!(owner.len() >= m && ptype.len() >= m && terms.len() >= m && (!E || halfe.len() >= m));
     let few = k.s2.len() <= 8;
     // one constant per pair type, as a register (up to 8 types) or looked up by a gather
@@ -772,14 +785,35 @@ unsafe fn pair_terms_avx512<const E: bool>(
             let w = _mm512_maskz_loadu_epi32(lanes as __mmask16, v.as_ptr().add(q) as *const i32);
             _mm512_castsi512_si256(w)
         };
-        let (i2, j2, t) = (idx(owner), idx(nbr), idx(ptype));
-        let (i2, j2) = (_mm256_slli_epi32::<1>(i2), _mm256_slli_epi32::<1>(j2));
+        let (iv, j2, t) = (idx(owner), idx(nbr), idx(ptype));
+        let j2 = _mm256_slli_epi32::<1>(j2);
         let gather = |o: __m256i, p: *const f64| _mm512_mask_i32gather_pd::<8>(zero, lanes, o, p);
-        let dx = fold(_mm512_sub_pd(gather(i2, base), gather(j2, base)));
-        let dy = fold(_mm512_sub_pd(
-            gather(i2, base.add(1)),
-            gather(j2, base.add(1)),
-        ));
+        // The rows' particles: the list runs row by row, so 8 entries usually belong to one or two rows, and
+        // then the positions of particles i0..i0 + 8 (two whole-vector loads, x and y interleaved) hold them
+        // all and a permutation picks each lane's; a gather otherwise.
+        let i0 = *owner.get_unchecked(q) as usize;
+        let span = *owner.get_unchecked(q + left - 1) as usize - i0;
+        let (xi, yi) = if span < 8 {
+            let have = (n - i0).min(8);
+            let mask = |from: usize| {
+                (0xffffu32 >> (16 - 2 * have.saturating_sub(from).min(4))) as __mmask8
+            };
+            // SAFETY: particles i0..i0 + have < n exist; the masks cover 2 x have doubles from 2 x i0.
+            let lo = _mm512_maskz_loadu_pd(mask(0), base.add(2 * i0));
+            let hi = _mm512_maskz_loadu_pd(mask(4), base.add(2 * i0 + 8));
+            let d = _mm512_cvtepu32_epi64(_mm256_sub_epi32(iv, _mm256_set1_epi32(i0 as i32)));
+            let dx2 = _mm512_slli_epi64::<1>(d);
+            let dy2 = _mm512_add_epi64(dx2, _mm512_set1_epi64(1));
+            (
+                _mm512_permutex2var_pd(lo, dx2, hi),
+                _mm512_permutex2var_pd(lo, dy2, hi),
+            )
+        } else {
+            let i2 = _mm256_slli_epi32::<1>(iv);
+            (gather(i2, base), gather(i2, base.add(1)))
+        };
+        let dx = fold(_mm512_sub_pd(xi, gather(j2, base)));
+        let dy = fold(_mm512_sub_pd(yi, gather(j2, base.add(1))));
         let t64 = _mm512_cvtepu32_epi64(t);
         let pick = |reg: __m512d, v: &[f64]| {
             if few {
