@@ -1,7 +1,8 @@
 //! `glasscam reproduce swanson` end to end at a tiny size (the 100-particle system of tests/data/tiny.toml, 40
-//! replicas, a few epochs): every stage runs and is recorded, the report and results.json hold both AUC matrices
-//! with the null column at chance within the AUCs' own uncertainty, a rerun skips every finished stage, and a
-//! changed graph-network setting redoes only the stages that read it.
+//! replicas, a few epochs): on the quick preset's input (the ramps' inherent structures) every stage runs and is
+//! recorded, the report and results.json hold both AUC matrices with the null column at chance within the AUCs'
+//! own uncertainty, a rerun skips every finished stage, a changed graph-network setting redoes only the stages
+//! that read it, and `--input snapshots` redoes the tasks and everything after them.
 
 mod common;
 
@@ -29,7 +30,8 @@ fn tiny(out: &Path) -> SwansonConfig {
         fast_rate: 200.0,
         slow_points: vec![60, 180],
         fast_points: vec![],
-        inherent_replicas: Some(8),
+        // the quick preset's: every replica minimised, as its tasks are built from the minima
+        inherent_replicas: None,
     };
     preset.cnn.grid = 16;
     preset.cnn.width = 0.6;
@@ -61,6 +63,8 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sw");
     let mut c = tiny(&out);
+    // the tasks of the quick preset are built from the ramps' minima; the test runs that default path
+    assert_eq!(c.preset.input, TaskInput::Inherent, "quick's input");
     let ctx = glasscam::events::quiet();
     let first = run(&c, &Compute::Cpu, ctx).unwrap();
     // 2 ramps, the tasks, 7 CNNs, 7 graph networks, the matrices, the attention
@@ -82,6 +86,23 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
 
     let r = json(&out.join("results.json"));
     assert_eq!(r["pipeline"], "swanson");
+    assert_eq!(r["preset"], "quick");
+    assert_eq!(r["input"], "inherent", "results.json: quick's input");
+    let tasks = json(&out.join("swanson/tasks/tasks.json"));
+    assert_eq!(tasks["input"], "inherent");
+    let task = json(&out.join("swanson/tasks/task6/task.json"));
+    let sources: Vec<String> = task["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap().replace('\\', "/"))
+        .collect();
+    assert!(
+        sources[0].ends_with("slow/data/inherent") && sources[1].ends_with("fast/data/inherent"),
+        "{sources:?}"
+    );
+    let e6 = &r["tasks"][5];
+    assert!(e6["liquid"]["e_is"]["mean"].as_f64().unwrap() < 0.0, "{e6}");
     let names: Vec<&str> = r["matrices"]["tasks"]
         .as_array()
         .unwrap()
@@ -174,33 +195,27 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     assert_eq!(third.ran.len(), 9, "{:?}", third.ran);
     assert_eq!(third.skipped.len(), 10);
     assert_eq!(json(&out.join("task2/mpnn/metrics.json"))["epochs"], 1);
-    assert_eq!(r["input"], "snapshots");
-
-    // `--input inherent`: every replica minimised, the tasks rebuilt from the ramps' minima, and what reads them redone
-    c.preset.ramps.inherent_replicas = None;
-    c.preset.input = TaskInput::Inherent;
-    let fourth = run(&c, &Compute::Cpu, ctx).unwrap();
-    assert_eq!(fourth.ran.len(), 19, "{:?}", fourth.ran);
-    let r = json(&out.join("results.json"));
-    assert_eq!(r["input"], "inherent");
-    let task = json(&out.join("swanson/tasks/task6/task.json"));
-    let sources: Vec<String> = task["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["source"].as_str().unwrap().replace('\\', "/"))
-        .collect();
-    assert!(
-        sources[0].ends_with("slow/data/inherent") && sources[1].ends_with("fast/data/inherent"),
-        "{sources:?}"
-    );
-    let e6 = &r["tasks"][5];
-    assert!(e6["liquid"]["e_is"]["mean"].as_f64().unwrap() < 0.0, "{e6}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("inherent\nstructures (FIRE minima"),
         "the report does not say what the networks saw"
     );
+
+    // `--input snapshots`: the ramps kept, the tasks rebuilt from the snapshots, and what reads them redone
+    c.preset.input = TaskInput::Snapshots;
+    let fourth = run(&c, &Compute::Cpu, ctx).unwrap();
+    assert_eq!(count(&fourth.ran, Stage::Ramp), 0, "{:?}", fourth.ran);
+    assert_eq!(fourth.ran.len(), 17, "{:?}", fourth.ran);
+    let r = json(&out.join("results.json"));
+    assert_eq!(r["input"], "snapshots");
+    let task = json(&out.join("swanson/tasks/task1/task.json"));
+    let source = task["classes"][0]["source"]
+        .as_str()
+        .unwrap()
+        .replace('\\', "/");
+    assert!(source.ends_with("slow/data"), "{source}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("snapshots (Swanson's)"), "the report's input");
 }
 
 #[test]

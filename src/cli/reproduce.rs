@@ -68,7 +68,8 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 3.0)]
     pub cutoff: f64,
     /// `swanson`: the configurations the networks see, `snapshots` (the ramps' instantaneous configurations, as
-    /// Swanson) or `inherent` (their FIRE minima, without thermal vibration).
+    /// Swanson) or `inherent` (their FIRE minima, without thermal vibration). Default: the preset's (quick:
+    /// inherent, paper: snapshots).
     #[arg(long, value_enum)]
     pub input: Option<InputArg>,
     /// Replace stage directories that DIR/stages.json does not record as this pipeline's (and an unreadable
@@ -151,8 +152,12 @@ fn swanson(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
     if let Some(e) = a.mpnn_epochs {
         preset.mpnn.epochs = e;
     }
-    if a.input == Some(InputArg::Inherent) {
-        preset.input = TaskInput::Inherent;
+    // the preset's input (quick: inherent, paper: snapshots) unless named
+    if let Some(i) = a.input {
+        preset.input = match i {
+            InputArg::Snapshots => TaskInput::Snapshots,
+            InputArg::Inherent => TaskInput::Inherent,
+        };
     }
     let config = SwansonConfig {
         preset,
