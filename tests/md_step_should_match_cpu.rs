@@ -249,7 +249,7 @@ fn cpu_replica_split_over_threads_gives_the_same_bytes() {
                 .install(f)
         };
         let whole = |reps: &Replicas| {
-            let mut b = CpuMd::new(s.clone()).unwrap();
+            let mut b = CpuMd::new(s.clone()).unwrap().with_split_min(0);
             let out = run(&mut b, reps, seg, 120);
             (out, b.forces().unwrap().1)
         };
@@ -269,9 +269,9 @@ fn cpu_replica_split_over_threads_gives_the_same_bytes() {
             assert_eq!(e, e1, "N={n}, {threads} threads: per-particle energies");
             // resumed: 60 steps, a fresh backend from the downloaded state, 60 more
             let (r, _) = in_pool(threads, &|| {
-                let mut b = CpuMd::new(s.clone()).unwrap();
+                let mut b = CpuMd::new(s.clone()).unwrap().with_split_min(0);
                 let half = run(&mut b, &one, seg, 60);
-                let mut c = CpuMd::new(s.clone()).unwrap();
+                let mut c = CpuMd::new(s.clone()).unwrap().with_split_min(0);
                 c.upload(&half).unwrap();
                 c.advance(&Advance {
                     segment: seg,

@@ -1481,8 +1481,15 @@ pub struct CpuMd {
     pub reps: Vec<CpuReplica>,
     /// Per replica, the work of splitting it over threads (used while there are fewer replicas than threads).
     split: Vec<SplitWork>,
+    /// Replicas of fewer particles are never split (`SPLIT_MIN_PARTICLES`).
+    split_min: usize,
     step: u64,
 }
+
+/// The smallest replica `CpuMd` splits over threads. Below it the joins cost more than the second core gives:
+/// on an idle 2-core machine one KAM replica ran 2.3e7 particle-steps/s on one thread and 0.93e7 split over two
+/// at N = 2000, 2.1e7 and 2.2e7 at N = 8000, 1.7e7 and 2.1e7 at N = 32000 (docs/md-cpu.md).
+pub const SPLIT_MIN_PARTICLES: usize = 16_000;
 
 impl CpuMd {
     pub fn new(setup: MdSetup) -> Result<CpuMd> {
@@ -1491,8 +1498,16 @@ impl CpuMd {
             setup,
             reps: Vec::new(),
             split: Vec::new(),
+            split_min: SPLIT_MIN_PARTICLES,
             step: 0,
         })
+    }
+
+    /// Split replicas of at least `n` particles over threads when there are fewer replicas than threads
+    /// (default `SPLIT_MIN_PARTICLES`); the bytes do not depend on it, which tests check with small systems.
+    pub fn with_split_min(mut self, n: usize) -> CpuMd {
+        self.split_min = n;
+        self
     }
 }
 
@@ -1532,11 +1547,16 @@ impl MdBackend for CpuMd {
 
     fn advance(&mut self, adv: &Advance) -> Result<()> {
         let setup = &self.setup;
-        // with fewer replicas than threads each replica is split so that every thread has work; the bytes do not
-        // depend on it (`md_step_split`). Four parts per thread, so that a thread the system deschedules holds up
-        // only a small part: the others take the rest (rayon's work stealing) instead of waiting at the join.
+        // with fewer replicas than threads each replica (of `split_min` particles or more) is split so that every
+        // thread has work; the bytes do not depend on it (`md_step_split`). Four parts per thread, so that a
+        // thread the system deschedules holds up only a small part: the others take the rest (rayon's work
+        // stealing) instead of waiting at the join.
         let share = rayon::current_num_threads().div_ceil(self.reps.len().max(1));
-        let parts = if share > 1 { 4 * share } else { 1 };
+        let parts = if share > 1 && setup.n >= self.split_min {
+            4 * share
+        } else {
+            1
+        };
         if parts > 1 {
             self.split.resize_with(self.reps.len(), Default::default);
             self.reps
