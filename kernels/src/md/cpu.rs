@@ -1577,6 +1577,12 @@ impl MdBackend for CpuMd {
             n: self.setup.n,
             ..Default::default()
         };
+        // sized once: grown by doubling, a thousand replicas' tens of MB were copied over and over
+        let total = self.setup.n * self.reps.len();
+        out.pos.reserve_exact(total);
+        out.vel.reserve_exact(total);
+        out.img.reserve_exact(total);
+        out.thermo.reserve_exact(self.reps.len());
         for rep in &self.reps {
             out.pos.extend_from_slice(&rep.pos);
             out.vel.extend_from_slice(&rep.vel);
