@@ -31,7 +31,10 @@ fn run(b: &mut dyn MdBackend, reps: &Replicas, seg: Segment, steps: u64) -> Repl
         steps,
     })
     .unwrap();
-    b.download().unwrap()
+    let out = b.download().unwrap();
+    // the small read that timing loops use instead of a download
+    assert_eq!(b.thermo().unwrap(), out.thermo, "thermo() is download()'s");
+    out
 }
 
 /// Unwrapped positions, so that a particle that crossed the boundary on one side only still compares.

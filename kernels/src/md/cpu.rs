@@ -1592,6 +1592,10 @@ impl MdBackend for CpuMd {
         Ok(out)
     }
 
+    fn thermo(&mut self) -> Result<Vec<Thermo>> {
+        Ok(self.reps.iter().map(|r| r.thermo).collect())
+    }
+
     fn forces(&mut self) -> Result<(Vec<[f64; 2]>, Vec<f64>)> {
         let mut f = Vec::new();
         let mut e = Vec::new();

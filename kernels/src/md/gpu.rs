@@ -476,6 +476,16 @@ impl MdBackend for GpuMd {
         self.read_state(&b.md.pos, &b.md.vel, &b.md.img, &b.md.state)
     }
 
+    fn thermo(&mut self) -> Result<Vec<Thermo>> {
+        let b = self.bufs.as_ref().expect("upload before thermo");
+        let states: Vec<ReplicaState> = self.ctx.read("md_step", &b.md.state)?;
+        Ok(states
+            .iter()
+            .take(self.n_replicas)
+            .map(Thermo::from_gpu)
+            .collect())
+    }
+
     fn forces(&mut self) -> Result<(Vec<[f64; 2]>, Vec<f64>)> {
         let b = self.bufs.as_ref().expect("upload before forces");
         let f: Vec<[f32; 2]> = self.ctx.read("md_forces", &b.md.force)?;

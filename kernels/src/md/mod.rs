@@ -428,6 +428,9 @@ pub trait MdBackend {
     fn advance(&mut self, adv: &Advance) -> crate::error::Result<()>;
     /// The current replicas (positions wrapped into the box, image counts, thermostats, energies).
     fn download(&mut self) -> crate::error::Result<Replicas>;
+    /// The replicas' thermostats, energies and status alone (`download`'s `thermo`): a small read, which also
+    /// waits for the device to finish (what a timing loop needs without copying every position back).
+    fn thermo(&mut self) -> crate::error::Result<Vec<Thermo>>;
     /// Forces and per-particle potential energies at the current positions.
     fn forces(&mut self) -> crate::error::Result<(Vec<[f64; 2]>, Vec<f64>)>;
     /// Every replica's cage-relative squared displacements since `pos0` [replicas, n] (kernel md_crsd): what a
