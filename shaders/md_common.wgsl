@@ -199,24 +199,31 @@ fn rebuild(r: u32, lid: u32) {
         var cur: array<u32, 9>;
         var last: array<u32, 9>;
         var head: array<u32, 9>;
-        for (var k = 0u; k < nsten; k++) {
-            let cy = (c.y + P.nc + k / span - back) % P.nc;
-            let cx = (c.x + P.nc + k % span - back) % P.nc;
-            let cb = (r * ncell + cy * P.nc + cx) * P.cell_cap;
-            cur[k] = cb;
-            last[k] = cb + min(atomicLoad(&ccount[cy * P.nc + cx]), P.cell_cap);
-            head[k] = select(NONE, cells[cb], cb < last[k]);
+        for (var k = 0u; k < 9u; k++) {
+            head[k] = NONE;
+            if (k < nsten) {
+                let cy = (c.y + P.nc + k / span - back) % P.nc;
+                let cx = (c.x + P.nc + k % span - back) % P.nc;
+                let cb = (r * ncell + cy * P.nc + cx) * P.cell_cap;
+                cur[k] = cb;
+                last[k] = cb + min(atomicLoad(&ccount[cy * P.nc + cx]), P.cell_cap);
+                head[k] = select(NONE, cells[cb], cb < last[k]);
+            }
         }
         var count = 0u;
         loop {
-            var j = NONE;
+            // the smallest head, written out rather than looped so that each member costs one loop trip (see
+            // `md::loop_trips`); heads are distinct particles or NONE, so the order of comparison does not matter
+            var j = head[0];
             var kj = 0u;
-            for (var k = 0u; k < nsten; k++) {
-                if (head[k] < j) {
-                    j = head[k];
-                    kj = k;
-                }
-            }
+            if (head[1] < j) { j = head[1]; kj = 1u; }
+            if (head[2] < j) { j = head[2]; kj = 2u; }
+            if (head[3] < j) { j = head[3]; kj = 3u; }
+            if (head[4] < j) { j = head[4]; kj = 4u; }
+            if (head[5] < j) { j = head[5]; kj = 5u; }
+            if (head[6] < j) { j = head[6]; kj = 6u; }
+            if (head[7] < j) { j = head[7]; kj = 7u; }
+            if (head[8] < j) { j = head[8]; kj = 8u; }
             if (j == NONE) {
                 break;
             }

@@ -560,7 +560,12 @@ fn main() {
             }),
         },
         Command::Info { backend } => Compute::select(backend)
-            .map(|c| println!("{}", c.describe()))
+            .map(|c| {
+                println!("{}", c.describe());
+                if let Some(note) = c.note() {
+                    println!("note: {note}");
+                }
+            })
             .map_err(Into::into),
         Command::Train(t) => match t.arch {
             cli::gnn::Arch::Cnn => cli::nn::train(&t.args, ctx),

@@ -164,3 +164,44 @@ fn md_fire_on_a_2000_particle_liquid_ends_at_a_minimum_of_the_twin() {
         "the twin moved a particle {d} from the GPU's minimum"
     );
 }
+
+/// A FIRE run does not depend on how its iterations are cut into dispatches: dispatches of 300 iterations against
+/// one iteration each, bit for bit, on a 2000-particle liquid whose first few hundred iterations rebuild its lists
+/// often. A kernel race, or a driver that ends a dispatch's loops early, shows here as different states: Mesa
+/// 22.3's lavapipe ends them after 65535 trips in all, a few rebuilds into a long dispatch, unless the launcher
+/// sizes its dispatches by `GpuContext::loop_budget`.
+#[test]
+fn md_fire_gives_the_same_bits_whatever_the_iterations_per_dispatch() {
+    let Some(ctx) =
+        test_context("md_fire_gives_the_same_bits_whatever_the_iterations_per_dispatch")
+    else {
+        return;
+    };
+    let s = setup(&SystemDef::kam());
+    let reps = f32_exact(liquid(&s, 19, 1, 1.0, 50));
+    let mut cfg = FireConfig::for_md_dt(s.dt);
+    cfg.ftol = GPU_FTOL;
+    let run = |per: u32| {
+        let mut g = GpuFire::new(ctx.clone(), s.clone(), cfg).expect("setup");
+        g.iters_per_dispatch = per;
+        g.upload(&reps).expect("upload");
+        (0..2)
+            .map(|_| {
+                g.iterate(300).expect("iterate");
+                g.download().expect("download")
+            })
+            .collect::<Vec<_>>()
+    };
+    let long = run(300);
+    let single = run(1);
+    for (k, (a, b)) in long.iter().zip(&single).enumerate() {
+        let it = 300 * (k + 1);
+        assert_eq!(
+            a.minima, b.minima,
+            "after {it} iterations: dispatches of 300 against dispatches of one"
+        );
+        assert_eq!(a.replicas.pos, b.replicas.pos, "positions after {it}");
+    }
+    assert_eq!(long[1].minima[0].outcome, Outcome::NotConverged);
+    assert!(long[1].minima[0].e_per_particle < -3.0);
+}

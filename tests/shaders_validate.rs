@@ -259,6 +259,7 @@ fn wgsl_prelude_equals_the_rust_constants() {
             Family::Md => &want_md,
             Family::Nn => &want_nn,
             Family::Gnn => &want_gnn,
+            Family::Driver => &BTreeMap::new(),
         };
         assert_eq!(&prelude_consts(k), want, "prelude of {}", k.name);
     }

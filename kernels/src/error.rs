@@ -27,6 +27,18 @@ pub enum KernelError {
     Readback { kernel: String, message: String },
     #[error("kernel `{kernel}`: bad input: {message}")]
     Input { kernel: String, message: String },
+    #[error(
+        "kernel `{kernel}` cannot run on this driver at {n} particles per replica: one step loops up to {needed} \
+         times per invocation, and the driver ends every shader's loops after {budget} in total (Mesa 22.3's \
+         lavapipe does; Mesa 25's does not). Install a newer Mesa (scripts/install-vulkan-driver), use a hardware GPU, or \
+         run with --backend cpu"
+    )]
+    LoopBudget {
+        kernel: String,
+        needed: u64,
+        budget: u64,
+        n: usize,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, KernelError>;

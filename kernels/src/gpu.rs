@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use crate::error::{KernelError, Result};
 pub use crate::kernel::Binding;
 use crate::kernel::Kernel;
+use crate::probe::{ProbeParams, LOOP_PROBE, PROBE_TRIPS};
 
 /// Which compute path to run on, as the user asked for it (`--backend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -36,6 +37,8 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// What `loop_probe` found, measured on first use.
+    loop_budget: OnceLock<Option<u64>>,
 }
 
 impl GpuContext {
@@ -73,6 +76,62 @@ impl GpuContext {
             queue,
             info,
             limits,
+            loop_budget: OnceLock::new(),
+        })
+    }
+
+    /// The loop trips one shader invocation may make in total before the driver ends its loops early, or `None`
+    /// when the driver completed `probe::PROBE_TRIPS` (conforming drivers do). Measured once by `loop_probe`;
+    /// Mesa 22.3's lavapipe gives 65535.
+    pub fn loop_budget(&self) -> Option<u64> {
+        *self.loop_budget.get_or_init(|| {
+            match self.run_loop_probe(PROBE_TRIPS) {
+                Ok(t) if t < PROBE_TRIPS => Some(t as u64),
+                // a failed probe leaves the device's errors to the kernels that need it
+                _ => None,
+            }
+        })
+    }
+
+    /// Runs `loop_probe` once and returns the trips its loop made (`trips` on a conforming driver).
+    pub fn run_loop_probe(&self, trips: u32) -> Result<u32> {
+        let layout = self.layout("loop_probe", &LOOP_PROBE.access());
+        let pipe = self.pipeline_with(&LOOP_PROBE, &layout);
+        let params = self.uniform(
+            "loop_probe params",
+            &ProbeParams {
+                trips,
+                ..Default::default()
+            },
+        );
+        let out = self.storage_zeroed("loop_probe out", 4);
+        let bind = self.bind_layout("loop_probe", &layout, &[(&params, None), (&out, None)]);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("loop_probe"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("loop_probe"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipe);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        self.queue.submit([enc.finish()]);
+        let v: Vec<u32> = self.read("loop_probe", &out)?;
+        Ok(v[0])
+    }
+
+    /// A sentence for the start-up line when the driver ends shader loops early, else `None`.
+    pub fn loop_budget_note(&self) -> Option<String> {
+        self.loop_budget().map(|b| {
+            format!(
+                "this driver ends each shader's loops after {b} trips in total, so MD kernels run fewer steps \
+                 per dispatch (a newer Mesa has no such limit: scripts/install-vulkan-driver)"
+            )
         })
     }
 
@@ -329,12 +388,12 @@ impl Compute {
             ),
             BackendChoice::Gpu => {
                 let ctx = shared_context()?;
-                let line = format!("backend: GPU {}", ctx.describe());
+                let line = gpu_line(&ctx);
                 (Compute::Gpu(ctx), line)
             }
             BackendChoice::Auto => match shared_context() {
                 Ok(ctx) if !ctx.is_software() => {
-                    let line = format!("backend: GPU {}", ctx.describe());
+                    let line = gpu_line(&ctx);
                     (Compute::Gpu(ctx), line)
                 }
                 Ok(ctx) => (
@@ -361,11 +420,27 @@ impl Compute {
         }
     }
 
+    /// What the user should know about the device beyond its name (a driver that ends loops early), if anything.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Compute::Gpu(ctx) => ctx.loop_budget_note(),
+            Compute::Cpu => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Compute::Gpu(ctx) => format!("gpu: {}", ctx.describe()),
             Compute::Cpu => format!("cpu: CPU twin, {} threads", rayon::current_num_threads()),
         }
+    }
+}
+
+/// The start-up line for a GPU backend: the adapter, and the driver's loop limit where it has one.
+fn gpu_line(ctx: &GpuContext) -> String {
+    match ctx.loop_budget_note() {
+        Some(note) => format!("backend: GPU {}; {note}", ctx.describe()),
+        None => format!("backend: GPU {}", ctx.describe()),
     }
 }
 

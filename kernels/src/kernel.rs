@@ -65,6 +65,8 @@ pub enum Family {
     Nn,
     /// `GnnParams` at binding 0, launched by `gnn::gpu::run`.
     Gnn,
+    /// Measures the driver rather than computing (`probe.rs`).
+    Driver,
 }
 
 // mirrors shaders/nn_common.wgsl `NnParams` (checked member by member against naga: tests/shaders_validate.rs)

@@ -7,6 +7,7 @@ pub mod gpu;
 pub mod kernel;
 pub mod md;
 pub mod nn;
+pub mod probe;
 pub mod registry;
 pub mod shaders;
 pub mod tolerance;

@@ -74,6 +74,7 @@ pub const ALL: &[&Kernel] = &[
     &GNN_REVERSE_SUB_BACKWARD,
     &GNN_SEGMENT_SUM_BACKWARD,
     &GNN_DROPOUT,
+    &crate::probe::LOOP_PROBE,
 ];
 
 /// The kernel called `name`.

@@ -17,5 +17,8 @@ use glasscam::kernels::{BackendChoice, Compute};
 pub fn select_compute(choice: BackendChoice) -> glasscam::Result<Compute> {
     let c = Compute::select(choice)?;
     eprintln!("backend: {}", c.describe());
+    if let Some(note) = c.note() {
+        eprintln!("note: {note}");
+    }
     Ok(c)
 }

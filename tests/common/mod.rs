@@ -35,8 +35,13 @@ pub fn setup(sys: &SystemDef) -> MdSetup {
 pub fn liquid(setup: &MdSetup, seed: u64, count: usize, t: f64, steps: u64) -> Replicas {
     let start = init::random_replicas(setup, seed, 0..count, t);
     let mut cpu = CpuMd::new(setup.clone()).expect("valid setup");
-    cpu.upload(&start).expect("upload");
-    cpu.advance(&Advance {
+    run_at(&mut cpu, &start, t, steps)
+}
+
+/// `reps` uploaded to `b` and run `steps` steps at constant temperature `t`.
+pub fn run_at(b: &mut dyn MdBackend, reps: &Replicas, t: f64, steps: u64) -> Replicas {
+    b.upload(reps).expect("upload");
+    b.advance(&Advance {
         segment: Segment {
             t_from: t,
             t_to: t,
@@ -47,7 +52,7 @@ pub fn liquid(setup: &MdSetup, seed: u64, count: usize, t: f64, steps: u64) -> R
         steps,
     })
     .expect("advance");
-    cpu.download().expect("download")
+    b.download().expect("download")
 }
 
 pub fn flat(v: &[[f64; 2]]) -> Vec<f64> {

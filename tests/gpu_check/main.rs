@@ -69,6 +69,8 @@ mod grid_sample_should_match_cpu;
 mod gridize_bin_should_match_cpu;
 #[path = "../gridize_should_match_cpu.rs"]
 mod gridize_should_match_cpu;
+#[path = "../loop_probe_should_match_cpu.rs"]
+mod loop_probe_should_match_cpu;
 #[path = "../md_crsd_should_match_cpu.rs"]
 mod md_crsd_should_match_cpu;
 #[path = "../md_fire_should_match_cpu.rs"]

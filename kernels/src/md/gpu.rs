@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{
-    Advance, Cages, CrsdParams, MdBackend, MdParams, MdSetup, ReplicaState, Replicas,
-    SpeciesParams, Thermo, MAX_CELLS, WG,
+    steps_within_budget, Advance, Cages, CrsdParams, MdBackend, MdParams, MdSetup, ReplicaState,
+    Replicas, SpeciesParams, Thermo, MAX_CELLS, WG,
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
@@ -299,6 +299,7 @@ impl GpuMd {
     }
 
     fn run_forces(&mut self) -> Result<()> {
+        self.dispatch_steps()?;
         let p = self.params(0);
         let b = self.bufs.as_ref().expect("buffers exist after upload");
         self.ctx
@@ -321,6 +322,18 @@ impl GpuMd {
         }
         self.ctx.queue.submit([enc.finish()]);
         Ok(())
+    }
+
+    /// Steps per dispatch now: `steps_per_dispatch`, or fewer where the driver's loop budget asks for it.
+    fn dispatch_steps(&self) -> Result<u32> {
+        steps_within_budget(
+            "md_step",
+            &self.setup,
+            self.cell_cap,
+            self.nbr_cap,
+            self.steps_per_dispatch,
+            self.ctx.loop_budget(),
+        )
     }
 
     /// The replicas as they were saved at the start of the last submission.
@@ -413,9 +426,11 @@ impl MdBackend for GpuMd {
     }
 
     fn advance(&mut self, adv: &Advance) -> Result<()> {
-        let per_submit = self.steps_per_dispatch as u64 * self.dispatches_per_submit as u64;
         let mut done = 0u64;
         while done < adv.steps {
+            // capacities may have grown since the last submission, and with them the loop trips of a step
+            let per_dispatch = self.dispatch_steps()? as u64;
+            let per_submit = per_dispatch * self.dispatches_per_submit.max(1) as u64;
             let chunk = (adv.steps - done).min(per_submit);
             let b = self.bufs.as_ref().expect("upload before advance");
             let mut enc = self
@@ -439,7 +454,7 @@ impl MdBackend for GpuMd {
                 });
                 pass.set_pipeline(&self.pipes.step);
                 while offset < chunk {
-                    let steps = (chunk - offset).min(self.steps_per_dispatch as u64);
+                    let steps = (chunk - offset).min(per_dispatch);
                     let mut p = self.params(steps as u32);
                     p.t_from = adv.segment.t_from as f32;
                     p.t_to = adv.segment.t_to as f32;

@@ -294,6 +294,68 @@ impl MdSetup {
     }
 }
 
+/// Upper bounds on the loop trips (back-edges taken, every loop counted, none assumed unrolled) that one thread of
+/// an MD kernel makes, for drivers that end a shader's loops after a fixed total (`GpuContext::loop_budget`).
+/// Counted from md_common.wgsl, md_step.wgsl and md_fire.wgsl with every cell and list at capacity and a list
+/// rebuild at every step, so a dispatch sized by them cannot reach the budget whatever the particles do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopTrips {
+    /// A dispatch's fixed part: one list build and force evaluation (md_forces, and md_fire with 0 steps).
+    pub once: u64,
+    /// One more md_step step or md_fire iteration.
+    pub per_step: u64,
+}
+
+/// The loop-trip bounds of the MD kernels for `setup` at list capacities `cell_cap` and `nbr_cap`.
+pub fn loop_trips(setup: &MdSetup, cell_cap: u32, nbr_cap: u32) -> LoopTrips {
+    let wg = WG as u64;
+    let nc = setup.cells_per_side() as u64;
+    let cap = cell_cap as u64;
+    // particles and cells one thread strides over
+    let p = (setup.n as u64).div_ceil(wg);
+    let c = (nc * nc).div_ceil(wg);
+    // a tree reduction over the workgroup (wg_sum, wg_max, wg_stats)
+    let reduce = (WG.ilog2() + 1) as u64;
+    // rebuild: zero the counts, bin, insertion-sort each cell, then one merge pass per particle over its stencil
+    // (9 head slots, at most 9 cells of `cap` members, one trip per member and one to end)
+    let sort = cap + cap * cap.saturating_sub(1) / 2;
+    let rebuild = c + p + c * (1 + sort) + p * (1 + 9 + 9 * cap + 1);
+    let forces = p * (1 + nbr_cap as u64);
+    // the particle loops of a step or iteration, the thermostat chain (thread 0, both half steps) and reductions
+    let step_rest = 8 * p + 8 * reduce + 12 * MAX_CHAIN as u64 + 16;
+    LoopTrips {
+        once: rebuild + forces + 2 * reduce + 16,
+        per_step: rebuild + forces + step_rest,
+    }
+}
+
+/// Steps (md_step) or iterations (md_fire) one dispatch may run under a driver's loop budget, at most `wanted`;
+/// an error naming `kernel` when not even one fits.
+pub fn steps_within_budget(
+    kernel: &str,
+    setup: &MdSetup,
+    cell_cap: u32,
+    nbr_cap: u32,
+    wanted: u32,
+    budget: Option<u64>,
+) -> crate::error::Result<u32> {
+    let Some(budget) = budget else {
+        return Ok(wanted.max(1));
+    };
+    let t = loop_trips(setup, cell_cap, nbr_cap);
+    let room = budget.saturating_sub(t.once);
+    let fit = room / t.per_step;
+    if fit == 0 {
+        return Err(crate::error::KernelError::LoopBudget {
+            kernel: kernel.into(),
+            needed: t.once + t.per_step,
+            budget,
+            n: setup.n,
+        });
+    }
+    Ok(fit.min(wanted.max(1) as u64) as u32)
+}
+
 /// Nose-Hoover chain and bookkeeping of one replica, in f64 on the host.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thermo {

@@ -10,7 +10,7 @@ use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
 use crate::md::gpu::{md_params, read_replicas, MdState, PARAM_SLOTS, PARAM_STRIDE};
 use crate::md::kernels;
-use crate::md::{MdParams, MdSetup, Replicas};
+use crate::md::{steps_within_budget, MdParams, MdSetup, Replicas};
 
 /// The state a minimisation can be restarted from (what the grow-and-redo loop saves).
 struct Saved {
@@ -44,7 +44,7 @@ pub struct GpuFire {
     n_replicas: usize,
     pub cell_cap: u32,
     pub nbr_cap: u32,
-    /// FIRE iterations inside one dispatch.
+    /// FIRE iterations inside one dispatch, at most (fewer where the driver's loop budget asks for it).
     pub iters_per_dispatch: u32,
     /// How many times a capacity overflow made us grow and redo (for tests and logs).
     pub regrows: u32,
@@ -129,17 +129,31 @@ impl GpuFire {
         Ok(grew)
     }
 
-    /// Dispatches `chunks` (iterations per dispatch; 0 = lists and forces only) in one submission, saving the
-    /// state first; on overflow grows the capacities and redoes the submission from the saved state.
-    fn submit(&mut self, chunks: &[u32]) -> Result<()> {
+    /// Runs up to `want` iterations (0: lists and forces only) in one submission, dispatches of at most
+    /// `iters_per_dispatch` iterations or what the driver's loop budget allows, saving the state first; on
+    /// overflow grows the capacities and redoes the submission from the saved state. Returns the iterations run.
+    fn submit(&mut self, want: u32) -> Result<u32> {
         let mut fresh = false;
         loop {
+            let per = steps_within_budget(
+                "md_fire",
+                &self.setup,
+                self.cell_cap,
+                self.nbr_cap,
+                self.iters_per_dispatch,
+                self.ctx.loop_budget(),
+            )?;
             // new buffers hold no lists or forces yet: a lists-and-forces dispatch goes first
-            let all: Vec<u32> = fresh
-                .then_some(0)
-                .into_iter()
-                .chain(chunks.iter().copied())
-                .collect();
+            let mut all: Vec<u32> = fresh.then_some(0).into_iter().collect();
+            let mut done = 0;
+            if want == 0 {
+                all.push(0);
+            }
+            while done < want && (all.len() as u64) < PARAM_SLOTS {
+                let k = (want - done).min(per);
+                all.push(k);
+                done += k;
+            }
             let b = self.bufs()?;
             let mut enc = self
                 .ctx
@@ -172,7 +186,7 @@ impl GpuFire {
             }
             self.ctx.queue.submit([enc.finish()]);
             if !self.check_overflow()? {
-                return Ok(());
+                return Ok(done);
             }
             // a list was truncated somewhere in this submission: larger buffers, redo from the saved state
             let saved = self.read_saved()?;
@@ -247,20 +261,13 @@ impl FireBackend for GpuFire {
             replicas,
         };
         self.bufs = Some(self.make_buffers(&saved)?);
-        self.submit(&[0])
+        self.submit(0).map(|_| ())
     }
 
     fn iterate(&mut self, iters: u32) -> Result<usize> {
-        let per = self.iters_per_dispatch.max(1);
         let mut left = iters;
         while left > 0 {
-            let mut chunks = Vec::new();
-            while left > 0 && (chunks.len() as u64) + 1 < PARAM_SLOTS {
-                let k = left.min(per);
-                chunks.push(k);
-                left -= k;
-            }
-            self.submit(&chunks)?;
+            left -= self.submit(left)?;
         }
         let cfg = self.cfg;
         Ok(self
