@@ -9,6 +9,7 @@ pub mod md;
 pub mod nn;
 pub mod probe;
 pub mod registry;
+pub mod rng;
 pub mod shaders;
 pub mod tolerance;
 
