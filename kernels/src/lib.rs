@@ -5,6 +5,7 @@ pub mod error;
 pub mod gnn;
 pub mod gpu;
 pub mod kernel;
+pub mod launch;
 pub mod md;
 pub mod nn;
 pub mod probe;
@@ -15,5 +16,6 @@ pub mod tolerance;
 
 pub use error::{KernelError, Result};
 pub use gpu::{BackendChoice, Binding, Compute, GpuContext};
+pub use launch::Encoder;
 /// The naga the kernels are validated with (tests reflect shaders through it).
 pub use naga;

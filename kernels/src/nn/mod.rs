@@ -9,11 +9,9 @@ pub mod kernels;
 pub mod net;
 
 use crate::error::{KernelError, Result};
-use crate::kernel::Kernel;
 
-pub use crate::kernel::NnParams;
-
-pub use common::{hash_u32, keep, Buf, PlanOp, DENSE_BATCH, MAX_MAPS, WG};
+pub use common::{hash_u32, keep, Buf, NnParams, PlanOp, DENSE_BATCH, MAX_MAPS, WG};
+pub use kernels::NnKernel;
 pub use kernels::{
     ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
     DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, EPOCH_TALLY, GATHER_AUGMENT, GRADCAM, GRIDIZE,
@@ -354,7 +352,7 @@ impl NetSpec {
     }
 }
 
-fn op(kernel: &'static Kernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
+fn op(kernel: &'static NnKernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
     PlanOp {
         kernel,
         p,

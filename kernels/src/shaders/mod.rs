@@ -1,15 +1,16 @@
-//! The WGSL sources of every kernel, assembled from the family's generated prelude and `shaders/` (shared parts
-//! first), and their naga validation. The kernels themselves are declared by their families and gathered in
-//! `registry.rs`.
+//! The WGSL sources of every kernel, assembled from the family's generated prelude and its parts (shared parts
+//! first), and their naga validation; the parts every kernel of a family shares (`<family>/shaders/*_common.wgsl`)
+//! and the one shared across families (`shaders/hash.wgsl`, here). Each family keeps its own kernels' WGSL in
+//! `<family>/shaders/`; the kernels are declared by their families and gathered in `registry.rs`.
 
 use crate::error::{KernelError, Result};
 pub use crate::kernel::Kernel;
 
-pub const MD_COMMON: &str = include_str!("../../shaders/md_common.wgsl");
-pub const NN_COMMON: &str = include_str!("../../shaders/nn_common.wgsl");
-pub const GNN_COMMON: &str = include_str!("../../shaders/gnn_common.wgsl");
+pub const MD_COMMON: &str = include_str!("../md/shaders/md_common.wgsl");
+pub const NN_COMMON: &str = include_str!("../nn/shaders/nn_common.wgsl");
+pub const GNN_COMMON: &str = include_str!("../gnn/shaders/gnn_common.wgsl");
 /// The dropout hash (`hash_u32`, `keep`), shared by the nn and gnn families.
-pub const HASH: &str = include_str!("../../shaders/hash.wgsl");
+pub const HASH: &str = include_str!("hash.wgsl");
 
 impl Kernel {
     /// The assembled WGSL source: the family's prelude, then the parts in order.

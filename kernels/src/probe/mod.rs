@@ -6,14 +6,15 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::bind as b;
-use crate::kernel::Binding::{ReadWrite as W, Uniform as U};
-use crate::kernel::{Dispatch, Family, Kernel, Twin};
+use crate::kernel::Binding::{ReadWrite as W, UniformDynamic as U};
+use crate::kernel::{Family, Kernel};
 
 /// Trips the probe asks for: more than any MD dispatch loops at the sizes it is sized for, so a driver that
 /// completes them has no limit that matters here.
 pub const PROBE_TRIPS: u32 = 1 << 20;
 
-// mirrors shaders/loop_probe.wgsl `ProbeParams` (checked member by member against naga: tests/shaders_validate.rs)
+// mirrors probe/shaders/loop_probe.wgsl `ProbeParams` (checked member by member against naga: the kernel tests'
+// `shaders` module)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -28,12 +29,11 @@ pub struct ProbeParams {
 pub const LOOP_PROBE: Kernel = Kernel {
     name: "loop_probe",
     family: Family::Driver,
-    parts: &[include_str!("../../shaders/loop_probe.wgsl")],
+    parts: &[include_str!("shaders/loop_probe.wgsl")],
     bindings: &[b("P", U), b("out", W)],
     structs: &[ProbeParams::host_layout],
-    dispatch: Dispatch::Launcher,
     consts: &[],
-    twin: Twin::Host("probe::loop_probe"),
+    twin: "probe::loop_probe",
 };
 
 /// CPU twin of `loop_probe`: a conforming loop runs every trip.
