@@ -1,7 +1,7 @@
 // md_crsd: every particle's cage-relative squared displacement since t = 0, for every replica, on the device
 // state: d_i = pos_i + img_i L - pos0_i (unwrapped), and out[r, i] = |d_i - mean_{j in {i} + cage_i} d_j|^2.
 // The cage of i (its t = 0 Voronoi neighbours, without i) is cage[cage_end[i - 1] .. cage_end[i]].
-// One invocation per (replica, particle). Twin: md::cpu::md_crsd.
+// One invocation per (replica, particle). Twin: md::reference::md_crsd.
 
 // mirrored by kernels/src/md/mod.rs `CrsdParams` (checked member by member against naga)
 struct CrsdParams {

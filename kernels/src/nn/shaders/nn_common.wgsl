@@ -1,7 +1,7 @@
 // nn_common: the parameter block every nn kernel reads (binding 0), flat workgroup indexing, periodic wrap,
 // and a workgroup sum (the dropout hash is hash.wgsl). Shared by gridize, grid_sample, the CNN layers, adam and gradcam.
 
-// mirrored by kernels/src/nn/mod.rs `NnParams` (checked member by member against naga)
+// mirrored by kernels/src/nn/common.rs `NnParams` (checked member by member against naga)
 struct NnParams {
     batch: u32,
     c_in: u32,

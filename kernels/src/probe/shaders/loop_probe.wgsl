@@ -1,7 +1,7 @@
 // loop_probe: counts the trips of one loop of P.trips trips. A conforming driver returns P.trips; a driver that
 // ends a shader's loops after a fixed total returns that total (GpuContext::loop_budget).
 
-// mirrored by kernels/src/probe.rs `ProbeParams` (checked member by member against naga)
+// mirrored by kernels/src/probe/mod.rs `ProbeParams` (checked member by member against naga)
 struct ProbeParams {
     trips: u32,
     _pad0: u32,
