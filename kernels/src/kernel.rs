@@ -60,7 +60,7 @@ pub const fn bind(name: &'static str, access: Binding) -> Bind {
 /// holds their declarations and, in `shaders/`, their WGSL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
-    /// `MdParams` at binding 0, one workgroup per replica (md/gpu.rs, md/fire/gpu.rs).
+    /// `MdParams` at binding 0 (md_crsd: `CrsdParams`), one workgroup per replica (md/gpu.rs, md/fire/gpu.rs).
     Md,
     /// `NnParams` at binding 0 (`nn::gpu`).
     Nn,

@@ -1,5 +1,7 @@
-//! glasscam's compute kernels. For each kernel: its parameters (host mirrors of the WGSL structs), its
-//! bindings, its launch on wgpu, and its CPU twin, the reference it is tested against and the fallback.
+//! glasscam's compute kernels. For each kernel: its WGSL (in its family's `shaders/`), its parameters (host
+//! mirrors of the WGSL structs), its bindings, its launch on wgpu (one path for all: `launch.rs`), and its CPU
+//! twin, the reference it is tested against (tests/kernels/, a module per kernel). The twins are also the CPU path
+//! of the networks; MD has a fast CPU engine of its own beside its reference (`md::cpu`, `md::reference`).
 
 pub mod error;
 pub mod gnn;
