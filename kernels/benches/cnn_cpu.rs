@@ -195,6 +195,45 @@ fn rate(seconds: f64, per: usize, mut f: impl FnMut(u32)) -> f64 {
     (n as usize * per) as f64 / t.elapsed().as_secs_f64()
 }
 
+/// CPU seconds used so far by this process (`process`) or this thread; NaN where unknown. On a machine others
+/// share, work per CPU second measures the code, work per wall second also the share of the cores it got.
+fn cpu_seconds(process: bool) -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+        }
+        // CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID
+        let clock = if process { 2 } else { 3 };
+        let mut ts = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: clock_gettime writes one timespec
+        if unsafe { clock_gettime(clock, &mut ts) } == 0 {
+            return ts.sec as f64 + ts.nsec as f64 * 1e-9;
+        }
+    }
+    let _ = process;
+    f64::NAN
+}
+
+/// Runs `f` once to warm up, then until `seconds` have passed (at least twice): runs per wall second and per CPU
+/// second of the process.
+fn cpu_rate(seconds: f64, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let (t, c) = (Instant::now(), cpu_seconds(true));
+    let mut n = 0;
+    while n < 2 || t.elapsed().as_secs_f64() < seconds {
+        n += 1;
+        f();
+    }
+    let wall = t.elapsed().as_secs_f64();
+    (n as f64 / wall, n as f64 / (cpu_seconds(true) - c))
+}
+
 /// The network of `b` on the CPU in `precision`, He-initialised from seed 1.
 fn net(b: &Bench, precision: Precision) -> Net {
     let spec = b.spec.clone();
@@ -513,8 +552,85 @@ fn profile(b: &Bench, precision: Precision) {
     }
 }
 
-/// The machine's f32 peak from /proc/cpuinfo: cores x clock x SIMD lanes x FMA units x 2 flops.
-fn peak(fma_units: Option<usize>) -> (f64, String) {
+/// The clock one core runs at now, in GHz: a chain of dependent integer adds (one cycle each) timed.
+#[cfg(target_arch = "x86_64")]
+fn measured_ghz() -> f64 {
+    let iters: u64 = 50_000_000;
+    let t = cpu_seconds(false);
+    let mut x: u64 = 0;
+    let mut n = iters;
+    // SAFETY: registers only
+    unsafe {
+        std::arch::asm!(
+            "2:",
+            "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+            "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+            "dec {n}",
+            "jnz 2b",
+            x = inout(reg) x,
+            n = inout(reg) n,
+        );
+    }
+    assert_eq!((x, n), (8 * iters, 0));
+    8.0 * iters as f64 / (cpu_seconds(false) - t) / 1e9
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn measured_ghz() -> f64 {
+    f64::NAN
+}
+
+/// FMAs on 16 independent registers: what one core's FMA units deliver, in GFLOP per CPU second.
+fn measured_fma_peak(isa: Isa) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        const ITERS: usize = 20_000_000;
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512() -> f32 {
+            let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+            let mut acc = [_mm512_set1_ps(1.0); 16];
+            for _ in 0..ITERS {
+                for v in acc.iter_mut() {
+                    *v = _mm512_fmadd_ps(*v, a, b);
+                }
+            }
+            acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2() -> f32 {
+            let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+            let mut acc = [_mm256_set1_ps(1.0); 16];
+            for _ in 0..ITERS {
+                for v in acc.iter_mut() {
+                    *v = _mm256_fmadd_ps(*v, a, b);
+                }
+            }
+            let mut out = [0f32; 8];
+            _mm256_storeu_ps(out.as_mut_ptr(), acc[0]);
+            out.iter().sum()
+        }
+        let (lanes, run): (usize, fn() -> f32) = match isa {
+            // SAFETY: detection found the unit
+            Isa::Avx512 => (16, || unsafe { avx512() }),
+            Isa::Avx2 => (8, || unsafe { avx2() }),
+            Isa::Scalar => return f64::NAN,
+        };
+        let t = cpu_seconds(false);
+        std::hint::black_box(run());
+        (ITERS * 16 * lanes * 2) as f64 / (cpu_seconds(false) - t) / 1e9
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = isa;
+        f64::NAN
+    }
+}
+
+/// The machine's f32 peak: cores x clock x SIMD lanes x FMA units x 2 flops, with the clock of /proc/cpuinfo and
+/// the clock one core runs at (`measured_ghz`), and the FMA loop's own rate. Returns one core's peak at the
+/// measured clock, the cores, and the lines saying how it was computed.
+fn peak(fma_units: Option<usize>) -> (f64, usize, Vec<String>) {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let field = |key: &str| {
         info.lines()
@@ -523,47 +639,56 @@ fn peak(fma_units: Option<usize>) -> (f64, String) {
             .map(|(_, v)| v.trim().to_string())
             .unwrap_or_default()
     };
-    let cores = info
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count()
-        .max(1);
+    let cores = rayon::current_num_threads();
     let mhz: f64 = field("cpu MHz").parse().unwrap_or(f64::NAN);
     let flags = field("flags");
-    let model = field("model name");
-    let family = field("cpu family");
-    let lanes = if flags.split(' ').any(|f| f == "avx512f") {
+    let has = |f: &str| flags.split(' ').any(|x| x == f);
+    let lanes = if has("avx512f") {
         16
-    } else if flags.split(' ').any(|f| f == "avx2") {
+    } else if has("avx2") {
         8
     } else {
         4
     };
-    // FMA units per core at that width: AMD Zen 4 runs a 512-bit FMA as two halves on its two 256-bit units
-    // (one 512-bit FMA per cycle); AVX2 cores and Intel's AVX-512 server cores have two. /proc/cpuinfo does not
-    // say: `--fma-units` overrides.
+    // FMA units per core at that width: AMD Zen 4 runs a 512-bit FMA as two halves on its two 256-bit units (one
+    // 512-bit FMA per cycle); AVX2 cores and Intel's AVX-512 server cores have two. /proc/cpuinfo does not say:
+    // `--fma-units` overrides.
     let amd = field("vendor_id") == "AuthenticAMD";
     let units = fma_units.unwrap_or(if amd && lanes == 16 { 1 } else { 2 });
-    let gflops = cores as f64 * mhz / 1e3 * lanes as f64 * units as f64 * 2.0;
-    (
-        gflops,
+    let ghz = measured_ghz();
+    let per_ghz = (cores * lanes * units * 2) as f64;
+    let core = per_ghz / cores as f64 * ghz;
+    let fma = measured_fma_peak(Isa::detect());
+    let lines = vec![
         format!(
-            "{model} (family {family}): {cores} cores x {:.3} GHz x {lanes} f32 lanes x {units} FMA unit(s) x 2 \
-             = {gflops:.1} GFLOP/s",
-            mhz / 1e3
+            "{} (family {}), {cores} cores x {lanes} f32 lanes x {units} FMA unit(s) x 2 flops = {per_ghz} flops \
+             per cycle",
+            field("model name"),
+            field("cpu family")
         ),
-    )
+        format!(
+            "peak at /proc/cpuinfo's {:.3} GHz: {:.1} GFLOP/s; at the {ghz:.2} GHz a dependent-add chain runs at \
+             (timed in CPU time): {:.1} GFLOP/s, {core:.1} per core; an FMA loop reaches {fma:.1} GFLOP per CPU \
+             second on one core",
+            mhz / 1e3,
+            per_ghz * mhz / 1e3,
+            per_ghz * ghz
+        ),
+    ];
+    (core, cores, lines)
 }
 
 /// The convolution and dense GEMMs of the paper's network (batch 32) in GFLOP/s, beside the peak; and the
 /// forward convolutions as im2col + `matrixmultiply` sgemm per image for comparison.
 fn kernels(a: &Args) {
-    let (pk, how) = peak(a.fma_units);
+    let (core_peak, cores, how) = peak(a.fma_units);
     println!(
         "\n== GEMM speed on the paper's layer shapes (batch 32, grid 128, k 5), load {:.1}",
         load()
     );
-    println!("peak: {how}");
+    for line in how {
+        println!("{line}");
+    }
     let isa = Isa::detect();
     let (batch, g) = (
         32,
@@ -576,11 +701,16 @@ fn kernels(a: &Args) {
     let secs = a.seconds.min(2.0);
     let mut rng = glasscam_kernels::rng::SplitMix64(3);
     let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.next_f64() as f32 - 0.5).collect() };
-    let report = |what: &str, flop: f64, per_s: f64| {
-        let gf = flop * per_s / 1e9;
+    println!(
+        "  {:<56} {:>22} {:>26}",
+        "", "wall: GFLOP/s, % of peak", "GFLOP per CPU s, % of core"
+    );
+    let report = |what: &str, flop: f64, (wall, cpu): (f64, f64)| {
+        let (gw, gc) = (flop * wall / 1e9, flop * cpu / 1e9);
         println!(
-            "  {what:<52} {gf:>7.1} GFLOP/s  {:>5.1} % of peak",
-            100.0 * gf / pk
+            "  {what:<56} {gw:>8.1} {:>12.1} % {gc:>12.1} {:>12.1} %",
+            100.0 * gw / (core_peak * cores as f64),
+            100.0 * gc / core_peak
         );
     };
     for (c_in, c_out) in [(2, 8), (8, 16), (16, 16)] {
@@ -595,7 +725,7 @@ fn kernels(a: &Args) {
         let mut pad = vec![0f32; batch * c_in.max(c_out) * g.padded()];
         let (mut wpk, mut offs) = (Vec::new(), Vec::new());
         let tile = conv::tile(isa);
-        let fwd = rate(secs, 1, |_| {
+        let fwd = cpu_rate(secs, || {
             conv::pad(g, &input, &mut pad[..batch * c_in * g.padded()], 2);
             conv::pack(&w, (c_in, c_out, g.k), tile.0, false, &mut wpk);
             conv::tap_offsets(g, c_in, &mut offs);
@@ -617,7 +747,7 @@ fn kernels(a: &Args) {
             flop,
             fwd,
         );
-        let bwi = rate(secs, 1, |_| {
+        let bwi = cpu_rate(secs, || {
             conv::pad(g, &gout, &mut pad[..batch * c_out * g.padded()], 2);
             conv::pack(&w, (c_in, c_out, g.k), tile.0, true, &mut wpk);
             conv::tap_offsets(g, c_out, &mut offs);
@@ -636,7 +766,7 @@ fn kernels(a: &Args) {
         });
         report(&format!("conv {c_in}->{c_out} backward input"), flop, bwi);
         let mut part = Vec::new();
-        let bww = rate(secs, 1, |_| {
+        let bww = cpu_rate(secs, || {
             conv::pad(g, &input, &mut pad[..batch * c_in * g.padded()], 2);
             let wg = WGrad {
                 g,
@@ -657,7 +787,7 @@ fn kernels(a: &Args) {
         // im2col + sgemm: col[(ci, ky, kx)][pixel] per image, out = W col
         let kdim = c_in * kk;
         let mut cols = vec![0f32; rayon::current_num_threads() * kdim * g.hw()];
-        let im2col = rate(secs, 1, |_| {
+        let im2col = cpu_rate(secs, || {
             conv::pad(g, &input, &mut pad[..batch * c_in * g.padded()], 2);
             let threads = rayon::current_num_threads();
             let per = batch.div_ceil(threads);
@@ -712,7 +842,7 @@ fn kernels(a: &Args) {
     let gout = rand(batch * n_out);
     let mut part = vec![0f32; dense::forward_scratch(batch, n_in, n_out)];
     let mut out = vec![0f32; batch * n_out];
-    let f = rate(secs, 1, |_| {
+    let f = cpu_rate(secs, || {
         dense::forward(
             isa,
             (batch, n_in, n_out),
@@ -731,12 +861,12 @@ fn kernels(a: &Args) {
     );
     let mut gin = vec![0f32; batch * n_in];
     let mut pk = dense::Packed::default();
-    let bi = rate(secs, 1, |_| {
+    let bi = cpu_rate(secs, || {
         dense::backward_input(isa, (batch, n_in, n_out), &w, &gout, &mut gin, &mut pk)
     });
     report("fc1 backward input (column GEMM)", flop, bi);
     let (mut gw, mut gb) = (vec![0f32; n_out * n_in], vec![0f32; n_out]);
-    let bw = rate(secs, 1, |_| {
+    let bw = cpu_rate(secs, || {
         dense::backward_weight(
             isa,
             (batch, n_in, n_out),
@@ -754,7 +884,7 @@ fn kernels(a: &Args) {
     let mut cm = vec![0f32; n * n];
     let threads = rayon::current_num_threads();
     let rows = n.div_ceil(threads);
-    let sq = rate(secs, 1, |_| {
+    let sq = cpu_rate(secs, || {
         cm.par_chunks_mut(rows * n)
             .zip(am.par_chunks(rows * n))
             .for_each(|(c, a)| {

@@ -258,7 +258,11 @@ pub(crate) unsafe fn tile_at<S: Simd, const MR: usize, const NV: usize>(
         }
         for (t, &o) in offs.iter().enumerate() {
             let p = src.add(o);
-            let xs: [S::V; NV] = std::array::from_fn(|v| S::load(p.add(v * S::LANES)));
+            // loops, not array::from_fn: a closure might be compiled outside the unit's target feature
+            let mut xs = [S::zero(); NV];
+            for (v, x) in xs.iter_mut().enumerate() {
+                *x = S::load(p.add(v * S::LANES));
+            }
             let wt = wpk.add(t * MR);
             for m in 0..MR {
                 let wv = S::splat(*wt.add(m));
@@ -396,7 +400,10 @@ fn wgrad_rows<S: Simd, const MC: usize, const KW: usize, const NB: usize>(
                             std::array::from_fn(|m| gp[m][y * w..].as_ptr());
                         let mut x = 0;
                         while x < xv {
-                            let gv: [S::V; MC] = std::array::from_fn(|m| S::load(grow[m].add(x)));
+                            let mut gv = [S::zero(); MC];
+                            for (m, v) in gv.iter_mut().enumerate() {
+                                *v = S::load(grow[m].add(x));
+                            }
                             for kx in 0..KW {
                                 let s = S::load(srow.add(x + kx));
                                 for m in 0..MC {

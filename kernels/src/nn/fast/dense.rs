@@ -266,7 +266,10 @@ fn dot_chunk_body<S: Simd>(
                 let mut acc = [[S::zero(); FO]; FB];
                 let mut i = i0;
                 while i < iv {
-                    let wv: [S::V; FO] = std::array::from_fn(|r| S::load(wr[r].as_ptr().add(i)));
+                    let mut wv = [S::zero(); FO];
+                    for (r, v) in wv.iter_mut().enumerate() {
+                        *v = S::load(wr[r].as_ptr().add(i));
+                    }
                     for (bb, row) in acc.iter_mut().enumerate() {
                         let xv = S::load(xr[bb].as_ptr().add(i));
                         for (a, &wvr) in row.iter_mut().zip(&wv) {

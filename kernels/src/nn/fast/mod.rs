@@ -312,7 +312,7 @@ fn run_kernel(
         }
         "relu_backward" => {
             let n = p.n as usize;
-            ops::relu_backward(&get(0)?[..n], &mut out[..n]);
+            ops::relu_backward(isa, &get(0)?[..n], &mut out[..n]);
         }
         "dense_forward" => {
             let dims = dense_dims(p);

@@ -4,22 +4,32 @@
 
 use rayon::prelude::*;
 
-use super::simd::{dispatch, Simd};
+use super::simd::{dispatch, Isa, Simd};
 use crate::nn::common::{keep, NnParams};
 
 /// Elements per task of the element-wise passes.
 const CHUNK: usize = 1 << 14;
 
 /// g = 0 where act is not positive (NaN counts as not positive, as in the shader).
-pub fn relu_backward(act: &[f32], g: &mut [f32]) {
+pub fn relu_backward(isa: Isa, act: &[f32], g: &mut [f32]) {
     g.par_chunks_mut(CHUNK)
         .zip(act.par_chunks(CHUNK))
-        .for_each(|(g, a)| {
-            for (g, &a) in g.iter_mut().zip(a) {
-                // `a > 0` is false for NaN
-                *g = if a > 0.0 { *g } else { 0.0 };
-            }
-        });
+        .for_each(|(g, a)| relu_chunk(isa, a, g));
+}
+
+// Each parallel task calls a dispatched function: a closure inside a dispatched body would be compiled without the
+// unit's target feature.
+dispatch! {
+    fn relu_chunk(act: &[f32], g: &mut [f32]) => relu_chunk_body
+}
+
+#[allow(clippy::extra_unused_type_parameters)]
+#[inline(always)]
+fn relu_chunk_body<S: Simd>(act: &[f32], g: &mut [f32]) {
+    for (g, &a) in g.iter_mut().zip(act) {
+        // `a > 0` is false for NaN
+        *g = if a > 0.0 { *g } else { 0.0 };
+    }
 }
 
 /// The twin's dropout mask (same hash): kept elements scaled by 1 / (1 - p), the others zeroed.
@@ -52,9 +62,26 @@ pub fn softmax_xent(p: &NnParams, logits: &[f32], labels: &[u32], loss: &mut [f6
     }
 }
 
+/// One Adam step in f32, the shader's formula.
+pub fn adam(
+    isa: Isa,
+    p: &NnParams,
+    grads: &[f32],
+    params: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+) {
+    let n = p.n as usize;
+    params[..n]
+        .par_chunks_mut(CHUNK)
+        .zip(m[..n].par_chunks_mut(CHUNK))
+        .zip(v[..n].par_chunks_mut(CHUNK))
+        .zip(grads[..n].par_chunks(CHUNK))
+        .for_each(|(((pc, mc), vc), gc)| adam_chunk(isa, p, gc, pc, mc, vc));
+}
+
 dispatch! {
-    /// One Adam step in f32, the shader's formula.
-    pub fn adam(p: &NnParams, grads: &[f32], params: &mut [f32], m: &mut [f32], v: &mut [f32]) => adam_body
+    fn adam_chunk(p: &NnParams, grads: &[f32], params: &mut [f32], m: &mut [f32], v: &mut [f32]) => adam_body
 }
 
 // S is unused: the body is plain loops, vectorised by being compiled inside each unit's dispatch
@@ -67,21 +94,12 @@ fn adam_body<S: Simd>(
     m: &mut [f32],
     v: &mut [f32],
 ) {
-    let n = p.n as usize;
     let (b1, b2, lr, eps, bc1, bc2) = (p.beta1, p.beta2, p.lr, p.eps, p.bc1, p.bc2);
-    params[..n]
-        .par_chunks_mut(CHUNK)
-        .zip(m[..n].par_chunks_mut(CHUNK))
-        .zip(v[..n].par_chunks_mut(CHUNK))
-        .zip(grads[..n].par_chunks(CHUNK))
-        .for_each(|(((pc, mc), vc), gc)| {
-            // plain loops: compiled inside the unit's target feature they vectorise
-            for (((pi, mi), vi), &g) in pc.iter_mut().zip(mc).zip(vc).zip(gc) {
-                *mi = b1 * *mi + (1.0 - b1) * g;
-                *vi = b2 * *vi + (1.0 - b2) * g * g;
-                *pi -= lr * (*mi / bc1) / ((*vi / bc2).sqrt() + eps);
-            }
-        });
+    for (((pi, mi), vi), &g) in params.iter_mut().zip(m).zip(v).zip(grads) {
+        *mi = b1 * *mi + (1.0 - b1) * g;
+        *vi = b2 * *vi + (1.0 - b2) * g * g;
+        *pi -= lr * (*mi / bc1) / ((*vi / bc2).sqrt() + eps);
+    }
 }
 
 /// The sum of a slice in vector lanes (lane sums added at the end).
@@ -107,16 +125,16 @@ fn lane_sum<S: Simd>(x: &[f32]) -> f32 {
     }
 }
 
-dispatch! {
-    /// out[j] = scale times the sum of plane j of `planes` (planes of `hw` elements), for every plane in `out`.
-    pub fn plane_sums(planes: &[f32], hw: usize, scale: f32, out: &mut [f32]) => plane_sums_body
-}
-
-#[inline(always)]
-fn plane_sums_body<S: Simd>(planes: &[f32], hw: usize, scale: f32, out: &mut [f32]) {
+/// out[j] = scale times the sum of plane j of `planes` (planes of `hw` elements), for every plane in `out`.
+pub fn plane_sums(isa: Isa, planes: &[f32], hw: usize, scale: f32, out: &mut [f32]) {
     out.par_iter_mut()
         .zip(planes.par_chunks(hw.max(1)))
-        .for_each(|(o, p)| *o = lane_sum::<S>(p) * scale);
+        .with_min_len(CHUNK.div_ceil(hw.max(1)))
+        .for_each(|(o, p)| *o = plane_sum(isa, p) * scale);
+}
+
+dispatch! {
+    fn plane_sum(p: &[f32]) -> f32 => lane_sum
 }
 
 /// Every element of plane j of `gin` (planes of `hw`) set to gout[j] / hw.
@@ -126,37 +144,35 @@ pub fn mean_pool_backward(gout: &[f32], hw: usize, gin: &mut [f32]) {
         .for_each(|(g, &go)| g.fill(go / hw as f32));
 }
 
-dispatch! {
-    /// Grad-CAM of each image: alpha_m = mean of plane m of `gact`, map = ReLU(sum_m alpha_m act_m); `c` maps of
-    /// `hw` pixels per image.
-    pub fn gradcam(act: &[f32], gact: &[f32], c: usize, hw: usize, maps: &mut [f32]) => gradcam_body
-}
-
-#[inline(always)]
-fn gradcam_body<S: Simd>(act: &[f32], gact: &[f32], c: usize, hw: usize, maps: &mut [f32]) {
-    let n_maps = c.min(crate::nn::MAX_MAPS);
+/// Grad-CAM of each image: alpha_m = mean of plane m of `gact`, map = ReLU(sum_m alpha_m act_m); `c` maps of
+/// `hw` pixels per image.
+pub fn gradcam(isa: Isa, act: &[f32], gact: &[f32], c: usize, hw: usize, maps: &mut [f32]) {
     maps.par_chunks_mut(hw.max(1))
         .enumerate()
         .for_each(|(b, map)| {
-            let planes = &gact[b * c * hw..];
-            let alpha: [f32; crate::nn::MAX_MAPS] = std::array::from_fn(|m| {
-                if m < n_maps {
-                    lane_sum::<S>(&planes[m * hw..(m + 1) * hw]) / hw as f32
-                } else {
-                    0.0
-                }
-            });
-            let a = &act[b * c * hw..];
-            map.fill(0.0);
-            for (m, &al) in alpha[..n_maps].iter().enumerate() {
-                for (o, &v) in map.iter_mut().zip(&a[m * hw..(m + 1) * hw]) {
-                    *o += al * v;
-                }
-            }
-            for o in map.iter_mut() {
-                *o = o.max(0.0);
-            }
+            let planes = b * c * hw..(b + 1) * c * hw;
+            gradcam_image(isa, &act[planes.clone()], &gact[planes], hw, map)
         });
+}
+
+dispatch! {
+    fn gradcam_image(act: &[f32], gact: &[f32], hw: usize, map: &mut [f32]) => gradcam_body
+}
+
+#[inline(always)]
+fn gradcam_body<S: Simd>(act: &[f32], gact: &[f32], hw: usize, map: &mut [f32]) {
+    let n_maps = (act.len() / hw.max(1)).min(crate::nn::MAX_MAPS);
+    map.fill(0.0);
+    for m in 0..n_maps {
+        let plane = m * hw..(m + 1) * hw;
+        let alpha = lane_sum::<S>(&gact[plane.clone()]) / hw as f32;
+        for (o, &v) in map.iter_mut().zip(&act[plane]) {
+            *o += alpha * v;
+        }
+    }
+    for o in map.iter_mut() {
+        *o = o.max(0.0);
+    }
 }
 
 /// x = (x - mean[c]) * inv_std[c] per channel c of planes of `hw` (the twin's f32 formula); `norm` holds

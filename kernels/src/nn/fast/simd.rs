@@ -219,26 +219,30 @@ impl Simd for Avx512 {
 /// `#[inline(always)]` so that it is compiled inside the unit's `#[target_feature]` function). A unit this CPU
 /// lacks falls back to the best it has. `unsafe fn` makes an unsafe entry for an unsafe body.
 macro_rules! dispatch {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:ident) => {
-        $crate::nn::fast::simd::dispatch!(@make [$(#[$m])*] [$vis] [] $name [$($arg: $ty),*] $body);
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
+        $crate::nn::fast::simd::dispatch!(
+            @make [$(#[$m])*] [$vis] [] $name [$($arg: $ty),*] [$($ret)?] $body
+        );
     };
-    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:ident) => {
-        $crate::nn::fast::simd::dispatch!(@make [$(#[$m])*] [$vis] [unsafe] $name [$($arg: $ty),*] $body);
+    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
+        $crate::nn::fast::simd::dispatch!(
+            @make [$(#[$m])*] [$vis] [unsafe] $name [$($arg: $ty),*] [$($ret)?] $body
+        );
     };
-    (@make [$($m:tt)*] [$vis:vis] [$($unsafe:tt)?] $name:ident [$($arg:ident: $ty:ty),*] $body:ident) => {
+    (@make [$($m:tt)*] [$vis:vis] [$($unsafe:tt)?] $name:ident [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $body:ident) => {
         $($m)*
         #[allow(clippy::too_many_arguments, unused_unsafe)]
-        $vis $($unsafe)? fn $name(isa: $crate::nn::fast::simd::Isa, $($arg: $ty),*) {
+        $vis $($unsafe)? fn $name(isa: $crate::nn::fast::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
             use $crate::nn::fast::simd::{Isa, Scalar};
             #[cfg(target_arch = "x86_64")]
             {
                 use $crate::nn::fast::simd::{Avx2, Avx512};
                 #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) {
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
                     unsafe { $body::<Avx512>($($arg),*) }
                 }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) {
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     unsafe { $body::<Avx2>($($arg),*) }
                 }
                 match isa.min(Isa::detect()) {
