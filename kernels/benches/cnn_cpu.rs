@@ -5,8 +5,13 @@
 //! machine's peak, and the convolutions as im2col + `matrixmultiply` GEMMs on the same shapes.
 //!
 //! cargo bench -p glasscam-kernels --bench cnn_cpu -- [--net paper|quick|both] [--rounds 3] [--seconds 4]
-//!     [--python python3] [--torch PATH|none] [--torch-threads default,1] [--no-f64] [--set] [--profile]
+//!     [--python python3] [--torch PATH|none] [--torch-threads default,1] [--no-f64] [--no-set] [--profile]
 //!     [--kernels] [--fma-units N]
+//!
+//! Columns: `train`, training steps on one fixed batch (what torch_cnn.py times); `gradcam`, Grad-CAM batches;
+//! `from set`, training as `train` runs it, each batch gathered, augmented, gridized and standardized from
+//! 2000-particle snapshots on the backend. The lead's table: `--rounds 3 --profile --kernels` on an idle machine,
+//! with `--python` naming an interpreter that has torch.
 
 use std::process::Command;
 use std::time::Instant;
@@ -114,7 +119,7 @@ fn args(root: &str) -> Args {
         torch: Some(format!("{root}/benches/torch_cnn.py")),
         torch_threads: vec![None, Some(1)],
         f64: true,
-        set: false,
+        set: true,
         profile: false,
         kernels: false,
         fma_units: None,
@@ -145,7 +150,7 @@ fn args(root: &str) -> Args {
                     .collect()
             }
             "--no-f64" => a.f64 = false,
-            "--set" => a.set = true,
+            "--no-set" => a.set = false,
             "--profile" => a.profile = true,
             "--kernels" => a.kernels = true,
             "--fma-units" => a.fma_units = Some(val().parse().expect("--fma-units N")),
