@@ -1,8 +1,8 @@
-//! CPU-twin training and Grad-CAM images/s of the default network (`glasscam::nn::bench_nn`, GPU path left out).
+//! CPU-twin training and Grad-CAM images/s of the default network (`glasscam::learn::cnn::bench_nn`, GPU path left out).
 //! `cargo run --release --example nn_bench_cpu -- GRID STEPS` (defaults 64 and 2).
 
-use glasscam::nn::bench_nn;
-use glasscam::nn::config::ModelConfig;
+use glasscam::learn::cnn::bench_nn;
+use glasscam::learn::cnn::config::ModelConfig;
 
 fn main() -> glasscam::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use glasscam::kernels::{BackendChoice, Compute};
-use glasscam::protocol::{Protocol, RunOptions};
-use glasscam::system::SystemDef;
+use glasscam::sim::protocol::{Protocol, RunOptions};
+use glasscam::sim::system::SystemDef;
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +42,7 @@ enum Command {
         #[arg(long)]
         snapshot: usize,
         #[arg(long, value_enum)]
-        format: glasscam::export::Format,
+        format: glasscam::io::export::Format,
         #[arg(long)]
         out: PathBuf,
         /// Replace a file already at --out.
@@ -312,14 +312,18 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
     if let Some(k) = a.ramp_snapshots {
         proto
             .extra_temps
-            .extend(glasscam::task::ramp_temps(proto.t_start, sys.t_glass, k)?);
+            .extend(glasscam::pipeline::swanson::task::ramp_temps(
+                proto.t_start,
+                sys.t_glass,
+                k,
+            )?);
         proto.hold_time = 0.0;
     }
     let compute = select_backend(a.backend)?;
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
     opts.resume = a.resume;
     opts.force = a.force;
-    opts.checkpoint_every = glasscam::protocol::checkpoint_interval(a.checkpoint_every)?;
+    opts.checkpoint_every = glasscam::sim::protocol::checkpoint_interval(a.checkpoint_every)?;
     opts.chunk = a.chunk;
     if let Some(sh) = &a.shard {
         let parsed = sh.split_once('/').and_then(|(k, n)| {
@@ -331,7 +335,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         let (k, n) = parsed.ok_or_else(|| {
             glasscam::Error::Input(format!("--shard {sh}: write it as k/n, e.g. 0/8"))
         })?;
-        opts.replicas = Some(glasscam::protocol::shard_range(k, n, proto.replicas)?);
+        opts.replicas = Some(glasscam::sim::protocol::shard_range(k, n, proto.replicas)?);
     }
     let stages = proto.schedule(&sys)?;
     let steps: u64 = stages.iter().map(|s| s.segment.len).sum();
@@ -347,10 +351,11 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         proto.cool_rate,
         a.seed
     );
-    let finished_before = a.out.join(glasscam::dataset::MANIFEST).exists() && a.resume && !a.force;
+    let finished_before =
+        a.out.join(glasscam::io::dataset::MANIFEST).exists() && a.resume && !a.force;
     let t0 = std::time::Instant::now();
     let compute = opts.compute.clone();
-    let m = glasscam::protocol::run(&sys, &proto, &opts, &ctx())?;
+    let m = glasscam::sim::protocol::run(&sys, &proto, &opts, &ctx())?;
     if finished_before {
         return Ok(());
     }
@@ -373,8 +378,8 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
         }
     );
     if a.inherent {
-        use glasscam::minimize as mz;
-        let data = glasscam::dataset::Dataset::load(&a.out)?;
+        use glasscam::sim::minimize as mz;
+        let data = glasscam::io::dataset::Dataset::load(&a.out)?;
         let inh = mz::minimize(
             &data,
             &mz::Selection::All,
@@ -394,7 +399,7 @@ fn simulate(a: SimulateArgs) -> glasscam::Result<()> {
 }
 
 fn minimize(a: MinimizeArgs) -> glasscam::Result<()> {
-    use glasscam::minimize::{self as m, MinimizeSettings, Selection};
+    use glasscam::sim::minimize::{self as m, MinimizeSettings, Selection};
     let settings = MinimizeSettings {
         ftol: a.ftol,
         max_iter: a.max_iter,
@@ -402,8 +407,8 @@ fn minimize(a: MinimizeArgs) -> glasscam::Result<()> {
     };
     settings.check()?;
     let selection = Selection::parse(&a.snapshots)?;
-    glasscam::outdir::no_overwrite(&a.out.join(m::INHERENT), a.force, "inherent structures")?;
-    let data = glasscam::dataset::Dataset::load(&a.data)?;
+    glasscam::io::outdir::no_overwrite(&a.out.join(m::INHERENT), a.force, "inherent structures")?;
+    let data = glasscam::io::dataset::Dataset::load(&a.data)?;
     let compute = select_backend(a.backend)?;
     let t0 = std::time::Instant::now();
     let inh = m::minimize(&data, &selection, &settings, &compute, &ctx())?;
@@ -450,7 +455,7 @@ fn main() {
     };
     let result: glasscam::Result<()> = match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::Merge { shards, out, force } => glasscam::dataset::merge(&shards, &out, force)
+        Command::Merge { shards, out, force } => glasscam::io::dataset::merge(&shards, &out, force)
             .map(|m| {
                 eprintln!(
                     "merged {} shards: {} replicas, {} snapshots in {}",
@@ -466,7 +471,7 @@ fn main() {
             format,
             out,
             force,
-        } => glasscam::export::export(&dir, snapshot, format, &out, force),
+        } => glasscam::io::export::export(&dir, snapshot, format, &out, force),
         Command::Bench { what } => match what {
             BenchWhat::Md {
                 backend,
@@ -478,14 +483,14 @@ fn main() {
             } => {
                 let start = data
                     .as_deref()
-                    .map(|dir| glasscam::bench::snapshot_start(dir, snapshot))
+                    .map(|dir| glasscam::sim::bench::snapshot_start(dir, snapshot))
                     .transpose();
                 start.and_then(|start| {
                     let sys = match &start {
                         Some((s, _)) => s.clone(),
                         None => SystemDef::resolve(&system)?,
                     };
-                    glasscam::bench::bench_md(
+                    glasscam::sim::bench::bench_md(
                         &sys,
                         &backends_for_bench(backend)?,
                         &replicas,
@@ -502,19 +507,19 @@ fn main() {
                 profile,
             } => {
                 let base = match &model {
-                    Some(path) => glasscam::nn::ModelConfig::from_file(path),
+                    Some(path) => glasscam::learn::cnn::ModelConfig::from_file(path),
                     // the SPEC network at G = 64: the CPU twin takes long at 128
-                    None => Ok(glasscam::nn::ModelConfig {
+                    None => Ok(glasscam::learn::cnn::ModelConfig {
                         grid: 64,
                         ..Default::default()
                     }),
                 };
                 base.and_then(|base| {
-                    let cfg = glasscam::nn::ModelConfig {
+                    let cfg = glasscam::learn::cnn::ModelConfig {
                         grid: grid.unwrap_or(base.grid),
                         ..base
                     };
-                    glasscam::nn::bench_nn(&cfg, 2, steps, steps, profile)
+                    glasscam::learn::cnn::bench_nn(&cfg, 2, steps, steps, profile)
                         .map(|b| cli::bench::print_nn(&b))
                 })
             }
@@ -528,7 +533,7 @@ fn main() {
                 system,
                 seconds,
             } => SystemDef::resolve(&system).and_then(|sys| {
-                let b = glasscam::bench::bench_minimize(
+                let b = glasscam::sim::bench::bench_minimize(
                     &sys,
                     &backends_for_bench(backend)?,
                     &replicas,
@@ -536,7 +541,7 @@ fn main() {
                     &ctx,
                 )?;
                 println!("{} N = {}", sys.name, sys.n_particles());
-                print!("{}", glasscam::bench::minimize_table(&b));
+                print!("{}", glasscam::sim::bench::minimize_table(&b));
                 Ok(())
             }),
             BenchWhat::Gridize {
@@ -546,8 +551,8 @@ fn main() {
                 batch,
                 seconds,
             } => backends_for_bench(backend).and_then(|b| {
-                glasscam::bench::bench_gridize(&b, grid, particles, batch, seconds)
-                    .map(|rows| print!("{}", glasscam::bench::gridize_table(&rows)))
+                glasscam::sim::bench::bench_gridize(&b, grid, particles, batch, seconds)
+                    .map(|rows| print!("{}", glasscam::sim::bench::gridize_table(&rows)))
             }),
             BenchWhat::Gnn(args) => cli::gnn::bench(&args),
             BenchWhat::Propensity {
@@ -555,7 +560,7 @@ fn main() {
                 replicas,
                 seconds,
             } => backends_for_bench(backend).and_then(|b| {
-                glasscam::bench::bench_propensity(&SystemDef::kam(), &b, replicas, seconds)
+                glasscam::sim::bench::bench_propensity(&SystemDef::kam(), &b, replicas, seconds)
                     .map(|rows| cli::bench::print_propensity(&rows))
             }),
         },

@@ -6,9 +6,9 @@ use glasscam::analysis::{
     analyze, dataset_configs, pearson, write_analysis, AnalyzeInput, CoarseGrain, GammaSet,
     GradcamIndex,
 };
-use glasscam::dataset::{Dataset, Manifest, SnapshotMeta};
 use glasscam::domain::Class;
-use glasscam::system::{Species, SystemDef};
+use glasscam::io::dataset::{Dataset, Manifest, SnapshotMeta};
+use glasscam::sim::system::{Species, SystemDef};
 
 /// An ABM-like system of n particles (half A, half B).
 fn small_abm(n: usize) -> SystemDef {
@@ -129,15 +129,17 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
         }
     }
     // Snapshots 0, 1, 2, 5 analysed (4 not covered, 3 misclassified).
-    let (shape, snaps) = glasscam::npy::read::<i64>(&out.join("snapshots.npy")).expect("snapshots");
+    let (shape, snaps) =
+        glasscam::io::npy::read::<i64>(&out.join("snapshots.npy")).expect("snapshots");
     assert_eq!(shape, vec![4]);
     assert_eq!(snaps, vec![0, 1, 2, 5]);
     for name in ["upsilon", "theta", "upsilon_cg", "theta_cg", "gamma_cg"] {
-        let (shape, v) = glasscam::npy::read::<f64>(&out.join(format!("{name}.npy"))).expect(name);
+        let (shape, v) =
+            glasscam::io::npy::read::<f64>(&out.join(format!("{name}.npy"))).expect(name);
         assert_eq!(shape, vec![4, n as u64], "{name}");
         assert!(v.iter().all(|x| x.is_finite()), "{name}");
     }
-    let (_, ups) = glasscam::npy::read::<f64>(&out.join("upsilon.npy")).expect("upsilon");
+    let (_, ups) = glasscam::io::npy::read::<f64>(&out.join("upsilon.npy")).expect("upsilon");
     let area: f64 = ups[..n].iter().sum();
     assert!((area - l * l).abs() < 1e-9 * l * l);
     let csv = std::fs::read_to_string(out.join("correlations.csv")).expect("csv");
@@ -149,7 +151,7 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
     assert_eq!(fields.len(), 9);
     // each coefficient is the one of the written fields (to the CSV's 6 decimals), and the returned rows agree
     let row = |name: &str| {
-        let (_, v) = glasscam::npy::read::<f64>(&out.join(format!("{name}.npy"))).expect(name);
+        let (_, v) = glasscam::io::npy::read::<f64>(&out.join(format!("{name}.npy"))).expect(name);
         v[3 * n..4 * n].to_vec()
     };
     let (gcg, ucg) = (row("gamma_cg"), row("upsilon_cg"));
@@ -237,7 +239,7 @@ fn analyze_xyz_input_skips_a_bad_frame_and_analyses_the_rest() {
         err.contains("warning: skipping") && err.contains("x is NaN"),
         "{err}"
     );
-    let (_, snaps) = glasscam::npy::read::<i64>(&out.join("snapshots.npy")).expect("snapshots");
+    let (_, snaps) = glasscam::io::npy::read::<i64>(&out.join("snapshots.npy")).expect("snapshots");
     assert_eq!(snaps, vec![0, 2]);
     let record = std::fs::read_to_string(out.join("analysis.json")).expect("record");
     assert!(

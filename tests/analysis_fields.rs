@@ -143,7 +143,7 @@ fn exp_neg_matches_std_exp_to_two_ulp() {
 
 #[test]
 fn sign_agreement_reads_the_papers_signs_and_numbers() {
-    use glasscam::paper::Reference;
+    use glasscam::analysis::paper::Reference;
     assert!(Reference::Value(0.552).sign_agrees(0.1));
     assert!(!Reference::Value(0.552).sign_agrees(-0.7));
     assert!(Reference::Negative.sign_agrees(-0.2));

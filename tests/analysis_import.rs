@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use glasscam::import::{parse_lammps_dump, parse_xyz, read, Format, SpeciesMap};
-use glasscam::system::SystemDef;
+use glasscam::io::import::{parse_lammps_dump, parse_xyz, read, Format, SpeciesMap};
+use glasscam::sim::system::SystemDef;
 use glasscam::Error;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -84,7 +84,7 @@ fn xyz_frame(c: &Conf, class: &str) -> String {
     s
 }
 
-fn assert_same(c: &Conf, f: &glasscam::import::Frame, tol: f64) {
+fn assert_same(c: &Conf, f: &glasscam::io::import::Frame, tol: f64) {
     assert_eq!(f.species, c.species);
     assert_eq!(f.positions.len(), c.pos.len());
     for (k, (a, b)) in f.positions.iter().zip(&c.pos).enumerate() {

@@ -10,9 +10,9 @@ use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::nn::net::{gridize, Net, TrainSet};
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Compute;
-use glasscam::nn::config::ModelConfig;
-use glasscam::nn::data::{augment, augment_seed, augment_transform};
-use glasscam::nn::model::Standardization;
+use glasscam::learn::cnn::config::ModelConfig;
+use glasscam::learn::cnn::data::{augment, augment_seed, augment_transform};
+use glasscam::learn::cnn::model::Standardization;
 
 const SET: usize = 5;
 

@@ -6,9 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use glasscam::domain::Class;
-use glasscam::gnn::attention::{attention, AttentionInput};
-use glasscam::gnn::MpnnConfig;
 use glasscam::kernels::Compute;
+use glasscam::learn::gnn::attention::{attention, AttentionInput};
+use glasscam::learn::gnn::MpnnConfig;
 
 /// Panel size of `field_panels` (that of a single field map).
 const PANEL: (i64, i64) = (760, 680);
@@ -23,19 +23,20 @@ fn attention_field_map_sits_beside_gamma_voronoi_area_and_one_minus_theta() {
     // 25 replicas x 2 snapshots of 36 particles, a tiny CNN for Gamma and a tiny MPNN for the attention
     let (data, cnn) = common::trained_tiny(tmp.path());
     let all: Vec<usize> = (0..data.n_snapshots()).collect();
-    let gc = glasscam::nn::gradcam::gradcam(&Compute::Cpu, &cnn, &data, Class::Glass, &all, 16)
-        .expect("gradcam");
+    let gc =
+        glasscam::learn::cnn::gradcam::gradcam(&Compute::Cpu, &cnn, &data, Class::Glass, &all, 16)
+            .expect("gradcam");
     let gc_dir = tmp.path().join("gradcam");
-    glasscam::nn::gradcam::write_gradcam(&gc_dir, &gc).expect("write gradcam");
+    glasscam::learn::cnn::gradcam::write_gradcam(&gc_dir, &gc).expect("write gradcam");
     let cfg = MpnnConfig {
         hidden: 8,
         depth: 2,
         epochs: 1,
         ..Default::default()
     };
-    let mpnn = glasscam::gnn::train::train(&data, &cfg, quiet).expect("train mpnn");
+    let mpnn = glasscam::learn::gnn::train::train(&data, &cfg, quiet).expect("train mpnn");
     let model = tmp.path().join("mpnn");
-    glasscam::gnn::train::write_model(&model, &mpnn).expect("write mpnn");
+    glasscam::learn::gnn::train::write_model(&model, &mpnn).expect("write mpnn");
     let out = tmp.path().join("att");
     let report = attention(
         &AttentionInput {

@@ -1,9 +1,9 @@
 //! Bad input to the graph network is refused with a message saying what does not match: a model for another
 //! species count, k not below the particle count, a corrupt weights file, a non-graph model directory.
 
-use glasscam::gnn::config::MpnnConfig;
-use glasscam::gnn::model::{load, save, MpnnModelFile, FORMAT, LAYOUT};
-use glasscam::nn::model::Split;
+use glasscam::learn::cnn::model::Split;
+use glasscam::learn::gnn::config::MpnnConfig;
+use glasscam::learn::gnn::model::{load, save, MpnnModelFile, FORMAT, LAYOUT};
 
 fn model_file(n_species: usize) -> (MpnnModelFile, Vec<f64>) {
     let cfg = MpnnConfig {
@@ -112,8 +112,8 @@ fn infinite_learning_rates_are_refused_and_a_diverging_loss_stops_training() {
     );
     // a finite but absurd rate: the weights overflow f32 after one step and the loss is no longer finite
     let data_dir = dir.path().join("data");
-    glasscam::nn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
-    let data = glasscam::dataset::Dataset::load(&data_dir).unwrap();
+    glasscam::learn::cnn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
+    let data = glasscam::io::dataset::Dataset::load(&data_dir).unwrap();
     let cfg = MpnnConfig {
         hidden: 4,
         depth: 2,
@@ -124,7 +124,7 @@ fn infinite_learning_rates_are_refused_and_a_diverging_loss_stops_training() {
         final_lr: 1e300,
         ..MpnnConfig::default()
     };
-    let e = match glasscam::gnn::train::train(&data, &cfg, glasscam::events::quiet()) {
+    let e = match glasscam::learn::gnn::train::train(&data, &cfg, glasscam::events::quiet()) {
         Ok(_) => panic!("training must stop"),
         Err(e) => e.to_string(),
     };

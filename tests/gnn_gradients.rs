@@ -4,11 +4,11 @@
 mod common;
 
 use common::Rng;
-use glasscam::gnn::graph::{build, Region};
 use glasscam::kernels::gnn::cpu::*;
 use glasscam::kernels::gnn::net::{forward, loss_and_grads};
 use glasscam::kernels::gnn::{Attention, GraphBatch, MpnnSpec};
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
+use glasscam::learn::gnn::graph::{build, Region};
 
 const EPS: f64 = 1e-6;
 const FD: Tolerance = Tolerance {
@@ -201,7 +201,7 @@ fn relabelling_particles_permutes_attention_and_keeps_the_output() {
     let species: Vec<u32> = (0..n).map(|i| u32::from(i % 3 == 0)).collect();
     // permutation: new index j holds old particle perm[j]
     let mut perm: Vec<usize> = (0..n).collect();
-    glasscam::nn::data::shuffle(&mut perm, 4);
+    glasscam::learn::cnn::data::shuffle(&mut perm, 4);
     let pos2: Vec<f64> = perm
         .iter()
         .flat_map(|&i| [pos[2 * i], pos[2 * i + 1]])

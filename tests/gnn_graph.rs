@@ -4,7 +4,7 @@
 mod common;
 
 use common::Rng;
-use glasscam::gnn::graph::{build, knn_brute, knn_periodic, Region};
+use glasscam::learn::gnn::graph::{build, knn_brute, knn_periodic, Region};
 
 fn config(n: usize, box_l: f64, seed: u64) -> (Vec<f64>, Vec<u32>) {
     let mut rng = Rng(seed);

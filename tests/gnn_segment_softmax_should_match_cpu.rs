@@ -4,11 +4,11 @@
 mod common;
 
 use common::Rng;
-use glasscam::gnn::graph::random_batch;
 use glasscam::kernels::gnn::cpu::gnn_segment_softmax;
 use glasscam::kernels::gnn::gpu::{run, Arg, GnnParams, GNN_SEGMENT_SOFTMAX};
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
+use glasscam::learn::gnn::graph::random_batch;
 
 /// Random CSR segments: `rows` segments of 1..=`max_len` items each; returns the pointer array.
 fn segments(rng: &mut Rng, rows: usize, max_len: usize) -> Vec<u32> {

@@ -2,10 +2,10 @@
 //! synthetic data set: the same metrics.json (keys, classes, confusion shape, epochs) and a loss curve within a
 //! named tolerance, dropout included; `bench gnn`'s GPU timing runs.
 
-use glasscam::gnn::train::{train_on, write_model};
-use glasscam::gnn::MpnnConfig;
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::Compute;
+use glasscam::learn::gnn::train::{train_on, write_model};
+use glasscam::learn::gnn::MpnnConfig;
 use serde_json::Value;
 
 /// Per-epoch mean training and validation loss, GPU (f32 parameters and Adam moments) against the CPU path (f32
@@ -33,8 +33,8 @@ fn gpu_training_matches_the_cpu_twin() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    glasscam::nn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
-    let data = glasscam::dataset::Dataset::load(&data_dir).unwrap();
+    glasscam::learn::cnn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
+    let data = glasscam::io::dataset::Dataset::load(&data_dir).unwrap();
     // with dropout: the GPU draws the twin's masks
     let cfg = MpnnConfig {
         epochs: 3,
@@ -84,10 +84,13 @@ fn bench_gnn_times_the_gpu_path() {
     let Some(ctx) = test_context("bench_gnn_times_the_gpu_path") else {
         return;
     };
-    use glasscam::gnn::bench::{bench_graphs, time_attention_gpu, time_train_gpu};
+    use glasscam::learn::gnn::bench::{bench_graphs, time_attention_gpu, time_train_gpu};
     let cfg = MpnnConfig::quick();
     let g = bench_graphs(None, &cfg, 2).unwrap();
-    let spec = cfg.spec(g.n_species, glasscam::gnn::train::dist_stats(&g.graphs));
+    let spec = cfg.spec(
+        g.n_species,
+        glasscam::learn::gnn::train::dist_stats(&g.graphs),
+    );
     // one warm-up call and at least one timed call each: whole batches of graphs, a positive time
     for (what, (n, s)) in [
         ("train", time_train_gpu(&ctx, &spec, &g, 2, 0.01).unwrap()),

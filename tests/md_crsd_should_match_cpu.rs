@@ -6,8 +6,8 @@
 mod common;
 
 use common::{liquid, scaled, setup, Rng};
-use glasscam::propensity::{crsd, unwrapped_displacement};
-use glasscam::system::SystemDef;
+use glasscam::sim::propensity::{crsd, unwrapped_displacement};
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::gpu::GpuMd;

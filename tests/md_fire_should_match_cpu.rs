@@ -5,7 +5,7 @@
 mod common;
 
 use common::{liquid, scaled, setup};
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::fire::cpu::CpuFire;
 use glasscam_kernels::md::fire::gpu::GpuFire;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{flat, liquid, scaled, setup};
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::cpu::{brute_force, CpuMd};
 use glasscam_kernels::md::gpu::GpuMd;

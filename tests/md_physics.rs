@@ -4,8 +4,8 @@
 mod common;
 
 use common::{scaled, setup};
-use glasscam::init;
-use glasscam::system::SystemDef;
+use glasscam::sim::init;
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::gpu::GpuMd;

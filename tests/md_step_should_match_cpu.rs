@@ -4,7 +4,7 @@
 mod common;
 
 use common::{liquid, scaled, setup};
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::gpu::GpuMd;
@@ -130,7 +130,7 @@ fn replica_alone_equals_replica_among_many(
     s: &MdSetup,
 ) {
     let n = s.n;
-    let many = f32_exact(glasscam::init::random_replicas(s, 77, 0..64, 2.0));
+    let many = f32_exact(glasscam::sim::init::random_replicas(s, 77, 0..64, 2.0));
     let k = 37;
     let alone = Replicas {
         n,
@@ -231,7 +231,7 @@ fn a_blown_up_replica_stops_alone_and_says_why() {
 fn cpu_replica_split_over_threads_gives_the_same_bytes() {
     for n in [300, 40] {
         let s = setup(&scaled(SystemDef::kam(), n));
-        let many = glasscam::init::random_replicas(&s, 91, 0..4, 2.0);
+        let many = glasscam::sim::init::random_replicas(&s, 91, 0..4, 2.0);
         let seg = Segment {
             t_from: 2.0,
             t_to: 1.0,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{liquid, scaled, setup};
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::md::cpu::brute_force;
 use glasscam_kernels::md::fire::cpu::CpuFire;
 use glasscam_kernels::md::fire::{run_to_end, FireBackend, FireConfig, Minima, Outcome};
@@ -213,8 +213,8 @@ fn glasscam() -> std::process::Command {
 
 #[test]
 fn minimize_writes_inherent_structures_linked_to_their_snapshots() {
-    use glasscam::dataset::Dataset;
-    use glasscam::minimize::read_inherent;
+    use glasscam::io::dataset::Dataset;
+    use glasscam::sim::minimize::read_inherent;
     let dir = tempfile::tempdir().expect("tempdir");
     let sys = dir.path().join("tiny.toml");
     std::fs::write(&sys, common::TINY_SYSTEM).expect("write system");
@@ -375,8 +375,8 @@ fn a_minimum_stored_in_float32_keeps_its_energy_and_its_basin() {
 /// takes, and says so.
 #[test]
 fn bench_minimize_measures_what_converges_and_derives_the_rest() {
-    use glasscam::bench::bench_minimize;
     use glasscam::kernels::Compute;
+    use glasscam::sim::bench::bench_minimize;
     let sys = scaled(SystemDef::kam(), 100);
     let quiet = glasscam::events::quiet();
     let ctx = &quiet;

@@ -1,7 +1,7 @@
 //! The training augmentation (`ModelConfig::augment`): an exact symmetry of the periodic square box, so every
 //! pair distance (minimum image) is unchanged; deterministic for a seed; different seeds give different images.
 
-use glasscam::nn::data::{augment, augment_seed, mix};
+use glasscam::learn::cnn::data::{augment, augment_seed, mix};
 
 fn min_image(d: f64, l: f64) -> f64 {
     d - l * (d / l).round()
@@ -46,13 +46,14 @@ fn augmentation_keeps_pair_distances_and_is_deterministic() {
 #[test]
 fn quick_model_file_is_the_quick_config() {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/quick-model.toml");
-    let cfg = glasscam::nn::config::ModelConfig::from_file(&p).expect("presets/quick-model.toml");
-    assert_eq!(cfg, glasscam::nn::config::ModelConfig::quick());
+    let cfg =
+        glasscam::learn::cnn::config::ModelConfig::from_file(&p).expect("presets/quick-model.toml");
+    assert_eq!(cfg, glasscam::learn::cnn::config::ModelConfig::quick());
 }
 
 #[test]
 fn standardization_gives_each_channel_mean_0_and_std_1() {
-    use glasscam::nn::model::Standardization;
+    use glasscam::learn::cnn::model::Standardization;
     // 3 images of 2 channels x 4 pixels; channel 1 constant (no spread: std 1, only shifted)
     let imgs: Vec<f32> = (0..3)
         .flat_map(|s| {

@@ -3,11 +3,11 @@
 
 mod common;
 
-use glasscam::dataset::Dataset;
+use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
-use glasscam::nn::config::ModelConfig;
-use glasscam::nn::data::write_synthetic;
-use glasscam::nn::{gradcam, model, train};
+use glasscam::learn::cnn::config::ModelConfig;
+use glasscam::learn::cnn::data::write_synthetic;
+use glasscam::learn::cnn::{gradcam, model, train};
 
 use common::{err_of, trained_tiny as trained};
 

@@ -3,15 +3,17 @@
 
 use std::path::Path;
 
-use glasscam::dataset::Dataset;
 use glasscam::domain::Class;
+use glasscam::io::dataset::Dataset;
 use glasscam::kernels::nn::net::Net;
 use glasscam::kernels::Compute;
-use glasscam::nn::config::ModelConfig;
-use glasscam::nn::data::images;
-use glasscam::nn::data::write_synthetic;
-use glasscam::nn::gradcam::GradcamFile;
-use glasscam::nn::{gradcam, model, select_snapshots, train, write_gradcam, Covered, ReplicaSet};
+use glasscam::learn::cnn::config::ModelConfig;
+use glasscam::learn::cnn::data::images;
+use glasscam::learn::cnn::data::write_synthetic;
+use glasscam::learn::cnn::gradcam::GradcamFile;
+use glasscam::learn::cnn::{
+    gradcam, model, select_snapshots, train, write_gradcam, Covered, ReplicaSet,
+};
 
 fn small_config() -> ModelConfig {
     ModelConfig {
@@ -150,13 +152,13 @@ fn check_gradcam_output(dir: &Path, data: &Dataset, rows: usize, g: u64) {
     for &k in &f.snapshots {
         assert_eq!(data.manifest.snapshots[k].class, "glass");
     }
-    let (shape, gamma) = glasscam::npy::read::<f64>(&dir.join("gamma.npy")).expect("gamma.npy");
+    let (shape, gamma) = glasscam::io::npy::read::<f64>(&dir.join("gamma.npy")).expect("gamma.npy");
     assert_eq!(shape, vec![rows as u64, data.n_particles() as u64]);
     assert!(
         gamma.iter().all(|x| x.is_finite() && *x >= 0.0),
         "Gamma is a ReLU map read back: finite, >= 0"
     );
-    let (shape, maps) = glasscam::npy::read::<f32>(&dir.join("maps.npy")).expect("maps.npy");
+    let (shape, maps) = glasscam::io::npy::read::<f32>(&dir.join("maps.npy")).expect("maps.npy");
     assert_eq!(shape, vec![rows as u64, g, g]);
     assert!(maps.iter().all(|x| x.is_finite() && *x >= 0.0));
 }

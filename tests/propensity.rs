@@ -4,10 +4,10 @@ mod common;
 
 use common::{scaled, setup};
 use glasscam::events::quiet;
-use glasscam::propensity::{
+use glasscam::sim::propensity::{
     crsd, delta, run_ensemble, sample_steps, unwrapped_displacement, EnsembleConfig,
 };
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::gpu::GpuMd;
@@ -136,7 +136,7 @@ fn distance_cages(pos: &[[f64; 2]], l: f64, r: f64) -> Vec<Vec<u32>> {
 fn glass(n: usize) -> (MdSetup, Vec<[f64; 2]>) {
     let sys = scaled(SystemDef::kam(), n);
     let s = setup(&sys);
-    let start = glasscam::init::random_replicas(&s, 2, 0..1, 2.0);
+    let start = glasscam::sim::init::random_replicas(&s, 2, 0..1, 2.0);
     let mut cpu = CpuMd::new(s.clone()).unwrap();
     cpu.upload(&start).unwrap();
     cpu.advance(&Advance {

@@ -12,13 +12,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use glasscam::dataset::Dataset;
-use glasscam::import::{self, Format, SpeciesMap};
-use glasscam::nn::config::ModelConfig;
-use glasscam::nn::model;
-use glasscam::protocol::checkpoint::{self, Expect};
-use glasscam::protocol::{run, RunOptions, Stage};
-use glasscam::system::{MdSettings, SystemDef};
+use glasscam::io::dataset::Dataset;
+use glasscam::io::import::{self, Format, SpeciesMap};
+use glasscam::learn::cnn::config::ModelConfig;
+use glasscam::learn::cnn::model;
+use glasscam::sim::protocol::checkpoint::{self, Expect};
+use glasscam::sim::protocol::{run, RunOptions, Stage};
+use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam_kernels::Compute;
 use proptest::prelude::*;
 
@@ -256,7 +256,7 @@ proptest! {
         let t = text(&mutate(base.as_bytes(), &ms));
         let path = Path::new(if json { "m.json" } else { "m.toml" });
         if let Ok(cfg) = ModelConfig::from_text(&t, path) {
-            prop_assert!(cfg.grid <= glasscam::nn::config::MAX_GRID);
+            prop_assert!(cfg.grid <= glasscam::learn::cnn::config::MAX_GRID);
             let spec = cfg.net_spec(2);
             if spec.check().is_ok() {
                 prop_assert!(spec.n_params() > 0);
@@ -311,11 +311,11 @@ proptest! {
         let f = fixtures();
         let b = mutate(&f.positions, &ms);
         let path = Path::new("prop.npy");
-        if let Ok((shape, v)) = glasscam::npy::parse::<f64>(path, &b) {
+        if let Ok((shape, v)) = glasscam::io::npy::parse::<f64>(path, &b) {
             prop_assert_eq!(shape.iter().product::<u64>(), v.len() as u64);
         }
-        let _ = glasscam::npy::parse::<u32>(path, &b);
-        let _ = glasscam::npy::parse::<i64>(path, &b);
+        let _ = glasscam::io::npy::parse::<u32>(path, &b);
+        let _ = glasscam::io::npy::parse::<i64>(path, &b);
     }
 
     #[test]

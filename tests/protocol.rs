@@ -7,10 +7,10 @@ mod common;
 use std::path::Path;
 
 use common::{scaled, tiny_protocol};
-use glasscam::dataset::Dataset;
 use glasscam::events::{quiet, Cancel, Ctx, Recorder};
-use glasscam::protocol::{run, Protocol, RunOptions};
-use glasscam::system::SystemDef;
+use glasscam::io::dataset::Dataset;
+use glasscam::sim::protocol::{run, Protocol, RunOptions};
+use glasscam::sim::system::SystemDef;
 use glasscam::Error;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::Compute;
@@ -188,8 +188,8 @@ fn a_run_where_every_replica_blew_up_is_an_error_naming_the_cause() {
         "{e}"
     );
     assert!(e.ends_with("no data set was written"), "{e}");
-    assert!(!dir.path().join(glasscam::dataset::MANIFEST).exists());
-    assert!(!dir.path().join(glasscam::protocol::PARTIAL).exists());
+    assert!(!dir.path().join(glasscam::io::dataset::MANIFEST).exists());
+    assert!(!dir.path().join(glasscam::sim::protocol::PARTIAL).exists());
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn merged_shards_equal_one_run_byte_for_byte() {
         // shards run in another order, one of them chunked differently
         for k in [2, 0, 1] {
             let mut o = RunOptions::new(shards[k].path(), 12, c.clone());
-            o.replicas = Some(glasscam::protocol::shard_range(k, 3, 5).unwrap());
+            o.replicas = Some(glasscam::sim::protocol::shard_range(k, 3, 5).unwrap());
             o.chunk = if k == 1 { Some(1) } else { None };
             run(&sys, &p, &o, &quiet()).unwrap();
         }
@@ -219,7 +219,7 @@ fn merged_shards_equal_one_run_byte_for_byte() {
             .rev()
             .map(|d| d.path().to_path_buf())
             .collect();
-        glasscam::dataset::merge(&paths, merged.path(), false).unwrap();
+        glasscam::io::dataset::merge(&paths, merged.path(), false).unwrap();
         for f in [
             "positions.npy",
             "species.npy",
@@ -236,18 +236,19 @@ fn merged_shards_equal_one_run_byte_for_byte() {
             );
         }
         // a missing shard is named
-        let e = glasscam::dataset::merge(&paths[..2], tempfile::tempdir().unwrap().path(), false)
-            .unwrap_err()
-            .to_string();
+        let e =
+            glasscam::io::dataset::merge(&paths[..2], tempfile::tempdir().unwrap().path(), false)
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("missing") || e.contains("cover"), "{e}");
         // merging over an existing data set needs --force
-        let e = glasscam::dataset::merge(&paths, merged.path(), false)
+        let e = glasscam::io::dataset::merge(&paths, merged.path(), false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("use --force"), "{e}");
-        glasscam::dataset::merge(&paths, merged.path(), true).unwrap();
+        glasscam::io::dataset::merge(&paths, merged.path(), true).unwrap();
     }
-    assert!(glasscam::protocol::shard_range(3, 3, 5).is_err());
+    assert!(glasscam::sim::protocol::shard_range(3, 3, 5).is_err());
 }
 
 /// A run in `dir` stopped (with a checkpoint) after `steps` steps; returns its options, ready to resume.
@@ -352,7 +353,7 @@ fn a_second_writer_is_refused_with_the_first_ones_pid() {
     let sys = tiny_system();
     let p = tiny_protocol(1);
     let dir = tempfile::tempdir().unwrap();
-    let held = glasscam::outdir::OutDir::lock(dir.path()).unwrap();
+    let held = glasscam::io::outdir::OutDir::lock(dir.path()).unwrap();
     let o = RunOptions::new(dir.path(), 1, Compute::Cpu);
     let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains(&format!("PID {}", std::process::id())), "{e}");
@@ -395,11 +396,11 @@ fn a_run_that_cannot_fit_in_memory_is_refused_up_front() {
     let sys = tiny_system();
     // the most replicas a protocol may ask for, in one chunk: far beyond any machine's memory at N = 100 (the
     // data set is written chunk by chunk, so it is the chunk that must fit)
-    let p = tiny_protocol(glasscam::protocol::schedule::MAX_REPLICAS);
+    let p = tiny_protocol(glasscam::sim::protocol::schedule::MAX_REPLICAS);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big");
     let mut o = RunOptions::new(&out, 1, Compute::Cpu);
-    o.chunk = Some(glasscam::protocol::schedule::MAX_REPLICAS);
+    o.chunk = Some(glasscam::sim::protocol::schedule::MAX_REPLICAS);
     let e = run(&sys, &p, &o, &quiet()).unwrap_err().to_string();
     assert!(e.contains("GiB of memory") && e.contains("--shard"), "{e}");
     assert!(!out.exists(), "nothing written");
@@ -422,7 +423,7 @@ fn a_run_resumed_on_another_backend_is_flagged_and_merge_refuses_it() {
         "{}",
         m.backend
     );
-    let e = glasscam::dataset::merge(&[dir.path().to_path_buf()], &dir.path().join("m"), false)
+    let e = glasscam::io::dataset::merge(&[dir.path().to_path_buf()], &dir.path().join("m"), false)
         .unwrap_err()
         .to_string();
     assert!(e.contains("several backends"), "{e}");

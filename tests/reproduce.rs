@@ -9,8 +9,10 @@ use std::process::Command;
 
 use glasscam::domain::Preset;
 use glasscam::kernels::Compute;
-use glasscam::reproduce::{run, ReproduceConfig, ReproducePreset, Stage, StageStatus, StagesFile};
-use glasscam::system::SystemDef;
+use glasscam::pipeline::oyama::{
+    run, ReproduceConfig, ReproducePreset, Stage, StageStatus, StagesFile,
+};
+use glasscam::sim::system::SystemDef;
 
 /// The tiny system at the sizes of the CLI test: seconds per run on a CPU.
 fn tiny(out: &Path) -> ReproduceConfig {

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use glasscam::domain::Preset;
 use glasscam::kernels::Compute;
-use glasscam::reproduce::swanson::{run, SwansonConfig};
-use glasscam::reproduce::{Stage, StageStatus, StagesFile};
-use glasscam::swanson::{SwansonPreset, SwansonRamps, TaskInput};
-use glasscam::system::SystemDef;
+use glasscam::pipeline::oyama::{Stage, StageStatus, StagesFile};
+use glasscam::pipeline::swanson::preset::{SwansonPreset, SwansonRamps, TaskInput};
+use glasscam::pipeline::swanson::{run, SwansonConfig};
+use glasscam::sim::system::SystemDef;
 
 const REPLICAS: usize = 40;
 

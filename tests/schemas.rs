@@ -7,8 +7,8 @@ use std::path::Path;
 fn committed_schemas_equal_the_generated_ones() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas");
     let bless = std::env::var("GLASSCAM_BLESS").is_ok_and(|v| v == "1");
-    for (name, schema) in glasscam::schemas::all() {
-        let want = glasscam::schemas::text(&schema);
+    for (name, schema) in glasscam::io::schemas::all() {
+        let want = glasscam::io::schemas::text(&schema);
         let path = dir.join(name);
         if bless {
             std::fs::create_dir_all(&dir).unwrap();
@@ -26,7 +26,7 @@ fn committed_schemas_equal_the_generated_ones() {
 
 #[test]
 fn schemas_name_the_fields_the_files_have() {
-    let all = glasscam::schemas::all();
+    let all = glasscam::io::schemas::all();
     let props = |name: &str| -> Vec<String> {
         let (_, s) = all.iter().find(|(n, _)| *n == name).unwrap();
         let v = serde_json::to_value(s).unwrap();

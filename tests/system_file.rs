@@ -1,6 +1,6 @@
 //! System files: presets, a valid user file, and bad files refused with messages naming the file and field.
 
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 
 const GOOD: &str = r#"
 name = "literal-table-kam"

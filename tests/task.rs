@@ -10,7 +10,7 @@ fn glasscam() -> std::process::Command {
 
 #[test]
 fn ramp_snapshots_are_evenly_spaced_in_t_with_classes_and_inherent_energies() {
-    use glasscam::dataset::Dataset;
+    use glasscam::io::dataset::Dataset;
     let dir = tempfile::tempdir().expect("tempdir");
     let sys = dir.path().join("tiny.toml");
     std::fs::write(&sys, common::TINY_SYSTEM).expect("write system");
@@ -52,7 +52,8 @@ fn ramp_snapshots_are_evenly_spaced_in_t_with_classes_and_inherent_energies() {
     );
     assert_eq!(data.manifest.protocol["t_start"], 2.0);
     assert_eq!(data.manifest.protocol["hold_time"], 0.0);
-    let info = glasscam::minimize::read_inherent(&out.join("inherent")).expect("inherent.json");
+    let info =
+        glasscam::sim::minimize::read_inherent(&out.join("inherent")).expect("inherent.json");
     assert_eq!(info.snapshots.len(), 12);
     assert!(info
         .snapshots
@@ -108,8 +109,8 @@ fn task(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn the_swanson_preset_writes_seven_tasks_that_train_reads_and_the_landscape() {
-    use glasscam::dataset::Dataset;
-    use glasscam::task::{read_task, Pick, TaskKind};
+    use glasscam::io::dataset::Dataset;
+    use glasscam::pipeline::swanson::task::{read_task, Pick, TaskKind};
     let out = tempfile::tempdir().expect("tempdir");
     let o = out.path().join("tasks");
     let o = o.to_str().expect("utf-8 path");
@@ -162,7 +163,7 @@ fn the_swanson_preset_writes_seven_tasks_that_train_reads_and_the_landscape() {
         t6.liquid().e_is.expect("E_IS"),
         t6.glass().e_is.expect("E_IS"),
     );
-    let land: glasscam::landscape::Landscape = serde_json::from_str(
+    let land: glasscam::pipeline::swanson::landscape::Landscape = serde_json::from_str(
         &std::fs::read_to_string(o.join("landscape.json")).expect("landscape.json"),
     )
     .expect("landscape.json parses");

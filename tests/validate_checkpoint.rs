@@ -8,9 +8,9 @@ mod common;
 use std::path::Path;
 
 use glasscam::events::quiet;
-use glasscam::protocol::checkpoint::{self, Checkpoint};
-use glasscam::protocol::{run, Protocol, RunOptions};
-use glasscam::system::SystemDef;
+use glasscam::sim::protocol::checkpoint::{self, Checkpoint};
+use glasscam::sim::protocol::{run, Protocol, RunOptions};
+use glasscam::sim::system::SystemDef;
 use glasscam::Error;
 use glasscam_kernels::Compute;
 

@@ -6,8 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use glasscam::dataset::{Dataset, Manifest};
-use glasscam::nn::data::write_synthetic;
+use glasscam::io::dataset::{Dataset, Manifest};
+use glasscam::learn::cnn::data::write_synthetic;
 
 use common::err_of;
 
@@ -206,7 +206,7 @@ fn a_damaged_npy_header_cannot_ask_for_terabytes() {
         "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2), }",
         &[],
     );
-    let e = err_of(glasscam::npy::parse::<f64>(&path, &wrap));
+    let e = err_of(glasscam::io::npy::parse::<f64>(&path, &wrap));
     assert_eq!(
         e,
         format!(
@@ -239,13 +239,17 @@ fn positions_are_stored_as_float32_and_read_back_as_the_rounded_values() {
     let dir = tmp.path().join("d");
     let d = data(&dir);
     let (s, n) = (d.n_snapshots() as u64, d.n_particles() as u64);
-    assert_eq!(d.manifest.format_version, glasscam::dataset::FORMAT_VERSION);
+    assert_eq!(
+        d.manifest.format_version,
+        glasscam::io::dataset::FORMAT_VERSION
+    );
     // 8 bytes per particle and snapshot: half of format 1's float64
     let size = std::fs::metadata(dir.join("positions.npy"))
         .expect("positions.npy")
         .len();
     assert_eq!(size, NPY_HEADER + s * n * 2 * 4);
-    let (_, raw) = glasscam::npy::read::<f32>(&dir.join("positions.npy")).expect("float32 array");
+    let (_, raw) =
+        glasscam::io::npy::read::<f32>(&dir.join("positions.npy")).expect("float32 array");
     assert_eq!(raw.len() as u64, s * n * 2);
     // full-precision positions written go through f32 exactly once: a round trip keeps the rounded values
     let precise: Vec<f64> = d.positions.iter().map(|x| x + 1e-9).collect();
@@ -275,7 +279,7 @@ fn a_format_1_data_set_with_float64_positions_still_loads_exactly() {
     let (s, n) = (d.n_snapshots() as u64, d.n_particles() as u64);
     // what glasscam wrote before format 2: float64 positions under a version-1 manifest
     let precise: Vec<f64> = d.positions.iter().map(|x| x + 1e-9).collect();
-    glasscam::npy::write(&dir.join("positions.npy"), &[s, n, 2], &precise).expect("write f64");
+    glasscam::io::npy::write(&dir.join("positions.npy"), &[s, n, 2], &precise).expect("write f64");
     let mut m = d.manifest.clone();
     m.format_version = 1;
     std::fs::write(
@@ -308,7 +312,7 @@ fn positions_handed_over_in_pieces_must_fill_the_shape() {
     let before = std::fs::read(dir.join("positions.npy")).expect("read");
     let short = &d.positions[..d.positions.len() - 2];
     let e = err_of(Dataset::write_with(&dir, &d.manifest, &d.species, |sink| {
-        glasscam::dataset::store(sink, short)
+        glasscam::io::dataset::store(sink, short)
     }));
     assert!(
         e.starts_with(&format!(
@@ -325,8 +329,8 @@ fn positions_handed_over_in_pieces_must_fill_the_shape() {
     // in two pieces it is the same file as in one
     let half = d.positions.len() / 2;
     Dataset::write_with(&dir, &d.manifest, &d.species, |sink| {
-        glasscam::dataset::store(sink, &d.positions[..half])?;
-        glasscam::dataset::store(sink, &d.positions[half..])
+        glasscam::io::dataset::store(sink, &d.positions[..half])?;
+        glasscam::io::dataset::store(sink, &d.positions[half..])
     })
     .expect("write in pieces");
     assert_eq!(

@@ -5,10 +5,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use glasscam::import::{
+use glasscam::io::import::{
     parse_lammps_dump, parse_xyz, read_lammps_dump, read_xyz, Imported, SpeciesMap,
 };
-use glasscam::system::{SystemDef, MAX_PARTICLES};
+use glasscam::sim::system::{SystemDef, MAX_PARTICLES};
 
 fn map() -> SpeciesMap {
     SpeciesMap::new(&SystemDef::abm(), None).expect("map")
@@ -140,11 +140,11 @@ fn a_one_gigabyte_line_is_refused_after_reading_one_mebibyte() {
 
 mod export {
     use super::*;
-    use glasscam::dataset::Dataset;
-    use glasscam::export::{format_snapshot, Format};
+    use glasscam::io::dataset::Dataset;
+    use glasscam::io::export::{format_snapshot, Format};
 
     fn dataset(dir: &Path) -> Dataset {
-        glasscam::nn::data::write_synthetic(dir, 2, 4, 5.0, 0.3, 1).expect("data");
+        glasscam::learn::cnn::data::write_synthetic(dir, 2, 4, 5.0, 0.3, 1).expect("data");
         Dataset::load(dir).expect("load")
     }
 

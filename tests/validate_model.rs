@@ -7,12 +7,12 @@ mod common;
 use std::path::Path;
 
 use glasscam::analysis::{analyze, dataset_configs, AnalyzeInput, CoarseGrain, GammaSet};
-use glasscam::dataset::Dataset;
 use glasscam::domain::Class;
+use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
-use glasscam::nn::data::write_synthetic;
-use glasscam::nn::gradcam::{Covered, ReplicaSet};
-use glasscam::nn::{gradcam, model, select_snapshots, write_gradcam};
+use glasscam::learn::cnn::data::write_synthetic;
+use glasscam::learn::cnn::gradcam::{Covered, ReplicaSet};
+use glasscam::learn::cnn::{gradcam, model, select_snapshots, write_gradcam};
 
 use common::{err_of, trained_tiny as trained};
 
@@ -169,13 +169,13 @@ fn gradcam_output_of_another_data_set_of_the_same_n_is_refused() {
         )
     );
     // propensity checks the same before running anything
-    let cfg = glasscam::propensity::EnsembleConfig {
+    let cfg = glasscam::sim::propensity::EnsembleConfig {
         temps: vec![0.5],
         runs: 1,
-        ..glasscam::propensity::EnsembleConfig::short(0.5)
+        ..glasscam::sim::propensity::EnsembleConfig::short(0.5)
     };
     let glass = data.of_class("glass")[0];
-    let e = err_of(glasscam::propensity::propensity(
+    let e = err_of(glasscam::sim::propensity::propensity(
         &data,
         glass,
         &cfg,

@@ -6,8 +6,8 @@ mod common;
 
 use glasscam::events::{Cancel, Ctx, Recorder};
 use glasscam::kernels::Compute;
-use glasscam::protocol::{self, Protocol, RunOptions};
-use glasscam::system::SystemDef;
+use glasscam::sim::protocol::{self, Protocol, RunOptions};
+use glasscam::sim::system::SystemDef;
 
 fn tiny() -> SystemDef {
     SystemDef::from_toml(common::TINY_SYSTEM, "tiny.toml").expect("tiny system")
@@ -99,7 +99,7 @@ fn bad_protocol_values_are_refused_not_coerced() {
         "protocol: 100001 snapshot temperatures (--temps, --ramp-snapshots): give at most 100000"
     );
     assert_eq!(
-        glasscam::task::ramp_temps(2.0, 0.05, usize::MAX)
+        glasscam::pipeline::swanson::task::ramp_temps(2.0, 0.05, usize::MAX)
             .unwrap_err()
             .to_string(),
         "--ramp-snapshots 18446744073709551615: give 1 to 100000 snapshots along the ramp (Swanson: 200)"
@@ -148,7 +148,7 @@ fn system_temperatures_and_counts_are_checked() {
         format!(
             "s.toml: the species counts add up to more than {} particles; give counts of a system that fits \
              in memory",
-            glasscam::system::MAX_PARTICLES
+            glasscam::sim::system::MAX_PARTICLES
         )
     );
 }
@@ -197,7 +197,7 @@ fn run_tiny(
     dt: f64,
     replicas: usize,
 ) -> (
-    glasscam::Result<glasscam::dataset::Manifest>,
+    glasscam::Result<glasscam::io::dataset::Manifest>,
     Vec<String>,
     tempfile::TempDir,
 ) {
@@ -232,7 +232,7 @@ fn a_run_where_every_replica_blew_up_fails_with_cause_and_hint() {
     assert!(!dir
         .path()
         .join("o")
-        .join(glasscam::dataset::MANIFEST)
+        .join(glasscam::io::dataset::MANIFEST)
         .exists());
 }
 
@@ -248,11 +248,11 @@ fn partial_failures_are_warned_through_the_observer() {
 
 mod propensity {
     use super::*;
-    use glasscam::propensity::{run_ensemble, EnsembleConfig};
+    use glasscam::sim::propensity::{run_ensemble, EnsembleConfig};
 
     fn start() -> (glasscam_kernels::md::MdSetup, Vec<[f64; 2]>, Vec<Vec<u32>>) {
         let s = common::setup(&tiny());
-        let pos = glasscam::init::random_replicas(&s, 2, 0..1, 0.5).pos;
+        let pos = glasscam::sim::init::random_replicas(&s, 2, 0..1, 0.5).pos;
         // every other particle as the cage: enough for the engine, which only averages over it
         let cages = (0..s.n).map(|i| vec![((i + 1) % s.n) as u32]).collect();
         (s, pos, cages)
@@ -346,11 +346,11 @@ mod propensity {
 }
 
 mod training {
-    use glasscam::dataset::Dataset;
+    use glasscam::io::dataset::Dataset;
     use glasscam::kernels::Compute;
-    use glasscam::nn::config::ModelConfig;
-    use glasscam::nn::data::write_synthetic;
-    use glasscam::nn::{select_snapshots, train, Covered, ReplicaSet};
+    use glasscam::learn::cnn::config::ModelConfig;
+    use glasscam::learn::cnn::data::write_synthetic;
+    use glasscam::learn::cnn::{select_snapshots, train, Covered, ReplicaSet};
 
     /// The quick network on a 16-pixel grid: trains in well under a second.
     fn cfg() -> ModelConfig {

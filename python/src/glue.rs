@@ -8,17 +8,17 @@
 use std::path::Path;
 
 use glasscam::analysis::{self, CoarseGrain, Voronoi};
-use glasscam::dataset::{Dataset, Manifest};
+use glasscam::io::dataset::{Dataset, Manifest};
 use glasscam::domain::Class;
 use glasscam::events::{Ctx, Event};
 use glasscam::kernels::nn::net::{grid_sample, gridize as gridize_kernel, Net};
 use glasscam::kernels::nn::GridSpec;
 use glasscam::kernels::{BackendChoice, Compute};
-use glasscam::nn::model::{self, ModelFile};
-use glasscam::nn::ModelConfig;
-use glasscam::propensity::{EnsembleConfig, EnsembleResult};
-use glasscam::protocol::{Protocol, RunOptions};
-use glasscam::system::{MdSettings, SystemDef};
+use glasscam::learn::cnn::model::{self, ModelFile};
+use glasscam::learn::cnn::ModelConfig;
+use glasscam::sim::propensity::{EnsembleConfig, EnsembleResult};
+use glasscam::sim::protocol::{Protocol, RunOptions};
+use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam::{Error, Result};
 
 /// `kam`, `abm`, or a TOML system file.
@@ -84,7 +84,7 @@ pub fn simulate(
     let mut opts = RunOptions::new(out, args.seed, compute);
     opts.resume = args.resume;
     opts.force = args.force;
-    glasscam::protocol::run(sys, &proto, &opts, ctx)
+    glasscam::sim::protocol::run(sys, &proto, &opts, ctx)
 }
 
 pub fn load_dataset(dir: &Path) -> Result<Dataset> {
@@ -286,7 +286,7 @@ pub fn propensity(
         .map(|i| vor.neighbours_of(i).to_vec())
         .collect();
     let pos0: Vec<[f64; 2]> = positions.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
-    glasscam::propensity::run_ensemble(&setup, &pos0, &cages, cfg, compute, *ctx)
+    glasscam::sim::propensity::run_ensemble(&setup, &pos0, &cages, cfg, compute, *ctx)
 }
 
 /// Time step of the MD settings (sample times = steps * dt).
@@ -330,7 +330,7 @@ pub fn train(
     ctx: &Ctx,
 ) -> Result<String> {
     let data = Dataset::load(data_dir)?;
-    let trained = glasscam::nn::train(&data, cfg, compute, *ctx)?;
-    glasscam::nn::write_model(out, &trained)?;
+    let trained = glasscam::learn::cnn::train(&data, cfg, compute, *ctx)?;
+    glasscam::learn::cnn::write_model(out, &trained)?;
     serde_json::to_string(&trained.metrics).map_err(|e| Error::Input(format!("metrics: {e}")))
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use glasscam::analysis::Voronoi as LibVoronoi;
 use glasscam::kernels::Compute;
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};

@@ -28,13 +28,13 @@ use super::plots::{field_map, violin, FieldMap, ViolinClass};
 use super::stats::mean_std;
 use super::{analyse_config, CoarseGrain, ConfigInput, Correlations, GammaSet, Indicators};
 use super::{PAIRS, PAIR_LABELS};
-use crate::dataset::{write_json_atomic, Dataset};
+use crate::analysis::paper::Reference;
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::npy;
-use crate::paper::Reference;
-use crate::system::SystemDef;
+use crate::io::dataset::{write_json_atomic, Dataset};
+use crate::io::npy;
+use crate::sim::system::SystemDef;
 
 /// One configuration to analyse.
 #[derive(Clone, Debug)]
@@ -68,7 +68,7 @@ pub fn dataset_configs(ds: &Dataset) -> Vec<Config<'_>> {
 /// The frames of an imported trajectory of `system` (class from the file's `class=` key, else `other`); a frame
 /// whose density differs from the system's by more than 5 % is kept with a warning through `ctx`.
 pub fn imported_configs(
-    imported: crate::import::Imported,
+    imported: crate::io::import::Imported,
     system: &SystemDef,
     source: &str,
     ctx: Ctx,
@@ -425,7 +425,7 @@ fn write_correlations_csv(path: &Path, rows: &[CorrelationRow]) -> Result<()> {
 /// Mean and standard deviation of each pair per class and method, beside the paper's values.
 pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
     let classes = classes_of(rows);
-    let paper = crate::paper::paper(system);
+    let paper = crate::analysis::paper::paper(system);
     let mut out = Vec::new();
     for class in &classes {
         for (m, method) in ["pearson", "spearman"].iter().enumerate() {
@@ -520,7 +520,7 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
             .iter()
             .map(|&p| {
                 if m == 0 {
-                    crate::paper::paper(system)
+                    crate::analysis::paper::paper(system)
                         .and_then(|t| t.correlation(Class::Glass, p))
                         .and_then(|r| r.value())
                 } else {

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::write_json_readable;
 use crate::error::{Error, Result};
-use crate::npy;
+use crate::io::dataset::write_json_readable;
+use crate::io::npy;
 
 pub const GAMMA_NPY: &str = "gamma.npy";
 pub const GRADCAM_JSON: &str = "gradcam.json";

@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod bench;
 pub mod coarse;
 pub mod gamma;
+pub mod paper;
 pub mod plots;
 pub mod stats;
 pub mod tong_tanaka;

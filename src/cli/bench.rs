@@ -1,8 +1,8 @@
 //! The tables of `glasscam bench md`, `nn`, `analysis` and `propensity`: what the library's benches return, printed.
 
 use glasscam::analysis::bench::{BenchReport, BENCH_DENSITY};
-use glasscam::bench::{MdRow, PropensityRow};
-use glasscam::nn::bench::{KernelProfile, NnBench};
+use glasscam::learn::cnn::bench::{KernelProfile, NnBench};
+use glasscam::sim::bench::{MdRow, PropensityRow};
 
 /// The nn table (stdout) and each backend's per-kernel profile after it; a skipped GPU path goes to stderr.
 pub fn print_nn(b: &NnBench) {

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use glasscam::dataset::Dataset;
 use glasscam::domain::Class;
 use glasscam::events::Ctx;
-use glasscam::gnn::attention::AttentionInput;
-use glasscam::gnn::MpnnConfig;
+use glasscam::io::dataset::Dataset;
 use glasscam::kernels::{BackendChoice, Compute};
+use glasscam::learn::gnn::attention::AttentionInput;
+use glasscam::learn::gnn::MpnnConfig;
 
 /// Which network `train` trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -51,8 +51,8 @@ pub fn train(a: &super::nn::TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
             Compute::Cpu
         }
     };
-    let t = glasscam::gnn::train::train_on(&data, &cfg, &compute, ctx)?;
-    glasscam::gnn::train::write_model(&a.out, &t)?;
+    let t = glasscam::learn::gnn::train::train_on(&data, &cfg, &compute, ctx)?;
+    glasscam::learn::gnn::train::write_model(&a.out, &t)?;
     let m = &t.metrics;
     println!(
         "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} graphs); best epoch {} of {}; model in {}",
@@ -106,7 +106,7 @@ pub fn attention(a: &AttentionArgs, ctx: Ctx) -> glasscam::Result<()> {
         gradcam: a.gradcam.clone(),
         out: a.out.clone(),
     };
-    let r = glasscam::gnn::attention::attention(&input, ctx)?;
+    let r = glasscam::learn::gnn::attention::attention(&input, ctx)?;
     for m in &r.aucs {
         println!(
             "{:<14} ROC AUC {:.3} (mean glass {:.1}, liquid {:.1})",
@@ -169,10 +169,10 @@ struct TorchRow {
 }
 
 pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
-    use glasscam::gnn::bench::{
+    use glasscam::learn::gnn::bench::{
         bench_graphs, export, time_attention, time_attention_gpu, time_train, time_train_gpu,
     };
-    use glasscam::gnn::model;
+    use glasscam::learn::gnn::model;
     let model = a.model.as_ref().map(|m| model::load(m)).transpose()?;
     let cfg = match (&model, &a.config) {
         (Some((file, _)), _) => file.config.clone(),
@@ -183,7 +183,10 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
     let g = bench_graphs(data.as_ref(), &cfg, a.graphs)?;
     let spec = match &model {
         Some((file, _)) => file.spec(),
-        None => cfg.spec(g.n_species, glasscam::gnn::train::dist_stats(&g.graphs)),
+        None => cfg.spec(
+            g.n_species,
+            glasscam::learn::gnn::train::dist_stats(&g.graphs),
+        ),
     };
     spec.check()?;
     let edges: usize = g.graphs.iter().map(|x| x.n_edges()).sum();
@@ -214,7 +217,7 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
     };
     if let Some(dir) = &dir {
         let logits = model.as_ref().map(|(_, params)| {
-            let l32 = glasscam::gnn::train::predict(&spec, params, &g.graphs, cfg.batch);
+            let l32 = glasscam::learn::gnn::train::predict(&spec, params, &g.graphs, cfg.batch);
             let b =
                 glasscam::kernels::gnn::GraphBatch::concat(&g.graphs.iter().collect::<Vec<_>>());
             let l64 = glasscam::kernels::gnn::net::forward(&spec, params, &b, None).logits;

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use glasscam::dataset::Dataset;
 use glasscam::domain::Class;
 use glasscam::events::Ctx;
+use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
-use glasscam::nn::{Covered, ModelConfig, ReplicaSet};
+use glasscam::learn::cnn::{Covered, ModelConfig, ReplicaSet};
 
 use super::select_compute;
 
@@ -40,8 +40,8 @@ pub fn train(a: &TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
     }
     let data = Dataset::load(&a.data)?;
     let compute = select_compute(a.backend)?;
-    let t = glasscam::nn::train(&data, &cfg, &compute, ctx)?;
-    glasscam::nn::write_model(&a.out, &t)?;
+    let t = glasscam::learn::cnn::train(&data, &cfg, &compute, ctx)?;
+    glasscam::learn::cnn::write_model(&a.out, &t)?;
     let m = &t.metrics;
     println!(
         "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} snapshots); best epoch {} of {}; model in {}",
@@ -90,12 +90,12 @@ pub fn gradcam(a: &GradcamArgs) -> glasscam::Result<()> {
         ));
     }
     let data = Dataset::load(&a.data)?;
-    let (file, _) = glasscam::nn::model::load(&a.model)?;
+    let (file, _) = glasscam::learn::cnn::model::load(&a.model)?;
     let covered = a.configs.unwrap_or(Covered::of(a.class));
-    let snapshots = glasscam::nn::select_snapshots(&data, &file, covered, a.split)?;
+    let snapshots = glasscam::learn::cnn::select_snapshots(&data, &file, covered, a.split)?;
     let compute = select_compute(a.backend)?;
-    let r = glasscam::nn::gradcam(&compute, &a.model, &data, a.class, &snapshots, a.batch)?;
-    glasscam::nn::write_gradcam(&a.out, &r)?;
+    let r = glasscam::learn::cnn::gradcam(&compute, &a.model, &data, a.class, &snapshots, a.batch)?;
+    glasscam::learn::cnn::write_gradcam(&a.out, &r)?;
     println!(
         "Grad-CAM of class {} for {} snapshots ({} misclassified, to be left out) in {}",
         a.class,

@@ -2,8 +2,8 @@
 //! data, one-kernel GPU-vs-CPU runs and a synthetic data set (nn).
 #![allow(dead_code)]
 
-use glasscam::init;
-use glasscam::system::{MdSettings, SystemDef};
+use glasscam::sim::init;
+use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
 
@@ -231,8 +231,8 @@ pub fn pool_params((batch, c, h, w): (u32, u32, u32, u32)) -> NnParams {
 }
 
 /// A tiny CNN (grid 16, one convolution of 2 maps) for tests of model files.
-pub fn tiny_model_config() -> glasscam::nn::config::ModelConfig {
-    glasscam::nn::config::ModelConfig {
+pub fn tiny_model_config() -> glasscam::learn::cnn::config::ModelConfig {
+    glasscam::learn::cnn::config::ModelConfig {
         grid: 16,
         cutoff: 3.0,
         conv_channels: vec![2],
@@ -245,11 +245,11 @@ pub fn tiny_model_config() -> glasscam::nn::config::ModelConfig {
 }
 
 /// A synthetic data set (25 replicas of 36 particles) in `dir/data` and a tiny model trained on it in `dir/model`.
-pub fn trained_tiny(dir: &std::path::Path) -> (glasscam::dataset::Dataset, std::path::PathBuf) {
-    use glasscam::nn::train;
+pub fn trained_tiny(dir: &std::path::Path) -> (glasscam::io::dataset::Dataset, std::path::PathBuf) {
+    use glasscam::learn::cnn::train;
     let data_dir = dir.join("data");
-    glasscam::nn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
-    let data = glasscam::dataset::Dataset::load(&data_dir).expect("load");
+    glasscam::learn::cnn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
+    let data = glasscam::io::dataset::Dataset::load(&data_dir).expect("load");
     let out = dir.join("model");
     let t = train::train(
         &data,
@@ -271,8 +271,8 @@ pub fn err_of<T>(r: glasscam::Result<T>) -> String {
 }
 
 /// A protocol that cools 4.0 -> 0.05 in about 400 steps (`replicas` replicas).
-pub fn tiny_protocol(replicas: usize) -> glasscam::protocol::Protocol {
-    let mut p = glasscam::protocol::Protocol::quick();
+pub fn tiny_protocol(replicas: usize) -> glasscam::sim::protocol::Protocol {
+    let mut p = glasscam::sim::protocol::Protocol::quick();
     p.replicas = replicas;
     p.equilibrate_time = 0.5;
     p.cool_rate = 2.0;
@@ -286,7 +286,7 @@ pub const GNN_ROWS: [usize; 3] = [1, 255, 257];
 
 /// The real batch of the gnn kernel tests: two periodic kNN graphs (k = 6) of 300 particles.
 pub fn gnn_real() -> glasscam::kernels::gnn::GraphBatch {
-    glasscam::gnn::graph::random_batch(2, 300, 6, 77).expect("graphs")
+    glasscam::learn::gnn::graph::random_batch(2, 300, 6, 77).expect("graphs")
 }
 
 /// f32 values in [-1, 1) and the same values in f64 for the twin.

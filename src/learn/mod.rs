@@ -1,0 +1,6 @@
+//! Learning: the core both networks share, the CNN on gridized images (`cnn`) and the graph network on kNN graphs
+//! (`gnn`).
+
+pub mod cnn;
+pub mod gnn;
+pub mod weights;
