@@ -4,7 +4,7 @@ cross-entropy, backward, Adam) and Grad-CAM batches (forward, gradient of the cl
 convolution's maps, alpha-weighted sum, ReLU), in images/s, on random images of the model's grid with 2 channels.
 
 Usage: torch_cnn.py [--model presets/quick-model.toml] [--grid G] [--steps N] [--device cuda|cpu] [--json FILE]
-Without --model: the paper's network (SPEC section 5; glasscam's ModelConfig defaults).
+Without --model: the paper's network (docs/methods.md, "CNN"; glasscam's ModelConfig defaults).
 """
 
 import argparse

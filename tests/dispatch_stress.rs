@@ -7,8 +7,8 @@
 
 mod common;
 
+use common::random_batch;
 use common::{gnn_quick_net, liquid, run_at, scaled, setup, Rng};
-use glasscam::learn::gnn::graph::random_batch;
 use glasscam::sim::system::SystemDef;
 use glasscam_kernels::gnn::gpu_net::GpuMpnn;
 use glasscam_kernels::gnn::net::{forward, loss_and_grads};

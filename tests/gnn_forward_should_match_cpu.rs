@@ -6,12 +6,12 @@
 mod common;
 
 use common::gnn_quick_net as spec_and_params;
+use common::random_batch;
 use glasscam::kernels::gnn::gpu_net::GpuMpnn;
 use glasscam::kernels::gnn::net::forward;
 use glasscam::kernels::gnn::Attention;
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
-use glasscam::learn::gnn::graph::random_batch;
 
 #[test]
 fn gnn_forward_should_match_cpu() {

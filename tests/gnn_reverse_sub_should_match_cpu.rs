@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::random_batch;
 use common::Rng;
 use glasscam::kernels::gnn::cpu::gnn_reverse_sub;
 use glasscam::kernels::gnn::gpu::{run, Arg, GnnParams, GNN_REVERSE_SUB};
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
-use glasscam::learn::gnn::graph::random_batch;
 
 /// f32 inputs and the same values in f64 for the twin.
 fn values(rng: &mut Rng, n: usize) -> (Vec<f32>, Vec<f64>) {

@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::random_batch;
 use common::Rng;
 use glasscam::kernels::gnn::cpu::gnn_segment_softmax;
 use glasscam::kernels::gnn::gpu::{run, Arg, GnnParams, GNN_SEGMENT_SOFTMAX};
 use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
-use glasscam::learn::gnn::graph::random_batch;
 
 /// Random CSR segments: `rows` segments of 1..=`max_len` items each; returns the pointer array.
 fn segments(rng: &mut Rng, rows: usize, max_len: usize) -> Vec<u32> {

@@ -7,6 +7,7 @@
 mod common;
 
 use common::gnn_quick_net as spec_and_params;
+use common::random_batch;
 use glasscam::kernels::gnn::gpu_net::{read, GpuAdam, GpuMpnn};
 use glasscam::kernels::gnn::net::loss_and_grads;
 use glasscam::kernels::gnn::Attention;
@@ -14,7 +15,6 @@ use glasscam::kernels::gpu::test_context;
 use glasscam::kernels::nn::cpu::adam;
 use glasscam::kernels::nn::AdamSpec;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
-use glasscam::learn::gnn::graph::random_batch;
 
 /// Gradients: f32 against f64 after the whole network's chain: relative 5e-4, or 4x the f32 CPU twin's own worst
 /// relative error on that tensor where that is larger (both are f32, summing in different orders: the GPU's

@@ -11,7 +11,7 @@
 //! - `correlations.csv`: snapshot, replica, class, then Pearson and Spearman of (Gamma, Upsilon),
 //!   (Gamma, 1-Theta), (1-Theta, Upsilon); empty where undefined (no Gamma, or a constant field);
 //! - `summary.csv` / `summary.json`: mean, standard deviation and count per class, pair and method, with
-//!   the paper's value or sign (SPEC §8) beside the Pearson rows;
+//!   the paper's value or sign (Oyama et al. 2022, Fig. 3) beside the Pearson rows;
 //! - `violin_pearson.{png,svg}`, `violin_spearman.{png,svg}`: coefficients per configuration, glass vs liquid;
 //! - `map_*_<snapshot>.{png,svg}`: field maps of one configuration (`map_config`, default the first glass one);
 //! - `analysis.json`: settings, source, counts and every skipped frame or configuration with its reason.
@@ -32,7 +32,8 @@ use crate::analysis::paper::Reference;
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::io::dataset::{write_json_atomic, Dataset};
+use crate::io::dataset::Dataset;
+use crate::io::json::write_json_atomic;
 use crate::io::npy;
 use crate::sim::system::SystemDef;
 
@@ -158,7 +159,7 @@ pub struct SummaryRow {
     pub std: Option<f64>,
     /// Configurations with a defined coefficient.
     pub count: usize,
-    /// The paper's value or sign (SPEC §8), where it gives one.
+    /// The paper's value or sign (Oyama et al. 2022, Fig. 3), where it gives one.
     pub paper: Option<Reference>,
     /// Whether the mean has the paper's sign, where the paper gives one.
     pub sign_agrees: Option<bool>,
@@ -311,7 +312,7 @@ pub fn write_analysis(
         let pick = match map_config {
             Some(k) => Some(a.done.iter().find(|d| d.config.snapshot == k).ok_or_else(|| {
                 Error::Input(format!(
-                    "--config {k}: snapshot {k} was not analysed (not present, skipped or misclassified)"
+                    "`config` {k}: snapshot {k} was not analysed (not present, skipped or misclassified)"
                 ))
             })?),
             None => a

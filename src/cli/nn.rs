@@ -1,60 +1,14 @@
-//! `glasscam train` and `glasscam gradcam`: arguments, console lines, and the calls to the nn engine.
+//! `glasscam gradcam`: arguments, the console line, and the call to the CNN's Grad-CAM.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use glasscam::domain::Class;
-use glasscam::events::Ctx;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
-use glasscam::learn::cnn::{Covered, ModelConfig, ReplicaSet};
+use glasscam::learn::cnn::{Covered, ReplicaSet};
 
 use super::select_compute;
-
-/// `glasscam train`
-#[derive(Args, Debug, Clone)]
-pub struct TrainArgs {
-    /// Data set directory (written by `glasscam simulate`).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Model file (TOML or JSON, see `ModelConfig`); the SPEC defaults without one.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Epochs (overrides the model file).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Output model directory.
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value = "auto")]
-    pub backend: BackendChoice,
-}
-
-pub fn train(a: &TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
-    let mut cfg = match &a.model {
-        Some(p) => ModelConfig::from_file(p)?,
-        None => ModelConfig::default(),
-    };
-    if let Some(e) = a.epochs {
-        cfg.epochs = e;
-    }
-    let data = Dataset::load(&a.data)?;
-    let compute = select_compute(a.backend)?;
-    let t = glasscam::learn::cnn::train(&data, &cfg, &compute, ctx)?;
-    glasscam::learn::cnn::write_model(&a.out, &t)?;
-    let m = &t.metrics;
-    println!(
-        "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} snapshots); best epoch {} of {}; model in {}",
-        m.test.accuracy[Class::Glass.name()],
-        m.test.accuracy[Class::Liquid.name()],
-        m.test.roc_auc,
-        m.test.n,
-        m.best_epoch,
-        m.epochs,
-        a.out.display()
-    );
-    Ok(())
-}
 
 /// `glasscam gradcam`
 #[derive(Args, Debug, Clone)]

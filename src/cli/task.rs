@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use glasscam::pipeline::swanson::task::{self, RampData, Source, SwansonTask, TaskPreset};
+use glasscam::pipeline::swanson::preset::{SwansonTask, TaskPreset};
+use glasscam::pipeline::swanson::task::{self, RampData, Source};
+use glasscam::pipeline::swanson::tasks::build_swanson_tasks;
 use glasscam::Error;
 
 /// `glasscam task`
@@ -90,7 +92,7 @@ fn preset(a: &TaskArgs, p: TaskPreset) -> glasscam::Result<()> {
     };
     let slow = RampData::load(slow)?;
     let fast = RampData::load(fast)?;
-    let built = task::build_swanson_tasks(&slow, &fast, &which, &a.out, a.seed, a.force)?;
+    let built = build_swanson_tasks(&slow, &fast, &which, &a.out, a.seed, a.force)?;
     for b in &built {
         println!("{}", describe(&b.info, b.snapshots));
     }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
+use crate::io::json::write_json_readable;
 use crate::io::npy;
 use crate::sim::system::SystemDef;
 
@@ -35,7 +37,7 @@ pub struct SnapshotMeta {
     /// Global replica index (seeded from the run seed and this index).
     pub replica: usize,
     /// "glass", "liquid" or "other".
-    pub class: String,
+    pub class: Class,
     /// 1 glass, 0 liquid, -1 other (as in labels.npy).
     pub label: i64,
     /// MD step at which it was taken.
@@ -130,8 +132,7 @@ impl Manifest {
                     m.replica
                 ));
             }
-            let class: crate::domain::Class = m.class.parse()?;
-            if class.label() != m.label {
+            if m.class.label() != m.label {
                 return bad(format!(
                     "snapshot {k} has class `{}` but label {} (glass 1, liquid 0, other -1)",
                     m.class, m.label
@@ -295,8 +296,8 @@ impl Dataset {
         &self.positions[k * n2..(k + 1) * n2]
     }
 
-    /// Snapshot indices whose class is `class` ("glass", "liquid", "other").
-    pub fn of_class(&self, class: &str) -> Vec<usize> {
+    /// Snapshot indices of class `class`.
+    pub fn of_class(&self, class: Class) -> Vec<usize> {
         self.manifest
             .snapshots
             .iter()
@@ -353,75 +354,6 @@ pub fn store(sink: &mut npy::Sink<'_, f32>, positions: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// Writes JSON to a temporary file and renames it into place (see `outdir::write_atomic`).
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
-    crate::io::outdir::write_atomic(path, text.as_bytes())
-}
-
-/// Reads a number that JSON may hold as `null`: serde_json writes an undefined metric (NaN: an AUC on a split with
-/// one class, an accuracy of a class with no samples) as `null`, which a plain f64 field refuses; read back, it is
-/// NaN again, so such a file stays readable (`#[serde(deserialize_with = "...")]`).
-pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
-/// `null_as_nan` for each value of a map.
-pub fn null_as_nan_map<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<std::collections::BTreeMap<String, f64>, D::Error> {
-    let m = std::collections::BTreeMap::<String, Option<f64>>::deserialize(d)?;
-    Ok(m.into_iter()
-        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
-        .collect())
-}
-
-/// Writes JSON like `write_json_atomic`, for a file glasscam reads back: refuses a value that would not read back
-/// (serde_json writes NaN and infinity as `null`, which no f64 field accepts), so a NaN is never stored.
-pub fn write_json_readable<T: Serialize + serde::de::DeserializeOwned>(
-    path: &Path,
-    value: &T,
-) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
-    serde_json::from_str::<T>(&text).map_err(|e| {
-        Error::Input(format!(
-            "{}: refusing to write a value that is not finite (NaN or infinity; JSON stores it as null, which \
-             cannot be read back): {e}",
-            path.display()
-        ))
-    })?;
-    crate::io::outdir::write_atomic(path, text.as_bytes())
-}
-
-/// Reads the JSON file `file` of `dir` as a `T`; one whose format version (`version`) is newer than `max_version`
-/// is refused. `redo` names the command that writes it again (for the message).
-pub fn read_json_file<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-    file: &str,
-    max_version: u32,
-    version: fn(&T) -> u32,
-    redo: &str,
-) -> Result<T> {
-    let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).at(&path)?;
-    let value: T = serde_json::from_str(&text).map_err(|e| Error::Dataset {
-        path: dir.to_path_buf(),
-        message: format!("{file} is not valid: {e}; rewrite it with {redo}"),
-    })?;
-    if version(&value) > max_version {
-        return Err(Error::Dataset {
-            path: dir.to_path_buf(),
-            message: format!(
-                "{file} has format version {}, newer than this glasscam's {max_version}; update glasscam",
-                version(&value)
-            ),
-        });
-    }
-    Ok(value)
-}
-
 /// Reads only the manifest of the data set in `dir`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
@@ -429,7 +361,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     serde_json::from_str(&text).map_err(|e| Error::Dataset {
         path: dir.to_path_buf(),
         message: format!(
-            "{MANIFEST} is not a valid manifest ({e}); check the file or rerun with --force"
+            "{MANIFEST} is not a valid manifest ({e}); check the file or rerun with `force`"
         ),
     })
 }
@@ -488,7 +420,7 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
             let prev = prev.map_or_else(String::new, |p: &Dataset| p.dir.display().to_string());
             return Err(Error::Input(format!(
                 "merge: {} (replicas {}..{}) overlaps {prev} (replicas up to {next}): give each shard once, \
-                 all from the same --shard k/n split",
+                 all from one run's split into shards k/n",
                 d.dir.display(),
                 m.replica_range.0,
                 m.replica_range.1

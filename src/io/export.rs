@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::io::dataset::Dataset;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Extended XYZ (z = 0, `Lattice`, `Properties=species:S:1:pos:R:3`, pbc="T T F").
     Xyz,
@@ -139,7 +140,7 @@ pub fn export(dir: &Path, k: usize, format: Format, out: &Path, force: bool) -> 
     let same_dir = inside(parent.unwrap_or(Path::new("."))) == inside(dir);
     if same_dir && name.is_some_and(|n| own.iter().any(|o| n == *o)) {
         return Err(Error::Input(format!(
-            "--out {} is a file of the data set itself; choose another name",
+            "`out` {} is a file of the data set itself; choose another name",
             out.display()
         )));
     }

@@ -9,7 +9,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::sim::system::SystemDef;
 
 /// File formats `glasscam analyze --input` reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// LAMMPS text dump (`dump ... custom ... id type x y` or `xs ys`, `xu yu`, `xsu ysu`).
     LammpsDump,
@@ -62,7 +63,7 @@ impl SpeciesMap {
             for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let (t, s) = item.split_once('=').ok_or_else(|| {
                     Error::Input(format!(
-                        "--types: `{item}` is not TYPE=SPECIES (e.g. --types 1=A,2=B)"
+                        "`types`: `{item}` is not TYPE=SPECIES (e.g. `types` 1=A,2=B)"
                     ))
                 })?;
                 let (t, s) = (t.trim(), s.trim());
@@ -72,7 +73,7 @@ impl SpeciesMap {
                         Ok(k) if k < names.len() => k as u32,
                         _ => {
                             return Err(Error::Input(format!(
-                                "--types: `{s}` is not a species of system `{}` (species: {})",
+                                "`types`: `{s}` is not a species of system `{}` (species: {})",
                                 system.name,
                                 names.join(", ")
                             )))
@@ -91,7 +92,7 @@ impl SpeciesMap {
             return Ok(k);
         }
         if !self.explicit.is_empty() {
-            return Err(format!("type {} is not in --types", quote(t)));
+            return Err(format!("type {} is not in `types`", quote(t)));
         }
         if let Some(k) = self.names.iter().position(|n| n == t) {
             return Ok(k as u32);
@@ -99,7 +100,7 @@ impl SpeciesMap {
         match t.parse::<usize>() {
             Ok(k) if k >= 1 && k <= self.names.len() => Ok((k - 1) as u32),
             _ => Err(format!(
-                "type {} matches no species ({}) and no index 1..{}; map it with --types TYPE=<species>",
+                "type {} matches no species ({}) and no index 1..{}; map it with `types` TYPE=<species>",
                 quote(t),
                 self.names.join(", "),
                 self.names.len()

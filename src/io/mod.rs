@@ -4,6 +4,7 @@
 pub mod dataset;
 pub mod export;
 pub mod import;
+pub mod json;
 pub mod npy;
 pub mod outdir;
 pub mod schemas;

@@ -53,7 +53,7 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
 pub fn no_overwrite(path: &Path, force: bool, what: &str) -> Result<()> {
     if !force && std::fs::symlink_metadata(path).is_ok() {
         return Err(Error::Input(format!(
-            "{} already holds {what}; use --force to overwrite it, or choose another output",
+            "{} already holds {what}; use `force` to overwrite it, or choose another output",
             path.display()
         )));
     }
@@ -394,7 +394,7 @@ mod tests {
         no_overwrite(&f, false, "a data set").unwrap();
         std::fs::write(&f, "{}").unwrap();
         let e = err(no_overwrite(&f, false, "a data set"));
-        assert!(e.contains("use --force") && e.contains("a data set"), "{e}");
+        assert!(e.contains("use `force`") && e.contains("a data set"), "{e}");
         no_overwrite(&f, true, "a data set").unwrap();
     }
 

@@ -2,5 +2,9 @@
 //! (`gnn`).
 
 pub mod cnn;
+pub mod fit;
 pub mod gnn;
+pub mod metrics;
+pub mod model;
+pub mod split;
 pub mod weights;

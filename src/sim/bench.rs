@@ -90,7 +90,7 @@ pub fn snapshot_start(dir: &std::path::Path, k: usize) -> Result<(SystemDef, Rep
     let ds = crate::io::dataset::Dataset::load(dir)?;
     if k >= ds.n_snapshots() {
         return Err(crate::Error::Input(format!(
-            "--snapshot {k}: {} has {} snapshots (0..{})",
+            "`snapshot` {k}: {} has {} snapshots (0..{})",
             dir.display(),
             ds.n_snapshots(),
             ds.n_snapshots().saturating_sub(1)
@@ -332,7 +332,7 @@ pub fn bench_minimize(
 
     if !(seconds > 0.0 && seconds.is_finite()) {
         return Err(crate::Error::Input(format!(
-            "--seconds {seconds}: give the time budget per row in seconds, e.g. 30"
+            "`seconds` {seconds}: give the time budget per row in seconds, e.g. 30"
         )));
     }
     let setup = system.md_setup(&MdSettings::default());
@@ -343,7 +343,7 @@ pub fn bench_minimize(
     sorted.dedup();
     if sorted.first().is_none_or(|&r| r == 0) {
         return Err(crate::Error::Input(format!(
-            "--replicas {replicas:?}: give replica counts of at least 1, e.g. 1,16,256,1024"
+            "`replicas` {replicas:?}: give replica counts of at least 1, e.g. 1,16,256,1024"
         )));
     }
     // every row's replicas are the first r of one tiling (the same liquids for every backend)
@@ -502,89 +502,9 @@ pub fn minimize_table(b: &MinimizeBench) -> String {
     s
 }
 
-/// One row of `bench gridize`.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct GridizeRow {
-    pub backend: String,
-    pub grid: usize,
-    pub particles: usize,
-    /// Snapshots per call.
-    pub batch: usize,
-    pub images: usize,
-    pub seconds: f64,
-    pub images_per_s: f64,
-}
-
-/// Gridization throughput (images/s, uploads and read-back included) of `batch` random two-species snapshots of
-/// `n` particles at the presets' density 1.2 into `grid` x `grid` images, with the paper's Gaussian (width 0.3,
-/// cut at 4 widths), for about `seconds` per backend.
-pub fn bench_gridize(
-    backends: &[Compute],
-    grid: usize,
-    n: usize,
-    batch: usize,
-    seconds: f64,
-) -> Result<Vec<GridizeRow>> {
-    use glasscam_kernels::nn::{net::gridize, GridSpec};
-    let box_l = (n as f64 / 1.2).sqrt();
-    let spec = GridSpec {
-        grid,
-        box_l,
-        width: 0.3,
-        cutoff: 4.0,
-    };
-    // splitmix64: seeded positions, so every run times the same input
-    let mut state = 1u64;
-    let mut uniform = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let pos: Vec<f64> = (0..batch * n * 2).map(|_| uniform() * box_l).collect();
-    let species: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
-    let mut rows = Vec::new();
-    for compute in backends {
-        gridize(compute, &spec, &pos, &species, 2)?; // warm-up: pipelines built
-        let start = Instant::now();
-        let mut calls = 0;
-        while calls == 0 || start.elapsed().as_secs_f64() < seconds {
-            gridize(compute, &spec, &pos, &species, 2)?;
-            calls += 1;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        rows.push(GridizeRow {
-            backend: backend_name(compute).into(),
-            grid,
-            particles: n,
-            batch,
-            images: calls * batch,
-            seconds: secs,
-            images_per_s: (calls * batch) as f64 / secs,
-        });
-    }
-    Ok(rows)
-}
-
-fn backend_name(compute: &Compute) -> &'static str {
+pub fn backend_name(compute: &Compute) -> &'static str {
     match compute {
         Compute::Cpu => "cpu",
         Compute::Gpu(_) => "gpu",
     }
-}
-
-/// `bench gridize`'s table, for the binary to print.
-pub fn gridize_table(rows: &[GridizeRow]) -> String {
-    let mut s = format!(
-        "{:<8} {:>5} {:>10} {:>6} {:>7} {:>9} {:>10}\n",
-        "backend", "grid", "particles", "batch", "images", "seconds", "images/s"
-    );
-    for r in rows {
-        s.push_str(&format!(
-            "{:<8} {:>5} {:>10} {:>6} {:>7} {:>9.2} {:>10.2}\n",
-            r.backend, r.grid, r.particles, r.batch, r.images, r.seconds, r.images_per_s
-        ));
-    }
-    s
 }

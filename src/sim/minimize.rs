@@ -1,4 +1,4 @@
-//! Inherent structures (SPEC §10): every chosen snapshot of a data set FIRE-minimised (`md_fire` on the chosen
+//! Inherent structures (docs/methods.md, "Inherent structures"): every chosen snapshot of a data set FIRE-minimised (`md_fire` on the chosen
 //! backend), written as a data set of minima whose `inherent.json` gives E_IS, max |F| and iterations per
 //! snapshot and links each to its source snapshot.
 
@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Class;
 use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
-use crate::io::dataset::{write_json_atomic, Dataset, Manifest};
+use crate::io::dataset::{Dataset, Manifest};
+use crate::io::json::write_json_atomic;
 use crate::kernels::md::fire::cpu::CpuFire;
 use crate::kernels::md::fire::gpu::GpuFire;
 use crate::kernels::md::fire::{run_to_end, FireBackend, FireConfig, Minima, Outcome};
@@ -19,6 +20,8 @@ use crate::sim::system::MdSettings;
 
 /// The file beside `manifest.json` that says what each minimum is.
 pub const INHERENT: &str = "inherent.json";
+/// Where `simulate --inherent` writes the inherent structures of a data set (and where tasks look for them).
+pub const INHERENT_DIR: &str = "inherent";
 pub const FORMAT_VERSION: u32 = 1;
 /// Default force tolerance of the f64 CPU twin.
 pub const CPU_FTOL: f64 = 1e-8;
@@ -48,7 +51,7 @@ impl Selection {
         }
         let bad = || {
             Error::Input(format!(
-                "--snapshots {text}: use all, glass, liquid, other, or snapshot indices such as 0,4,10-19"
+                "`snapshots` {text}: use all, glass, liquid, other, or snapshot indices such as 0,4,10-19"
             ))
         };
         let mut out = Vec::new();
@@ -73,11 +76,11 @@ impl Selection {
         let s = data.n_snapshots();
         match self {
             Selection::All => Ok((0..s).collect()),
-            Selection::Class(c) => Ok(data.of_class(c.name())),
+            Selection::Class(c) => Ok(data.of_class(*c)),
             Selection::List(v) => {
                 if let Some(&k) = v.iter().find(|&&k| k >= s) {
                     return Err(Error::Input(format!(
-                        "--snapshots: snapshot {k} does not exist; {} has snapshots 0..{}",
+                        "`snapshots`: snapshot {k} does not exist; {} has snapshots 0..{}",
                         data.dir.display(),
                         s.saturating_sub(1)
                     )));
@@ -88,7 +91,7 @@ impl Selection {
     }
 }
 
-/// Settings of a minimisation run (FIRE parameters other than these are SPEC §10's defaults).
+/// Settings of a minimisation run (FIRE parameters other than these are the defaults of docs/methods.md, "Inherent structures").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MinimizeSettings {
     /// max |F| at which a snapshot counts as minimised; `None`: CPU_FTOL on the twin, GPU_FTOL on the GPU.
@@ -115,19 +118,19 @@ impl MinimizeSettings {
         if let Some(f) = self.ftol {
             if !(f > 0.0 && f.is_finite()) {
                 return Err(Error::Input(format!(
-                    "--ftol {f}: the force tolerance must be a positive number, e.g. {CPU_FTOL:e} on the CPU \
+                    "`ftol` {f}: the force tolerance must be a positive number, e.g. {CPU_FTOL:e} on the CPU \
                      twin or {GPU_FTOL:e} on the GPU"
                 )));
             }
         }
         if self.batch == 0 {
             return Err(Error::Input(
-                "--batch 0: minimise at least one snapshot at a time".into(),
+                "`batch` 0: minimise at least one snapshot at a time".into(),
             ));
         }
         if self.max_iter == 0 {
             return Err(Error::Input(
-                "--max-iter 0: allow at least one FIRE iteration".into(),
+                "`max_iter` 0: allow at least one FIRE iteration".into(),
             ));
         }
         Ok(())
@@ -155,7 +158,7 @@ pub struct InherentMeta {
     /// Row of the snapshot it was minimised from, in the source data set.
     pub source_index: usize,
     pub replica: usize,
-    pub class: String,
+    pub class: Class,
     /// Target temperature of the source snapshot.
     pub target_t: f64,
     /// Potential energy per particle of the source snapshot.
@@ -227,7 +230,7 @@ pub fn minimize(
     let rows = selection.indices(data)?;
     if rows.is_empty() {
         return Err(Error::Input(format!(
-            "--snapshots selects no snapshot of {}; it has {} (choose all, glass, liquid or indices)",
+            "`snapshots` selects no snapshot of {}; it has {} (choose all, glass, liquid or indices)",
             data.dir.display(),
             data.n_snapshots()
         )));
@@ -277,7 +280,7 @@ pub fn minimize(
                 index,
                 source_index: k,
                 replica: src.replica,
-                class: src.class.clone(),
+                class: src.class,
                 target_t: src.target_t,
                 pe_per_particle: src.pe_per_particle,
                 e_is: min.e_per_particle,
@@ -297,7 +300,7 @@ pub fn minimize(
     if !not_converged.is_empty() {
         ctx.warn(&format!(
             "{} of {} snapshots did not reach max |F| < {:e} (rows {:?} of the output; see {INHERENT}): raise \
-             --max-iter or loosen --ftol",
+             `max_iter` or loosen `ftol`",
             not_converged.len(),
             metas.len(),
             cfg.ftol,
@@ -337,7 +340,7 @@ pub fn write_inherent(dir: &Path, inh: &Inherent, force: bool) -> Result<()> {
 
 /// Reads `inherent.json` of a directory written by `write_inherent`.
 pub fn read_inherent(dir: &Path) -> Result<InherentFile> {
-    crate::io::dataset::read_json_file(
+    crate::io::json::read_json_file(
         dir,
         INHERENT,
         FORMAT_VERSION,

@@ -1,4 +1,4 @@
-//! Dynamic propensity (SPEC §9): isoconfigurational ensembles of one configuration (runs x temperatures as
+//! Dynamic propensity (Oyama et al. 2022, Fig. 4; docs/methods.md, "Propensity"): isoconfigurational ensembles of one configuration (runs x temperatures as
 //! replicas of one batched simulation), unwrapped displacements, cage-relative squared displacements with cages
 //! from the t = 0 Voronoi neighbours, the propensity Delta_i(t) and delta(t).
 
@@ -78,24 +78,24 @@ impl EnsembleConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Input(format!("propensity: {m}")));
         if self.temps.is_empty() {
-            return bad("give at least one temperature (--temps)".into());
+            return bad("give at least one temperature (`temps`)".into());
         }
         for (k, &t) in self.temps.iter().enumerate() {
             if !(t > 0.0 && t.is_finite()) {
                 return bad(format!(
-                    "temperature {t} (--temps): give a finite temperature > 0"
+                    "temperature {t} (`temps`): give a finite temperature > 0"
                 ));
             }
             if self.temps[..k].contains(&t) {
                 return bad(format!(
-                    "temperature {t} is given twice (--temps); list each temperature once"
+                    "temperature {t} is given twice (`temps`); list each temperature once"
                 ));
             }
         }
         let max_runs = crate::sim::protocol::schedule::MAX_REPLICAS / self.temps.len();
         if self.runs == 0 || self.runs > max_runs {
             return bad(format!(
-                "--runs {}: give 1 to {max_runs} runs per temperature ({} temperatures, at most {} replicas)",
+                "`runs` {}: give 1 to {max_runs} runs per temperature ({} temperatures, at most {} replicas)",
                 self.runs,
                 self.temps.len(),
                 crate::sim::protocol::schedule::MAX_REPLICAS
@@ -103,7 +103,7 @@ impl EnsembleConfig {
         }
         if self.steps == 0 || self.steps > crate::sim::protocol::schedule::MAX_STEPS {
             return bad(format!(
-                "--steps {}: give 1 to {:.0e} steps per run",
+                "`steps` {}: give 1 to {:.0e} steps per run",
                 self.steps,
                 crate::sim::protocol::schedule::MAX_STEPS as f64
             ));
@@ -307,7 +307,7 @@ pub fn run_ensemble(
             return Err(Error::Input(format!(
                 "propensity: {what}; every run at T = {} failed, so there is no propensity there. Usually the \
                  time step is too large for the temperature (dt {}, try half), the temperature is far above the \
-                 system's (--temps), or the configuration is not one of this system (density, units)",
+                 system's (`temps`), or the configuration is not one of this system (density, units)",
                 empty.join(", "),
                 setup.dt
             )));
@@ -574,7 +574,7 @@ pub fn write_propensity(out: &Path, ds: &Dataset, p: &Propensity, plots: bool) -
     if plots {
         plot_propensity(out, ds, p)?;
     }
-    crate::io::dataset::write_json_atomic(&out.join("curves.json"), c)
+    crate::io::json::write_json_atomic(&out.join("curves.json"), c)
 }
 
 fn plot_propensity(out: &Path, ds: &Dataset, p: &Propensity) -> Result<()> {

@@ -1,5 +1,5 @@
 //! Systems as data: species, counts, masses, diameters, LJ sigma/epsilon tables, cut-off, density and the
-//! state points of SPEC §2. The `abm` and `kam` presets are built in; users write their own as TOML.
+//! state points of docs/methods.md, "Systems". The `abm` and `kam` presets are built in; users write their own as TOML.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -74,7 +74,7 @@ fn default_cutoff() -> f64 {
 }
 
 impl SystemDef {
-    /// The additive binary mixture of SPEC §2.
+    /// The additive binary mixture (Oyama et al. 2022, Table I; docs/methods.md, "Systems").
     pub fn abm() -> SystemDef {
         SystemDef {
             name: "abm".into(),
@@ -122,7 +122,7 @@ impl SystemDef {
         }
     }
 
-    /// The standard 2D Kob-Andersen model (SPEC §2: not the paper's misprinted Table I).
+    /// The standard 2D Kob-Andersen model (docs/methods.md, "Systems": not the paper's misprinted Table I).
     pub fn kam() -> SystemDef {
         SystemDef {
             name: "kam".into(),
@@ -447,7 +447,7 @@ impl SystemDef {
 pub const MAX_AREA_FRACTION: f64 = 2.0;
 pub const MIN_AREA_FRACTION: f64 = 0.02;
 
-/// Integrator settings (SPEC §3), with the defaults there.
+/// Integrator settings (docs/methods.md, "MD protocol"), with the defaults there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MdSettings {
     pub dt: f64,

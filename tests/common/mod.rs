@@ -64,19 +64,20 @@ use glasscam::kernels::kernel::Kernel;
 use glasscam::kernels::nn::cpu::CpuExec;
 use glasscam::kernels::nn::gpu::{GpuExec, NnGpu};
 use glasscam::kernels::nn::{Buf, NnParams, PlanOp};
+use glasscam::kernels::rng::SplitMix64;
 use glasscam::kernels::tolerance::{assert_close, Tolerance};
 use glasscam::kernels::Binding;
 
-/// splitmix64 uniform in [0, 1).
+/// Seeded uniform draws (the project's splitmix64 stream, `glasscam_kernels::rng::SplitMix64`).
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// Uniform in [0, 1).
     pub fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        let mut s = SplitMix64(self.0);
+        let x = s.next_f64();
+        self.0 = s.0;
+        x
     }
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.next()
@@ -246,19 +247,18 @@ pub fn tiny_model_config() -> glasscam::learn::cnn::config::ModelConfig {
 
 /// A synthetic data set (25 replicas of 36 particles) in `dir/data` and a tiny model trained on it in `dir/model`.
 pub fn trained_tiny(dir: &std::path::Path) -> (glasscam::io::dataset::Dataset, std::path::PathBuf) {
-    use glasscam::learn::cnn::train;
     let data_dir = dir.join("data");
     glasscam::learn::cnn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
     let data = glasscam::io::dataset::Dataset::load(&data_dir).expect("load");
     let out = dir.join("model");
-    let t = train::train(
+    let t = glasscam::learn::cnn::train(
         &data,
         &tiny_model_config(),
         &glasscam::kernels::Compute::Cpu,
         glasscam::events::quiet(),
     )
     .expect("train");
-    train::write_model(&out, &t).expect("write model");
+    glasscam::learn::model::write_model(&out, &t).expect("write model");
     (data, out)
 }
 
@@ -284,9 +284,23 @@ pub fn tiny_protocol(replicas: usize) -> glasscam::sim::protocol::Protocol {
 /// workgroup + 1 (WG = 256).
 pub const GNN_ROWS: [usize; 3] = [1, 255, 257];
 
+/// One batch of `count` periodic kNN graphs of `n` uniformly random particles (every third of species 1) at
+/// density 1.1, all drawn from `seed`.
+pub fn random_batch(
+    count: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> glasscam::Result<glasscam::kernels::gnn::GraphBatch> {
+    let graphs = glasscam::learn::gnn::bench::random_graphs(count, n, k, seed)?;
+    Ok(glasscam::kernels::gnn::GraphBatch::concat(
+        &graphs.iter().collect::<Vec<_>>(),
+    ))
+}
+
 /// The real batch of the gnn kernel tests: two periodic kNN graphs (k = 6) of 300 particles.
 pub fn gnn_real() -> glasscam::kernels::gnn::GraphBatch {
-    glasscam::learn::gnn::graph::random_batch(2, 300, 6, 77).expect("graphs")
+    random_batch(2, 300, 6, 77).expect("graphs")
 }
 
 /// f32 values in [-1, 1) and the same values in f64 for the twin.

@@ -1,14 +1,16 @@
-//! The nn benchmark: training and Grad-CAM samples per second, CPU twin against the GPU path, through the
-//! configured network: training steps on fixed images, training as `train` runs it (from a training set kept on
-//! the backend: gather, augmentation, gridization and standardization per batch), and Grad-CAM. Returns typed
-//! results; the binary prints them (src/cli/bench.rs).
+//! The CNN's benchmarks: training and Grad-CAM samples per second, CPU twin against the GPU path, through the
+//! configured network (training steps on fixed images, training as `train` runs it from a training set kept on
+//! the backend: gather, augmentation, gridization and standardization per batch, and Grad-CAM), and gridization
+//! images per second. Returns typed results; the binary prints them.
 
-use glasscam_kernels::gpu::shared_context;
+use std::time::Instant;
+
 use glasscam_kernels::nn::net::{Net, TrainSet};
+use glasscam_kernels::rng::{mix, SplitMix64};
 use glasscam_kernels::Compute;
 
 use super::config::ModelConfig;
-use super::data::{augment_seed, augment_transform, mix};
+use super::data::{augment_seed, augment_transform};
 use crate::error::Result;
 
 /// One row of the table.
@@ -41,8 +43,6 @@ pub struct NnBench {
     pub particles: usize,
     pub rows: Vec<BenchRow>,
     pub profiles: Vec<KernelProfile>,
-    /// Why the GPU path was not timed, when no adapter could be had.
-    pub gpu_skipped: Option<String>,
 }
 
 /// Particles per bench snapshot (the paper's system size) at the paper's density.
@@ -177,47 +177,25 @@ pub fn profile_backend(
     Ok(totals)
 }
 
-/// Why `bench nn` times only the CPU twin, and what to do for the GPU path (`bench nn` always times the CPU
-/// twin and has no `--backend`).
-pub fn gpu_skip_reason(e: &glasscam_kernels::KernelError) -> String {
-    match e {
-        glasscam_kernels::KernelError::NoAdapter => "no GPU adapter found, so only the CPU twin is timed; to \
-            time the GPU path too, install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers \
-            libvulkan1` gives the software one)"
-            .into(),
-        other => format!("the GPU path could not start ({other}), so only the CPU twin is timed"),
-    }
-}
-
-/// Training and Grad-CAM samples/s of the CPU twin and (when an adapter exists) the GPU path, for a network of
-/// `cfg` on `channels`-channel images; `cpu_steps` and `gpu_steps` timed batches each. With `profile`, each
-/// backend's per-kernel times of a training step too.
+/// Training and Grad-CAM samples/s on each of `backends` (see `backend::bench_backends`), for a network of `cfg`
+/// on `channels`-channel images, `steps` timed batches each. With `profile`, each backend's per-kernel times of a
+/// training step too.
 pub fn bench_nn(
+    backends: &[Compute],
     cfg: &ModelConfig,
     channels: usize,
-    cpu_steps: usize,
-    gpu_steps: usize,
+    steps: usize,
     profile: bool,
 ) -> Result<NnBench> {
-    let mut backends = Vec::new();
-    if cpu_steps > 0 {
-        backends.push((Compute::Cpu, cpu_steps));
-    }
-    let mut gpu_skipped = None;
-    match shared_context() {
-        Ok(ctx) if gpu_steps > 0 => backends.push((Compute::Gpu(ctx), gpu_steps)),
-        Ok(_) => {}
-        Err(e) => gpu_skipped = Some(gpu_skip_reason(&e)),
-    }
     let mut rows = Vec::new();
     let mut profiles = Vec::new();
-    for (compute, steps) in &backends {
-        rows.push(bench_backend(compute, cfg, channels, *steps)?);
+    for compute in backends {
+        rows.push(bench_backend(compute, cfg, channels, steps)?);
         if profile {
             profiles.push(KernelProfile {
                 backend: compute.describe(),
                 batch: cfg.batch,
-                kernels: profile_backend(compute, cfg, channels, *steps)?,
+                kernels: profile_backend(compute, cfg, channels, steps)?,
             });
         }
     }
@@ -227,20 +205,78 @@ pub fn bench_nn(
         particles: BENCH_PARTICLES,
         rows,
         profiles,
-        gpu_skipped,
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_missing_gpu_says_what_to_do_without_a_flag_bench_nn_lacks() {
-        let line = super::gpu_skip_reason(&glasscam_kernels::KernelError::NoAdapter);
-        assert_eq!(
-            line,
-            "no GPU adapter found, so only the CPU twin is timed; to time the GPU path too, install a Vulkan \
-             driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` gives the software one)"
-        );
-        assert!(!line.contains("--backend"));
+/// One row of `bench gridize`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GridizeRow {
+    pub backend: String,
+    pub grid: usize,
+    pub particles: usize,
+    /// Snapshots per call.
+    pub batch: usize,
+    pub images: usize,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// Gridization throughput (images/s, uploads and read-back included) of `batch` random two-species snapshots of
+/// `n` particles at the presets' density 1.2 into `grid` x `grid` images, with the paper's Gaussian (width 0.3,
+/// cut at 4 widths), for about `seconds` per backend.
+pub fn bench_gridize(
+    backends: &[Compute],
+    grid: usize,
+    n: usize,
+    batch: usize,
+    seconds: f64,
+) -> Result<Vec<GridizeRow>> {
+    use glasscam_kernels::nn::{net::gridize, GridSpec};
+    let box_l = (n as f64 / 1.2).sqrt();
+    let spec = GridSpec {
+        grid,
+        box_l,
+        width: 0.3,
+        cutoff: 4.0,
+    };
+    // seeded positions, so every run times the same input
+    let mut rng = SplitMix64(1);
+    let pos: Vec<f64> = (0..batch * n * 2).map(|_| rng.next_f64() * box_l).collect();
+    let species: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
+    let mut rows = Vec::new();
+    for compute in backends {
+        gridize(compute, &spec, &pos, &species, 2)?; // warm-up: pipelines built
+        let start = Instant::now();
+        let mut calls = 0;
+        while calls == 0 || start.elapsed().as_secs_f64() < seconds {
+            gridize(compute, &spec, &pos, &species, 2)?;
+            calls += 1;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        rows.push(GridizeRow {
+            backend: crate::sim::bench::backend_name(compute).into(),
+            grid,
+            particles: n,
+            batch,
+            images: calls * batch,
+            seconds: secs,
+            images_per_s: (calls * batch) as f64 / secs,
+        });
     }
+    Ok(rows)
+}
+
+/// `bench gridize`'s table, for the binary to print.
+pub fn gridize_table(rows: &[GridizeRow]) -> String {
+    let mut s = format!(
+        "{:<8} {:>5} {:>10} {:>6} {:>7} {:>9} {:>10}\n",
+        "backend", "grid", "particles", "batch", "images", "seconds", "images/s"
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "{:<8} {:>5} {:>10} {:>6} {:>7} {:>9.2} {:>10.2}\n",
+            r.backend, r.grid, r.particles, r.batch, r.images, r.seconds, r.images_per_s
+        ));
+    }
+    s
 }

@@ -1,5 +1,5 @@
 //! The model configuration (`--model FILE`, TOML or JSON): gridization, network, optimiser and split, each field
-//! with the SPEC §4-5 default.
+//! with its default (docs/methods.md, "Gridization" and "CNN").
 
 use std::path::Path;
 
@@ -21,23 +21,23 @@ pub const MAX_PARAMS: usize = 1 << 28;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Pixels per side G of the images (SPEC §4: 128).
+    /// Pixels per side G of the images (docs/methods.md, "Gridization": 128).
     pub grid: usize,
-    /// Gaussian width w in length units (SPEC §4: 0.3 sigma_c; sigma_c = 1 in the presets' units).
+    /// Gaussian width w in length units (docs/methods.md, "Gridization": 0.3 sigma_c; sigma_c = 1 in the presets' units).
     pub width: f64,
     /// Gaussian window half-width in widths (the window is normalised, so each particle adds exactly 1).
     pub cutoff: f64,
-    /// Output channels of the convolutions (SPEC §5: 8, 16, 16).
+    /// Output channels of the convolutions (docs/methods.md, "CNN": 8, 16, 16).
     pub conv_channels: Vec<usize>,
-    /// Convolution kernel size, odd (SPEC §5: 5).
+    /// Convolution kernel size, odd (docs/methods.md, "CNN": 5).
     pub kernel: usize,
-    /// What joins the convolutions to the hidden layer: `flatten`, every pixel of every map (SPEC §5, the
-    /// paper), or `mean`, the mean of each map (global average pooling; the hidden layer then sees one value
+    /// What joins the convolutions to the hidden layer: `flatten`, every pixel of every map (the paper;
+    /// docs/methods.md, "CNN"), or `mean`, the mean of each map (global average pooling; the hidden layer then sees one value
     /// per map, far fewer weights to learn from a small data set). Grad-CAM is the same for both.
     pub head: HeadKind,
-    /// Width of the hidden fully connected layer (SPEC §5: 64).
+    /// Width of the hidden fully connected layer (docs/methods.md, "CNN": 64).
     pub hidden: usize,
-    /// Dropout probability after the hidden layer (SPEC §5: 0.5).
+    /// Dropout probability after the hidden layer (docs/methods.md, "CNN": 0.5).
     pub dropout: f64,
     /// Adam learning rate (1e-3), betas (0.9, 0.999) and epsilon (1e-8).
     pub lr: f64,
@@ -50,12 +50,12 @@ pub struct ModelConfig {
     pub epochs: usize,
     /// Seed of the initial weights, the replica split, the shuffling and dropout.
     pub seed: u64,
-    /// Fractions of replicas for training, validation and test (SPEC §3: 4000 / 400 / 600 of 5000).
+    /// Fractions of replicas for training, validation and test (the paper: 4000 / 400 / 600 of 5000).
     pub split: [f64; 3],
     /// Augment the training snapshots with the system's exact symmetries: every epoch each training snapshot
     /// gets a fresh random periodic translation and one of the 8 symmetries of the square (seeded from `seed`,
     /// the epoch and the snapshot). Validation and test snapshots are never augmented. Not in the paper;
-    /// `false` gives the plain SPEC training.
+    /// `false` gives the paper's plain training.
     pub augment: bool,
     /// Standardize the images channel by channel before the network: subtract the mean pixel value and divide
     /// by the pixel standard deviation, both measured on the (unaugmented) training images and stored in
@@ -112,7 +112,7 @@ impl ModelConfig {
     /// convolutions of 4 maps, the `mean` head, 16 hidden units, no dropout), batches of 8 and 300 epochs,
     /// augmentation and standardization on. About 40 s per system on a 2-core CPU (CPU twin), see docs/nn.md.
     ///
-    /// Why not the SPEC network: the quick glasses are quenched so fast that they keep the liquid's structure and
+    /// Why not the default network: the quick glasses are quenched so fast that they keep the liquid's structure and
     /// differ from it mostly in the amplitude of thermal vibrations, a few per cent of the images' short-wavelength
     /// power. From the ~100 training images of a quick data set the flattened head (260k inputs per hidden unit at
     /// G 64) cannot find that, while the mean head sees it directly.

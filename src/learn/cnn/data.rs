@@ -1,94 +1,18 @@
-//! The data set as the network sees it: labelled snapshots, the train / validation / test split by replica,
-//! images from gridization in chunks, and a synthetic data set writer for tests and demos.
+//! The data set as the CNN sees it: images from gridization in chunks, the augmentation by the box's exact
+//! symmetries, and a synthetic data set writer for tests and demos.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use glasscam_kernels::nn::cpu::augment_point;
 use glasscam_kernels::nn::net::gridize;
 use glasscam_kernels::nn::GridSpec;
+use glasscam_kernels::rng::mix;
 use glasscam_kernels::Compute;
 
-use super::model::Split;
 use crate::domain::Class;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::dataset::{Dataset, Manifest, SnapshotMeta, FORMAT_VERSION};
 use crate::sim::system::SystemDef;
-
-/// splitmix64, for seeded shuffles that do not depend on a crate's version.
-pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Fisher-Yates with splitmix64.
-pub fn shuffle<T>(v: &mut [T], seed: u64) {
-    let mut s = mix(seed);
-    for i in (1..v.len()).rev() {
-        s = mix(s);
-        let j = (s % (i as u64 + 1)) as usize;
-        v.swap(i, j);
-    }
-}
-
-/// Splits the replicas that have labelled (glass or liquid) snapshots by the fractions, after a seeded shuffle.
-/// An empty split is refused with the counts.
-pub fn split_replicas(data: &Dataset, fractions: [f64; 3], seed: u64) -> Result<Split> {
-    let mut reps: Vec<usize> = data
-        .manifest
-        .snapshots
-        .iter()
-        .filter(|m| m.label == 0 || m.label == 1)
-        .map(|m| m.replica)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    shuffle(&mut reps, seed ^ 0x5EED_0001);
-    let r = reps.len();
-    let n_train = (fractions[0] * r as f64).round() as usize;
-    let n_val = ((fractions[1] * r as f64).round() as usize).min(r - n_train.min(r));
-    let n_train = n_train.min(r);
-    let split = Split {
-        train: sorted(&reps[..n_train]),
-        validation: sorted(&reps[n_train..n_train + n_val]),
-        test: sorted(&reps[n_train + n_val..]),
-    };
-    for (name, part, f) in [
-        ("training", &split.train, fractions[0]),
-        ("validation", &split.validation, fractions[1]),
-        ("test", &split.test, fractions[2]),
-    ] {
-        if part.is_empty() {
-            return Err(Error::Dataset {
-                path: data.dir.clone(),
-                message: format!(
-                    "the {name} split is empty: {r} replicas with glass or liquid snapshots and a fraction of {f}; \
-                     simulate more replicas or change `split` in the model file"
-                ),
-            });
-        }
-    }
-    Ok(split)
-}
-
-fn sorted(v: &[usize]) -> Vec<usize> {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    v
-}
-
-/// Labelled snapshots (index, class 0 liquid / 1 glass) of the given replicas, in data set order.
-pub fn labelled(data: &Dataset, replicas: &[usize]) -> Vec<(usize, u32)> {
-    let set: BTreeSet<usize> = replicas.iter().copied().collect();
-    data.manifest
-        .snapshots
-        .iter()
-        .filter(|m| (m.label == 0 || m.label == 1) && set.contains(&m.replica))
-        .map(|m| (m.index, m.label as u32))
-        .collect()
-}
 
 /// Images of the given snapshots [k, species, G, G] as f32, gridized in chunks of `chunk` snapshots.
 pub fn images(
@@ -183,7 +107,7 @@ pub fn write_synthetic(
             snapshots.push(SnapshotMeta {
                 index: r * 2 + t,
                 replica: r,
-                class: class.name().into(),
+                class,
                 label: class.label(),
                 step: 0,
                 target_t: if t == 0 { 2.0 } else { 0.05 },

@@ -13,10 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use super::data::images;
 use super::model::{self, check_fits, ModelFile};
+use crate::analysis::{GammaSet, GradcamIndex};
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
-use crate::io::dataset::{write_json_readable, Dataset};
+use crate::io::dataset::Dataset;
+use crate::io::json::write_json_readable;
 use crate::io::npy;
+use crate::learn::metrics::{p_glass, predicted};
 
 /// Which snapshots a Grad-CAM run covers, by class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,11 +147,8 @@ pub fn gradcam(
             .extend(grid_sample(compute, &grid, &maps, &pos, n)?);
         out.maps.extend(maps.iter().map(|&x| x as f32));
         for (&k, l) in part.iter().zip(logits.chunks(2)) {
-            let pred = usize::from(l[1] > l[0]);
-            let m = l[0].max(l[1]);
-            out.file
-                .p_glass
-                .push((l[1] - m).exp() / ((l[0] - m).exp() + (l[1] - m).exp()));
+            let pred = predicted(l);
+            out.file.p_glass.push(p_glass(l));
             out.file.predicted.push(Class::BOTH[pred]);
             let label = data.manifest.snapshots[k].label;
             if label != pred as i64 {
@@ -170,28 +170,11 @@ pub fn select_snapshots(
         ReplicaSet::All => None,
         ReplicaSet::Test => {
             // the split names replicas of the training data: on other data they would be arbitrary ones
-            if model.data_fingerprint != data.fingerprint {
-                return Err(Error::Dataset {
-                    path: data.dir.clone(),
-                    message: format!(
-                        "the model's test split names replicas of its training data set {} ({}), not of this one \
-                         ({}); use --split all for a data set the model was not trained on",
-                        model.data,
-                        crate::analysis::gamma::short(&model.data_fingerprint),
-                        crate::analysis::gamma::short(&data.fingerprint)
-                    ),
-                });
-            }
-            let (lo, hi) = data.manifest.replica_range;
-            if let Some(r) = model.split.test.iter().find(|r| !(lo..hi).contains(*r)) {
-                return Err(Error::Dataset {
-                    path: data.dir.clone(),
-                    message: format!(
-                        "the model's test split lists replica {r}, but the data set holds replicas {lo}..{hi}"
-                    ),
-                });
-            }
-            Some(model.split.test.iter().copied().collect())
+            model.header.check_split_data(
+                data,
+                "set `split` to all for a data set the model was not trained on",
+            )?;
+            Some(model.header.split.test.iter().copied().collect())
         }
     };
     let snapshots: Vec<usize> = data
@@ -208,12 +191,12 @@ pub fn select_snapshots(
         let message = match split {
             ReplicaSet::Test => format!(
                 "no {} snapshots of the model's test replicas ({:?}...): the data set is not the one the model was \
-                 trained on, or holds other replicas; use --split all to explain every snapshot",
+                 trained on, or holds other replicas; set `split` to all to explain every snapshot",
                 covered.name(),
-                &model.split.test[..model.split.test.len().min(5)]
+                &model.header.split.test[..model.header.split.test.len().min(5)]
             ),
             ReplicaSet::All => format!(
-                "the data set holds no {} snapshots; choose --configs glass, liquid or both to match what it holds",
+                "the data set holds no {} snapshots; choose `configs` glass, liquid or both to match what it holds",
                 match covered {
                     Covered::Both => "glass or liquid",
                     c => c.name(),
@@ -237,4 +220,33 @@ pub fn write_gradcam(out: &Path, r: &GradcamResult) -> Result<()> {
     npy::write(&out.join("gamma.npy"), &[s, n], &r.gamma)?;
     npy::write(&out.join("maps.npy"), &[s, g, g], &r.maps)?;
     write_json_readable(&out.join("gradcam.json"), &r.file)
+}
+
+/// Grad-CAM of each class over its own test configurations, joined into one directory for `analyze`.
+pub fn gradcam_both(
+    compute: &Compute,
+    model: &Path,
+    data: &Dataset,
+    batch: usize,
+    out: &Path,
+) -> Result<()> {
+    let (file, _) = super::model::load(model)?;
+    let mut rows: Vec<f64> = Vec::new();
+    let mut index = GradcamIndex {
+        format_version: crate::analysis::gamma::GRADCAM_FORMAT_VERSION,
+        snapshots: Vec::new(),
+        misclassified: Vec::new(),
+        target_class: "own class (glass for glass configurations, liquid for liquid ones)".into(),
+        data: Some(data.dir.display().to_string()),
+        data_fingerprint: Some(data.fingerprint.clone()),
+    };
+    for class in [Class::Glass, Class::Liquid] {
+        let snapshots = select_snapshots(data, &file, Covered::of(class), ReplicaSet::Test)?;
+        let r = gradcam(compute, model, data, class, &snapshots, batch)?;
+        write_gradcam(&out.join(class.name()), &r)?;
+        rows.extend_from_slice(&r.gamma);
+        index.snapshots.extend(&r.file.snapshots);
+        index.misclassified.extend(&r.file.misclassified);
+    }
+    GammaSet::write(out, &index, data.n_particles(), &rows)
 }

@@ -1,5 +1,6 @@
-//! The CNN stage on the host: model configuration, the data set as images with its replica split, training
-//! (the engine of `glasscam train`), Grad-CAM (of `glasscam gradcam`), the model directory format, and the nn benchmark.
+//! The CNN (Oyama et al. 2022; docs/methods.md, "CNN") on the host: model configuration, the data set as images,
+//! training (the engine of `glasscam train`), Grad-CAM (of `glasscam gradcam`), the model directory format, and
+//! the nn and gridization benchmarks.
 //!
 //! A model directory holds `model.safetensors` (f32 tensors with PyTorch names and layouts: `conv{i}.weight`
 //! OIHW, `conv{i}.bias`, `fc1.weight` [hidden, C*G*G], `fc1.bias`, `fc2.weight` [classes, hidden], `fc2.bias`),
@@ -15,4 +16,5 @@ pub mod train;
 pub use bench::bench_nn;
 pub use config::ModelConfig;
 pub use gradcam::{gradcam, select_snapshots, write_gradcam, Covered, GradcamResult, ReplicaSet};
-pub use train::{train, write_model, Metrics, Trained};
+pub use model::Cnn;
+pub use train::train;

@@ -1,70 +1,41 @@
-//! A trained model on disk: `model.safetensors` (f32, PyTorch names and layouts) and `config.json` beside it.
+//! A trained CNN on disk: `model.safetensors` (f32, PyTorch names and layouts) and `config.json` beside it (the
+//! shared `Header` and the CNN's own settings), and the CNN as a `Model`.
 
 use std::path::{Path, PathBuf};
 
-use glasscam_kernels::nn::NetSpec;
+use glasscam_kernels::nn::net::Net;
+use glasscam_kernels::nn::{NetSpec, MAX_MAPS};
+use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ModelConfig, MAX_PARAMS};
+use super::data::images;
 use crate::error::{Error, IoContext, Result};
-use crate::io::dataset::{write_json_readable, Dataset};
+use crate::events::Ctx;
+use crate::io::dataset::Dataset;
+use crate::io::json::write_json_readable;
+use crate::learn::fit::Classification;
+use crate::learn::model::{read_config, Arch, Header, Model, Trained};
+pub use crate::learn::model::{CONFIG, WEIGHTS};
 use crate::learn::weights;
-use glasscam_kernels::nn::MAX_MAPS;
 
-pub use crate::learn::weights::{check_sum, sha256, WEIGHTS};
-pub const CONFIG: &str = "config.json";
-pub const FORMAT: &str = "glasscam-cnn";
-/// `ModelFile::version` this glasscam writes and reads (2: `weights_sha256` and `data_fingerprint` added).
+/// `ModelFile::header.version` this glasscam writes and reads (2: `weights_sha256` and `data_fingerprint` added).
 pub const VERSION: u32 = 2;
 
-/// One tensor's name and shape, listed in config.json for readers without a safetensors library.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct TensorInfo {
-    pub name: String,
-    pub shape: Vec<usize>,
-}
-
-/// Which replicas went where.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Split {
-    pub train: Vec<usize>,
-    pub validation: Vec<usize>,
-    pub test: Vec<usize>,
-}
-
-/// `config.json` of a model directory.
+/// `config.json` of a CNN model directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelFile {
-    /// Always "glasscam-cnn".
-    pub format: String,
-    pub version: u32,
+    #[serde(flatten)]
+    pub header: Header,
     pub config: ModelConfig,
     /// Image channels = species of the training data.
     pub in_channels: usize,
-    /// Class score order: ["liquid", "glass"].
-    pub classes: Vec<String>,
-    /// Box side of the training data: with `config.grid` it fixes the pixel size.
-    pub box_l: f64,
-    /// The training data set directory.
-    pub data: String,
-    /// `Dataset::fingerprint` of the training data: the split's replicas name replicas of that data set only.
-    #[serde(default)]
-    pub data_fingerprint: String,
-    /// `sha256:<hex>` of model.safetensors, checked on load.
-    #[serde(default)]
-    pub weights_sha256: String,
-    pub split: Split,
-    pub best_epoch: usize,
-    pub validation_accuracy: f64,
-    pub tensors: Vec<TensorInfo>,
     /// Per-channel mean and standard deviation subtracted from and divided into the images before the network
     /// (`config.standardize`); empty when the raw densities go in.
     #[serde(default)]
     pub input_mean: Vec<f64>,
     #[serde(default)]
     pub input_std: Vec<f64>,
-    /// How to rebuild the network elsewhere.
-    pub layout: String,
 }
 
 pub const LAYOUT: &str = "images NCHW float32, one channel per species, Gaussian densities on a G x G periodic grid, \
@@ -128,31 +99,32 @@ impl Standardization {
     }
 }
 
+/// A trained CNN: its file and its parameters in `file.header.tensors` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cnn {
+    pub file: ModelFile,
+    pub params: Vec<f32>,
+}
+
 /// Writes weights and config into `dir`, with the weights' checksum in config.json. Non-finite weights are
 /// refused: such a model cannot predict anything.
 pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
     let sum = weights::write(
         dir,
-        FORMAT,
+        Arch::Cnn.format(),
         &file.spec().tensors(),
         params,
         "lower `lr`, check `eps` > 0 and the data",
     )?;
-    let file = ModelFile {
-        version: VERSION,
-        weights_sha256: sum,
-        ..file.clone()
-    };
+    let mut file = file.clone();
+    file.header.version = VERSION;
+    file.header.weights_sha256 = sum;
     write_json_readable(&dir.join(CONFIG), &file)
 }
 
 /// Reads a model directory; every mismatch between config and weights is refused with what differs.
 pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
-    let cpath = dir.join(CONFIG);
-    let text = std::fs::read(&cpath).map_err(|e| Error::Model {
-        path: cpath.clone(),
-        message: format!("cannot read ({e}); is this a directory written by `glasscam train`?"),
-    })?;
+    let (_, text) = read_config(dir, Arch::Cnn)?;
     let wpath = dir.join(WEIGHTS);
     let bytes = std::fs::read(&wpath).at(&wpath)?;
     parse(dir, &text, &bytes)
@@ -164,34 +136,20 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
     let cpath = dir.join(CONFIG);
     let file: ModelFile = serde_json::from_slice(text)
         .map_err(|e| bad(cpath.clone(), format!("not a model config: {e}")))?;
-    if file.format != FORMAT {
-        return Err(bad(
-            cpath,
-            format!("format `{}`, expected `{FORMAT}`", file.format),
-        ));
-    }
-    if file.version != VERSION {
-        return Err(bad(
-            cpath,
-            format!(
-                "version {}, this glasscam reads version {VERSION}; retrain the model with this glasscam",
-                file.version
-            ),
-        ));
-    }
+    file.header.check(Arch::Cnn, VERSION, &cpath)?;
     file.config
         .check()
         .map_err(|e| bad(cpath.clone(), format!("`config`: {e}")))?;
-    if !((1..=MAX_MAPS).contains(&file.in_channels) && file.box_l > 0.0 && file.box_l.is_finite()) {
+    let box_l = file.header.box_l;
+    if !((1..=MAX_MAPS).contains(&file.in_channels) && box_l > 0.0 && box_l.is_finite()) {
         return Err(bad(
             cpath,
             format!(
                 "`in_channels` {} (1..={MAX_MAPS}) and `box_l` {} (> 0) are out of range",
-                file.in_channels, file.box_l
+                file.in_channels, box_l
             ),
         ));
     }
-    check_split(&file.split).map_err(|e| bad(cpath.clone(), e))?;
     let spec = file.spec();
     spec.check()
         .map_err(|e| bad(cpath.clone(), e.to_string()))?;
@@ -219,7 +177,7 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
     let params = weights::read(
         &dir.join(WEIGHTS),
         bytes,
-        &file.weights_sha256,
+        &file.header.weights_sha256,
         &spec.tensors(),
         spec.n_params(),
         fc1_note,
@@ -243,25 +201,6 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
     Ok((file, params))
 }
 
-/// A split lists each replica at most once, in one set only.
-fn check_split(split: &Split) -> std::result::Result<(), String> {
-    let mut seen = std::collections::BTreeMap::new();
-    for (set, list) in [
-        ("train", &split.train),
-        ("validation", &split.validation),
-        ("test", &split.test),
-    ] {
-        for &r in list {
-            if let Some(other) = seen.insert(r, set) {
-                return Err(format!(
-                    "`split`: replica {r} is listed in `{other}` and in `{set}`; the file was edited, retrain"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Refuses data that does not fit a model: species count vs input channels, box side vs pixel size.
 pub fn check_fits(file: &ModelFile, model_dir: &Path, data: &Dataset) -> Result<()> {
     let ns = data.manifest.system.n_species();
@@ -276,19 +215,100 @@ pub fn check_fits(file: &ModelFile, model_dir: &Path, data: &Dataset) -> Result<
             data.dir.display()
         )));
     }
-    let rel = (data.box_l() - file.box_l).abs() / file.box_l;
+    let box_l = file.header.box_l;
+    let rel = (data.box_l() - box_l).abs() / box_l;
     if rel > 1e-6 {
         return Err(bad(format!(
             "the model was trained on a box of side {} on a {}x{} grid (pixel {:.4}); the data set {} has side {} \
              (pixel {:.4}): the grid does not match the data, retrain on this system",
-            file.box_l,
+            box_l,
             file.config.grid,
             file.config.grid,
-            file.box_l / file.config.grid as f64,
+            box_l / file.config.grid as f64,
             data.dir.display(),
             data.box_l(),
             data.box_l() / file.config.grid as f64
         )));
     }
     Ok(())
+}
+
+/// Class scores of every image, in batches of the net's capacity.
+pub fn predict_all(net: &mut Net, imgs: &[f32]) -> Result<Vec<f64>> {
+    let per = net.spec.act_len(0);
+    let mut out = Vec::with_capacity(imgs.len() / per * 2);
+    for chunk in imgs.chunks(per * net.capacity) {
+        out.extend(net.predict(chunk)?);
+    }
+    Ok(out)
+}
+
+impl Model for Cnn {
+    const ARCH: Arch = Arch::Cnn;
+    type Config = ModelConfig;
+    /// Standardized images [snapshots, channels, G, G].
+    type Inputs = Vec<f32>;
+    type Objective = Classification;
+
+    fn train(
+        data: &Dataset,
+        cfg: &ModelConfig,
+        compute: &Compute,
+        ctx: Ctx,
+    ) -> Result<Trained<Cnn>> {
+        super::train::train(data, cfg, compute, ctx)
+    }
+
+    fn header(&self) -> &Header {
+        &self.file.header
+    }
+
+    fn split_rule(&self) -> ([f64; 3], u64) {
+        (self.file.config.split, self.file.config.seed)
+    }
+
+    fn load(dir: &Path) -> Result<Cnn> {
+        load(dir).map(|(file, params)| Cnn { file, params })
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        save(dir, &self.file, &self.params)
+    }
+
+    fn check_fits(&self, dir: &Path, data: &Dataset) -> Result<()> {
+        check_fits(&self.file, dir, data)
+    }
+
+    fn input_key(&self) -> String {
+        format!(
+            "cnn {:?} mean {:?} std {:?}",
+            self.file.config.grid_spec(self.file.header.box_l),
+            self.file.input_mean,
+            self.file.input_std
+        )
+    }
+
+    fn inputs(&self, compute: &Compute, data: &Dataset, snapshots: &[usize]) -> Result<Vec<f32>> {
+        let grid = self.file.config.grid_spec(data.box_l());
+        let mut imgs = images(compute, data, &grid, snapshots, 64)?;
+        if let Some(norm) = self.file.standardization() {
+            norm.apply(&mut imgs, self.file.spec().pixels());
+        }
+        Ok(imgs)
+    }
+
+    fn logits(&self, compute: &Compute, imgs: &Vec<f32>) -> Result<Vec<f64>> {
+        let mut net = Net::new(
+            compute,
+            self.file.spec(),
+            &self.params,
+            self.file.config.batch.max(1),
+        )?;
+        predict_all(&mut net, imgs)
+    }
+
+    /// Everything on `compute`: training, Grad-CAM and scoring.
+    fn backend(compute: &Compute) -> String {
+        compute.describe()
+    }
 }

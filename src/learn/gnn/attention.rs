@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use glasscam_kernels::gnn::{net, Attention, GraphBatch};
 use serde::{Deserialize, Serialize};
 
-use super::model::{self, MpnnModelFile};
+use super::model::{self, Mpnn};
 use super::train::graphs;
 use crate::analysis::plots::{field_panels, violin, FieldMap, ViolinClass};
 use crate::analysis::{
@@ -18,9 +18,11 @@ use crate::analysis::{
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::io::dataset::{write_json_atomic, Dataset};
+use crate::io::dataset::Dataset;
+use crate::io::json::{nan_as_null, write_json_atomic};
 use crate::io::npy;
-use crate::learn::cnn::train::roc_auc;
+use crate::learn::metrics::roc_auc;
+use crate::learn::split::{all_labelled, labelled};
 
 /// What `attention` reads and where it writes.
 #[derive(Clone, Debug)]
@@ -113,11 +115,12 @@ pub fn particle_field(g: &GraphBatch, alpha: &[f64]) -> Vec<f64> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConfigRow {
     pub snapshot: usize,
-    pub class: String,
+    pub class: Class,
     pub attention: GraphMetrics,
     pub attention_free: GraphMetrics,
-    /// Pearson C(attention field, Gamma), C(., Upsilon), C(., 1 - Theta) (coarse-grained, normalised); NaN where
-    /// Gamma is not given.
+    /// Pearson C(attention field, Gamma), C(., Upsilon), C(., 1 - Theta) (coarse-grained, normalised); NaN
+    /// (`null`) where Gamma is not given or a field is constant.
+    #[serde(deserialize_with = "nan_as_null")]
     pub pearson: [f64; 3],
 }
 
@@ -125,8 +128,12 @@ pub struct ConfigRow {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MetricAuc {
     pub metric: String,
+    /// NaN (`null`) when the configurations hold one class only.
+    #[serde(deserialize_with = "nan_as_null")]
     pub auc: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub mean_glass: f64,
+    #[serde(deserialize_with = "nan_as_null")]
     pub mean_liquid: f64,
 }
 
@@ -135,141 +142,156 @@ pub struct MetricAuc {
 pub struct AttentionReport {
     pub model: String,
     pub data: String,
+    /// `Dataset::fingerprint` of `data`: what the rows' snapshot indices refer to.
+    #[serde(default)]
+    pub data_fingerprint: String,
     pub threshold: f64,
     pub aucs: Vec<MetricAuc>,
     pub configs: Vec<ConfigRow>,
 }
 
-/// Runs the analysis and writes `out`.
-pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
-    let (file, params): (MpnnModelFile, Vec<f64>) = model::load(&args.model)?;
-    let data = Dataset::load(&args.data)?;
-    model::check_fits(&file, &args.model, &data)?;
-    let spec = file.spec();
-    if spec.attention == Attention::Off {
+impl AttentionReport {
+    /// Refuses these rows for a data set other than the one they were computed on.
+    pub fn check_data(&self, data: &Dataset) -> Result<()> {
+        if self.data_fingerprint != data.fingerprint {
+            return Err(Error::Dataset {
+                path: data.dir.clone(),
+                message: format!(
+                    "the attention rows were computed on {} ({}), not on this data set ({}); run `attention` on it",
+                    self.data,
+                    crate::analysis::gamma::short(&self.data_fingerprint),
+                    crate::analysis::gamma::short(&data.fingerprint)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The model, refused when it cannot give an attention field for whole configurations.
+fn attention_model(dir: &std::path::Path) -> Result<Mpnn> {
+    let m = model::load(dir)?;
+    if m.file.spec().attention == Attention::Off {
         return Err(Error::Model {
-            path: args.model.clone(),
+            path: dir.to_path_buf(),
             message:
                 "the model was trained with attention = \"none\": it has no attention to analyse"
                     .into(),
         });
     }
-    if file.config.window.is_some() {
+    if m.file.config.window.is_some() {
         return Err(Error::Model {
-            path: args.model.clone(),
+            path: dir.to_path_buf(),
             message: "the model reads windows; the attention field and its correlations need whole periodic \
                       configurations (train without `window`)"
                 .into(),
         });
     }
-    let snaps: Vec<(usize, u32)> = match args.all {
-        false => crate::learn::cnn::data::labelled(&data, &file.split.test),
-        true => data
-            .manifest
-            .snapshots
-            .iter()
-            .filter(|m| m.label == 0 || m.label == 1)
-            .map(|m| (m.index, m.label as u32))
-            .collect(),
-    };
-    let gamma = args.gradcam.as_deref().map(GammaSet::load).transpose()?;
-    if let Some(g) = &gamma {
-        g.check_data(&data.dir.display().to_string(), &data.fingerprint)?;
-    }
-    std::fs::create_dir_all(&args.out).at(&args.out)?;
-    let n = data.n_particles();
+    Ok(m)
+}
+
+/// What the per-configuration loop collects: every edge's attention, the edges, the pointer of each
+/// configuration into them, the coarse-grained fields, and the rows.
+#[derive(Default)]
+struct Collected {
+    alpha: Vec<f64>,
+    edges: Vec<u32>,
+    ptr: Vec<u64>,
+    fields: Vec<f64>,
+    rows: Vec<ConfigRow>,
+}
+
+/// One configuration: its graph's last-step attention, the particle field, the metrics with and without
+/// attention, the correlations, and (for the first) the field maps.
+#[allow(clippy::too_many_arguments)]
+fn add_config(
+    c: &mut Collected,
+    m: &Mpnn,
+    params: &[f64],
+    data: &Dataset,
+    gamma: Option<&GammaSet>,
+    (k, label): (usize, u32),
+    threshold: f64,
+    maps: Option<&std::path::Path>,
+) -> Result<()> {
+    let g = graphs(data, &m.file.config, &[k])?.remove(0);
+    let fw = net::forward(&m.file.spec(), params, &g, None);
+    let alpha = fw.last_attention().to_vec();
+    let field = particle_field(&g, &alpha);
+    let pos = data.snapshot(k);
     let box_l = [data.box_l(); 2];
     let diameters = data.manifest.system.diameters();
+    let smooth = coarse_grain(pos, box_l, CoarseGrain::default(), &[&field]);
+    let field_cg = normalise(&smooth[0]);
+    let (ind, _) = analyse_config(
+        &ConfigInput {
+            positions: pos,
+            box_l,
+            species: &data.species,
+            diameters: &diameters,
+            gamma: gamma.and_then(|gs| gs.row(k)),
+        },
+        CoarseGrain::default(),
+    )?;
+    let one_m_theta: Vec<f64> = ind.theta_cg.iter().map(|t| 1.0 - t).collect();
+    let class = Class::from_label(label as i64);
+    c.rows.push(ConfigRow {
+        snapshot: k,
+        class,
+        attention: graph_metrics(&g, &high_attention(&alpha, threshold)),
+        attention_free: graph_metrics(&g, &touches_b(&g)),
+        pearson: [
+            ind.gamma_cg
+                .as_ref()
+                .map_or(f64::NAN, |gm| pearson(&field_cg, gm)),
+            pearson(&field_cg, &ind.upsilon_cg),
+            pearson(&field_cg, &one_m_theta),
+        ],
+    });
+    c.alpha.extend_from_slice(&alpha);
+    c.edges
+        .extend(g.src.iter().zip(&g.dst).flat_map(|(&s, &t)| [s, t]));
+    c.ptr.push(c.alpha.len() as u64);
+    c.fields.extend_from_slice(&field_cg);
+    let Some(out) = maps else {
+        return Ok(());
+    };
+    // the attention field beside Gamma (with --gradcam), the Voronoi area and 1 - Theta: the same particles in
+    // every panel
     let d: Vec<f64> = data
         .species
         .iter()
         .map(|&s| diameters[s as usize])
         .collect();
-    let (mut all_alpha, mut all_edges, mut ptr, mut fields) =
-        (Vec::new(), Vec::new(), vec![0u64], Vec::new());
-    let mut rows = Vec::new();
-    for (i, &(k, label)) in snaps.iter().enumerate() {
-        ctx.cancel.check()?;
-        let g = graphs(&data, &file.config, &[k])?.remove(0);
-        let fw = net::forward(&spec, &params, &g, None);
-        let alpha = fw.last_attention().to_vec();
-        let field = particle_field(&g, &alpha);
-        let pos = data.snapshot(k);
-        let smooth = coarse_grain(pos, box_l, CoarseGrain::default(), &[&field]);
-        let field_cg = normalise(&smooth[0]);
-        let (ind, _) = analyse_config(
-            &ConfigInput {
-                positions: pos,
-                box_l,
-                species: &data.species,
-                diameters: &diameters,
-                gamma: gamma.as_ref().and_then(|gs| gs.row(k)),
-            },
-            CoarseGrain::default(),
-        )?;
-        let one_m_theta: Vec<f64> = ind.theta_cg.iter().map(|t| 1.0 - t).collect();
-        rows.push(ConfigRow {
-            snapshot: k,
-            class: Class::from_label(label as i64).name().to_string(),
-            attention: graph_metrics(&g, &high_attention(&alpha, args.threshold)),
-            attention_free: graph_metrics(&g, &touches_b(&g)),
-            pearson: [
-                ind.gamma_cg
-                    .as_ref()
-                    .map_or(f64::NAN, |gm| pearson(&field_cg, gm)),
-                pearson(&field_cg, &ind.upsilon_cg),
-                pearson(&field_cg, &one_m_theta),
-            ],
-        });
-        all_alpha.extend_from_slice(&alpha);
-        all_edges.extend(g.src.iter().zip(&g.dst).flat_map(|(&s, &t)| [s, t]));
-        ptr.push(all_alpha.len() as u64);
-        fields.extend_from_slice(&field_cg);
-        if i == 0 {
-            // the first configuration's attention field beside Gamma (with --gradcam), the Voronoi area and
-            // 1 - Theta: the same particles in every panel
-            let mut panels: Vec<(String, &[f64])> = vec![(
-                format!("attention field, snapshot {k} ({})", rows[0].class),
-                &field_cg,
-            )];
-            match &ind.gamma_cg {
-                Some(g) => panels.push(("Grad-CAM Gamma".into(), g)),
-                None => panels[0].0.push_str(" (no Gamma: give --gradcam)"),
-            }
-            panels.push(("Voronoi area Upsilon".into(), &ind.upsilon_cg));
-            panels.push(("1 - Theta".into(), &one_m_theta));
-            let maps: Vec<FieldMap> = panels
-                .iter()
-                .map(|(title, colour)| FieldMap {
-                    title,
-                    box_l,
-                    positions: pos,
-                    diameters: &d,
-                    colour,
-                    alpha: None,
-                })
-                .collect();
-            field_panels(&args.out.join(format!("attention_map_{k}")), &maps, 2)?;
-        }
+    let mut panels: Vec<(String, &[f64])> = vec![(
+        format!("attention field, snapshot {k} ({class})"),
+        &field_cg,
+    )];
+    match &ind.gamma_cg {
+        Some(g) => panels.push(("Grad-CAM Gamma".into(), g)),
+        None => panels[0].0.push_str(" (no Gamma: give --gradcam)"),
     }
-    let s = snaps.len() as u64;
-    npy::write(
-        &args.out.join("attention.npy"),
-        &[all_alpha.len() as u64],
-        &all_alpha,
-    )?;
-    npy::write(
-        &args.out.join("attention_edges.npy"),
-        &[all_alpha.len() as u64, 2],
-        &all_edges,
-    )?;
-    npy::write(&args.out.join("attention_ptr.npy"), &[s + 1], &ptr)?;
-    npy::write(
-        &args.out.join("attention_field.npy"),
-        &[s, n as u64],
-        &fields,
-    )?;
-    let labels: Vec<u32> = snaps.iter().map(|x| x.1).collect();
+    panels.push(("Voronoi area Upsilon".into(), &ind.upsilon_cg));
+    panels.push(("1 - Theta".into(), &one_m_theta));
+    let maps: Vec<FieldMap> = panels
+        .iter()
+        .map(|(title, colour)| FieldMap {
+            title,
+            box_l,
+            positions: pos,
+            diameters: &d,
+            colour,
+            alpha: None,
+        })
+        .collect();
+    field_panels(&out.join(format!("attention_map_{k}")), &maps, 2)?;
+    Ok(())
+}
+
+/// The ROC AUC and class means of each metric used alone, and their violin plot (per particle, so the six
+/// metrics share one axis).
+fn metric_aucs(rows: &[ConfigRow], n: usize, out: &std::path::Path) -> Result<Vec<MetricAuc>> {
+    let labels: Vec<u32> = rows.iter().map(|r| r.class.label() as u32).collect();
     type Get = fn(&ConfigRow) -> f64;
     let metrics: [(&str, Get); 6] = [
         ("M1 attention", |r| r.attention.components as f64),
@@ -281,16 +303,13 @@ pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
     ];
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let mut aucs = Vec::new();
-    let mut classes = vec![
-        ViolinClass {
-            class: Class::Liquid,
+    let mut classes: Vec<ViolinClass> = Class::BOTH
+        .iter()
+        .map(|&class| ViolinClass {
+            class,
             values: Vec::new(),
-        },
-        ViolinClass {
-            class: Class::Glass,
-            values: Vec::new(),
-        },
-    ];
+        })
+        .collect();
     for (name, get) in metrics {
         let v: Vec<f64> = rows.iter().map(get).collect();
         let of = |c: u32| -> Vec<f64> {
@@ -306,7 +325,6 @@ pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
             mean_glass: mean(&of(1)),
             mean_liquid: mean(&of(0)),
         });
-        // per particle, so the six metrics share one axis
         for (c, vc) in classes.iter_mut().enumerate() {
             vc.values
                 .push(of(c as u32).iter().map(|x| x / n as f64).collect());
@@ -314,18 +332,71 @@ pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
     }
     let names: Vec<&str> = metrics.iter().map(|m| m.0).collect();
     violin(
-        &args.out.join("attention_metrics"),
+        &out.join("attention_metrics"),
         "Swanson's metrics per particle, by class",
         &names,
         &classes,
         &[None; 6],
     )?;
+    Ok(aucs)
+}
+
+/// Runs the analysis and writes `out`.
+pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
+    let m = attention_model(&args.model)?;
+    let data = Dataset::load(&args.data)?;
+    model::check_fits(&m.file, &args.model, &data)?;
+    let snaps: Vec<(usize, u32)> = if args.all {
+        all_labelled(&data)
+    } else {
+        // the split names replicas of the training data: on other data they would be arbitrary ones
+        m.file.header.check_split_data(
+            &data,
+            "use all snapshots for a data set the model was not trained on",
+        )?;
+        labelled(&data, &m.file.header.split.test)
+    };
+    let gamma = args.gradcam.as_deref().map(GammaSet::load).transpose()?;
+    if let Some(g) = &gamma {
+        g.check_data(&data.dir.display().to_string(), &data.fingerprint)?;
+    }
+    std::fs::create_dir_all(&args.out).at(&args.out)?;
+    let params = m.params_f64();
+    let mut c = Collected {
+        ptr: vec![0],
+        ..Collected::default()
+    };
+    for (i, &snap) in snaps.iter().enumerate() {
+        ctx.cancel.check()?;
+        let maps = (i == 0).then_some(args.out.as_path());
+        add_config(
+            &mut c,
+            &m,
+            &params,
+            &data,
+            gamma.as_ref(),
+            snap,
+            args.threshold,
+            maps,
+        )?;
+    }
+    let (s, n) = (snaps.len() as u64, data.n_particles());
+    let e = c.alpha.len() as u64;
+    npy::write(&args.out.join("attention.npy"), &[e], &c.alpha)?;
+    npy::write(&args.out.join("attention_edges.npy"), &[e, 2], &c.edges)?;
+    npy::write(&args.out.join("attention_ptr.npy"), &[s + 1], &c.ptr)?;
+    npy::write(
+        &args.out.join("attention_field.npy"),
+        &[s, n as u64],
+        &c.fields,
+    )?;
     let report = AttentionReport {
         model: args.model.display().to_string(),
         data: data.dir.display().to_string(),
+        data_fingerprint: data.fingerprint.clone(),
         threshold: args.threshold,
-        aucs,
-        configs: rows,
+        aucs: metric_aucs(&c.rows, n, &args.out)?,
+        configs: c.rows,
     };
     write_json_atomic(&args.out.join("attention.json"), &report)?;
     Ok(report)

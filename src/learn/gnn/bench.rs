@@ -12,15 +12,17 @@ use glasscam_kernels::gnn::gpu_net::{GpuAdam, GpuMpnn};
 use glasscam_kernels::gnn::{net, Attention, GraphBatch, MpnnSpec};
 use glasscam_kernels::nn::cpu::adam;
 use glasscam_kernels::nn::AdamSpec;
+use glasscam_kernels::rng::mix;
 use glasscam_kernels::GpuContext;
 use serde::{Deserialize, Serialize};
 
 use super::config::MpnnConfig;
-use super::graph::random_batch;
+use super::graph::{build, Region};
 use super::train::{graphs, to_f32};
 use crate::error::{IoContext, Result};
-use crate::io::dataset::{write_json_atomic, Dataset};
-use crate::learn::cnn::data::{labelled, mix};
+use crate::io::dataset::Dataset;
+use crate::io::json::write_json_atomic;
+use crate::learn::split::all_labelled;
 
 /// The graphs a benchmark runs on.
 #[derive(Clone, Debug)]
@@ -37,10 +39,7 @@ pub struct BenchGraphs {
 pub fn bench_graphs(data: Option<&Dataset>, cfg: &MpnnConfig, count: usize) -> Result<BenchGraphs> {
     match data {
         Some(d) => {
-            let all: Vec<usize> = (0..d.manifest.snapshots.len())
-                .map(|i| d.manifest.snapshots[i].replica)
-                .collect();
-            let set = labelled(d, &all);
+            let set = all_labelled(d);
             let pick: Vec<(usize, u32)> = (0..count.min(set.len().max(1)))
                 .filter_map(|i| set.get(i).copied())
                 .collect();
@@ -54,7 +53,7 @@ pub fn bench_graphs(data: Option<&Dataset>, cfg: &MpnnConfig, count: usize) -> R
         }
         None => {
             let graphs = (0..count)
-                .map(|i| random_batch(1, 2000, cfg.k, mix(i as u64 + 1)))
+                .map(|i| Ok(random_graphs(1, 2000, cfg.k, mix(i as u64 + 1))?.remove(0)))
                 .collect::<Result<Vec<_>>>()?;
             Ok(BenchGraphs {
                 graphs,
@@ -64,6 +63,25 @@ pub fn bench_graphs(data: Option<&Dataset>, cfg: &MpnnConfig, count: usize) -> R
             })
         }
     }
+}
+
+/// `count` periodic kNN graphs of `n` uniformly random particles (every third of species 1) at density 1.1, all
+/// drawn from one seed: the benchmark's input without a data set.
+pub fn random_graphs(count: usize, n: usize, k: usize, seed: u64) -> Result<Vec<GraphBatch>> {
+    let box_l = (n as f64 / 1.1).sqrt();
+    let species: Vec<u32> = (0..n).map(|i| u32::from(i % 3 == 0)).collect();
+    let mut s = mix(seed);
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let pos: Vec<f64> = (0..2 * n)
+            .map(|_| {
+                s = mix(s);
+                (s >> 11) as f64 / (1u64 << 53) as f64 * box_l
+            })
+            .collect();
+        out.push(build(&pos, &species, box_l, k, Region::Periodic)?.0);
+    }
+    Ok(out)
 }
 
 /// One measured row.

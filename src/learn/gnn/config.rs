@@ -26,7 +26,7 @@ pub enum AttentionMode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MpnnConfig {
-    /// Hidden width of messages, readout and head (SPEC §10: 64).
+    /// Hidden width of messages, readout and head (docs/methods.md, "Graph network": 64).
     pub hidden: usize,
     /// T: T - 1 message updates with shared weights, then the readout (3).
     pub depth: usize,
@@ -75,9 +75,9 @@ impl Default for MpnnConfig {
 
 impl MpnnConfig {
     /// The network for data sets of the `quick` simulation preset (`presets/quick-mpnn.toml`, the same values):
-    /// hidden 16 (a quarter of the SPEC's), no dropout, peak learning rate 1e-2 after one warm-up epoch, decaying
+    /// hidden 16 (a quarter of the default's), no dropout, peak learning rate 1e-2 after one warm-up epoch, decaying
     /// to 1e-3, batches of 4, 10 epochs. The pooled graph features of a quick glass and liquid differ by a few per
-    /// cent, so the head needs large weights: at the SPEC's 1e-3 the loss sat at ln 2 for 10 epochs (test AUC 1.0
+    /// cent, so the head needs large weights: at the default 1e-3 the loss sat at ln 2 for 10 epochs (test AUC 1.0
     /// on quick kam, but uncalibrated), at 1e-2 it leaves the plateau near epoch 7 and ends at 0.13 (docs/gnn.md).
     pub fn quick() -> MpnnConfig {
         MpnnConfig {

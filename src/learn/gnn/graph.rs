@@ -2,6 +2,7 @@
 //! default) or in a square window without periodic images (Swanson's variant), as `GraphBatch` CSR.
 
 use glasscam_kernels::gnn::GraphBatch;
+use glasscam_kernels::rng::mix;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -188,8 +189,7 @@ pub fn build(
                     "window side {side} must be in (0, box side {box_l}]"
                 )));
             }
-            let lo = (crate::learn::cnn::data::mix(seed) >> 11) as f64 / (1u64 << 53) as f64
-                * (box_l - side);
+            let lo = (mix(seed) >> 11) as f64 / (1u64 << 53) as f64 * (box_l - side);
             let idx: Vec<u32> = (0..species.len())
                 .filter(|&i| {
                     let (x, y) = (pos[2 * i], pos[2 * i + 1]);
@@ -241,23 +241,4 @@ pub fn build_many(
         .enumerate()
         .map(|(c, pos)| build(pos, species, box_l, k, region(c)))
         .collect()
-}
-
-/// One batch of `count` periodic kNN graphs of `n` uniformly random particles (every third of species 1) at
-/// density 1.1, seeded: the test and benchmark input.
-pub fn random_batch(count: usize, n: usize, k: usize, seed: u64) -> Result<GraphBatch> {
-    let box_l = (n as f64 / 1.1).sqrt();
-    let species: Vec<u32> = (0..n).map(|i| u32::from(i % 3 == 0)).collect();
-    let mut s = crate::learn::cnn::data::mix(seed);
-    let mut parts = Vec::with_capacity(count);
-    for _ in 0..count {
-        let pos: Vec<f64> = (0..2 * n)
-            .map(|_| {
-                s = crate::learn::cnn::data::mix(s);
-                (s >> 11) as f64 / (1u64 << 53) as f64 * box_l
-            })
-            .collect();
-        parts.push(build(&pos, &species, box_l, k, Region::Periodic)?.0);
-    }
-    Ok(GraphBatch::concat(&parts.iter().collect::<Vec<_>>()))
 }

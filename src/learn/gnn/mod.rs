@@ -1,8 +1,9 @@
-//! Graph networks on the host: graphs from configurations, Swanson's MPNN model file, training
-//! (`glasscam train --arch mpnn`), the model directory, and the attention metrics (`glasscam attention`).
+//! The graph network (Swanson et al. 2020; docs/methods.md, "Graph network") on the host: graphs from
+//! configurations, Swanson's MPNN model file, training (`glasscam train --arch mpnn`), the model directory, the
+//! attention metrics (`glasscam attention`) and the benchmark.
 //!
-//! A model directory holds `model.safetensors` (f64 -> f32 tensors with the PyTorch names of `MpnnSpec::tensors`),
-//! `config.json` (`MpnnModelFile`) and `metrics.json` (the CNN's `Metrics`).
+//! A model directory holds `model.safetensors` (f32 tensors with the PyTorch names of `MpnnSpec::tensors`),
+//! `config.json` (`MpnnModelFile`) and `metrics.json` (the shared `Metrics`).
 
 pub mod attention;
 pub mod bench;
@@ -12,3 +13,5 @@ pub mod model;
 pub mod train;
 
 pub use config::{AttentionMode, MpnnConfig};
+pub use model::Mpnn;
+pub use train::train;

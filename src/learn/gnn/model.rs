@@ -1,17 +1,24 @@
-//! A trained graph network on disk: `model.safetensors` (f32, PyTorch names) and `config.json` beside it.
+//! A trained graph network on disk: `model.safetensors` (f32, PyTorch names) and `config.json` beside it (the
+//! shared `Header` and the network's own settings), and the graph network as a `Model`.
 
 use std::path::{Path, PathBuf};
 
-use glasscam_kernels::gnn::MpnnSpec;
+use glasscam_kernels::gnn::{GraphBatch, MpnnSpec};
+use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::config::MpnnConfig;
+use super::train::{graphs, predict};
 use crate::error::{Error, IoContext, Result};
-use crate::io::dataset::{write_json_readable, Dataset};
-use crate::learn::cnn::model::{Split, TensorInfo, CONFIG};
-use crate::learn::weights::{self, WEIGHTS};
+use crate::events::Ctx;
+use crate::io::dataset::Dataset;
+use crate::io::json::write_json_readable;
+use crate::learn::fit::Classification;
+use crate::learn::model::{read_config, Arch, Header, Model, Trained, CONFIG, WEIGHTS};
+use crate::learn::weights;
 
-pub const FORMAT: &str = "glasscam-mpnn";
+/// `MpnnModelFile::header.version` this glasscam writes and reads (2: `data_fingerprint` added).
+pub const VERSION: u32 = 2;
 
 pub const LAYOUT: &str = "directed kNN graph (both directions of every symmetrised pair), edge e = v->w; \
     f_e = [onehot(species v); (|r_w - r_v| - dist_mean) / dist_std]; a = W_i f (no bias); h = ReLU(a); \
@@ -23,27 +30,14 @@ pub const LAYOUT: &str = "directed kNN graph (both directions of every symmetris
 /// `config.json` of a graph-network model directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MpnnModelFile {
-    /// Always "glasscam-mpnn".
-    pub format: String,
-    pub version: u32,
+    #[serde(flatten)]
+    pub header: Header,
     pub config: MpnnConfig,
     /// Species of the training data (width of the one-hot features).
     pub n_species: usize,
     /// The distance feature is (d - dist_mean) / dist_std (training graphs' mean and standard deviation).
     pub dist_mean: f64,
     pub dist_std: f64,
-    /// Class score order: ["liquid", "glass"].
-    pub classes: Vec<String>,
-    pub box_l: f64,
-    pub data: String,
-    /// `sha256:<hex>` of model.safetensors, checked on load (see `nn::model::ModelFile`).
-    #[serde(default)]
-    pub weights_sha256: String,
-    pub split: Split,
-    pub best_epoch: usize,
-    pub validation_accuracy: f64,
-    pub tensors: Vec<TensorInfo>,
-    pub layout: String,
 }
 
 impl MpnnModelFile {
@@ -53,36 +47,40 @@ impl MpnnModelFile {
     }
 }
 
-/// Writes weights (as f32) and config into `dir`.
-pub fn save(dir: &Path, file: &MpnnModelFile, params: &[f64]) -> Result<()> {
-    let p32: Vec<f32> = params.iter().map(|&x| x as f32).collect();
+/// A trained graph network: its file and its parameters (f32) in `file.header.tensors` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mpnn {
+    pub file: MpnnModelFile,
+    pub params: Vec<f32>,
+}
+
+impl Mpnn {
+    /// The parameters for the f64 twin (the attention analysis runs in f64 on the stored f32 values).
+    pub fn params_f64(&self) -> Vec<f64> {
+        self.params.iter().map(|&x| x as f64).collect()
+    }
+}
+
+/// Writes weights and config into `dir`, with the weights' checksum in config.json.
+pub fn save(dir: &Path, file: &MpnnModelFile, params: &[f32]) -> Result<()> {
     let sum = weights::write(
         dir,
-        FORMAT,
+        Arch::Mpnn.format(),
         &file.spec().tensors(),
-        &p32,
+        params,
         "lower `lr` and check the data",
     )?;
-    let file = MpnnModelFile {
-        weights_sha256: sum,
-        ..file.clone()
-    };
+    let mut file = file.clone();
+    file.header.version = VERSION;
+    file.header.weights_sha256 = sum;
     write_json_readable(&dir.join(CONFIG), &file)
 }
 
 /// Reads a graph-network model directory; every mismatch between config and weights is refused with what differs.
-pub fn load(dir: &Path) -> Result<(MpnnModelFile, Vec<f64>)> {
+pub fn load(dir: &Path) -> Result<Mpnn> {
     let bad = |path: PathBuf, message: String| Error::Model { path, message };
-    let cpath = dir.join(CONFIG);
-    let text = std::fs::read_to_string(&cpath).map_err(|e| {
-        bad(
-            cpath.clone(),
-            format!(
-                "cannot read ({e}); is this a directory written by `glasscam train --arch mpnn`?"
-            ),
-        )
-    })?;
-    let file: MpnnModelFile = serde_json::from_str(&text).map_err(|e| {
+    let (cpath, text) = read_config(dir, Arch::Mpnn)?;
+    let file: MpnnModelFile = serde_json::from_slice(&text).map_err(|e| {
         bad(
             cpath.clone(),
             format!(
@@ -90,12 +88,7 @@ pub fn load(dir: &Path) -> Result<(MpnnModelFile, Vec<f64>)> {
             ),
         )
     })?;
-    if file.format != FORMAT {
-        return Err(bad(
-            cpath,
-            format!("format `{}`, expected `{FORMAT}`", file.format),
-        ));
-    }
+    file.header.check(Arch::Mpnn, VERSION, &cpath)?;
     file.config.check().map_err(|m| bad(cpath.clone(), m))?;
     let spec = file.spec();
     spec.check()
@@ -103,16 +96,15 @@ pub fn load(dir: &Path) -> Result<(MpnnModelFile, Vec<f64>)> {
     let wpath = dir.join(WEIGHTS);
     let bytes = std::fs::read(&wpath).at(&wpath)?;
     let note = |_: &str| format!(" (hidden {}, {} species)", spec.hidden, spec.n_species);
-    let p32 = weights::read(
+    let params = weights::read(
         &wpath,
         &bytes,
-        &file.weights_sha256,
+        &file.header.weights_sha256,
         &spec.tensors(),
         spec.n_params(),
         note,
     )?;
-    let params = p32.iter().map(|&x| x as f64).collect();
-    Ok((file, params))
+    Ok(Mpnn { file, params })
 }
 
 /// Refuses data that does not fit a model: species count, k against the particles of a graph.
@@ -138,4 +130,73 @@ pub fn check_fits(file: &MpnnModelFile, model_dir: &Path, data: &Dataset) -> Res
         )));
     }
     Ok(())
+}
+
+impl Model for Mpnn {
+    const ARCH: Arch = Arch::Mpnn;
+    type Config = MpnnConfig;
+    type Inputs = Vec<GraphBatch>;
+    type Objective = Classification;
+
+    fn train(
+        data: &Dataset,
+        cfg: &MpnnConfig,
+        compute: &Compute,
+        ctx: Ctx,
+    ) -> Result<Trained<Mpnn>> {
+        super::train::train(data, cfg, compute, ctx)
+    }
+
+    fn header(&self) -> &Header {
+        &self.file.header
+    }
+
+    fn split_rule(&self) -> ([f64; 3], u64) {
+        (self.file.config.split, self.file.config.seed)
+    }
+
+    fn load(dir: &Path) -> Result<Mpnn> {
+        load(dir)
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        save(dir, &self.file, &self.params)
+    }
+
+    fn check_fits(&self, dir: &Path, data: &Dataset) -> Result<()> {
+        check_fits(&self.file, dir, data)
+    }
+
+    fn input_key(&self) -> String {
+        let c = &self.file.config;
+        format!(
+            "mpnn k {} window {:?} seed {}",
+            c.k,
+            c.window,
+            if c.window.is_some() { c.seed } else { 0 }
+        )
+    }
+
+    fn inputs(&self, _: &Compute, data: &Dataset, snapshots: &[usize]) -> Result<Vec<GraphBatch>> {
+        graphs(data, &self.file.config, snapshots)
+    }
+
+    /// On the f32 CPU twin whatever `compute` is: the scores of the written model are the twin's.
+    fn logits(&self, _: &Compute, graphs: &Vec<GraphBatch>) -> Result<Vec<f64>> {
+        Ok(predict(
+            &self.file.spec(),
+            &self.params,
+            graphs,
+            self.file.config.batch,
+        ))
+    }
+
+    /// Training on `compute` in f32 (the whole step in WGSL on a GPU); scores, attention and the reported
+    /// metrics on the CPU twin.
+    fn backend(compute: &Compute) -> String {
+        match compute {
+            Compute::Cpu => "cpu twin (f32)".into(),
+            Compute::Gpu(_) => format!("{} (f32)", compute.describe()),
+        }
+    }
 }

@@ -2,24 +2,24 @@
 //! then decay schedule on the training replicas, the parameters of the best validation epoch kept, and accuracy
 //! per class, ROC AUC and the confusion matrix on the test replicas (`metrics.json`, as the CNN's).
 
-use std::path::Path;
+use std::time::Instant;
 
 use glasscam_kernels::gnn::gpu_net::{read, GpuAdam, GpuMpnn};
-use glasscam_kernels::gnn::{net, GraphBatch, MpnnSpec};
+use glasscam_kernels::gnn::{net, GraphBatch, MpnnSpec, Schedule};
 use glasscam_kernels::nn::cpu::adam;
 use glasscam_kernels::nn::AdamSpec;
 use glasscam_kernels::Compute;
 
 use super::config::MpnnConfig;
 use super::graph;
-use super::model::{self, MpnnModelFile, FORMAT, LAYOUT};
-use crate::domain::Class;
+use super::model::{Mpnn, MpnnModelFile, LAYOUT, VERSION};
 use crate::error::{Error, Result};
-use crate::events::{Ctx, Event};
-use crate::io::dataset::{write_json_atomic, Dataset};
-use crate::learn::cnn::data::{labelled, mix, shuffle, split_replicas};
-use crate::learn::cnn::model::TensorInfo;
-use crate::learn::cnn::train::{evaluate, EpochLog, Metrics};
+use crate::events::Ctx;
+use crate::io::dataset::Dataset;
+use crate::learn::fit::{fit, Batch, Classification, Divergence, Learner, Plan, Tally};
+use crate::learn::metrics::correct;
+use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
+use crate::learn::split::Sets;
 
 /// The graphs of snapshots `idx` (each with its particle indices), built in parallel.
 pub fn graphs(data: &Dataset, cfg: &MpnnConfig, idx: &[usize]) -> Result<Vec<GraphBatch>> {
@@ -58,39 +58,20 @@ pub fn to_f32(params: &[f64]) -> Vec<f32> {
     params.iter().map(|&x| x as f32).collect()
 }
 
-/// Class scores of every graph, `batch` graphs per forward pass (eval mode, f32).
-pub fn predict(spec: &MpnnSpec, params: &[f64], graphs: &[GraphBatch], batch: usize) -> Vec<f64> {
-    let p32 = to_f32(params);
+/// Class scores of every graph, `batch` graphs per forward pass (eval mode, f32 CPU twin).
+pub fn predict(spec: &MpnnSpec, params: &[f32], graphs: &[GraphBatch], batch: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(graphs.len() * spec.classes);
     for chunk in graphs.chunks(batch.max(1)) {
         let parts: Vec<&GraphBatch> = chunk.iter().collect();
         let b = GraphBatch::concat(&parts);
         out.extend(
-            net::forward(spec, &p32, &b, None)
+            net::forward(spec, params, &b, None)
                 .logits
                 .iter()
                 .map(|&x| x as f64),
         );
     }
     out
-}
-
-/// Trains on `data` with `cfg` and writes the model directory `out`; returns the metrics it wrote.
-/// A trained graph network: what `write_model` writes.
-#[derive(Clone, Debug)]
-pub struct MpnnTrained {
-    /// `config.json`.
-    pub file: MpnnModelFile,
-    /// The parameters of the best validation epoch (f32 values), in `file.tensors` order.
-    pub params: Vec<f64>,
-    /// `metrics.json`.
-    pub metrics: Metrics,
-}
-
-/// Writes the model directory: weights, config and metrics.
-pub fn write_model(out: &Path, t: &MpnnTrained) -> Result<()> {
-    model::save(out, &t.file, &t.params)?;
-    write_json_atomic(&out.join("metrics.json"), &t.metrics)
 }
 
 /// Where the training steps run: the f32 CPU twin with an f64 master copy of the parameters for Adam, or the GPU
@@ -167,18 +148,18 @@ impl Trainer {
         }
     }
 
-    /// The current parameters (f64; on the GPU the f32 values read back).
-    fn params(&self, spec: &MpnnSpec) -> Result<Vec<f64>> {
-        match self {
-            Trainer::Cpu { params, .. } => Ok(params.clone()),
-            Trainer::Gpu { net, .. } => Ok(read(&net.ctx, &net.params, spec.n_params())?),
-        }
+    /// The current parameters in f32, as a model file stores them (on the GPU, the values read back).
+    fn params(&self, spec: &MpnnSpec) -> Result<Vec<f32>> {
+        Ok(match self {
+            Trainer::Cpu { params, .. } => to_f32(params),
+            Trainer::Gpu { net, .. } => to_f32(&read(&net.ctx, &net.params, spec.n_params())?),
+        })
     }
 
     /// Class scores of every graph with the current parameters, `batch` graphs per forward pass.
     fn predict(&self, spec: &MpnnSpec, graphs: &[GraphBatch], batch: usize) -> Result<Vec<f64>> {
         match self {
-            Trainer::Cpu { params, .. } => Ok(predict(spec, params, graphs, batch)),
+            Trainer::Cpu { params, .. } => Ok(predict(spec, &to_f32(params), graphs, batch)),
             Trainer::Gpu { net, .. } => {
                 let mut out = Vec::with_capacity(graphs.len() * spec.classes);
                 for chunk in graphs.chunks(batch.max(1)) {
@@ -191,167 +172,154 @@ impl Trainer {
     }
 }
 
-/// Trains on `data` with `cfg` on the CPU twin.
-pub fn train(data: &Dataset, cfg: &MpnnConfig, ctx: Ctx) -> Result<MpnnTrained> {
-    train_on(data, cfg, &Compute::Cpu, ctx)
+/// The graph network in training: its trainer, the training and validation graphs, the learning-rate schedule
+/// and the epoch's running sums (per batch: the loss and logits come back with every step).
+struct MpnnLearner<'a> {
+    trainer: Trainer,
+    spec: MpnnSpec,
+    cfg: &'a MpnnConfig,
+    schedule: Schedule,
+    train: &'a [GraphBatch],
+    labels: &'a [u32],
+    validation: &'a [GraphBatch],
+    /// Steps taken (Adam's t).
+    step: u64,
+    tally: Tally,
 }
 
-/// Trains on `data` with `cfg` on `compute`: the CPU twin, or the GPU (the same dropout masks). The final validation and test metrics come from the twin's `predict` on the kept
-/// parameters either way: they are those of the written model.
-pub fn train_on(
+impl Learner for MpnnLearner<'_> {
+    fn begin_epoch(&mut self, _: usize, _: &[usize]) -> Result<()> {
+        Ok(())
+    }
+
+    fn step(&mut self, b: &Batch) -> Result<()> {
+        let parts: Vec<&GraphBatch> = b.samples.iter().map(|&i| &self.train[i]).collect();
+        let batch = GraphBatch::concat(&parts);
+        let y: Vec<u32> = b.samples.iter().map(|&i| self.labels[i]).collect();
+        self.step += 1;
+        let lr = self.schedule.lr(self.step - 1);
+        let (l, logits) = self
+            .trainer
+            .step(&self.spec, &batch, &y, b.seed, lr, self.step)?;
+        if !l.is_finite() {
+            return Err(Error::Input(format!(
+                "training stopped: the MPNN's training loss became {l} at epoch {}, batch {}; the optimiser \
+                 diverged: lower `max_lr` (= {:e}; the quick preset's is 1e-2, Swanson's 1e-3). No model was \
+                 written",
+                b.epoch,
+                b.index + 1,
+                self.cfg.max_lr
+            )));
+        }
+        self.tally.loss += l * b.samples.len() as f64;
+        self.tally.score += correct(&logits, &y) as f64;
+        Ok(())
+    }
+
+    fn end_epoch(&mut self) -> Result<Tally> {
+        Ok(std::mem::take(&mut self.tally))
+    }
+
+    fn validation_outputs(&mut self) -> Result<Vec<f64>> {
+        self.trainer
+            .predict(&self.spec, self.validation, self.cfg.batch)
+    }
+
+    fn params(&mut self) -> Result<Vec<f32>> {
+        self.trainer.params(&self.spec)
+    }
+
+    fn diverged(&self, d: Divergence) -> Error {
+        let at = match d {
+            Divergence::Training { loss, epoch } => {
+                format!("the MPNN's training loss became {loss} in epoch {epoch}")
+            }
+            Divergence::Validation { loss, epoch } => {
+                format!("the MPNN's validation loss became {loss} after epoch {epoch}")
+            }
+        };
+        Error::Input(format!(
+            "training stopped: {at}; the optimiser diverged: lower `max_lr` (= {:e}; the quick preset's is 1e-2, \
+             Swanson's 1e-3). No model was written",
+            self.cfg.max_lr
+        ))
+    }
+}
+
+/// Trains on `data` with `cfg` on `compute`: the CPU twin, or the GPU (the same dropout masks). The final
+/// validation and test metrics come from the twin's `predict` on the kept parameters either way: they are those
+/// of the written model.
+pub fn train(
     data: &Dataset,
     cfg: &MpnnConfig,
     compute: &Compute,
     ctx: Ctx,
-) -> Result<MpnnTrained> {
-    let start = std::time::Instant::now();
+) -> Result<Trained<Mpnn>> {
+    let start = Instant::now();
     cfg.check().map_err(Error::Input)?;
     let ns = data.manifest.system.n_species();
-    let split = split_replicas(data, cfg.split, cfg.seed)?;
-    let sets: Vec<Vec<(usize, u32)>> = [&split.train, &split.validation, &split.test]
-        .iter()
-        .map(|r| labelled(data, r))
-        .collect();
+    let sets = Sets::new(data, cfg.split, cfg.seed)?;
     let mut gs = Vec::new();
-    for s in &sets {
-        let idx: Vec<usize> = s.iter().map(|x| x.0).collect();
-        gs.push(graphs(data, cfg, &idx)?);
+    for part in [&sets.train, &sets.validation, &sets.test] {
+        gs.push(graphs(data, cfg, &part.snapshots)?);
         ctx.cancel.check()?;
     }
     let spec = cfg.spec(ns, dist_stats(&gs[0]));
     spec.check()?;
-    let labels: Vec<Vec<u32>> = sets
-        .iter()
-        .map(|s| s.iter().map(|x| x.1).collect())
-        .collect();
-    let n_train = labels[0].len();
-    let steps_per_epoch = n_train.div_ceil(cfg.batch);
-    let schedule = cfg.schedule(steps_per_epoch);
-    let mut trainer = Trainer::new(compute, &spec, spec.init(cfg.seed))?;
-    let mut order: Vec<usize> = (0..n_train).collect();
-    let mut history = Vec::new();
-    let mut best: Option<(f64, f64, usize, Vec<f64>)> = None;
-    let mut step = 0u64;
-    let mut seen = 0usize;
-    let train_start = std::time::Instant::now();
-    ctx.observer.event(Event::Begin {
-        what: "epochs",
-        total: cfg.epochs as u64,
-    });
-    for epoch in 1..=cfg.epochs {
-        shuffle(&mut order, cfg.seed.wrapping_add(epoch as u64));
-        let (mut loss_sum, mut correct) = (0.0, 0usize);
-        for (bi, chunk) in order.chunks(cfg.batch).enumerate() {
-            ctx.cancel.check()?;
-            let parts: Vec<&GraphBatch> = chunk.iter().map(|&i| &gs[0][i]).collect();
-            let b = GraphBatch::concat(&parts);
-            let y: Vec<u32> = chunk.iter().map(|&i| labels[0][i]).collect();
-            let seed = mix(cfg.seed ^ ((epoch as u64) << 32) ^ bi as u64) as u32;
-            step += 1;
-            let (l, logits) = trainer.step(&spec, &b, &y, seed, schedule.lr(step - 1), step)?;
-            if !l.is_finite() {
-                return Err(Error::Input(format!(
-                    "training stopped: the MPNN's training loss became {l} at epoch {epoch}, batch {}; the optimiser \
-                     diverged: lower `max_lr` (= {:e}; the quick preset's is 1e-2, Swanson's 1e-3). No model was \
-                     written",
-                    bi + 1,
-                    cfg.max_lr
-                )));
-            }
-            loss_sum += l * chunk.len() as f64;
-            correct += logits
-                .chunks(2)
-                .zip(&y)
-                .filter(|(l, &y)| usize::from(l[1] > l[0]) == y as usize)
-                .count();
-            seen += chunk.len();
-        }
-        let val = evaluate(&trainer.predict(&spec, &gs[1], cfg.batch)?, &labels[1]);
-        let log = EpochLog {
-            epoch,
-            train_loss: loss_sum / n_train.max(1) as f64,
-            train_accuracy: correct as f64 / n_train.max(1) as f64,
-            validation_loss: val.loss,
-            validation_accuracy: val.accuracy["overall"],
-        };
-        ctx.observer.event(Event::Advance(1));
-        ctx.note(&format!(
-            "epoch {epoch}/{}: loss {:.4} acc {:.3} | val loss {:.4} acc {:.3}",
-            cfg.epochs,
-            log.train_loss,
-            log.train_accuracy,
-            log.validation_loss,
-            log.validation_accuracy
-        ));
-        let better = match &best {
-            None => true,
-            Some((acc, loss, _, _)) => {
-                log.validation_accuracy > *acc
-                    || (log.validation_accuracy == *acc && log.validation_loss < *loss)
-            }
-        };
-        if better {
-            // kept as saved (f32), so the reported numbers are those of the written model
-            let p32 = trainer
-                .params(&spec)?
-                .iter()
-                .map(|&x| x as f32 as f64)
-                .collect();
-            best = Some((log.validation_accuracy, log.validation_loss, epoch, p32));
-        }
-        history.push(log);
-    }
-    ctx.observer.event(Event::End);
-    let train_secs = train_start.elapsed().as_secs_f64();
-    let (val_acc, _, best_epoch, best_params) = match best {
-        Some(b) => b,
-        None => (f64::NAN, f64::NAN, 0, trainer.params(&spec)?),
+    let n_train = sets.train.len();
+    let mut learner = MpnnLearner {
+        trainer: Trainer::new(compute, &spec, spec.init(cfg.seed))?,
+        spec,
+        cfg,
+        schedule: cfg.schedule(n_train.div_ceil(cfg.batch)),
+        train: &gs[0],
+        labels: &sets.train.labels,
+        validation: &gs[1],
+        step: 0,
+        tally: Tally::default(),
     };
-    let validation = evaluate(&predict(&spec, &best_params, &gs[1], cfg.batch), &labels[1]);
-    let test = evaluate(&predict(&spec, &best_params, &gs[2], cfg.batch), &labels[2]);
-    let file = MpnnModelFile {
-        format: FORMAT.into(),
-        version: 1,
-        config: cfg.clone(),
-        n_species: ns,
-        dist_mean: spec.dist_mean,
-        dist_std: spec.dist_std,
-        classes: Class::BOTH.iter().map(|c| c.name().to_string()).collect(),
-        box_l: data.box_l(),
-        data: data.dir.display().to_string(),
-        weights_sha256: String::new(),
-        split: split.clone(),
-        best_epoch,
-        validation_accuracy: val_acc,
-        tensors: spec
-            .tensors()
-            .into_iter()
-            .map(|(name, shape, _)| TensorInfo {
-                name: name.to_string(),
-                shape,
-            })
-            .collect(),
-        layout: LAYOUT.into(),
-    };
-    let metrics = Metrics {
-        data: data.dir.display().to_string(),
-        backend: match compute {
-            Compute::Cpu => "cpu twin (f32)".into(),
-            Compute::Gpu(_) => format!("{} (f32)", compute.describe()),
-        },
-        replicas: [split.train.len(), split.validation.len(), split.test.len()],
-        snapshots: [labels[0].len(), labels[1].len(), labels[2].len()],
+    let plan = Plan {
         epochs: cfg.epochs,
-        best_epoch,
-        validation,
-        test,
-        seconds: start.elapsed().as_secs_f64(),
-        train_samples_per_s: seen as f64 / train_secs.max(1e-9),
-        history,
+        batch: cfg.batch,
+        seed: cfg.seed,
+        n_train,
     };
-    Ok(MpnnTrained {
-        file,
-        params: best_params,
-        metrics,
-    })
+    let fitted = fit(
+        &mut learner,
+        &Classification,
+        &sets.validation.labels,
+        sets.validation.len(),
+        &plan,
+        ctx,
+    )?;
+    drop(learner);
+    let model = Mpnn {
+        file: MpnnModelFile {
+            header: Header::trained::<Classification>(
+                (Arch::Mpnn, VERSION),
+                data,
+                &sets.split,
+                &fitted,
+                TensorInfo::list(&spec.tensors()),
+                LAYOUT,
+            ),
+            config: cfg.clone(),
+            n_species: ns,
+            dist_mean: spec.dist_mean,
+            dist_std: spec.dist_std,
+        },
+        params: fitted.params.clone(),
+    };
+    let parts = [
+        (&gs[1], &sets.validation.labels[..]),
+        (&gs[2], &sets.test.labels[..]),
+    ];
+    let run = Run {
+        data,
+        sets: &sets,
+        compute,
+        epochs: cfg.epochs,
+        started: start,
+    };
+    Trained::conclude(model, &Classification, parts, fitted, run)
 }

@@ -6,16 +6,18 @@ use std::path::Path;
 
 use glasscam_kernels::Compute;
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::stages::OyamaStage;
 use crate::analysis::paper::Paper;
 use crate::analysis::{GradcamIndex, SummaryRow, PAIRS};
 use crate::domain::{Class, Preset};
-use crate::error::{Error, IoContext, Result};
+use crate::error::Result;
 use crate::io::dataset::Manifest;
-use crate::learn::cnn::train::{Evaluation, Metrics};
-use crate::pipeline::stages::Stage;
+use crate::io::json::read_json as read;
+use crate::learn::fit::Metrics;
+use crate::learn::metrics::Evaluation;
+use crate::pipeline::report::{figure, hardware, render_template, Figure, Hardware, StageTime};
 use crate::sim::propensity::Curves;
 
 pub const RESULTS_FORMAT_VERSION: u32 = 1;
@@ -29,23 +31,8 @@ pub struct Results {
     pub backend: String,
     pub hardware: Hardware,
     /// Every recorded stage, with its time and backend.
-    pub stages: Vec<StageTime>,
+    pub stages: Vec<StageTime<OyamaStage>>,
     pub systems: BTreeMap<String, SystemResults>,
-}
-
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct Hardware {
-    pub cpu: String,
-    pub threads: usize,
-    pub os: String,
-}
-
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct StageTime {
-    pub system: String,
-    pub stage: Stage,
-    pub seconds: f64,
-    pub backend: String,
 }
 
 /// One system's numbers.
@@ -85,38 +72,11 @@ pub struct GradcamSummary {
     pub misclassified: Vec<usize>,
 }
 
-pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).at(path)?;
-    serde_json::from_str(&text).map_err(|e| {
-        Error::Input(format!(
-            "{}: {e}; rerun the stage that writes it (delete its entry in stages.json)",
-            path.display()
-        ))
-    })
-}
-
-pub(crate) fn hardware() -> Hardware {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    Hardware {
-        cpu,
-        threads: rayon::current_num_threads(),
-        os: std::env::consts::OS.into(),
-    }
-}
-
 /// Reads the stages' files of every system under `out` into one `Results`, with the stages' timings.
 pub fn collect(
     out: &Path,
     systems: &[&str],
-    stages: Vec<StageTime>,
+    stages: Vec<StageTime<OyamaStage>>,
     preset: Preset,
     compute: &Compute,
 ) -> Result<Results> {
@@ -163,32 +123,6 @@ pub fn collect(
     })
 }
 
-/// A figure embedded as a data URI, or the path of one that is missing.
-#[derive(Serialize)]
-pub(crate) struct Figure {
-    alt: String,
-    /// `data:image/png;base64,...` (only base64 characters: safe in an attribute unescaped).
-    src: Option<String>,
-    path: String,
-}
-
-pub(crate) fn figure(path: &Path) -> Figure {
-    use base64::Engine;
-    Figure {
-        alt: path
-            .file_name()
-            .map(|f| f.to_string_lossy().to_string())
-            .unwrap_or_default(),
-        src: std::fs::read(path).ok().map(|b| {
-            format!(
-                "data:image/png;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(b)
-            )
-        }),
-        path: path.display().to_string(),
-    }
-}
-
 /// A row of the correlation table.
 #[derive(Serialize)]
 struct CorrelationView {
@@ -230,12 +164,6 @@ fn pair_label(pair: &str) -> String {
         Some(2) => "C(1 - Theta, Upsilon)".into(),
         _ => pair.into(),
     }
-}
-
-/// `x` with three decimals; a dash for none or a non-finite value.
-pub(crate) fn num(v: Option<f64>) -> String {
-    v.filter(|x| x.is_finite())
-        .map_or("–".into(), |x| format!("{x:.3}"))
 }
 
 /// The self-contained HTML report (figures embedded as data URIs).
@@ -310,17 +238,6 @@ pub fn render(out: &Path, r: &Results) -> Result<String> {
     )
 }
 
-/// Renders `templates/<name>` (its text `source`) with `view`, HTML escaping on and the `num` filter.
-pub(crate) fn render_template<T: Serialize>(name: &str, source: &str, view: &T) -> Result<String> {
-    let mut env = minijinja::Environment::new();
-    env.add_filter("num", num);
-    env.add_template(name, source)
-        .map_err(|e| Error::Input(format!("templates/{name}: {e}")))?;
-    env.get_template(name)
-        .and_then(|t| t.render(minijinja::value::Serde(view)))
-        .map_err(|e| Error::Input(format!("templates/{name}: cannot render the report: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,7 +256,7 @@ mod tests {
             },
             stages: vec![StageTime {
                 system: "a'b".into(),
-                stage: Stage::Train,
+                stage: OyamaStage::Train,
                 seconds: 1.25,
                 backend: "cpu".into(),
             }],

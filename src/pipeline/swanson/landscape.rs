@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::plots::{both, s, Figure};
 use crate::domain::Class;
 use crate::error::{Error, Result};
-use crate::io::dataset::write_json_atomic;
+use crate::io::json::write_json_atomic;
 use crate::pipeline::swanson::task::{CurvePoint, RampData, Stats, TaskFile, TaskKind};
 
 pub const FORMAT_VERSION: u32 = 1;

@@ -4,43 +4,45 @@
 //! train-on-i / test-on-j AUC matrices), the graph network's attention metrics beside the CNN's Grad-CAM on one
 //! task, then `report.html` and `results.json`.
 //!
-//! Stages are recorded and skipped as in the main paper's pipeline (`StageRunner`): the units are the two ramps
-//! (`slow`, `fast`), the tasks (`task1` .. `task6`, `null`, each with a `cnn` and an `mpnn` model directory) and
-//! the pipeline's own stages (`swanson/tasks`, `swanson/evaluate`, `swanson/attention`).
+//! Stages are recorded and skipped through the shared `StageRunner`: the units are the two ramps (`slow`,
+//! `fast`), the tasks (`task1` .. `task6`, `null`, each with a `cnn` and an `mpnn` model directory) and the
+//! pipeline's own stages (`swanson/tasks`, `swanson/evaluate`, `swanson/attention`).
 
-pub mod landscape;
-pub mod preset;
-pub mod report;
-pub mod score;
-pub mod task;
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use glasscam_kernels::Compute;
 
 use crate::analysis::plots::{field_map, FieldMap};
-use crate::analysis::{coarse_grain, normalise, CoarseGrain, GammaSet};
+use crate::analysis::{coarse_grain, normalise, pearson, CoarseGrain, GammaSet};
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::io::dataset::{write_json_atomic, Dataset};
-use crate::learn::cnn::train::Evaluation;
-use crate::learn::gnn::attention::{attention, AttentionInput};
-use crate::pipeline::oyama::{ReproduceOutcome, StageRunner, StageSettings};
-use crate::pipeline::stages::Stage;
-use crate::pipeline::swanson::preset::{
-    task_names, AucMatrix, EisPoint, EisStats, EqualEis, MapsRecord, Matrices, Ramp, RampSettings,
-    SwansonPreset, TaskClass, TaskInput, TaskRow, TasksRecord, FAST, SLOW, UNIT,
-};
-use crate::pipeline::swanson::score::{
-    auc_standard_error, score, test_snapshots, Arch, Inputs, Loaded,
-};
-use crate::pipeline::swanson::task::{RampData, SwansonTask};
+use crate::io::dataset::Dataset;
+use crate::io::json::{finite, write_json_atomic};
+use crate::learn::cnn::gradcam::gradcam_both;
+use crate::learn::cnn::Cnn;
+use crate::learn::gnn::attention::{attention, AttentionInput, ConfigRow};
+use crate::learn::gnn::Mpnn;
+use crate::learn::model::{write_model, Model};
+use crate::pipeline::runner::{where_ran, Call, Outcome, Stage, StageRunner};
 use crate::sim::minimize::{MinimizeSettings, Selection};
 use crate::sim::protocol::RunOptions;
 use crate::sim::system::SystemDef;
+
+pub mod landscape;
+pub mod preset;
+pub mod records;
+pub mod report;
+pub mod score;
+pub mod stages;
+pub mod task;
+pub mod tasks;
+
+use preset::{Ramp, RampSettings, SwansonPreset, SwansonTask, FAST, SLOW, UNIT};
+use records::{MapsRecord, Matrices};
+pub use stages::{SwansonSettings, SwansonStage};
 
 /// Everything `reproduce swanson` needs besides the compute device and the caller's context.
 #[derive(Clone, Debug)]
@@ -51,6 +53,12 @@ pub struct SwansonConfig {
     pub out: PathBuf,
     pub force: bool,
 }
+
+/// Images per Grad-CAM batch of the attention stage.
+const GRADCAM_BATCH: usize = 32;
+
+/// What a `reproduce swanson` run did.
+pub type SwansonOutcome = Outcome<SwansonStage>;
 
 /// The snapshots of a ramp to minimise: those of its first `inherent_replicas` replicas, or all.
 fn selection(ramp: &RampSettings, data: &Dataset) -> Selection {
@@ -71,157 +79,242 @@ fn selection(ramp: &RampSettings, data: &Dataset) -> Selection {
     }
 }
 
-fn finite(x: f64) -> Option<f64> {
-    x.is_finite().then_some(x)
+/// The fingerprints the later stages read: the tasks stage's, and per task the CNN's and the graph network's.
+struct Trained {
+    tasks: String,
+    models: Vec<[String; 2]>,
 }
 
 /// Runs `reproduce swanson`.
-pub fn run(c: &SwansonConfig, compute: &Compute, ctx: Ctx) -> Result<ReproduceOutcome> {
-    let p = &c.preset;
+pub fn run(c: &SwansonConfig, compute: &Compute, ctx: Ctx) -> Result<SwansonOutcome> {
     let total = Instant::now();
-    let mut runner = StageRunner::open(&c.out, c.force, compute)?;
-    // the two ramps
-    let mut ramp_fp = Vec::new();
+    let mut runner = StageRunner::open(&c.out, c.force)?;
+    let ramps = ramps(c, &mut runner, compute, ctx)?;
+    let trained = train(c, &mut runner, &ramps, compute, ctx)?;
+    evaluate(c, &mut runner, &trained, compute, ctx)?;
+    interpret_stage(c, &mut runner, &trained, compute, ctx)?;
+    let p = &c.preset;
+    let results = report::collect(&c.out, p, runner.times(), compute)?;
+    let html = report::render(&c.out, &results)?;
+    runner.finish(&results, html, total, ctx)
+}
+
+/// The two ramps; returns their fingerprints (slow, fast).
+fn ramps(
+    c: &SwansonConfig,
+    runner: &mut StageRunner<SwansonStage>,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<[String; 2]> {
+    let p = &c.preset;
+    let mut fps = Vec::new();
     for which in Ramp::BOTH {
         let ramp = p.ramps.settings(which, p.name)?;
-        let settings = StageSettings::Ramp {
-            system: p.system().clone(),
-            ramp: ramp.clone(),
-            minimize: p.minimize.clone(),
-            seed: c.seed,
+        let call = Call {
+            unit: which.name(),
+            stage: SwansonStage::Ramp,
+            settings: SwansonSettings::Ramp {
+                system: p.system().clone(),
+                ramp: ramp.clone(),
+                minimize: p.minimize.clone(),
+                seed: c.seed,
+            },
+            parents: &[],
+            backend: compute.describe(),
         };
-        ramp_fp.push(
-            runner.stage(which.name(), Stage::Ramp, settings, &[], ctx, |dir| {
-                simulate_ramp(p.system(), &ramp, &p.minimize, c.seed, dir, compute, ctx)
-            })?,
-        );
+        fps.push(runner.stage(call, ctx, |dir| {
+            simulate_ramp(p.system(), &ramp, &p.minimize, c.seed, dir, compute, ctx)
+        })?);
     }
-    let slow_dir = runner.dir(SLOW, Stage::Ramp);
-    let fast_dir = runner.dir(FAST, Stage::Ramp);
-    let tasks_dir = runner.dir(UNIT, Stage::Tasks);
-    let tasks_fp = runner.stage(
-        UNIT,
-        Stage::Tasks,
-        StageSettings::Tasks {
-            tasks: task_names(),
+    Ok([fps[0].clone(), fps[1].clone()])
+}
+
+/// The tasks from both ramps, then one CNN and one graph network per task, both on `compute`.
+fn train(
+    c: &SwansonConfig,
+    runner: &mut StageRunner<SwansonStage>,
+    ramps: &[String; 2],
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<Trained> {
+    let p = &c.preset;
+    let slow_dir = runner.dir(SLOW, SwansonStage::Ramp);
+    let fast_dir = runner.dir(FAST, SwansonStage::Ramp);
+    let call = Call {
+        unit: UNIT,
+        stage: SwansonStage::Tasks,
+        settings: SwansonSettings::Tasks {
+            tasks: SwansonTask::ALL.to_vec(),
             seed: c.seed,
             input: p.input,
         },
-        &[&ramp_fp[0], &ramp_fp[1]],
-        ctx,
-        |dir| build_tasks(&slow_dir, &fast_dir, p.input, c.seed, dir),
-    )?;
-    // one CNN and one graph network per task
-    let names = task_names();
-    let mut model_fps = Vec::new();
-    for name in &names {
-        let data_dir = tasks_dir.join(name);
-        let fp = runner.stage(
-            name,
-            Stage::TrainCnn,
-            StageSettings::TrainCnn {
+        parents: &[&ramps[0], &ramps[1]],
+        backend: Compute::Cpu.describe(),
+    };
+    let tasks = runner.stage(call, ctx, |dir| {
+        tasks::build_tasks(&slow_dir, &fast_dir, p.input, c.seed, dir)
+    })?;
+    let tasks_dir = runner.dir(UNIT, SwansonStage::Tasks);
+    let mut models = Vec::new();
+    for task in SwansonTask::ALL {
+        let data_dir = tasks_dir.join(task.name());
+        let cnn = train_one::<Cnn>(
+            runner,
+            task,
+            SwansonStage::TrainCnn,
+            SwansonSettings::TrainCnn {
                 model: p.cnn.clone(),
             },
-            &[&tasks_fp],
+            &p.cnn,
+            (&tasks, &data_dir),
+            compute,
             ctx,
-            |dir| {
-                let data = Dataset::load(&data_dir)?;
-                let t = crate::learn::cnn::train(&data, &p.cnn, compute, ctx)?;
-                crate::learn::cnn::write_model(dir, &t)
-            },
         )?;
-        model_fps.push(fp);
-        let fp = runner.stage(
-            name,
-            Stage::TrainMpnn,
-            StageSettings::TrainMpnn {
+        let mpnn = train_one::<Mpnn>(
+            runner,
+            task,
+            SwansonStage::TrainMpnn,
+            SwansonSettings::TrainMpnn {
                 model: p.mpnn.clone(),
             },
-            &[&tasks_fp],
+            &p.mpnn,
+            (&tasks, &data_dir),
+            compute,
             ctx,
-            |dir| {
-                let data = Dataset::load(&data_dir)?;
-                let t = crate::learn::gnn::train::train(&data, &p.mpnn, ctx)?;
-                crate::learn::gnn::train::write_model(dir, &t)
-            },
         )?;
-        model_fps.push(fp);
+        models.push([cnn, mpnn]);
     }
-    let mut parents: Vec<&str> = vec![&tasks_fp];
-    parents.extend(model_fps.iter().map(|s| s.as_str()));
-    let model_dirs = |arch: Arch| -> Vec<PathBuf> {
-        names
-            .iter()
-            .map(|n| {
-                c.out.join(n).join(match arch {
-                    Arch::Cnn => Stage::TrainCnn.dir(),
-                    Arch::Mpnn => Stage::TrainMpnn.dir(),
-                })
-            })
-            .collect()
+    Ok(Trained { tasks, models })
+}
+
+/// One network of family `M` trained on one task's data set.
+#[allow(clippy::too_many_arguments)]
+fn train_one<M: Model>(
+    runner: &mut StageRunner<SwansonStage>,
+    task: SwansonTask,
+    stage: SwansonStage,
+    settings: SwansonSettings,
+    cfg: &M::Config,
+    (tasks_fp, data_dir): (&str, &Path),
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<String> {
+    let call = Call {
+        unit: &task.name(),
+        stage,
+        settings,
+        parents: &[tasks_fp],
+        backend: M::backend(compute),
     };
-    runner.stage(
-        UNIT,
-        Stage::Evaluate,
-        StageSettings::Evaluate {
-            tasks: names.clone(),
+    runner.stage(call, ctx, |dir| {
+        let data = Dataset::load(data_dir)?;
+        write_model(dir, &M::train(&data, cfg, compute, ctx)?)
+    })
+}
+
+/// The model directories of one family (`stage`), one per task in `SwansonTask::ALL` order.
+fn model_dirs(out: &Path, stage: SwansonStage) -> Vec<PathBuf> {
+    SwansonTask::ALL
+        .iter()
+        .map(|t| out.join(t.name()).join(stage.dir()))
+        .collect()
+}
+
+/// Where the cross-task scoring and the attention stage run: the CNN on `compute`, the graph network's scores
+/// and attention on its CPU twin.
+fn scored_on(compute: &Compute) -> String {
+    where_ran(&[
+        ("CNN", Cnn::backend(compute)),
+        ("graph network", Compute::Cpu.describe()),
+    ])
+}
+
+/// Every model scored on every task's test split: the two AUC matrices.
+fn evaluate(
+    c: &SwansonConfig,
+    runner: &mut StageRunner<SwansonStage>,
+    trained: &Trained,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<()> {
+    let tasks_dir = runner.dir(UNIT, SwansonStage::Tasks);
+    let mut parents: Vec<&str> = vec![&trained.tasks];
+    parents.extend(trained.models.iter().flatten().map(|s| s.as_str()));
+    let call = Call {
+        unit: UNIT,
+        stage: SwansonStage::Evaluate,
+        settings: SwansonSettings::Evaluate {
+            tasks: SwansonTask::ALL.to_vec(),
         },
-        &parents,
-        ctx,
-        |dir| {
-            let m = Matrices {
-                tasks: names.clone(),
-                cnn: cross_scores(
-                    compute,
-                    &model_dirs(Arch::Cnn),
-                    &tasks_dir,
-                    &names,
-                    Arch::Cnn,
-                    ctx,
-                )?,
-                mpnn: cross_scores(
-                    compute,
-                    &model_dirs(Arch::Mpnn),
-                    &tasks_dir,
-                    &names,
-                    Arch::Mpnn,
-                    ctx,
-                )?,
-            };
-            std::fs::create_dir_all(dir).at(dir)?;
-            write_json_atomic(&dir.join("matrices.json"), &m)
-        },
-    )?;
-    let at = p.attention_task.name();
-    let ai = names.iter().position(|n| *n == at).ok_or_else(|| {
-        Error::Input(format!(
-            "attention task {at} is not one of the tasks {names:?}"
-        ))
+        parents: &parents,
+        backend: scored_on(compute),
+    };
+    let names: Vec<String> = SwansonTask::ALL.iter().map(|t| t.name()).collect();
+    runner.stage(call, ctx, |dir| {
+        let m = Matrices {
+            tasks: SwansonTask::ALL.to_vec(),
+            cnn: score::cross_scores::<Cnn>(
+                compute,
+                &model_dirs(&c.out, SwansonStage::TrainCnn),
+                &tasks_dir,
+                &names,
+                ctx,
+            )?,
+            mpnn: score::cross_scores::<Mpnn>(
+                compute,
+                &model_dirs(&c.out, SwansonStage::TrainMpnn),
+                &tasks_dir,
+                &names,
+                ctx,
+            )?,
+        };
+        std::fs::create_dir_all(dir).at(dir)?;
+        write_json_atomic(&dir.join("matrices.json"), &m)
     })?;
-    runner.stage(
-        UNIT,
-        Stage::Attention,
-        StageSettings::Attention {
-            task: at.clone(),
+    Ok(())
+}
+
+/// Grad-CAM and attention on the preset's attention task.
+fn interpret_stage(
+    c: &SwansonConfig,
+    runner: &mut StageRunner<SwansonStage>,
+    trained: &Trained,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<()> {
+    let p = &c.preset;
+    let at = p.attention_task;
+    let ai = SwansonTask::ALL
+        .iter()
+        .position(|t| *t == at)
+        .ok_or_else(|| {
+            Error::Input(format!("attention task {at} is not one of Swanson's tasks"))
+        })?;
+    let [cnn_fp, mpnn_fp] = &trained.models[ai];
+    let call = Call {
+        unit: UNIT,
+        stage: SwansonStage::Attention,
+        settings: SwansonSettings::Attention {
+            task: at,
             threshold: p.threshold,
         },
-        &[&tasks_fp, &model_fps[2 * ai], &model_fps[2 * ai + 1]],
-        ctx,
-        |dir| {
-            interpret(
-                compute,
-                &model_dirs(Arch::Cnn)[ai],
-                &model_dirs(Arch::Mpnn)[ai],
-                &tasks_dir.join(&at),
-                p.threshold,
-                dir,
-                ctx,
-            )
-        },
-    )?;
-    let results = crate::pipeline::swanson::report::collect(&c.out, p, runner.times(), compute)?;
-    let html = crate::pipeline::swanson::report::render(&c.out, &results)?;
-    runner.finish(&results, html, total, ctx)
+        parents: &[&trained.tasks, cnn_fp, mpnn_fp],
+        backend: scored_on(compute),
+    };
+    let task_dir = runner.dir(UNIT, SwansonStage::Tasks).join(at.name());
+    let cnn = c.out.join(at.name()).join(SwansonStage::TrainCnn.dir());
+    let mpnn = c.out.join(at.name()).join(SwansonStage::TrainMpnn.dir());
+    runner.stage(call, ctx, |dir| {
+        interpret(
+            compute,
+            [&cnn, &mpnn],
+            (at, &task_dir),
+            p.threshold,
+            dir,
+            ctx,
+        )
+    })?;
+    Ok(())
 }
 
 /// One ramp: the protocol's run (continuing an interrupted one), then FIRE on every snapshot into `dir/inherent`.
@@ -240,225 +333,24 @@ fn simulate_ramp(
     let data = Dataset::load(dir)?;
     let inh =
         crate::sim::minimize::minimize(&data, &selection(ramp, &data), settings, compute, &ctx)?;
-    crate::sim::minimize::write_inherent(
-        &dir.join(crate::pipeline::swanson::task::INHERENT_DIR),
-        &inh,
-        true,
-    )
-}
-
-fn eis(s: &crate::pipeline::swanson::task::Stats) -> EisStats {
-    EisStats {
-        mean: s.mean,
-        std: finite(s.std),
-        n: s.n,
-    }
-}
-
-/// Files the glass of a two-ramp task (task 6: slow liquid, fast glass) under the replica ids of the slow ramp.
-/// Both ramps run with one seed, so the fast ramp's replica r starts from the same configuration as the slow
-/// ramp's replica r; with one id per start every task splits the same replicas into training, validation and
-/// test, and no model is scored on a start it was trained on when it meets another task's test split (the tasks
-/// share snapshots: task 6's liquid is task 4's). Without this, `build_task` keeps the two ramps' ids apart and
-/// task 6's split would cover twice as many ids.
-fn align_replicas(t: &mut crate::pipeline::swanson::task::Task) {
-    let off = t.info.classes[1].replica_offset;
-    if off == 0 {
-        return;
-    }
-    for m in &mut t.manifest.snapshots {
-        if m.label == Class::Glass.label() {
-            m.replica -= off;
-        }
-    }
-    let mut order: Vec<usize> = (0..t.manifest.snapshots.len()).collect();
-    // replica-major again; within a class the rows keep their order, so `source_indices` still match
-    order.sort_by_key(|&i| {
-        (
-            t.manifest.snapshots[i].replica,
-            t.manifest.snapshots[i].label,
-        )
-    });
-    let n2 = t.positions.len() / t.manifest.snapshots.len().max(1);
-    let mut positions = Vec::with_capacity(t.positions.len());
-    let mut snapshots = Vec::with_capacity(order.len());
-    for (row, &i) in order.iter().enumerate() {
-        positions.extend_from_slice(&t.positions[i * n2..(i + 1) * n2]);
-        let mut m = t.manifest.snapshots[i].clone();
-        m.index = row;
-        snapshots.push(m);
-    }
-    let reps: std::collections::BTreeSet<usize> = snapshots.iter().map(|m| m.replica).collect();
-    t.positions = positions;
-    t.manifest.snapshots = snapshots;
-    t.manifest.n_replicas = reps.len();
-    t.manifest.replica_range = (
-        reps.first().copied().unwrap_or(0),
-        reps.last().map_or(0, |r| r + 1),
-    );
-    t.info.replicas = reps.len();
-    t.info.classes[1].replica_offset = 0;
-}
-
-/// Builds the seven tasks under `dir` and records them, with both ramps' E_IS(T) curves and figure.
-fn build_tasks(
-    slow_dir: &Path,
-    fast_dir: &Path,
-    input: TaskInput,
-    seed: u64,
-    dir: &Path,
-) -> Result<()> {
-    // a ramp's minima are a data set of their own (`DIR/inherent`) that carries each minimum's E_IS
-    let source = |d: &Path| match input {
-        TaskInput::Snapshots => d.to_path_buf(),
-        TaskInput::Inherent => d.join(crate::pipeline::swanson::task::INHERENT_DIR),
-    };
-    let slow = RampData::load(&source(slow_dir))?;
-    let fast = RampData::load(&source(fast_dir))?;
-    let choice = crate::pipeline::swanson::task::equal_eis_point(&slow, &fast)?;
-    let ramp_of = |source: &Path| {
-        if source == fast.data.dir {
-            FAST
-        } else {
-            SLOW
-        }
-    };
-    let mut tasks = Vec::new();
-    let mut infos = Vec::new();
-    for which in SwansonTask::ALL {
-        let mut t = crate::pipeline::swanson::task::swanson_task(which, &slow, &fast, seed)?;
-        align_replicas(&mut t);
-        crate::pipeline::swanson::task::write_task(&dir.join(which.name()), &t, false)?;
-        infos.push(t.info.clone());
-        let class = |r: &crate::pipeline::swanson::task::ClassRecord| TaskClass {
-            ramp: ramp_of(&r.source).into(),
-            t: r.target_t,
-            e_is: r.e_is.as_ref().map(eis),
-            snapshots: r.source_indices.len(),
-        };
-        tasks.push(TaskRow {
-            name: which.name(),
-            kind: match t.info.kind {
-                crate::pipeline::swanson::task::TaskKind::Pair => "pair".into(),
-                crate::pipeline::swanson::task::TaskKind::Null => "null".into(),
-            },
-            liquid: class(t.info.liquid()),
-            glass: class(t.info.glass()),
-            replicas: t.info.replicas,
-            snapshots: t.manifest.snapshots.len(),
-        });
-    }
-    let mut curves = BTreeMap::new();
-    for (name, ramp) in [(SLOW, &slow), (FAST, &fast)] {
-        curves.insert(
-            name.to_string(),
-            ramp.curve()?
-                .iter()
-                .map(|p| EisPoint {
-                    k: p.k,
-                    t: p.t,
-                    e_is: eis(&p.e_is),
-                })
-                .collect(),
-        );
-    }
-    // the landscape of `glasscam task --preset swanson`: both curves, the fast glass's level, each task's point
-    let land = crate::pipeline::swanson::landscape::swanson_landscape(&slow, &fast, &infos)?;
-    crate::pipeline::swanson::landscape::write_landscape(&dir.join("e_is"), &land)?;
-    write_json_atomic(
-        &dir.join("tasks.json"),
-        &TasksRecord {
-            input,
-            tasks,
-            equal_eis: EqualEis {
-                k: choice.k,
-                t: choice.t,
-                slow_e_is: eis(&choice.slow_e_is),
-                fast_glass_e_is: eis(&choice.fast_glass_e_is),
-            },
-            curves,
-        },
-    )
-}
-
-/// Every model of `arch` (one per task, in `names` order) scored on every task's test split. A task's inputs
-/// (images or graphs) are built once per input setting and shared by the models that read them.
-fn cross_scores(
-    compute: &Compute,
-    models: &[PathBuf],
-    tasks_dir: &Path,
-    names: &[String],
-    arch: Arch,
-    ctx: Ctx,
-) -> Result<AucMatrix> {
-    let loaded: Vec<Loaded> = models
-        .iter()
-        .map(|d| Loaded::load(arch, d))
-        .collect::<Result<_>>()?;
-    let n = names.len();
-    let mut m = AucMatrix {
-        auc: vec![vec![None; n]; n],
-        auc_se: vec![vec![None; n]; n],
-        accuracy: vec![vec![None; n]; n],
-        n_test: vec![vec![[0, 0]; n]; n],
-    };
-    for (j, test) in names.iter().enumerate() {
-        let data = Dataset::load(&tasks_dir.join(test))?;
-        let mut cache: BTreeMap<(String, Vec<usize>), Inputs> = BTreeMap::new();
-        for (i, model) in loaded.iter().enumerate() {
-            ctx.cancel.check()?;
-            let (fractions, seed) = model.split_rule();
-            let snaps = test_snapshots(&data, fractions, seed, &model.seen_replicas())?;
-            let idx: Vec<usize> = snaps.iter().map(|s| s.0).collect();
-            let labels: Vec<u32> = snaps.iter().map(|s| s.1).collect();
-            let n_glass = labels.iter().filter(|&&l| l == 1).count();
-            m.n_test[i][j] = [labels.len() - n_glass, n_glass];
-            if snaps.is_empty() {
-                ctx.warn(&format!(
-                    "{}: the {} model of {} has seen every test replica of {test}; cell left empty",
-                    arch.name(),
-                    arch.name(),
-                    names[i]
-                ));
-                continue;
-            }
-            let key = (model.input_key(), idx.clone());
-            if !cache.contains_key(&key) {
-                let inputs = Inputs::build(compute, model, &models[i], &data, &idx)?;
-                cache.insert(key.clone(), inputs);
-            }
-            let e: Evaluation = score(compute, model, &cache[&key], &labels)?;
-            m.auc[i][j] = finite(e.roc_auc);
-            m.auc_se[i][j] = finite(auc_standard_error(
-                e.roc_auc,
-                n_glass,
-                labels.len() - n_glass,
-            ));
-            m.accuracy[i][j] = e.accuracy.get("overall").copied().and_then(finite);
-        }
-        ctx.note(&format!(
-            "reproduce: {} models scored on {test}'s test split",
-            arch.name()
-        ));
-    }
-    Ok(m)
+    crate::sim::minimize::write_inherent(&dir.join(task::INHERENT_DIR), &inh, true)
 }
 
 /// Grad-CAM of the CNN and the attention of the graph network on the task's test configurations, and the two
 /// maps of one glass configuration both classified correctly, side by side.
 fn interpret(
     compute: &Compute,
-    cnn: &Path,
-    mpnn: &Path,
-    task: &Path,
+    models: [&Path; 2],
+    (id, task): (SwansonTask, &Path),
     threshold: f64,
     out: &Path,
     ctx: Ctx,
 ) -> Result<()> {
+    let [cnn, mpnn] = models;
     let data = Dataset::load(task)?;
     let gradcam_dir = out.join("gradcam");
     std::fs::create_dir_all(&gradcam_dir).at(&gradcam_dir)?;
-    crate::pipeline::oyama::gradcam_both(compute, cnn, &data, &gradcam_dir)?;
+    gradcam_both(compute, cnn, &data, GRADCAM_BATCH, &gradcam_dir)?;
     let report = attention(
         &AttentionInput {
             model: mpnn.to_path_buf(),
@@ -474,9 +366,7 @@ fn interpret(
     let (_, fields) = crate::io::npy::read::<f64>(&out.join("attention_field.npy"))?;
     let n = data.n_particles();
     // the first glass configuration the CNN got right, else the first glass configuration (the record says so)
-    let glass = |r: &&crate::learn::gnn::attention::ConfigRow| {
-        r.class == Class::Glass.name() && gamma.row(r.snapshot).is_some()
-    };
+    let glass = |r: &&ConfigRow| r.class == Class::Glass && gamma.row(r.snapshot).is_some();
     let pick = report
         .configs
         .iter()
@@ -528,14 +418,10 @@ fn interpret(
     write_json_atomic(
         &out.join("maps.json"),
         &MapsRecord {
-            task: data
-                .dir
-                .file_name()
-                .map(|f| f.to_string_lossy().to_string())
-                .unwrap_or_default(),
+            task: id,
             snapshot: k,
             cnn_correct: !gamma.is_misclassified(k),
-            pearson: finite(crate::analysis::pearson(att, &gamma_cg)),
+            pearson: finite(pearson(att, &gamma_cg)),
         },
     )
 }

@@ -1,8 +1,5 @@
-//! Swanson et al. (2020) reproduced: the presets of `reproduce swanson` (the two cooling ramps, the networks) and
-//! the records its stages write. A leaf: the pipeline (`reproduce/swanson.rs`) writes these records and the
-//! report (`report/swanson.rs`) reads them, and neither imports the other.
-
-use std::collections::BTreeMap;
+//! The presets of `reproduce swanson` (Swanson et al. 2020): Swanson's ramp grid and task points, the task ids,
+//! the two cooling ramps and the networks' settings.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -11,12 +8,121 @@ use crate::domain::Preset;
 use crate::error::{Error, Result};
 use crate::learn::cnn::ModelConfig;
 use crate::learn::gnn::MpnnConfig;
-use crate::pipeline::swanson::task::{
-    swanson_temperature, SwansonTask, SWANSON_K, SWANSON_POINTS, SWANSON_T_START,
-};
 use crate::sim::minimize::MinimizeSettings;
 use crate::sim::protocol::Protocol;
 use crate::sim::system::SystemDef;
+
+/// Swanson's ramp points (of 200, from T = 2.0 to 0.05) of the liquids of tasks 1-5.
+pub const SWANSON_POINTS: [usize; 5] = [1, 25, 107, 149, 160];
+/// Swanson's ramp: T_k = 2.0 - 1.95 k / 200.
+pub const SWANSON_T_START: f64 = 2.0;
+pub const SWANSON_T_GLASS: f64 = 0.05;
+pub const SWANSON_K: usize = 200;
+
+/// The temperature of Swanson's ramp point k (1..=200).
+pub fn swanson_temperature(k: usize) -> f64 {
+    SWANSON_T_START - (SWANSON_T_START - SWANSON_T_GLASS) * k as f64 / SWANSON_K as f64
+}
+
+/// A named task preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskPreset {
+    /// Swanson et al.'s six liquid-vs-glass tasks and a null task, from a slow and a fast ramp.
+    Swanson,
+}
+
+impl std::str::FromStr for TaskPreset {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<TaskPreset> {
+        match s {
+            "swanson" => Ok(TaskPreset::Swanson),
+            _ => Err(Error::Input(format!(
+                "unknown task preset `{s}`: use swanson (its tasks: task1 .. task6 and null)"
+            ))),
+        }
+    }
+}
+
+/// One of Swanson's tasks: the task id of directories, records and matrices, written as its name (`task1` ..
+/// `task6`, `null`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum SwansonTask {
+    /// Tasks 1-5: the slow-ramp liquid at Swanson's point `SWANSON_POINTS[i - 1]` against the slow glass.
+    Liquid(u8),
+    /// Task 6: the slow-ramp point whose mean E_IS is nearest the fast glass's, against the fast glass.
+    EqualEis,
+    /// Slow-glass replicas split at random into two labels.
+    Null,
+}
+
+impl SwansonTask {
+    pub const ALL: [SwansonTask; 7] = [
+        SwansonTask::Liquid(1),
+        SwansonTask::Liquid(2),
+        SwansonTask::Liquid(3),
+        SwansonTask::Liquid(4),
+        SwansonTask::Liquid(5),
+        SwansonTask::EqualEis,
+        SwansonTask::Null,
+    ];
+
+    /// `task1` .. `task6`, `null`: the directory name under the preset's output.
+    pub fn name(self) -> String {
+        match self {
+            SwansonTask::Liquid(i) => format!("task{i}"),
+            SwansonTask::EqualEis => "task6".into(),
+            SwansonTask::Null => "null".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SwansonTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl From<SwansonTask> for String {
+    fn from(t: SwansonTask) -> String {
+        t.name()
+    }
+}
+
+impl TryFrom<String> for SwansonTask {
+    type Error = Error;
+    fn try_from(s: String) -> Result<SwansonTask> {
+        s.parse()
+    }
+}
+
+impl JsonSchema for SwansonTask {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SwansonTask".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["task1", "task2", "task3", "task4", "task5", "task6", "null"]
+        })
+    }
+}
+
+impl std::str::FromStr for SwansonTask {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<SwansonTask> {
+        SwansonTask::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "unknown task `{s}`: Swanson's tasks are task1, task2, task3, task4, task5, task6 and null"
+                ))
+            })
+    }
+}
 
 /// The pipeline's own unit (its stages that span ramps and tasks).
 pub const UNIT: &str = "swanson";
@@ -25,7 +131,7 @@ pub const SLOW: &str = Ramp::Slow.name();
 pub const FAST: &str = Ramp::Fast.name();
 
 /// Which of the two ramps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Ramp {
     Slow,
@@ -309,105 +415,6 @@ impl SwansonPreset {
 /// that every cell of the AUC matrices, the null column's above all, is scored on about 20 of them per class.
 const QUICK_SPLIT: [f64; 3] = [0.6, 0.1, 0.3];
 
-/// The tasks in matrix order: task1 .. task6, then null.
-pub fn task_names() -> Vec<String> {
-    SwansonTask::ALL.iter().map(|t| t.name()).collect()
-}
-
-/// `swanson/tasks/tasks.json`: what the tasks stage built.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TasksRecord {
-    /// What the tasks' configurations are: the ramps' snapshots or their inherent structures.
-    #[serde(default)]
-    pub input: TaskInput,
-    pub tasks: Vec<TaskRow>,
-    /// Task 6's choice: the slow-ramp point nearest the fast glass in mean E_IS.
-    pub equal_eis: EqualEis,
-    /// Mean E_IS per particle against temperature along each ramp.
-    pub curves: BTreeMap<String, Vec<EisPoint>>,
-}
-
-/// Mean and spread of E_IS per particle over a set of snapshots.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct EisStats {
-    pub mean: f64,
-    /// Null for a single value.
-    pub std: Option<f64>,
-    pub n: usize,
-}
-
-/// One point of an E_IS(T) curve.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct EisPoint {
-    /// Ramp point (1-based from the top of the ramp; 0 for a temperature off the ramp grid, such as T_L).
-    pub k: usize,
-    pub t: f64,
-    pub e_is: EisStats,
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct EqualEis {
-    pub k: usize,
-    pub t: f64,
-    pub slow_e_is: EisStats,
-    pub fast_glass_e_is: EisStats,
-}
-
-/// One task as built.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskRow {
-    pub name: String,
-    /// `pair` or `null`.
-    pub kind: String,
-    /// Ramp (`slow`/`fast`) and temperature of each class, liquid first.
-    pub liquid: TaskClass,
-    pub glass: TaskClass,
-    pub replicas: usize,
-    pub snapshots: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskClass {
-    pub ramp: String,
-    pub t: f64,
-    pub e_is: Option<EisStats>,
-    pub snapshots: usize,
-}
-
-/// `swanson/evaluate/matrices.json`: every model scored on every task's test split.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct Matrices {
-    /// Row and column order (training task, test task).
-    pub tasks: Vec<String>,
-    pub cnn: AucMatrix,
-    pub mpnn: AucMatrix,
-}
-
-/// One model family's cross-task scores: `[train task][test task]`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-pub struct AucMatrix {
-    /// ROC AUC (glass positive); null where a test split lacks a class.
-    pub auc: Vec<Vec<Option<f64>>>,
-    /// Its standard error (Hanley & McNeil 1982) from the test split's class sizes.
-    pub auc_se: Vec<Vec<Option<f64>>>,
-    /// Accuracy over both classes at the model's decision (larger score wins).
-    pub accuracy: Vec<Vec<Option<f64>>>,
-    /// Test configurations scored (liquid, glass) per cell.
-    pub n_test: Vec<Vec<[usize; 2]>>,
-}
-
-/// `swanson/attention/maps.json`: which configuration the two maps show.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct MapsRecord {
-    pub task: String,
-    pub snapshot: usize,
-    /// Whether the CNN classified it correctly (a misclassified one is shown only when the CNN got every glass
-    /// test configuration wrong).
-    pub cnn_correct: bool,
-    /// Pearson correlation of the two coarse-grained, normalised fields on that configuration.
-    pub pearson: Option<f64>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,5 +489,45 @@ mod tests {
                 .to_string();
             assert!(e.contains(want), "{want}: {e}");
         }
+    }
+
+    #[test]
+    fn swanson_ramp_points_match_their_temperature_grid() {
+        let t = crate::sim::protocol::ramp_temps(2.0, 0.05, 200).expect("valid ramp");
+        assert_eq!(t.len(), 200);
+        assert!((t[0] - 1.99025).abs() < 1e-12);
+        assert!((t[148] - 0.54725).abs() < 1e-12);
+        assert_eq!(t[199], 0.05);
+        assert!(crate::sim::protocol::ramp_temps(2.0, 0.05, 0).is_err());
+        let e = crate::sim::protocol::ramp_temps(0.01, 0.05, 5).expect_err("t_start below T_G");
+        assert!(e.to_string().contains("`t_start`"), "{e}");
+        for (i, &k) in SWANSON_POINTS.iter().enumerate() {
+            assert!((swanson_temperature(k) - t[k - 1]).abs() < 1e-12, "{i}");
+        }
+    }
+
+    #[test]
+    fn task_ids_and_presets_parse_from_their_names() {
+        assert!(SwansonTask::ALL
+            .iter()
+            .all(|t| t.name().parse::<SwansonTask>().ok() == Some(*t)));
+        let e = "task7"
+            .parse::<SwansonTask>()
+            .expect_err("task7")
+            .to_string();
+        assert!(e.contains("task1, task2"), "{e}");
+        let e = "oyama"
+            .parse::<TaskPreset>()
+            .expect_err("preset")
+            .to_string();
+        assert!(e.contains("use swanson"), "{e}");
+        assert_eq!(
+            serde_json::to_string(&SwansonTask::EqualEis).unwrap(),
+            "\"task6\""
+        );
+        assert_eq!(
+            serde_json::from_str::<SwansonTask>("\"null\"").unwrap(),
+            SwansonTask::Null
+        );
     }
 }

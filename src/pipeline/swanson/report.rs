@@ -11,21 +11,26 @@ use glasscam_kernels::Compute;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::Preset;
+use super::preset::{Ramp, SwansonPreset, SwansonTask, TaskInput, UNIT};
+use super::records::{AucMatrix, EisPoint, EqualEis, MapsRecord, Matrices, TaskRow, TasksRecord};
+use super::stages::SwansonStage;
+use super::task::INHERENT_DIR;
+use crate::domain::{Class, Preset};
 use crate::error::Result;
-use crate::io::dataset::Manifest;
-use crate::pipeline::oyama::report::{figure, hardware, num, read, Figure, Hardware, StageTime};
-use crate::pipeline::stages::Stage;
-use crate::pipeline::swanson::preset::{
-    task_names, AucMatrix, EisPoint, EqualEis, MapsRecord, Matrices, Ramp, SwansonPreset,
-    TaskInput, TaskRow, TasksRecord, UNIT,
+use crate::io::dataset::{Manifest, MANIFEST};
+use crate::io::json::{finite, read_json as read};
+use crate::learn::fit::Metrics;
+use crate::learn::gnn::attention::AttentionReport;
+use crate::learn::model::METRICS;
+use crate::pipeline::report::{
+    figure, hardware, num, render_template, Figure, Hardware, StageTime,
 };
-use crate::sim::minimize::InherentFile;
+use crate::pipeline::runner::Stage;
+use crate::sim::minimize::{InherentFile, INHERENT};
 
 pub const SWANSON_RESULTS_FORMAT_VERSION: u32 = 1;
 
-/// The AUC matrix hard-coded in Swanson's code (`AUC_matrix.py` of github.com/ks8/glassML at a52e432;
-/// `shared/swanson.md` §1.4): rows the training task 1-6, columns the test task 1-6 and null. Which model produced
+/// The AUC matrix hard-coded in Swanson's code (`AUC_matrix.py` of github.com/ks8/glassML at a52e432): rows the training task 1-6, columns the test task 1-6 and null. Which model produced
 /// it is not stated there.
 pub const SWANSON_AUC: [[f64; 7]; 6] = [
     [1.0, 1.0, 1.0, 0.925, 0.793, 0.612, 0.5],
@@ -48,7 +53,7 @@ pub struct SwansonResults {
     pub backend: String,
     pub hardware: Hardware,
     /// Every recorded stage, with its time and backend (`system` holds the ramp, the task or `swanson`).
-    pub stages: Vec<StageTime>,
+    pub stages: Vec<StageTime<SwansonStage>>,
     pub system: String,
     pub n_particles: usize,
     pub ramps: Vec<RampSummary>,
@@ -95,7 +100,7 @@ pub struct ModelSummary {
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct TaskTraining {
-    pub task: String,
+    pub task: SwansonTask,
     pub cnn: ModelSummary,
     pub mpnn: ModelSummary,
     /// The graph network's test AUC at least the CNN's on this task (Swanson: the MPNN does better).
@@ -126,7 +131,7 @@ pub struct Picture {
 /// The attention stage in numbers.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct AttentionSummary {
-    pub task: String,
+    pub task: SwansonTask,
     pub threshold: f64,
     pub configurations: usize,
     pub metrics: Vec<MetricRow>,
@@ -148,34 +153,40 @@ pub struct MetricRow {
     pub mean_liquid: Option<f64>,
 }
 
-/// Reads a trainer's `metrics.json`. Read as plain JSON: an undefined accuracy or AUC (NaN) is written as null,
-/// which the trainers' own `Metrics` type does not read back.
+/// One network's numbers from its `metrics.json`.
 fn model_summary(path: &Path) -> Result<ModelSummary> {
-    let v: serde_json::Value = read(path)?;
-    let f = |p: &str| v.pointer(p).and_then(|x| x.as_f64());
-    let u = |p: &str| v.pointer(p).and_then(|x| x.as_u64()).unwrap_or(0) as usize;
+    let m: Metrics = read(path)?;
+    let t = &m.test;
     Ok(ModelSummary {
-        n_test: u("/test/n"),
-        accuracy: f("/test/accuracy/overall"),
-        accuracy_glass: f("/test/accuracy/glass"),
-        accuracy_liquid: f("/test/accuracy/liquid"),
-        roc_auc: f("/test/roc_auc"),
-        epochs: u("/epochs"),
-        best_epoch: u("/best_epoch"),
-        seconds: f("/seconds").unwrap_or(f64::NAN),
-        train_samples_per_s: f("/train_samples_per_s").unwrap_or(f64::NAN),
+        n_test: t.n,
+        accuracy: finite(t.overall()),
+        accuracy_glass: finite(t.of(Class::Glass)),
+        accuracy_liquid: finite(t.of(Class::Liquid)),
+        roc_auc: finite(t.roc_auc),
+        epochs: m.epochs,
+        best_epoch: m.best_epoch,
+        seconds: m.seconds,
+        train_samples_per_s: m.train_samples_per_s,
     })
 }
 
-fn picture(m: &AucMatrix, names: &[String]) -> Picture {
-    let at = |n: &str| names.iter().position(|x| x == n);
-    let diag = |n: &str| at(n).and_then(|i| m.auc.get(i)?.get(i).copied().flatten());
-    let easy: Vec<f64> = ["task1", "task2", "task3"]
-        .iter()
-        .filter_map(|n| diag(n))
+fn picture(m: &AucMatrix, tasks: &[SwansonTask]) -> Picture {
+    use SwansonTask::{EqualEis, Liquid, Null};
+    let at = |t: SwansonTask| tasks.iter().position(|x| *x == t);
+    let cell = |i: Option<usize>, j: Option<usize>| {
+        i.zip(j)
+            .and_then(|(i, j)| m.auc.get(i)?.get(j).copied().flatten())
+    };
+    let diag = |t: SwansonTask| cell(at(t), at(t));
+    let easy: Vec<f64> = [Liquid(1), Liquid(2), Liquid(3)]
+        .into_iter()
+        .filter_map(diag)
         .collect();
-    let hard: Vec<f64> = ["task4", "task5"].iter().filter_map(|n| diag(n)).collect();
-    let null = at("null");
+    let hard: Vec<f64> = [Liquid(4), Liquid(5)]
+        .into_iter()
+        .filter_map(diag)
+        .collect();
+    let null = at(Null);
     let z: Vec<f64> = null
         .map(|j| {
             (0..m.auc.len())
@@ -185,10 +196,6 @@ fn picture(m: &AucMatrix, names: &[String]) -> Picture {
         })
         .unwrap_or_default();
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let cell = |i: Option<usize>, j: Option<usize>| {
-        i.zip(j)
-            .and_then(|(i, j)| m.auc.get(i)?.get(j).copied().flatten())
-    };
     let null_se: Vec<f64> = null
         .map(|j| {
             m.auc_se
@@ -200,8 +207,8 @@ fn picture(m: &AucMatrix, names: &[String]) -> Picture {
     Picture {
         easy_min: (easy.len() == 3).then(|| easy.iter().cloned().fold(f64::INFINITY, f64::min)),
         hard_mean: mean(&hard),
-        task6: diag("task6"),
-        task6_on_null: cell(at("task6"), null),
+        task6: diag(EqualEis),
+        task6_on_null: cell(at(EqualEis), null),
         null_z: mean(&z),
         null_se: mean(&null_se),
         null_n_min: null.and_then(|j| {
@@ -210,39 +217,23 @@ fn picture(m: &AucMatrix, names: &[String]) -> Picture {
                 .filter_map(|row| row.get(j).map(|n| n[0].min(n[1])))
                 .min()
         }),
-        task1_on_hard: ["task4", "task5", "task6"].map(|t| cell(at("task1"), at(t))),
+        task1_on_hard: [Liquid(4), Liquid(5), EqualEis].map(|t| cell(at(Liquid(1)), at(t))),
     }
 }
 
-/// Reads the stages' files under `out` into one `SwansonResults`.
-pub fn collect(
+/// One ramp's simulation from its manifest, its minima and the tasks stage's curve.
+fn ramp_summary(
     out: &Path,
     preset: &SwansonPreset,
-    stages: Vec<StageTime>,
-    compute: &Compute,
-) -> Result<SwansonResults> {
-    let tasks: TasksRecord = read(&out.join(UNIT).join(Stage::Tasks.dir()).join("tasks.json"))?;
-    let matrices: Matrices = read(
-        &out.join(UNIT)
-            .join(Stage::Evaluate.dir())
-            .join("matrices.json"),
-    )?;
-    let att_dir = out.join(UNIT).join(Stage::Attention.dir());
-    // plain JSON: an undefined AUC or correlation (NaN) is written as null
-    let att: serde_json::Value = read(&att_dir.join("attention.json"))?;
-    let maps: MapsRecord = read(&att_dir.join("maps.json"))?;
-    let mut ramps = Vec::new();
-    let mut n_particles = 0;
-    for ramp in Ramp::BOTH {
-        let name = ramp.name();
-        let dir = out.join(name).join(Stage::Ramp.dir());
-        let manifest: Manifest = read(&dir.join(crate::io::dataset::MANIFEST))?;
-        let inh: InherentFile = read(
-            &dir.join(crate::pipeline::swanson::task::INHERENT_DIR)
-                .join(crate::sim::minimize::INHERENT),
-        )?;
-        n_particles = manifest.n_particles;
-        ramps.push(RampSummary {
+    ramp: Ramp,
+    tasks: &TasksRecord,
+) -> Result<(RampSummary, usize)> {
+    let name = ramp.name();
+    let dir = out.join(name).join(SwansonStage::Ramp.dir());
+    let manifest: Manifest = read(&dir.join(MANIFEST))?;
+    let inh: InherentFile = read(&dir.join(INHERENT_DIR).join(INHERENT))?;
+    Ok((
+        RampSummary {
             name: name.into(),
             cool_rate: preset.ramps.rate(ramp),
             t_start: preset.ramps.t_start,
@@ -251,53 +242,85 @@ pub fn collect(
             failed_replicas: manifest.failed.len(),
             not_converged: inh.not_converged.len(),
             curve: tasks.curves.get(name).cloned().unwrap_or_default(),
-        });
+        },
+        manifest.n_particles,
+    ))
+}
+
+/// Both networks' numbers on each task's own test split.
+fn training(out: &Path) -> Result<Vec<TaskTraining>> {
+    SwansonTask::ALL
+        .into_iter()
+        .map(|task| {
+            let summary = |stage: SwansonStage| {
+                model_summary(&out.join(task.name()).join(stage.dir()).join(METRICS))
+            };
+            let cnn = summary(SwansonStage::TrainCnn)?;
+            let mpnn = summary(SwansonStage::TrainMpnn)?;
+            Ok(TaskTraining {
+                task,
+                mpnn_at_least_cnn: cnn.roc_auc.zip(mpnn.roc_auc).map(|(c, m)| m >= c),
+                cnn,
+                mpnn,
+            })
+        })
+        .collect()
+}
+
+/// The attention stage in numbers, from its `attention.json` and `maps.json`.
+fn attention_summary(att: &AttentionReport, maps: MapsRecord) -> AttentionSummary {
+    let glass: Vec<_> = att
+        .configs
+        .iter()
+        .filter(|r| r.class == Class::Glass)
+        .collect();
+    let pearson_glass = [0, 1, 2].map(|c| {
+        let v: Vec<f64> = glass.iter().filter_map(|r| finite(r.pearson[c])).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    });
+    AttentionSummary {
+        task: maps.task,
+        threshold: att.threshold,
+        configurations: att.configs.len(),
+        metrics: att
+            .aucs
+            .iter()
+            .map(|m| MetricRow {
+                metric: m.metric.clone(),
+                auc: finite(m.auc),
+                mean_glass: finite(m.mean_glass),
+                mean_liquid: finite(m.mean_liquid),
+            })
+            .collect(),
+        pearson_glass,
+        map_snapshot: maps.snapshot,
+        map_cnn_correct: maps.cnn_correct,
+        map_pearson: maps.pearson,
     }
-    let mut training = Vec::new();
-    for name in task_names() {
-        let cnn = model_summary(
-            &out.join(&name)
-                .join(Stage::TrainCnn.dir())
-                .join("metrics.json"),
-        )?;
-        let mpnn = model_summary(
-            &out.join(&name)
-                .join(Stage::TrainMpnn.dir())
-                .join("metrics.json"),
-        )?;
-        training.push(TaskTraining {
-            task: name,
-            mpnn_at_least_cnn: cnn.roc_auc.zip(mpnn.roc_auc).map(|(c, m)| m >= c),
-            cnn,
-            mpnn,
-        });
+}
+
+/// Reads the stages' files under `out` into one `SwansonResults`.
+pub fn collect(
+    out: &Path,
+    preset: &SwansonPreset,
+    stages: Vec<StageTime<SwansonStage>>,
+    compute: &Compute,
+) -> Result<SwansonResults> {
+    let own = |stage: SwansonStage, file: &str| out.join(UNIT).join(stage.dir()).join(file);
+    let tasks: TasksRecord = read(&own(SwansonStage::Tasks, "tasks.json"))?;
+    let matrices: Matrices = read(&own(SwansonStage::Evaluate, "matrices.json"))?;
+    let att: AttentionReport = read(&own(SwansonStage::Attention, "attention.json"))?;
+    let maps: MapsRecord = read(&own(SwansonStage::Attention, "maps.json"))?;
+    let mut ramps = Vec::new();
+    let mut n_particles = 0;
+    for ramp in Ramp::BOTH {
+        let (summary, n) = ramp_summary(out, preset, ramp, &tasks)?;
+        ramps.push(summary);
+        n_particles = n;
     }
     let mut pic = BTreeMap::new();
     pic.insert("cnn".to_string(), picture(&matrices.cnn, &matrices.tasks));
     pic.insert("mpnn".to_string(), picture(&matrices.mpnn, &matrices.tasks));
-    let f = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_f64());
-    let configs = att["configs"].as_array().cloned().unwrap_or_default();
-    let glass: Vec<&serde_json::Value> = configs.iter().filter(|r| r["class"] == "glass").collect();
-    let pearson_glass = [0, 1, 2].map(|c| {
-        let v: Vec<f64> = glass
-            .iter()
-            .filter_map(|r| r["pearson"][c].as_f64())
-            .collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    });
-    let metrics = att["aucs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| MetricRow {
-                    metric: m["metric"].as_str().unwrap_or_default().to_string(),
-                    auc: f(m, "auc"),
-                    mean_glass: f(m, "mean_glass"),
-                    mean_liquid: f(m, "mean_liquid"),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     Ok(SwansonResults {
         format_version: SWANSON_RESULTS_FORMAT_VERSION,
         pipeline: "swanson".into(),
@@ -312,20 +335,11 @@ pub fn collect(
         ramps,
         tasks: tasks.tasks,
         equal_eis: tasks.equal_eis,
-        training,
+        training: training(out)?,
         matrices,
         swanson_auc: SWANSON_AUC.iter().map(|r| r.to_vec()).collect(),
         picture: pic,
-        attention: AttentionSummary {
-            task: maps.task,
-            threshold: f(&att, "threshold").unwrap_or(f64::NAN),
-            configurations: configs.len(),
-            metrics,
-            pearson_glass,
-            map_snapshot: maps.snapshot,
-            map_cnn_correct: maps.cnn_correct,
-            map_pearson: maps.pearson,
-        },
+        attention: attention_summary(&att, maps),
     })
 }
 
@@ -459,7 +473,8 @@ fn matrix_view(
 
 /// The self-contained HTML report (figures as data URIs, heatmaps as inline SVG).
 pub fn render(out: &Path, r: &SwansonResults) -> Result<String> {
-    let names = &r.matrices.tasks;
+    let names: Vec<String> = r.matrices.tasks.iter().map(|t| t.name()).collect();
+    let names = &names;
     let swanson_rows: Vec<String> = names.iter().take(6).cloned().collect();
     let swanson: Vec<Vec<Option<f64>>> = r
         .swanson_auc
@@ -481,19 +496,23 @@ pub fn render(out: &Path, r: &SwansonResults) -> Result<String> {
             &swanson,
         ),
     ];
-    let att = out.join(UNIT).join(Stage::Attention.dir());
+    let att = out.join(UNIT).join(SwansonStage::Attention.dir());
     let view = SwansonView {
         r,
         cols: names.clone(),
         matrices,
-        e_is: figure(&out.join(UNIT).join(Stage::Tasks.dir()).join("e_is.png")),
+        e_is: figure(
+            &out.join(UNIT)
+                .join(SwansonStage::Tasks.dir())
+                .join("e_is.png"),
+        ),
         maps: vec![
             figure(&att.join("map_gradcam.png")),
             figure(&att.join("map_attention.png")),
         ],
         metrics_plot: figure(&att.join("attention_metrics.png")),
     };
-    crate::pipeline::oyama::report::render_template(
+    render_template(
         "swanson.html",
         include_str!("../../../templates/swanson.html"),
         &view,

@@ -1,4 +1,4 @@
-//! Liquid-vs-glass tasks (Swanson et al. 2020, SPEC §10): two snapshot sets labelled liquid and glass, taken from
+//! Liquid-vs-glass tasks (Swanson et al. 2020; docs/methods.md, "Tasks"): two snapshot sets labelled liquid and glass, taken from
 //! one or two data sets (a ramp point, a temperature or a data set's own class), written as a data set that
 //! `train` takes in place of a simulation's, plus `task.json` saying where every class came from.
 //!
@@ -15,42 +15,16 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
-use crate::io::dataset::{write_json_atomic, Dataset, Manifest, SnapshotMeta, MANIFEST};
+use crate::io::dataset::{Dataset, Manifest, SnapshotMeta, MANIFEST};
+use crate::io::json::write_json_atomic;
 use crate::sim::minimize::{read_inherent, INHERENT};
 
 /// The file beside a task's `manifest.json` that records its sources.
 pub const TASK_FILE: &str = "task.json";
 pub const FORMAT_VERSION: u32 = 1;
-/// Where `simulate --inherent` writes the inherent structures of a data set.
-pub const INHERENT_DIR: &str = "inherent";
+pub use crate::sim::minimize::INHERENT_DIR;
 /// Two temperatures closer than this are the same snapshot temperature.
-const T_EPS: f64 = 1e-9;
-
-/// `k` snapshot temperatures evenly spaced from `t_start` (excluded) down to `t_glass` (included), highest first:
-/// T_i = t_start - (t_start - t_glass) i / k for i = 1..=k, Swanson's `linspace(1.99025, 0.05, 200)` for 2.0,
-/// 0.05 and 200.
-pub fn ramp_temps(t_start: f64, t_glass: f64, k: usize) -> Result<Vec<f64>> {
-    if k == 0 || k > crate::sim::protocol::schedule::MAX_SNAPSHOT_TEMPS {
-        return Err(Error::Input(format!(
-            "--ramp-snapshots {k}: give 1 to {} snapshots along the ramp (Swanson: 200)",
-            crate::sim::protocol::schedule::MAX_SNAPSHOT_TEMPS
-        )));
-    }
-    if !(t_glass > 0.0 && t_start > t_glass) {
-        return Err(Error::Input(format!(
-            "--t-start {t_start} must lie above the glass temperature {t_glass} for a cooling ramp"
-        )));
-    }
-    Ok((1..=k)
-        .map(|i| {
-            if i == k {
-                t_glass
-            } else {
-                t_start - (t_start - t_glass) * i as f64 / k as f64
-            }
-        })
-        .collect())
-}
+pub(crate) const T_EPS: f64 = 1e-9;
 
 /// A temperature for messages: at most 6 decimals, no float noise (1.61, not 1.6099999999999999).
 pub fn fmt_t(t: f64) -> String {
@@ -220,7 +194,7 @@ impl RampData {
         })
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.data.dir
     }
 
@@ -324,7 +298,7 @@ impl RampData {
     pub fn select(&self, pick: &Pick, class: Class) -> Result<Selected> {
         let point = self.point(pick)?;
         let indices = match point {
-            None => self.data.of_class(class.name()),
+            None => self.data.of_class(class),
             Some(t) => self.at_temperature(t),
         };
         if indices.is_empty() {
@@ -369,7 +343,7 @@ impl RampData {
     }
 }
 
-fn no_inherent(dir: &Path) -> Error {
+pub(crate) fn no_inherent(dir: &Path) -> Error {
     Error::Input(format!(
         "{} has no inherent structures (E_IS); minimise it first: `glasscam minimize --data {} --out {}` (or \
          simulate with --inherent)",
@@ -612,7 +586,7 @@ pub fn build_null_task(name: &str, src: &RampData, pick: &Pick, seed: u64) -> Re
             sel.pick
         )));
     }
-    crate::learn::cnn::data::shuffle(&mut reps, seed ^ 0x7A5C_0001);
+    crate::learn::split::shuffle(&mut reps, seed ^ 0x7A5C_0001);
     let half = reps.len() / 2;
     let label: BTreeMap<usize, Class> = reps
         .iter()
@@ -701,7 +675,7 @@ fn assemble(name: &str, kind: TaskKind, seed: Option<u64>, parts: Vec<Part>) -> 
         snapshots.push(SnapshotMeta {
             index,
             replica,
-            class: class.name().into(),
+            class,
             label: class.label(),
             ..src.clone()
         });
@@ -797,7 +771,7 @@ pub fn write_task(dir: &Path, task: &Task, force: bool) -> Result<()> {
 
 /// Reads `task.json` of a task directory.
 pub fn read_task(dir: &Path) -> Result<TaskFile> {
-    crate::io::dataset::read_json_file(
+    crate::io::json::read_json_file(
         dir,
         TASK_FILE,
         FORMAT_VERSION,
@@ -828,231 +802,13 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Swanson's six tasks
-
-/// Swanson's ramp points (of 200, from T = 2.0 to 0.05) of the liquids of tasks 1-5.
-pub const SWANSON_POINTS: [usize; 5] = [1, 25, 107, 149, 160];
-/// Swanson's ramp: T_k = 2.0 - 1.95 k / 200.
-pub const SWANSON_T_START: f64 = 2.0;
-pub const SWANSON_T_GLASS: f64 = 0.05;
-pub const SWANSON_K: usize = 200;
-
-/// The temperature of Swanson's ramp point k (1..=200).
-pub fn swanson_temperature(k: usize) -> f64 {
-    SWANSON_T_START - (SWANSON_T_START - SWANSON_T_GLASS) * k as f64 / SWANSON_K as f64
-}
-
-/// A named task preset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskPreset {
-    /// Swanson et al.'s six liquid-vs-glass tasks and a null task, from a slow and a fast ramp.
-    Swanson,
-}
-
-impl std::str::FromStr for TaskPreset {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<TaskPreset> {
-        match s {
-            "swanson" => Ok(TaskPreset::Swanson),
-            _ => Err(Error::Input(format!(
-                "unknown task preset `{s}`: use swanson (its tasks: task1 .. task6 and null)"
-            ))),
-        }
-    }
-}
-
-/// One of Swanson's tasks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum SwansonTask {
-    /// Tasks 1-5: the slow-ramp liquid at Swanson's point `SWANSON_POINTS[i - 1]` against the slow glass.
-    Liquid(u8),
-    /// Task 6: the slow-ramp point whose mean E_IS is nearest the fast glass's, against the fast glass.
-    EqualEis,
-    /// Slow-glass replicas split at random into two labels.
-    Null,
-}
-
-impl SwansonTask {
-    pub const ALL: [SwansonTask; 7] = [
-        SwansonTask::Liquid(1),
-        SwansonTask::Liquid(2),
-        SwansonTask::Liquid(3),
-        SwansonTask::Liquid(4),
-        SwansonTask::Liquid(5),
-        SwansonTask::EqualEis,
-        SwansonTask::Null,
-    ];
-
-    /// `task1` .. `task6`, `null`: the directory name under the preset's output.
-    pub fn name(self) -> String {
-        match self {
-            SwansonTask::Liquid(i) => format!("task{i}"),
-            SwansonTask::EqualEis => "task6".into(),
-            SwansonTask::Null => "null".into(),
-        }
-    }
-}
-
-impl std::str::FromStr for SwansonTask {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<SwansonTask> {
-        SwansonTask::ALL
-            .into_iter()
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                Error::Input(format!(
-                    "unknown task `{s}`: Swanson's tasks are task1, task2, task3, task4, task5, task6 and null"
-                ))
-            })
-    }
-}
-
-/// What task 6 chose: the slow-ramp point nearest the fast glass in mean E_IS.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EqualEisChoice {
-    /// Ramp point of the slow ramp (1-based from the top) and its temperature.
-    pub k: usize,
-    pub t: f64,
-    pub slow_e_is: Stats,
-    pub fast_glass_e_is: Stats,
-}
-
-/// Task 6's liquid: among the slow ramp's points above its glass, the one whose mean E_IS is nearest the fast
-/// glass's mean E_IS (chosen by E_IS, not by index, since our rates differ from Swanson's).
-pub fn equal_eis_point(slow: &RampData, fast: &RampData) -> Result<EqualEisChoice> {
-    if fast.e_is.is_none() {
-        return Err(no_inherent(fast.dir()));
-    }
-    let glass = fast.select(&Pick::Own, Class::Glass)?;
-    let fast_glass_e_is = fast.e_is_stats(&glass.indices).ok_or_else(|| {
-        Error::Input(format!(
-            "{}: none of its glass snapshots has a converged inherent structure; minimise them again with a \
-             larger --max-iter",
-            fast.dir().display()
-        ))
-    })?;
-    let t_g = slow.data.manifest.system.t_glass;
-    slow.curve()?
-        .into_iter()
-        .filter(|p| p.t > t_g + T_EPS)
-        .min_by(|a, b| {
-            (a.e_is.mean - fast_glass_e_is.mean)
-                .abs()
-                .total_cmp(&(b.e_is.mean - fast_glass_e_is.mean).abs())
-        })
-        .map(|p| EqualEisChoice {
-            k: p.k,
-            t: p.t,
-            slow_e_is: p.e_is,
-            fast_glass_e_is,
-        })
-        .ok_or_else(|| {
-            Error::Input(format!(
-                "{} has no ramp point above T_G = {t_g} with inherent structures; simulate it with \
-                 --ramp-snapshots K --inherent",
-                slow.dir().display()
-            ))
-        })
-}
-
-/// Builds one of Swanson's tasks from the slow and the fast ramp. `seed` draws the null task's labels.
-pub fn swanson_task(
-    which: SwansonTask,
-    slow: &RampData,
-    fast: &RampData,
-    seed: u64,
-) -> Result<Task> {
-    let name = which.name();
-    let glass_t = Pick::Temperature(slow.data.manifest.system.t_glass);
-    match which {
-        SwansonTask::Liquid(i) => {
-            let k = *SWANSON_POINTS
-                .get((i as usize).wrapping_sub(1))
-                .ok_or_else(|| {
-                    Error::Input(format!(
-                        "unknown task `task{i}`: Swanson's tasks are task1 .. task6 and null"
-                    ))
-                })?;
-            build_task(
-                &name,
-                (slow, &Pick::Temperature(swanson_temperature(k))),
-                (slow, &glass_t),
-            )
-        }
-        SwansonTask::EqualEis => {
-            let c = equal_eis_point(slow, fast)?;
-            build_task(&name, (slow, &Pick::Point(c.k)), (fast, &Pick::Own))
-        }
-        SwansonTask::Null => build_null_task(&name, slow, &glass_t, seed),
-    }
-}
-
-/// One built task of a preset: where it was written and its record.
-#[derive(Clone, Debug)]
-pub struct TaskSummary {
-    pub which: SwansonTask,
-    pub dir: PathBuf,
-    pub info: TaskFile,
-    /// Snapshots in the task.
-    pub snapshots: usize,
-}
-
-/// Builds and writes the chosen Swanson tasks (all seven for `SwansonTask::ALL`) under `out_dir/<name>`.
-/// Every task is built before any is written, so a refused one leaves nothing behind.
-pub fn build_swanson_tasks(
-    slow: &RampData,
-    fast: &RampData,
-    which: &[SwansonTask],
-    out_dir: &Path,
-    seed: u64,
-    force: bool,
-) -> Result<Vec<TaskSummary>> {
-    let tasks: Vec<(SwansonTask, Task)> = which
-        .iter()
-        .map(|&w| Ok((w, swanson_task(w, slow, fast, seed)?)))
-        .collect::<Result<_>>()?;
-    for (w, _) in &tasks {
-        crate::io::outdir::no_overwrite(&out_dir.join(w.name()).join(TASK_FILE), force, "a task")?;
-    }
-    tasks
-        .into_iter()
-        .map(|(w, t)| {
-            let dir = out_dir.join(w.name());
-            write_task(&dir, &t, force)?;
-            Ok(TaskSummary {
-                which: w,
-                dir,
-                snapshots: t.manifest.snapshots.len(),
-                info: t.info,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-
-    #[test]
-    fn swanson_ramp_points_match_their_temperature_grid() {
-        let t = ramp_temps(2.0, 0.05, 200).expect("valid ramp");
-        assert_eq!(t.len(), 200);
-        assert!((t[0] - 1.99025).abs() < 1e-12);
-        assert!((t[148] - 0.54725).abs() < 1e-12);
-        assert_eq!(t[199], 0.05);
-        assert!(ramp_temps(2.0, 0.05, 0).is_err());
-        let e = ramp_temps(0.01, 0.05, 5).expect_err("t_start below T_G");
-        assert!(e.to_string().contains("--t-start"), "{e}");
-        for (i, &k) in SWANSON_POINTS.iter().enumerate() {
-            assert!((swanson_temperature(k) - t[k - 1]).abs() < 1e-12, "{i}");
-        }
-    }
 
     /// A fake ramp data set of `reps` replicas snapshotted at `temps` (ramp points from 2.0 plus T_L = 0.8 as the
     /// liquid class), E_IS = `e(T)` + 1e-3 * replica, 4 particles.
-    fn fake(name: &str, reps: usize, temps: &[f64], e: impl Fn(f64) -> f64) -> RampData {
+    pub(crate) fn fake(name: &str, reps: usize, temps: &[f64], e: impl Fn(f64) -> f64) -> RampData {
         let system = crate::sim::system::SystemDef::kam();
         let mut all: Vec<f64> = temps.to_vec();
         all.push(0.8);
@@ -1071,7 +827,7 @@ mod tests {
                 snapshots.push(SnapshotMeta {
                     index: snapshots.len(),
                     replica: r,
-                    class: class.name().into(),
+                    class,
                     label: class.label(),
                     step: 0,
                     target_t: t,
@@ -1108,8 +864,8 @@ mod tests {
         RampData::new(data, Some(e_is)).expect("fake ramp")
     }
 
-    fn temps(k: usize) -> Vec<f64> {
-        ramp_temps(2.0, 0.05, k).expect("ramp")
+    pub(crate) fn temps(k: usize) -> Vec<f64> {
+        crate::sim::protocol::ramp_temps(2.0, 0.05, k).expect("ramp")
     }
 
     #[test]
@@ -1121,8 +877,10 @@ mod tests {
         assert_eq!(d.point(&Pick::Point(20)).expect("k=20"), Some(0.05));
         // Swanson's k = 149 (T = 0.54725) maps to our nearest point, 0.5375 (k = 15 of 20)
         assert_eq!(
-            d.point(&Pick::Temperature(swanson_temperature(149)))
-                .expect("T"),
+            d.point(&Pick::Temperature(
+                crate::pipeline::swanson::preset::swanson_temperature(149)
+            ))
+            .expect("T"),
             Some(2.0 - 1.95 * 15.0 / 20.0)
         );
         let e = d.point(&Pick::Point(21)).expect_err("k=21").to_string();
@@ -1198,39 +956,6 @@ mod tests {
     }
 
     #[test]
-    fn swanson_tasks_pick_their_points_and_task6_by_e_is() {
-        // slow: E_IS falls linearly with T; fast glass sits at the slow ramp's level near T = 1.0
-        let slow = fake("slow", 6, &temps(40), |t| -3.40 + 0.05 * t);
-        let fast = fake("fast", 6, &temps(40), |_| -3.40 + 0.05 * 1.0);
-        let c = equal_eis_point(&slow, &fast).expect("task 6 point");
-        assert!((c.t - 1.0).abs() <= 1.95 / 40.0 / 2.0 + 1e-12, "{c:?}");
-        let t6 = swanson_task(SwansonTask::EqualEis, &slow, &fast, 1).expect("task6");
-        assert_eq!(t6.info.liquid().target_t, c.t);
-        assert_eq!(t6.info.liquid().pick, Pick::Point(c.k));
-        let t4 = swanson_task(SwansonTask::Liquid(4), &slow, &fast, 1).expect("task4");
-        assert!((t4.info.liquid().target_t - 0.5375).abs() < 1e-12);
-        assert_eq!(t4.info.glass().target_t, 0.05);
-        let null = swanson_task(SwansonTask::Null, &slow, &fast, 9).expect("null");
-        assert_eq!(null.info.kind, TaskKind::Null);
-        assert_eq!(null.info.liquid().source_indices.len(), 3);
-        assert_eq!(null.info.glass().source_indices.len(), 3);
-        assert_eq!(null.info.liquid().target_t, 0.05);
-        let other = swanson_task(SwansonTask::Null, &slow, &fast, 10).expect("null");
-        assert_ne!(
-            null.info.liquid().source_indices,
-            other.info.liquid().source_indices,
-            "the seed draws the labels"
-        );
-        // without inherent structures task 6 cannot be chosen
-        let mut bare = fast.clone();
-        bare.e_is = None;
-        let e = equal_eis_point(&slow, &bare)
-            .expect_err("no E_IS")
-            .to_string();
-        assert!(e.contains("glasscam minimize"), "{e}");
-    }
-
-    #[test]
     fn sources_parse_with_and_without_a_selector() {
         let s = Source::parse("runs/slow:T=0.5").expect("T");
         assert_eq!(s.dir, PathBuf::from("runs/slow"));
@@ -1246,18 +971,5 @@ mod tests {
             let e = Source::parse(bad).expect_err(bad).to_string();
             assert!(e.contains("DIR:T=0.5"), "{bad}: {e}");
         }
-        assert!(SwansonTask::ALL
-            .iter()
-            .all(|t| t.name().parse::<SwansonTask>().ok() == Some(*t)));
-        let e = "task7"
-            .parse::<SwansonTask>()
-            .expect_err("task7")
-            .to_string();
-        assert!(e.contains("task1, task2"), "{e}");
-        let e = "oyama"
-            .parse::<TaskPreset>()
-            .expect_err("preset")
-            .to_string();
-        assert!(e.contains("use swanson"), "{e}");
     }
 }

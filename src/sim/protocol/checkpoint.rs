@@ -10,7 +10,7 @@ use glasscam_kernels::md::{Replicas, Thermo};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::schedule::{Protocol, Stage};
+use super::schedule::{Leg, Protocol};
 use crate::error::{Error, IoContext, Result};
 use crate::io::dataset::{FailedReplica, SnapshotMeta};
 use crate::sim::system::SystemDef;
@@ -278,11 +278,11 @@ pub fn save(part: &Path, cp: &Checkpoint, reps: &Replicas, snap_pos: &[f64]) -> 
     crate::io::outdir::write_atomic(&part.join(CHECKPOINT), &bytes)
 }
 
-/// What a checkpoint of the chunk in progress must match: its chunk, its replicas, the run's stages.
+/// What a checkpoint of the chunk in progress must match: its chunk, its replicas, the run's legs.
 pub struct Expect<'a> {
     pub chunk: usize,
     pub replicas: std::ops::Range<usize>,
-    pub stages: &'a [Stage],
+    pub legs: &'a [Leg],
 }
 
 /// The checkpoint container as it is on disk (record and arrays: positions, velocities, snapshot positions;
@@ -297,7 +297,7 @@ pub fn write_raw(path: &Path, cp: &Checkpoint, f64s: &[&[f64]], i32s: &[&[i32]])
 }
 
 /// Reads the checkpoint of the chunk `expect.chunk`, if there is one, checked against the run: `n` particles,
-/// the chunk's replicas, the stages. A checkpoint of an earlier chunk is stale (that chunk finished) and
+/// the chunk's replicas, the legs. A checkpoint of an earlier chunk is stale (that chunk finished) and
 /// ignored; anything that does not fit is refused rather than resumed into a wrong data set.
 pub fn load(
     part: &Path,
@@ -386,7 +386,7 @@ pub fn parse(
 }
 
 /// Checks a checkpoint's record against the run before any array is used: the chunk, one thermostat record
-/// per replica, a stage and step the stages can reach, the snapshots those stages took and failures in range.
+/// per replica, a stage and step the legs can reach, the snapshots those legs took and failures in range.
 fn check(path: &Path, cp: &Checkpoint, e: &Expect) -> Result<()> {
     let bad = |what: String| Err(corrupt(path, &what));
     let count = e.replicas.len();
@@ -403,27 +403,27 @@ fn check(path: &Path, cp: &Checkpoint, e: &Expect) -> Result<()> {
             cp.thermo.len()
         ));
     }
-    let Some(st) = e.stages.get(cp.stage) else {
+    let Some(st) = e.legs.get(cp.stage) else {
         return bad(format!(
             "stage {} does not exist (the protocol has {})",
             cp.stage,
-            e.stages.len()
+            e.legs.len()
         ));
     };
-    let before = &e.stages[..cp.stage];
+    let before = &e.legs[..cp.stage];
     let at = before
         .iter()
         .try_fold(cp.seg_done, |a, s| a.checked_add(s.segment.len));
     if cp.seg_done > st.segment.len || at != Some(cp.step) {
         return bad(format!(
-            "step {} with {} steps done of stage {} does not fit the protocol's stages",
+            "step {} with {} steps done of leg {} does not fit the protocol's schedule",
             cp.step, cp.seg_done, cp.stage
         ));
     }
     let taken = before.iter().filter(|s| s.snapshot.is_some()).count() * count;
     if cp.snapshots.len() != taken {
         return bad(format!(
-            "{} snapshot records, but the stages before stage {} take {taken}",
+            "{} snapshot records, but the legs before leg {} take {taken}",
             cp.snapshots.len(),
             cp.stage
         ));
@@ -509,7 +509,7 @@ pub fn load_key(part: &Path) -> Result<RunKey> {
     let text = std::fs::read_to_string(&path).at(&path)?;
     serde_json::from_str(&text).map_err(|e| {
         Error::Input(format!(
-            "{}: unreadable ({e}); it identifies an unfinished run: rerun with --force to start it over \
+            "{}: unreadable ({e}); it identifies an unfinished run: rerun with `force` to start it over \
              (only {} is discarded)",
             path.display(),
             part.display()

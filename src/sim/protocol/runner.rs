@@ -11,7 +11,8 @@ use glasscam_kernels::md::{Advance, Failure, MdBackend, MdSetup, Replicas};
 use glasscam_kernels::Compute;
 
 use super::checkpoint::{self, Checkpoint, ChunkResult, RunKey, ThermoRecord};
-use super::schedule::{Protocol, Stage};
+use super::schedule::{Leg, Protocol};
+use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Ctx, Event};
 use crate::io::dataset::{
@@ -68,12 +69,12 @@ impl RunOptions {
 pub fn checkpoint_interval(seconds: f64) -> Result<Duration> {
     if seconds.is_nan() || seconds < 0.0 {
         return Err(Error::Input(format!(
-            "--checkpoint-every {seconds}: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
+            "`checkpoint_every` {seconds}: give seconds >= 0 (0 checkpoints after every call into the MD backend)"
         )));
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| {
         Error::Input(format!(
-            "--checkpoint-every {seconds}: give a finite number of seconds (at most {:.0e}; 86400 is a day)",
+            "`checkpoint_every` {seconds}: give a finite number of seconds (at most {:.0e}; 86400 is a day)",
             Duration::MAX.as_secs_f64()
         ))
     })
@@ -215,7 +216,7 @@ pub fn run(
 ) -> Result<Manifest> {
     let setup = sys.md_setup(&proto.md);
     setup.check()?;
-    let stages = proto.schedule(sys)?;
+    let legs = proto.schedule(sys)?;
     let temps = proto.snapshot_temps(sys)?;
     let range = opts.replicas.clone().unwrap_or(0..proto.replicas);
     if range.end > proto.replicas {
@@ -247,14 +248,14 @@ pub fn run(
     let protocol_value = serde_json::to_value(proto).map_err(|e| Error::Input(e.to_string()))?;
 
     // Refuse up front what cannot fit in memory.
-    let per_replica = stages.iter().filter(|s| s.snapshot.is_some()).count();
+    let per_replica = legs.iter().filter(|s| s.snapshot.is_some()).count();
     let need = memory_estimate(&setup, chunk, total, per_replica);
     if let Some(avail) = available_memory() {
         if need > 0.9 * avail {
             return Err(Error::Input(format!(
                 "this run needs about {} of memory at its peak but {} are available; split it with \
-                 --shard k/n (each shard needs less) and join the shards with `glasscam merge`, or use fewer \
-                 --replicas",
+                 `shard` k/n (each shard needs less) and join the shards with `glasscam merge`, or use fewer \
+                 `replicas`",
                 gib(need),
                 gib(avail)
             )));
@@ -278,19 +279,19 @@ pub fn run(
         };
         if opts.force {
             ctx.note(&format!(
-                "{}: --force: replacing the data set there",
+                "{}: `force`: replacing the data set there",
                 opts.out.display()
             ));
         } else if !opts.resume {
             return Err(Error::Input(format!(
-                "{} already holds a data set; add --resume to confirm it is complete (nothing is recomputed), \
-                 use --force to overwrite it, or choose another --out",
+                "{} already holds a data set; add `resume` to confirm it is complete (nothing is recomputed), \
+                 use `force` to overwrite it, or choose another `out`",
                 opts.out.display()
             )));
         } else if then != now {
             return Err(Error::Input(format!(
-                "--resume: {} holds a finished data set made with other settings ({}); rerun with the original \
-                 settings, use --force to overwrite it, or choose another --out",
+                "`resume`: {} holds a finished data set made with other settings ({}); rerun with the original \
+                 settings, use `force` to overwrite it, or choose another `out`",
                 opts.out.display(),
                 describe_differences(&then, &now)
             )));
@@ -322,14 +323,14 @@ pub fn run(
             resumed = true;
         } else if opts.force {
             ctx.note(&format!(
-                "--force: discarding the unfinished run in {}",
+                "`force`: discarding the unfinished run in {}",
                 part.display()
             ));
             out.adopt(&part)?;
             out.remove_dir(&part)?;
         } else if same {
             return Err(Error::Input(format!(
-                "{} holds an unfinished run of these settings; add --resume to continue it, or --force to start \
+                "{} holds an unfinished run of these settings; add `resume` to continue it, or `force` to start \
                  it over",
                 opts.out.display()
             )));
@@ -339,7 +340,7 @@ pub fn run(
                 .unwrap_or_default();
             return Err(Error::Input(format!(
                 "{} holds an unfinished run started with other settings ({what}); rerun with the original ones \
-                 and --resume, use --force to discard it, or choose another --out",
+                 and `resume`, use `force` to discard it, or choose another `out`",
                 opts.out.display()
             )));
         }
@@ -353,12 +354,12 @@ pub fn run(
             out.remove_dir(&new)?;
         }
         let new = out.create_dir(PARTIAL_NEW)?;
-        crate::io::dataset::write_json_atomic(&new.join(checkpoint::RUN_KEY), &key)?;
+        crate::io::json::write_json_atomic(&new.join(checkpoint::RUN_KEY), &key)?;
         crate::io::outdir::rename(&new, &part)?;
         out.adopt(&part)?;
     }
 
-    let steps_per_replica: u64 = stages.iter().map(|s| s.segment.len).sum();
+    let steps_per_replica: u64 = legs.iter().map(|s| s.segment.len).sum();
     ctx.note(&format!(
         "{} replicas in {n_chunks} chunk(s) of up to {chunk}; about {} of memory at the peak; data set {}",
         total,
@@ -384,7 +385,7 @@ pub fn run(
             "{}/{n_chunks} (replicas {lo}..{hi})",
             c + 1
         )));
-        let r = run_chunk(&setup, &stages, opts, c, lo..hi, &part, ctx, &mut clock);
+        let r = run_chunk(&setup, &legs, opts, c, lo..hi, &part, ctx, &mut clock);
         if r.is_err() {
             ctx.observer.event(Event::End);
         }
@@ -568,7 +569,7 @@ fn call_target(checkpoint_every: Duration) -> f64 {
 #[allow(clippy::too_many_arguments)]
 fn run_chunk(
     setup: &MdSetup,
-    stages: &[Stage],
+    legs: &[Leg],
     opts: &RunOptions,
     c: usize,
     replicas: std::ops::Range<usize>,
@@ -581,7 +582,7 @@ fn run_chunk(
     let expect = checkpoint::Expect {
         chunk: c,
         replicas: replicas.clone(),
-        stages,
+        legs,
     };
     let resumed = checkpoint::load(part, n, &expect)?;
     let identity = opts.compute.identity();
@@ -613,7 +614,7 @@ fn run_chunk(
             )
         }
         None => {
-            let t = stages[0].segment.t_from;
+            let t = legs[0].segment.t_from;
             let target = call_target(opts.checkpoint_every);
             (
                 0,
@@ -643,8 +644,8 @@ fn run_chunk(
     let target = call_target(opts.checkpoint_every);
     let mut batch: u64 = 1;
     let steps_this_call_start = step;
-    while stage < stages.len() {
-        let st = &stages[stage];
+    while stage < legs.len() {
+        let st = &legs[stage];
         if seg_done < st.segment.len {
             let mut steps = batch.min(st.segment.len - seg_done);
             if let Some(s) = opts.stop_after_steps {
@@ -689,7 +690,7 @@ fn run_chunk(
                 }
             }
             if at_end {
-                if let Some(class) = &st.snapshot {
+                if let Some(class) = st.snapshot {
                     take_snapshot(
                         setup,
                         &reps,
@@ -704,7 +705,7 @@ fn run_chunk(
                 stage += 1;
                 seg_done = 0;
             }
-            if (interrupted || due) && stage < stages.len() {
+            if (interrupted || due) && stage < legs.len() {
                 let cp = Checkpoint {
                     chunk: c,
                     stage,
@@ -719,7 +720,7 @@ fn run_chunk(
                 last_checkpoint = Instant::now();
                 if interrupted {
                     ctx.note(&format!(
-                        "checkpoint written at step {step} of chunk {}; the same command with --resume \
+                        "checkpoint written at step {step} of chunk {}; the same command with `resume` \
                          continues from here",
                         c + 1
                     ));
@@ -799,7 +800,7 @@ fn fresh_replicas(
 fn take_snapshot(
     setup: &MdSetup,
     reps: &Replicas,
-    class: &str,
+    class: Class,
     step: u64,
     target_t: f64,
     first: usize,
@@ -811,12 +812,8 @@ fn take_snapshot(
         snapshots.push(SnapshotMeta {
             index: 0,
             replica: first + k,
-            class: class.to_string(),
-            label: match class {
-                "glass" => 1,
-                "liquid" => 0,
-                _ => -1,
-            },
+            class,
+            label: class.label(),
             step,
             target_t,
             kinetic_t: 2.0 * t.ke / setup.n_dof(),

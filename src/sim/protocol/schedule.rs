@@ -1,9 +1,10 @@
-//! The cooling protocol of SPEC §3 as a schedule: a random start, equilibration at the start temperature,
+//! The cooling protocol (Oyama et al. 2022; docs/methods.md, "MD protocol") as a schedule: a random start, equilibration at the start temperature,
 //! constant-rate ramps to each snapshot temperature (ending exactly on it), optional holds, and the snapshots.
 
 use glasscam_kernels::md::Segment;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Class;
 use crate::error::{Error, Result};
 use crate::sim::system::{MdSettings, SystemDef};
 
@@ -74,24 +75,20 @@ impl Protocol {
         let bad = |m: String| Err(Error::Input(format!("protocol: {m}")));
         if self.replicas == 0 || self.replicas > MAX_REPLICAS {
             return bad(format!(
-                "replicas = {}: give 1 to {MAX_REPLICAS} (--replicas); split bigger runs with --shard",
+                "`replicas` {}: give 1 to {MAX_REPLICAS}; split bigger runs into shards (`shard`)",
                 self.replicas
             ));
         }
         let md = &self.md;
         for (field, x, zero_ok) in [
-            ("t_start (--t-start)", self.t_start, false),
-            ("cool_rate (--cool-rate)", self.cool_rate, false),
-            (
-                "equilibrate_time (--equilibrate-time)",
-                self.equilibrate_time,
-                true,
-            ),
-            ("hold_time (--hold-time)", self.hold_time, true),
-            ("md.dt (--dt)", md.dt, false),
-            ("md.skin", md.skin, false),
-            ("md.tau_t", md.tau_t, false),
-            ("md.max_force", md.max_force, false),
+            ("`t_start`", self.t_start, false),
+            ("`cool_rate`", self.cool_rate, false),
+            ("`equilibrate_time`", self.equilibrate_time, true),
+            ("`hold_time`", self.hold_time, true),
+            ("`dt`", md.dt, false),
+            ("`md.skin`", md.skin, false),
+            ("`md.tau_t`", md.tau_t, false),
+            ("`md.max_force`", md.max_force, false),
         ] {
             let ok = x.is_finite() && if zero_ok { x >= 0.0 } else { x > 0.0 };
             if !ok {
@@ -101,14 +98,14 @@ impl Protocol {
         }
         if self.extra_temps.len() > MAX_SNAPSHOT_TEMPS {
             return bad(format!(
-                "{} snapshot temperatures (--temps, --ramp-snapshots): give at most {MAX_SNAPSHOT_TEMPS}",
+                "{} snapshot temperatures (`temps`, `ramp_snapshots`): give at most {MAX_SNAPSHOT_TEMPS}",
                 self.extra_temps.len()
             ));
         }
         for &t in &self.extra_temps {
             if !(t.is_finite() && t > 0.0 && t < self.t_start) {
                 return bad(format!(
-                    "snapshot temperature {t} (--temps) must lie between 0 and the start temperature {}",
+                    "snapshot temperature {t} (`temps`) must lie between 0 and the start temperature {}",
                     self.t_start
                 ));
             }
@@ -117,37 +114,32 @@ impl Protocol {
         sorted.sort_by(f64::total_cmp);
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return bad(format!(
-                "snapshot temperature {} is given twice (--temps); list each temperature once",
+                "snapshot temperature {} is given twice (`temps`); list each temperature once",
                 w[0]
             ));
         }
-        let mut total = add_steps(
-            0,
-            "equilibrate_time (--equilibrate-time)",
-            self.equilibrate_time,
-            md.dt,
-        )?;
+        let mut total = add_steps(0, "`equilibrate_time`", self.equilibrate_time, md.dt)?;
         let mut t = self.t_start;
         for (target, _) in self.snapshot_temps(sys)? {
             total = add_steps(
                 total,
-                "the cooling ramp (--cool-rate)",
+                "the cooling ramp (`cool_rate`)",
                 (t - target) / self.cool_rate,
                 md.dt,
             )?;
-            total = add_steps(total, "hold_time (--hold-time)", self.hold_time, md.dt)?;
+            total = add_steps(total, "`hold_time`", self.hold_time, md.dt)?;
             t = target;
         }
         Ok(())
     }
 
     /// Snapshot temperatures, highest first, each with its class.
-    pub fn snapshot_temps(&self, sys: &SystemDef) -> Result<Vec<(f64, &'static str)>> {
-        let mut temps: Vec<(f64, &'static str)> =
-            vec![(sys.t_liquid, "liquid"), (sys.t_glass, "glass")];
+    pub fn snapshot_temps(&self, sys: &SystemDef) -> Result<Vec<(f64, Class)>> {
+        let mut temps: Vec<(f64, Class)> =
+            vec![(sys.t_liquid, Class::Liquid), (sys.t_glass, Class::Glass)];
         for &t in &self.extra_temps {
             if t != sys.t_liquid && t != sys.t_glass {
-                temps.push((t, "other"));
+                temps.push((t, Class::Other));
             }
         }
         temps.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -164,11 +156,11 @@ impl Protocol {
 
     /// The schedule: equilibration, then per snapshot temperature a ramp to it (its last target is exactly that
     /// temperature), an optional hold there, and the snapshot at the end.
-    pub fn schedule(&self, sys: &SystemDef) -> Result<Vec<Stage>> {
+    pub fn schedule(&self, sys: &SystemDef) -> Result<Vec<Leg>> {
         self.validate(sys)?;
         // validate bounds every step count by MAX_STEPS, so these conversions are exact
         let eq = (self.equilibrate_time / self.md.dt).round() as u64;
-        let mut stages = vec![Stage {
+        let mut legs = vec![Leg {
             segment: Segment {
                 t_from: self.t_start,
                 t_to: self.t_start,
@@ -180,31 +172,27 @@ impl Protocol {
         for (target, class) in self.snapshot_temps(sys)? {
             let len = (((t - target) / (self.cool_rate * self.md.dt)).round() as u64).max(1);
             let hold = (self.hold_time / self.md.dt).round() as u64;
-            stages.push(Stage {
+            legs.push(Leg {
                 segment: Segment {
                     t_from: t,
                     t_to: target,
                     len,
                 },
-                snapshot: if hold == 0 {
-                    Some(class.to_string())
-                } else {
-                    None
-                },
+                snapshot: if hold == 0 { Some(class) } else { None },
             });
             if hold > 0 {
-                stages.push(Stage {
+                legs.push(Leg {
                     segment: Segment {
                         t_from: target,
                         t_to: target,
                         len: hold,
                     },
-                    snapshot: Some(class.to_string()),
+                    snapshot: Some(class),
                 });
             }
             t = target;
         }
-        Ok(stages)
+        Ok(legs)
     }
 }
 
@@ -230,24 +218,106 @@ fn add_steps(total: u64, what: &str, time: f64, dt: f64) -> Result<u64> {
     Ok(total + steps as u64)
 }
 
-/// One stretch of the schedule, and the class of the snapshot taken at its end (if any).
+/// One leg of the schedule (a constant-rate stretch of the thermostat's target), and the class of the snapshot
+/// taken at its end (if any).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Stage {
+pub struct Leg {
     pub segment: Segment,
-    pub snapshot: Option<String>,
+    pub snapshot: Option<Class>,
+}
+
+/// `k` snapshot temperatures evenly spaced from `t_start` (excluded) down to `t_glass` (included), highest first:
+/// T_i = t_start - (t_start - t_glass) i / k for i = 1..=k, Swanson's `linspace(1.99025, 0.05, 200)` for 2.0,
+/// 0.05 and 200.
+pub fn ramp_temps(t_start: f64, t_glass: f64, k: usize) -> Result<Vec<f64>> {
+    if k == 0 || k > MAX_SNAPSHOT_TEMPS {
+        return Err(Error::Input(format!(
+            "`ramp_snapshots` {k}: give 1 to {MAX_SNAPSHOT_TEMPS} snapshots along the ramp (Swanson: 200)"
+        )));
+    }
+    if !(t_glass > 0.0 && t_start > t_glass) {
+        return Err(Error::Input(format!(
+            "`t_start` {t_start} must lie above the glass temperature {t_glass} for a cooling ramp"
+        )));
+    }
+    Ok((1..=k)
+        .map(|i| {
+            if i == k {
+                t_glass
+            } else {
+                t_start - (t_start - t_glass) * i as f64 / k as f64
+            }
+        })
+        .collect())
+}
+
+/// Changes to a preset's protocol, as `simulate` and the Python package take them; an absent field keeps the
+/// preset's value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    pub replicas: Option<usize>,
+    pub cool_rate: Option<f64>,
+    pub equilibrate_time: Option<f64>,
+    pub hold_time: Option<f64>,
+    pub dt: Option<f64>,
+    /// Snapshot temperatures besides T_L and T_G.
+    pub temps: Vec<f64>,
+    /// Where the run melts, equilibrates and starts cooling.
+    pub t_start: Option<f64>,
+    /// K snapshots evenly spaced in T from `t_start` down to T_G, with no hold before each.
+    pub ramp_snapshots: Option<usize>,
+}
+
+impl Overrides {
+    /// The protocol of preset `preset` with these changes for `sys`. A ramp takes its snapshots without holds, so
+    /// `hold_time` with `ramp_snapshots` is refused.
+    pub fn apply(&self, preset: &str, sys: &SystemDef) -> Result<Protocol> {
+        let mut proto = Protocol::preset(preset)?;
+        if let Some(r) = self.replicas {
+            proto.replicas = r;
+        }
+        if let Some(x) = self.cool_rate {
+            proto.cool_rate = x;
+        }
+        if let Some(x) = self.equilibrate_time {
+            proto.equilibrate_time = x;
+        }
+        if let Some(x) = self.hold_time {
+            proto.hold_time = x;
+        }
+        if let Some(x) = self.dt {
+            proto.md.dt = x;
+        }
+        proto.extra_temps = self.temps.clone();
+        if let Some(t) = self.t_start {
+            proto.t_start = t;
+        }
+        if let (Some(_), Some(h)) = (self.ramp_snapshots, self.hold_time) {
+            return Err(Error::Input(format!(
+                "`hold_time` {h} with `ramp_snapshots`: a ramp takes its snapshots without holds; drop `hold_time`"
+            )));
+        }
+        if let Some(k) = self.ramp_snapshots {
+            proto
+                .extra_temps
+                .extend(ramp_temps(proto.t_start, sys.t_glass, k)?);
+            proto.hold_time = 0.0;
+        }
+        Ok(proto)
+    }
 }
 
 /// Replica range of shard `k` of `n` (0-based) of a run of `replicas`: contiguous, sizes differ by at most one.
 pub fn shard_range(k: usize, n: usize, replicas: usize) -> Result<std::ops::Range<usize>> {
     if n == 0 || k >= n {
         return Err(Error::Input(format!(
-            "--shard {k}/{n}: use k/n with 0 <= k < n (k is 0-based, like SLURM_ARRAY_TASK_ID from 0)"
+            "`shard` {k}/{n}: use k/n with 0 <= k < n (k is 0-based, like SLURM_ARRAY_TASK_ID from 0)"
         )));
     }
     if n > replicas {
         return Err(Error::Input(format!(
-            "--shard {k}/{n}: {n} shards of {replicas} replicas leave some shards empty; use at most {replicas} \
-             shards (n <= --replicas) or more --replicas"
+            "`shard` {k}/{n}: {n} shards of {replicas} replicas leave some shards empty; use at most {replicas} \
+             shards (n <= `replicas`) or more `replicas`"
         )));
     }
     Ok(k * replicas / n..(k + 1) * replicas / n)
