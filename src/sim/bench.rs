@@ -315,6 +315,83 @@ fn fire_liquids(setup: &MdSetup, t: f64, r: usize) -> Result<Replicas> {
     Ok(out)
 }
 
+/// Replicas `rs` of `all`.
+fn slice(all: &Replicas, rs: std::ops::Range<usize>) -> Replicas {
+    let n = all.n;
+    Replicas {
+        n,
+        pos: all.pos[rs.start * n..rs.end * n].to_vec(),
+        vel: all.vel[rs.start * n..rs.end * n].to_vec(),
+        img: all.img[rs.start * n..rs.end * n].to_vec(),
+        thermo: all.thermo[rs].to_vec(),
+    }
+}
+
+/// The most of the first `r` replicas of `all` the device takes in one dispatch: a row bigger than that runs in
+/// batches, as `minimize` does (lavapipe allows 128 MiB per buffer: 256 replicas of N = 2000, not 1024).
+fn per_call(
+    b: &mut dyn glasscam_kernels::md::fire::FireBackend,
+    all: &Replicas,
+    r: usize,
+) -> Result<usize> {
+    let mut per_call = r;
+    while per_call > 1 {
+        match b.upload(&slice(all, 0..per_call)) {
+            Err(glasscam_kernels::KernelError::BufferTooLarge { .. }) => {
+                per_call = per_call.div_ceil(2)
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
+    Ok(per_call)
+}
+
+/// FIRE on the first `r` replicas of `all`, `per_call` at a time, each batch for its share of `seconds` or until
+/// all converge: (iterations, seconds, converged).
+fn time_row(
+    b: &mut dyn glasscam_kernels::md::fire::FireBackend,
+    all: &Replicas,
+    r: usize,
+    per_call: usize,
+    seconds: f64,
+    ctx: &crate::events::Ctx,
+) -> Result<(u64, f64, usize)> {
+    use glasscam_kernels::md::fire::Outcome;
+    let (mut iterations, mut secs, mut converged) = (0u64, 0.0, 0usize);
+    for lo in (0..r).step_by(per_call) {
+        let reps = slice(all, lo..(lo + per_call).min(r));
+        let budget = seconds * reps.count() as f64 / r as f64;
+        b.upload(&reps)?;
+        b.iterate(1)?; // warm-up: pipelines compiled, lists built
+        b.upload(&reps)?;
+        let start = Instant::now();
+        let mut k = 1u32;
+        loop {
+            let call = Instant::now();
+            let active = b.iterate(k)?;
+            if active == 0 || start.elapsed().as_secs_f64() >= budget {
+                break;
+            }
+            if call.elapsed().as_secs_f64() < 0.25 {
+                k = (k * 2).min(4096);
+            }
+            ctx.cancel.check()?;
+        }
+        let done = b.download()?; // forces the GPU to finish
+        secs += start.elapsed().as_secs_f64();
+        iterations += done.minima.iter().map(|m| m.iterations as u64).sum::<u64>();
+        converged += done
+            .minima
+            .iter()
+            .filter(|m| m.outcome == Outcome::Converged)
+            .count();
+    }
+    Ok((iterations, secs, converged))
+}
+
 /// `bench minimize`: FIRE on each backend at each replica count (ascending), at the backend's default tolerance,
 /// for at most about `seconds` per row (calls of a doubling number of iterations, the first after a warm-up call
 /// on the same replicas). A row whose replicas all converge in time measures minimisations/s; the others give
@@ -328,7 +405,7 @@ pub fn bench_minimize(
 ) -> Result<MinimizeBench> {
     use glasscam_kernels::md::fire::cpu::CpuFire;
     use glasscam_kernels::md::fire::gpu::GpuFire;
-    use glasscam_kernels::md::fire::{run_to_end, FireBackend, Outcome};
+    use glasscam_kernels::md::fire::{run_to_end, FireBackend};
 
     if !(seconds > 0.0 && seconds.is_finite()) {
         return Err(crate::Error::Input(format!(
@@ -348,14 +425,7 @@ pub fn bench_minimize(
     }
     // every row's replicas are the first r of one tiling (the same liquids for every backend)
     let all = fire_liquids(&setup, t, sorted.last().copied().unwrap_or(1))?;
-    let part = |rs: std::ops::Range<usize>| Replicas {
-        n,
-        pos: all.pos[rs.start * n..rs.end * n].to_vec(),
-        vel: all.vel[rs.start * n..rs.end * n].to_vec(),
-        img: all.img[rs.start * n..rs.end * n].to_vec(),
-        thermo: all.thermo[rs].to_vec(),
-    };
-    let first = |r: usize| part(0..r);
+    let first = |r: usize| slice(&all, 0..r);
     let mut rows = Vec::new();
     let mut per_min_all = Vec::new();
     for compute in backends {
@@ -372,49 +442,9 @@ pub fn bench_minimize(
             ctx.observer.event(crate::events::Event::Status(&format!(
                 "{name}: {r} replicas"
             )));
-            // the most replicas the device takes in one dispatch: a row bigger than that runs in batches, as
-            // `minimize` does (lavapipe allows 128 MiB per buffer: 256 replicas of N = 2000, not 1024)
-            let mut per_call = r;
-            while per_call > 1 {
-                match b.upload(&first(per_call)) {
-                    Err(glasscam_kernels::KernelError::BufferTooLarge { .. }) => {
-                        per_call = per_call.div_ceil(2)
-                    }
-                    other => {
-                        other?;
-                        break;
-                    }
-                }
-            }
-            let (mut iterations, mut secs, mut converged) = (0u64, 0.0, 0usize);
-            for lo in (0..r).step_by(per_call) {
-                let reps = part(lo..(lo + per_call).min(r));
-                let budget = seconds * reps.count() as f64 / r as f64;
-                b.upload(&reps)?;
-                b.iterate(1)?; // warm-up: pipelines compiled, lists built
-                b.upload(&reps)?;
-                let start = Instant::now();
-                let mut k = 1u32;
-                loop {
-                    let call = Instant::now();
-                    let active = b.iterate(k)?;
-                    if active == 0 || start.elapsed().as_secs_f64() >= budget {
-                        break;
-                    }
-                    if call.elapsed().as_secs_f64() < 0.25 {
-                        k = (k * 2).min(4096);
-                    }
-                    ctx.cancel.check()?;
-                }
-                let done = b.download()?; // forces the GPU to finish
-                secs += start.elapsed().as_secs_f64();
-                iterations += done.minima.iter().map(|m| m.iterations as u64).sum::<u64>();
-                converged += done
-                    .minima
-                    .iter()
-                    .filter(|m| m.outcome == Outcome::Converged)
-                    .count();
-            }
+            let per_call = per_call(b.as_mut(), &all, r)?;
+            let (iterations, secs, converged) =
+                time_row(b.as_mut(), &all, r, per_call, seconds, ctx)?;
             let measured = converged == r;
             if measured {
                 per_min = Some((iterations as f64 / r as f64, format!("the {r}-replica row")));

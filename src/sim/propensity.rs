@@ -387,6 +387,79 @@ pub struct Propensity {
     pub gamma_cg: Option<Vec<f64>>,
 }
 
+/// Gamma of snapshot `snapshot` from a Grad-CAM set of `ds` (refused for another data set, another particle
+/// count or a misclassified snapshot), coarse-grained with `cg` and normalised.
+fn snapshot_gamma(
+    g: &GammaSet,
+    ds: &Dataset,
+    snapshot: usize,
+    n: usize,
+    cg: CoarseGrain,
+) -> Result<Vec<f64>> {
+    g.check_data(&ds.dir.display().to_string(), &ds.fingerprint)?;
+    if g.n_particles != n {
+        return Err(Error::Input(format!(
+            "the Grad-CAM set has {} particles per row, the data set {n}",
+            g.n_particles
+        )));
+    }
+    if g.is_misclassified(snapshot) {
+        return Err(Error::Input(format!(
+            "snapshot {snapshot} is misclassified by the network: its Gamma is left out; choose another"
+        )));
+    }
+    let row = g.row(snapshot).ok_or_else(|| {
+        Error::Input(format!(
+            "the Grad-CAM set has no Gamma for snapshot {snapshot}: run gradcam over it (e.g. --split all)"
+        ))
+    })?;
+    let l = ds.box_l();
+    Ok(normalise(
+        &coarse_grain(ds.snapshot(snapshot), [l, l], cg, &[row])[0],
+    ))
+}
+
+/// 1 - Delta, coarse-grained (at the configuration's positions `flat`) and normalised, per temperature and sample
+/// time, from the propensity [temperature][sample][particle].
+fn one_minus_delta(
+    flat: &[f64],
+    box_l: [f64; 2],
+    cg: CoarseGrain,
+    propensity: &[Vec<Vec<f64>>],
+    samples: usize,
+) -> Vec<Vec<Vec<f64>>> {
+    let mut one_minus = vec![vec![Vec::new(); samples]; propensity.len()];
+    for (per_t, props) in one_minus.iter_mut().zip(propensity) {
+        let fields: Vec<&[f64]> = props.iter().map(|v| v.as_slice()).collect();
+        for (slot, f) in per_t.iter_mut().zip(coarse_grain(flat, box_l, cg, &fields)) {
+            *slot = normalise(&f).into_iter().map(|x| 1.0 - x).collect();
+        }
+    }
+    one_minus
+}
+
+/// Per temperature, the largest finite C(Gamma, 1 - Delta) over the sample times, and delta and the time there.
+fn peaks(correlation: &[Vec<f64>], temps: &[f64], delta: &[Vec<f64>], times: &[f64]) -> Vec<Peak> {
+    correlation
+        .iter()
+        .enumerate()
+        .map(|(ti, row)| {
+            let (si, &cmax) = row
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .max_by(|x, y| x.1.total_cmp(y.1))
+                .unwrap_or((0, &f64::NAN));
+            Peak {
+                temp: temps[ti],
+                c_max: cmax,
+                delta_at_max: delta[ti][si],
+                time_at_max: times[si],
+            }
+        })
+        .collect()
+}
+
 /// The isoconfigurational ensemble of snapshot `snapshot` of `ds` and, with a Grad-CAM set, C(Gamma, 1 - Delta)
 /// over time (fields coarse-grained with length `xi`).
 pub fn propensity(
@@ -431,29 +504,9 @@ pub fn propensity(
         .collect();
 
     // Gamma of this snapshot, coarse-grained and normalised like the other indicators.
-    let gamma_cg = match gamma {
-        None => None,
-        Some(g) => {
-            g.check_data(&ds.dir.display().to_string(), &ds.fingerprint)?;
-            if g.n_particles != setup.n {
-                return Err(Error::Input(format!(
-                    "the Grad-CAM set has {} particles per row, the data set {}",
-                    g.n_particles, setup.n
-                )));
-            }
-            if g.is_misclassified(snapshot) {
-                return Err(Error::Input(format!(
-                    "snapshot {snapshot} is misclassified by the network: its Gamma is left out; choose another"
-                )));
-            }
-            let row = g.row(snapshot).ok_or_else(|| {
-                Error::Input(format!(
-                    "the Grad-CAM set has no Gamma for snapshot {snapshot}: run gradcam over it (e.g. --split all)"
-                ))
-            })?;
-            Some(normalise(&coarse_grain(&flat, [l, l], cg, &[row])[0]))
-        }
-    };
+    let gamma_cg = gamma
+        .map(|g| snapshot_gamma(g, ds, snapshot, setup.n, cg))
+        .transpose()?;
 
     let total = cfg.temps.len() * cfg.runs;
     ctx.note(&format!(
@@ -466,46 +519,19 @@ pub fn propensity(
         cfg.steps
     ));
     let res = run_ensemble(&setup, &pos0, &cages, cfg, compute, ctx)?;
-    let (nt, ns, n) = (cfg.temps.len(), res.steps.len(), setup.n);
+    let (ns, n) = (res.steps.len(), setup.n);
     let times: Vec<f64> = res.steps.iter().map(|&s| s as f64 * setup.dt).collect();
-    // 1 - Delta, coarse-grained and normalised, per temperature and time
-    let mut one_minus = vec![vec![Vec::new(); ns]; nt];
-    for (per_t, props) in one_minus.iter_mut().zip(&res.propensity) {
-        let fields: Vec<&[f64]> = props.iter().map(|v| v.as_slice()).collect();
-        for (slot, f) in per_t
-            .iter_mut()
-            .zip(coarse_grain(&flat, [l, l], cg, &fields))
-        {
-            *slot = normalise(&f).into_iter().map(|x| 1.0 - x).collect();
-        }
-    }
+    let one_minus = one_minus_delta(&flat, [l, l], cg, &res.propensity, ns);
     let correlation: Option<Vec<Vec<f64>>> = gamma_cg.as_ref().map(|g| {
         one_minus
             .iter()
             .map(|per_t| per_t.iter().map(|om| pearson(g, om)).collect())
             .collect()
     });
-    let peaks: Vec<Peak> = match &correlation {
-        None => Vec::new(),
-        Some(c) => c
-            .iter()
-            .enumerate()
-            .map(|(ti, row)| {
-                let (si, &cmax) = row
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.is_finite())
-                    .max_by(|x, y| x.1.total_cmp(y.1))
-                    .unwrap_or((0, &f64::NAN));
-                Peak {
-                    temp: cfg.temps[ti],
-                    c_max: cmax,
-                    delta_at_max: res.delta[ti][si],
-                    time_at_max: times[si],
-                }
-            })
-            .collect(),
-    };
+    let peaks = correlation
+        .as_ref()
+        .map(|c| peaks(c, &cfg.temps, &res.delta, &times))
+        .unwrap_or_default();
     let particle_steps = (total * n) as f64 * cfg.steps as f64;
     let curves = Curves {
         data: ds.dir.display().to_string(),

@@ -201,47 +201,80 @@ impl SystemDef {
 
     /// Checks the definition; every message names the field.
     pub fn check(&self, origin: &str) -> Result<()> {
-        let bad = |message: String| {
-            Err(Error::SystemFile {
-                path: origin.to_string(),
-                message,
-            })
-        };
+        self.problem().map_err(|message| Error::SystemFile {
+            path: origin.to_string(),
+            message,
+        })
+    }
+
+    /// What is wrong with the definition, if anything: the scalars, the species, the pairs, the area fraction.
+    fn problem(&self) -> std::result::Result<(), String> {
         if self.dim != 2 {
-            return bad(format!(
+            return Err(format!(
                 "field `dim` is {}; only 2D systems are implemented",
                 self.dim
             ));
         }
         if !(self.density > 0.0 && self.density.is_finite()) {
-            return bad(format!("field `density` must be > 0, got {}", self.density));
+            return Err(format!("field `density` must be > 0, got {}", self.density));
         }
         if !(self.cutoff > 1.0 && self.cutoff.is_finite()) {
-            return bad(format!(
+            return Err(format!(
                 "field `cutoff` must be > 1 (in units of sigma_ij), got {}",
                 self.cutoff
             ));
         }
+        let (names, total) = self.species_problem()?;
+        self.pairs_problem(&names)?;
+        if !self.box_l().is_finite() {
+            return Err(format!(
+                "field `density` {} gives a box of side sqrt({total} / {}), which is not a finite number",
+                self.density, self.density
+            ));
+        }
+        for (field, t) in [("t_liquid", self.t_liquid), ("t_glass", self.t_glass)] {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(format!("field `{field}` must be > 0, got {t}"));
+            }
+        }
+        self.area_fraction_problem(total)?;
+        if self.t_glass >= self.t_liquid {
+            return Err(format!(
+                "field `t_glass` ({}) must lie below `t_liquid` ({}): the glass is the colder state",
+                self.t_glass, self.t_liquid
+            ));
+        }
+        if let Some(t) = self.t_star {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(format!("field `t_star` must be > 0, got {t}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The species: names once, counts, masses and diameters in range, the total within `MAX_PARTICLES` and
+    /// equal to `n` when given. Returns each name's index and the total.
+    fn species_problem(&self) -> std::result::Result<(BTreeMap<&str, usize>, usize), String> {
         if self.species.is_empty() {
-            return bad("field `species` is empty: list at least one [[species]]".into());
+            return Err("field `species` is empty: list at least one [[species]]".into());
         }
         let mut names = BTreeMap::new();
         for (k, s) in self.species.iter().enumerate() {
             if names.insert(s.name.as_str(), k).is_some() {
-                return bad(format!("species `{}` is listed twice in `species`", s.name));
+                return Err(format!("species `{}` is listed twice in `species`", s.name));
             }
             if s.count == 0 {
-                return bad(format!("species `{}`: field `count` must be > 0", s.name));
+                return Err(format!("species `{}`: field `count` must be > 0", s.name));
             }
             if !(s.mass > 0.0 && s.mass.is_finite()) {
-                return bad(format!(
+                return Err(format!(
                     "species `{}`: field `mass` must be > 0, got {}",
                     s.name, s.mass
                 ));
             }
             if let Some(d) = s.diameter {
                 if !(d > 0.0 && d.is_finite()) {
-                    return bad(format!(
+                    return Err(format!(
                         "species `{}`: field `diameter` must be > 0, got {d}",
                         s.name
                     ));
@@ -254,14 +287,14 @@ impl SystemDef {
             .try_fold(0usize, |t, s| t.checked_add(s.count))
             .filter(|&t| t <= MAX_PARTICLES);
         let Some(total) = total else {
-            return bad(format!(
+            return Err(format!(
                 "the species counts add up to more than {MAX_PARTICLES} particles; give counts of a system that \
                  fits in memory"
             ));
         };
         if let Some(n) = self.n {
             if n != total {
-                return bad(format!(
+                return Err(format!(
                     "field `n` is {n} but the species counts add up to {total} ({})",
                     self.species
                         .iter()
@@ -271,11 +304,16 @@ impl SystemDef {
                 ));
             }
         }
+        Ok((names, total))
+    }
+
+    /// The pairs: known species, sigma and epsilon in range, each pair once, and every pair of species given.
+    fn pairs_problem(&self, names: &BTreeMap<&str, usize>) -> std::result::Result<(), String> {
         let mut seen = BTreeMap::new();
         for p in &self.pairs {
             for name in [&p.a, &p.b] {
                 if !names.contains_key(name.as_str()) {
-                    return bad(format!(
+                    return Err(format!(
                         "pair {}-{}: unknown species `{name}` (species are: {})",
                         p.a,
                         p.b,
@@ -284,47 +322,40 @@ impl SystemDef {
                 }
             }
             if !(p.sigma > 0.0 && p.sigma.is_finite()) {
-                return bad(format!(
+                return Err(format!(
                     "pair {}-{}: field `sigma` must be > 0, got {}",
                     p.a, p.b, p.sigma
                 ));
             }
             if !(p.epsilon > 0.0 && p.epsilon.is_finite()) {
-                return bad(format!(
+                return Err(format!(
                     "pair {}-{}: field `epsilon` must be > 0, got {}",
                     p.a, p.b, p.epsilon
                 ));
             }
             let (i, j) = (names[p.a.as_str()], names[p.b.as_str()]);
             if seen.insert((i.min(j), i.max(j)), ()).is_some() {
-                return bad(format!("pair {}-{} is given twice in `pairs`", p.a, p.b));
+                return Err(format!("pair {}-{} is given twice in `pairs`", p.a, p.b));
             }
         }
         for (i, a) in self.species.iter().enumerate() {
             for b in &self.species[i..] {
                 let (x, y) = (names[a.name.as_str()], names[b.name.as_str()]);
                 if !seen.contains_key(&(x.min(y), x.max(y))) {
-                    return bad(format!(
+                    return Err(format!(
                         "no [[pairs]] entry for {}-{}: every species pair needs `sigma` and `epsilon`",
                         a.name, b.name
                     ));
                 }
             }
         }
-        if !self.box_l().is_finite() {
-            return bad(format!(
-                "field `density` {} gives a box of side sqrt({total} / {}), which is not a finite number",
-                self.density, self.density
-            ));
-        }
-        for (field, t) in [("t_liquid", self.t_liquid), ("t_glass", self.t_glass)] {
-            if !(t > 0.0 && t.is_finite()) {
-                return bad(format!("field `{field}` must be > 0, got {t}"));
-            }
-        }
-        // Area fraction from the like-pair sigmas: glass formers sit near 0.8. Far above 1 the particles overlap
-        // (the MD blows up at once), far below the system is a dilute gas: both mean density and sigma are in
-        // different units (sigma in Angstrom, density per sigma^2, say).
+        Ok(())
+    }
+
+    /// The area fraction from the like-pair sigmas: glass formers sit near 0.8. Far above 1 the particles overlap
+    /// (the MD blows up at once), far below the system is a dilute gas: both mean density and sigma are in
+    /// different units (sigma in Angstrom, density per sigma^2, say).
+    fn area_fraction_problem(&self, total: usize) -> std::result::Result<(), String> {
         let total_f = total as f64;
         let phi: f64 = (0..self.n_species())
             .map(|i| {
@@ -336,7 +367,7 @@ impl SystemDef {
         let units = "density and the sigmas look like they are in different units: give both in reduced \
                      Lennard-Jones units (sigma of the first like pair about 1, density in particles per sigma^2)";
         if phi > MAX_AREA_FRACTION {
-            return bad(format!(
+            return Err(format!(
                 "the particles would cover {phi:.3e} times the box (area fraction density * pi/4 * sigma^2, about \
                  0.8 for a glass former; density {}, sigma of the like pairs {}); {units}",
                 self.density,
@@ -344,24 +375,13 @@ impl SystemDef {
             ));
         }
         if phi < MIN_AREA_FRACTION {
-            return bad(format!(
+            return Err(format!(
                 "the particles would cover only {phi:.3e} of the box (area fraction density * pi/4 * sigma^2, about \
                  0.8 for a glass former, a dilute gas below {MIN_AREA_FRACTION}; density {}, sigma of the like \
                  pairs {}); {units}",
                 self.density,
                 self.like_sigmas()
             ));
-        }
-        if self.t_glass >= self.t_liquid {
-            return bad(format!(
-                "field `t_glass` ({}) must lie below `t_liquid` ({}): the glass is the colder state",
-                self.t_glass, self.t_liquid
-            ));
-        }
-        if let Some(t) = self.t_star {
-            if !(t > 0.0 && t.is_finite()) {
-                return bad(format!("field `t_star` must be > 0, got {t}"));
-            }
         }
         Ok(())
     }

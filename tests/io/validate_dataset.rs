@@ -6,8 +6,8 @@ use crate::common;
 
 use std::path::Path;
 
+use crate::common::write_synthetic;
 use glasscam::io::dataset::{Dataset, Manifest};
-use glasscam::learn::cnn::data::write_synthetic;
 
 use common::err_of;
 

@@ -144,7 +144,7 @@ mod export {
     use glasscam::io::export::{format_snapshot, Format};
 
     fn dataset(dir: &Path) -> Dataset {
-        glasscam::learn::cnn::data::write_synthetic(dir, 2, 4, 5.0, 0.3, 1).expect("data");
+        crate::common::write_synthetic(dir, 2, 4, 5.0, 0.3, 1).expect("data");
         Dataset::load(dir).expect("load")
     }
 

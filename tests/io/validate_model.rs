@@ -6,11 +6,11 @@ use crate::common;
 
 use std::path::Path;
 
+use crate::common::write_synthetic;
 use glasscam::analysis::{analyze, dataset_configs, AnalyzeInput, CoarseGrain, GammaSet};
 use glasscam::domain::Class;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
-use glasscam::learn::cnn::data::write_synthetic;
 use glasscam::learn::cnn::gradcam::{Covered, ReplicaSet};
 use glasscam::learn::cnn::{gradcam, model, select_snapshots, write_gradcam};
 

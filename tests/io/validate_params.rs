@@ -346,10 +346,10 @@ mod propensity {
 }
 
 mod training {
+    use crate::common::write_synthetic;
     use glasscam::io::dataset::Dataset;
     use glasscam::kernels::Compute;
     use glasscam::learn::cnn::config::ModelConfig;
-    use glasscam::learn::cnn::data::write_synthetic;
     use glasscam::learn::cnn::{select_snapshots, train, Covered, ReplicaSet};
 
     /// The quick network on a 16-pixel grid: trains in well under a second.

@@ -115,7 +115,7 @@ fn infinite_learning_rates_are_refused_and_a_diverging_loss_stops_training() {
     );
     // a finite but absurd rate: the weights overflow f32 after one step and the loss is no longer finite
     let data_dir = dir.path().join("data");
-    glasscam::learn::cnn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
+    crate::common::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
     let data = glasscam::io::dataset::Dataset::load(&data_dir).unwrap();
     let cfg = MpnnConfig {
         hidden: 4,

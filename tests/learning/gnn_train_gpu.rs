@@ -34,7 +34,7 @@ fn gpu_training_matches_the_cpu_twin() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    glasscam::learn::cnn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
+    crate::common::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
     let data = glasscam::io::dataset::Dataset::load(&data_dir).unwrap();
     // with dropout: the GPU draws the twin's masks
     let cfg = MpnnConfig {

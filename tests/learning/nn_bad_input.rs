@@ -3,10 +3,10 @@
 
 use crate::common;
 
+use crate::common::write_synthetic;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
 use glasscam::learn::cnn::config::ModelConfig;
-use glasscam::learn::cnn::data::write_synthetic;
 use glasscam::learn::cnn::{gradcam, model, train};
 
 use common::{err_of, trained_tiny as trained};

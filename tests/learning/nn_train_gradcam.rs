@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
+use crate::common::write_synthetic;
 use glasscam::domain::Class;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::nn::net::Net;
 use glasscam::kernels::Compute;
 use glasscam::learn::cnn::config::ModelConfig;
 use glasscam::learn::cnn::data::images;
-use glasscam::learn::cnn::data::write_synthetic;
 use glasscam::learn::cnn::gradcam::GradcamFile;
 use glasscam::learn::cnn::model::predict_all;
 use glasscam::learn::cnn::{

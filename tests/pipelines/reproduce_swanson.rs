@@ -252,3 +252,52 @@ fn the_command_line_keeps_each_pipeline_to_its_own_flags() {
         "nothing is written before the flags are checked"
     );
 }
+
+/// `reproduce swanson` on the GPU (the software adapter in CI): both networks train there, and the stage records,
+/// `results.json` and each model's `metrics.json` say so; the steps that stay on the CPU say that.
+#[test]
+fn on_the_gpu_both_networks_train_there_and_the_records_say_so() {
+    let Some(ctx) = glasscam::kernels::gpu::test_context(
+        "on_the_gpu_both_networks_train_there_and_the_records_say_so",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let c = tiny(&out);
+    let gpu = Compute::Gpu(ctx);
+    run(&c, &gpu, glasscam::events::quiet()).unwrap();
+    let f = read_stages(&out);
+    let gpu_name = gpu.describe();
+    for (key, r) in &f.records {
+        let want = match r.stage {
+            Stage::Ramp | Stage::TrainCnn => gpu_name.clone(),
+            Stage::TrainMpnn => format!("{gpu_name} (f32)"),
+            Stage::Tasks => Compute::Cpu.describe(),
+            Stage::Evaluate | Stage::Attention => format!(
+                "{gpu_name} (CNN); {} (graph network)",
+                Compute::Cpu.describe()
+            ),
+        };
+        eprintln!("stages.json {key}: {}", r.backend);
+        assert_eq!(r.backend, want, "{key}");
+    }
+    let results = json(&out.join("results.json"));
+    let trained_on: Vec<&str> = results["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["stage"] == "train-cnn" || s["stage"] == "train-mpnn")
+        .map(|s| s["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(trained_on.len(), 14);
+    assert!(
+        trained_on.iter().all(|b| b.starts_with("gpu:")),
+        "{trained_on:?}"
+    );
+    for net in ["cnn", "mpnn"] {
+        let m = json(&out.join("task1").join(net).join("metrics.json"));
+        let backend = m["backend"].as_str().unwrap();
+        assert!(backend.starts_with("gpu:"), "{net}: {backend}");
+    }
+}

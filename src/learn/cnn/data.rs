@@ -1,7 +1,5 @@
-//! The data set as the CNN sees it: images from gridization in chunks, the augmentation by the box's exact
-//! symmetries, and a synthetic data set writer for tests and demos.
-
-use std::path::Path;
+//! The data set as the CNN sees it: images from gridization in chunks, and the augmentation by the box's exact
+//! symmetries.
 
 use glasscam_kernels::nn::cpu::augment_point;
 use glasscam_kernels::nn::net::gridize;
@@ -9,10 +7,8 @@ use glasscam_kernels::nn::GridSpec;
 use glasscam_kernels::rng::mix;
 use glasscam_kernels::Compute;
 
-use crate::domain::Class;
 use crate::error::Result;
-use crate::io::dataset::{Dataset, Manifest, SnapshotMeta, FORMAT_VERSION};
-use crate::sim::system::SystemDef;
+use crate::io::dataset::Dataset;
 
 /// Images of the given snapshots [k, species, G, G] as f32, gridized in chunks of `chunk` snapshots.
 pub fn images(
@@ -62,75 +58,4 @@ pub fn augment_transform(box_l: f64, seed: u64) -> [f64; 4] {
 /// The per-snapshot augmentation seed of a training epoch (`ModelConfig::augment`).
 pub fn augment_seed(model_seed: u64, epoch: usize, snapshot: usize) -> u64 {
     mix(mix(model_seed ^ 0xA06_0000_0000) ^ epoch as u64) ^ mix(snapshot as u64)
-}
-
-/// A synthetic two-class data set: `replicas` replicas of `n` particles (two species) in a box of side `box_l`,
-/// each with a liquid snapshot (uniform random positions) and a glass snapshot (a jittered square lattice).
-pub fn write_synthetic(
-    dir: &Path,
-    replicas: usize,
-    n_side: usize,
-    box_l: f64,
-    jitter: f64,
-    seed: u64,
-) -> Result<()> {
-    let n = n_side * n_side;
-    let mut system = SystemDef::abm();
-    system.species[0].count = n / 2;
-    system.species[1].count = n - n / 2;
-    system.n = Some(n);
-    system.density = n as f64 / (box_l * box_l);
-    let mut positions = Vec::with_capacity(replicas * 2 * n * 2);
-    let mut snapshots = Vec::new();
-    let mut s = mix(seed);
-    let mut uni = move || {
-        s = mix(s);
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let a = box_l / n_side as f64;
-    for r in 0..replicas {
-        for (t, class) in Class::BOTH.into_iter().enumerate() {
-            let off = (uni() * a, uni() * a);
-            for i in 0..n {
-                let (x, y) = if class == Class::Liquid {
-                    (uni() * box_l, uni() * box_l)
-                } else {
-                    let (ix, iy) = (i % n_side, i / n_side);
-                    (
-                        (ix as f64 * a + off.0 + jitter * a * (uni() - 0.5)).rem_euclid(box_l),
-                        (iy as f64 * a + off.1 + jitter * a * (uni() - 0.5)).rem_euclid(box_l),
-                    )
-                };
-                positions.push(x);
-                positions.push(y);
-            }
-            snapshots.push(SnapshotMeta {
-                index: r * 2 + t,
-                replica: r,
-                class,
-                label: class.label(),
-                step: 0,
-                target_t: if t == 0 { 2.0 } else { 0.05 },
-                kinetic_t: 0.0,
-                pe_per_particle: 0.0,
-            });
-        }
-    }
-    let species: Vec<u32> = (0..n).map(|i| if i < n / 2 { 0 } else { 1 }).collect();
-    let manifest = Manifest {
-        format_version: FORMAT_VERSION,
-        program_version: env!("CARGO_PKG_VERSION").into(),
-        system,
-        protocol: serde_json::json!({ "synthetic": { "jitter": jitter, "seed": seed } }),
-        seed,
-        n_particles: n,
-        box_l,
-        n_replicas: replicas,
-        replica_range: (0, replicas),
-        snapshot_temps: vec![2.0, 0.05],
-        backend: "synthetic".into(),
-        failed: vec![],
-        snapshots,
-    };
-    Dataset::write(dir, &manifest, &positions, &species)
 }

@@ -183,7 +183,7 @@ impl MpnnConfig {
             None => Region::Periodic,
             Some(side) => Region::Window {
                 side,
-                seed: self.seed ^ (snapshot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                seed: self.seed ^ (snapshot as u64).wrapping_mul(glasscam_kernels::rng::GOLDEN),
             },
         }
     }

@@ -206,6 +206,92 @@ struct Outcome<'a> {
     replicas: (usize, usize),
 }
 
+/// What a run is, worked out before anything is written: the MD setup and schedule, the replicas and their
+/// chunks, the key a checkpoint must match, and the memory it needs.
+struct Plan {
+    setup: MdSetup,
+    legs: Vec<Leg>,
+    temps: Vec<(f64, crate::domain::Class)>,
+    range: std::ops::Range<usize>,
+    chunk: usize,
+    n_chunks: usize,
+    key: RunKey,
+    protocol_value: serde_json::Value,
+    /// Snapshots per replica.
+    per_replica: usize,
+    /// Bytes of memory at the peak.
+    need: f64,
+}
+
+impl Plan {
+    /// The plan of `proto` for `sys` under `opts`; a run that cannot fit in memory is refused up front.
+    fn of(sys: &SystemDef, proto: &Protocol, opts: &RunOptions) -> Result<Plan> {
+        let setup = sys.md_setup(&proto.md);
+        setup.check()?;
+        let legs = proto.schedule(sys)?;
+        let temps = proto.snapshot_temps(sys)?;
+        let range = opts.replicas.clone().unwrap_or(0..proto.replicas);
+        if range.end > proto.replicas {
+            return Err(Error::Input(format!(
+                "replicas {}..{} lie outside the run's {} replicas",
+                range.start, range.end, proto.replicas
+            )));
+        }
+        let total = range.len();
+        if total == 0 {
+            return Err(Error::Input(format!(
+                "no replicas to run: the replica range {}..{} is empty; give a non-empty range of the run's {} replicas",
+                range.start, range.end, proto.replicas
+            )));
+        }
+        let chunk = opts
+            .chunk
+            .unwrap_or_else(|| default_chunk(&opts.compute, &setup, total))
+            .max(1);
+        let key = RunKey {
+            state_version: checkpoint::STATE_VERSION,
+            system: sys.clone(),
+            protocol: proto.clone(),
+            seed: opts.seed,
+            replicas: (range.start, range.end),
+            chunk,
+        };
+        let protocol_value =
+            serde_json::to_value(proto).map_err(|e| Error::Input(e.to_string()))?;
+        let per_replica = legs.iter().filter(|s| s.snapshot.is_some()).count();
+        let need = memory_estimate(&setup, chunk, total, per_replica);
+        if let Some(avail) = available_memory() {
+            if need > 0.9 * avail {
+                return Err(Error::Input(format!(
+                    "this run needs about {} of memory at its peak but {} are available; split it with \
+                     `shard` k/n (each shard needs less) and join the shards with `glasscam merge`, or use fewer \
+                     `replicas`",
+                    gib(need),
+                    gib(avail)
+                )));
+            }
+        }
+        Ok(Plan {
+            n_chunks: total.div_ceil(chunk),
+            setup,
+            legs,
+            temps,
+            range,
+            chunk,
+            key,
+            protocol_value,
+            per_replica,
+            need,
+        })
+    }
+
+    /// The replicas of chunk `c`.
+    fn chunk_replicas(&self, c: usize) -> std::ops::Range<usize> {
+        let lo = self.range.start + c * self.chunk;
+        lo..(lo + self.chunk).min(self.range.end)
+    }
+}
+
 /// Runs the protocol and writes the data set to `opts.out`. Returns the manifest. Progress goes to
 /// `ctx.observer`; a cancel through `ctx.cancel` writes a checkpoint and returns `Error::Interrupted`.
 pub fn run(
@@ -214,120 +300,104 @@ pub fn run(
     opts: &RunOptions,
     ctx: &Ctx<'_>,
 ) -> Result<Manifest> {
-    let setup = sys.md_setup(&proto.md);
-    setup.check()?;
-    let legs = proto.schedule(sys)?;
-    let temps = proto.snapshot_temps(sys)?;
-    let range = opts.replicas.clone().unwrap_or(0..proto.replicas);
-    if range.end > proto.replicas {
-        return Err(Error::Input(format!(
-            "replicas {}..{} lie outside the run's {} replicas",
-            range.start, range.end, proto.replicas
-        )));
-    }
-    let total = range.len();
-    if total == 0 {
-        return Err(Error::Input(format!(
-            "no replicas to run: the replica range {}..{} is empty; give a non-empty range of the run's {} replicas",
-            range.start, range.end, proto.replicas
-        )));
-    }
-    let chunk = opts
-        .chunk
-        .unwrap_or_else(|| default_chunk(&opts.compute, &setup, total))
-        .max(1);
-    let n_chunks = total.div_ceil(chunk);
-    let key = RunKey {
-        state_version: checkpoint::STATE_VERSION,
-        system: sys.clone(),
-        protocol: proto.clone(),
-        seed: opts.seed,
-        replicas: (range.start, range.end),
-        chunk,
-    };
-    let protocol_value = serde_json::to_value(proto).map_err(|e| Error::Input(e.to_string()))?;
-
-    // Refuse up front what cannot fit in memory.
-    let per_replica = legs.iter().filter(|s| s.snapshot.is_some()).count();
-    let need = memory_estimate(&setup, chunk, total, per_replica);
-    if let Some(avail) = available_memory() {
-        if need > 0.9 * avail {
-            return Err(Error::Input(format!(
-                "this run needs about {} of memory at its peak but {} are available; split it with \
-                 `shard` k/n (each shard needs less) and join the shards with `glasscam merge`, or use fewer \
-                 `replicas`",
-                gib(need),
-                gib(avail)
-            )));
-        }
-    }
+    let plan = Plan::of(sys, proto, opts)?;
     let mut out = OutDir::lock(&opts.out)?;
     let part = opts.out.join(PARTIAL);
-    if opts.out.join(MANIFEST).exists() {
-        let m = read_manifest(&opts.out)?;
-        let then = Outcome {
-            system: &m.system,
-            protocol: m.protocol.clone(),
-            seed: m.seed,
-            replicas: m.replica_range,
-        };
-        let now = Outcome {
-            system: sys,
-            protocol: protocol_value.clone(),
-            seed: opts.seed,
-            replicas: (range.start, range.end),
-        };
-        if opts.force {
-            ctx.note(&format!(
-                "{}: `force`: replacing the data set there",
-                opts.out.display()
-            ));
-        } else if !opts.resume {
-            return Err(Error::Input(format!(
-                "{} already holds a data set; add `resume` to confirm it is complete (nothing is recomputed), \
-                 use `force` to overwrite it, or choose another `out`",
-                opts.out.display()
-            )));
-        } else if then != now {
-            return Err(Error::Input(format!(
-                "`resume`: {} holds a finished data set made with other settings ({}); rerun with the original \
-                 settings, use `force` to overwrite it, or choose another `out`",
-                opts.out.display(),
-                describe_differences(&then, &now)
-            )));
-        } else {
-            // A kill during the final clean-up can leave the finished run's scratch behind: it is ours.
-            if part.exists() {
-                out.adopt(&part)?;
-                out.remove_dir(&part)?;
-            }
-            ctx.note(&format!(
-                "{}: already complete ({} snapshots of {} replicas); nothing to do",
-                opts.out.display(),
-                m.snapshots.len(),
-                m.n_replicas
-            ));
-            return Ok(m);
-        }
+    if let Some(done) = finished(&mut out, &part, sys, &plan, opts, ctx)? {
+        return Ok(done);
     }
-    let mut resumed = false;
+    prepare_scratch(&mut out, &part, &plan, opts, ctx)?;
+    run_chunks(&plan, opts, &part, ctx)?;
+    assemble(&mut out, &part, sys, proto, &plan, opts, ctx)
+}
+
+/// A data set already in `opts.out`: with `resume` and the same settings, the finished run's manifest (nothing to
+/// do); with `force`, `None` (it is replaced); otherwise refused with what to do.
+fn finished(
+    out: &mut OutDir,
+    part: &Path,
+    sys: &SystemDef,
+    plan: &Plan,
+    opts: &RunOptions,
+    ctx: &Ctx<'_>,
+) -> Result<Option<Manifest>> {
+    if !opts.out.join(MANIFEST).exists() {
+        return Ok(None);
+    }
+    let m = read_manifest(&opts.out)?;
+    let then = Outcome {
+        system: &m.system,
+        protocol: m.protocol.clone(),
+        seed: m.seed,
+        replicas: m.replica_range,
+    };
+    let now = Outcome {
+        system: sys,
+        protocol: plan.protocol_value.clone(),
+        seed: opts.seed,
+        replicas: (plan.range.start, plan.range.end),
+    };
+    if opts.force {
+        ctx.note(&format!(
+            "{}: `force`: replacing the data set there",
+            opts.out.display()
+        ));
+        return Ok(None);
+    }
+    if !opts.resume {
+        return Err(Error::Input(format!(
+            "{} already holds a data set; add `resume` to confirm it is complete (nothing is recomputed), \
+             use `force` to overwrite it, or choose another `out`",
+            opts.out.display()
+        )));
+    }
+    if then != now {
+        return Err(Error::Input(format!(
+            "`resume`: {} holds a finished data set made with other settings ({}); rerun with the original \
+             settings, use `force` to overwrite it, or choose another `out`",
+            opts.out.display(),
+            describe_differences(&then, &now)
+        )));
+    }
+    // A kill during the final clean-up can leave the finished run's scratch behind: it is ours.
+    if part.exists() {
+        out.adopt(part)?;
+        out.remove_dir(part)?;
+    }
+    ctx.note(&format!(
+        "{}: already complete ({} snapshots of {} replicas); nothing to do",
+        opts.out.display(),
+        m.snapshots.len(),
+        m.n_replicas
+    ));
+    Ok(Some(m))
+}
+
+/// The scratch directory `part` of this run: an unfinished run with the same settings is continued on `resume`,
+/// discarded on `force`, refused otherwise; a fresh one is switched in with its `run.json`.
+fn prepare_scratch(
+    out: &mut OutDir,
+    part: &Path,
+    plan: &Plan,
+    opts: &RunOptions,
+    ctx: &Ctx<'_>,
+) -> Result<()> {
     if part.exists() {
         let old = if opts.force {
-            checkpoint::load_key(&part).ok()
+            checkpoint::load_key(part).ok()
         } else {
-            Some(checkpoint::load_key(&part)?)
+            Some(checkpoint::load_key(part)?)
         };
-        let same = old.as_ref() == Some(&key);
+        let same = old.as_ref() == Some(&plan.key);
         if same && opts.resume {
-            out.adopt(&part)?;
-            resumed = true;
+            return out.adopt(part);
         } else if opts.force {
             ctx.note(&format!(
                 "`force`: discarding the unfinished run in {}",
                 part.display()
             ));
-            out.adopt(&part)?;
-            out.remove_dir(&part)?;
+            out.adopt(part)?;
+            out.remove_dir(part)?;
         } else if same {
             return Err(Error::Input(format!(
                 "{} holds an unfinished run of these settings; add `resume` to continue it, or `force` to start \
@@ -336,7 +406,7 @@ pub fn run(
             )));
         } else {
             let what = old
-                .map(|o| describe_differences(&o, &key))
+                .map(|o| describe_differences(&o, &plan.key))
                 .unwrap_or_default();
             return Err(Error::Input(format!(
                 "{} holds an unfinished run started with other settings ({what}); rerun with the original ones \
@@ -345,66 +415,86 @@ pub fn run(
             )));
         }
     }
-    if !resumed {
-        // Prepare the scratch directory beside its final name and switch it in with one rename, so `.partial`
-        // never exists without its run.json. A leftover `.partial.new` is an earlier start killed here.
-        let new = opts.out.join(PARTIAL_NEW);
-        if new.exists() {
-            out.adopt(&new)?;
-            out.remove_dir(&new)?;
-        }
-        let new = out.create_dir(PARTIAL_NEW)?;
-        crate::io::json::write_json_atomic(&new.join(checkpoint::RUN_KEY), &key)?;
-        crate::io::outdir::rename(&new, &part)?;
-        out.adopt(&part)?;
+    // Prepare the scratch directory beside its final name and switch it in with one rename, so `.partial`
+    // never exists without its run.json. A leftover `.partial.new` is an earlier start killed here.
+    let new = opts.out.join(PARTIAL_NEW);
+    if new.exists() {
+        out.adopt(&new)?;
+        out.remove_dir(&new)?;
     }
+    let new = out.create_dir(PARTIAL_NEW)?;
+    crate::io::json::write_json_atomic(&new.join(checkpoint::RUN_KEY), &plan.key)?;
+    crate::io::outdir::rename(&new, part)?;
+    out.adopt(part)
+}
 
-    let steps_per_replica: u64 = legs.iter().map(|s| s.segment.len).sum();
+/// Every chunk not finished before, in order, with progress over the whole run.
+fn run_chunks(plan: &Plan, opts: &RunOptions, part: &Path, ctx: &Ctx<'_>) -> Result<()> {
+    let (setup, total) = (&plan.setup, plan.range.len());
+    let steps_per_replica: u64 = plan.legs.iter().map(|s| s.segment.len).sum();
     ctx.note(&format!(
-        "{} replicas in {n_chunks} chunk(s) of up to {chunk}; about {} of memory at the peak; data set {}",
+        "{} replicas in {} chunk(s) of up to {}; about {} of memory at the peak; data set {}",
         total,
-        gib(need),
-        gib((total * per_replica) as f64 * setup.n as f64 * 8.0)
+        plan.n_chunks,
+        plan.chunk,
+        gib(plan.need),
+        gib((total * plan.per_replica) as f64 * setup.n as f64 * 8.0)
     ));
-
     ctx.observer.event(Event::Begin {
         what: "replica-steps",
         total: steps_per_replica * total as u64,
     });
     let mut clock = Clock::new(steps_per_replica * total as u64 * setup.n as u64);
-    for c in 0..n_chunks {
-        let lo = range.start + c * chunk;
-        let hi = (lo + chunk).min(range.end);
+    for c in 0..plan.n_chunks {
+        let reps = plan.chunk_replicas(c);
         if part.join(checkpoint::chunk_file(c)).exists() {
-            let done = steps_per_replica * (hi - lo) as u64;
+            let done = steps_per_replica * reps.len() as u64;
             ctx.observer.event(Event::Advance(done));
             clock.skip(done * setup.n as u64);
             continue;
         }
         ctx.observer.event(Event::Status(&format!(
-            "{}/{n_chunks} (replicas {lo}..{hi})",
-            c + 1
+            "{}/{} (replicas {}..{})",
+            c + 1,
+            plan.n_chunks,
+            reps.start,
+            reps.end
         )));
-        let r = run_chunk(&setup, &legs, opts, c, lo..hi, &part, ctx, &mut clock);
+        let job = ChunkJob {
+            setup,
+            legs: &plan.legs,
+            opts,
+            c,
+            replicas: reps,
+            part,
+        };
+        let r = run_chunk(&job, ctx, &mut clock);
         if r.is_err() {
             ctx.observer.event(Event::End);
         }
         r?;
     }
     ctx.observer.event(Event::End);
+    Ok(())
+}
 
-    // Join the chunks into the data set: their records first, then their positions streamed into positions.npy
-    // one chunk at a time, so the whole data set is never in memory.
-    let n = setup.n;
-    let chunk_replicas = |c: usize| {
-        let lo = range.start + c * chunk;
-        lo..(lo + chunk).min(range.end)
-    };
+/// Joins the chunks into the data set: their records first, then their positions streamed into positions.npy
+/// one chunk at a time, so the whole data set is never in memory.
+fn assemble(
+    out: &mut OutDir,
+    part: &Path,
+    sys: &SystemDef,
+    proto: &Protocol,
+    plan: &Plan,
+    opts: &RunOptions,
+    ctx: &Ctx<'_>,
+) -> Result<Manifest> {
+    let (n, total) = (plan.setup.n, plan.range.len());
     let mut snapshots = Vec::new();
     let mut failed = Vec::new();
     let mut backends: Vec<String> = Vec::new();
-    for c in 0..n_chunks {
-        let (meta, _) = checkpoint::load_chunk(&part, c, n, chunk_replicas(c))?;
+    for c in 0..plan.n_chunks {
+        let (meta, _) = checkpoint::load_chunk(part, c, n, plan.chunk_replicas(c))?;
         for mut m in meta.snapshots {
             m.index = snapshots.len();
             snapshots.push(m);
@@ -420,7 +510,7 @@ pub fn run(
         let summary = failure_summary(&failed, total, proto, sys);
         if failed.len() >= total {
             // nothing to write: an empty data set would read as a result
-            out.remove_dir(&part)?;
+            out.remove_dir(part)?;
             return Err(Error::Input(format!(
                 "simulate: {summary}; no data set was written"
             )));
@@ -443,25 +533,25 @@ pub fn run(
         format_version: FORMAT_VERSION,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         system: sys.clone(),
-        protocol: protocol_value,
+        protocol: plan.protocol_value.clone(),
         seed: opts.seed,
         n_particles: n,
-        box_l: setup.box_l,
+        box_l: plan.setup.box_l,
         n_replicas: total,
-        replica_range: (range.start, range.end),
-        snapshot_temps: temps.iter().map(|t| t.0).collect(),
+        replica_range: (plan.range.start, plan.range.end),
+        snapshot_temps: plan.temps.iter().map(|t| t.0).collect(),
         backend,
         failed,
         snapshots,
     };
-    Dataset::write_with(&opts.out, &manifest, &setup.species, |sink| {
-        for c in 0..n_chunks {
-            let (_, pos) = checkpoint::load_chunk(&part, c, n, chunk_replicas(c))?;
+    Dataset::write_with(&opts.out, &manifest, &plan.setup.species, |sink| {
+        for c in 0..plan.n_chunks {
+            let (_, pos) = checkpoint::load_chunk(part, c, n, plan.chunk_replicas(c))?;
             crate::io::dataset::store(sink, &pos)?;
         }
         Ok(())
     })?;
-    out.remove_dir(&part)?;
+    out.remove_dir(part)?;
     Ok(manifest)
 }
 
@@ -566,73 +656,104 @@ fn call_target(checkpoint_every: Duration) -> f64 {
     (checkpoint_every.as_secs_f64() / 2.0).clamp(0.02, 0.5)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_chunk(
-    setup: &MdSetup,
-    legs: &[Leg],
-    opts: &RunOptions,
+/// Where a chunk is: the leg it is in, the steps done of that leg and in all, and what it has taken so far.
+struct ChunkState {
+    leg: usize,
+    seg_done: u64,
+    step: u64,
+    snapshots: Vec<SnapshotMeta>,
+    snap_pos: Vec<f64>,
+    failed: Vec<FailedReplica>,
+    backends: Vec<String>,
+}
+
+/// One chunk of a run: its index and replicas, with what every chunk shares.
+struct ChunkJob<'a> {
+    setup: &'a MdSetup,
+    legs: &'a [Leg],
+    opts: &'a RunOptions,
     c: usize,
     replicas: std::ops::Range<usize>,
-    part: &Path,
-    ctx: &Ctx<'_>,
-    clock: &mut Clock,
-) -> Result<()> {
-    let n = setup.n;
-    let count = replicas.len();
+    /// The run's scratch directory.
+    part: &'a Path,
+}
+
+/// The chunk's state and replicas: from its checkpoint when there is one, else fresh random starts.
+fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> {
+    let ChunkJob {
+        setup,
+        legs,
+        opts,
+        c,
+        ref replicas,
+        part,
+    } = *job;
     let expect = checkpoint::Expect {
         chunk: c,
         replicas: replicas.clone(),
         legs,
     };
-    let resumed = checkpoint::load(part, n, &expect)?;
     let identity = opts.compute.identity();
-    let (
-        mut stage,
-        mut seg_done,
-        mut step,
-        start,
-        mut snapshots,
-        mut snap_pos,
-        mut failed,
-        mut backends,
-    ) = match resumed {
+    let (mut state, start) = match checkpoint::load(part, setup.n, &expect)? {
         Some((cp, reps, snaps)) => {
             ctx.note(&format!(
                 "resuming chunk {} at step {} from its checkpoint",
                 c + 1,
                 cp.step
             ));
-            (
-                cp.stage,
-                cp.seg_done,
-                cp.step,
-                reps,
-                cp.snapshots,
-                snaps,
-                cp.failed,
-                cp.backends,
-            )
+            let state = ChunkState {
+                leg: cp.stage,
+                seg_done: cp.seg_done,
+                step: cp.step,
+                snapshots: cp.snapshots,
+                snap_pos: snaps,
+                failed: cp.failed,
+                backends: cp.backends,
+            };
+            (state, reps)
         }
         None => {
             let t = legs[0].segment.t_from;
             let target = call_target(opts.checkpoint_every);
+            let state = ChunkState {
+                leg: 0,
+                seg_done: 0,
+                step: 0,
+                snapshots: Vec::new(),
+                snap_pos: Vec::new(),
+                failed: Vec::new(),
+                backends: Vec::new(),
+            };
             (
-                0,
-                0,
-                0,
+                state,
                 fresh_replicas(setup, opts.seed, replicas.clone(), t, target, ctx)?,
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
             )
         }
     };
-    if !backends.contains(&identity) {
-        backends.push(identity);
+    if !state.backends.contains(&identity) {
+        state.backends.push(identity);
     }
-    ctx.observer.event(Event::Advance(step * count as u64));
-    clock.skip(step * (count * n) as u64);
+    Ok((state, start))
+}
+
+/// Runs chunk `c` (replicas `replicas`) through the schedule, from its checkpoint if it has one: calls into the
+/// MD backend sized by time, each replica that blows up reported once, the snapshots at the ends of their legs,
+/// a checkpoint when one is due or a cancel comes; then the chunk's file.
+fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &mut Clock) -> Result<()> {
+    let ChunkJob {
+        setup,
+        legs,
+        opts,
+        c,
+        ref replicas,
+        part,
+    } = *job;
+    let n = setup.n;
+    let count = replicas.len();
+    let (mut state, start) = start_chunk(job, ctx)?;
+    ctx.observer
+        .event(Event::Advance(state.step * count as u64));
+    clock.skip(state.step * (count * n) as u64);
     // replicas that failed before the checkpoint we resumed from are in `failed` already
     let mut reported: Vec<bool> = start.thermo.iter().map(|t| t.status != 0).collect();
     let mut md = md_backend(&opts.compute, setup)?;
@@ -643,23 +764,23 @@ fn run_chunk(
     // later ones aim at `call_target` seconds, growing at most 4x per call.
     let target = call_target(opts.checkpoint_every);
     let mut batch: u64 = 1;
-    let steps_this_call_start = step;
-    while stage < legs.len() {
-        let st = &legs[stage];
-        if seg_done < st.segment.len {
-            let mut steps = batch.min(st.segment.len - seg_done);
+    let steps_this_call_start = state.step;
+    while state.leg < legs.len() {
+        let st = &legs[state.leg];
+        if state.seg_done < st.segment.len {
+            let mut steps = batch.min(st.segment.len - state.seg_done);
             if let Some(s) = opts.stop_after_steps {
-                steps = steps.min(s.saturating_sub(step - steps_this_call_start).max(1));
+                steps = steps.min(s.saturating_sub(state.step - steps_this_call_start).max(1));
             }
             let t0 = Instant::now();
             md.advance(&Advance {
                 segment: st.segment,
-                seg_done,
-                step0: step,
+                seg_done: state.seg_done,
+                step0: state.step,
                 steps,
             })?;
-            seg_done += steps;
-            step += steps;
+            state.seg_done += steps;
+            state.step += steps;
             ctx.observer.event(Event::Advance(steps * count as u64));
             clock.tick(steps * (count * n) as u64, ctx);
             let per_step = t0.elapsed().as_secs_f64().max(1e-7) / steps as f64;
@@ -668,72 +789,94 @@ fn run_chunk(
         let interrupted = ctx.cancel.is_cancelled()
             || opts
                 .stop_after_steps
-                .is_some_and(|s| step - steps_this_call_start >= s);
-        let at_end = seg_done >= st.segment.len;
+                .is_some_and(|s| state.step - steps_this_call_start >= s);
+        let at_end = state.seg_done >= st.segment.len;
         let due = last_checkpoint.elapsed() >= opts.checkpoint_every;
-        if at_end || interrupted || due {
-            let reps = md.download()?;
-            for (k, t) in reps.thermo.iter().enumerate() {
-                if t.status != 0 && !reported[k] {
-                    reported[k] = true;
-                    let cause = Failure::from_status(t.status).map_or("unknown", |f| f.describe());
-                    ctx.warn(&format!(
-                        "replica {} blew up at step {}: {cause}; the others go on",
-                        replicas.start + k,
-                        t.fail_step
-                    ));
-                    failed.push(FailedReplica {
-                        replica: replicas.start + k,
-                        step: t.fail_step,
-                        cause: cause.to_string(),
-                    });
-                }
+        if !(at_end || interrupted || due) {
+            continue;
+        }
+        let reps = md.download()?;
+        report_failures(&reps, &mut reported, replicas.start, &mut state.failed, ctx);
+        if at_end {
+            if let Some(class) = st.snapshot {
+                take_snapshot(
+                    setup,
+                    &reps,
+                    class,
+                    state.step,
+                    st.segment.t_to,
+                    replicas.start,
+                    &mut state.snapshots,
+                    &mut state.snap_pos,
+                );
             }
-            if at_end {
-                if let Some(class) = st.snapshot {
-                    take_snapshot(
-                        setup,
-                        &reps,
-                        class,
-                        step,
-                        st.segment.t_to,
-                        replicas.start,
-                        &mut snapshots,
-                        &mut snap_pos,
-                    );
-                }
-                stage += 1;
-                seg_done = 0;
-            }
-            if (interrupted || due) && stage < legs.len() {
-                let cp = Checkpoint {
-                    chunk: c,
-                    stage,
-                    seg_done,
-                    step,
-                    thermo: reps.thermo.iter().map(ThermoRecord::from).collect(),
-                    snapshots: snapshots.clone(),
-                    failed: failed.clone(),
-                    backends: backends.clone(),
-                };
-                checkpoint::save(part, &cp, &reps, &snap_pos)?;
-                last_checkpoint = Instant::now();
-                if interrupted {
-                    ctx.note(&format!(
-                        "checkpoint written at step {step} of chunk {}; the same command with `resume` \
-                         continues from here",
-                        c + 1
-                    ));
-                    return Err(Error::Interrupted);
-                }
+            state.leg += 1;
+            state.seg_done = 0;
+        }
+        if (interrupted || due) && state.leg < legs.len() {
+            let cp = Checkpoint {
+                chunk: c,
+                stage: state.leg,
+                seg_done: state.seg_done,
+                step: state.step,
+                thermo: reps.thermo.iter().map(ThermoRecord::from).collect(),
+                snapshots: state.snapshots.clone(),
+                failed: state.failed.clone(),
+                backends: state.backends.clone(),
+            };
+            checkpoint::save(part, &cp, &reps, &state.snap_pos)?;
+            last_checkpoint = Instant::now();
+            if interrupted {
+                ctx.note(&format!(
+                    "checkpoint written at step {} of chunk {}; the same command with `resume` continues from \
+                     here",
+                    state.step,
+                    c + 1
+                ));
+                return Err(Error::Interrupted);
             }
         }
     }
-    // Leave out every snapshot of a replica that blew up.
-    let dead: std::collections::BTreeSet<usize> = failed.iter().map(|f| f.replica).collect();
+    finish_chunk(part, c, n, state)
+}
+
+/// Records each replica of `reps` (the first is `first`) that blew up since the last look, once, and says so.
+fn report_failures(
+    reps: &Replicas,
+    reported: &mut [bool],
+    first: usize,
+    failed: &mut Vec<FailedReplica>,
+    ctx: &Ctx<'_>,
+) {
+    for (k, t) in reps.thermo.iter().enumerate() {
+        if t.status != 0 && !reported[k] {
+            reported[k] = true;
+            let cause = Failure::from_status(t.status).map_or("unknown", |f| f.describe());
+            ctx.warn(&format!(
+                "replica {} blew up at step {}: {cause}; the others go on",
+                first + k,
+                t.fail_step
+            ));
+            failed.push(FailedReplica {
+                replica: first + k,
+                step: t.fail_step,
+                cause: cause.to_string(),
+            });
+        }
+    }
+}
+
+/// Writes a finished chunk's file: its snapshots replica-major, those of replicas that blew up left out; the
+/// chunk's checkpoint is then stale and removed.
+fn finish_chunk(part: &Path, c: usize, n: usize, state: ChunkState) -> Result<()> {
+    let dead: std::collections::BTreeSet<usize> = state.failed.iter().map(|f| f.replica).collect();
     let mut kept_meta = Vec::new();
     let mut kept_pos = Vec::new();
-    for (m, p) in snapshots.iter().zip(snap_pos.chunks_exact(2 * n)) {
+    for (m, p) in state
+        .snapshots
+        .iter()
+        .zip(state.snap_pos.chunks_exact(2 * n))
+    {
         if !dead.contains(&m.replica) {
             kept_meta.push(m.clone());
             kept_pos.extend_from_slice(p);
@@ -752,8 +895,8 @@ fn run_chunk(
         c,
         &ChunkResult {
             snapshots: meta,
-            failed,
-            backends,
+            failed: state.failed,
+            backends: state.backends,
         },
         &pos,
     )?;
