@@ -680,25 +680,17 @@ struct ChunkJob<'a> {
 
 /// The chunk's state and replicas: from its checkpoint when there is one, else fresh random starts.
 fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> {
-    let ChunkJob {
-        setup,
-        legs,
-        opts,
-        c,
-        ref replicas,
-        part,
-    } = *job;
     let expect = checkpoint::Expect {
-        chunk: c,
-        replicas: replicas.clone(),
-        legs,
+        chunk: job.c,
+        replicas: job.replicas.clone(),
+        legs: job.legs,
     };
-    let identity = opts.compute.identity();
-    let (mut state, start) = match checkpoint::load(part, setup.n, &expect)? {
+    let identity = job.opts.compute.identity();
+    let (mut state, start) = match checkpoint::load(job.part, job.setup.n, &expect)? {
         Some((cp, reps, snaps)) => {
             ctx.note(&format!(
                 "resuming chunk {} at step {} from its checkpoint",
-                c + 1,
+                job.c + 1,
                 cp.step
             ));
             let state = ChunkState {
@@ -713,8 +705,8 @@ fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> 
             (state, reps)
         }
         None => {
-            let t = legs[0].segment.t_from;
-            let target = call_target(opts.checkpoint_every);
+            let t = job.legs[0].segment.t_from;
+            let target = call_target(job.opts.checkpoint_every);
             let state = ChunkState {
                 leg: 0,
                 seg_done: 0,
@@ -726,7 +718,14 @@ fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> 
             };
             (
                 state,
-                fresh_replicas(setup, opts.seed, replicas.clone(), t, target, ctx)?,
+                fresh_replicas(
+                    job.setup,
+                    job.opts.seed,
+                    job.replicas.clone(),
+                    t,
+                    target,
+                    ctx,
+                )?,
             )
         }
     };
