@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::error::{KernelError, Result};
 pub use crate::kernel::Binding;
-use crate::kernel::Kernel;
+use crate::launch::Launcher;
 use crate::probe::{ProbeParams, LOOP_PROBE, PROBE_TRIPS};
 
 /// Which compute path to run on, as the user asked for it (`--backend`).
@@ -31,7 +31,8 @@ impl std::str::FromStr for BackendChoice {
     }
 }
 
-/// A wgpu device and queue with what we learnt about the adapter.
+/// A wgpu device and queue with what we learnt about the adapter, and what every launch on it shares (its
+/// pipelines and parameter ring: `launch.rs`).
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
@@ -39,6 +40,7 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// What `loop_probe` found, measured on first use.
     loop_budget: OnceLock<Option<u64>>,
+    pub(crate) launcher: Launcher,
 }
 
 impl GpuContext {
@@ -72,6 +74,7 @@ impl GpuContext {
             message: e.to_string(),
         })?;
         Ok(Self {
+            launcher: Launcher::new(&device),
             device,
             queue,
             info,
@@ -95,32 +98,15 @@ impl GpuContext {
 
     /// Runs `loop_probe` once and returns the trips its loop made (`trips` on a conforming driver).
     pub fn run_loop_probe(&self, trips: u32) -> Result<u32> {
-        let layout = self.layout("loop_probe", &LOOP_PROBE.access());
-        let pipe = self.pipeline_with(&LOOP_PROBE, &layout);
-        let params = self.uniform(
-            "loop_probe params",
-            &ProbeParams {
-                trips,
-                ..Default::default()
-            },
-        );
         let out = self.storage_zeroed("loop_probe out", 4);
-        let bind = self.bind_layout("loop_probe", &layout, &[(&params, None), (&out, None)]);
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("loop_probe"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("loop_probe"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipe);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(1, 1, 1);
-        }
-        self.queue.submit([enc.finish()]);
+        let bind = self.bind(&LOOP_PROBE, &[&out])?;
+        let mut enc = self.encoder("loop_probe");
+        let params = ProbeParams {
+            trips,
+            ..Default::default()
+        };
+        enc.launch(&LOOP_PROBE, &params, &bind, 1)?;
+        enc.submit();
         let v: Vec<u32> = self.read("loop_probe", &out)?;
         Ok(v[0])
     }
@@ -179,65 +165,6 @@ impl GpuContext {
         Ok((x as u32, y as u32))
     }
 
-    /// An explicit bind-group layout for group 0: one entry per binding, in order.
-    pub fn layout(&self, label: &str, bindings: &[Binding]) -> wgpu::BindGroupLayout {
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
-                binding: i as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match b {
-                        Binding::Uniform | Binding::UniformDynamic => {
-                            wgpu::BufferBindingType::Uniform
-                        }
-                        Binding::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                    },
-                    has_dynamic_offset: matches!(b, Binding::UniformDynamic),
-                    min_binding_size: None,
-                },
-                count: None,
-            })
-            .collect();
-        self.device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some(label),
-                entries: &entries,
-            })
-    }
-
-    /// A compute pipeline for `kernel` with an explicit group-0 layout (kernels that share bindings share it).
-    pub fn pipeline_with(
-        &self,
-        kernel: &Kernel,
-        layout: &wgpu::BindGroupLayout,
-    ) -> wgpu::ComputePipeline {
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(kernel.name),
-                source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
-            });
-        let pl = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(kernel.name),
-                bind_group_layouts: &[Some(layout)],
-                immediate_size: 0,
-            });
-        self.device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(kernel.name),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-    }
-
     /// A storage buffer holding `data`, readable and writable by kernels and copyable both ways.
     pub fn storage<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
         use wgpu::util::DeviceExt;
@@ -272,7 +199,8 @@ impl GpuContext {
         })
     }
 
-    /// A uniform buffer holding `value`.
+    /// A uniform buffer holding `value` (a kernel's parameters that stay for many launches, beside the per-launch
+    /// block in the parameter ring).
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
         use wgpu::util::DeviceExt;
         self.device
@@ -283,33 +211,41 @@ impl GpuContext {
             })
     }
 
-    /// A bind group for `layout`, binding `buffers` at 0, 1, 2, ... in order (a dynamic uniform binds one slot).
-    pub fn bind_layout(
+    /// A storage buffer holding `data`, refused with `kernel` and `label` named when the device cannot bind it.
+    pub fn upload<T: bytemuck::Pod>(
         &self,
+        kernel: &str,
         label: &str,
-        layout: &wgpu::BindGroupLayout,
-        buffers: &[(&wgpu::Buffer, Option<u64>)],
-    ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, (b, size))| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: match size {
-                    None => b.as_entire_binding(),
-                    Some(s) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: b,
-                        offset: 0,
-                        size: std::num::NonZeroU64::new(*s),
-                    }),
-                },
-            })
-            .collect();
-        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout,
-            entries: &entries,
-        })
+        data: &[T],
+    ) -> Result<wgpu::Buffer> {
+        self.fits(kernel, label, std::mem::size_of_val(data) as u64)?;
+        Ok(self.storage(label, data))
+    }
+
+    /// A zeroed storage buffer of `bytes` bytes, refused as `upload` refuses.
+    pub fn zeroed(&self, kernel: &str, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
+        self.fits(kernel, label, bytes)?;
+        Ok(self.storage_zeroed(label, bytes))
+    }
+
+    /// Refuses a binding of `bytes` bytes that exceeds the device's limit, naming the kernel and the buffer.
+    pub fn fits(&self, kernel: &str, label: &str, bytes: u64) -> Result<()> {
+        let limit = self.max_binding();
+        if bytes > limit {
+            return Err(KernelError::BufferTooLarge {
+                kernel: kernel.into(),
+                buffer: label.into(),
+                bytes,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first `len` values of an f32 buffer, as f64.
+    pub fn read_f64(&self, kernel: &str, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f64>> {
+        let v: Vec<f32> = self.read(kernel, buffer)?;
+        Ok(v.iter().take(len).map(|&x| x as f64).collect())
     }
 
     /// Copies `buffer` back to the host as a `Vec<T>` (blocking).
@@ -452,9 +388,11 @@ pub fn shared_context() -> Result<Arc<GpuContext>> {
         .map_err(|_| KernelError::NoAdapter)
 }
 
-/// For GPU tests: the shared context, or `None` after printing that the test skipped.
+/// For GPU tests (this crate's and the main crate's): the shared context, or `None` after printing that the test
+/// skipped. A test fixture, so hidden from the documented API.
 /// With `GLASSCAM_REQUIRE_GPU=1` a missing adapter panics instead, so CI cannot skip silently; with
 /// `GLASSCAM_REQUIRE_HARDWARE=1` a software adapter panics too.
+#[doc(hidden)]
 pub fn test_context(test: &str) -> Option<Arc<GpuContext>> {
     match shared_context() {
         // scripts/gpu-check: the point is the hardware, so a software adapter must not pass for it

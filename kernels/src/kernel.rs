@@ -1,15 +1,15 @@
-//! The types every kernel declaration is made of: bindings, host struct layouts, family, dispatch rule and CPU
-//! twin, and `NnParams`, the parameter block that nn dispatch rules and twins take. A leaf: it imports nothing
-//! from the kernel families, which declare their kernels with these types (`md/kernels.rs`, `nn/kernels.rs`,
-//! `gnn/kernels.rs`); `registry.rs` gathers them.
-
-use bytemuck::{Pod, Zeroable};
+//! The types every kernel declaration is made of, whatever its family: name, WGSL parts, bindings with their
+//! access modes, host struct layouts, the family's WGSL constants and where the CPU twin lives. A leaf: it imports
+//! nothing from the kernel families, which declare their kernels with these types (`md/kernels.rs`,
+//! `nn/kernels.rs`, `gnn/kernels.rs`, `probe/mod.rs`) and add what only they need (the nn family's dispatch
+//! rules and plan twins, the gnn family's workgroup counts); `registry.rs` gathers them.
 
 /// What a kernel binding is, for explicit layouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Binding {
     Uniform,
-    /// A uniform bound at a per-dispatch offset (one slot of an array of parameter blocks).
+    /// A uniform bound at a per-dispatch offset: binding 0 of every kernel, the launch's parameter block in its
+    /// slot of the device's parameter ring (`launch.rs`).
     UniformDynamic,
     Read,
     ReadWrite,
@@ -56,93 +56,45 @@ pub const fn bind(name: &'static str, access: Binding) -> Bind {
     Bind { name, access }
 }
 
-/// Kernels of one family share a parameter block, a launcher and the prelude's constants.
+/// Kernels of one family share a parameter block, the prelude's constants and a folder (`family.dir()`, which
+/// holds their declarations and, in `shaders/`, their WGSL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
-    /// One workgroup per replica, launched by md/gpu.rs.
+    /// `MdParams` at binding 0 (md_crsd: `CrsdParams`), one workgroup per replica (md/gpu.rs, md/fire/gpu.rs).
     Md,
-    /// `NnParams` at binding 0, launched by `nn::gpu::NnGpu`.
+    /// `NnParams` at binding 0 (`nn::gpu`).
     Nn,
-    /// `GnnParams` at binding 0, launched by `gnn::gpu::run`.
+    /// `GnnParams` at binding 0 (`gnn::gpu`).
     Gnn,
-    /// Measures the driver rather than computing (`probe.rs`).
+    /// Measures the driver rather than computing (`probe`).
     Driver,
 }
 
-// mirrors shaders/nn_common.wgsl `NnParams` (checked member by member against naga: tests/shaders_validate.rs)
-crate::wgsl_struct! {
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct NnParams {
-    pub batch: u32,
-    pub c_in: u32,
-    pub c_out: u32,
-    pub h: u32,
-    pub w: u32,
-    pub k: u32,
-    pub pad: u32,
-    pub act: u32,
-    pub n_in: u32,
-    pub n_out: u32,
-    pub w_off: u32,
-    pub b_off: u32,
-    pub n: u32,
-    pub seed: u32,
-    pub step: u32,
-    pub n_part: u32,
-    pub p: f32,
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub bc1: f32,
-    pub bc2: f32,
-    pub box_l: f32,
-    pub width: f32,
-    pub radius: u32,
-    pub n_species: u32,
-    pub cls: u32,
-}
+impl Family {
+    /// The family's folder under `kernels/src`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Family::Md => "md",
+            Family::Nn => "nn",
+            Family::Gnn => "gnn",
+            Family::Driver => "probe",
+        }
+    }
 }
 
-/// How many workgroups a launch takes.
-#[derive(Clone, Copy)]
-pub enum Dispatch {
-    /// One invocation per item, `WG` to a workgroup.
-    Threads(fn(&NnParams) -> u64),
-    /// One workgroup per item.
-    Groups(fn(&NnParams) -> u64),
-    /// One workgroup per replica (`MdParams::n_replicas`).
-    Replicas,
-    /// Sized by the family's launcher from its own parameter block (`gnn::gpu::GnnKernel`).
-    Launcher,
-}
-
-/// Read-only bindings after binding 0, in order (labels arrive as an empty slice: they are `labels`).
-pub type Reads<'a> = [&'a [f64]];
-
-/// The CPU twin of a kernel.
-#[derive(Clone, Copy)]
-pub enum Twin {
-    /// Run by `nn::cpu::CpuExec` on an op's buffers: read-only bindings in `r`, read-write ones in `w` (each in
-    /// binding order), the class labels in the last argument.
-    Plan(fn(&NnParams, &Reads, &mut [Vec<f64>], &[u32])),
-    /// Called by the kernel's own host code: the twin's path in this crate.
-    Host(&'static str),
-}
-
-/// A compute kernel: the file `shaders/<name>.wgsl`, the pipeline label `name`, and its twin.
+/// A compute kernel: the file `<family>/shaders/<name>.wgsl`, the pipeline label and cache key `name`, and its
+/// CPU twin.
 pub struct Kernel {
     pub name: &'static str,
     pub family: Family,
     /// Shared parts first, the kernel's own file (with `main`) last; the family's prelude goes before them.
     pub parts: &'static [&'static str],
-    /// Group 0, binding 0 first.
+    /// Group 0, binding 0 (the parameter block, `Binding::UniformDynamic`) first.
     pub bindings: &'static [Bind],
     /// Host mirrors of the WGSL structs the kernel uses, binding 0's first.
     pub structs: &'static [fn() -> HostStruct],
-    pub dispatch: Dispatch,
-    pub twin: Twin,
+    /// The CPU twin's path in this crate (the function that mirrors the shader).
+    pub twin: &'static str,
     /// The family's WGSL constants (name, value), from the Rust constants they must equal: the prelude.
     pub consts: &'static [(&'static str, u32)],
 }

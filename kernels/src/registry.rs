@@ -1,80 +1,76 @@
 //! Every compute kernel of the project, gathered from the families that declare them (`md/kernels.rs`,
-//! `nn/kernels.rs`, `gnn/kernels.rs`, each with the types of `kernel.rs`: name, WGSL parts, bindings with their
-//! access modes, the host mirrors of its structs, its dispatch rule, its CPU twin and its family's WGSL constants).
-//! Everything else is derived from `ALL`: the naga checks (tests/shaders_validate.rs), the nn pipelines
-//! (nn/gpu.rs) and the CPU plan executor (nn/cpu.rs `CpuExec`, which runs the `Twin::Plan` twins). The families
-//! never import this module; it imports them.
+//! `nn/kernels.rs`, `gnn/kernels.rs`, `probe/mod.rs`), each with the types of `kernel.rs`: name, WGSL parts,
+//! bindings with their access modes, the host mirrors of its structs, its family's WGSL constants and its CPU
+//! twin. Everything else is derived from `ALL`: the naga checks and the check that every kernel has its test (the
+//! kernel tests, `kernels/tests/kernels/`). The families never import this module; it imports them.
 //!
-//! # How to add a kernel
-//! 1. Write `shaders/<name>.wgsl` with its `main`; shared files (md_common.wgsl, nn_common.wgsl, gnn_common.wgsl,
-//!    hash.wgsl) come first in `parts`. Use the prelude's constants (`WG`, `MAX_CELLS`, `MAX_CHAIN`, `MAX_MAPS`,
-//!    ...), never their values; a new constant goes into its family's `CONSTS` (`<family>/kernels.rs`).
-//! 2. Write its CPU twin, the function `<name>` (nn/cpu.rs, md/cpu.rs or gnn/cpu.rs), mirroring the shader.
-//! 3. Declare `pub const <NAME>: Kernel = Kernel { .. }` in `<family>/kernels.rs` (the nn and gnn families have a
-//!    macro for it) and list it in [`ALL`] below: bindings in binding order with the WGSL variable names,
-//!    `structs` the host mirrors (declared with [`wgsl_struct!`](crate::wgsl_struct)) of the structs it reads,
-//!    binding 0's first, `consts` the family's `CONSTS`. A kernel of the nn family is then launched by
-//!    `nn::gpu::NnGpu` and, with `Twin::Plan`, run by `nn::cpu::CpuExec`; nothing else needs an edit.
-//! 4. Add `tests/<name>_should_match_cpu.rs` (GPU against the twin). `tests/shaders_validate.rs` checks the
-//!    declaration against naga with no GPU: bindings, access modes, struct member names, offsets and prelude.
+//! # How to add a kernel: four edits
+//! 1. **The shader**, `<family>/shaders/<name>.wgsl` with its `main`, binding 0 the family's parameter block
+//!    (`var<uniform> P`). The family's shared parts (`md_common.wgsl`, `nn_common.wgsl`, `gnn_common.wgsl`, and
+//!    `shaders/hash.wgsl` across families) come first in `parts`. Use the prelude's constants (`WG`,
+//!    `MAX_CELLS`, `MAX_CHAIN`, `MAX_MAPS`, ...), never their values; a new constant goes into its family's
+//!    `CONSTS` (`<family>/kernels.rs`).
+//! 2. **The declaration with its twin**: the CPU twin, the function `<name>` in the family's twin module
+//!    (`nn/cpu.rs`, `gnn/cpu.rs`, `md/reference.rs`), mirroring the shader, and the declaration in
+//!    `<family>/kernels.rs`: one `nn_kernel!` line (bindings in binding order with the WGSL variable names, the
+//!    dispatch rule, and `Twin::Plan` to let `nn::cpu::CpuExec` run the twin in network plans) or one
+//!    `gnn_kernel!` line (bindings and workgroup count); an md kernel is a `Kernel` with `structs` (host mirrors
+//!    declared with [`wgsl_struct!`](crate::wgsl_struct), binding 0's first) and its launch in md/gpu.rs.
+//!    Launching needs nothing else: every family goes through `GpuContext::bind` and `Encoder::launch`
+//!    (`launch.rs`), whose pipeline cache compiles the kernel on first use.
+//! 3. **The registry line**: the kernel in [`ALL`] below.
+//! 4. **The test module**: `kernels/tests/kernels/<name>.rs` (GPU against the twin, seeded, at awkward sizes, with
+//!    named tolerances), declared in that binary's `main.rs`. Its `shaders` module then checks the declaration
+//!    against naga with no GPU (bindings, access modes, struct member names, offsets, the prelude) and that the
+//!    test module exists.
 
-pub use crate::gnn::kernels::{
-    GNN_DROPOUT, GNN_LINEAR, GNN_LINEAR_BACKWARD_INPUT, GNN_LINEAR_BACKWARD_WEIGHT,
-    GNN_READOUT_INPUT, GNN_RELU_BACKWARD, GNN_REVERSE_SUB, GNN_REVERSE_SUB_BACKWARD,
-    GNN_SCALE_ROWS, GNN_SCALE_ROWS_BACKWARD, GNN_SEGMENT_MEAN, GNN_SEGMENT_MEAN_BACKWARD,
-    GNN_SEGMENT_SOFTMAX, GNN_SEGMENT_SOFTMAX_BACKWARD, GNN_SEGMENT_SUM, GNN_SEGMENT_SUM_BACKWARD,
-};
-pub use crate::kernel::{Bind, Dispatch, Family, HostStruct, Kernel, Reads, Twin};
-pub use crate::md::kernels::{MD_BINDINGS, MD_CRSD, MD_FIRE, MD_FIRE_BINDINGS, MD_FORCES, MD_STEP};
-pub use crate::nn::kernels::{
-    ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
-    DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, EPOCH_TALLY, GATHER_AUGMENT, GRADCAM, GRIDIZE,
-    GRIDIZE_BIN, GRID_SAMPLE, MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
-    STANDARDIZE,
-};
+use crate::kernel::Kernel;
+use crate::{gnn, md, nn, probe};
 
-/// Every kernel of the project; tests check that every file in `shaders/` belongs to one of these.
+pub use crate::kernel::{Bind, Family, HostStruct};
+
+/// Every kernel of the project; the kernel tests check that every `.wgsl` file of this crate belongs to one.
 pub const ALL: &[&Kernel] = &[
-    &MD_FORCES,
-    &MD_STEP,
-    &MD_FIRE,
-    &MD_CRSD,
-    &GRIDIZE_BIN,
-    &GRIDIZE,
-    &GRID_SAMPLE,
-    &CONV2D_FORWARD,
-    &CONV2D_BACKWARD_INPUT,
-    &CONV2D_BACKWARD_WEIGHT,
-    &RELU_BACKWARD,
-    &DENSE_FORWARD,
-    &DENSE_BACKWARD_INPUT,
-    &DENSE_BACKWARD_WEIGHT,
-    &DROPOUT,
-    &SOFTMAX_XENT,
-    &ADAM,
-    &GRADCAM,
-    &MEAN_POOL,
-    &MEAN_POOL_BACKWARD,
-    &GATHER_AUGMENT,
-    &STANDARDIZE,
-    &EPOCH_TALLY,
-    &GNN_SEGMENT_SUM,
-    &GNN_REVERSE_SUB,
-    &GNN_SEGMENT_SOFTMAX,
-    &GNN_SEGMENT_MEAN,
-    &GNN_LINEAR,
-    &GNN_LINEAR_BACKWARD_INPUT,
-    &GNN_LINEAR_BACKWARD_WEIGHT,
-    &GNN_RELU_BACKWARD,
-    &GNN_SCALE_ROWS,
-    &GNN_SCALE_ROWS_BACKWARD,
-    &GNN_READOUT_INPUT,
-    &GNN_SEGMENT_SOFTMAX_BACKWARD,
-    &GNN_SEGMENT_MEAN_BACKWARD,
-    &GNN_REVERSE_SUB_BACKWARD,
-    &GNN_SEGMENT_SUM_BACKWARD,
-    &GNN_DROPOUT,
-    &crate::probe::LOOP_PROBE,
+    &md::kernels::MD_FORCES,
+    &md::kernels::MD_STEP,
+    &md::kernels::MD_FIRE,
+    &md::kernels::MD_CRSD,
+    &nn::kernels::GRIDIZE_BIN.kernel,
+    &nn::kernels::GRIDIZE.kernel,
+    &nn::kernels::GRID_SAMPLE.kernel,
+    &nn::kernels::CONV2D_FORWARD.kernel,
+    &nn::kernels::CONV2D_BACKWARD_INPUT.kernel,
+    &nn::kernels::CONV2D_BACKWARD_WEIGHT.kernel,
+    &nn::kernels::RELU_BACKWARD.kernel,
+    &nn::kernels::DENSE_FORWARD.kernel,
+    &nn::kernels::DENSE_BACKWARD_INPUT.kernel,
+    &nn::kernels::DENSE_BACKWARD_WEIGHT.kernel,
+    &nn::kernels::DROPOUT.kernel,
+    &nn::kernels::SOFTMAX_XENT.kernel,
+    &nn::kernels::ADAM.kernel,
+    &nn::kernels::GRADCAM.kernel,
+    &nn::kernels::MEAN_POOL.kernel,
+    &nn::kernels::MEAN_POOL_BACKWARD.kernel,
+    &nn::kernels::GATHER_AUGMENT.kernel,
+    &nn::kernels::STANDARDIZE.kernel,
+    &nn::kernels::EPOCH_TALLY.kernel,
+    &gnn::kernels::GNN_SEGMENT_SUM.kernel,
+    &gnn::kernels::GNN_REVERSE_SUB.kernel,
+    &gnn::kernels::GNN_SEGMENT_SOFTMAX.kernel,
+    &gnn::kernels::GNN_SEGMENT_MEAN.kernel,
+    &gnn::kernels::GNN_LINEAR.kernel,
+    &gnn::kernels::GNN_LINEAR_BACKWARD_INPUT.kernel,
+    &gnn::kernels::GNN_LINEAR_BACKWARD_WEIGHT.kernel,
+    &gnn::kernels::GNN_RELU_BACKWARD.kernel,
+    &gnn::kernels::GNN_SCALE_ROWS.kernel,
+    &gnn::kernels::GNN_SCALE_ROWS_BACKWARD.kernel,
+    &gnn::kernels::GNN_READOUT_INPUT.kernel,
+    &gnn::kernels::GNN_SEGMENT_SOFTMAX_BACKWARD.kernel,
+    &gnn::kernels::GNN_SEGMENT_MEAN_BACKWARD.kernel,
+    &gnn::kernels::GNN_REVERSE_SUB_BACKWARD.kernel,
+    &gnn::kernels::GNN_SEGMENT_SUM_BACKWARD.kernel,
+    &gnn::kernels::GNN_DROPOUT.kernel,
+    &probe::LOOP_PROBE,
 ];
 
 /// The kernel called `name`.

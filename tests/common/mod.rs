@@ -1,11 +1,11 @@
-//! Helpers shared by the integration tests: small systems and seeded configurations (MD); seeded random
-//! data, one-kernel GPU-vs-CPU runs and a synthetic data set (nn).
+//! Helpers shared by the integration tests: small systems and seeded configurations (MD); seeded random data
+//! and a synthetic data set (nn). (The GPU-vs-twin tests and their helpers live in the kernels crate.)
 #![allow(dead_code)]
 
 use glasscam::sim::init;
 use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam_kernels::md::cpu::CpuMd;
-use glasscam_kernels::md::{Advance, MdBackend, MdSetup, Replicas, Segment};
+use glasscam_kernels::md::{MdSetup, Replicas};
 
 /// A 100-particle KAM-like system file for CLI tests (with t_star for the propensity temperatures).
 pub const TINY_SYSTEM: &str = include_str!("../data/tiny.toml");
@@ -38,198 +38,10 @@ pub fn liquid(setup: &MdSetup, seed: u64, count: usize, t: f64, steps: u64) -> R
     run_at(&mut cpu, &start, t, steps)
 }
 
-/// `reps` uploaded to `b` and run `steps` steps at constant temperature `t`.
-pub fn run_at(b: &mut dyn MdBackend, reps: &Replicas, t: f64, steps: u64) -> Replicas {
-    b.upload(reps).expect("upload");
-    b.advance(&Advance {
-        segment: Segment {
-            t_from: t,
-            t_to: t,
-            len: steps,
-        },
-        seg_done: 0,
-        step0: 0,
-        steps,
-    })
-    .expect("advance");
-    b.download().expect("download")
-}
-
-pub fn flat(v: &[[f64; 2]]) -> Vec<f64> {
-    v.iter().flat_map(|x| [x[0], x[1]]).collect()
-}
-
-use glasscam::kernels::gpu::test_context;
-use glasscam::kernels::kernel::Kernel;
-use glasscam::kernels::nn::cpu::CpuExec;
-use glasscam::kernels::nn::gpu::{GpuExec, NnGpu};
-use glasscam::kernels::nn::{Buf, NnParams, PlanOp};
-use glasscam::kernels::rng::SplitMix64;
-use glasscam::kernels::tolerance::{assert_close, Tolerance};
-use glasscam::kernels::Binding;
-
-/// Seeded uniform draws (the project's splitmix64 stream, `glasscam_kernels::rng::SplitMix64`).
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// Uniform in [0, 1).
-    pub fn next(&mut self) -> f64 {
-        let mut s = SplitMix64(self.0);
-        let x = s.next_f64();
-        self.0 = s.0;
-        x
-    }
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next()
-    }
-    /// f32 values in [lo, hi) (exactly representable, so both sides see the same input).
-    pub fn vec_f32(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
-        (0..n).map(|_| self.uniform(lo, hi) as f32).collect()
-    }
-    pub fn vec_f64(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(lo, hi)).collect()
-    }
-}
-
-/// One binding's contents for a single-kernel test.
-pub enum Slot {
-    F(Vec<f32>),
-    Labels(Vec<u32>),
-}
-
-/// Runs `kernel` with `p` once on the GPU and once on its CPU twin from the same inputs (binding i + 1 gets
-/// slots[i]) and compares every read-write binding. Returns false when the test skipped (no adapter).
-pub fn gpu_matches_cpu(
-    test: &str,
-    kernel: &'static Kernel,
-    p: NnParams,
-    slots: &[Slot],
-    tol: Tolerance,
-) -> bool {
-    let Some(ctx) = test_context(test) else {
-        return false;
-    };
-    let ids: Vec<Buf> = slots
-        .iter()
-        .enumerate()
-        .map(|(i, s)| match s {
-            Slot::F(_) => Buf::Act(i),
-            Slot::Labels(_) => Buf::Labels,
-        })
-        .collect();
-    let op = PlanOp {
-        kernel,
-        p,
-        bufs: ids.clone(),
-    };
-    let mut cpu = CpuExec::default();
-    let mut gpu = GpuExec::new(NnGpu::shared(&ctx).expect("pipelines"));
-    for (s, &id) in slots.iter().zip(&ids) {
-        match s {
-            Slot::F(v) => {
-                cpu.bufs.insert(id, v.iter().map(|&x| x as f64).collect());
-                gpu.alloc(id, v.len()).expect("alloc");
-                gpu.write(id, v).expect("write");
-            }
-            Slot::Labels(v) => {
-                cpu.labels = v.clone();
-                gpu.alloc(id, v.len()).expect("alloc");
-                gpu.write(id, v).expect("write");
-            }
-        }
-    }
-    cpu.run_op(&op).expect("cpu twin");
-    gpu.run(std::slice::from_ref(&op)).expect("gpu");
-    for (i, (s, &id)) in slots.iter().zip(&ids).enumerate() {
-        if kernel.bindings[i + 1].access != Binding::ReadWrite {
-            continue;
-        }
-        let Slot::F(v) = s else { continue };
-        let got = gpu.read(id, v.len()).expect("read");
-        let want = &cpu.bufs[&id];
-        assert_close(
-            &format!("{test}: {} binding {}", kernel.name, i + 1),
-            &got,
-            want,
-            tol,
-        );
-    }
-    true
-}
-
-/// (batch, c_in, c_out, h, w, k): output counts 1, 255 (3*5*17), 257, a real layer (4*8*16*16), and larger
-/// kernels (7, and 15 on a 15-row grid, where the circular padding reaches the far edge).
-pub const CONV_SIZES: [(u32, u32, u32, u32, u32, u32); 6] = [
-    (1, 1, 1, 1, 1, 1),
-    (1, 2, 3, 5, 17, 3),
-    (1, 1, 1, 1, 257, 3),
-    (4, 2, 8, 16, 16, 5),
-    (2, 2, 3, 9, 11, 7),
-    (1, 1, 2, 15, 16, 15),
-];
-
-/// A convolution's parameters at `w_off` 3 and the length of its parameter vector (2 spare entries after).
-pub fn conv_params(s: (u32, u32, u32, u32, u32, u32), act: u32) -> (NnParams, usize) {
-    let (batch, c_in, c_out, h, w, k) = s;
-    let n_w = (c_out * c_in * k * k) as usize;
-    let p = NnParams {
-        batch,
-        c_in,
-        c_out,
-        h,
-        w,
-        k,
-        pad: k / 2,
-        act,
-        w_off: 3,
-        b_off: 3 + n_w as u32,
-        ..Default::default()
-    };
-    (p, 3 + n_w + c_out as usize + 2)
-}
-
-/// (batch, n_in, n_out): inputs or outputs at 1, 255, 257, and a flattened 16-channel 16x16 map into 64.
-pub const DENSE_SIZES: [(u32, u32, u32); 5] = [
-    (1, 1, 1),
-    (1, 255, 1),
-    (3, 257, 2),
-    (1, 3, 255),
-    (4, 4096, 64),
-];
-
-/// A dense layer's parameters at `w_off` 5 and the length of its parameter vector (1 spare entry after).
-pub fn dense_params((batch, n_in, n_out): (u32, u32, u32), act: u32) -> (NnParams, usize) {
-    let n_w = (n_in * n_out) as usize;
-    let p = NnParams {
-        batch,
-        n_in,
-        n_out,
-        act,
-        w_off: 5,
-        b_off: 5 + n_w as u32,
-        ..Default::default()
-    };
-    (p, 5 + n_w + n_out as usize + 1)
-}
-
-/// (batch, maps, h, w)
-pub const POOL_SIZES: [(u32, u32, u32, u32); 4] = [
-    (1, 1, 1, 1),
-    (2, 3, 15, 17),
-    (3, 2, 257, 1),
-    (2, 16, 64, 64),
-];
-
-/// The parameters of `mean_pool` / `mean_pool_backward` for (batch, maps, h, w).
-pub fn pool_params((batch, c, h, w): (u32, u32, u32, u32)) -> NnParams {
-    NnParams {
-        batch,
-        c_in: c,
-        h,
-        w,
-        ..Default::default()
-    }
-}
+#[path = "../../kernels/tests/kernels/shared.rs"]
+mod shared;
+#[allow(unused_imports)]
+pub use shared::{run_at, Rng};
 
 /// A tiny CNN (grid 16, one convolution of 2 maps) for tests of model files.
 pub fn tiny_model_config() -> glasscam::learn::cnn::config::ModelConfig {
@@ -278,75 +90,6 @@ pub fn tiny_protocol(replicas: usize) -> glasscam::sim::protocol::Protocol {
     p.cool_rate = 2.0;
     p.hold_time = 0.25;
     p
-}
-
-/// Row (edge, node or segment) counts of every gnn kernel test besides a real batch: 1, workgroup - 1 and
-/// workgroup + 1 (WG = 256).
-pub const GNN_ROWS: [usize; 3] = [1, 255, 257];
-
-/// One batch of `count` periodic kNN graphs of `n` uniformly random particles (every third of species 1) at
-/// density 1.1, all drawn from `seed`.
-pub fn random_batch(
-    count: usize,
-    n: usize,
-    k: usize,
-    seed: u64,
-) -> glasscam::Result<glasscam::kernels::gnn::GraphBatch> {
-    let graphs = glasscam::learn::gnn::bench::random_graphs(count, n, k, seed)?;
-    Ok(glasscam::kernels::gnn::GraphBatch::concat(
-        &graphs.iter().collect::<Vec<_>>(),
-    ))
-}
-
-/// The real batch of the gnn kernel tests: two periodic kNN graphs (k = 6) of 300 particles.
-pub fn gnn_real() -> glasscam::kernels::gnn::GraphBatch {
-    random_batch(2, 300, 6, 77).expect("graphs")
-}
-
-/// f32 values in [-1, 1) and the same values in f64 for the twin.
-pub fn gnn_values(rng: &mut Rng, n: usize) -> (Vec<f32>, Vec<f64>) {
-    let v = rng.vec_f32(n, -1.0, 1.0);
-    let d = v.iter().map(|&x| x as f64).collect();
-    (v, d)
-}
-
-/// Random CSR segments: `rows` segments of 1..=`max_len` items each; returns the pointer array.
-pub fn gnn_segments(rng: &mut Rng, rows: usize, max_len: usize) -> Vec<u32> {
-    let mut ptr = vec![0u32];
-    for _ in 0..rows {
-        let len = 1 + (rng.next() * max_len as f64) as u32 % max_len as u32;
-        ptr.push(ptr.last().copied().unwrap_or(0) + len);
-    }
-    ptr
-}
-
-/// The quick preset's network shapes (hidden 16, depth 3, 2 species) with `attention`, initialised with `seed` and
-/// random attention weights (v_a starts at 0: uniform attention, nothing for a test to compare), as f32 values.
-pub fn gnn_quick_net(
-    attention: glasscam::kernels::gnn::Attention,
-    seed: u64,
-) -> (glasscam::kernels::gnn::MpnnSpec, Vec<f64>) {
-    let spec = glasscam::kernels::gnn::MpnnSpec {
-        n_species: 2,
-        hidden: 16,
-        depth: 3,
-        attention,
-        dropout: 0.0,
-        classes: 2,
-        dist_mean: 1.0,
-        dist_std: 0.2,
-    };
-    let mut params = spec.init(seed);
-    if attention != glasscam::kernels::gnn::Attention::Off {
-        let mut rng = Rng(seed);
-        let o = spec.offset("v_a.weight");
-        for v in &mut params[o..o + spec.hidden + 1] {
-            *v = rng.uniform(-1.0, 1.0);
-        }
-    }
-    // rounded to f32, so the GPU and the f64 twin start from the same parameters
-    let params = params.iter().map(|&x| x as f32 as f64).collect();
-    (spec, params)
 }
 
 /// A synthetic two-class data set: `replicas` replicas of `n` particles (two species) in a box of side `box_l`,

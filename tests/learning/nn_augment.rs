@@ -81,3 +81,70 @@ fn standardization_gives_each_channel_mean_0_and_std_1() {
     assert!(m.abs() < 1e-6 && (v - 1.0).abs() < 1e-5, "mean {m} var {v}");
     assert!((0..3).all(|s| x[s * 8 + 4..s * 8 + 8].iter().all(|&y| y == 0.0)));
 }
+
+/// The training set kept on the backend (`Net::load_set`, the kernel gather_augment's CPU twin, which the GPU
+/// kernel is tested against in the kernels crate) gives the host path's images exactly: each snapshot augmented
+/// with `augment_transform` (`augment`), gridized and standardized on the host.
+#[test]
+fn the_set_on_the_cpu_twin_gives_the_host_paths_images_exactly() {
+    use glasscam::kernels::nn::net::{gridize, Net, TrainSet};
+    use glasscam::kernels::Compute;
+    use glasscam::learn::cnn::config::ModelConfig;
+    use glasscam::learn::cnn::data::augment_transform;
+    use glasscam::learn::cnn::model::Standardization;
+    let (set, n, box_l) = (5, 60, 16.0);
+    let cfg = ModelConfig {
+        grid: 16,
+        width: 0.6,
+        ..ModelConfig::quick()
+    };
+    let mut uniform = glasscam::kernels::rng::SplitMix64(7);
+    let pos: Vec<f64> = (0..set * n * 2)
+        .map(|_| uniform.next_f64() * box_l)
+        .collect();
+    let species: Vec<u32> = (0..n).map(|i| (i % 3 % 2) as u32).collect();
+    let labels: Vec<u32> = (0..set as u32).map(|i| i % 2).collect();
+    let norm = Standardization {
+        mean: vec![0.4, 0.2],
+        std: vec![0.5, 0.8],
+    };
+    let grid = cfg.grid_spec(box_l);
+    let spec = cfg.net_spec(2);
+    let mut net = Net::new(&Compute::Cpu, spec.clone(), &spec.init(3), 3).expect("net");
+    net.load_set(&TrainSet {
+        positions: &pos,
+        species: &species,
+        labels: &labels,
+        grid,
+        mean: &norm.mean,
+        std: &norm.std,
+    })
+    .expect("load_set");
+    let order = [3u32, 0, 4, 1, 2];
+    let per = 2 * 16 * 16;
+    for aug in [false, true] {
+        let tf: Vec<[f64; 4]> = (0..set)
+            .map(|k| augment_transform(box_l, augment_seed(9, 2, k)))
+            .collect();
+        net.begin_epoch(&order, aug.then_some(&tf[..]))
+            .expect("epoch");
+        let got = net.set_images(1, 3).expect("images");
+        for (s, &k) in order[1..4].iter().enumerate() {
+            let k = k as usize;
+            let snap = &pos[k * n * 2..(k + 1) * n * 2];
+            let moved = if aug {
+                augment(snap, box_l, augment_seed(9, 2, k))
+            } else {
+                snap.to_vec()
+            };
+            let mut want = gridize(&Compute::Cpu, &grid, &moved, &species, 2).expect("gridize");
+            norm.apply(&mut want, 16 * 16);
+            let want: Vec<f64> = want.iter().map(|&x| x as f64).collect();
+            assert_eq!(
+                &got[s * per..(s + 1) * per],
+                &want[..],
+                "augment {aug} sample {s}"
+            );
+        }
+    }
+}

@@ -241,3 +241,45 @@ fn gpu_and_cpu_ensembles_agree_on_a_short_run() {
         );
     }
 }
+
+/// The CPU backend's cage-relative displacements (kernel md_crsd's twin, which the GPU kernel is tested against in
+/// the kernels crate) are the host formula's (`unwrapped_displacement` + `crsd`), bit for bit: image counts of
+/// both signs, cages from empty to 8 neighbours.
+#[test]
+fn the_md_crsd_twin_is_the_host_formula() {
+    let s = setup(&scaled(SystemDef::kam(), 64));
+    let mut reps = common::liquid(&s, 5, 2, 1.0, 20);
+    let n = s.n;
+    for (k, w) in reps.img.iter_mut().enumerate() {
+        *w = [(k % 5) as i32 - 2, (k % 3) as i32 - 1];
+    }
+    let pos0: Vec<[f64; 2]> = reps.pos[..n]
+        .iter()
+        .map(|x| {
+            [
+                (x[0] + 0.3).rem_euclid(s.box_l),
+                (x[1] - 0.2).rem_euclid(s.box_l),
+            ]
+        })
+        .collect();
+    let cage_lists: Vec<Vec<u32>> = (0..n)
+        .map(|i| (1..=i % 9).map(|d| ((i + 7 * d) % n) as u32).collect())
+        .collect();
+    let cages = glasscam_kernels::md::Cages::new(&pos0, &cage_lists).expect("cages");
+    let mut cpu = CpuMd::new(s.clone()).expect("cpu");
+    cpu.upload(&reps).expect("upload");
+    let got = cpu.crsd(&cages).expect("crsd");
+    for k in 0..2 {
+        let d = unwrapped_displacement(
+            &pos0,
+            &reps.pos[k * n..(k + 1) * n],
+            &reps.img[k * n..(k + 1) * n],
+            s.box_l,
+        );
+        assert_eq!(
+            &got[k * n..(k + 1) * n],
+            &crsd(&d, &cage_lists)[..],
+            "replica {k}"
+        );
+    }
+}

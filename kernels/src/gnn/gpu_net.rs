@@ -15,6 +15,7 @@ use super::net::{attention_ptr, layer_seed};
 use super::{Attention, GraphBatch, MpnnSpec};
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
+use crate::launch::Encoder;
 
 /// A batch of graphs on the device.
 pub struct GpuGraphs {
@@ -203,7 +204,7 @@ impl GpuMpnn {
     /// given and the network has dropout; forward on an activation, backward on its gradient (the same mask).
     fn encode_dropout(
         &self,
-        enc: &mut wgpu::CommandEncoder,
+        enc: &mut Encoder,
         seed: Option<u32>,
         layer: usize,
         n: usize,
@@ -225,7 +226,7 @@ impl GpuMpnn {
     /// Records the forward pass over `g` into `enc`, writing `x`; `seed` = Some(s) turns dropout on (training).
     pub fn encode_forward(
         &self,
-        enc: &mut wgpu::CommandEncoder,
+        enc: &mut Encoder,
         g: &GpuGraphs,
         x: &GpuActs,
         seed: Option<u32>,
@@ -273,15 +274,11 @@ impl GpuMpnn {
                 &[&g.src, &g.rev, &x.s, prev, &st.m],
             )?;
             // u = ReLU(a + W_h m): a copied in, the Linear adds onto it
-            if bytes > 0 {
-                enc.copy_buffer_to_buffer(&x.a, 0, &st.u, 0, bytes);
-            }
+            enc.copy(&x.a, &st.u, bytes);
             let wh = lin(ne, h, h, self.off("W_h.weight"), 0, ACC | RELU);
             launch(ctx, enc, &GNN_LINEAR, wh, &[p, &st.m, &st.u])?;
             if self.spec.attention == Attention::Off {
-                if bytes > 0 {
-                    enc.copy_buffer_to_buffer(&st.u, 0, &st.h, 0, bytes);
-                }
+                enc.copy(&st.u, &st.h, bytes);
                 self.encode_dropout(enc, seed, t + 1, ne * h, &st.h)?;
                 continue;
             }
@@ -386,7 +383,7 @@ impl GpuMpnn {
     /// another order, without a buffer and an add kernel.
     pub fn encode_backward(
         &self,
-        enc: &mut wgpu::CommandEncoder,
+        enc: &mut Encoder,
         g: &GpuGraphs,
         x: &GpuActs,
         d: &GpuGrads,
@@ -403,7 +400,7 @@ impl GpuMpnn {
         let p = &self.params;
         let off = |n: &str| self.off(n);
         // the weight (and bias) gradient of one Linear, summed into d.grads
-        let wgrad = |enc: &mut wgpu::CommandEncoder,
+        let wgrad = |enc: &mut Encoder,
                      rows: usize,
                      (n_in, n_out): (usize, usize),
                      (w, b): (&str, Option<&str>),
@@ -420,7 +417,7 @@ impl GpuMpnn {
                 &[xb, dy, &d.grads],
             )
         };
-        let dinput = |enc: &mut wgpu::CommandEncoder,
+        let dinput = |enc: &mut Encoder,
                       rows: usize,
                       (n_in, n_out): (usize, usize),
                       w: &str,
@@ -430,11 +427,10 @@ impl GpuMpnn {
             let q = lin(rows, n_in, n_out, off(w), 0, flags);
             launch(ctx, enc, &GNN_LINEAR_BACKWARD_INPUT, q, &[p, dy, dx])
         };
-        let relu_b =
-            |enc: &mut wgpu::CommandEncoder, n: usize, act: &wgpu::Buffer, gr: &wgpu::Buffer| {
-                launch(ctx, enc, &GNN_RELU_BACKWARD, rw(n, 1), &[act, gr])
-            };
-        enc.clear_buffer(&d.grads, 0, None);
+        let relu_b = |enc: &mut Encoder, n: usize, act: &wgpu::Buffer, gr: &wgpu::Buffer| {
+            launch(ctx, enc, &GNN_RELU_BACKWARD, rw(n, 1), &[act, gr])
+        };
+        enc.clear(&d.grads);
         // head
         let f2 = ("ffn2.weight", Some("ffn2.bias"));
         wgrad(enc, ng, (h, nc), f2, &x.y1, &d.dlogits)?;
@@ -479,8 +475,8 @@ impl GpuMpnn {
                 relu_b(enc, ne * h, &st.q, &d.dq)?;
                 wgrad(enc, ne, (h, h), ("W_a.weight", None), &st.u, &d.dq)?;
                 dinput(enc, ne, (h, h), "W_a.weight", ACC, &d.dq, &d.du)?;
-            } else if bytes > 0 {
-                enc.copy_buffer_to_buffer(&d.dh, 0, &d.du, 0, bytes);
+            } else {
+                enc.copy(&d.dh, &d.du, bytes);
             }
             relu_b(enc, ne * h, &st.u, &d.du)?;
             // u = ReLU(a + W_h m): du reaches a (and so W_i) and W_h
@@ -508,14 +504,9 @@ impl GpuMpnn {
 
     /// The evaluation forward over graphs already on the device, into `x`.
     pub fn eval(&self, g: &GpuGraphs, x: &GpuActs) -> Result<GpuForward> {
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("gnn forward"),
-            });
+        let mut enc = self.ctx.encoder("gnn forward");
         self.encode_forward(&mut enc, g, x, None)?;
-        self.ctx.queue.submit([enc.finish()]);
+        enc.submit();
         let logits = read(&self.ctx, &x.logits, g.n_graphs * self.spec.classes)?;
         let attention = match x.steps.last() {
             Some(st) if self.spec.attention != Attention::Off => {
@@ -561,21 +552,17 @@ impl GpuMpnn {
             });
         }
         let ctx = &self.ctx;
-        let new_enc = |label| {
-            ctx.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
-        };
-        let mut enc = new_enc("gnn forward");
+        let mut enc = ctx.encoder("gnn forward");
         self.encode_forward(&mut enc, &bb.g, &bb.x, seed)?;
-        ctx.queue.submit([enc.finish()]);
+        enc.submit();
         let logits = read(ctx, &bb.x.logits, bb.g.n_graphs * self.spec.classes)?;
         let (losses, dlogits) = super::net::loss(&self.spec, &logits, labels);
         let d32: Vec<f32> = dlogits.iter().map(|&x| x as f32).collect();
         ctx.queue
             .write_buffer(&bb.d.dlogits, 0, bytemuck::cast_slice(&d32));
-        let mut enc = new_enc("gnn backward");
+        let mut enc = ctx.encoder("gnn backward");
         self.encode_backward(&mut enc, &bb.g, &bb.x, &bb.d, seed)?;
-        ctx.queue.submit([enc.finish()]);
+        enc.submit();
         Ok((losses, logits))
     }
 }
@@ -615,35 +602,16 @@ impl GpuAdam {
 }
 
 /// A storage buffer holding `data`, refused when the device cannot bind it.
-pub fn upload<T: bytemuck::Pod>(
-    ctx: &Arc<GpuContext>,
-    label: &str,
-    data: &[T],
-) -> Result<wgpu::Buffer> {
-    fits(ctx, label, std::mem::size_of_val(data) as u64)?;
-    Ok(ctx.storage(label, data))
+fn upload<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> Result<wgpu::Buffer> {
+    ctx.upload("gnn", label, data)
 }
 
 /// A zeroed f32 storage buffer of `n` values, refused when the device cannot bind it.
-pub fn zeroed(ctx: &Arc<GpuContext>, label: &str, n: usize) -> Result<wgpu::Buffer> {
-    fits(ctx, label, n as u64 * 4)?;
-    Ok(ctx.storage_zeroed(label, n as u64 * 4))
-}
-
-fn fits(ctx: &Arc<GpuContext>, label: &str, bytes: u64) -> Result<()> {
-    if bytes > ctx.max_binding() {
-        return Err(KernelError::BufferTooLarge {
-            kernel: "gnn".into(),
-            buffer: label.into(),
-            bytes,
-            limit: ctx.max_binding(),
-        });
-    }
-    Ok(())
+fn zeroed(ctx: &GpuContext, label: &str, n: usize) -> Result<wgpu::Buffer> {
+    ctx.zeroed("gnn", label, n as u64 * 4)
 }
 
 /// The first `n` f32 values of `buf`, as f64.
-pub fn read(ctx: &Arc<GpuContext>, buf: &wgpu::Buffer, n: usize) -> Result<Vec<f64>> {
-    let v: Vec<f32> = ctx.read("gnn", buf)?;
-    Ok(v.iter().take(n).map(|&x| x as f64).collect())
+pub fn read(ctx: &GpuContext, buf: &wgpu::Buffer, n: usize) -> Result<Vec<f64>> {
+    ctx.read_f64("gnn", buf, n)
 }

@@ -1,18 +1,19 @@
 //! The declarations of the gnn family's kernels (see `registry.rs`, "How to add a kernel"): the host mirror of
-//! `GnnParams`, the bindings of each kernel, and the family's WGSL constants. Launched by `gnn::gpu`.
+//! `GnnParams`, the bindings and workgroup count of each kernel, and the family's WGSL constants. Launched by
+//! `gnn::gpu`.
 
 use bytemuck::{Pod, Zeroable};
 
 use crate::kernel::bind as b;
-use crate::kernel::Binding::{self, Read as R, ReadWrite as W};
-use crate::kernel::{Dispatch, Family, Kernel, Twin};
+use crate::kernel::Binding::{Read as R, ReadWrite as W, UniformDynamic as U};
+use crate::kernel::{Family, Kernel};
 use crate::shaders;
 
 /// Workgroup size of every gnn kernel (`WG` in the generated WGSL prelude).
 pub const WG: u32 = 256;
 
 crate::wgsl_struct! {
-    // keep in sync with shaders/gnn_common.wgsl `GnnParams`
+    // keep in sync with gnn/shaders/gnn_common.wgsl `GnnParams`
     #[repr(C)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
     pub struct GnnParams {
@@ -48,21 +49,41 @@ pub const BIAS: u32 = 4;
 /// The WGSL constants of every gnn kernel's prelude.
 pub const CONSTS: &[(&str, u32)] = &[("WG", WG), ("RELU", RELU), ("ACC", ACC), ("BIAS", BIAS)];
 
+/// A gnn kernel (its twin is the function `gnn::cpu::<name>`) and its workgroup count for given parameters.
+pub struct GnnKernel {
+    pub kernel: Kernel,
+    pub groups: fn(&GnnParams) -> u64,
+}
+
+impl std::ops::Deref for GnnKernel {
+    type Target = Kernel;
+    fn deref(&self) -> &Kernel {
+        &self.kernel
+    }
+}
+
+/// One thread per value of `n` values.
+fn threads(n: u64) -> u64 {
+    n.div_ceil(WG as u64)
+}
+
 macro_rules! gnn_kernel {
-    ($id:ident, $name:literal, [$($bind:expr),*]) => {
-        pub const $id: Kernel = Kernel {
-            name: $name,
-            family: Family::Gnn,
-            parts: &[
-                shaders::GNN_COMMON,
-                shaders::HASH,
-                include_str!(concat!("../../../shaders/", $name, ".wgsl")),
-            ],
-            bindings: &[b("P", Binding::Uniform), $($bind),*],
-            structs: &[GnnParams::host_layout],
-            dispatch: Dispatch::Launcher,
-            twin: Twin::Host(concat!("gnn::cpu::", $name)),
-            consts: CONSTS,
+    ($id:ident, $name:literal, [$($bind:expr),*], |$p:ident| $groups:expr) => {
+        pub const $id: GnnKernel = GnnKernel {
+            kernel: Kernel {
+                name: $name,
+                family: Family::Gnn,
+                parts: &[
+                    shaders::GNN_COMMON,
+                    shaders::HASH,
+                    include_str!(concat!("shaders/", $name, ".wgsl")),
+                ],
+                bindings: &[b("P", U), $($bind),*],
+                structs: &[GnnParams::host_layout],
+                twin: concat!("gnn::cpu::", $name),
+                consts: CONSTS,
+            },
+            groups: |$p| $groups,
         };
     };
 }
@@ -70,48 +91,67 @@ macro_rules! gnn_kernel {
 gnn_kernel!(
     GNN_SEGMENT_SUM,
     "gnn_segment_sum",
-    [b("in_ptr", R), b("h", R), b("out", W)]
+    [b("in_ptr", R), b("h", R), b("out", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
 gnn_kernel!(
     GNN_REVERSE_SUB,
     "gnn_reverse_sub",
-    [b("src", R), b("rev", R), b("s", R), b("h", R), b("m", W)]
+    [b("src", R), b("rev", R), b("s", R), b("h", R), b("m", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
+// one workgroup per segment
 gnn_kernel!(
     GNN_SEGMENT_SOFTMAX,
     "gnn_segment_softmax",
-    [b("seg_ptr", R), b("score", R), b("alpha", W)]
+    [b("seg_ptr", R), b("score", R), b("alpha", W)],
+    |p| p.rows as u64
 );
 gnn_kernel!(
     GNN_SEGMENT_MEAN,
     "gnn_segment_mean",
-    [b("node_ptr", R), b("x", R), b("out", W)]
+    [b("node_ptr", R), b("x", R), b("out", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
 gnn_kernel!(
     GNN_LINEAR,
     "gnn_linear",
-    [b("params", R), b("x", R), b("y", W)]
+    [b("params", R), b("x", R), b("y", W)],
+    |p| threads(p.rows as u64 * p.n_out as u64)
 );
 gnn_kernel!(
     GNN_LINEAR_BACKWARD_INPUT,
     "gnn_linear_backward_input",
-    [b("params", R), b("dy", R), b("dx", W)]
+    [b("params", R), b("dy", R), b("dx", W)],
+    |p| threads(p.rows as u64 * p.n_in as u64)
 );
+// one workgroup per weight and bias
 gnn_kernel!(
     GNN_LINEAR_BACKWARD_WEIGHT,
     "gnn_linear_backward_weight",
-    [b("x", R), b("dy", R), b("grads", W)]
+    [b("x", R), b("dy", R), b("grads", W)],
+    |p| {
+        let bias = if p.flags & BIAS != 0 {
+            p.n_out as u64
+        } else {
+            0
+        };
+        p.n_out as u64 * p.n_in as u64 + bias
+    }
 );
 gnn_kernel!(
     GNN_RELU_BACKWARD,
     "gnn_relu_backward",
-    [b("act", R), b("g", W)]
+    [b("act", R), b("g", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
 gnn_kernel!(
     GNN_SCALE_ROWS,
     "gnn_scale_rows",
-    [b("alpha", R), b("u", R), b("out", W)]
+    [b("alpha", R), b("u", R), b("out", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
+// one thread per row
 gnn_kernel!(
     GNN_SCALE_ROWS_BACKWARD,
     "gnn_scale_rows_backward",
@@ -121,12 +161,14 @@ gnn_kernel!(
         b("dout", R),
         b("dalpha", W),
         b("du", W)
-    ]
+    ],
+    |p| threads(p.rows as u64)
 );
 gnn_kernel!(
     GNN_READOUT_INPUT,
     "gnn_readout_input",
-    [b("species", R), b("s", R), b("out", W)]
+    [b("species", R), b("s", R), b("out", W)],
+    |p| threads(p.rows as u64 * (p.col as u64 + p.width as u64))
 );
 gnn_kernel!(
     GNN_SEGMENT_SOFTMAX_BACKWARD,
@@ -136,7 +178,8 @@ gnn_kernel!(
         b("alpha", R),
         b("dalpha", R),
         b("dscore", W)
-    ]
+    ],
+    |p| p.rows as u64
 );
 gnn_kernel!(
     GNN_SEGMENT_MEAN_BACKWARD,
@@ -146,16 +189,21 @@ gnn_kernel!(
         b("node_graph", R),
         b("dout", R),
         b("dx", W)
-    ]
+    ],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
 gnn_kernel!(
     GNN_REVERSE_SUB_BACKWARD,
     "gnn_reverse_sub_backward",
-    [b("in_ptr", R), b("rev", R), b("dm", R), b("ds", W)]
+    [b("in_ptr", R), b("rev", R), b("dm", R), b("ds", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
 gnn_kernel!(
     GNN_SEGMENT_SUM_BACKWARD,
     "gnn_segment_sum_backward",
-    [b("dst", R), b("ds", R), b("dh", W)]
+    [b("dst", R), b("ds", R), b("dh", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
 );
-gnn_kernel!(GNN_DROPOUT, "gnn_dropout", [b("x", W)]);
+gnn_kernel!(GNN_DROPOUT, "gnn_dropout", [b("x", W)], |p| threads(
+    p.rows as u64 * p.width as u64
+));

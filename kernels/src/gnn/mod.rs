@@ -252,14 +252,7 @@ impl MpnnSpec {
     /// v_a zero (see below).
     pub fn init(&self, seed: u64) -> Vec<f64> {
         let mut out = vec![0.0; self.n_params()];
-        let mut state = seed ^ 0x6E6E_0000_4D50_4E4E;
-        let mut next = move || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = crate::rng::SplitMix64(seed ^ 0x6E6E_0000_4D50_4E4E);
         for (name, shape, off) in self.tensors() {
             // v_a = 0: the attention starts uniform (alpha = 1), so the first steps are not dominated by a few
             // edges of a softmax over thousands
@@ -274,9 +267,7 @@ impl MpnnSpec {
             };
             let std = gain * (2.0 / (shape[0] + shape[1]) as f64).sqrt();
             for v in &mut out[off..off + shape[0] * shape[1]] {
-                let u1 = next().max(1e-300);
-                let u2 = next();
-                *v = std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                *v = rng.normal(std);
             }
         }
         out

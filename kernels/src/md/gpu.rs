@@ -1,7 +1,7 @@
-//! Launch of `md_forces` and `md_step` on wgpu: buffers, the shared bind-group layout, dispatch, and the
-//! grow-and-redo loop when a cell or neighbour list overflows its capacity.
+//! Launch of `md_forces`, `md_step` and `md_crsd` on wgpu through the device's one launch path (`launch.rs`):
+//! buffers, dispatch, and the grow-and-redo loop when a cell or neighbour list overflows its capacity.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use super::{
     steps_within_budget, Advance, Cages, CrsdParams, MdBackend, MdParams, MdSetup, ReplicaState,
@@ -9,50 +9,11 @@ use super::{
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
-use crate::md::kernels;
+use crate::md::kernels::{MD_CRSD, MD_FORCES, MD_STEP};
 
-/// Parameter blocks sit 256 bytes apart so each dispatch binds its own (uniform offset alignment).
-pub(crate) const PARAM_STRIDE: u64 = 256;
-pub(crate) const PARAM_SLOTS: u64 = 64;
-
-/// The MD pipelines of one device: compiled once per device and process, shared by every chunk and run.
-struct MdPipes {
-    layout: wgpu::BindGroupLayout,
-    forces: wgpu::ComputePipeline,
-    step: wgpu::ComputePipeline,
-    /// md_crsd has bindings of its own.
-    crsd: (wgpu::BindGroupLayout, wgpu::ComputePipeline),
-}
-
-impl MdPipes {
-    fn shared(ctx: &Arc<GpuContext>) -> Arc<MdPipes> {
-        type Cache = Mutex<Vec<(Arc<GpuContext>, Arc<MdPipes>)>>;
-        static CACHE: OnceLock<Cache> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-        let mut list = cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, p)) = list.iter().find(|(c, _)| Arc::ptr_eq(c, ctx)) {
-            return p.clone();
-        }
-        let layout = ctx.layout("md", &kernels::MD_STEP.access());
-        let forces = ctx.pipeline_with(&kernels::MD_FORCES, &layout);
-        let step = ctx.pipeline_with(&kernels::MD_STEP, &layout);
-        let crsd_layout = ctx.layout("md_crsd", &kernels::MD_CRSD.access());
-        let crsd = ctx.pipeline_with(&kernels::MD_CRSD, &crsd_layout);
-        let p = Arc::new(MdPipes {
-            layout,
-            forces,
-            step,
-            crsd: (crsd_layout, crsd),
-        });
-        list.push((ctx.clone(), p.clone()));
-        p
-    }
-}
-
-/// The buffers behind bindings 0-14 of `md_forces`, `md_step` and `md_fire` (`MD_BINDINGS` in `kernels.rs`):
-/// one replica batch's state, lists and parameter slots.
+/// The buffers behind bindings 1-14 of `md_forces`, `md_step` and `md_fire` (`MD_BINDINGS` in `kernels.rs`; binding
+/// 0 is the launch's parameter slot): one replica batch's state and lists.
 pub(crate) struct MdState {
-    pub params: wgpu::Buffer,
     pub pairs: wgpu::Buffer,
     pub species_params: wgpu::Buffer,
     pub species: wgpu::Buffer,
@@ -67,25 +28,6 @@ pub(crate) struct MdState {
     pub nn: wgpu::Buffer,
     pub state: wgpu::Buffer,
     pub overflow: wgpu::Buffer,
-}
-
-/// A zeroed storage buffer, refused with the buffer's name when it exceeds the device's binding limit.
-pub(crate) fn checked_storage(
-    ctx: &GpuContext,
-    kernel: &str,
-    label: &str,
-    bytes: u64,
-) -> Result<wgpu::Buffer> {
-    let limit = ctx.max_binding();
-    if bytes > limit {
-        return Err(KernelError::BufferTooLarge {
-            kernel: kernel.into(),
-            buffer: label.into(),
-            bytes,
-            limit,
-        });
-    }
-    Ok(ctx.storage_zeroed(label, bytes))
 }
 
 impl MdState {
@@ -116,15 +58,9 @@ impl MdState {
                 ..Default::default()
             })
             .collect();
-        let zeroed = |what: &str, bytes: u64| checked_storage(ctx, kernel, &label(what), bytes);
+        let zeroed = |what: &str, bytes: u64| ctx.zeroed(kernel, &label(what), bytes);
         let states: Vec<ReplicaState> = r.thermo.iter().map(Thermo::to_gpu).collect();
         Ok(MdState {
-            params: ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&label("params")),
-                size: PARAM_STRIDE * PARAM_SLOTS,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
             pairs: ctx.storage(&label("pairs"), &pairs),
             species_params: ctx.storage(&label("species params"), &sp),
             species: ctx.storage(&label("species"), &s.species),
@@ -142,24 +78,23 @@ impl MdState {
         })
     }
 
-    /// Bind-group entries 0-14, in `MD_BINDINGS` order; the parameter block is bound at a dynamic offset.
-    pub(crate) fn entries(&self) -> Vec<(&wgpu::Buffer, Option<u64>)> {
+    /// The buffers of bindings 1-14, in `MD_BINDINGS` order.
+    pub(crate) fn entries(&self) -> Vec<&wgpu::Buffer> {
         vec![
-            (&self.params, Some(std::mem::size_of::<MdParams>() as u64)),
-            (&self.pairs, None),
-            (&self.species_params, None),
-            (&self.species, None),
-            (&self.pos, None),
-            (&self.vel, None),
-            (&self.force, None),
-            (&self.pe, None),
-            (&self.img, None),
-            (&self.xref, None),
-            (&self.cells, None),
-            (&self.nbr, None),
-            (&self.nn, None),
-            (&self.state, None),
-            (&self.overflow, None),
+            &self.pairs,
+            &self.species_params,
+            &self.species,
+            &self.pos,
+            &self.vel,
+            &self.force,
+            &self.pe,
+            &self.img,
+            &self.xref,
+            &self.cells,
+            &self.nbr,
+            &self.nn,
+            &self.state,
+            &self.overflow,
         ]
     }
 
@@ -227,7 +162,6 @@ struct Buffers {
 pub struct GpuMd {
     ctx: Arc<GpuContext>,
     pub setup: MdSetup,
-    pipes: Arc<MdPipes>,
     bufs: Option<Buffers>,
     n_replicas: usize,
     pub cell_cap: u32,
@@ -244,13 +178,11 @@ pub struct GpuMd {
 impl GpuMd {
     pub fn new(ctx: Arc<GpuContext>, setup: MdSetup) -> Result<GpuMd> {
         setup.check()?;
-        let pipes = MdPipes::shared(&ctx);
         // Expected occupancies with room for fluctuations; overflow still grows them.
         let (cell_cap, nbr_cap) = setup.list_capacities();
         Ok(GpuMd {
             ctx,
             setup,
-            pipes,
             bufs: None,
             n_replicas: 0,
             cell_cap,
@@ -280,7 +212,8 @@ impl GpuMd {
         let md = MdState::new(ctx, "md_step", &self.setup, r, self.cell_cap, self.nbr_cap)?;
         let backup = [&md.pos, &md.vel, &md.img, &md.state]
             .map(|b| ctx.storage_zeroed("md_step backup", b.size()));
-        let bind = ctx.bind_layout("md", &self.pipes.layout, &md.entries());
+        // md_forces and md_step have the same bindings: one bind group serves both
+        let bind = ctx.bind(&MD_STEP, &md.entries())?;
         Ok(Buffers { md, backup, bind })
     }
 
@@ -302,25 +235,9 @@ impl GpuMd {
         self.dispatch_steps()?;
         let p = self.params(0);
         let b = self.bufs.as_ref().expect("buffers exist after upload");
-        self.ctx
-            .queue
-            .write_buffer(&b.md.params, 0, bytemuck::bytes_of(&p));
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("md_forces"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("md_forces"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipes.forces);
-            pass.set_bind_group(0, &b.bind, &[0]);
-            pass.dispatch_workgroups(self.n_replicas as u32, 1, 1);
-        }
-        self.ctx.queue.submit([enc.finish()]);
+        let mut enc = self.ctx.encoder("md_forces");
+        enc.launch(&MD_FORCES, &p, &b.bind, self.n_replicas as u64)?;
+        enc.submit();
         Ok(())
     }
 
@@ -433,46 +350,26 @@ impl MdBackend for GpuMd {
             let per_submit = per_dispatch * self.dispatches_per_submit.max(1) as u64;
             let chunk = (adv.steps - done).min(per_submit);
             let b = self.bufs.as_ref().expect("upload before advance");
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("md_step"),
-                });
+            let mut enc = self.ctx.encoder("md_step");
             for (src, dst) in [&b.md.pos, &b.md.vel, &b.md.img, &b.md.state]
                 .into_iter()
                 .zip(&b.backup)
             {
-                enc.copy_buffer_to_buffer(src, 0, dst, 0, src.size());
+                enc.copy(src, dst, src.size());
             }
             let mut offset = 0u64;
-            let mut slot = 0u64;
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("md_step"),
-                    timestamp_writes: None,
-                });
-                pass.set_pipeline(&self.pipes.step);
-                while offset < chunk {
-                    let steps = (chunk - offset).min(per_dispatch);
-                    let mut p = self.params(steps as u32);
-                    p.t_from = adv.segment.t_from as f32;
-                    p.t_to = adv.segment.t_to as f32;
-                    p.seg_len = adv.segment.len.max(1) as u32;
-                    p.seg_step0 = (adv.seg_done + done + offset) as u32;
-                    p.step0 = (adv.step0 + done + offset) as u32;
-                    self.ctx.queue.write_buffer(
-                        &b.md.params,
-                        slot * PARAM_STRIDE,
-                        bytemuck::bytes_of(&p),
-                    );
-                    pass.set_bind_group(0, &b.bind, &[(slot * PARAM_STRIDE) as u32]);
-                    pass.dispatch_workgroups(self.n_replicas as u32, 1, 1);
-                    offset += steps;
-                    slot += 1;
-                }
+            while offset < chunk {
+                let steps = (chunk - offset).min(per_dispatch);
+                let mut p = self.params(steps as u32);
+                p.t_from = adv.segment.t_from as f32;
+                p.t_to = adv.segment.t_to as f32;
+                p.seg_len = adv.segment.len.max(1) as u32;
+                p.seg_step0 = (adv.seg_done + done + offset) as u32;
+                p.step0 = (adv.step0 + done + offset) as u32;
+                enc.launch(&MD_STEP, &p, &b.bind, self.n_replicas as u64)?;
+                offset += steps;
             }
-            self.ctx.queue.submit([enc.finish()]);
+            enc.submit();
             if self.check_overflow()? {
                 // A list was truncated somewhere in this submission: grow, restore, redo it.
                 let saved = self.read_backup()?;
@@ -533,15 +430,12 @@ impl MdBackend for GpuMd {
             .ok_or_else(|| err("no replicas on the device: upload them first".into()))?;
         let total = n * self.n_replicas;
         let ctx = &self.ctx;
-        let params = ctx.uniform(
-            "md_crsd params",
-            &CrsdParams {
-                n: n as u32,
-                n_replicas: self.n_replicas as u32,
-                box_l: self.setup.box_l as f32,
-                pad: 0,
-            },
-        );
+        let params = CrsdParams {
+            n: n as u32,
+            n_replicas: self.n_replicas as u32,
+            box_l: self.setup.box_l as f32,
+            pad: 0,
+        };
         let pos0: Vec<[f32; 2]> = cages
             .pos0
             .iter()
@@ -550,37 +444,14 @@ impl MdBackend for GpuMd {
         let pos0 = ctx.storage("md_crsd pos0", &pos0);
         let cage_end = ctx.storage("md_crsd cage_end", &cages.cage_end);
         let cage = ctx.storage("md_crsd cage", &cages.cage);
-        let out = checked_storage(ctx, "md_crsd", "md_crsd out", total as u64 * 4)?;
-        let bind = ctx.bind_layout(
-            "md_crsd",
-            &self.pipes.crsd.0,
-            &[
-                (&params, None),
-                (&b.md.pos, None),
-                (&b.md.img, None),
-                (&pos0, None),
-                (&cage_end, None),
-                (&cage, None),
-                (&out, None),
-            ],
-        );
-        let (x, y) = ctx.spill("md_crsd", (total as u64).div_ceil(WG as u64))?;
-        let mut enc = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("md_crsd"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("md_crsd"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipes.crsd.1);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(x, y, 1);
-        }
-        ctx.queue.submit([enc.finish()]);
-        let v: Vec<f32> = ctx.read("md_crsd", &out)?;
-        Ok(v[..total].iter().map(|&x| x as f64).collect())
+        let out = ctx.zeroed("md_crsd", "md_crsd out", total as u64 * 4)?;
+        let bind = ctx.bind(
+            &MD_CRSD,
+            &[&b.md.pos, &b.md.img, &pos0, &cage_end, &cage, &out],
+        )?;
+        let mut enc = ctx.encoder("md_crsd");
+        enc.launch(&MD_CRSD, &params, &bind, (total as u64).div_ceil(WG as u64))?;
+        enc.submit();
+        ctx.read_f64("md_crsd", &out, total)
     }
 }

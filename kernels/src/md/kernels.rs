@@ -1,5 +1,6 @@
 //! The declarations of the md family's kernels (see `registry.rs`, "How to add a kernel"): bindings, host
-//! structs and twin of each, and the family's WGSL constants. Launched by md/gpu.rs and md/fire/gpu.rs.
+//! structs and twin of each (the plain f64 reference, `md::reference`, and FIRE's iteration on it), and the
+//! family's WGSL constants. Launched by md/gpu.rs and md/fire/gpu.rs, one workgroup per replica.
 
 use super::fire;
 use super::{
@@ -8,7 +9,7 @@ use super::{
 };
 use crate::kernel::bind as b;
 use crate::kernel::Binding::{self, Read as R, ReadWrite as W, UniformDynamic as U};
-use crate::kernel::{Bind, Dispatch, Family, HostStruct, Kernel, Twin};
+use crate::kernel::{Bind, Family, HostStruct, Kernel};
 use crate::shaders;
 
 /// The WGSL constants of every md kernel's prelude, from the Rust constants they must equal.
@@ -68,29 +69,21 @@ const MD_STRUCTS: &[fn() -> HostStruct] = md_structs!();
 pub const MD_FORCES: Kernel = Kernel {
     name: "md_forces",
     family: Family::Md,
-    parts: &[
-        shaders::MD_COMMON,
-        include_str!("../../../shaders/md_forces.wgsl"),
-    ],
+    parts: &[shaders::MD_COMMON, include_str!("shaders/md_forces.wgsl")],
     bindings: MD_BINDINGS,
     structs: MD_STRUCTS,
-    dispatch: Dispatch::Replicas,
     consts: CONSTS,
-    twin: Twin::Host("md::cpu::md_forces"),
+    twin: "md::reference::md_forces",
 };
 
 pub const MD_STEP: Kernel = Kernel {
     name: "md_step",
     family: Family::Md,
-    parts: &[
-        shaders::MD_COMMON,
-        include_str!("../../../shaders/md_step.wgsl"),
-    ],
+    parts: &[shaders::MD_COMMON, include_str!("shaders/md_step.wgsl")],
     bindings: MD_BINDINGS,
     structs: MD_STRUCTS,
-    dispatch: Dispatch::Replicas,
     consts: CONSTS,
-    twin: Twin::Host("md::cpu::md_step"),
+    twin: "md::reference::md_step",
 };
 
 /// md_common's bindings, then md_fire's FIRE parameters and per-replica state.
@@ -99,23 +92,19 @@ pub const MD_FIRE_BINDINGS: &[Bind] = md_bindings!(b("FP", Binding::Uniform), b(
 pub const MD_FIRE: Kernel = Kernel {
     name: "md_fire",
     family: Family::Md,
-    parts: &[
-        shaders::MD_COMMON,
-        include_str!("../../../shaders/md_fire.wgsl"),
-    ],
+    parts: &[shaders::MD_COMMON, include_str!("shaders/md_fire.wgsl")],
     bindings: MD_FIRE_BINDINGS,
     structs: md_structs!(fire::FireParams::host_layout, fire::FireState::host_layout),
-    dispatch: Dispatch::Replicas,
     consts: CONSTS,
-    twin: Twin::Host("fire::cpu::md_fire"),
+    twin: "md::fire::cpu::md_fire",
 };
 
 pub const MD_CRSD: Kernel = Kernel {
     name: "md_crsd",
     family: Family::Md,
-    parts: &[include_str!("../../../shaders/md_crsd.wgsl")],
+    parts: &[include_str!("shaders/md_crsd.wgsl")],
     bindings: &[
-        b("C", Binding::Uniform),
+        b("C", U),
         b("pos", R),
         b("img", R),
         b("pos0", R),
@@ -124,7 +113,6 @@ pub const MD_CRSD: Kernel = Kernel {
         b("out", W),
     ],
     structs: &[CrsdParams::host_layout],
-    dispatch: Dispatch::Launcher,
     consts: CONSTS,
-    twin: Twin::Host("md::cpu::md_crsd"),
+    twin: "md::reference::md_crsd",
 };

@@ -1,10 +1,14 @@
-//! MD kernels `md_forces` and `md_step`: force-shifted Lennard-Jones with cell-built neighbour lists and
-//! velocity Verlet with a Nose-Hoover chain, for many replicas at once; host mirrors of the WGSL structs.
+//! MD kernels `md_forces`, `md_step` and `md_crsd` (and FIRE, `fire`): force-shifted Lennard-Jones with
+//! cell-built neighbour lists and velocity Verlet with a Nose-Hoover chain, for many replicas at once; host
+//! mirrors of the WGSL structs, the setup, and the backends: the GPU (`gpu`), the plain f64 reference the
+//! kernels are tested against (`reference`), and the fast CPU engine of production runs (`cpu`).
 
 pub mod cpu;
 pub mod fire;
 pub mod gpu;
 pub mod kernels;
+pub mod reference;
+pub mod replica;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -14,7 +18,7 @@ pub const WG: u32 = 256;
 /// Cell counts live in workgroup memory: at most this many cells per replica.
 pub const MAX_CELLS: u32 = 1024;
 
-// mirrors shaders/md_common.wgsl `MdParams` (checked member by member against naga: tests/shaders_validate.rs)
+// mirrors md/shaders/md_common.wgsl `MdParams` (checked member by member against naga)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -42,9 +46,8 @@ pub struct MdParams {
 }
 }
 
-// mirrors shaders/md_common.wgsl `PairParams` (checked member by member against naga: tests/shaders_validate.rs)
 crate::wgsl_struct! {
-/// md_crsd's parameters (mirrors `CrsdParams` in md_crsd.wgsl).
+/// md_crsd's parameters (mirrors `CrsdParams` in md/shaders/md_crsd.wgsl, checked member by member against naga).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct CrsdParams {
@@ -55,6 +58,7 @@ pub struct CrsdParams {
 }
 }
 
+// mirrors md/shaders/md_common.wgsl `PairParams` (checked member by member against naga)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -70,7 +74,7 @@ pub struct PairParams {
 }
 }
 
-// mirrors shaders/md_common.wgsl `SpeciesParams` (checked member by member against naga: tests/shaders_validate.rs)
+// mirrors md/shaders/md_common.wgsl `SpeciesParams` (checked member by member against naga)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -82,7 +86,7 @@ pub struct SpeciesParams {
 }
 }
 
-// mirrors shaders/md_common.wgsl `ReplicaState` (checked member by member against naga: tests/shaders_validate.rs)
+// mirrors md/shaders/md_common.wgsl `ReplicaState` (checked member by member against naga)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -129,7 +133,7 @@ impl Failure {
     }
 }
 
-/// One species pair of the force-shifted LJ potential, in f64 (the CPU twin's and the source of `PairParams`).
+/// One species pair of the force-shifted LJ potential, in f64 (the CPU engines' and the source of `PairParams`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pair {
     pub sigma: f64,

@@ -1,7 +1,46 @@
-//! What the nn kernels, their CPU twins and the plans share: the constants of the WGSL prelude, the twins of
-//! nn_common.wgsl's helpers, and the plan vocabulary (`Buf`, `PlanOp`). Imports only the declaration types.
+//! What the nn kernels, their CPU twins and the plans share: the parameter block `NnParams`, the constants of
+//! the WGSL prelude, the twins of nn_common.wgsl's helpers, and the plan vocabulary (`Buf`, `PlanOp`).
 
-use crate::kernel::{Kernel, NnParams};
+use bytemuck::{Pod, Zeroable};
+
+use super::kernels::NnKernel;
+
+// mirrors nn/shaders/nn_common.wgsl `NnParams` (checked member by member against naga: the kernel tests'
+// `shaders` module)
+crate::wgsl_struct! {
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct NnParams {
+    pub batch: u32,
+    pub c_in: u32,
+    pub c_out: u32,
+    pub h: u32,
+    pub w: u32,
+    pub k: u32,
+    pub pad: u32,
+    pub act: u32,
+    pub n_in: u32,
+    pub n_out: u32,
+    pub w_off: u32,
+    pub b_off: u32,
+    pub n: u32,
+    pub seed: u32,
+    pub step: u32,
+    pub n_part: u32,
+    pub p: f32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub bc1: f32,
+    pub bc2: f32,
+    pub box_l: f32,
+    pub width: f32,
+    pub radius: u32,
+    pub n_species: u32,
+    pub cls: u32,
+}
+}
 
 /// Workgroup size of every nn kernel.
 pub const WG: u32 = 256;
@@ -56,7 +95,7 @@ pub enum Buf {
 /// One kernel launch of a plan.
 #[derive(Clone, Debug)]
 pub struct PlanOp {
-    pub kernel: &'static Kernel,
+    pub kernel: &'static NnKernel,
     pub p: NnParams,
     /// Buffers bound at 1, 2, ... (binding 0 is `p`).
     pub bufs: Vec<Buf>,

@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::common::NnParams;
 use super::common::{keep, Buf, PlanOp, MAX_MAPS};
+use super::kernels::Twin;
 use crate::error::{KernelError, Result};
-use crate::kernel::{Binding, NnParams, Twin};
+use crate::kernel::Binding;
 
 #[inline]
 fn wrap(i: i64, n: u32) -> usize {
@@ -720,7 +722,7 @@ impl CpuExec {
     /// them and the read-only ones, and they are put back.
     pub fn run_op(&mut self, op: &PlanOp) -> Result<()> {
         let k = op.kernel;
-        let Twin::Plan(twin) = k.twin else {
+        let Twin::Plan(twin) = k.run_twin else {
             return Err(KernelError::Input {
                 kernel: k.name.into(),
                 message: "not a network kernel (its host code runs its twin directly)".into(),

@@ -1,110 +1,60 @@
-//! Launch of the nn kernels on wgpu: one pipeline per kernel with its explicit layout, parameter blocks in
-//! 256-byte slots of one uniform buffer (dynamic offsets), a whole plan encoded into one compute pass.
+//! Launch of the nn kernels on wgpu, through the device's one launch path (`launch.rs`): `NnGpu` sizes each
+//! launch by its kernel's dispatch rule; `GpuExec` keeps a plan's buffers and bind groups on the device.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
+use super::kernels::NnKernel;
 use super::{Buf, NnParams, PlanOp};
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
-use crate::kernel::{Family, Kernel};
-use crate::registry::ALL;
+use crate::kernel::Family;
 
-/// Parameter blocks sit 256 bytes apart (the largest uniform offset alignment wgpu allows).
-const PARAM_STRIDE: u64 = 256;
-/// Dispatches per submission (slots of the parameter buffer).
-const PARAM_SLOTS: u64 = 128;
-
-/// The nn pipelines on one device.
+/// Launches of nn kernels on one device.
 pub struct NnGpu {
     pub ctx: Arc<GpuContext>,
-    /// One pipeline per nn-family kernel of `registry::ALL`, by name.
-    pipes: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::ComputePipeline)>,
-    params: wgpu::Buffer,
-    /// Held from writing the parameter slots to submitting them: one NnGpu may serve several threads.
-    submit: Mutex<()>,
 }
 
 /// One launch: kernel, parameters, and the buffers bound at 1, 2, ...
 pub struct Launch<'a> {
-    pub kernel: &'static Kernel,
+    pub kernel: &'static NnKernel,
     pub p: NnParams,
     pub bufs: Vec<&'a wgpu::Buffer>,
 }
 
 /// One launch with its bind group built (a network keeps its bind groups; see `GpuExec`).
 pub struct Bound<'a> {
-    pub kernel: &'static Kernel,
+    pub kernel: &'static NnKernel,
     pub p: NnParams,
     pub bind: &'a wgpu::BindGroup,
 }
 
 impl NnGpu {
     pub fn new(ctx: Arc<GpuContext>) -> Result<NnGpu> {
-        let pipes = ALL
-            .iter()
-            .filter(|k| k.family == Family::Nn)
-            .map(|k| {
-                let layout = ctx.layout(k.name, &k.access());
-                let pipe = ctx.pipeline_with(k, &layout);
-                (k.name, (layout, pipe))
-            })
-            .collect();
-        let params = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("nn params"),
-            size: PARAM_STRIDE * PARAM_SLOTS,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        Ok(NnGpu {
-            ctx,
-            pipes,
-            params,
-            submit: Mutex::new(()),
-        })
+        Ok(NnGpu { ctx })
     }
 
-    /// The pipelines for `ctx`, built once per device and process (building them compiles 13 shaders).
+    /// The launcher for `ctx` (the pipelines themselves are the device's, compiled on first use).
     pub fn shared(ctx: &Arc<GpuContext>) -> Result<Arc<NnGpu>> {
-        type Cache = Mutex<Vec<(Arc<GpuContext>, Arc<NnGpu>)>>;
-        static CACHE: OnceLock<Cache> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-        let mut list = cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, nn)) = list.iter().find(|(c, _)| Arc::ptr_eq(c, ctx)) {
-            return Ok(nn.clone());
-        }
-        let nn = Arc::new(NnGpu::new(ctx.clone())?);
-        list.push((ctx.clone(), nn.clone()));
-        Ok(nn)
-    }
-
-    fn pipe(&self, k: &Kernel) -> Result<&(wgpu::BindGroupLayout, wgpu::ComputePipeline)> {
-        self.pipes.get(k.name).ok_or_else(|| KernelError::Input {
-            kernel: k.name.into(),
-            message: "no nn pipeline: the kernel is not of the nn family in registry::ALL".into(),
-        })
+        NnGpu::new(ctx.clone()).map(Arc::new)
     }
 
     /// The bind group of one launch: the parameter slot at binding 0, then `bufs`.
-    pub fn bind(&self, kernel: &'static Kernel, bufs: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {
-        let (layout, _) = self.pipe(kernel)?;
-        if bufs.len() + 1 != kernel.bindings.len() {
+    pub fn bind(
+        &self,
+        kernel: &'static NnKernel,
+        bufs: &[&wgpu::Buffer],
+    ) -> Result<wgpu::BindGroup> {
+        if kernel.family != Family::Nn {
             return Err(KernelError::Input {
                 kernel: kernel.name.into(),
-                message: format!(
-                    "{} buffers bound, the kernel has {}",
-                    bufs.len(),
-                    kernel.bindings.len() - 1
-                ),
+                message: "not a kernel of the nn family".into(),
             });
         }
-        let mut entries: Vec<(&wgpu::Buffer, Option<u64>)> =
-            vec![(&self.params, Some(std::mem::size_of::<NnParams>() as u64))];
-        entries.extend(bufs.iter().map(|b| (*b, None)));
-        Ok(self.ctx.bind_layout(kernel.name, layout, &entries))
+        self.ctx.bind(&kernel.kernel, bufs)
     }
 
-    /// Runs the launches in order (one compute pass per 128 launches) and submits them.
+    /// Runs the launches in order and submits them.
     pub fn run(&self, launches: &[Launch]) -> Result<()> {
         let binds = launches
             .iter()
@@ -122,63 +72,28 @@ impl NnGpu {
         self.submit(&bound)
     }
 
-    /// Runs launches whose bind groups are already built (see `bind`), in order, one compute pass per 128.
+    /// Runs launches whose bind groups are already built (see `bind`), in order.
     pub fn submit(&self, launches: &[Bound]) -> Result<()> {
-        let _guard = self.submit.lock().unwrap_or_else(|p| p.into_inner());
-        for chunk in launches.chunks(PARAM_SLOTS as usize) {
-            let mut blob = vec![0u8; chunk.len() * PARAM_STRIDE as usize];
-            for (i, l) in chunk.iter().enumerate() {
-                let at = i * PARAM_STRIDE as usize;
-                blob[at..at + std::mem::size_of::<NnParams>()]
-                    .copy_from_slice(bytemuck::bytes_of(&l.p));
-            }
-            self.ctx.queue.write_buffer(&self.params, 0, &blob);
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("nn") });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("nn"),
-                    timestamp_writes: None,
-                });
-                for (i, l) in chunk.iter().enumerate() {
-                    let (x, y) = self.ctx.spill(l.kernel.name, l.kernel.workgroups(&l.p))?;
-                    if x == 0 {
-                        continue;
-                    }
-                    pass.set_pipeline(&self.pipe(l.kernel)?.1);
-                    pass.set_bind_group(0, l.bind, &[(i as u64 * PARAM_STRIDE) as u32]);
-                    pass.dispatch_workgroups(x, y, 1);
-                }
-            }
-            self.ctx.queue.submit([enc.finish()]);
+        let mut enc = self.ctx.encoder("nn");
+        for l in launches {
+            enc.launch(&l.kernel.kernel, &l.p, l.bind, l.kernel.workgroups(&l.p))?;
         }
+        enc.submit();
         Ok(())
     }
 
     /// A storage buffer of f32 values, refusing what the device cannot bind.
     pub fn upload(&self, kernel: &str, label: &str, data: &[f32]) -> Result<wgpu::Buffer> {
-        self.fits(kernel, label, data.len() as u64 * 4)?;
-        Ok(self.ctx.storage(label, data))
+        self.ctx.upload(kernel, label, data)
     }
 
     pub fn fits(&self, kernel: &str, label: &str, bytes: u64) -> Result<()> {
-        if bytes > self.ctx.max_binding() {
-            return Err(KernelError::BufferTooLarge {
-                kernel: kernel.into(),
-                buffer: label.into(),
-                bytes,
-                limit: self.ctx.max_binding(),
-            });
-        }
-        Ok(())
+        self.ctx.fits(kernel, label, bytes)
     }
 
     /// Reads an f32 buffer back as f64, the first `len` values.
     pub fn read(&self, kernel: &str, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f64>> {
-        let v: Vec<f32> = self.ctx.read(kernel, buffer)?;
-        Ok(v.iter().take(len).map(|&x| x as f64).collect())
+        self.ctx.read_f64(kernel, buffer, len)
     }
 }
 

@@ -1,11 +1,11 @@
 //! The declarations of the nn family's kernels (see `registry.rs`, "How to add a kernel"): bindings, dispatch
 //! rule and CPU twin of each, and the family's WGSL constants.
 
-use super::common::{DENSE_BATCH, MAX_MAPS, WG};
+use super::common::{NnParams, DENSE_BATCH, MAX_MAPS, WG};
 use super::cpu;
 use crate::kernel::bind as b;
 use crate::kernel::Binding::{Read as R, ReadWrite as W, UniformDynamic as U};
-use crate::kernel::{Dispatch, Family, Kernel, NnParams, Twin};
+use crate::kernel::{Family, Kernel};
 use crate::shaders;
 
 /// The WGSL constants of every nn kernel's prelude, from the Rust constants they must equal.
@@ -15,32 +15,77 @@ pub const CONSTS: &[(&str, u32)] = &[
     ("DENSE_BATCH", DENSE_BATCH),
 ];
 
-impl Kernel {
-    /// Workgroups for parameters `p` (nn family), before any spill into a second dimension.
+/// How many workgroups a launch takes, from its parameters.
+#[derive(Clone, Copy)]
+pub enum Dispatch {
+    /// One invocation per item, `WG` to a workgroup.
+    Threads(fn(&NnParams) -> u64),
+    /// One workgroup per item.
+    Groups(fn(&NnParams) -> u64),
+}
+
+/// Read-only bindings after binding 0, in order (labels arrive as an empty slice: they are `labels`).
+pub type Reads<'a> = [&'a [f64]];
+
+/// How a kernel's CPU twin runs.
+#[derive(Clone, Copy)]
+pub enum Twin {
+    /// Run by `nn::cpu::CpuExec` on an op's buffers: read-only bindings in `r`, read-write ones in `w` (each in
+    /// binding order), the class labels in the last argument.
+    Plan(fn(&NnParams, &Reads, &mut [Vec<f64>], &[u32])),
+    /// Called by the kernel's own host code (`Kernel::twin` names it).
+    Host,
+}
+
+/// An nn kernel: its declaration (its twin is the function `nn::cpu::<name>`), its dispatch rule and how its twin
+/// runs.
+pub struct NnKernel {
+    pub kernel: Kernel,
+    pub dispatch: Dispatch,
+    pub run_twin: Twin,
+}
+
+impl std::ops::Deref for NnKernel {
+    type Target = Kernel;
+    fn deref(&self) -> &Kernel {
+        &self.kernel
+    }
+}
+
+impl std::fmt::Debug for NnKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kernel.name)
+    }
+}
+
+impl NnKernel {
+    /// Workgroups for parameters `p`, before any spill into a second dimension.
     pub fn workgroups(&self, p: &NnParams) -> u64 {
         match self.dispatch {
             Dispatch::Threads(items) => items(p).div_ceil(WG as u64),
             Dispatch::Groups(items) => items(p),
-            Dispatch::Replicas | Dispatch::Launcher => 0,
         }
     }
 }
 
 macro_rules! nn_kernel {
     ($id:ident, $name:literal, [$($bind:expr),*], $dispatch:expr, $twin:expr) => {
-        pub const $id: Kernel = Kernel {
-            name: $name,
-            family: Family::Nn,
-            parts: &[
-                shaders::NN_COMMON,
-                shaders::HASH,
-                include_str!(concat!("../../../shaders/", $name, ".wgsl")),
-            ],
-            bindings: &[b("P", U), $($bind),*],
-            structs: &[NnParams::host_layout],
+        pub const $id: NnKernel = NnKernel {
+            kernel: Kernel {
+                name: $name,
+                family: Family::Nn,
+                parts: &[
+                    shaders::NN_COMMON,
+                    shaders::HASH,
+                    include_str!(concat!("shaders/", $name, ".wgsl")),
+                ],
+                bindings: &[b("P", U), $($bind),*],
+                structs: &[NnParams::host_layout],
+                twin: concat!("nn::cpu::", $name),
+                consts: CONSTS,
+            },
             dispatch: $dispatch,
-            twin: $twin,
-            consts: CONSTS,
+            run_twin: $twin,
         };
     };
 }
@@ -57,21 +102,21 @@ nn_kernel!(
         b("binned", W)
     ],
     Groups(|p| p.batch as u64),
-    Twin::Host("nn::cpu::gridize_bin")
+    Twin::Host
 );
 nn_kernel!(
     GRIDIZE,
     "gridize",
     [b("bin_end", R), b("binned", R), b("out", W)],
     Threads(|p| p.batch as u64 * p.n_species as u64 * p.h as u64 * p.h as u64),
-    Twin::Host("nn::cpu::gridize")
+    Twin::Host
 );
 nn_kernel!(
     GRID_SAMPLE,
     "grid_sample",
     [b("field", R), b("pos", R), b("out", W)],
     Threads(|p| p.batch as u64 * p.n_part as u64),
-    Twin::Host("nn::cpu::grid_sample")
+    Twin::Host
 );
 nn_kernel!(
     CONV2D_FORWARD,
@@ -187,7 +232,7 @@ nn_kernel!(
         b("labels", W)
     ],
     Threads(|p| p.batch as u64 * p.n_part as u64),
-    Twin::Host("nn::cpu::gather_augment")
+    Twin::Host
 );
 nn_kernel!(
     STANDARDIZE,

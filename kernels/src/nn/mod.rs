@@ -9,11 +9,9 @@ pub mod kernels;
 pub mod net;
 
 use crate::error::{KernelError, Result};
-use crate::kernel::Kernel;
 
-pub use crate::kernel::NnParams;
-
-pub use common::{hash_u32, keep, Buf, PlanOp, DENSE_BATCH, MAX_MAPS, WG};
+pub use common::{hash_u32, keep, Buf, NnParams, PlanOp, DENSE_BATCH, MAX_MAPS, WG};
+pub use kernels::NnKernel;
 pub use kernels::{
     ADAM, CONV2D_BACKWARD_INPUT, CONV2D_BACKWARD_WEIGHT, CONV2D_FORWARD, DENSE_BACKWARD_INPUT,
     DENSE_BACKWARD_WEIGHT, DENSE_FORWARD, DROPOUT, EPOCH_TALLY, GATHER_AUGMENT, GRADCAM, GRIDIZE,
@@ -330,15 +328,7 @@ impl NetSpec {
     /// He-normal weights (std sqrt(2 / fan_in)), zero biases, from a seed; stored as f32.
     pub fn init(&self, seed: u64) -> Vec<f32> {
         let mut out = vec![0f32; self.n_params()];
-        let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            // splitmix64
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = crate::rng::SplitMix64(seed ^ crate::rng::GOLDEN);
         for l in self.layers() {
             let (w_off, nw, fan_in) = match l {
                 Layer::Conv {
@@ -355,18 +345,14 @@ impl NetSpec {
             };
             let std = (2.0 / fan_in as f64).sqrt();
             for v in &mut out[w_off..w_off + nw] {
-                // Box-Muller
-                let u1 = next().max(1e-300);
-                let u2 = next();
-                *v = (std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos())
-                    as f32;
+                *v = rng.normal(std) as f32;
             }
         }
         out
     }
 }
 
-fn op(kernel: &'static Kernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
+fn op(kernel: &'static NnKernel, p: NnParams, bufs: &[Buf]) -> PlanOp {
     PlanOp {
         kernel,
         p,

@@ -1,5 +1,7 @@
-//! CPU twin of `md_fire` in f64: the same FIRE 2.0 iteration as shaders/md_fire.wgsl (same steps, same order),
-//! on the MD twin's neighbour lists and forces, parallel over replicas.
+//! FIRE 2.0 on the CPU in f64: the iteration of md/shaders/md_fire.wgsl (same steps, same order), written once
+//! and generic over the CPU engine. On the reference's lists (`RefFire`) it is `md_fire`'s twin, which the GPU
+//! kernel is tested against; on the fast engine's (`CpuFire`, the default) it is the production CPU backend.
+//! Parallel over replicas.
 
 use rayon::prelude::*;
 
@@ -7,11 +9,13 @@ use super::{
     check_replicas, outcome, FireBackend, FireConfig, FireVars, Minima, Minimum, CONVERGED, FAILED,
 };
 use crate::error::Result;
-use crate::md::cpu::{compute_forces, rebuild, wrap, CpuReplica};
+use crate::md::cpu::HalfLists;
+use crate::md::reference::{wrap, FullLists};
+use crate::md::replica::{Engine, Replica};
 use crate::md::{Failure, MdSetup, Replicas};
 
 /// Twin of `fire_stats`: after a force evaluation, the sums the next iteration needs (E, F.F, F.v, max |F|^2).
-fn fire_stats(rep: &CpuReplica, st: &mut FireVars, e: f64) {
+fn fire_stats<L>(rep: &Replica<L>, st: &mut FireVars, e: f64) {
     let (mut f2, mut power, mut fmax2) = (0.0f64, 0.0f64, 0.0f64);
     for (f, v) in rep.force.iter().zip(&rep.vel) {
         let ff = f[0] * f[0] + f[1] * f[1];
@@ -26,7 +30,7 @@ fn fire_stats(rep: &CpuReplica, st: &mut FireVars, e: f64) {
 }
 
 /// Twin of `settle`: failure, then convergence, decide the replica's status.
-fn settle(cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireVars, fail: Option<Failure>) {
+fn settle<L>(cfg: &FireConfig, rep: &mut Replica<L>, st: &mut FireVars, fail: Option<Failure>) {
     if let Some(f) = fail {
         if rep.thermo.status == 0 {
             rep.thermo.status = f.status();
@@ -39,11 +43,16 @@ fn settle(cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireVars, fail: Optio
 }
 
 /// Start of a minimisation (the host's md_forces dispatch plus `fire_stats`): lists, forces, at rest.
-pub fn fire_start(setup: &MdSetup, cfg: &FireConfig, rep: &mut CpuReplica, st: &mut FireVars) {
+pub fn fire_start<L: Engine>(
+    setup: &MdSetup,
+    cfg: &FireConfig,
+    rep: &mut Replica<L>,
+    st: &mut FireVars,
+) {
     rep.vel.iter_mut().for_each(|v| *v = [0.0; 2]);
     *st = FireVars::start(cfg);
-    rebuild(setup, rep);
-    let (e, fail) = compute_forces(setup, rep);
+    L::rebuild(setup, rep);
+    let (e, fail) = L::compute_forces(setup, rep);
     rep.thermo.pe = e;
     fire_stats(rep, st, e);
     settle(cfg, rep, st, fail);
@@ -51,10 +60,10 @@ pub fn fire_start(setup: &MdSetup, cfg: &FireConfig, rep: &mut CpuReplica, st: &
 
 /// Twin of `md_fire` for one replica: up to `iters` FIRE 2.0 iterations (semi-implicit Euler, Guénolé et al.
 /// 2020, Algorithm 2), stopping when the replica converged, failed or reached the cap.
-pub fn md_fire(
+pub fn md_fire<L: Engine>(
     setup: &MdSetup,
     cfg: &FireConfig,
-    rep: &mut CpuReplica,
+    rep: &mut Replica<L>,
     st: &mut FireVars,
     iters: u32,
 ) {
@@ -120,9 +129,9 @@ pub fn md_fire(
             d2max = d2max.max(dd[0] * dd[0] + dd[1] * dd[1]);
         }
         if d2max > limit {
-            rebuild(setup, rep);
+            L::rebuild(setup, rep);
         }
-        let (e, fail) = compute_forces(setup, rep);
+        let (e, fail) = L::compute_forces(setup, rep);
         rep.thermo.pe = e;
         st.iters += 1;
         fire_stats(rep, st, e);
@@ -130,16 +139,26 @@ pub fn md_fire(
     }
 }
 
-/// The CPU backend: replicas minimised in parallel, each independently (so a replica's minimum does not depend
-/// on its neighbours in the batch).
-pub struct CpuFire {
+/// A CPU backend on engine `L`: replicas minimised in parallel, each independently (so a replica's minimum does
+/// not depend on its neighbours in the batch).
+pub struct CpuFire<L = HalfLists> {
     pub setup: MdSetup,
     pub cfg: FireConfig,
-    reps: Vec<(CpuReplica, FireVars)>,
+    reps: Vec<(Replica<L>, FireVars)>,
 }
 
+/// FIRE on the reference's lists: the twin of `md_fire`.
+pub type RefFire = CpuFire<FullLists>;
+
 impl CpuFire {
+    /// The production backend, on the fast engine.
     pub fn new(setup: MdSetup, cfg: FireConfig) -> Result<CpuFire> {
+        Self::with_engine(setup, cfg)
+    }
+}
+
+impl<L: Engine> CpuFire<L> {
+    pub fn with_engine(setup: MdSetup, cfg: FireConfig) -> Result<CpuFire<L>> {
         setup.check()?;
         cfg.check()?;
         Ok(CpuFire {
@@ -150,7 +169,7 @@ impl CpuFire {
     }
 }
 
-impl FireBackend for CpuFire {
+impl<L: Engine> FireBackend for CpuFire<L> {
     fn upload(&mut self, r: &Replicas) -> Result<()> {
         let n = self.setup.n;
         check_replicas(n, r)?;
@@ -160,7 +179,7 @@ impl FireBackend for CpuFire {
                 let mut thermo = r.thermo[k];
                 thermo.status = 0;
                 (
-                    CpuReplica {
+                    Replica {
                         pos: r.pos[k * n..(k + 1) * n].to_vec(),
                         vel: vec![[0.0; 2]; n],
                         force: vec![[0.0; 2]; n],

@@ -1,5 +1,6 @@
-//! Launch of `md_fire` on wgpu: the MD buffers plus FIRE parameters and per-replica FIRE state, many iterations
-//! per dispatch, and the grow-and-redo loop when a cell or neighbour list overflows.
+//! Launch of `md_fire` on wgpu through the device's one launch path (`launch.rs`): the MD buffers plus FIRE
+//! parameters and per-replica FIRE state, many iterations per dispatch, and the grow-and-redo loop when a cell or
+//! neighbour list overflows.
 
 use std::sync::Arc;
 
@@ -8,8 +9,9 @@ use super::{
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
-use crate::md::gpu::{md_params, read_replicas, MdState, PARAM_SLOTS, PARAM_STRIDE};
-use crate::md::kernels;
+use crate::launch::SLOTS;
+use crate::md::gpu::{md_params, read_replicas, MdState};
+use crate::md::kernels::MD_FIRE;
 use crate::md::{steps_within_budget, MdParams, MdSetup, Replicas};
 
 /// The state a minimisation can be restarted from (what the grow-and-redo loop saves).
@@ -38,8 +40,6 @@ pub struct GpuFire {
     ctx: Arc<GpuContext>,
     pub setup: MdSetup,
     pub cfg: FireConfig,
-    layout: wgpu::BindGroupLayout,
-    pipe: wgpu::ComputePipeline,
     bufs: Option<Buffers>,
     n_replicas: usize,
     pub cell_cap: u32,
@@ -54,16 +54,12 @@ impl GpuFire {
     pub fn new(ctx: Arc<GpuContext>, setup: MdSetup, cfg: FireConfig) -> Result<GpuFire> {
         setup.check()?;
         cfg.check()?;
-        let layout = ctx.layout("md_fire", &kernels::MD_FIRE.access());
-        let pipe = ctx.pipeline_with(&kernels::MD_FIRE, &layout);
         // Expected occupancies with room for fluctuations; overflow still grows them.
         let (cell_cap, nbr_cap) = setup.list_capacities();
         Ok(GpuFire {
             ctx,
             setup,
             cfg,
-            layout,
-            pipe,
             bufs: None,
             n_replicas: 0,
             cell_cap,
@@ -101,8 +97,8 @@ impl GpuFire {
         let backup = [&md.pos, &md.vel, &md.img, &md.state, &fire]
             .map(|b| ctx.storage_zeroed("md_fire backup", b.size()));
         let mut entries = md.entries();
-        entries.extend([(&fire_params, None), (&fire, None)]);
-        let bind = ctx.bind_layout("md_fire", &self.layout, &entries);
+        entries.extend([&fire_params, &fire]);
+        let bind = ctx.bind(&MD_FIRE, &entries)?;
         Ok(Buffers {
             md,
             fire,
@@ -149,42 +145,28 @@ impl GpuFire {
             if want == 0 {
                 all.push(0);
             }
-            while done < want && (all.len() as u64) < PARAM_SLOTS {
+            while done < want && (all.len() as u64) < SLOTS {
                 let k = (want - done).min(per);
                 all.push(k);
                 done += k;
             }
             let b = self.bufs()?;
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("md_fire"),
-                });
+            let mut enc = self.ctx.encoder("md_fire");
             for (src, dst) in [&b.md.pos, &b.md.vel, &b.md.img, &b.md.state, &b.fire]
                 .into_iter()
                 .zip(&b.backup)
             {
-                enc.copy_buffer_to_buffer(src, 0, dst, 0, src.size());
+                enc.copy(src, dst, src.size());
             }
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("md_fire"),
-                    timestamp_writes: None,
-                });
-                pass.set_pipeline(&self.pipe);
-                for (slot, &steps) in all.iter().enumerate() {
-                    let offset = slot as u64 * PARAM_STRIDE;
-                    self.ctx.queue.write_buffer(
-                        &b.md.params,
-                        offset,
-                        bytemuck::bytes_of(&self.params(steps)),
-                    );
-                    pass.set_bind_group(0, &b.bind, &[offset as u32]);
-                    pass.dispatch_workgroups(self.n_replicas as u32, 1, 1);
-                }
+            for &steps in &all {
+                enc.launch(
+                    &MD_FIRE,
+                    &self.params(steps),
+                    &b.bind,
+                    self.n_replicas as u64,
+                )?;
             }
-            self.ctx.queue.submit([enc.finish()]);
+            enc.submit();
             if !self.check_overflow()? {
                 return Ok(done);
             }
