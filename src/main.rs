@@ -62,7 +62,7 @@ enum Command {
     /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
     Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
-    Gradcam(cli::nn::GradcamArgs),
+    Gradcam(cli::gradcam::GradcamArgs),
     /// Structural indicators and their correlations with Grad-CAM.
     Analyze(cli::analyze::AnalyzeArgs),
     /// Everything from nothing to the paper's figures: simulate, train, gradcam, analyze, propensity, report.
@@ -129,7 +129,7 @@ fn run(command: Command) -> glasscam::Result<()> {
         }
         Command::Train(t) => cli::train::train(&t, ctx),
         Command::Attention(args) => cli::gnn::attention(&args, ctx),
-        Command::Gradcam(args) => cli::nn::gradcam(&args),
+        Command::Gradcam(args) => cli::gradcam::gradcam(&args),
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),

@@ -4,7 +4,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod gnn;
-pub mod nn;
+pub mod gradcam;
 pub mod propensity;
 pub mod render;
 pub mod reproduce;
