@@ -334,6 +334,24 @@ pub fn fit<O: Objective, L: Learner + ?Sized>(
     })
 }
 
+/// `fit` of a classifier on the training part of `sets`, validated on its validation part, for `epochs` epochs
+/// in batches of `batch` drawn from `seed`.
+pub fn fit_classifier<L: Learner + ?Sized>(
+    learner: &mut L,
+    sets: &Sets,
+    (epochs, batch, seed): (usize, usize, u64),
+    ctx: Ctx,
+) -> Result<Fitted<EpochLog>> {
+    let plan = Plan {
+        epochs,
+        batch,
+        seed,
+        n_train: sets.train.len(),
+    };
+    let labels = &sets.validation.labels;
+    fit(learner, &Classification, labels, labels.len(), &plan, ctx)
+}
+
 /// `metrics.json` of a model directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Metrics<E = Evaluation, L = EpochLog> {

@@ -15,7 +15,7 @@ use super::model::{predict_all, Cnn, ModelFile, Standardization, LAYOUT, VERSION
 use crate::error::{Error, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
-use crate::learn::fit::{fit, Batch, Classification, Divergence, Learner, Plan, Tally};
+use crate::learn::fit::{fit_classifier, Batch, Classification, Divergence, Learner, Tally};
 use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
 use crate::learn::split::Sets;
 
@@ -164,20 +164,7 @@ pub fn train(
         positions,
         validation: &val_imgs,
     };
-    let plan = Plan {
-        epochs: cfg.epochs,
-        batch: cfg.batch,
-        seed: cfg.seed,
-        n_train: sets.train.len(),
-    };
-    let fitted = fit(
-        &mut learner,
-        &Classification,
-        &sets.validation.labels,
-        sets.validation.len(),
-        &plan,
-        ctx,
-    )?;
+    let fitted = fit_classifier(&mut learner, &sets, (cfg.epochs, cfg.batch, cfg.seed), ctx)?;
     drop(learner);
     let model = Cnn {
         file: ModelFile {

@@ -16,7 +16,7 @@ use super::model::{Mpnn, MpnnModelFile, LAYOUT, VERSION};
 use crate::error::{Error, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
-use crate::learn::fit::{fit, Batch, Classification, Divergence, Learner, Plan, Tally};
+use crate::learn::fit::{fit_classifier, Batch, Classification, Divergence, Learner, Tally};
 use crate::learn::metrics::correct;
 use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
 use crate::learn::split::Sets;
@@ -278,20 +278,7 @@ pub fn train(
         step: 0,
         tally: Tally::default(),
     };
-    let plan = Plan {
-        epochs: cfg.epochs,
-        batch: cfg.batch,
-        seed: cfg.seed,
-        n_train,
-    };
-    let fitted = fit(
-        &mut learner,
-        &Classification,
-        &sets.validation.labels,
-        sets.validation.len(),
-        &plan,
-        ctx,
-    )?;
+    let fitted = fit_classifier(&mut learner, &sets, (cfg.epochs, cfg.batch, cfg.seed), ctx)?;
     drop(learner);
     let model = Mpnn {
         file: MpnnModelFile {
