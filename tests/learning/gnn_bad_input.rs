@@ -150,3 +150,51 @@ fn load_sum(dir: &std::path::Path) -> String {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["weights_sha256"].as_str().unwrap().to_string()
 }
+
+/// The graph network's outputs know their data set, as the CNN's do: the model records the fingerprint of its
+/// training data, its test split is refused on another data set, and `attention.json` records the one it read.
+#[test]
+fn the_model_and_its_attention_refuse_another_data_set() {
+    use glasscam::learn::gnn::attention::{attention, AttentionInput};
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, other_dir) = (dir.path().join("data"), dir.path().join("other"));
+    crate::common::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).unwrap();
+    crate::common::write_synthetic(&other_dir, 25, 6, 6.0, 0.3, 4).unwrap();
+    let data = glasscam::io::dataset::Dataset::load(&data_dir).unwrap();
+    let other = glasscam::io::dataset::Dataset::load(&other_dir).unwrap();
+    let cfg = MpnnConfig {
+        hidden: 4,
+        depth: 2,
+        k: 4,
+        epochs: 1,
+        ..MpnnConfig::default()
+    };
+    let quiet = glasscam::events::quiet();
+    let t =
+        glasscam::learn::gnn::train(&data, &cfg, &glasscam::kernels::Compute::Cpu, quiet).unwrap();
+    assert_eq!(t.model.file.header.data_fingerprint, data.fingerprint);
+    let model = dir.path().join("mpnn");
+    glasscam::learn::model::write_model(&model, &t).unwrap();
+    let input = |data: &std::path::Path, all: bool, out: &str| AttentionInput {
+        model: model.clone(),
+        data: data.to_path_buf(),
+        all,
+        threshold: 0.0025,
+        gradcam: None,
+        out: dir.path().join(out),
+    };
+    let e = attention(&input(&other_dir, false, "refused"), quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the model's test split names replicas of its training data set")
+            && e.ends_with("set `split` to all for a data set the model was not trained on"),
+        "{e}"
+    );
+    // every snapshot of another data set is fine, and the rows say which data set they describe
+    let r = attention(&input(&other_dir, true, "all"), quiet).unwrap();
+    assert_eq!(r.data_fingerprint, other.fingerprint);
+    r.check_data(&other).unwrap();
+    let e = r.check_data(&data).unwrap_err().to_string();
+    assert!(e.contains("the attention rows were computed on"), "{e}");
+}

@@ -352,7 +352,7 @@ pub fn attention(args: &AttentionInput, ctx: Ctx) -> Result<AttentionReport> {
         // the split names replicas of the training data: on other data they would be arbitrary ones
         m.file.header.check_split_data(
             &data,
-            "use all snapshots for a data set the model was not trained on",
+            "set `split` to all for a data set the model was not trained on",
         )?;
         labelled(&data, &m.file.header.split.test)
     };
