@@ -18,7 +18,7 @@ use super::select_compute;
 /// `glasscam train`: the network family, then the common arguments.
 #[derive(Args, Debug, Clone)]
 pub struct TrainCmd {
-    /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md).
+    /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/reference/model-files.md).
     #[arg(long, value_enum, default_value = "cnn")]
     pub arch: Arch,
     #[command(flatten)]

@@ -23,7 +23,7 @@ use crate::io::npy;
 use crate::sim::system::SystemDef;
 
 pub const MANIFEST: &str = "manifest.json";
-/// 2: positions.npy holds float32 (half the bytes of format 1's float64; docs/inherent.md says why that is
+/// 2: positions.npy holds float32 (half the bytes of format 1's float64; docs/reference/file-formats.md says why that is
 /// enough).
 pub const FORMAT_VERSION: u32 = 2;
 /// How `Manifest::backend` begins when parts of a run ran on different backends.

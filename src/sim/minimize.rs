@@ -26,7 +26,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Default force tolerance of the f64 CPU twin.
 pub const CPU_FTOL: f64 = 1e-8;
 /// Default force tolerance of the f32 GPU path: what it reaches on every replica of both presets at N = 2000
-/// (tests/md_fire_should_match_cpu.rs); its E_IS agrees with the twin's to 1e-5 per particle.
+/// (kernels/tests/kernels/md_fire.rs); its E_IS agrees with the twin's to 1e-5 per particle.
 pub const GPU_FTOL: f64 = 1e-2;
 
 /// Which snapshots to minimise.
@@ -192,7 +192,7 @@ pub struct InherentFile {
 #[derive(Clone, Debug)]
 pub struct Inherent {
     pub manifest: Manifest,
-    /// [S * N * 2] positions at the minima, as they are stored (f32: docs/inherent.md, "Storage").
+    /// [S * N * 2] positions at the minima, as they are stored (f32: docs/reference/file-formats.md, "Format versions").
     pub positions: Vec<f32>,
     pub species: Vec<u32>,
     pub info: InherentFile,

@@ -1,5 +1,5 @@
 //! The committed JSON Schemas (`docs/schemas/`) equal the ones generated from the Rust types, and name the fields
-//! the files have. `GLASSCAM_BLESS=1 cargo test --test schemas` rewrites them.
+//! the files have. `GLASSCAM_BLESS=1 cargo test --test io schemas` rewrites them.
 
 use std::path::Path;
 
@@ -17,7 +17,7 @@ fn committed_schemas_equal_the_generated_ones() {
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             have == want,
-            "{} differs from the schema of the Rust type: run `GLASSCAM_BLESS=1 cargo test --test schemas` and \
+            "{} differs from the schema of the Rust type: run `GLASSCAM_BLESS=1 cargo test --test io schemas` and \
              commit the result",
             path.display()
         );

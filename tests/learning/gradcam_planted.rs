@@ -5,7 +5,7 @@
 //! - mean head (the quick model's): a 6x6 patch (14 % of the image); at least `MIN_BARE` (0.5) of the mass of
 //!   every seed's maps lies inside the patch itself (measured 0.59-0.88 over seeds 1-8) and at least
 //!   `MIN_GROWN_MEAN` (0.8) inside the patch grown by the last convolution's receptive-field radius (0.84-1.00);
-//! - flatten head (SPEC §5): a 4x4 patch; at least `MIN_GROWN_FLATTEN` (0.5) of the mass lies inside the patch
+//! - flatten head (docs/methods.md, "CNN"): a 4x4 patch; at least `MIN_GROWN_FLATTEN` (0.5) of the mass lies inside the patch
 //!   grown by the receptive-field radius (two 3x3 layers: 2 pixels, an 8x8 region, 25 % of the image; measured
 //!   0.57-0.87; inside the bare patch 0.27-0.69).
 use crate::common;
@@ -145,7 +145,7 @@ fn gradcam_mass_falls_in_the_planted_patch_mean_head() {
 
 #[test]
 fn gradcam_mass_falls_in_the_planted_patch_flatten_head() {
-    // Grad-CAM of SPEC §6 takes ReLU(sum_m alpha_m A^m) with alpha the *mean* gradient over all pixels; with a
+    // Grad-CAM (docs/methods.md, "Grad-CAM") takes ReLU(sum_m alpha_m A^m) with alpha the *mean* gradient over all pixels; with a
     // dense layer over the whole map the background's untrained weights enter that mean, and for about half of
     // the initialisations the glass map is empty (the sum is negative everywhere). The test therefore trains
     // eight seeds and requires: every net learns the problem, at least three give non-empty maps, and every

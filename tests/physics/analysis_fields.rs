@@ -7,7 +7,7 @@ use glasscam::analysis::{coarse_grain, normalise, pearson, spearman, CoarseGrain
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The definition of SPEC §7 summed over every pair, minimum image.
+/// The definition of docs/methods.md, "Order parameters", summed over every pair, minimum image.
 fn coarse_grain_brute(p: &[f64], b: [f64; 2], cg: CoarseGrain, x: &[f64]) -> Vec<f64> {
     let n = p.len() / 2;
     let rc = cg.xi * cg.cutoff_factor;

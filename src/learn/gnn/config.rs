@@ -78,7 +78,7 @@ impl MpnnConfig {
     /// hidden 16 (a quarter of the default's), no dropout, peak learning rate 1e-2 after one warm-up epoch, decaying
     /// to 1e-3, batches of 4, 10 epochs. The pooled graph features of a quick glass and liquid differ by a few per
     /// cent, so the head needs large weights: at the default 1e-3 the loss sat at ln 2 for 10 epochs (test AUC 1.0
-    /// on quick kam, but uncalibrated), at 1e-2 it leaves the plateau near epoch 7 and ends at 0.13 (docs/gnn.md).
+    /// on quick kam, but uncalibrated), at 1e-2 it leaves the plateau near epoch 7 and ends at 0.13 (docs/reference/model-files.md).
     pub fn quick() -> MpnnConfig {
         MpnnConfig {
             hidden: 16,

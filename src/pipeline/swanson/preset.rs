@@ -162,7 +162,7 @@ pub struct RampSettings {
 /// seed, so replica r of both ramps starts from one configuration), two constant rates (Swanson: t_cool = 2e7
 /// and 2e5 steps, 100x apart), snapshots at points of Swanson's grid T_k = 2 - 1.95 k / 200 plus T_L and T_G,
 /// and their inherent structures. The one definition of the two simulations, for `reproduce swanson` and for
-/// anyone running them by hand with `simulate` (`docs/inherent.md`).
+/// anyone running them by hand with `simulate` (docs/methods.md, "Inherent structures").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SwansonRamps {
     pub system: SystemDef,
@@ -190,7 +190,7 @@ impl SwansonRamps {
     /// minimised. The fast rate sets task 6: its glass falls out of equilibrium near T = 0.6, so task 6's liquid
     /// is a supercooled liquid below T_L = 0.8 (Swanson: 0.547). The two rates are 20x apart, not Swanson's 100x:
     /// the slow ramp only has to stay in equilibrium down to task 6's temperature, and a slow ramp at 4e-4 would
-    /// not fit the quick budget (docs/inherent.md has the numbers of both choices).
+    /// not fit the quick budget (docs/guide/swanson.md, "The presets", has the numbers of both choices).
     /// `paper`: N = 2000, 1000 replicas, Swanson's lengths (2e7 and 2e5 steps of 0.005 from T = 2 to 0.05, 100x
     /// apart), for a GPU.
     pub fn for_preset(preset: Preset) -> SwansonRamps {
@@ -372,7 +372,7 @@ impl SwansonPreset {
                 // `MpnnConfig::quick()` warmed up over 5 epochs in batches of 8 to a peak rate of 5e-3, for 200
                 // epochs. On inherent structures the loss sits at ln 2 for tens of epochs before it falls; at the
                 // peak of 1e-2 and 100 epochs the task-5 and task-6 models never left it (constant scores), at 5e-3
-                // over 200 epochs every task's model did, at three seeds (docs/reproduce.md has the probes)
+                // over 200 epochs every task's model did, at three seeds (docs/guide/swanson.md, "The presets", has the probes)
                 mpnn: MpnnConfig {
                     max_lr: 5e-3,
                     warmup_epochs: 5.0,
@@ -385,7 +385,7 @@ impl SwansonPreset {
                 threshold: 0.0025,
                 // at N = 256 and the quick rates a liquid snapshot carries thermal vibrations about 3x the glass's,
                 // which every model reads, so every cell of both matrices is near 1; on the minima the tasks are as
-                // hard as their E_IS gaps, as Swanson's (docs/reproduce.md)
+                // hard as their E_IS gaps, as Swanson's (docs/guide/swanson.md)
                 input: TaskInput::Inherent,
             },
             Preset::Paper => SwansonPreset {
@@ -464,7 +464,7 @@ mod tests {
             SwansonPreset::new(Preset::Paper).input,
             TaskInput::Snapshots
         );
-        // the graph network's schedule that trains on the quick minima (docs/reproduce.md)
+        // the graph network's schedule that trains on the quick minima (docs/guide/swanson.md)
         let m = &quick.mpnn;
         assert_eq!((m.hidden, m.batch, m.epochs), (16, 8, 200));
         assert_eq!((m.max_lr, m.warmup_epochs), (5e-3, 5.0));
