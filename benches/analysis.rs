@@ -9,7 +9,7 @@ use glasscam::analysis::bench::random_configs;
 use glasscam::analysis::{
     analyse_config, coarse_grain, tong_tanaka, voronoi, CoarseGrain, ConfigInput,
 };
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 
 const N: usize = 2000;
 const CONFIGS: usize = 8;
@@ -19,12 +19,12 @@ fn bench(c: &mut Criterion) {
     let (l, all) = random_configs(CONFIGS, N, SEED);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-analysis");
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = glasscam::npy::write(
+        let _ = glasscam::io::npy::write(
             &dir.join("configs.npy"),
             &[CONFIGS as u64, N as u64, 2],
             &all,
         );
-        let _ = glasscam::npy::write(&dir.join("box.npy"), &[2], &[l, l]);
+        let _ = glasscam::io::npy::write(&dir.join("box.npy"), &[2], &[l, l]);
     }
     let box_l = [l, l];
     let diameters = SystemDef::abm().diameters();

@@ -2,8 +2,8 @@
 //! Throughput is reported in particle-steps. `glasscam bench md` prints the full table (1 to 1024 replicas).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glasscam::bench::bench_replicas;
-use glasscam::system::{MdSettings, SystemDef};
+use glasscam::sim::bench::bench_replicas;
+use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::gpu::GpuMd;
 use glasscam_kernels::md::{Advance, MdBackend, Segment};

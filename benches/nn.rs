@@ -1,12 +1,12 @@
 //! Criterion bench of the nn path: one training step and one Grad-CAM batch, CPU twin and (when an adapter
 //! exists) GPU, on a small network so that it runs on a software adapter too. `glasscam bench nn` prints the
-//! samples/s table (`glasscam::nn::bench_nn`).
+//! samples/s table (`glasscam::learn::cnn::bench_nn`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use glasscam::kernels::gpu::shared_context;
 use glasscam::kernels::nn::net::Net;
 use glasscam::kernels::Compute;
-use glasscam::nn::config::ModelConfig;
+use glasscam::learn::cnn::config::ModelConfig;
 
 fn config() -> ModelConfig {
     let grid = std::env::var("GLASSCAM_BENCH_GRID")
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
         eprintln!("bench nn: no GPU adapter, CPU twin only");
     }
     let spec = cfg.net_spec(2);
-    let (imgs, labels) = glasscam::nn::bench::bench_batch(&cfg, 2);
+    let (imgs, labels) = glasscam::learn::cnn::bench::bench_batch(&cfg, 2);
     let adam = cfg.adam();
     let mut group = c.benchmark_group(format!("nn grid {} batch {}", cfg.grid, cfg.batch));
     group.sample_size(10);

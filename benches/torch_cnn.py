@@ -5,9 +5,9 @@ convolution's maps, alpha-weighted sum, ReLU), in images/s, on random images of 
 
 Usage: torch_cnn.py [--model presets/quick-model.toml] [--grid G] [--steps N] [--seconds S] [--threads T]
                     [--device cuda|cpu] [--json FILE]
-Without --model: the paper's network (SPEC section 5; glasscam's ModelConfig defaults). --seconds times each part for
-at least that long (and at least --steps steps); --threads sets torch's intra-op threads (default: as installed).
-kernels/benches/cnn_cpu.rs runs this beside glasscam's CPU paths, alternating.
+Without --model: the paper's network (docs/methods.md, "CNN"; glasscam's ModelConfig defaults). --seconds times each
+part for at least that long (and at least --steps steps); --threads sets torch's intra-op threads (default: as
+installed). `glasscam bench nn --torch` runs this beside glasscam, alternating.
 """
 
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""glasscam's graph network (docs/gnn.md) in plain PyTorch, on the graphs `glasscam bench gnn` writes.
+"""glasscam's graph network (docs/reference/model-files.md) in plain PyTorch, on the graphs `glasscam bench gnn` writes.
 
 Timing (what `glasscam bench gnn --torch benches/torch_mpnn.py` runs once per round, alternating with its own rows):
 training steps (forward with dropout, cross-entropy, backward, Adam) and attention passes (eval forward, no_grad)
@@ -24,7 +24,7 @@ from torch import nn
 
 
 class MPNN(nn.Module):
-    """The network of docs/gnn.md; parameter names match glasscam's model.safetensors."""
+    """The network of docs/methods.md, "Graph network"; parameter names match glasscam's model.safetensors."""
 
     def __init__(s, ns, h, depth, attention="graph", dropout=0.0):
         super().__init__()

@@ -55,6 +55,11 @@ impl Class {
         }
     }
 
+    /// Whether a network learns it: glass or liquid.
+    pub fn is_labelled(self) -> bool {
+        self != Class::Other
+    }
+
     /// Index of the class score (0 liquid, 1 glass); `None` for `Other`.
     pub fn score_index(self) -> Option<usize> {
         match self {

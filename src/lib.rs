@@ -1,32 +1,19 @@
-//! glasscam: batched glass-former MD, CNN glass/liquid classification, Grad-CAM and structural analysis.
+//! glasscam: batched glass-former MD, CNN and graph-network glass/liquid classification, Grad-CAM and attention,
+//! structural analysis, and the papers' pipelines.
+//!
+//! The layers, each a folder: `sim` (systems, the cooling protocol, inherent structures, propensity), `learn` (the
+//! learning core and the two networks), `analysis` (structural indicators and correlations), `pipeline` (the
+//! staged reproductions of the papers) and `io` (data sets and the other file formats).
 
 pub mod analysis;
-pub mod bench;
-pub mod dataset;
+pub mod backend;
 pub mod domain;
 pub mod error;
 pub mod events;
-pub mod export;
-pub mod gnn;
-pub mod import;
-pub mod init;
-pub mod landscape;
-pub mod minimize;
-pub mod nn;
-pub mod npy;
-pub mod outdir;
-pub mod paper;
-pub mod propensity;
-pub mod protocol;
-pub mod report;
-pub mod reproduce;
-pub mod schemas;
-pub mod score;
-pub mod stages;
-pub mod swanson;
-pub mod system;
-pub mod task;
-pub mod weights;
+pub mod io;
+pub mod learn;
+pub mod pipeline;
+pub mod sim;
 
 pub use error::{Error, Result};
 pub use glasscam_kernels as kernels;

@@ -8,17 +8,19 @@
 use std::path::Path;
 
 use glasscam::analysis::{self, CoarseGrain, Voronoi};
-use glasscam::dataset::{Dataset, Manifest};
 use glasscam::domain::Class;
 use glasscam::events::{Ctx, Event};
+use glasscam::io::dataset::{Dataset, Manifest};
 use glasscam::kernels::nn::net::{grid_sample, gridize as gridize_kernel, Net};
 use glasscam::kernels::nn::GridSpec;
-use glasscam::kernels::{BackendChoice, Compute};
-use glasscam::nn::model::{self, ModelFile};
-use glasscam::nn::ModelConfig;
-use glasscam::propensity::{EnsembleConfig, EnsembleResult};
-use glasscam::protocol::{Protocol, RunOptions};
-use glasscam::system::{MdSettings, SystemDef};
+use glasscam::kernels::Compute;
+use glasscam::learn::cnn::model::ModelFile;
+use glasscam::learn::cnn::{Cnn, ModelConfig};
+use glasscam::learn::model::{write_model, Model};
+use glasscam::sim::propensity::{EnsembleConfig, EnsembleResult};
+pub use glasscam::sim::protocol::Overrides;
+use glasscam::sim::protocol::{Protocol, RunOptions};
+use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam::{Error, Result};
 
 /// `kam`, `abm`, or a TOML system file.
@@ -34,21 +36,17 @@ pub fn system_check(sys: &SystemDef, origin: &str) -> Result<()> {
     sys.check(origin)
 }
 
-/// `auto`, `gpu` or `cpu`, as `--backend`.
+/// `auto`, `gpu` or `cpu`, resolved by the library's one backend policy (the line it gives is not printed).
 pub fn select_compute(backend: &str) -> Result<Compute> {
-    let choice: BackendChoice = backend.parse().map_err(Error::Input)?;
-    Ok(Compute::select(choice)?)
+    let (compute, _) = glasscam::backend::resolve(glasscam::backend::parse(backend)?)?;
+    Ok(compute)
 }
 
 /// What `simulate` needs besides the system.
 pub struct SimulateArgs<'a> {
     pub preset: &'a str,
-    pub replicas: Option<usize>,
-    pub cool_rate: Option<f64>,
-    pub equilibrate_time: Option<f64>,
-    pub hold_time: Option<f64>,
-    pub dt: Option<f64>,
-    pub temps: Vec<f64>,
+    /// The protocol's changes to the preset (the library's, as the CLI's `simulate` passes them).
+    pub overrides: Overrides,
     pub seed: u64,
     /// Continue an unfinished run in `out` (as `--resume`).
     pub resume: bool,
@@ -64,27 +62,11 @@ pub fn simulate(
     out: &Path,
     ctx: &Ctx,
 ) -> Result<Manifest> {
-    let mut proto = Protocol::preset(args.preset)?;
-    if let Some(r) = args.replicas {
-        proto.replicas = r;
-    }
-    if let Some(x) = args.cool_rate {
-        proto.cool_rate = x;
-    }
-    if let Some(x) = args.equilibrate_time {
-        proto.equilibrate_time = x;
-    }
-    if let Some(x) = args.hold_time {
-        proto.hold_time = x;
-    }
-    if let Some(x) = args.dt {
-        proto.md.dt = x;
-    }
-    proto.extra_temps = args.temps.clone();
+    let proto = args.overrides.apply(args.preset, sys)?;
     let mut opts = RunOptions::new(out, args.seed, compute);
     opts.resume = args.resume;
     opts.force = args.force;
-    glasscam::protocol::run(sys, &proto, &opts, ctx)
+    glasscam::sim::protocol::run(sys, &proto, &opts, ctx)
 }
 
 pub fn load_dataset(dir: &Path) -> Result<Dataset> {
@@ -158,13 +140,10 @@ pub fn gridize(
 }
 
 /// A model directory's configuration and weights.
-pub struct Loaded {
-    pub file: ModelFile,
-    pub params: Vec<f32>,
-}
+pub type Loaded = Cnn;
 
 pub fn load_model(dir: &Path) -> Result<Loaded> {
-    model::load(dir).map(|(file, params)| Loaded { file, params })
+    Cnn::load(dir)
 }
 
 /// The model's images of `positions` [batch * N * 2]: gridized on its grid, standardised as in training.
@@ -174,7 +153,7 @@ fn model_images(
     positions: &[f64],
     species: &[u32],
 ) -> Result<Vec<f32>> {
-    let grid = file.config.grid_spec(file.box_l);
+    let grid = file.config.grid_spec(file.header.box_l);
     let mut imgs = gridize(compute, &grid, positions, species, file.in_channels)?;
     if let Some(norm) = file.standardization() {
         norm.apply(&mut imgs, file.config.grid * file.config.grid);
@@ -219,7 +198,7 @@ pub fn gradcam(
     ctx: &Ctx,
 ) -> Result<(Vec<f64>, Vec<f64>, Vec<f32>)> {
     let (file, n) = (&model.file, species.len());
-    let grid = file.config.grid_spec(file.box_l);
+    let grid = file.config.grid_spec(file.header.box_l);
     let mut net = Net::new(compute, file.spec(), &model.params, batch)?;
     let (mut logits, mut gamma, mut maps) = (Vec::new(), Vec::new(), Vec::new());
     ctx.observer.event(Event::Begin {
@@ -286,7 +265,7 @@ pub fn propensity(
         .map(|i| vor.neighbours_of(i).to_vec())
         .collect();
     let pos0: Vec<[f64; 2]> = positions.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
-    glasscam::propensity::run_ensemble(&setup, &pos0, &cages, cfg, compute, *ctx)
+    glasscam::sim::propensity::run_ensemble(&setup, &pos0, &cages, cfg, compute, *ctx)
 }
 
 /// Time step of the MD settings (sample times = steps * dt).
@@ -294,7 +273,7 @@ pub fn md_dt(md: &MdSettings) -> f64 {
     md.dt
 }
 
-/// The model configuration: `quick` (`ModelConfig::quick()`, presets/quick-model.toml) or `paper` (the SPEC
+/// The model configuration: `quick` (`ModelConfig::quick()`, presets/quick-model.toml) or `paper` (the paper's
 /// network), with the fields of `overrides` (a JSON object of `ModelConfig` fields) replaced.
 pub fn model_config(base: &str, overrides: &str) -> Result<ModelConfig> {
     let cfg = match base {
@@ -330,7 +309,7 @@ pub fn train(
     ctx: &Ctx,
 ) -> Result<String> {
     let data = Dataset::load(data_dir)?;
-    let trained = glasscam::nn::train(&data, cfg, compute, *ctx)?;
-    glasscam::nn::write_model(out, &trained)?;
+    let trained = glasscam::learn::cnn::train(&data, cfg, compute, *ctx)?;
+    write_model(out, &trained)?;
     serde_json::to_string(&trained.metrics).map_err(|e| Error::Input(format!("metrics: {e}")))
 }

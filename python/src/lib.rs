@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use glasscam::analysis::Voronoi as LibVoronoi;
 use glasscam::kernels::Compute;
-use glasscam::system::SystemDef;
+use glasscam::sim::system::SystemDef;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -207,12 +207,15 @@ fn simulate(
     let compute = glue::select_compute(backend).map_err(to_py)?;
     let args = glue::SimulateArgs {
         preset,
-        replicas,
-        cool_rate,
-        equilibrate_time,
-        hold_time,
-        dt,
-        temps,
+        overrides: glue::Overrides {
+            replicas,
+            cool_rate,
+            equilibrate_time,
+            hold_time,
+            dt,
+            temps,
+            ..Default::default()
+        },
         seed,
         resume,
         force,
@@ -671,7 +674,7 @@ impl Model {
         }
         if let Some(b) = r#box {
             let [lx, ly] = box_sides(b)?;
-            let l = self.model.file.box_l;
+            let l = self.model.file.header.box_l;
             if (lx - l).abs() > 1e-6 * l || (ly - l).abs() > 1e-6 * l {
                 return Err(bad_arg(
                     "box",
@@ -756,7 +759,7 @@ impl Model {
 
     #[getter]
     fn box_l(&self) -> f64 {
-        self.model.file.box_l
+        self.model.file.header.box_l
     }
 
     #[getter]
@@ -785,7 +788,7 @@ impl Model {
             self.dir.display().to_string(),
             self.model.file.config.grid,
             self.model.file.in_channels,
-            self.model.file.box_l,
+            self.model.file.header.box_l,
             self.compute.describe()
         )
     }

@@ -54,8 +54,10 @@ def test_ctrl_c_stops_a_simulation_with_a_checkpoint_and_resume_finishes_it_iden
         glasscam.simulate(tiny_system_file, out=tmp_path / "cut", **{**run, "progress": ctrl_c_at_third_advance})
     assert events[:2] == ["note", "begin"]
     assert not (tmp_path / "cut" / "manifest.json").exists(), "the run finished although it was interrupted"
-    with pytest.raises(ValueError, match="unfinished run of these settings; add --resume"):
+    # the library names the keyword a Python caller passes, not the CLI's flag
+    with pytest.raises(ValueError, match="unfinished run of these settings; add `resume`") as refused:
         glasscam.simulate(tiny_system_file, out=tmp_path / "cut", **run)
+    assert "--" not in str(refused.value)
     resumed = glasscam.simulate(tiny_system_file, out=tmp_path / "cut", resume=True, **run)
     assert np.array_equal(resumed.positions, whole.positions)
     for name in ("positions.npy", "species.npy", "labels.npy", "box.npy"):

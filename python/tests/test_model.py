@@ -7,7 +7,7 @@ import pytest
 
 import glasscam
 
-# A tiny network on top of the SPEC defaults (what a model file given to `glasscam train --model` means).
+# A tiny network on top of the paper's defaults (docs/methods.md, "CNN") (what a model file given to `glasscam train --model` means).
 TINY_MODEL = dict(
     grid=16, cutoff=3.0, conv_channels=[4, 4], kernel=3, head="mean", hidden=8, dropout=0.0, batch=8, epochs=2,
     standardize=True,

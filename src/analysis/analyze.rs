@@ -11,7 +11,7 @@
 //! - `correlations.csv`: snapshot, replica, class, then Pearson and Spearman of (Gamma, Upsilon),
 //!   (Gamma, 1-Theta), (1-Theta, Upsilon); empty where undefined (no Gamma, or a constant field);
 //! - `summary.csv` / `summary.json`: mean, standard deviation and count per class, pair and method, with
-//!   the paper's value or sign (SPEC §8) beside the Pearson rows;
+//!   the paper's value or sign (Oyama et al. 2022, Fig. 3) beside the Pearson rows;
 //! - `violin_pearson.{png,svg}`, `violin_spearman.{png,svg}`: coefficients per configuration, glass vs liquid;
 //! - `map_*_<snapshot>.{png,svg}`: field maps of one configuration (`map_config`, default the first glass one);
 //! - `analysis.json`: settings, source, counts and every skipped frame or configuration with its reason.
@@ -28,13 +28,14 @@ use super::plots::{field_map, violin, FieldMap, ViolinClass};
 use super::stats::mean_std;
 use super::{analyse_config, CoarseGrain, ConfigInput, Correlations, GammaSet, Indicators};
 use super::{PAIRS, PAIR_LABELS};
-use crate::dataset::{write_json_atomic, Dataset};
+use crate::analysis::paper::Reference;
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
-use crate::npy;
-use crate::paper::Reference;
-use crate::system::SystemDef;
+use crate::io::dataset::Dataset;
+use crate::io::json::write_json_atomic;
+use crate::io::npy;
+use crate::sim::system::SystemDef;
 
 /// One configuration to analyse.
 #[derive(Clone, Debug)]
@@ -68,7 +69,7 @@ pub fn dataset_configs(ds: &Dataset) -> Vec<Config<'_>> {
 /// The frames of an imported trajectory of `system` (class from the file's `class=` key, else `other`); a frame
 /// whose density differs from the system's by more than 5 % is kept with a warning through `ctx`.
 pub fn imported_configs(
-    imported: crate::import::Imported,
+    imported: crate::io::import::Imported,
     system: &SystemDef,
     source: &str,
     ctx: Ctx,
@@ -158,7 +159,7 @@ pub struct SummaryRow {
     pub std: Option<f64>,
     /// Configurations with a defined coefficient.
     pub count: usize,
-    /// The paper's value or sign (SPEC §8), where it gives one.
+    /// The paper's value or sign (Oyama et al. 2022, Fig. 3), where it gives one.
     pub paper: Option<Reference>,
     /// Whether the mean has the paper's sign, where the paper gives one.
     pub sign_agrees: Option<bool>,
@@ -311,7 +312,7 @@ pub fn write_analysis(
         let pick = match map_config {
             Some(k) => Some(a.done.iter().find(|d| d.config.snapshot == k).ok_or_else(|| {
                 Error::Input(format!(
-                    "--config {k}: snapshot {k} was not analysed (not present, skipped or misclassified)"
+                    "`config` {k}: snapshot {k} was not analysed (not present, skipped or misclassified)"
                 ))
             })?),
             None => a
@@ -425,7 +426,7 @@ fn write_correlations_csv(path: &Path, rows: &[CorrelationRow]) -> Result<()> {
 /// Mean and standard deviation of each pair per class and method, beside the paper's values.
 pub fn summarise(system: &str, rows: &[CorrelationRow]) -> Vec<SummaryRow> {
     let classes = classes_of(rows);
-    let paper = crate::paper::paper(system);
+    let paper = crate::analysis::paper::paper(system);
     let mut out = Vec::new();
     for class in &classes {
         for (m, method) in ["pearson", "spearman"].iter().enumerate() {
@@ -520,7 +521,7 @@ fn plot_violins(out: &Path, system: &str, rows: &[CorrelationRow], with_gamma: b
             .iter()
             .map(|&p| {
                 if m == 0 {
-                    crate::paper::paper(system)
+                    crate::analysis::paper::paper(system)
                         .and_then(|t| t.correlation(Class::Glass, p))
                         .and_then(|r| r.value())
                 } else {

@@ -11,8 +11,8 @@ use rayon::prelude::*;
 
 use super::{analyse_config, coarse_grain, tong_tanaka, voronoi, CoarseGrain, ConfigInput};
 use crate::error::Result;
-use crate::npy;
-use crate::system::SystemDef;
+use crate::io::npy;
+use crate::sim::system::SystemDef;
 
 /// Minimum distance between random bench particles (packing fraction ~0.34 at density 1.2: quick to place).
 pub const BENCH_MIN_DIST: f64 = 0.6;

@@ -1,7 +1,7 @@
 //! Coarse-graining of per-particle fields (Xbar_i = sum_j X_j e^{-r_ij/xi} / sum_j e^{-r_ij/xi} over r_ij < cut-off,
 //! i included, minimum image) through a cell list, and min-max normalisation to [0, 1].
 
-/// Coarse-graining settings (SPEC §7 defaults).
+/// Coarse-graining settings (defaults of docs/methods.md, "Coarse-graining").
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CoarseGrain {
     /// Length xi of the exponential weight.
@@ -13,7 +13,7 @@ pub struct CoarseGrain {
 impl CoarseGrain {
     /// Both lengths finite and > 0 (every stage that coarse-grains calls this first).
     pub fn validate(&self) -> crate::error::Result<()> {
-        for (what, x) in [("--xi", self.xi), ("--cutoff", self.cutoff_factor)] {
+        for (what, x) in [("`xi`", self.xi), ("`cutoff`", self.cutoff_factor)] {
             if !(x > 0.0 && x.is_finite()) {
                 return Err(crate::error::Error::Input(format!(
                     "coarse-graining: {what} {x}: give a finite length > 0 (the paper's xi is 3, the cut-off 3 xi)"

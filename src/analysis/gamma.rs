@@ -1,7 +1,7 @@
 //! The Grad-CAM score file contract between the CNN stage and `analyze`: `gamma.npy` plus `gradcam.json`.
 //!
 //! A Grad-CAM directory holds
-//! - `gamma.npy`    float64 [R, N]: row r is Gamma_i (SPEC §6) of every particle of snapshot `snapshots[r]`;
+//! - `gamma.npy`    float64 [R, N]: row r is Gamma_i (docs/methods.md, "Grad-CAM") of every particle of snapshot `snapshots[r]`;
 //! - `gradcam.json` `GradcamIndex`: which data-set snapshot each row is, and which of them the network
 //!   misclassified (those are left out of the statistics, as in the paper).
 
@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::write_json_readable;
 use crate::error::{Error, Result};
-use crate::npy;
+use crate::io::json::write_json_readable;
+use crate::io::npy;
 
 pub const GAMMA_NPY: &str = "gamma.npy";
 pub const GRADCAM_JSON: &str = "gradcam.json";
@@ -28,7 +28,7 @@ pub struct GradcamIndex {
     /// Snapshots (a subset of `snapshots`) the network put in the wrong class; `analyze` skips them.
     #[serde(default)]
     pub misclassified: Vec<usize>,
-    /// The class whose score was explained (SPEC §6 default "glass"); `glasscam gradcam` writes it as `class`.
+    /// The class whose score was explained (default "glass", docs/methods.md, "Grad-CAM"); `glasscam gradcam` writes it as `class`.
     #[serde(default = "glass", alias = "class")]
     pub target_class: String,
     /// The data set the scores were computed on, and its fingerprint (`Dataset::fingerprint`): a consumer given

@@ -1,10 +1,11 @@
 //! Structural indicators (Voronoi volume Upsilon, Tong-Tanaka Theta), coarse-graining, normalisation and their
-//! per-configuration correlations with the Grad-CAM score Gamma (SPEC §7-8): the engine of `glasscam analyze`.
+//! per-configuration correlations with the Grad-CAM score Gamma (docs/methods.md, "Order parameters" and "Coarse-graining"; Oyama et al. 2022, Fig. 3): the engine of `glasscam analyze`.
 
 pub mod analyze;
 pub mod bench;
 pub mod coarse;
 pub mod gamma;
+pub mod paper;
 pub mod plots;
 pub mod stats;
 pub mod tong_tanaka;
@@ -23,7 +24,7 @@ pub use voronoi::{voronoi, Voronoi};
 
 use crate::error::Result;
 
-/// The three correlated pairs, in the order of every `[f64; 3]` here (SPEC §8, Theta enters as 1 - Theta).
+/// The three correlated pairs, in the order of every `[f64; 3]` here (Oyama et al. 2022, Fig. 3; Theta enters as 1 - Theta).
 pub const PAIRS: [&str; 3] = ["gamma_upsilon", "gamma_1mtheta", "1mtheta_upsilon"];
 /// The same pairs as the paper writes them.
 pub const PAIR_LABELS: [&str; 3] = ["C(Γ,Υ)", "C(Γ,1-Θ)", "C(1-Θ,Υ)"];

@@ -1,10 +1,10 @@
-//! The Tong-Tanaka order parameter Theta (SPEC §7): how far the angles between a particle's Voronoi neighbours
+//! The Tong-Tanaka order parameter Theta (Tong & Tanaka 2018; docs/methods.md, "Order parameters"): how far the angles between a particle's Voronoi neighbours
 //! depart from those of touching disks of the given diameters.
 //!
 //! For particle o with Voronoi neighbours in counterclockwise order, every angularly consecutive pair (i, j)
 //! contributes |theta1 - theta2|: theta1 = the measured angle i-o-j, theta2 = the angle at o of the triangle of
 //! touching disks, sides (d_o+d_i)/2, (d_o+d_j)/2, (d_i+d_j)/2. Theta_o = (1/N_o) sum |theta1 - theta2|.
-//! In general position the consecutive pairs are exactly the Delaunay triangles o-i-j of SPEC §7. At a
+//! In general position the consecutive pairs are exactly the Delaunay triangles o-i-j of docs/methods.md, "Order parameters". At a
 //! degenerate vertex (cocircular particles) they stay well defined and do not depend on how the triangulation
 //! broke the tie: a perfect square lattice of equal disks gives |90° - 60°| = pi/6 for every particle.
 

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use glasscam::analysis::{self, AnalyzeInput, CoarseGrain, GammaSet, SummaryRow};
-use glasscam::dataset::Dataset;
 use glasscam::events::Ctx;
-use glasscam::import::{self, Format, SpeciesMap};
-use glasscam::system::SystemDef;
+use glasscam::io::dataset::Dataset;
+use glasscam::io::import::{self, Format, SpeciesMap};
+use glasscam::sim::system::SystemDef;
 
 /// `glasscam analyze`
 #[derive(Clone, Debug, Args)]

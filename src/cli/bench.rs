@@ -1,14 +1,235 @@
-//! The tables of `glasscam bench md`, `nn`, `analysis` and `propensity`: what the library's benches return, printed.
+//! `glasscam bench md|nn|gnn|gridize|minimize|analysis|propensity`: arguments, the paths each times
+//! (`--backend cpu|gpu|both`, `glasscam::backend::bench_backends`), and the tables of what the library's benches
+//! return.
 
+use std::path::PathBuf;
+
+use clap::Subcommand;
 use glasscam::analysis::bench::{BenchReport, BENCH_DENSITY};
-use glasscam::bench::{MdRow, PropensityRow};
-use glasscam::nn::bench::{KernelProfile, NnBench};
+use glasscam::backend::{bench_backends, BenchBackends};
+use glasscam::events::Ctx;
+use glasscam::kernels::Compute;
+use glasscam::learn::cnn::bench::{KernelProfile, NnBench};
+use glasscam::learn::cnn::ModelConfig;
+use glasscam::sim::bench::{MdRow, PropensityRow};
+use glasscam::sim::system::SystemDef;
 
-/// The nn table (stdout) and each backend's per-kernel profile after it; a skipped GPU path goes to stderr.
-pub fn print_nn(b: &NnBench) {
-    if let Some(why) = &b.gpu_skipped {
-        eprintln!("bench nn: {why}");
+/// What `glasscam bench` times.
+#[derive(Subcommand)]
+pub enum BenchWhat {
+    /// MD throughput at N = 2000 (KAM by default) for 1, 16, 256 and 1024 replicas.
+    Md {
+        /// cpu, gpu or both (the CPU twin, and the GPU path when an adapter exists).
+        #[arg(long, value_enum, default_value = "both")]
+        backend: BenchBackends,
+        /// Replica counts (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256,1024")]
+        replicas: Vec<usize>,
+        #[arg(long, default_value = "kam")]
+        system: String,
+        /// Seconds of timing per row.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Time copies of a snapshot of this data set (its own system; --system is ignored) instead of a
+        /// fresh liquid: `benches/lammps_md.py` hands the same snapshot to LAMMPS.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Which snapshot of --data.
+        #[arg(long, default_value_t = 0)]
+        snapshot: usize,
+    },
+    /// CNN training and Grad-CAM images/s, CPU twin vs GPU path.
+    Nn {
+        /// cpu, gpu or both (the CPU twin, and the GPU path when an adapter exists; a software adapter takes
+        /// minutes at grid 128).
+        #[arg(long, value_enum, default_value = "both")]
+        backend: BenchBackends,
+        /// Grid size G [default: 64, or the model file's] (the CPU twin takes long at the paper's 128).
+        #[arg(long)]
+        grid: Option<usize>,
+        /// Training steps (batches of 32) timed on each path.
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// A model file (TOML) to time instead of the default network (e.g. `presets/quick-model.toml`);
+        /// --grid still sets the grid size when given.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Also time each kernel of a training step (one launch at a time, waiting after each).
+        #[arg(long)]
+        profile: bool,
+    },
+    /// Voronoi + Tong-Tanaka + coarse-graining per 2000-particle configuration (compare `benches/freud_voronoi.py`).
+    Analysis {
+        #[arg(long, default_value_t = 16)]
+        configs: usize,
+        /// Also write the configurations here for the freud script.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Gridization images/s (paper's Gaussian, 2 species), CPU twin vs GPU path.
+    Gridize {
+        #[arg(long, value_enum, default_value = "both")]
+        backend: BenchBackends,
+        #[arg(long, default_value_t = 128)]
+        grid: usize,
+        #[arg(long, default_value_t = 2000)]
+        particles: usize,
+        /// Snapshots per call.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+    /// FIRE minimisation throughput (`md_fire`), CPU twin vs GPU path, at N = 2000.
+    Minimize {
+        #[arg(long, value_enum, default_value = "both")]
+        backend: BenchBackends,
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256,1024")]
+        replicas: Vec<usize>,
+        #[arg(long, default_value = "kam")]
+        system: String,
+        /// Time budget per row: a row whose replicas all converge within it measures minimisations/s, the others
+        /// give FIRE iterations x particles / s and derived minimisations/s.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+    },
+    /// Graph network training and attention graphs/s (CPU f32 path and f64 twin, GPU path), beside PyTorch with
+    /// --torch.
+    Gnn(super::gnn::BenchGnnArgs),
+    /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
+    Propensity {
+        #[arg(long, value_enum, default_value = "both")]
+        backend: BenchBackends,
+        /// Replicas (temperatures x runs).
+        #[arg(long, default_value_t = 90)]
+        replicas: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+}
+
+/// The computes of `choice`, each described on stderr.
+pub fn backends(choice: BenchBackends) -> glasscam::Result<Vec<Compute>> {
+    let (computes, lines) = bench_backends(choice)?;
+    for line in lines {
+        eprintln!("{line}");
     }
+    Ok(computes)
+}
+
+/// Runs one benchmark and prints its table.
+pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
+    match what {
+        BenchWhat::Md {
+            backend,
+            replicas,
+            system,
+            seconds,
+            data,
+            snapshot,
+        } => {
+            let start = data
+                .as_deref()
+                .map(|dir| glasscam::sim::bench::snapshot_start(dir, snapshot))
+                .transpose()?;
+            let sys = match &start {
+                Some((s, _)) => s.clone(),
+                None => SystemDef::resolve(&system)?,
+            };
+            let rows = glasscam::sim::bench::bench_md(
+                &sys,
+                &backends(backend)?,
+                &replicas,
+                seconds,
+                start.as_ref().map(|(_, r)| r),
+            )?;
+            print_md(&rows);
+        }
+        BenchWhat::Nn {
+            backend,
+            grid,
+            steps,
+            model,
+            profile,
+        } => {
+            let base = match &model {
+                Some(path) => ModelConfig::from_file(path)?,
+                // the paper's network at G = 64: the CPU twin takes long at 128
+                None => ModelConfig {
+                    grid: 64,
+                    ..Default::default()
+                },
+            };
+            let cfg = ModelConfig {
+                grid: grid.unwrap_or(base.grid),
+                ..base
+            };
+            let b = glasscam::learn::cnn::bench::bench_nn(
+                &backends(backend)?,
+                &cfg,
+                2,
+                steps,
+                profile,
+            )?;
+            print_nn(&b);
+        }
+        BenchWhat::Analysis { configs, out } => {
+            let r = glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref())?;
+            print_analysis(&r);
+        }
+        BenchWhat::Minimize {
+            backend,
+            replicas,
+            system,
+            seconds,
+        } => {
+            let sys = SystemDef::resolve(&system)?;
+            let b = glasscam::sim::bench::bench_minimize(
+                &sys,
+                &backends(backend)?,
+                &replicas,
+                seconds,
+                &ctx,
+            )?;
+            println!("{} N = {}", sys.name, sys.n_particles());
+            print!("{}", glasscam::sim::bench::minimize_table(&b));
+        }
+        BenchWhat::Gridize {
+            backend,
+            grid,
+            particles,
+            batch,
+            seconds,
+        } => {
+            let rows = glasscam::learn::cnn::bench::bench_gridize(
+                &backends(backend)?,
+                grid,
+                particles,
+                batch,
+                seconds,
+            )?;
+            print!("{}", glasscam::learn::cnn::bench::gridize_table(&rows));
+        }
+        BenchWhat::Gnn(args) => super::gnn::bench(&args)?,
+        BenchWhat::Propensity {
+            backend,
+            replicas,
+            seconds,
+        } => {
+            let rows = glasscam::sim::bench::bench_propensity(
+                &SystemDef::kam(),
+                &backends(backend)?,
+                replicas,
+                seconds,
+            )?;
+            print_propensity(&rows);
+        }
+    }
+    Ok(())
+}
+
+/// The nn table (stdout) and each backend's per-kernel profile after it.
+fn print_nn(b: &NnBench) {
     let c = &b.cfg;
     println!(
         "nn bench: grid {} channels {} conv {:?} kernel {} hidden {} batch {}",
@@ -48,7 +269,7 @@ fn print_profile(p: &KernelProfile) {
 }
 
 /// The analysis table: median and minimum per stage, then the all-core throughput.
-pub fn print_analysis(r: &BenchReport) {
+fn print_analysis(r: &BenchReport) {
     println!(
         "analysis bench: {} configurations of {} particles (density {BENCH_DENSITY}, seed {})",
         r.n_configs, r.n_particles, r.seed
@@ -72,7 +293,7 @@ pub fn print_analysis(r: &BenchReport) {
 }
 
 /// The md table: one line per replica count and backend, each with its ratio to the CPU twin's row of that count.
-pub fn print_md(rows: &[MdRow]) {
+fn print_md(rows: &[MdRow]) {
     println!(
         "{:<8} {:>9} {:>10} {:>7} {:>9} {:>16} {:>12}",
         "backend", "replicas", "particles", "steps", "seconds", "particle-steps/s", "vs cpu twin"
@@ -92,7 +313,7 @@ pub fn print_md(rows: &[MdRow]) {
 }
 
 /// The propensity table: the ensemble's rate beside `bench md`'s at the same replica count.
-pub fn print_propensity(rows: &[PropensityRow]) {
+fn print_propensity(rows: &[PropensityRow]) {
     println!(
         "{:<8} {:>9} {:>18} {:>18} {:>8}",
         "backend", "replicas", "bench md p-s/s", "propensity p-s/s", "ratio"

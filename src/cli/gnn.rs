@@ -1,71 +1,21 @@
-//! `glasscam train --arch mpnn` and `glasscam attention`: arguments, console lines, and the calls to the gnn engine.
+//! `glasscam attention` and `glasscam bench gnn`: arguments, console lines, and the calls to the graph network.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use glasscam::dataset::Dataset;
-use glasscam::domain::Class;
+use glasscam::backend::BenchBackends;
 use glasscam::events::Ctx;
-use glasscam::gnn::attention::AttentionInput;
-use glasscam::gnn::MpnnConfig;
-use glasscam::kernels::{BackendChoice, Compute};
-
-/// Which network `train` trains.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Arch {
-    /// The CNN on gridized images (SPEC §5).
-    #[default]
-    Cnn,
-    /// Swanson's directed message-passing network with bond attention on kNN graphs (SPEC §10).
-    Mpnn,
-}
-
-/// `glasscam train`: the network family, then the common arguments.
-#[derive(Args, Debug, Clone)]
-pub struct TrainCmd {
-    /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/gnn.md) and training runs on the
-    /// CPU twin unless `--backend gpu` (the whole step in WGSL).
-    #[arg(long, value_enum, default_value = "cnn")]
-    pub arch: Arch,
-    #[command(flatten)]
-    pub args: super::nn::TrainArgs,
-}
-
-pub fn train(a: &super::nn::TrainArgs, ctx: Ctx) -> glasscam::Result<()> {
-    let mut cfg = match &a.model {
-        Some(p) => MpnnConfig::from_file(p)?,
-        None => MpnnConfig::default(),
-    };
-    if let Some(e) = a.epochs {
-        cfg.epochs = e;
-    }
-    let data = Dataset::load(&a.data)?;
-    // the MPNN runs on the GPU only when asked: its GPU path is unmeasured on real GPUs (lavapipe only)
-    let compute = match a.backend {
-        BackendChoice::Gpu => super::select_compute(BackendChoice::Gpu)?,
-        _ => {
-            eprintln!(
-                "backend: cpu: CPU twin (f32), {} threads (--backend gpu trains the MPNN on the GPU)",
-                rayon::current_num_threads()
-            );
-            Compute::Cpu
-        }
-    };
-    let t = glasscam::gnn::train::train_on(&data, &cfg, &compute, ctx)?;
-    glasscam::gnn::train::write_model(&a.out, &t)?;
-    let m = &t.metrics;
-    println!(
-        "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} graphs); best epoch {} of {}; model in {}",
-        m.test.accuracy[Class::Glass.name()],
-        m.test.accuracy[Class::Liquid.name()],
-        m.test.roc_auc,
-        m.test.n,
-        m.best_epoch,
-        m.epochs,
-        a.out.display()
-    );
-    Ok(())
-}
+use glasscam::io::dataset::Dataset;
+use glasscam::kernels::gnn::{GraphBatch, MpnnSpec};
+use glasscam::kernels::Compute;
+use glasscam::learn::gnn::attention::AttentionInput;
+use glasscam::learn::gnn::bench::{
+    bench_graphs, export, time_attention, time_attention_gpu, time_train, time_train_gpu,
+    BenchGraphs,
+};
+use glasscam::learn::gnn::model::load;
+use glasscam::learn::gnn::train::{dist_stats, predict};
+use glasscam::learn::gnn::{Mpnn, MpnnConfig};
 
 /// `glasscam attention`
 #[derive(Args, Debug, Clone)]
@@ -106,7 +56,7 @@ pub fn attention(a: &AttentionArgs, ctx: Ctx) -> glasscam::Result<()> {
         gradcam: a.gradcam.clone(),
         out: a.out.clone(),
     };
-    let r = glasscam::gnn::attention::attention(&input, ctx)?;
+    let r = glasscam::learn::gnn::attention::attention(&input, ctx)?;
     for m in &r.aucs {
         println!(
             "{:<14} ROC AUC {:.3} (mean glass {:.1}, liquid {:.1})",
@@ -152,10 +102,10 @@ pub struct BenchGnnArgs {
     /// Also time the f64 reference twin.
     #[arg(long)]
     pub f64: bool,
-    /// Also time the GPU path (`train --backend gpu`'s steps; the eval forward with attention) on the
-    /// first adapter, a software one (lavapipe) included: the line before the table names it.
-    #[arg(long)]
-    pub gpu: bool,
+    /// cpu (the f32 path), gpu (`train --backend gpu`'s steps and the eval forward with attention, on any
+    /// adapter, a software one included) or both.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: BenchBackends,
     /// Where the graphs (and logits) are written for the PyTorch script [default: a temporary directory].
     #[arg(long)]
     pub export: Option<PathBuf>,
@@ -168,22 +118,142 @@ struct TorchRow {
     seconds: f64,
 }
 
+/// One timed row: (backend, what, (graphs, seconds)).
+type Row = (&'static str, &'static str, (usize, f64));
+
+/// One round of our rows on each chosen path.
+fn our_rows(
+    a: &BenchGnnArgs,
+    spec: &MpnnSpec,
+    g: &BenchGraphs,
+    batch: usize,
+    computes: &[Compute],
+) -> glasscam::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for compute in computes {
+        match compute {
+            Compute::Cpu => {
+                rows.push((
+                    "cpu f32",
+                    "train",
+                    time_train::<f32>(spec, g, batch, a.seconds),
+                ));
+                rows.push((
+                    "cpu f32",
+                    "attention",
+                    time_attention::<f32>(spec, g, batch, a.seconds),
+                ));
+                if a.f64 {
+                    rows.push((
+                        "cpu f64",
+                        "train",
+                        time_train::<f64>(spec, g, batch, a.seconds),
+                    ));
+                    rows.push((
+                        "cpu f64",
+                        "attention",
+                        time_attention::<f64>(spec, g, batch, a.seconds),
+                    ));
+                }
+            }
+            Compute::Gpu(ctx) => {
+                rows.push((
+                    "gpu f32",
+                    "train",
+                    time_train_gpu(ctx, spec, g, batch, a.seconds)?,
+                ));
+                rows.push((
+                    "gpu f32",
+                    "attention",
+                    time_attention_gpu(ctx, spec, g, batch, a.seconds)?,
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// One round of `benches/torch_mpnn.py` on the exported graphs: its rows (what, graphs, seconds).
+fn torch_rows(
+    script: &Path,
+    threads: Option<usize>,
+    dir: &Path,
+    seconds: f64,
+    round: usize,
+) -> glasscam::Result<Vec<TorchRow>> {
+    let json = dir.join(format!("torch-{round}.json"));
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(script);
+    if let Some(t) = threads {
+        cmd.arg("--threads").arg(t.to_string());
+    }
+    let status = cmd
+        .arg("--graphs")
+        .arg(dir)
+        .arg("--seconds")
+        .arg(seconds.to_string())
+        .arg("--json")
+        .arg(&json)
+        .status()
+        .map_err(|e| {
+            glasscam::Error::Input(format!("cannot run python3 {}: {e}", script.display()))
+        })?;
+    if !status.success() {
+        return Err(glasscam::Error::Input(format!(
+            "python3 {} failed ({status}); it needs torch",
+            script.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&json)
+        .map_err(|e| glasscam::Error::Input(format!("{}: {e}", json.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| glasscam::Error::Input(format!("{}: {e}", json.display())))
+}
+
+fn line(round: usize, backend: &str, what: &str, n: usize, s: f64, vs: String) {
+    println!(
+        "{round:<6} {backend:<12} {what:<10} {n:>7} {s:>8.2} {:>9.2} {vs:>10}",
+        n as f64 / s.max(1e-12)
+    );
+}
+
+/// Writes the graphs (and, with a model, its logits from the f32 path and the f64 twin) for the PyTorch script.
+fn export_graphs(
+    dir: &Path,
+    spec: &MpnnSpec,
+    batch: usize,
+    g: &BenchGraphs,
+    model: Option<&Mpnn>,
+) -> glasscam::Result<()> {
+    let logits = model.map(|m| {
+        let l32 = predict(spec, &m.params, &g.graphs, batch);
+        let b = GraphBatch::concat(&g.graphs.iter().collect::<Vec<_>>());
+        let l64 = glasscam::kernels::gnn::net::forward(spec, &m.params_f64(), &b, None).logits;
+        (l32, l64)
+    });
+    export(
+        dir,
+        spec,
+        batch,
+        g,
+        logits.as_ref().map(|(x, y)| (&x[..], &y[..])),
+    )?;
+    println!("graphs written to {}", dir.display());
+    Ok(())
+}
+
 pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
-    use glasscam::gnn::bench::{
-        bench_graphs, export, time_attention, time_attention_gpu, time_train, time_train_gpu,
-    };
-    use glasscam::gnn::model;
-    let model = a.model.as_ref().map(|m| model::load(m)).transpose()?;
+    let model = a.model.as_ref().map(|m| load(m)).transpose()?;
     let cfg = match (&model, &a.config) {
-        (Some((file, _)), _) => file.config.clone(),
+        (Some(m), _) => m.file.config.clone(),
         (None, Some(p)) => MpnnConfig::from_file(p)?,
         (None, None) => MpnnConfig::quick(),
     };
     let data = a.data.as_ref().map(|d| Dataset::load(d)).transpose()?;
     let g = bench_graphs(data.as_ref(), &cfg, a.graphs)?;
     let spec = match &model {
-        Some((file, _)) => file.spec(),
-        None => cfg.spec(g.n_species, glasscam::gnn::train::dist_stats(&g.graphs)),
+        Some(m) => m.file.spec(),
+        None => cfg.spec(g.n_species, dist_stats(&g.graphs)),
     };
     spec.check()?;
     let edges: usize = g.graphs.iter().map(|x| x.n_edges()).sum();
@@ -198,13 +268,7 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
         cfg.batch,
         rayon::current_num_threads()
     );
-    let gpu = if a.gpu {
-        let ctx = glasscam::kernels::gpu::shared_context()?;
-        println!("gpu f32: {}", ctx.describe());
-        Some(ctx)
-    } else {
-        None
-    };
+    let computes = super::bench::backends(a.backend)?;
     let dir = match (&a.export, &a.torch) {
         (Some(d), _) => Some(d.clone()),
         (None, Some(_)) => {
@@ -213,21 +277,7 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
         (None, None) => None,
     };
     if let Some(dir) = &dir {
-        let logits = model.as_ref().map(|(_, params)| {
-            let l32 = glasscam::gnn::train::predict(&spec, params, &g.graphs, cfg.batch);
-            let b =
-                glasscam::kernels::gnn::GraphBatch::concat(&g.graphs.iter().collect::<Vec<_>>());
-            let l64 = glasscam::kernels::gnn::net::forward(&spec, params, &b, None).logits;
-            (l32, l64)
-        });
-        export(
-            dir,
-            &spec,
-            cfg.batch,
-            &g,
-            logits.as_ref().map(|(x, y)| (&x[..], &y[..])),
-        )?;
-        println!("graphs written to {}", dir.display());
+        export_graphs(dir, &spec, cfg.batch, &g, model.as_ref())?;
     }
     println!(
         "{:<6} {:<12} {:<10} {:>7} {:>8} {:>9} {:>10}",
@@ -235,87 +285,18 @@ pub fn bench(a: &BenchGnnArgs) -> glasscam::Result<()> {
     );
     let mut ours: Vec<(String, f64)> = Vec::new();
     let mut theirs: Vec<(String, f64)> = Vec::new();
-    let line = |round: usize, backend: &str, what: &str, n: usize, s: f64, vs: String| {
-        println!(
-            "{round:<6} {backend:<12} {what:<10} {n:>7} {s:>8.2} {:>9.2} {vs:>10}",
-            n as f64 / s.max(1e-12)
-        );
-    };
     for round in 1..=a.rounds {
-        let mut rows = vec![
-            (
-                "cpu f32",
-                "train",
-                time_train::<f32>(&spec, &g, cfg.batch, a.seconds),
-            ),
-            (
-                "cpu f32",
-                "attention",
-                time_attention::<f32>(&spec, &g, cfg.batch, a.seconds),
-            ),
-        ];
-        if a.f64 {
-            rows.push((
-                "cpu f64",
-                "train",
-                time_train::<f64>(&spec, &g, cfg.batch, a.seconds),
-            ));
-            rows.push((
-                "cpu f64",
-                "attention",
-                time_attention::<f64>(&spec, &g, cfg.batch, a.seconds),
-            ));
-        }
-        if let Some(ctx) = &gpu {
-            rows.push((
-                "gpu f32",
-                "train",
-                time_train_gpu(ctx, &spec, &g, cfg.batch, a.seconds)?,
-            ));
-            rows.push((
-                "gpu f32",
-                "attention",
-                time_attention_gpu(ctx, &spec, &g, cfg.batch, a.seconds)?,
-            ));
-        }
+        let rows = our_rows(a, &spec, &g, cfg.batch, &computes)?;
         let mut torch_rate = std::collections::BTreeMap::new();
         if let (Some(script), Some(dir)) = (&a.torch, &dir) {
-            let json = dir.join(format!("torch-{round}.json"));
-            let mut cmd = std::process::Command::new("python3");
-            if let Some(t) = a.torch_threads {
-                cmd.arg(script).arg("--threads").arg(t.to_string());
-            } else {
-                cmd.arg(script);
-            }
-            let status = cmd
-                .arg("--graphs")
-                .arg(dir)
-                .arg("--seconds")
-                .arg(a.seconds.to_string())
-                .arg("--json")
-                .arg(&json)
-                .status()
-                .map_err(|e| {
-                    glasscam::Error::Input(format!("cannot run python3 {}: {e}", script.display()))
-                })?;
-            if !status.success() {
-                return Err(glasscam::Error::Input(format!(
-                    "python3 {} failed ({status}); it needs torch",
-                    script.display()
-                )));
-            }
-            let text = std::fs::read_to_string(&json)
-                .map_err(|e| glasscam::Error::Input(format!("{}: {e}", json.display())))?;
-            let trs: Vec<TorchRow> = serde_json::from_str(&text)
-                .map_err(|e| glasscam::Error::Input(format!("{}: {e}", json.display())))?;
-            for t in trs {
+            for t in torch_rows(script, a.torch_threads, dir, a.seconds, round)? {
                 line(round, "torch", &t.what, t.graphs, t.seconds, String::new());
                 let rate = t.graphs as f64 / t.seconds.max(1e-12);
                 torch_rate.insert(t.what.clone(), rate);
                 theirs.push((t.what, rate));
             }
         }
-        for (backend, what, (n, s)) in rows.drain(..) {
+        for (backend, what, (n, s)) in rows {
             let rate = n as f64 / s.max(1e-12);
             let vs = torch_rate
                 .get(what)

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use glasscam::analysis::GammaSet;
-use glasscam::dataset::Dataset;
 use glasscam::domain::Preset;
 use glasscam::events::Ctx;
+use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
-use glasscam::propensity::{Curves, EnsembleConfig};
+use glasscam::sim::propensity::{Curves, EnsembleConfig};
 
 use super::select_compute;
 
@@ -72,7 +72,7 @@ pub fn propensity(a: &PropensityArgs, ctx: Ctx) -> glasscam::Result<Curves> {
     cfg.seed = a.seed;
     let gamma = a.gradcam.as_deref().map(GammaSet::load).transpose()?;
     let compute = select_compute(a.backend)?;
-    let p = glasscam::propensity::propensity(
+    let p = glasscam::sim::propensity::propensity(
         &ds,
         a.snapshot,
         &cfg,
@@ -88,7 +88,7 @@ pub fn propensity(a: &PropensityArgs, ctx: Ctx) -> glasscam::Result<Curves> {
         }
         (_, e) => e,
     })?;
-    glasscam::propensity::write_propensity(&a.out, &ds, &p, !a.no_plots)?;
+    glasscam::sim::propensity::write_propensity(&a.out, &ds, &p, !a.no_plots)?;
     eprintln!("propensity: wrote {}", a.out.display());
     Ok(p.curves)
 }

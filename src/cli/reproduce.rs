@@ -7,10 +7,10 @@ use glasscam::analysis::CoarseGrain;
 use glasscam::domain::Preset;
 use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
-use glasscam::reproduce::swanson::SwansonConfig;
-use glasscam::reproduce::{ReproduceConfig, ReproducePreset};
-use glasscam::swanson::{SwansonPreset, TaskInput};
-use glasscam::system::SystemDef;
+use glasscam::pipeline::oyama::{ReproduceConfig, ReproducePreset};
+use glasscam::pipeline::swanson::preset::{SwansonPreset, TaskInput};
+use glasscam::pipeline::swanson::SwansonConfig;
+use glasscam::sim::system::SystemDef;
 
 use super::select_compute;
 
@@ -122,7 +122,7 @@ pub fn reproduce(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
         force: a.force,
     };
     let compute = select_compute(a.backend)?;
-    glasscam::reproduce::run(&config, &compute, ctx)?;
+    glasscam::pipeline::oyama::run(&config, &compute, ctx)?;
     Ok(())
 }
 
@@ -166,6 +166,6 @@ fn swanson(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
         force: a.force,
     };
     let compute = select_compute(a.backend)?;
-    glasscam::reproduce::swanson::run(&config, &compute, ctx)?;
+    glasscam::pipeline::swanson::run(&config, &compute, ctx)?;
     Ok(())
 }

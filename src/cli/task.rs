@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use glasscam::task::{self, RampData, Source, SwansonTask, TaskPreset};
+use glasscam::pipeline::swanson::preset::{SwansonTask, TaskPreset};
+use glasscam::pipeline::swanson::task::{self, RampData, Source};
+use glasscam::pipeline::swanson::tasks::build_swanson_tasks;
 use glasscam::Error;
 
 /// `glasscam task`
@@ -63,7 +65,7 @@ fn pair(a: &TaskArgs) -> glasscam::Result<()> {
             .file_name()
             .map_or_else(|| "task".into(), |n| n.to_string_lossy().into_owned())
     });
-    glasscam::outdir::no_overwrite(&a.out.join(task::TASK_FILE), a.force, "a task")?;
+    glasscam::io::outdir::no_overwrite(&a.out.join(task::TASK_FILE), a.force, "a task")?;
     let t = task::task_from_sources(&name, &Source::parse(l)?, &Source::parse(g)?)?;
     task::write_task(&a.out, &t, a.force)?;
     println!("{}", describe(&t.info, t.manifest.snapshots.len()));
@@ -90,13 +92,14 @@ fn preset(a: &TaskArgs, p: TaskPreset) -> glasscam::Result<()> {
     };
     let slow = RampData::load(slow)?;
     let fast = RampData::load(fast)?;
-    let built = task::build_swanson_tasks(&slow, &fast, &which, &a.out, a.seed, a.force)?;
+    let built = build_swanson_tasks(&slow, &fast, &which, &a.out, a.seed, a.force)?;
     for b in &built {
         println!("{}", describe(&b.info, b.snapshots));
     }
     let infos: Vec<_> = built.iter().map(|b| b.info.clone()).collect();
-    let land = glasscam::landscape::swanson_landscape(&slow, &fast, &infos)?;
-    let files = glasscam::landscape::write_landscape(&a.out.join("landscape"), &land)?;
+    let land = glasscam::pipeline::swanson::landscape::swanson_landscape(&slow, &fast, &infos)?;
+    let files =
+        glasscam::pipeline::swanson::landscape::write_landscape(&a.out.join("landscape"), &land)?;
     println!(
         "wrote {} tasks and the E_IS(T) landscape ({}) to {}",
         built.len(),

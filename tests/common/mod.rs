@@ -2,8 +2,8 @@
 //! and a synthetic data set (nn). (The GPU-vs-twin tests and their helpers live in the kernels crate.)
 #![allow(dead_code)]
 
-use glasscam::init;
-use glasscam::system::{MdSettings, SystemDef};
+use glasscam::sim::init;
+use glasscam::sim::system::{MdSettings, SystemDef};
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::{MdSetup, Replicas};
 
@@ -44,8 +44,8 @@ mod shared;
 pub use shared::{run_at, Rng};
 
 /// A tiny CNN (grid 16, one convolution of 2 maps) for tests of model files.
-pub fn tiny_model_config() -> glasscam::nn::config::ModelConfig {
-    glasscam::nn::config::ModelConfig {
+pub fn tiny_model_config() -> glasscam::learn::cnn::config::ModelConfig {
+    glasscam::learn::cnn::config::ModelConfig {
         grid: 16,
         cutoff: 3.0,
         conv_channels: vec![2],
@@ -58,20 +58,19 @@ pub fn tiny_model_config() -> glasscam::nn::config::ModelConfig {
 }
 
 /// A synthetic data set (25 replicas of 36 particles) in `dir/data` and a tiny model trained on it in `dir/model`.
-pub fn trained_tiny(dir: &std::path::Path) -> (glasscam::dataset::Dataset, std::path::PathBuf) {
-    use glasscam::nn::train;
+pub fn trained_tiny(dir: &std::path::Path) -> (glasscam::io::dataset::Dataset, std::path::PathBuf) {
     let data_dir = dir.join("data");
-    glasscam::nn::data::write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
-    let data = glasscam::dataset::Dataset::load(&data_dir).expect("load");
+    write_synthetic(&data_dir, 25, 6, 6.0, 0.3, 3).expect("data");
+    let data = glasscam::io::dataset::Dataset::load(&data_dir).expect("load");
     let out = dir.join("model");
-    let t = train::train(
+    let t = glasscam::learn::cnn::train(
         &data,
         &tiny_model_config(),
         &glasscam::kernels::Compute::Cpu,
         glasscam::events::quiet(),
     )
     .expect("train");
-    train::write_model(&out, &t).expect("write model");
+    glasscam::learn::model::write_model(&out, &t).expect("write model");
     (data, out)
 }
 
@@ -84,11 +83,82 @@ pub fn err_of<T>(r: glasscam::Result<T>) -> String {
 }
 
 /// A protocol that cools 4.0 -> 0.05 in about 400 steps (`replicas` replicas).
-pub fn tiny_protocol(replicas: usize) -> glasscam::protocol::Protocol {
-    let mut p = glasscam::protocol::Protocol::quick();
+pub fn tiny_protocol(replicas: usize) -> glasscam::sim::protocol::Protocol {
+    let mut p = glasscam::sim::protocol::Protocol::quick();
     p.replicas = replicas;
     p.equilibrate_time = 0.5;
     p.cool_rate = 2.0;
     p.hold_time = 0.25;
     p
+}
+
+/// A synthetic two-class data set: `replicas` replicas of `n` particles (two species) in a box of side `box_l`,
+/// each with a liquid snapshot (uniform random positions) and a glass snapshot (a jittered square lattice).
+pub fn write_synthetic(
+    dir: &std::path::Path,
+    replicas: usize,
+    n_side: usize,
+    box_l: f64,
+    jitter: f64,
+    seed: u64,
+) -> glasscam::Result<()> {
+    let n = n_side * n_side;
+    let mut system = glasscam::sim::system::SystemDef::abm();
+    system.species[0].count = n / 2;
+    system.species[1].count = n - n / 2;
+    system.n = Some(n);
+    system.density = n as f64 / (box_l * box_l);
+    let mut positions = Vec::with_capacity(replicas * 2 * n * 2);
+    let mut snapshots = Vec::new();
+    let mut s = glasscam::kernels::rng::mix(seed);
+    let mut uni = move || {
+        s = glasscam::kernels::rng::mix(s);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let a = box_l / n_side as f64;
+    for r in 0..replicas {
+        for (t, class) in glasscam::domain::Class::BOTH.into_iter().enumerate() {
+            let off = (uni() * a, uni() * a);
+            for i in 0..n {
+                let (x, y) = if class == glasscam::domain::Class::Liquid {
+                    (uni() * box_l, uni() * box_l)
+                } else {
+                    let (ix, iy) = (i % n_side, i / n_side);
+                    (
+                        (ix as f64 * a + off.0 + jitter * a * (uni() - 0.5)).rem_euclid(box_l),
+                        (iy as f64 * a + off.1 + jitter * a * (uni() - 0.5)).rem_euclid(box_l),
+                    )
+                };
+                positions.push(x);
+                positions.push(y);
+            }
+            snapshots.push(glasscam::io::dataset::SnapshotMeta {
+                index: r * 2 + t,
+                replica: r,
+                class,
+                label: class.label(),
+                step: 0,
+                target_t: if t == 0 { 2.0 } else { 0.05 },
+                kinetic_t: 0.0,
+                pe_per_particle: 0.0,
+            });
+        }
+    }
+    let species: Vec<u32> = (0..n).map(|i| if i < n / 2 { 0 } else { 1 }).collect();
+    let manifest = glasscam::io::dataset::Manifest {
+        format_version: glasscam::io::dataset::FORMAT_VERSION,
+        program_version: env!("CARGO_PKG_VERSION").into(),
+        system,
+        protocol: serde_json::json!({ "synthetic": { "jitter": jitter, "seed": seed } }),
+        seed,
+        n_particles: n,
+        box_l,
+        n_replicas: replicas,
+        replica_range: (0, replicas),
+        snapshot_temps: vec![2.0, 0.05],
+        backend: "synthetic".into(),
+        failed: vec![],
+        snapshots,
+    };
+    glasscam::io::dataset::Dataset::write(dir, &manifest, &positions, &species)
 }

@@ -1,4 +1,4 @@
-//! Swanson's directed message-passing network with bond self-attention (SPEC §10, `shared/swanson.md` §3): the
+//! Swanson's directed message-passing network with bond self-attention (docs/methods.md, "Graph network"; Swanson et al. 2020): the
 //! batched graph layout (CSR over directed edges), the network's shapes and flat parameter layout with PyTorch
 //! names, and its CPU twin (`cpu`: one f64 function per layer, forward and backward; `net`: the whole network);
 //! the WGSL kernels (`kernels`, launched by `gpu`) and the whole network on the device (`gpu_net`).

@@ -1,5 +1,5 @@
 //! The whole network on the CPU twin: forward with every activation kept, the loss, backward to the gradient of
-//! every parameter. Layer order (SPEC §10):
+//! every parameter. Layer order (docs/methods.md, "Graph network"):
 //! a = W_i f; h0 = ReLU(a); for t in 1..T: s = segment_sum(h), m = reverse_sub(s, h), u = ReLU(a + W_h m),
 //! [attention: q = ReLU(W_a u), e = v_a q + c, alpha = segment_softmax(e), u = alpha u], h = dropout(u);
 //! readout r = dropout(ReLU(W_o [onehot; segment_sum(h)] + b_o)), g = segment_mean(r),

@@ -4,8 +4,8 @@
 
 use super::fire;
 use super::{
-    CrsdParams, Failure, MdParams, PairParams, ReplicaState, SpeciesParams, MAX_CELLS, MAX_CHAIN,
-    WG,
+    CrsdParams, Failure, MdParams, PairForm, PairParams, ReplicaState, SpeciesParams, MAX_CELLS,
+    MAX_CHAIN, WG,
 };
 use crate::kernel::bind as b;
 use crate::kernel::Binding::{self, Read as R, ReadWrite as W, UniformDynamic as U};
@@ -19,6 +19,8 @@ pub const CONSTS: &[(&str, u32)] = &[
     ("MAX_CHAIN", MAX_CHAIN as u32),
     ("FAIL_NONFINITE", Failure::NonFinite.status()),
     ("FAIL_FORCE", Failure::AbsurdForce.status()),
+    ("PAIR_LJ_SMOOTH_LINEAR", PairForm::CODE_LJ_SMOOTH_LINEAR),
+    ("PAIR_LJ_POLY", PairForm::CODE_LJ_POLY),
     ("FIRE_RUNNING", fire::RUNNING),
     ("FIRE_CONVERGED", fire::CONVERGED),
     ("FIRE_FAILED", fire::FAILED),

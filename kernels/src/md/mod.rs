@@ -1,7 +1,8 @@
-//! MD kernels `md_forces`, `md_step` and `md_crsd` (and FIRE, `fire`): force-shifted Lennard-Jones with
-//! cell-built neighbour lists and velocity Verlet with a Nose-Hoover chain, for many replicas at once; host
-//! mirrors of the WGSL structs, the setup, and the backends: the GPU (`gpu`), the plain f64 reference the
-//! kernels are tested against (`reference`), and the fast CPU engine of production runs (`cpu`).
+//! MD kernels `md_forces`, `md_step` and `md_crsd` (and FIRE, `fire`): Lennard-Jones pair potentials (two smoothed
+//! forms, `PairForm`) with cell-built neighbour lists and velocity Verlet with a Nose-Hoover chain, for many
+//! replicas at once; host mirrors of the WGSL structs, the setup, and the backends: the GPU (`gpu`), the plain
+//! f64 reference the kernels are tested against (`reference`), and the fast CPU engine of production runs
+//! (`cpu`).
 
 pub mod cpu;
 pub mod fire;
@@ -70,6 +71,12 @@ pub struct PairParams {
     pub fc: f32,
     pub ec: f32,
     pub rc: f32,
+    /// `PairForm::code`
+    pub form: u32,
+    /// `Pair::poly`
+    pub k0: f32,
+    pub k2: f32,
+    pub k4: f32,
     pub _pad: f32,
 }
 }
@@ -133,33 +140,103 @@ impl Failure {
     }
 }
 
-/// One species pair of the force-shifted LJ potential, in f64 (the CPU engines' and the source of `PairParams`).
+/// The form of a pair potential inside its cutoff rc (zero beyond), with phi*(r) = 4 eps [(s/r)^12 - (s/r)^6].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PairForm {
+    /// Lennard-Jones with linear smoothing (LAMMPS `lj/smooth/linear`): phi(r) = phi*(r) - phi*(rc) - (r - rc)
+    /// phi*'(rc), so that phi and the force vanish at rc.
+    LjSmoothLinear,
+    /// Lennard-Jones plus an even polynomial: phi(r) = phi*(r) + 4 eps [c0 + c2 (r/s)^2 + c4 (r/s)^4]. With
+    /// `PairForm::KA2D`'s coefficients and rc = 2.5 s, phi, phi' and phi'' vanish at rc (to within 1e-9 in units
+    /// of 4 eps and s).
+    LjPoly { c0: f64, c2: f64, c4: f64 },
+}
+
+impl PairForm {
+    /// GlassBench's 2D ternary Kob-Andersen mixture (Jung, Biroli & Berthier, PRL 130, 238202 (2023)), for a
+    /// cutoff of `KA2D_CUTOFF` sigma.
+    pub const KA2D: PairForm = PairForm::LjPoly {
+        c0: 0.04049023795,
+        c2: -0.00970155098,
+        c4: 0.00062012616,
+    };
+    /// The cutoff, in units of each pair's sigma, at which `KA2D`'s polynomial smooths the potential to zero.
+    pub const KA2D_CUTOFF: f64 = 2.5;
+
+    /// The form words of `PairParams` (the WGSL constants `PAIR_LJ_SMOOTH_LINEAR` and `PAIR_LJ_POLY`).
+    pub const CODE_LJ_SMOOTH_LINEAR: u32 = 0;
+    pub const CODE_LJ_POLY: u32 = 1;
+
+    /// The form word of `PairParams`.
+    pub const fn code(&self) -> u32 {
+        match self {
+            PairForm::LjSmoothLinear => PairForm::CODE_LJ_SMOOTH_LINEAR,
+            PairForm::LjPoly { .. } => PairForm::CODE_LJ_POLY,
+        }
+    }
+
+    /// The form's name in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PairForm::LjSmoothLinear => "lj/smooth/linear",
+            PairForm::LjPoly { .. } => "lj + c0 + c2 (r/s)^2 + c4 (r/s)^4",
+        }
+    }
+}
+
+/// One species pair of the potential, in f64 (the CPU engines' and the source of `PairParams`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pair {
     pub sigma: f64,
     pub eps: f64,
     pub rc: f64,
     pub rc2: f64,
-    /// phi*(rc)
+    pub form: PairForm,
+    /// phi*(rc) (`LjSmoothLinear`; 0 for the other form)
     pub ec: f64,
-    /// phi*'(rc)
+    /// phi*'(rc) (`LjSmoothLinear`; 0 for the other form)
     pub fc: f64,
+    /// The polynomial of `LjPoly` in r: 4 eps (c0 + c2 (r/s)^2 + c4 (r/s)^4) = poly[0] + poly[1] r^2 + poly[2] r^4
+    /// (zero for the other form).
+    pub poly: [f64; 3],
     /// neighbour-list radius rc + skin
     pub rl: f64,
 }
 
 impl Pair {
+    /// A pair of today's form, Lennard-Jones with linear smoothing (`PairForm::LjSmoothLinear`).
     pub fn new(sigma: f64, eps: f64, rc: f64, skin: f64) -> Pair {
-        let sr6 = (sigma / rc).powi(6);
-        let ec = 4.0 * eps * (sr6 * sr6 - sr6);
-        let fc = -24.0 * eps / rc * (2.0 * sr6 * sr6 - sr6);
+        Pair::with_form(sigma, eps, rc, skin, PairForm::LjSmoothLinear)
+    }
+
+    /// A pair of any form: cutoff `rc`, neighbour-list radius rc + `skin`. GlassBench's KA2D pair of (sigma, eps)
+    /// is `Pair::with_form(sigma, eps, PairForm::KA2D_CUTOFF * sigma, skin, PairForm::KA2D)`.
+    pub fn with_form(sigma: f64, eps: f64, rc: f64, skin: f64, form: PairForm) -> Pair {
+        let (mut ec, mut fc, mut poly) = (0.0, 0.0, [0.0; 3]);
+        match form {
+            PairForm::LjSmoothLinear => {
+                let sr6 = (sigma / rc).powi(6);
+                ec = 4.0 * eps * (sr6 * sr6 - sr6);
+                fc = -24.0 * eps / rc * (2.0 * sr6 * sr6 - sr6);
+            }
+            PairForm::LjPoly { c0, c2, c4 } => {
+                let s2 = sigma * sigma;
+                poly = [
+                    4.0 * eps * c0,
+                    4.0 * eps * c2 / s2,
+                    4.0 * eps * c4 / (s2 * s2),
+                ];
+            }
+        }
         Pair {
             sigma,
             eps,
             rc,
             rc2: rc * rc,
+            form,
             ec,
             fc,
+            poly,
             rl: rc + skin,
         }
     }
@@ -170,16 +247,31 @@ impl Pair {
         if r2 >= self.rc2 {
             return (0.0, 0.0);
         }
-        // one square root and one division per pair
-        let rinv = 1.0 / r2.sqrt();
-        let inv2 = rinv * rinv;
-        let sr2 = self.sigma * self.sigma * inv2;
-        let sr6 = sr2 * sr2 * sr2;
-        let sr12 = sr6 * sr6;
-        let rr = r2 * rinv;
-        let fr = 24.0 * self.eps * inv2 * (2.0 * sr12 - sr6) + self.fc * rinv;
-        let e = 4.0 * self.eps * (sr12 - sr6) - self.ec - (rr - self.rc) * self.fc;
-        (fr, e)
+        match self.form {
+            PairForm::LjSmoothLinear => {
+                // one square root and one division per pair
+                let rinv = 1.0 / r2.sqrt();
+                let inv2 = rinv * rinv;
+                let sr2 = self.sigma * self.sigma * inv2;
+                let sr6 = sr2 * sr2 * sr2;
+                let sr12 = sr6 * sr6;
+                let rr = r2 * rinv;
+                let fr = 24.0 * self.eps * inv2 * (2.0 * sr12 - sr6) + self.fc * rinv;
+                let e = 4.0 * self.eps * (sr12 - sr6) - self.ec - (rr - self.rc) * self.fc;
+                (fr, e)
+            }
+            PairForm::LjPoly { .. } => {
+                // even in r: one division, no square root
+                let inv2 = 1.0 / r2;
+                let sr2 = self.sigma * self.sigma * inv2;
+                let sr6 = sr2 * sr2 * sr2;
+                let sr12 = sr6 * sr6;
+                let [k0, k2, k4] = self.poly;
+                let fr = 24.0 * self.eps * inv2 * (2.0 * sr12 - sr6) - (2.0 * k2 + 4.0 * k4 * r2);
+                let e = 4.0 * self.eps * (sr12 - sr6) + (k0 + r2 * (k2 + k4 * r2));
+                (fr, e)
+            }
+        }
     }
 
     pub fn params(&self) -> PairParams {
@@ -191,6 +283,10 @@ impl Pair {
             fc: self.fc as f32,
             ec: self.ec as f32,
             rc: self.rc as f32,
+            form: self.form.code(),
+            k0: self.poly[0] as f32,
+            k2: self.poly[1] as f32,
+            k4: self.poly[2] as f32,
             _pad: 0.0,
         }
     }
@@ -301,7 +397,9 @@ impl MdSetup {
 /// Upper bounds on the loop trips (back-edges taken, every loop counted, none assumed unrolled) that one thread of
 /// an MD kernel makes, for drivers that end a shader's loops after a fixed total (`GpuContext::loop_budget`).
 /// Counted from md_common.wgsl, md_step.wgsl and md_fire.wgsl with every cell and list at capacity and a list
-/// rebuild at every step, so a dispatch sized by them cannot reach the budget whatever the particles do.
+/// rebuild at every step, so a dispatch sized by them cannot reach the budget whatever the particles do. A pair's
+/// term is straight-line code whatever its form (`compute_forces` branches on the form word and loops only over
+/// the list), so the bounds hold for every `PairForm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoopTrips {
     /// A dispatch's fixed part: one list build and force evaluation (md_forces, and md_fire with 0 steps).

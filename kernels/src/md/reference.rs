@@ -87,8 +87,8 @@ pub fn rebuild(setup: &MdSetup, rep: &mut RefReplica) {
     rep.rebuilds += 1;
 }
 
-/// Twin of `compute_forces` in md_common.wgsl: each particle's force and half of each pair's energy (force-shifted
-/// LJ, `Pair::eval`, zero beyond rc), summed over its list; returns the total energy (particle order) and the
+/// Twin of `compute_forces` in md_common.wgsl: each particle's force and half of each pair's energy (`Pair::eval`
+/// in the pair's form, zero beyond rc), summed over its list; returns the total energy (particle order) and the
 /// failure the shader flags: the larger code over the particles, so an absurd force outranks a non-finite value.
 pub fn compute_forces(setup: &MdSetup, rep: &mut RefReplica) -> (f64, Option<Failure>) {
     let l = setup.box_l;

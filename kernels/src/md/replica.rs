@@ -30,6 +30,10 @@ pub trait Engine: Clone + Default + Send + Sync + Sized {
     fn rebuild(setup: &MdSetup, rep: &mut Replica<Self>);
     /// Forces and per-particle energies at `rep`'s positions from its lists: the total energy and the failure seen.
     fn compute_forces(setup: &MdSetup, rep: &mut Replica<Self>) -> (f64, Option<Failure>);
+    /// Refuses a setup the engine cannot run; the message says what to change.
+    fn check(setup: &MdSetup) -> Result<()> {
+        setup.check()
+    }
 }
 
 /// Records the first failure of a replica (its status and step) and says whether it has stopped.

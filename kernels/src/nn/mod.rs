@@ -176,14 +176,14 @@ pub enum Layer {
 /// What joins the last convolution to the first dense layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Head {
-    /// All feature-map pixels in C,H,W order (SPEC §5, the paper).
+    /// All feature-map pixels in C,H,W order (docs/methods.md, "CNN").
     #[default]
     Flatten,
     /// The mean of each feature map (global average pooling): the dense layer sees one value per map.
     Mean,
 }
 
-/// The network of SPEC §5: convolutions (ReLU, circular padding, no pooling), flatten (or, with `Head::Mean`,
+/// The network of docs/methods.md, "CNN": convolutions (ReLU, circular padding, no pooling), flatten (or, with `Head::Mean`,
 /// the mean of each map), dense + ReLU, dropout, dense to the class scores.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetSpec {

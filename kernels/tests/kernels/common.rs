@@ -1,4 +1,4 @@
-//! What the kernel tests share: seeded random data, the two model glass formers at any size, random starts and
+//! What the kernel tests share: seeded random data, the three model glass formers at any size, random starts and
 //! short liquids (on the MD reference), small periodic kNN graphs, and one-kernel GPU-vs-twin runs of the nn
 //! family. Built from this crate alone: the main crate depends on this one.
 #![allow(dead_code)]
@@ -11,19 +11,20 @@ use glasscam_kernels::gnn::gpu::GnnKernel;
 use glasscam_kernels::gnn::{Attention, GraphBatch, MpnnSpec};
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::md::reference::{self, RefMd, RefReplica};
-use glasscam_kernels::md::{MdSetup, Pair, Replicas, Thermo};
+use glasscam_kernels::md::{MdSetup, Pair, PairForm, Replicas, Thermo};
 use glasscam_kernels::nn::cpu::CpuExec;
 use glasscam_kernels::nn::gpu::{GpuExec, NnGpu};
 use glasscam_kernels::nn::{Buf, NnKernel, NnParams, PlanOp};
 use glasscam_kernels::tolerance::{assert_close, Tolerance};
 use glasscam_kernels::{Binding, GpuContext};
 
-/// A 2D binary Lennard-Jones glass former: number density, cutoff (in units of each pair's sigma), and per
-/// species its particle count and mass, per species pair (sigma, epsilon).
+/// A 2D Lennard-Jones glass former: number density, pair form and cutoff (in units of each pair's sigma), and
+/// per species its particle count and mass, per species pair (sigma, epsilon).
 #[derive(Clone, Debug)]
 pub struct System {
     pub name: &'static str,
     pub density: f64,
+    pub form: PairForm,
     pub cutoff: f64,
     pub counts: Vec<usize>,
     pub mass: Vec<f64>,
@@ -37,6 +38,7 @@ impl System {
         System {
             name: "kam",
             density: 1.09,
+            form: PairForm::LjSmoothLinear,
             cutoff: 2.5,
             counts: vec![1300, 700],
             mass: vec![1.0, 1.0],
@@ -49,13 +51,39 @@ impl System {
         System {
             name: "abm",
             density: 1.2,
+            form: PairForm::LjSmoothLinear,
             cutoff: 2.5,
             counts: vec![1000, 1000],
             mass: vec![1.0, 1.0],
             pairs: vec![(5.0 / 6.0, 1.0), (1.0, 1.0), (1.0, 1.0), (7.0 / 6.0, 1.0)],
         }
     }
+
+    /// GlassBench's 2D ternary Kob-Andersen mixture (Jung, Biroli & Berthier 2023): 600 A + 330 B + 360 C in a
+    /// square box of side 32.8962, LJ plus the KA2D polynomial, cut at 2.5 sigma, masses 1.
+    pub fn ka2d() -> System {
+        let (aa, ab, ac, bb, bc, cc) = (
+            (1.0, 1.0),
+            (0.8, 1.5),
+            (0.9, 0.75),
+            (0.88, 0.5),
+            (0.8, 1.5),
+            (0.94, 0.75),
+        );
+        System {
+            name: "ka2d",
+            density: 1290.0 / (KA2D_BOX * KA2D_BOX),
+            form: PairForm::KA2D,
+            cutoff: PairForm::KA2D_CUTOFF,
+            counts: vec![600, 330, 360],
+            mass: vec![1.0, 1.0, 1.0],
+            pairs: vec![aa, ab, ac, ab, bb, bc, ac, bc, cc],
+        }
+    }
 }
+
+/// GlassBench's KA2D box side at N = 1290.
+pub const KA2D_BOX: f64 = 32.8962;
 
 /// `sys` at `n` particles: the same composition (the last species takes the rounding), density and potential.
 pub fn scaled(mut sys: System, n: usize) -> System {
@@ -84,7 +112,7 @@ pub fn setup(sys: &System) -> MdSetup {
         pairs: sys
             .pairs
             .iter()
-            .map(|&(sigma, eps)| Pair::new(sigma, eps, sys.cutoff * sigma, skin))
+            .map(|&(sigma, eps)| Pair::with_form(sigma, eps, sys.cutoff * sigma, skin, sys.form))
             .collect(),
         dt: 0.005,
         skin,
@@ -92,6 +120,16 @@ pub fn setup(sys: &System) -> MdSetup {
         n_chain: 3,
         max_force: 1e5,
     }
+}
+
+/// KAM at `n` particles with its AB pairs in KA2D's form (cut at 2.5 sigma_AB either way): a table of two forms.
+pub fn mixed_forms(n: usize) -> MdSetup {
+    let mut s = setup(&scaled(System::kam(), n));
+    let p = s.pairs[1];
+    let ab = Pair::with_form(p.sigma, p.eps, p.rc, s.skin, PairForm::KA2D);
+    s.pairs[1] = ab;
+    s.pairs[2] = ab;
+    s
 }
 
 /// Positions on a jittered triangular lattice, the species' places shuffled (Fisher-Yates over the sites).
@@ -215,6 +253,14 @@ pub fn f32_exact(mut r: Replicas) -> Replicas {
         t.veta = t.veta.map(|x| x as f32 as f64);
     }
     r
+}
+
+/// `s` with its box side rounded to f32, as the device holds it, so that the twin folds pairs across the boundary
+/// by the same length: KA2D's side 32.8962 is 1.7e-6 off in f32, which at the stiff contacts of a hot liquid
+/// moves a force by up to 5e-3.
+pub fn f32_box(mut s: MdSetup) -> MdSetup {
+    s.box_l = s.box_l as f32 as f64;
+    s
 }
 
 pub fn flat(v: &[[f64; 2]]) -> Vec<f64> {

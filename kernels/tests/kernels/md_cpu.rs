@@ -1,18 +1,20 @@
 //! The fast CPU MD engine (`md::cpu`, the production path) against the reference (`md::reference`): forces,
-//! trajectories and FIRE minima agree within named tolerances (the sums run in other orders); its own bits are
-//! pinned (SHA-256s of seeded runs, taken before it was split from the reference) and do not depend on the vector
-//! unit or on how a replica is split over threads.
+//! trajectories and FIRE minima agree within named tolerances (the sums run in other orders) for both pair forms;
+//! its own bits are pinned (SHA-256s of seeded runs) and do not depend on the vector unit or on how a replica is
+//! split over threads; a table of mixed forms is refused; NVE energy drift of both forms.
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{flat, lattice_replicas, liquid, random_replicas, scaled, setup, System};
+use crate::common::{
+    flat, lattice_replicas, liquid, mixed_forms, random_replicas, run_at, scaled, setup, System,
+};
 use crate::md_fire::{max_displacement, minimise, SAME_BASIN};
 use crate::md_step::run;
 use glasscam_kernels::md::cpu::CpuMd;
 use glasscam_kernels::md::fire::cpu::{CpuFire, RefFire};
 use glasscam_kernels::md::fire::{run_to_end, FireConfig, Minima, Outcome};
 use glasscam_kernels::md::reference::RefMd;
-use glasscam_kernels::md::{Advance, MdBackend, Pair, Replicas, Segment};
+use glasscam_kernels::md::{Advance, MdBackend, Pair, PairForm, Replicas, Segment};
 use glasscam_kernels::tolerance::{assert_close, Tolerance};
 use glasscam_kernels::KernelError;
 
@@ -37,6 +39,8 @@ fn fast_forces_match_the_reference() {
         (System::kam(), 2000),
         (System::abm(), 257),
         (System::kam(), 40),
+        (System::ka2d(), 1290),
+        (System::ka2d(), 41),
     ] {
         let s = setup(&scaled(sys.clone(), n));
         let reps = liquid(&s, 7, 2, 1.5, 50);
@@ -66,7 +70,12 @@ fn fast_forces_match_the_reference() {
 
 #[test]
 fn fast_trajectories_match_the_reference() {
-    for (sys, n) in [(System::kam(), 300), (System::abm(), 257)] {
+    for (sys, n) in [
+        (System::kam(), 300),
+        (System::abm(), 257),
+        (System::ka2d(), 300),
+        (System::ka2d(), 41),
+    ] {
         let s = setup(&scaled(sys.clone(), n));
         let start = liquid(&s, 8, 2, 1.2, 50);
         let seg = Segment {
@@ -114,7 +123,11 @@ fn fast_trajectories_match_the_reference() {
 
 #[test]
 fn fast_fire_minima_are_the_references() {
-    for (sys, n) in [(System::kam(), 200), (System::abm(), 200)] {
+    for (sys, n) in [
+        (System::kam(), 200),
+        (System::abm(), 200),
+        (System::ka2d(), 200),
+    ] {
         let s = setup(&scaled(sys.clone(), n));
         let reps = liquid(&s, 13, 2, 1.0, 100);
         let cfg = FireConfig::for_md_dt(s.dt);
@@ -183,10 +196,10 @@ fn minima_digest(m: &Minima) -> String {
 }
 
 /// The fast engine's bits as they were before the engine was split into modules and the reference set apart
-/// (and so those of every data set simulated or minimised on the CPU before): 300 steps of two replicas from
-/// seeded lattice starts, the same steps of one replica split over three threads, and FIRE from the result.
-/// Changing the engine's arithmetic, even to another rounding, changes these: resumed and sharded runs would no
-/// longer join their earlier parts bit for bit.
+/// (and so those of every data set simulated or minimised on the CPU before), and KA2D's as they were when its
+/// pair form came: 300 steps of two replicas from seeded lattice starts, the same steps of one replica split over
+/// three threads, and FIRE from the result. Changing the engine's arithmetic, even to another rounding, changes
+/// these: resumed and sharded runs would no longer join their earlier parts bit for bit.
 #[test]
 fn fast_engine_bits_are_pinned() {
     let pinned = [
@@ -208,12 +221,21 @@ fn fast_engine_bits_are_pinned() {
                 "8030088d6b5d1b13 ebedda22169133cf",
             ],
         ),
+        (
+            "ka2d",
+            300,
+            [
+                "c57044c1084c87cf",
+                "ba3811bac05370b1",
+                "f0d4c7dc92130940 96742cc2c3f4c0d0",
+            ],
+        ),
     ];
     for (name, n, want) in pinned {
-        let sys = if name == "kam" {
-            System::kam()
-        } else {
-            System::abm()
+        let sys = match name {
+            "kam" => System::kam(),
+            "abm" => System::abm(),
+            _ => System::ka2d(),
         };
         let s = setup(&scaled(sys, n));
         let start = lattice_replicas(&s, 5, 2, 1.0);
@@ -265,6 +287,7 @@ fn cpu_lists_should_not_depend_on_the_vector_unit() {
     let mut checked = 0;
     for (sys, n) in [
         (System::kam(), 2000),
+        (System::ka2d(), 1290),
         (System::abm(), 257),
         (System::kam(), 301),
         (System::kam(), 40),
@@ -336,14 +359,15 @@ fn cpu_lists_should_not_depend_on_the_vector_unit() {
             }
         }
     }
-    assert_eq!(checked, 16);
+    assert_eq!(checked, 20);
 }
 
 /// The forces and energies are the same bit for bit whichever vector unit computes the pair terms (AVX-512 has
 /// a kernel of its own that looks the pair constants up by a permutation up to 8 pair types, by a gather above),
-/// with and without energies. Large systems first (stale buffers), a tail of fewer than 8 entries (N = 40), and
-/// three species (9 pair types) for the gather path. On a CPU without AVX-512 or AVX2 the wider paths fall
-/// back and the comparison is trivially true.
+/// with and without energies, for both pair forms (KA2D's on two species too, for its permutation path). Large
+/// systems first (stale buffers), a tail of fewer than 8 entries (N = 40), and three species (9 pair types) for
+/// the gather path. On a CPU without AVX-512 or AVX2 the wider paths fall back and the comparison is trivially
+/// true.
 #[test]
 fn cpu_forces_should_not_depend_on_the_vector_unit() {
     use glasscam_kernels::md::cpu::{compute_forces_isa, rebuild, CpuReplica, Isa};
@@ -366,9 +390,16 @@ fn cpu_forces_should_not_depend_on_the_vector_unit() {
     let mut checked = 0;
     for (name, s) in [
         ("kam", setup(&scaled(System::kam(), 2000))),
+        ("ka2d", setup(&System::ka2d())),
         ("abm", setup(&scaled(System::abm(), 257))),
         ("ternary", ternary(301)),
+        ("kam in KA2D's form", {
+            let mut sys = scaled(System::kam(), 257);
+            sys.form = PairForm::KA2D;
+            setup(&sys)
+        }),
         ("kam", setup(&scaled(System::kam(), 40))),
+        ("ka2d", setup(&scaled(System::ka2d(), 41))),
     ] {
         let n = s.n;
         let reps = liquid(&s, 5, 2, 1.5, 30);
@@ -407,17 +438,21 @@ fn cpu_forces_should_not_depend_on_the_vector_unit() {
             }
         }
     }
-    assert_eq!(checked, 16);
+    assert_eq!(checked, 28);
 }
 
 /// With fewer replicas than threads the fast engine splits each replica over the threads: the bytes must be those
 /// of the unsplit step whatever the thread count (1 thread: unsplit; 2, 3, 5: split in 8, 12, 20 parts), for a
 /// replica alone or among others (4 replicas on 2 threads: unsplit), and for a run resumed halfway through a
-/// fresh upload (rebuilding its lists at another step).
+/// fresh upload (rebuilding its lists at another step); for both pair forms.
 #[test]
 fn cpu_replica_split_over_threads_gives_the_same_bytes() {
-    for n in [300, 40] {
-        let s = setup(&scaled(System::kam(), n));
+    for (sys, n) in [
+        (System::kam(), 300),
+        (System::kam(), 40),
+        (System::ka2d(), 300),
+    ] {
+        let (name, s) = (sys.name, setup(&scaled(sys, n)));
         let many = random_replicas(&s, 91, 4, 2.0);
         let seg = Segment {
             t_from: 2.0,
@@ -448,15 +483,13 @@ fn cpu_replica_split_over_threads_gives_the_same_bytes() {
         let one = take(&many, 2);
         let (_, e1) = in_pool(1, &|| whole(&one));
         for threads in [1, 2, 3, 5] {
+            let at = format!("{name} N={n}, {threads} threads");
             let (a, e) = in_pool(threads, &|| whole(&one));
-            assert_eq!(a.pos, reference.pos, "N={n}, {threads} threads: positions");
-            assert_eq!(a.vel, reference.vel, "N={n}, {threads} threads: velocities");
+            assert_eq!(a.pos, reference.pos, "{at}: positions");
+            assert_eq!(a.vel, reference.vel, "{at}: velocities");
             assert_eq!(a.img, reference.img);
-            assert_eq!(
-                a.thermo, reference.thermo,
-                "N={n}, {threads} threads: thermostat"
-            );
-            assert_eq!(e, e1, "N={n}, {threads} threads: per-particle energies");
+            assert_eq!(a.thermo, reference.thermo, "{at}: thermostat");
+            assert_eq!(e, e1, "{at}: per-particle energies");
             // resumed: 60 steps, a fresh backend from the downloaded state, 60 more
             let (r, _) = in_pool(threads, &|| {
                 let mut b = CpuMd::new(s.clone()).unwrap().with_split_min(0);
@@ -472,14 +505,98 @@ fn cpu_replica_split_over_threads_gives_the_same_bytes() {
                 .unwrap();
                 (c.download().unwrap(), c.forces().unwrap().1)
             });
-            assert_eq!(
-                r.pos, reference.pos,
-                "N={n}, {threads} threads: resumed positions"
-            );
-            assert_eq!(
-                r.thermo, reference.thermo,
-                "N={n}, {threads} threads: resumed"
-            );
+            assert_eq!(r.pos, reference.pos, "{at}: resumed positions");
+            assert_eq!(r.thermo, reference.thermo, "{at}: resumed");
         }
     }
+}
+
+/// A table of two forms (`mixed_forms`) runs on the GPU and the reference, each pair in its form, but the fast
+/// engine's force loop is compiled per form: `CpuMd` and `CpuFire` refuse it, naming the pair and what to do.
+#[test]
+fn fast_engine_refuses_a_table_of_mixed_forms() {
+    let s = mixed_forms(200);
+    let cfg = FireConfig::for_md_dt(s.dt);
+    assert!(RefMd::new(s.clone()).is_ok() && RefFire::with_engine(s.clone(), cfg).is_ok());
+    let refusals = [
+        CpuMd::new(s.clone()).err(),
+        CpuFire::new(s.clone(), cfg).err(),
+    ];
+    for e in refusals {
+        let e = e
+            .expect("the fast engine must refuse a table of mixed forms")
+            .to_string();
+        assert!(
+            e.contains("species pair (0, 1)")
+                && e.contains("lj/smooth/linear")
+                && e.contains("give them all the same form"),
+            "{e}"
+        );
+    }
+}
+
+/// NVE energy conservation of both pair forms on the fast engine (f64, dt 0.005): KAM (linear smoothing) and
+/// KA2D (polynomial), N = 1000 each at T = 0.8, equilibrated with the thermostat, then 10000 steps without it;
+/// E = KE + PE per particle every 50 steps, its largest excursion from the first sample and its drift
+/// (least-squares slope times the run's length). Measured: KAM 3.3e-4 and -4.0e-5, KA2D 3.2e-4 and 3.0e-5 (both
+/// drifts at the fit's noise, about 3e-5); KA2D with its polynomial force 10 % off drifts by 2.0e-4.
+#[test]
+fn nve_energy_drift_of_both_forms_is_of_the_same_order() {
+    let (t, blocks, per) = (0.8, 200, 50);
+    let mut measured = Vec::new();
+    for sys in [System::kam(), System::ka2d()] {
+        let mut s = setup(&scaled(sys.clone(), 1000));
+        let start = random_replicas(&s, 3, 1, t);
+        let liquid = run_at(&mut CpuMd::new(s.clone()).unwrap(), &start, t, 2000);
+        s.n_chain = 0;
+        let mut md = CpuMd::new(s.clone()).unwrap();
+        md.upload(&liquid).unwrap();
+        let seg = Segment {
+            t_from: t,
+            t_to: t,
+            len: blocks * per,
+        };
+        let e: Vec<f64> = (0..blocks)
+            .map(|b| {
+                md.advance(&Advance {
+                    segment: seg,
+                    seg_done: b * per,
+                    step0: b * per,
+                    steps: per,
+                })
+                .unwrap();
+                let th = md.thermo().unwrap()[0];
+                assert_eq!(th.status, 0, "{}", sys.name);
+                (th.ke + th.pe) / s.n as f64
+            })
+            .collect();
+        let excursion = e.iter().map(|x| (x - e[0]).abs()).fold(0.0, f64::max);
+        let k = e.len() as f64;
+        let mx = (k - 1.0) / 2.0;
+        let my = e.iter().sum::<f64>() / k;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (i, y) in e.iter().enumerate() {
+            sxy += (i as f64 - mx) * (y - my);
+            sxx += (i as f64 - mx) * (i as f64 - mx);
+        }
+        let drift = sxy / sxx * (k - 1.0);
+        println!(
+            "NVE (fast engine, f64), {} N=1000 T={t}, {} steps: max |E - E0| / N = {excursion:.3e}, drift / N = \
+             {drift:.3e}",
+            sys.name,
+            blocks * per
+        );
+        measured.push((sys.name, excursion, drift.abs()));
+    }
+    let (kam, ka2d) = (measured[0], measured[1]);
+    for (name, excursion, drift) in measured {
+        assert!(
+            excursion < 1e-3 && drift < 1e-4,
+            "{name}: energy per particle wandered by {excursion:e} (drift {drift:e})"
+        );
+    }
+    assert!(
+        ka2d.1 < 3.0 * kam.1,
+        "KA2D's NVE error is not of the order of KAM's: {ka2d:?} against {kam:?}"
+    );
 }

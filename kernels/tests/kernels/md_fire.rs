@@ -1,5 +1,5 @@
 //! md_fire: the GPU kernel (f32) against its twin, FIRE's iteration on the reference (`RefFire`, f64), on random
-//! liquids of both presets: the same basin (minima close in space) and E_IS per particle within a named
+//! liquids of every test system: the same basin (minima close in space) and E_IS per particle within a named
 //! tolerance; grow-and-redo; the same bits however the iterations are cut into dispatches.
 
 use crate::common::{f32_exact, liquid, scaled, setup, System};
@@ -16,9 +16,9 @@ pub(crate) const E_IS_TOL: f64 = 1e-5;
 /// basin moves the particles of a rearrangement by a good fraction of sigma). The GPU stops at its looser ftol,
 /// so its minimum sits up to about ftol / stiffness from the twin's.
 pub(crate) const SAME_BASIN: f64 = 1e-2;
-/// The force tolerances the f32 GPU path reaches on every replica (the twin's is 1e-8): kam at N 200 gets to
-/// 1e-3; abm at N 200 stalls near 2e-3 and kam at N 2000 above 1e-3 (positions rounded to f32 in a larger box,
-/// times the contact stiffness), so those get 1e-2, the GPU default.
+/// The force tolerances the f32 GPU path reaches on every replica (the twin's is 1e-8): kam and ka2d at N 200
+/// get to 1e-3; abm at N 200 stalls near 2e-3 and kam at N 2000 above 1e-3 (positions rounded to f32 in a larger
+/// box, times the contact stiffness), so those get 1e-2, the GPU default.
 const GPU_FTOL_KAM: f64 = 1e-3;
 const GPU_FTOL: f64 = 1e-2;
 
@@ -40,14 +40,15 @@ pub(crate) fn max_displacement(s: &MdSetup, a: &Replicas, b: &Replicas) -> f64 {
 }
 
 #[test]
-fn md_fire_should_match_cpu_on_random_liquids_of_both_presets() {
-    let Some(ctx) = test_context("md_fire_should_match_cpu_on_random_liquids_of_both_presets")
+fn md_fire_should_match_cpu_on_random_liquids_of_every_system() {
+    let Some(ctx) = test_context("md_fire_should_match_cpu_on_random_liquids_of_every_system")
     else {
         return;
     };
     for (sys, n, gpu_ftol) in [
         (System::kam(), 200, GPU_FTOL_KAM),
         (System::abm(), 200, GPU_FTOL),
+        (System::ka2d(), 200, GPU_FTOL_KAM),
     ] {
         let s = setup(&scaled(sys.clone(), n));
         let reps = f32_exact(liquid(&s, 13, 3, 1.0, 100));

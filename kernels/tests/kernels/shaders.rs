@@ -246,6 +246,8 @@ fn wgsl_prelude_equals_the_rust_constants() {
         ("FIRE_RUNNING", md::fire::RUNNING),
         ("FIRE_CONVERGED", md::fire::CONVERGED),
         ("FIRE_FAILED", md::fire::FAILED),
+        ("PAIR_LJ_SMOOTH_LINEAR", md::PairForm::LjSmoothLinear.code()),
+        ("PAIR_LJ_POLY", md::PairForm::KA2D.code()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -267,6 +269,7 @@ fn wgsl_prelude_equals_the_rust_constants() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    assert_ne!(want_md["PAIR_LJ_SMOOTH_LINEAR"], want_md["PAIR_LJ_POLY"]);
     // every kernel's prelude holds its family's constants
     for k in ALL {
         let want = match k.family {

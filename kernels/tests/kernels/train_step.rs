@@ -1,5 +1,5 @@
 //! A whole training step (forward with dropout, loss, backward, Adam) and a Grad-CAM pass: GPU against the CPU
-//! twin from the same parameters and batch, for both heads (flatten, SPEC §5; mean, the quick model's).
+//! twin from the same parameters and batch, for both heads (flatten, docs/methods.md "CNN"; mean, the quick model's).
 
 use crate::common::Rng;
 use glasscam_kernels::gpu::test_context;

@@ -27,14 +27,14 @@ pub(super) unsafe fn build_rows(
 
 /// `forces::pair_terms` compiled for AVX2 (LLVM vectorises it).
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn pair_terms<const E: bool>(
+pub(super) unsafe fn pair_terms<const E: bool, const POLY: bool>(
     pos: &[[f64; 2]],
     l: f64,
     k: &PairTable,
     list: (&[u32], &[u32], &[u32]),
     out: (&mut [[f64; 2]], &mut [f64]),
 ) {
-    forces::pair_terms::<E>(pos, l, k, list, out.0, out.1)
+    forces::pair_terms::<E, POLY>(pos, l, k, list, out.0, out.1)
 }
 
 /// The step loop compiled for AVX2: its passes over the particles vectorise, and the same IEEE operations give the

@@ -103,9 +103,10 @@ pub(super) unsafe fn filter(
 /// `pair_terms` on 8 list entries at a time, written out: LLVM's vectorisation of `pair_terms` gathers the
 /// four pair constants of every entry (8 gathers per 8 entries, slow on AMD Zen 4/5), where with up to 8 pair
 /// types (2 species) one register holds each constant and a permutation looks it up. The IEEE operations are
-/// `pair_terms`' in its order (no FMA), so the terms are its bits; the last entries are masked.
+/// `pair_terms`' in its order (no FMA), for the form `POLY` says, so the terms are its bits; the last entries
+/// are masked.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn pair_terms<const E: bool>(
+pub(super) unsafe fn pair_terms<const E: bool, const POLY: bool>(
     pos: &[[f64; 2]],
     l: f64,
     k: &PairTable,
@@ -130,11 +131,13 @@ pub(super) unsafe fn pair_terms<const E: bool>(
         column(&k.eps24),
     );
     let (eps4, ec, rc) = (column(&k.eps4), column(&k.ec), column(&k.rc));
+    let (k0, k2, k4) = (column(&k.k0), column(&k.k2), column(&k.k4));
     let h = 0.5 * l;
     let (hv, nhv, lv) = (_mm512_set1_pd(h), _mm512_set1_pd(-h), _mm512_set1_pd(l));
-    let (one, two, half, zero) = (
+    let (one, two, four, half, zero) = (
         _mm512_set1_pd(1.0),
         _mm512_set1_pd(2.0),
+        _mm512_set1_pd(4.0),
         _mm512_set1_pd(0.5),
         _mm512_setzero_pd(),
     );
@@ -224,18 +227,37 @@ pub(super) unsafe fn pair_terms<const E: bool>(
             }
         };
         let r2 = _mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy));
-        let rinv = _mm512_div_pd(one, _mm512_sqrt_pd(r2));
-        let inv2 = _mm512_mul_pd(rinv, rinv);
+        // LjPoly: 1 / r2 (no square root); LjSmoothLinear: 1 / sqrt(r2), squared
+        let rinv = if POLY {
+            zero
+        } else {
+            _mm512_div_pd(one, _mm512_sqrt_pd(r2))
+        };
+        let inv2 = if POLY {
+            _mm512_div_pd(one, r2)
+        } else {
+            _mm512_mul_pd(rinv, rinv)
+        };
         let sr2 = _mm512_mul_pd(pick(s2, &k.s2), inv2);
         let sr6 = _mm512_mul_pd(_mm512_mul_pd(sr2, sr2), sr2);
         let sr12 = _mm512_mul_pd(sr6, sr6);
         let inside = lanes & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r2, pick(rc2, &k.rc2));
-        let fcv = pick(fc, &k.fc);
         let lj = _mm512_sub_pd(_mm512_mul_pd(two, sr12), sr6);
-        let fr = _mm512_add_pd(
-            _mm512_mul_pd(_mm512_mul_pd(pick(eps24, &k.eps24), inv2), lj),
-            _mm512_mul_pd(fcv, rinv),
-        );
+        let ljf = _mm512_mul_pd(_mm512_mul_pd(pick(eps24, &k.eps24), inv2), lj);
+        let (fcv, k2v, k4v) = if POLY {
+            (zero, pick(k2, &k.k2), pick(k4, &k.k4))
+        } else {
+            (pick(fc, &k.fc), zero, zero)
+        };
+        let fr = if POLY {
+            let dpoly = _mm512_add_pd(
+                _mm512_mul_pd(two, k2v),
+                _mm512_mul_pd(_mm512_mul_pd(four, k4v), r2),
+            );
+            _mm512_sub_pd(ljf, dpoly)
+        } else {
+            _mm512_add_pd(ljf, _mm512_mul_pd(fcv, rinv))
+        };
         let fr = _mm512_maskz_mov_pd(inside, fr);
         let (tx, ty) = (_mm512_mul_pd(fr, dx), _mm512_mul_pd(fr, dy));
         // SAFETY: terms holds m >= q + left entries of 2 f64; the stores write 2 x left of them.
@@ -247,14 +269,20 @@ pub(super) unsafe fn pair_terms<const E: bool>(
             _mm512_mask_storeu_pd(out.add(8), second, _mm512_permutex2var_pd(tx, hi, ty));
         }
         if E {
-            let rr = _mm512_mul_pd(r2, rinv);
-            let e = _mm512_sub_pd(
+            let lje = _mm512_mul_pd(pick(eps4, &k.eps4), _mm512_sub_pd(sr12, sr6));
+            let e = if POLY {
+                let poly = _mm512_add_pd(
+                    pick(k0, &k.k0),
+                    _mm512_mul_pd(r2, _mm512_add_pd(k2v, _mm512_mul_pd(k4v, r2))),
+                );
+                _mm512_add_pd(lje, poly)
+            } else {
+                let rr = _mm512_mul_pd(r2, rinv);
                 _mm512_sub_pd(
-                    _mm512_mul_pd(pick(eps4, &k.eps4), _mm512_sub_pd(sr12, sr6)),
-                    pick(ec, &k.ec),
-                ),
-                _mm512_mul_pd(_mm512_sub_pd(rr, pick(rc, &k.rc)), fcv),
-            );
+                    _mm512_sub_pd(lje, pick(ec, &k.ec)),
+                    _mm512_mul_pd(_mm512_sub_pd(rr, pick(rc, &k.rc)), fcv),
+                )
+            };
             // SAFETY: halfe holds m entries (asserted); the store writes the `lanes` of q..q + left.
             _mm512_mask_storeu_pd(
                 halfe.as_mut_ptr().add(q),

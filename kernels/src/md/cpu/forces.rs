@@ -4,13 +4,16 @@
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
 use super::{min_image, CpuReplica, HalfLists, Isa, Work, WORK};
-use crate::md::{Failure, MdSetup, Pair};
+use crate::error::{KernelError, Result};
+use crate::md::{Failure, MdSetup, Pair, PairForm};
 
 /// Per species pair (index si * ns + sj) the force loop's constants, hoisted out of it. The products are the
 /// ones `Pair::eval` forms (sigma sigma, 24 eps, 4 eps, left to right), so each pair term is bit for bit
-/// `Pair::eval`'s.
+/// `Pair::eval`'s. One form for every pair (`check_forms`): the loop is compiled per form.
 #[derive(Clone, Debug, Default)]
 pub(super) struct PairTable {
+    /// Every pair is `PairForm::LjPoly` (else every pair is `LjSmoothLinear`).
+    pub(super) poly: bool,
     pub(super) s2: Vec<f64>,
     pub(super) eps24: Vec<f64>,
     pub(super) eps4: Vec<f64>,
@@ -18,10 +21,22 @@ pub(super) struct PairTable {
     pub(super) ec: Vec<f64>,
     pub(super) rc: Vec<f64>,
     pub(super) rc2: Vec<f64>,
+    /// `Pair::poly`
+    pub(super) k0: Vec<f64>,
+    pub(super) k2: Vec<f64>,
+    pub(super) k4: Vec<f64>,
 }
 
 impl PairTable {
     pub(super) fn fill(&mut self, pairs: &[Pair]) {
+        let form = pairs
+            .first()
+            .map_or(PairForm::CODE_LJ_SMOOTH_LINEAR, |p| p.form.code());
+        assert!(
+            pairs.iter().all(|p| p.form.code() == form),
+            "the fast CPU engine takes one pair form per setup (CpuMd::new and CpuFire::new refuse a mixed table)"
+        );
+        self.poly = form == PairForm::CODE_LJ_POLY;
         let col = |v: &mut Vec<f64>, f: &dyn Fn(&Pair) -> f64| {
             v.clear();
             v.extend(pairs.iter().map(f));
@@ -33,6 +48,32 @@ impl PairTable {
         col(&mut self.ec, &|p| p.ec);
         col(&mut self.rc, &|p| p.rc);
         col(&mut self.rc2, &|p| p.rc2);
+        col(&mut self.k0, &|p| p.poly[0]);
+        col(&mut self.k2, &|p| p.poly[1]);
+        col(&mut self.k4, &|p| p.poly[2]);
+    }
+}
+
+/// Refuses a pair table of more than one form, which the fast engine's force loop (compiled per form) cannot run;
+/// the GPU and the reference take any table.
+pub fn check_forms(setup: &MdSetup) -> Result<()> {
+    let ns = setup.n_species();
+    let Some(first) = setup.pairs.first() else {
+        return Ok(());
+    };
+    match setup.pairs.iter().position(|p| p.form.code() != first.form.code()) {
+        None => Ok(()),
+        Some(k) => Err(KernelError::Input {
+            kernel: "md (fast CPU engine)".into(),
+            message: format!(
+                "species pair ({}, {}) has the form {} but pair (0, 0) has {}: the fast CPU engine takes one form \
+                 for every pair; give them all the same form, or run on the GPU",
+                k / ns,
+                k % ns,
+                setup.pairs[k].form.name(),
+                first.form.name()
+            ),
+        }),
     }
 }
 
@@ -46,11 +87,47 @@ pub(super) fn at<T: Copy>(v: &[T], k: u32) -> T {
     unsafe { *v.get_unchecked(k as usize) }
 }
 
-/// Pass 1 of the force loop: every listed pair's term (F/r times the separation, and with `E` half the pair
-/// energy), zero beyond rc, in list order. One long loop without branches or sums across pairs, so the
-/// compiler vectorises it (gathers of positions and pair constants).
+/// (F/r, phi) of a `LjSmoothLinear` pair of type `t` at squared distance r2 inside rc, phi only with `E`: the
+/// operations of `Pair::eval`.
 #[inline(always)]
-pub(super) fn pair_terms<const E: bool>(
+fn linear_term<const E: bool>(k: &PairTable, t: u32, r2: f64) -> (f64, f64) {
+    // one square root and one division per pair, as in Pair::eval
+    let rinv = 1.0 / r2.sqrt();
+    let inv2 = rinv * rinv;
+    let sr2 = at(&k.s2, t) * inv2;
+    let sr6 = sr2 * sr2 * sr2;
+    let sr12 = sr6 * sr6;
+    let fc = at(&k.fc, t);
+    let fr = at(&k.eps24, t) * inv2 * (2.0 * sr12 - sr6) + fc * rinv;
+    if !E {
+        return (fr, 0.0);
+    }
+    let rr = r2 * rinv;
+    let e = at(&k.eps4, t) * (sr12 - sr6) - at(&k.ec, t) - (rr - at(&k.rc, t)) * fc;
+    (fr, e)
+}
+
+/// `linear_term` for a `LjPoly` pair: one division, no square root, as in `Pair::eval`.
+#[inline(always)]
+fn poly_term<const E: bool>(k: &PairTable, t: u32, r2: f64) -> (f64, f64) {
+    let inv2 = 1.0 / r2;
+    let sr2 = at(&k.s2, t) * inv2;
+    let sr6 = sr2 * sr2 * sr2;
+    let sr12 = sr6 * sr6;
+    let (k2, k4) = (at(&k.k2, t), at(&k.k4, t));
+    let fr = at(&k.eps24, t) * inv2 * (2.0 * sr12 - sr6) - (2.0 * k2 + 4.0 * k4 * r2);
+    if !E {
+        return (fr, 0.0);
+    }
+    let e = at(&k.eps4, t) * (sr12 - sr6) + (at(&k.k0, t) + r2 * (k2 + k4 * r2));
+    (fr, e)
+}
+
+/// Pass 1 of the force loop: every listed pair's term (F/r times the separation, and with `E` half the pair
+/// energy), zero beyond rc, in list order, for pairs of the form `POLY` says. One long loop without branches or
+/// sums across pairs, so the compiler vectorises it (gathers of positions and pair constants).
+#[inline(always)]
+pub(super) fn pair_terms<const E: bool, const POLY: bool>(
     pos: &[[f64; 2]],
     l: f64,
     k: &PairTable,
@@ -68,20 +145,15 @@ pub(super) fn pair_terms<const E: bool>(
         let t = ptype[q];
         let d = min_image([xi[0] - xj[0], xi[1] - xj[1]], l);
         let r2 = d[0] * d[0] + d[1] * d[1];
-        // one square root and one division per pair, as in Pair::eval
-        let rinv = 1.0 / r2.sqrt();
-        let inv2 = rinv * rinv;
-        let sr2 = at(&k.s2, t) * inv2;
-        let sr6 = sr2 * sr2 * sr2;
-        let sr12 = sr6 * sr6;
         let inside = r2 < at(&k.rc2, t);
-        let fc = at(&k.fc, t);
-        let fr = at(&k.eps24, t) * inv2 * (2.0 * sr12 - sr6) + fc * rinv;
+        let (fr, e) = if POLY {
+            poly_term::<E>(k, t, r2)
+        } else {
+            linear_term::<E>(k, t, r2)
+        };
         let fr = if inside { fr } else { 0.0 };
         terms[q] = [fr * d[0], fr * d[1]];
         if E {
-            let rr = r2 * rinv;
-            let e = at(&k.eps4, t) * (sr12 - sr6) - at(&k.ec, t) - (rr - at(&k.rc, t)) * fc;
             halfe[q] = if inside { 0.5 * e } else { 0.0 };
         }
     }
@@ -174,8 +246,8 @@ pub(super) fn sum_terms<const E: bool>(
     }
 }
 
-/// `pair_terms` for the vector unit `isa` (one that `Isa::detect` found). AVX-512 has a kernel of its own
-/// (`avx512::pair_terms`); AVX2 is `pair_terms` compiled for it. All give the same bits.
+/// `pair_terms` for the vector unit `isa` (one that `Isa::detect` found) and the table's form. AVX-512 has a
+/// kernel of its own (`avx512::pair_terms`); AVX2 is `pair_terms` compiled for it. All give the same bits.
 pub(super) fn pair_terms_isa<const E: bool>(
     isa: Isa,
     pos: &[[f64; 2]],
@@ -185,15 +257,28 @@ pub(super) fn pair_terms_isa<const E: bool>(
     terms: &mut [[f64; 2]],
     halfe: &mut [f64],
 ) {
+    // SAFETY (each arm): `isa` comes from `Isa::detect`, so the CPU has the unit.
     #[cfg(target_arch = "x86_64")]
-    match isa {
-        // SAFETY: `isa` comes from `Isa::detect`, so the CPU has the unit.
-        Isa::Avx512 => return unsafe { avx512::pair_terms::<E>(pos, l, k, list, terms, halfe) },
-        // SAFETY: as above.
-        Isa::Avx2 => return unsafe { avx2::pair_terms::<E>(pos, l, k, list, (terms, halfe)) },
-        Isa::Scalar => {}
+    match (isa, k.poly) {
+        (Isa::Avx512, false) => {
+            return unsafe { avx512::pair_terms::<E, false>(pos, l, k, list, terms, halfe) }
+        }
+        (Isa::Avx512, true) => {
+            return unsafe { avx512::pair_terms::<E, true>(pos, l, k, list, terms, halfe) }
+        }
+        (Isa::Avx2, false) => {
+            return unsafe { avx2::pair_terms::<E, false>(pos, l, k, list, (terms, halfe)) }
+        }
+        (Isa::Avx2, true) => {
+            return unsafe { avx2::pair_terms::<E, true>(pos, l, k, list, (terms, halfe)) }
+        }
+        (Isa::Scalar, _) => {}
     }
-    pair_terms::<E>(pos, l, k, list, terms, halfe)
+    if k.poly {
+        pair_terms::<E, true>(pos, l, k, list, terms, halfe)
+    } else {
+        pair_terms::<E, false>(pos, l, k, list, terms, halfe)
+    }
 }
 
 /// `forces_body` with the pair terms of the best vector unit the CPU has (same operations, so the same bits on

@@ -24,7 +24,7 @@ use forces::PairTable;
 use lists::Grid;
 
 pub use super::reference::{brute_force, md_crsd, nhc_update};
-pub use forces::{compute_forces, compute_forces_isa};
+pub use forces::{check_forms, compute_forces, compute_forces_isa};
 pub use lists::{rebuild, rebuild_isa};
 pub use split::SplitWork;
 pub use step::{md_step, md_step_split};
@@ -50,6 +50,11 @@ impl Engine for HalfLists {
     }
     fn compute_forces(setup: &MdSetup, rep: &mut CpuReplica) -> (f64, Option<Failure>) {
         compute_forces(setup, rep)
+    }
+    /// `MdSetup::check`, and one pair form for every pair (`check_forms`).
+    fn check(setup: &MdSetup) -> Result<()> {
+        setup.check()?;
+        check_forms(setup)
     }
 }
 
@@ -151,7 +156,7 @@ pub const SPLIT_MIN_PARTICLES: usize = 16_000;
 
 impl CpuMd {
     pub fn new(setup: MdSetup) -> Result<CpuMd> {
-        setup.check()?;
+        HalfLists::check(&setup)?;
         Ok(CpuMd {
             setup,
             reps: Vec::new(),

@@ -159,7 +159,7 @@ impl CpuFire {
 
 impl<L: Engine> CpuFire<L> {
     pub fn with_engine(setup: MdSetup, cfg: FireConfig) -> Result<CpuFire<L>> {
-        setup.check()?;
+        L::check(&setup)?;
         cfg.check()?;
         Ok(CpuFire {
             setup,

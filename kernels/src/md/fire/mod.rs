@@ -9,7 +9,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{Failure, Replicas};
 use crate::error::{KernelError, Result};
 
-/// FIRE settings (SPEC §10), in MD time units. Defaults are the usual ones, scaled to an MD time step of 0.005.
+/// FIRE settings (docs/methods.md, "Inherent structures"), in MD time units. Defaults are the usual ones, scaled to an MD time step of 0.005.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FireConfig {
     /// A replica has converged when every particle's |F| is below this.
@@ -101,7 +101,7 @@ impl FireConfig {
     }
 }
 
-// mirrors shaders/md_fire.wgsl `FireParams` (checked member by member against naga: tests/shaders_validate.rs)
+// mirrors md/shaders/md_fire.wgsl `FireParams` (checked member by member against naga: kernels/tests/kernels/shaders.rs)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -126,7 +126,7 @@ pub const RUNNING: u32 = 0;
 pub const CONVERGED: u32 = 1;
 pub const FAILED: u32 = 2;
 
-// mirrors shaders/md_fire.wgsl `FireState` (checked member by member against naga: tests/shaders_validate.rs)
+// mirrors md/shaders/md_fire.wgsl `FireState` (checked member by member against naga: kernels/tests/kernels/shaders.rs)
 crate::wgsl_struct! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]

@@ -1,9 +1,10 @@
-// md_common: types, bindings and functions shared by md_forces and md_step.
+// md_common: types, bindings and functions shared by md_forces, md_step and md_fire.
 // One workgroup owns one replica (replica = workgroup_id.x); its threads stride over the particles.
 // Layouts are replica-major: particle i of replica r sits at r * n + i.
 
-// WG, MAX_CELLS (cell counts live in workgroup memory; the host keeps nc * nc within it), MAX_CHAIN and the
-// FAIL_* codes come from the prelude generated from the Rust constants (kernels/src/md/kernels.rs).
+// WG, MAX_CELLS (cell counts live in workgroup memory; the host keeps nc * nc within it), MAX_CHAIN, the
+// FAIL_* codes and the PAIR_* form words come from the prelude generated from the Rust constants
+// (kernels/src/md/kernels.rs).
 
 // mirrored by kernels/src/md/mod.rs `MdParams` (checked member by member against naga)
 struct MdParams {
@@ -36,11 +37,17 @@ struct PairParams {
     rc2: f32,
     // squared neighbour-list radius (rc + skin)^2
     rl2: f32,
-    // phi*'(rc), the slope removed by the linear smoothing
+    // phi*'(rc), the slope removed by the linear smoothing (PAIR_LJ_SMOOTH_LINEAR)
     fc: f32,
-    // phi*(rc)
+    // phi*(rc) (PAIR_LJ_SMOOTH_LINEAR)
     ec: f32,
     rc: f32,
+    // PAIR_LJ_SMOOTH_LINEAR or PAIR_LJ_POLY
+    form: u32,
+    // PAIR_LJ_POLY's polynomial k0 + k2 r^2 + k4 r^4 (4 eps c_n / sigma^n, multiplied out on the host)
+    k0: f32,
+    k2: f32,
+    k4: f32,
     _pad: f32,
 }
 
@@ -248,7 +255,8 @@ fn rebuild(r: u32, lid: u32) {
     workgroupBarrier();
 }
 
-// Force-shifted LJ forces and per-particle energies (half of each pair) for replica r.
+// LJ forces and per-particle energies (half of each pair) for replica r, each pair in its form (the branch is
+// uniform in practice: a system's pairs share one form).
 // Returns this thread's share of the potential energy; flags non-finite or absurd forces in wg_fail.
 fn compute_forces(r: u32, lid: u32) -> f32 {
     let base = r * P.n;
@@ -269,10 +277,17 @@ fn compute_forces(r: u32, lid: u32) -> f32 {
                 let sr2 = pp.sigma2 * inv2;
                 let sr6 = sr2 * sr2 * sr2;
                 let sr12 = sr6 * sr6;
-                let rr = sqrt(r2);
-                let fr = 24.0 * pp.eps * inv2 * (2.0 * sr12 - sr6) + pp.fc / rr;
-                f += fr * d;
-                e += 4.0 * pp.eps * (sr12 - sr6) - pp.ec - (rr - pp.rc) * pp.fc;
+                if (pp.form == PAIR_LJ_POLY) {
+                    // even in r: no square root
+                    let fr = 24.0 * pp.eps * inv2 * (2.0 * sr12 - sr6) - (2.0 * pp.k2 + 4.0 * pp.k4 * r2);
+                    f += fr * d;
+                    e += 4.0 * pp.eps * (sr12 - sr6) + (pp.k0 + r2 * (pp.k2 + pp.k4 * r2));
+                } else {
+                    let rr = sqrt(r2);
+                    let fr = 24.0 * pp.eps * inv2 * (2.0 * sr12 - sr6) + pp.fc / rr;
+                    f += fr * d;
+                    e += 4.0 * pp.eps * (sr12 - sr6) - pp.ec - (rr - pp.rc) * pp.fc;
+                }
             }
         }
         force[base + i] = f;

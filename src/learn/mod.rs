@@ -1,0 +1,10 @@
+//! Learning: the core both networks share, the CNN on gridized images (`cnn`) and the graph network on kNN graphs
+//! (`gnn`).
+
+pub mod cnn;
+pub mod fit;
+pub mod gnn;
+pub mod metrics;
+pub mod model;
+pub mod split;
+pub mod weights;

@@ -1,0 +1,17 @@
+//! Learning: both networks' gradients, training, model files, Grad-CAM and attention.
+//!
+//! One test binary per area (each links the whole library once); a module per former test file.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod gnn_attention_maps;
+mod gnn_bad_input;
+mod gnn_gradients;
+mod gnn_graph;
+mod gnn_train_gpu;
+mod gradcam_planted;
+mod nn_augment;
+mod nn_bad_input;
+mod nn_gradients;
+mod nn_train_gradcam;
