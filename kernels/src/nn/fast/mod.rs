@@ -9,6 +9,7 @@ pub mod conv;
 pub mod dense;
 pub mod grid;
 pub mod ops;
+pub mod peak;
 pub mod simd;
 
 use std::collections::HashMap;
