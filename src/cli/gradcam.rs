@@ -36,9 +36,9 @@ pub struct GradcamArgs {
     #[arg(long, default_value = "auto")]
     pub backend: BackendChoice,
     /// The CNN's float type on the CPU: f32, the fast backend, or f64, the twin (the reference, 3 to 10 times
-    /// slower). Ignored on the GPU.
-    #[arg(long, value_enum, default_value = "f32")]
-    pub precision: Precision,
+    /// slower) [default: the model's, as trained]. Ignored on the GPU.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
 }
 
 pub fn gradcam(a: &GradcamArgs) -> glasscam::Result<()> {
@@ -53,7 +53,7 @@ pub fn gradcam(a: &GradcamArgs) -> glasscam::Result<()> {
     let snapshots = glasscam::learn::cnn::select_snapshots(&data, &file, covered, a.split)?;
     let compute = select_compute(a.backend)?;
     let r = glasscam::learn::cnn::gradcam(
-        (&compute, a.precision),
+        (&compute, a.precision.unwrap_or(file.config.precision)),
         &a.model,
         &data,
         a.class,

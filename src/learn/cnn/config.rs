@@ -138,7 +138,7 @@ impl ModelConfig {
     /// The model for data sets of the `quick` simulation preset (`presets/quick-model.toml`): a 64 x 64 grid with
     /// a Gaussian width of 0.5 (just under a pixel for the quick boxes, L ~ 41-43), a small network (three 3 x 3
     /// convolutions of 4 maps, the `mean` head, 16 hidden units, no dropout), batches of 8 and 300 epochs,
-    /// augmentation and standardization on. About 40 s per system on a 2-core CPU (CPU twin), see docs/guide/oyama.md.
+    /// augmentation and standardization on. About 20 to 30 s per system on a 2-core CPU (f32 backend; benches/RESULTS.md).
     ///
     /// Why not the default network: the quick glasses are quenched so fast that they keep the liquid's structure and
     /// differ from it mostly in the amplitude of thermal vibrations, a few per cent of the images' short-wavelength

@@ -50,7 +50,7 @@ impl ReproducePreset {
             Preset::Quick => ReproducePreset {
                 name: preset,
                 protocol: Protocol::quick(),
-                // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 40 s on a CPU
+                // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 20 s on a CPU
                 model: ModelConfig::quick(),
                 propensity_runs: 10,
                 propensity_steps: 3000,
