@@ -46,6 +46,7 @@ pub struct TrainArgs {
 
 pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
     let a = &t.args;
+    let _out = glasscam::io::outdir::claim(&a.out, &[&a.data], false, false)?;
     match t.arch {
         Arch::Cnn => {
             let mut cfg = match &a.model {

@@ -378,8 +378,19 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
         .iter()
         .map(|d| Dataset::load(d))
         .collect::<Result<_>>()?;
-    let _lock = crate::io::outdir::OutDir::lock(out)?;
-    crate::io::outdir::no_overwrite(&out.join(MANIFEST), force, "a data set")?;
+    let mut seen = std::collections::BTreeMap::new();
+    for d in &sets {
+        let key = std::fs::canonicalize(&d.dir).unwrap_or_else(|_| d.dir.clone());
+        if let Some(first) = seen.insert(key, &d.dir) {
+            return Err(Error::Input(format!(
+                "merge: {} and {} are the same shard; give each shard once",
+                first.display(),
+                d.dir.display()
+            )));
+        }
+    }
+    let inputs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let _lock = crate::io::outdir::claim(out, &inputs, true, force)?;
     sets.sort_by_key(|d| d.manifest.replica_range.0);
     let first = sets[0].manifest.clone();
     let total = first
