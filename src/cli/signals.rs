@@ -13,6 +13,10 @@ static TOKEN: OnceLock<Cancel> = OnceLock::new();
 /// Signals closer together than this count as one.
 const REPEAT: Duration = Duration::from_secs(1);
 
+/// How long a command that checks the token has to notice a signal before the process stops at once (it may be
+/// blocked reading its input, or in set-up that does not check): its calls into the backend take under a second.
+const GRACE: Duration = Duration::from_secs(10);
+
 /// How the running command answers the first signal: `Some(line)` when it checks the cancel token (the line says
 /// what it does then), `None` when it exits at once.
 pub type OnSignal = Option<&'static str>;
@@ -45,6 +49,22 @@ pub fn install(on_signal: OnSignal) -> &'static Cancel {
                         "\nsignal received (SIGINT, SIGTERM or SIGHUP): {line}; send it again (a second later) \
                          to quit at once"
                     );
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        let t0 = Instant::now();
+                        while t0.elapsed() < GRACE {
+                            if c.seen() {
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        eprintln!(
+                            "not at a point where it can stop cleanly after {} s (reading its input?): stopped; \
+                             nothing more is written",
+                            GRACE.as_secs()
+                        );
+                        std::process::exit(130);
+                    });
                 }
             }
         });

@@ -181,13 +181,21 @@ pub fn simulate(a: SimulateArgs, ctx: Ctx) -> glasscam::Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     if !finished_before {
+        // a resumed run did part of its steps before: a rate over all of them would be too high
+        let rate = if a.resume {
+            String::new()
+        } else {
+            format!(
+                " ({:.3e} particle-steps/s)",
+                (steps * m.n_replicas as u64 * m.n_particles as u64) as f64 / secs
+            )
+        };
         eprintln!(
-            "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
+            "wrote {} snapshots of {} replicas to {} in {:.1} s{rate}{}",
             m.snapshots.len(),
             m.n_replicas,
             a.out.display(),
             secs,
-            (steps * m.n_replicas as u64 * m.n_particles as u64) as f64 / secs,
             if m.failed.is_empty() {
                 String::new()
             } else {

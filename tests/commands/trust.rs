@@ -713,3 +713,92 @@ fn no_error_line_without_a_runtime_dir() {
         );
     }
 }
+
+/// Low findings: `labels.npy` is checked against the manifest; the fingerprint is the manifest's content, not its
+/// text; a liquid colder than the glass is refused; `--resume` on a finished data set whose lock cannot be taken
+/// says "already complete"; `train` without `--model` takes the data set's preset's network.
+#[test]
+fn files_fingerprints_and_messages_at_the_low_edges() {
+    let f = Fixture::new();
+    let data = f.data("data");
+    let fp = glasscam::io::dataset::Dataset::load(&data)
+        .unwrap()
+        .fingerprint;
+    // the same manifest, re-serialised compactly: the same data set
+    let text = std::fs::read_to_string(data.join("manifest.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    std::fs::write(
+        data.join("manifest.json"),
+        serde_json::to_string(&v).unwrap(),
+    )
+    .unwrap();
+    assert_ne!(
+        std::fs::read_to_string(data.join("manifest.json")).unwrap(),
+        text
+    );
+    assert_eq!(
+        glasscam::io::dataset::Dataset::load(&data)
+            .unwrap()
+            .fingerprint,
+        fp
+    );
+
+    // labels.npy that says otherwise than the manifest
+    let copy = f.path("relabelled");
+    std::fs::create_dir(&copy).unwrap();
+    for (name, bytes) in files(&data) {
+        std::fs::write(copy.join(name), bytes).unwrap();
+    }
+    let flipped: Vec<i64> = vec![1, 0, 1, 0];
+    glasscam::io::npy::write(&copy.join("labels.npy"), &[4], &flipped).unwrap();
+    let o = glasscam()
+        .arg("export")
+        .arg(&copy)
+        .args(["--snapshot", "0", "--format", "xyz", "--out"])
+        .arg(f.path("x.xyz"))
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &["labels.npy does not match the manifest", "snapshot 0"],
+    );
+
+    let o = glasscam()
+        .args(["task", "--liquid"])
+        .arg(format!("{}:T=0.05", data.display()))
+        .arg("--glass")
+        .arg(format!("{}:T=0.8", data.display()))
+        .arg("--out")
+        .arg(f.path("task"))
+        .output()
+        .unwrap();
+    refused(&o, &["colder than the glass", "swap --liquid and --glass"]);
+
+    // a lock that cannot be taken (here a directory in the lock file's place, as a read-only directory would)
+    std::fs::create_dir(data.join(".glasscam.lock")).unwrap();
+    let e = ok(&f
+        .simulate(&data, &["--backend", "cpu", "--resume"])
+        .output()
+        .unwrap());
+    assert!(e.contains("already complete"), "{e}");
+    std::fs::remove_dir(data.join(".glasscam.lock")).unwrap();
+
+    let o = glasscam()
+        .args(["train", "--backend", "cpu", "--epochs", "1", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(f.path("model"))
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(e.contains("the quick preset's network"), "{e}");
+
+    let o = glasscam()
+        .args(["analyze", "--no-plots", "--xi", "1e308", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(f.path("an"))
+        .output()
+        .unwrap();
+    refused(&o, &["--xi 1e308", "beyond any box"]);
+}

@@ -788,11 +788,22 @@ pub fn task_from_sources(name: &str, liquid: &Source, glass: &Source) -> Result<
     } else {
         Some(RampData::load(&glass.dir)?)
     };
-    build_task(
-        name,
-        (&l, &liquid.pick),
-        (g.as_ref().unwrap_or(&l), &glass.pick),
-    )
+    let g = g.as_ref().unwrap_or(&l);
+    let (lt, gt) = (
+        l.select(&liquid.pick, Class::Liquid)?.target_t,
+        g.select(&glass.pick, Class::Glass)?.target_t,
+    );
+    if lt < gt {
+        return Err(Error::Input(format!(
+            "task {name}: the liquid ({}, T = {}) is colder than the glass ({}, T = {}); the liquid is the hotter \
+             class: swap `liquid` and `glass`",
+            liquid.pick,
+            fmt_t(lt),
+            glass.pick,
+            fmt_t(gt)
+        )));
+    }
+    build_task(name, (&l, &liquid.pick), (g, &glass.pick))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

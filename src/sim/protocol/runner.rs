@@ -327,7 +327,22 @@ pub fn run(
     ctx: &Ctx<'_>,
 ) -> Result<Manifest> {
     let plan = Plan::of(sys, proto, opts)?;
-    let mut out = OutDir::lock(&opts.out)?;
+    let mut out = match OutDir::lock(&opts.out) {
+        Ok(out) => out,
+        // a finished data set where the lock file cannot be written (a read-only directory; not one in use by
+        // another process, which is refused): `resume` only reads
+        Err(e)
+            if !matches!(e, Error::Input(_))
+                && opts.resume
+                && !opts.force
+                && opts.out.join(MANIFEST).exists() =>
+        {
+            let m = compare_finished(sys, &plan, opts)?;
+            note_complete(opts, &m, ctx);
+            return Ok(m);
+        }
+        Err(e) => return Err(e),
+    };
     let part = opts.out.join(PARTIAL);
     if let Some(done) = finished(&mut out, &part, sys, &plan, opts, ctx)? {
         return Ok(done);
@@ -350,19 +365,6 @@ fn finished(
     if !opts.out.join(MANIFEST).exists() {
         return Ok(None);
     }
-    let m = read_manifest(&opts.out)?;
-    let then = Outcome {
-        system: &m.system,
-        protocol: m.protocol.clone(),
-        seed: m.seed,
-        replicas: m.replica_range,
-    };
-    let now = Outcome {
-        system: sys,
-        protocol: plan.protocol_value.clone(),
-        seed: opts.seed,
-        replicas: (plan.range.start, plan.range.end),
-    };
     if opts.force {
         ctx.note(&format!(
             "{}: `force`: replacing the data set there",
@@ -377,6 +379,32 @@ fn finished(
             opts.out.display()
         )));
     }
+    let m = compare_finished(sys, plan, opts)?;
+    // A kill during the final clean-up can leave the finished run's scratch behind: it is ours.
+    if part.exists() {
+        out.adopt(part)?;
+        out.remove_dir(part)?;
+    }
+    note_complete(opts, &m, ctx);
+    Ok(Some(m))
+}
+
+/// The finished data set in `opts.out` when it was made with these settings; other settings are refused by
+/// name. Reads only.
+fn compare_finished(sys: &SystemDef, plan: &Plan, opts: &RunOptions) -> Result<Manifest> {
+    let m = read_manifest(&opts.out)?;
+    let then = Outcome {
+        system: &m.system,
+        protocol: m.protocol.clone(),
+        seed: m.seed,
+        replicas: m.replica_range,
+    };
+    let now = Outcome {
+        system: sys,
+        protocol: plan.protocol_value.clone(),
+        seed: opts.seed,
+        replicas: (plan.range.start, plan.range.end),
+    };
     if then != now {
         return Err(Error::Input(format!(
             "`resume`: {} holds a finished data set made with other settings ({}); rerun with the original \
@@ -385,18 +413,16 @@ fn finished(
             describe_differences(&then, &now)
         )));
     }
-    // A kill during the final clean-up can leave the finished run's scratch behind: it is ours.
-    if part.exists() {
-        out.adopt(part)?;
-        out.remove_dir(part)?;
-    }
+    Ok(m)
+}
+
+fn note_complete(opts: &RunOptions, m: &Manifest, ctx: &Ctx<'_>) {
     ctx.note(&format!(
         "{}: already complete ({} snapshots of {} replicas); nothing to do",
         opts.out.display(),
         m.snapshots.len(),
         m.n_replicas
     ));
-    Ok(Some(m))
 }
 
 /// The scratch directory `part` of this run: an unfinished run with the same settings is continued on `resume`,
