@@ -47,13 +47,11 @@ pub struct TrainArgs {
 pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
     let a = &t.args;
     let _out = glasscam::io::outdir::claim(&a.out, &[&a.data], false, false)?;
-    let data = Dataset::load(&a.data)?;
     match t.arch {
         Arch::Cnn => {
-            let mut cfg = match &a.model {
-                Some(p) => ModelConfig::from_file(p)?,
-                None => default_cnn(&data),
-            };
+            let file = a.model.as_deref().map(ModelConfig::from_file).transpose()?;
+            let data = Dataset::load(&a.data)?;
+            let mut cfg = file.unwrap_or_else(|| default_cnn(&data));
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
             train_as::<Cnn>(a, &data, &cfg, ctx)
         }
@@ -62,6 +60,7 @@ pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
                 Some(p) => MpnnConfig::from_file(p)?,
                 None => MpnnConfig::default(),
             };
+            let data = Dataset::load(&a.data)?;
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
             train_as::<Mpnn>(a, &data, &cfg, ctx)
         }

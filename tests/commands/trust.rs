@@ -409,7 +409,11 @@ fn a_signal_repeated_within_a_second_is_one_signal() {
     let f = Fixture::new();
     // slow cooling and a checkpoint after every call: a few seconds, stoppable at any moment
     let slow = |out: &Path, resume: bool| {
-        let mut c = f.simulate_at("0.1", out, &["--backend", "cpu", "--checkpoint-every", "0"]);
+        let mut c = f.simulate_at(
+            "0.02",
+            out,
+            &["--backend", "cpu", "--checkpoint-every", "0"],
+        );
         if resume {
             c.arg("--resume");
         }
@@ -629,7 +633,7 @@ fn adapters_are_listed_chosen_and_recorded() {
     );
 }
 
-/// Finding 15: `simulate` and `propensity` on two devices (the software adapter opened twice) give the bytes of a
+/// Finding 15: `simulate`, `minimize` and `propensity` on two devices (the software adapter opened twice) give the bytes of a
 /// one-device run.
 #[test]
 fn two_devices_give_the_bytes_of_one() {
@@ -649,25 +653,11 @@ fn two_devices_give_the_bytes_of_one() {
         files(&one) == files(&two),
         "simulate on two devices differs"
     );
-    let prop = |out: &Path, how: &[&str]| {
+    // a command reading the data set `one`, writing `out`, on the devices `how` names
+    let on = |args: &[&str], out: &Path, how: &[&str]| {
         glasscam()
-            .args([
-                "propensity",
-                "--snapshot",
-                "1",
-                "--runs",
-                "3",
-                "--steps",
-                "200",
-            ])
-            .args([
-                "--samples",
-                "4",
-                "--temps",
-                "0.37,0.5",
-                "--no-plots",
-                "--data",
-            ])
+            .args(args)
+            .arg("--data")
             .arg(&one)
             .arg("--out")
             .arg(out)
@@ -675,6 +665,30 @@ fn two_devices_give_the_bytes_of_one() {
             .output()
             .unwrap()
     };
+    let prop = |out: &Path, how: &[&str]| {
+        let args = [
+            "propensity",
+            "--snapshot",
+            "1",
+            "--runs",
+            "3",
+            "--steps",
+            "200",
+            "--samples",
+            "4",
+            "--temps",
+            "0.37,0.5",
+            "--no-plots",
+        ];
+        on(&args, out, how)
+    };
+    let minimize = |out: &Path, how: &[&str]| on(&["minimize", "--batch", "4"], out, how);
+    ok(&minimize(&f.path("m1"), &["--backend", "gpu"]));
+    ok(&minimize(&f.path("m2"), &["--adapters", "0,0"]));
+    assert!(
+        files(&f.path("m1")) == files(&f.path("m2")),
+        "minimize on two devices differs"
+    );
     ok(&prop(&f.path("p1"), &["--backend", "gpu"]));
     ok(&prop(&f.path("p2"), &["--adapters", "0,0"]));
     assert_same_files(
@@ -801,4 +815,65 @@ fn files_fingerprints_and_messages_at_the_low_edges() {
         .output()
         .unwrap();
     refused(&o, &["--xi 1e308", "beyond any box"]);
+}
+
+/// Low finding: a Grad-CAM output that records no data-set fingerprint is refused, not matched to any data set.
+#[test]
+fn a_gradcam_without_a_fingerprint_is_refused() {
+    let f = Fixture::new();
+    let data = f.data("data");
+    let gdir = f.path("gc");
+    let index = glasscam::analysis::GradcamIndex {
+        format_version: 1,
+        snapshots: vec![1],
+        misclassified: vec![],
+        target_class: "glass".into(),
+        data: None,
+        data_fingerprint: None,
+    };
+    glasscam::analysis::GammaSet::write(&gdir, &index, 100, &[0.0; 100]).unwrap();
+    let o = glasscam()
+        .args(["analyze", "--no-plots", "--data"])
+        .arg(&data)
+        .arg("--gradcam")
+        .arg(&gdir)
+        .arg("--out")
+        .arg(f.path("an"))
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &["records no data-set fingerprint", "glasscam gradcam --data"],
+    );
+}
+
+/// Low finding: a model file's learning rate of 1e30 is refused by name, for both networks.
+#[test]
+fn an_absurd_learning_rate_is_refused() {
+    let f = Fixture::new();
+    for (arch, text, field) in [
+        (
+            "cnn",
+            "grid = 16\nlr = 1e30\n",
+            "`lr` = 1000000000000000000000000000000",
+        ),
+        (
+            "mpnn",
+            "max_lr = 1e30\n",
+            "`max_lr` = 1000000000000000000000000000000",
+        ),
+    ] {
+        let model = f.path(&format!("{arch}.toml"));
+        std::fs::write(&model, text).unwrap();
+        let o = glasscam()
+            .args(["train", "--backend", "cpu", "--arch", arch, "--model"])
+            .arg(&model)
+            .arg("--data")
+            .arg(f.path("no-data"))
+            .arg("--out")
+            .arg(f.path(arch))
+            .output()
+            .unwrap();
+        refused(&o, &[field, "at most 1"]);
+    }
 }
