@@ -846,34 +846,3 @@ fn a_gradcam_without_a_fingerprint_is_refused() {
         &["records no data-set fingerprint", "glasscam gradcam --data"],
     );
 }
-
-/// Low finding: a model file's learning rate of 1e30 is refused by name, for both networks.
-#[test]
-fn an_absurd_learning_rate_is_refused() {
-    let f = Fixture::new();
-    for (arch, text, field) in [
-        (
-            "cnn",
-            "grid = 16\nlr = 1e30\n",
-            "`lr` = 1000000000000000000000000000000",
-        ),
-        (
-            "mpnn",
-            "max_lr = 1e30\n",
-            "`max_lr` = 1000000000000000000000000000000",
-        ),
-    ] {
-        let model = f.path(&format!("{arch}.toml"));
-        std::fs::write(&model, text).unwrap();
-        let o = glasscam()
-            .args(["train", "--backend", "cpu", "--arch", arch, "--model"])
-            .arg(&model)
-            .arg("--data")
-            .arg(f.path("no-data"))
-            .arg("--out")
-            .arg(f.path(arch))
-            .output()
-            .unwrap();
-        refused(&o, &[field, "at most 1"]);
-    }
-}

@@ -224,13 +224,6 @@ impl ModelConfig {
                 ));
             }
         }
-        // Adam's steps are about lr in every weight: above 1 the weights are noise after one step
-        if self.lr > 1.0 {
-            return Err(format!(
-                "field `lr` = {}: give at most 1 (default 1e-3)",
-                self.lr
-            ));
-        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!(
                 "field `dropout` = {} must be in [0, 1) (the paper: 0.5)",

@@ -128,10 +128,9 @@ impl MpnnConfig {
             ("max_lr", self.max_lr),
             ("final_lr", self.final_lr),
         ] {
-            // Adam's steps are about lr in every weight: above 1 the weights are noise after one step
-            if !(x > 0.0 && x <= 1.0) {
+            if !(x > 0.0 && x.is_finite()) {
                 return Err(format!(
-                    "`{field}` = {x}: learning rates must be > 0 and at most 1 (Swanson: 1e-4, 1e-3, 1e-4)"
+                    "`{field}` = {x}: learning rates must be finite and > 0 (Swanson: 1e-4, 1e-3, 1e-4)"
                 ));
             }
         }
