@@ -846,3 +846,29 @@ fn a_gradcam_without_a_fingerprint_is_refused() {
         &["records no data-set fingerprint", "glasscam gradcam --data"],
     );
 }
+
+/// Low finding: a task's fingerprint is that of its sources' content and picks, not of the paths they were given
+/// by.
+#[test]
+fn a_tasks_fingerprint_does_not_depend_on_the_path_spelling() {
+    let f = Fixture::new();
+    f.data("data");
+    let task = |source: &str, out: &str| {
+        let o = glasscam()
+            .current_dir(f.dir.path())
+            .args(["task", "--liquid"])
+            .arg(format!("{source}:T=0.8"))
+            .arg("--glass")
+            .arg(format!("{source}:T=0.05"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        ok(&o);
+        let text = std::fs::read_to_string(f.path(out).join("task.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["fingerprint"].as_str().unwrap().to_string()
+    };
+    let absolute = f.path("data");
+    assert_eq!(task(absolute.to_str().unwrap(), "t1"), task("./data", "t2"));
+}

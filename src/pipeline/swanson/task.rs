@@ -716,9 +716,15 @@ fn assemble(name: &str, kind: TaskKind, seed: Option<u64>, parts: Vec<Part>) -> 
         seed,
         fingerprint: String::new(),
     };
+    // the sources by their fingerprints, not by where they lie: the same task from another working directory or
+    // a moved data set is the same task
+    let mut classes = info.classes.clone();
+    for c in &mut classes {
+        c.source = PathBuf::new();
+    }
     let mut h = Sha256::new();
     h.update(
-        serde_json::to_vec(&(&info.kind, &info.classes, &info.seed))
+        serde_json::to_vec(&(&info.kind, &classes, &info.seed))
             .map_err(|e| Error::Input(format!("task {name}: {e}")))?,
     );
     info.fingerprint = hex(h);
