@@ -1,13 +1,13 @@
 //! How library code hears "stop" and says how far it got, without printing: a cancel token passed in by the caller
 //! and one event channel (`Observer`) that the binary renders as a bar on a terminal or plain lines in a batch log.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// A cancel request shared between the caller (a signal handler, a Python Ctrl-C, a test) and a running stage.
 /// Stages check it between short units of work, so a request is seen within seconds.
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicU32>);
+pub struct Cancel(Arc<(AtomicU32, AtomicBool)>);
 
 impl Cancel {
     pub fn new() -> Cancel {
@@ -17,11 +17,21 @@ impl Cancel {
     /// Asks the stage to stop. Returns how many requests there were before this one (0 for the first), so a
     /// signal handler can exit at once on the second.
     pub fn cancel(&self) -> u32 {
-        self.0.fetch_add(1, Ordering::SeqCst)
+        self.0 .0.fetch_add(1, Ordering::SeqCst)
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst) > 0
+        let cancelled = self.0 .0.load(Ordering::SeqCst) > 0;
+        if cancelled {
+            self.0 .1.store(true, Ordering::SeqCst);
+        }
+        cancelled
+    }
+
+    /// Whether a stage has looked at the token since it was cancelled (and so is stopping): a signal handler
+    /// exits at once when nothing does (a command blocked reading a FIFO, a stage between checks for long).
+    pub fn seen(&self) -> bool {
+        self.0 .1.load(Ordering::SeqCst)
     }
 
     /// `Err(Error::Interrupted)` once cancelled.
@@ -126,8 +136,11 @@ mod tests {
         let c = Cancel::new();
         assert!(c.check().is_ok());
         assert_eq!(c.clone().cancel(), 0);
+        assert!(!c.seen());
         assert_eq!(c.cancel(), 1);
+        assert!(!c.seen(), "not looked at yet");
         assert!(matches!(c.check(), Err(crate::Error::Interrupted)));
+        assert!(c.seen());
     }
 
     #[test]

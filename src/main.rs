@@ -16,6 +16,10 @@ use glasscam::kernels::{BackendChoice, Compute};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The GPU adapter to use, by index or name as `glasscam info` lists them (default: `GLASSCAM_ADAPTER`, else
+    /// the best one); e.g. `--adapter $SLURM_LOCALID` on a node without per-job device isolation.
+    #[arg(long, global = true)]
+    adapter: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -52,7 +56,8 @@ enum Command {
         #[command(subcommand)]
         what: cli::bench::BenchWhat,
     },
-    /// Print the compute backend that would be used.
+    /// Print every GPU adapter (index, name, type, backend, driver, limits) and the compute backend that would be
+    /// used.
     Info {
         #[arg(long, default_value = "auto")]
         backend: BackendChoice,
@@ -90,10 +95,52 @@ fn after_interrupt(command: &Command) -> &'static str {
             "the work done is saved; the same command with --resume continues to exactly the same result"
         }
         Command::Reproduce(_) => {
-            "run the same command again: finished stages are kept and the simulation resumes its checkpoint"
+            "run the same command again: finished stages are kept and the stage that was running resumes its \
+             checkpoint or starts again"
         }
-        _ => "run the command again",
+        _ => "nothing was written; run the command again",
     }
+}
+
+/// What `command` does on the first signal: the commands that check the cancel token say how they stop, the
+/// others exit at once (their outputs are written atomically, so nothing is left half-written).
+fn on_signal(command: &Command) -> cli::signals::OnSignal {
+    match command {
+        Command::Simulate(_) => Some("writing a checkpoint and stopping"),
+        Command::Reproduce(_) => Some("stopping the running stage (finished stages are kept)"),
+        Command::Train(_)
+        | Command::Attention(_)
+        | Command::Propensity(_)
+        | Command::Minimize(_) => Some("stopping; nothing is written"),
+        _ => None,
+    }
+}
+
+/// wgpu's Vulkan loader asks Wayland for a display, and Wayland prints "error: XDG_RUNTIME_DIR is invalid or not
+/// set" when the variable is missing: not an error of ours, so the process gets a private runtime directory
+/// before anything opens a device.
+fn quiet_runtime_dir() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| {
+        std::path::Path::new(&d).is_absolute() && std::path::Path::new(&d).is_dir()
+    });
+    if valid {
+        return;
+    }
+    #[cfg(unix)]
+    let user = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+    };
+    #[cfg(not(unix))]
+    let user = 0;
+    let dir = std::env::temp_dir().join(format!("glasscam-runtime-{user}"));
+    let _ = std::fs::create_dir_all(&dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    std::env::set_var("XDG_RUNTIME_DIR", dir);
 }
 
 fn run(command: Command) -> glasscam::Result<()> {
@@ -120,8 +167,16 @@ fn run(command: Command) -> glasscam::Result<()> {
         } => glasscam::io::export::export(&dir, snapshot, format, &out, force),
         Command::Bench { what } => cli::bench::bench(what, ctx),
         Command::Info { backend } => {
+            let adapters = glasscam::kernels::gpu::list_adapters();
             let c = Compute::select(backend)?;
             println!("{}", c.describe());
+            println!(
+                "adapters ({}; choose with --adapter INDEX|NAME or GLASSCAM_ADAPTER):",
+                adapters.len()
+            );
+            for a in &adapters {
+                println!("  {}", a.line());
+            }
             if let Some(note) = c.note() {
                 println!("note: {note}");
             }
@@ -149,14 +204,19 @@ fn options(matches: &clap::ArgMatches) -> Vec<(String, String)> {
         }
         m = sub;
     }
+    // the global options (`--adapter`) are declared on the top command
     cmd.get_arguments()
+        .chain(Cli::command().get_arguments())
         .filter_map(|a| Some((a.get_id().to_string(), a.get_long()?.to_string())))
         .collect()
 }
 
 fn main() {
+    quiet_runtime_dir();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    glasscam::kernels::gpu::choose_adapter(cli.adapter.as_deref());
+    cli::signals::install(on_signal(&cli.command));
     let after = after_interrupt(&cli.command);
     if let Err(e) = run(cli.command) {
         match e {

@@ -9,6 +9,9 @@ pub enum KernelError {
          `apt-get install mesa-vulkan-drivers libvulkan1` gives the software one) or run with --backend cpu"
     )]
     NoAdapter,
+    /// The adapter asked for (`--adapter`, `GLASSCAM_ADAPTER`, `--adapters`) is not there or not one.
+    #[error("{message}")]
+    Adapter { message: String },
     #[error("the adapter `{adapter}` refused the device request: {message}")]
     RequestDevice { adapter: String, message: String },
     #[error("shader `{kernel}` is invalid: {message}")]

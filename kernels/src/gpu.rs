@@ -44,20 +44,34 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Opens the best adapter wgpu finds (any kind, software included) with all of its limits.
+    /// Opens the adapter chosen for this process (`choose_adapter`: `--adapter`, else `GLASSCAM_ADAPTER`), or
+    /// the best one wgpu finds (any kind, software included), with all of its limits.
     pub fn new() -> Result<Self> {
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        if std::env::var_os("WGPU_BACKEND").is_none() {
-            desc.backends = wgpu::Backends::PRIMARY;
+        match adapter_spec() {
+            Some(spec) => Self::open(&spec),
+            None => {
+                let adapter =
+                    pollster::block_on(instance().request_adapter(&wgpu::RequestAdapterOptions {
+                        power_preference: wgpu::PowerPreference::HighPerformance,
+                        force_fallback_adapter: false,
+                        compatible_surface: None,
+                        apply_limit_buckets: false,
+                    }))
+                    .map_err(|_| KernelError::NoAdapter)?;
+                Self::on(adapter)
+            }
         }
-        let instance = wgpu::Instance::new(desc);
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            force_fallback_adapter: false,
-            compatible_surface: None,
-            apply_limit_buckets: false,
-        }))
-        .map_err(|_| KernelError::NoAdapter)?;
+    }
+
+    /// A new device on the adapter `spec` names (an index or a name, see `pick_adapter`); each call opens its
+    /// own device, so one adapter opened twice is two devices.
+    pub fn open(spec: &str) -> Result<Self> {
+        let mut adapters = enumerate();
+        let k = pick_adapter(&summaries(&adapters), spec)?;
+        Self::on(adapters.swap_remove(k))
+    }
+
+    fn on(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         // Large replica batches want the biggest storage buffers the adapter has.
         let limits = adapter.limits();
@@ -340,10 +354,11 @@ impl Compute {
                         ctx.info.name
                     ),
                 ),
-                Err(_) => (
+                Err(KernelError::NoAdapter) => (
                     Compute::Cpu,
                     format!("backend: CPU twin ({threads} threads): no GPU adapter found"),
                 ),
+                Err(e) => return Err(e),
             },
         })
     }
@@ -382,10 +397,207 @@ fn gpu_line(ctx: &GpuContext) -> String {
 
 /// One device per process: opening a wgpu device is slow and tests share it.
 pub fn shared_context() -> Result<Arc<GpuContext>> {
-    static CTX: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
-    CTX.get_or_init(|| GpuContext::new().map(Arc::new).map_err(|e| e.to_string()))
-        .clone()
-        .map_err(|_| KernelError::NoAdapter)
+    static CTX: OnceLock<std::result::Result<Arc<GpuContext>, Option<String>>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        GpuContext::new().map(Arc::new).map_err(|e| match e {
+            KernelError::NoAdapter => None,
+            e => Some(e.to_string()),
+        })
+    })
+    .clone()
+    .map_err(|e| match e {
+        None => KernelError::NoAdapter,
+        Some(message) => KernelError::Adapter { message },
+    })
+}
+
+/// The wgpu instance every adapter is found through, and its backends (the primary ones unless `WGPU_BACKEND`
+/// says otherwise).
+fn instance_and_backends() -> (wgpu::Instance, wgpu::Backends) {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        desc.backends = wgpu::Backends::PRIMARY;
+    }
+    let backends = desc.backends;
+    (wgpu::Instance::new(desc), backends)
+}
+
+fn instance() -> wgpu::Instance {
+    instance_and_backends().0
+}
+
+/// Every adapter of this machine, in wgpu's order (the index `--adapter` takes).
+fn enumerate() -> Vec<wgpu::Adapter> {
+    let (instance, backends) = instance_and_backends();
+    pollster::block_on(instance.enumerate_adapters(backends))
+}
+
+/// One adapter as `glasscam info` lists it: what it is and the limits that size a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdapterSummary {
+    pub index: usize,
+    pub name: String,
+    /// discrete, integrated, virtual, software or other.
+    pub kind: &'static str,
+    pub backend: String,
+    pub driver: String,
+    /// Largest buffer, and largest storage binding, in bytes.
+    pub max_buffer: u64,
+    pub max_binding: u64,
+    /// Workgroup (shared) memory, in bytes.
+    pub workgroup_memory: u32,
+    pub max_workgroups_per_dimension: u32,
+}
+
+impl AdapterSummary {
+    /// One line: index, name, kind, backend, driver and the limits.
+    pub fn line(&self) -> String {
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        format!(
+            "{}: {} ({}, {}, driver {}); max buffer {:.0} MiB, max storage binding {:.0} MiB, workgroup memory \
+             {} KiB, {} workgroups per dimension",
+            self.index,
+            self.name,
+            self.kind,
+            self.backend,
+            self.driver,
+            mib(self.max_buffer),
+            mib(self.max_binding),
+            self.workgroup_memory / 1024,
+            self.max_workgroups_per_dimension
+        )
+    }
+}
+
+fn summaries(adapters: &[wgpu::Adapter]) -> Vec<AdapterSummary> {
+    adapters
+        .iter()
+        .enumerate()
+        .map(|(index, a)| {
+            let (info, limits) = (a.get_info(), a.limits());
+            AdapterSummary {
+                index,
+                name: info.name,
+                kind: match info.device_type {
+                    wgpu::DeviceType::DiscreteGpu => "discrete",
+                    wgpu::DeviceType::IntegratedGpu => "integrated",
+                    wgpu::DeviceType::VirtualGpu => "virtual",
+                    wgpu::DeviceType::Cpu => "software",
+                    wgpu::DeviceType::Other => "other",
+                },
+                backend: format!("{:?}", info.backend),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
+                max_buffer: limits.max_buffer_size,
+                max_binding: limits.max_storage_buffer_binding_size,
+                workgroup_memory: limits.max_compute_workgroup_storage_size,
+                max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            }
+        })
+        .collect()
+}
+
+/// Every adapter of this machine, for `glasscam info`.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    summaries(&enumerate())
+}
+
+/// The adapter `spec` names among `adapters`: an index, or a name (case-insensitive; an exact name, else the one
+/// name that contains it). A spec that matches none, or several, is refused with the list.
+pub fn pick_adapter(adapters: &[AdapterSummary], spec: &str) -> Result<usize> {
+    let spec = spec.trim();
+    let list = || {
+        if adapters.is_empty() {
+            "this machine has no adapter (wgpu saw none)".to_string()
+        } else {
+            let names: Vec<String> = adapters
+                .iter()
+                .map(|a| format!("{}: {} ({})", a.index, a.name, a.kind))
+                .collect();
+            format!("the adapters are {}", names.join("; "))
+        }
+    };
+    let refuse = |why: String| {
+        Err(KernelError::Adapter {
+            message: format!("`adapter` {spec}: {why}; {}", list()),
+        })
+    };
+    if let Ok(k) = spec.parse::<usize>() {
+        return if k < adapters.len() {
+            Ok(k)
+        } else {
+            refuse(format!("there is no adapter {k}"))
+        };
+    }
+    let lower = spec.to_lowercase();
+    if lower.is_empty() {
+        return refuse("give an index or a name".into());
+    }
+    if let Some(a) = adapters.iter().find(|a| a.name.to_lowercase() == lower) {
+        return Ok(a.index);
+    }
+    let hits: Vec<usize> = adapters
+        .iter()
+        .filter(|a| a.name.to_lowercase().contains(&lower))
+        .map(|a| a.index)
+        .collect();
+    match hits[..] {
+        [k] => Ok(k),
+        [] => refuse("no adapter has this name".into()),
+        _ => refuse(format!(
+            "{} adapters match; give an index or more of the name",
+            hits.len()
+        )),
+    }
+}
+
+/// Sets the adapter this process opens (`--adapter`); `None` leaves it to `GLASSCAM_ADAPTER`, else the best
+/// adapter. The first call wins, and it must come before the first `shared_context`.
+pub fn choose_adapter(spec: Option<&str>) {
+    let _ = ADAPTER.set(spec.map(str::to_string).or_else(env_adapter));
+}
+
+static ADAPTER: OnceLock<Option<String>> = OnceLock::new();
+
+fn env_adapter() -> Option<String> {
+    std::env::var("GLASSCAM_ADAPTER")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The adapter chosen for this process, if any.
+pub fn adapter_spec() -> Option<String> {
+    ADAPTER.get_or_init(env_adapter).clone()
+}
+
+/// One device per adapter that `list` names (`--adapters`: indices or names, comma-separated, or `all`: every
+/// hardware adapter, or every adapter where there is none); an adapter named twice is opened twice.
+pub fn open_devices(list: &str) -> Result<Vec<Arc<GpuContext>>> {
+    let adapters = summaries(&enumerate());
+    let picks: Vec<usize> = if list.trim() == "all" {
+        let hw: Vec<usize> = adapters
+            .iter()
+            .filter(|a| a.kind != "software")
+            .map(|a| a.index)
+            .collect();
+        if hw.is_empty() {
+            adapters.iter().map(|a| a.index).collect()
+        } else {
+            hw
+        }
+    } else {
+        list.split(',')
+            .map(|s| pick_adapter(&adapters, s))
+            .collect::<Result<_>>()?
+    };
+    if picks.is_empty() {
+        return Err(KernelError::NoAdapter);
+    }
+    picks
+        .into_iter()
+        .map(|k| GpuContext::open(&k.to_string()).map(Arc::new))
+        .collect()
 }
 
 /// For GPU tests (this crate's and the main crate's): the shared context, or `None` after printing that the test
@@ -413,5 +625,61 @@ pub fn test_context(test: &str) -> Option<Arc<GpuContext>> {
             eprintln!("SKIPPED {test}: no GPU adapter ({e})");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(index: usize, name: &str, kind: &'static str) -> AdapterSummary {
+        AdapterSummary {
+            index,
+            name: name.into(),
+            kind,
+            backend: "Vulkan".into(),
+            driver: "test".into(),
+            max_buffer: 1 << 30,
+            max_binding: 1 << 30,
+            workgroup_memory: 32768,
+            max_workgroups_per_dimension: 65535,
+        }
+    }
+
+    #[test]
+    fn an_adapter_is_picked_by_index_or_one_name_and_others_are_refused_with_the_list() {
+        let list = [
+            adapter(0, "NVIDIA H100 80GB HBM3", "discrete"),
+            adapter(1, "NVIDIA H100 80GB HBM3 ", "discrete"),
+            adapter(2, "llvmpipe (LLVM 15.0.6, 256 bits)", "software"),
+        ];
+        assert_eq!(pick_adapter(&list, "2").unwrap(), 2);
+        assert_eq!(pick_adapter(&list, " 1 ").unwrap(), 1);
+        assert_eq!(pick_adapter(&list, "LLVMPIPE").unwrap(), 2);
+        assert_eq!(pick_adapter(&list, "nvidia h100 80gb hbm3").unwrap(), 0);
+        for (spec, why) in [
+            ("3", "there is no adapter 3"),
+            ("radeon", "no adapter has this name"),
+            ("h100", "2 adapters match"),
+            ("", "give an index or a name"),
+        ] {
+            let e = pick_adapter(&list, spec).unwrap_err().to_string();
+            assert!(
+                e.contains(why)
+                    && e.contains("`adapter`")
+                    && e.contains("0: NVIDIA H100 80GB HBM3 (discrete)")
+                    && e.contains("2: llvmpipe (LLVM 15.0.6, 256 bits) (software)"),
+                "{spec:?}: {e}"
+            );
+        }
+        let e = pick_adapter(&[], "0").unwrap_err().to_string();
+        assert!(e.contains("no adapter"), "{e}");
+        assert!(
+            list[2].line().starts_with("2: llvmpipe"),
+            "{}",
+            list[2].line()
+        );
+        assert!(list[2].line().contains("software, Vulkan, driver test"));
+        assert!(list[2].line().contains("workgroup memory 32 KiB"));
     }
 }

@@ -20,9 +20,22 @@ impl CoarseGrain {
                 )));
             }
         }
+        // a cut-off longer than any box would weigh every particle alike: a mistyped exponent, not a choice
+        if self.xi * self.cutoff_factor > MAX_RANGE {
+            return Err(crate::error::Error::Input(format!(
+                "coarse-graining: `xi` {:?} with `cutoff` {:?} reaches {:e}, beyond any box (at most {MAX_RANGE:e}); \
+                 give xi in particle diameters (the paper's is 3)",
+                self.xi,
+                self.cutoff_factor,
+                self.xi * self.cutoff_factor
+            )));
+        }
         Ok(())
     }
 }
+
+/// Longest coarse-graining range, xi times the cut-off factor, in particle diameters.
+pub const MAX_RANGE: f64 = 1e6;
 
 impl Default for CoarseGrain {
     fn default() -> Self {

@@ -134,7 +134,13 @@ impl GammaSet {
                 short(f),
                 short(fingerprint)
             ))),
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            // without one its rows cannot be matched to any data set's configurations
+            None => Err(Error::Input(format!(
+                "the Grad-CAM output {} records no data-set fingerprint, so nothing says it was computed on {data}: \
+                 run `glasscam gradcam --data {data}` to make one that does",
+                self.dir.display()
+            ))),
         }
     }
 

@@ -29,8 +29,22 @@ fn register_font() {
 fn plot_err(path: &Path) -> impl Fn(String) -> Error + '_ {
     move |message| Error::Plot {
         path: path.to_path_buf(),
-        message,
+        message: plain(message),
     }
+}
+
+/// plotters wraps an I/O error in Rust debug values (`ImageError(IoError(Custom { .. }))`): the operating
+/// system's words are what the user needs (e.g. "No space left on device").
+fn plain(message: String) -> String {
+    for key in ["error: \"", "message: \""] {
+        if let Some(k) = message.find(key) {
+            let rest = &message[k + key.len()..];
+            if let Some(end) = rest.find('"') {
+                return format!("cannot write the file: {}", &rest[..end]);
+            }
+        }
+    }
+    message
 }
 
 pub(crate) fn s<E: std::fmt::Display>(e: E) -> String {
@@ -502,4 +516,21 @@ impl Figure for LinePlot<'_> {
 /// Draws a line plot into `stem.png` and `stem.svg`.
 pub fn line_plot(stem: &Path, plot: &LinePlot) -> Result<Vec<PathBuf>> {
     both(stem, (720, 520), plot)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_full_disk_is_said_in_the_systems_words_not_debug_values() {
+        let m = super::plain(
+            "backend error: Drawing backend error: ImageError(IoError(Custom { kind: Other, error: \"No space \
+             left on device (os error 28)\" }))"
+                .into(),
+        );
+        assert_eq!(
+            m,
+            "cannot write the file: No space left on device (os error 28)"
+        );
+        assert_eq!(super::plain("other".into()), "other");
+    }
 }

@@ -49,6 +49,12 @@ pub struct AnalyzeArgs {
 }
 
 pub fn analyze(a: &AnalyzeArgs, ctx: Ctx) -> glasscam::Result<()> {
+    let inputs: Vec<&std::path::Path> = [&a.data, &a.input, &a.gradcam]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect();
+    let _out = glasscam::io::outdir::claim(&a.out, &inputs, false, false)?;
     let gamma = a.gradcam.as_deref().map(GammaSet::load).transpose()?;
     let coarse = CoarseGrain {
         xi: a.xi,

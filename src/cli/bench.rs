@@ -98,6 +98,45 @@ pub fn backends(choice: BenchBackends) -> glasscam::Result<Vec<Compute>> {
     Ok(computes)
 }
 
+/// `--seconds` of a benchmark: a finite, positive time.
+fn check_seconds(seconds: f64) -> glasscam::Result<()> {
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(())
+    } else {
+        Err(glasscam::Error::Input(format!(
+            "--seconds {seconds}: give the seconds of timing per row, above 0 and at most a day (e.g. 3)"
+        )))
+    }
+}
+
+/// Replica counts of an MD benchmark on `sys`: at least one each, and each within the memory of this machine.
+fn check_replicas(sys: &SystemDef, replicas: &[usize]) -> glasscam::Result<()> {
+    let setup = sys.md_setup(&Default::default());
+    for &r in replicas {
+        if r == 0 {
+            return Err(glasscam::Error::Input(
+                "--replicas 0: give at least one replica per row".into(),
+            ));
+        }
+        glasscam::sim::protocol::runner::check_memory(
+            &format!("--replicas {r} (of {} particles)", setup.n),
+            glasscam::sim::protocol::runner::memory_estimate(&setup, r, r, 1),
+        )?;
+    }
+    Ok(())
+}
+
+/// A size from the command line: at least 1, and its memory (`bytes_each` per unit) within this machine's.
+pub(super) fn check_size(flag: &str, value: usize, bytes_each: f64) -> glasscam::Result<()> {
+    if value == 0 {
+        return Err(glasscam::Error::Input(format!("{flag} 0: give at least 1")));
+    }
+    glasscam::sim::protocol::runner::check_memory(
+        &format!("{flag} {value}"),
+        value as f64 * bytes_each,
+    )
+}
+
 /// Runs one benchmark and prints its table.
 pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
     match what {
@@ -117,6 +156,8 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
                 Some((s, _)) => s.clone(),
                 None => SystemDef::resolve(&system)?,
             };
+            check_seconds(seconds)?;
+            check_replicas(&sys, &replicas)?;
             let rows = glasscam::sim::bench::bench_md(
                 &sys,
                 &backends(backend)?,
@@ -128,6 +169,8 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
         }
         BenchWhat::Nn(args) => super::bench_nn::bench(&args)?,
         BenchWhat::Analysis { configs, out } => {
+            // 2000 particles per configuration: positions, Voronoi cells, indicators
+            check_size("--configs", configs, 2000.0 * 400.0)?;
             let r = glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref())?;
             print_analysis(&r);
         }
@@ -138,6 +181,8 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             seconds,
         } => {
             let sys = SystemDef::resolve(&system)?;
+            check_seconds(seconds)?;
+            check_replicas(&sys, &replicas)?;
             let b = glasscam::sim::bench::bench_minimize(
                 &sys,
                 &backends(backend)?,
@@ -155,6 +200,15 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             batch,
             seconds,
         } => {
+            check_seconds(seconds)?;
+            check_size("--grid", grid, 0.0)?;
+            check_size("--particles", particles, 0.0)?;
+            // per snapshot: its two-species image and its positions, as input and on the device
+            check_size(
+                &format!("--grid {grid} and --particles {particles} with --batch"),
+                batch,
+                (grid as f64 * grid as f64 * 2.0 * 4.0 + particles as f64 * 16.0) * 2.0,
+            )?;
             let rows = glasscam::learn::cnn::bench::bench_gridize(
                 &backends(backend)?,
                 grid,
@@ -170,6 +224,8 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             replicas,
             seconds,
         } => {
+            check_seconds(seconds)?;
+            check_replicas(&SystemDef::kam(), &[replicas])?;
             let rows = glasscam::sim::bench::bench_propensity(
                 &SystemDef::kam(),
                 &backends(backend)?,

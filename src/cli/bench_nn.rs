@@ -172,8 +172,22 @@ pub fn bench(a: &BenchNnArgs) -> glasscam::Result<()> {
         };
         cfg.check()
             .map_err(|e| glasscam::Error::Input(format!("{}: {e}", m.display())))?;
+        // images, activations and their gradients of one batch, in f32
+        let maps = 2.0 + cfg.conv_channels.iter().sum::<usize>() as f64;
+        super::bench::check_size(
+            "--grid",
+            cfg.grid,
+            cfg.grid as f64 * cfg.batch as f64 * maps * 4.0 * 4.0,
+        )?;
         nets.push((cfg, file));
     }
+    if !(a.seconds.is_finite() && (0.0..=86_400.0).contains(&a.seconds)) {
+        return Err(glasscam::Error::Input(format!(
+            "--seconds {}: give the seconds of timing per column, from 0 (two batches) to a day (e.g. 3)",
+            a.seconds
+        )));
+    }
+    super::bench::check_size("--rounds", a.rounds, 0.0)?;
     let mut computes = super::bench::backends(a.backend)?;
     if a.backend == BenchBackends::Both {
         // a software adapter is minutes per round at grid 128: only when asked for by name

@@ -40,6 +40,19 @@ pub struct AttentionArgs {
 }
 
 pub fn attention(a: &AttentionArgs, ctx: Ctx) -> glasscam::Result<()> {
+    if !(0.0..1.0).contains(&a.threshold) {
+        return Err(glasscam::Error::Input(format!(
+            "--threshold {}: the high-attention threshold is a fraction of the range, from 0 up to 1 (Swanson: \
+             0.0025)",
+            a.threshold
+        )));
+    }
+    let inputs: Vec<&std::path::Path> = [Some(&a.model), Some(&a.data), a.gradcam.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect();
+    let _out = glasscam::io::outdir::claim(&a.out, &inputs, false, false)?;
     let input = AttentionInput {
         model: a.model.clone(),
         data: a.data.clone(),

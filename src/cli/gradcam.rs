@@ -47,8 +47,21 @@ pub fn gradcam(a: &GradcamArgs) -> glasscam::Result<()> {
             "--class other: Grad-CAM explains the glass or the liquid score".into(),
         ));
     }
+    let _out = glasscam::io::outdir::claim(&a.out, &[&a.data, &a.model], false, false)?;
     let data = Dataset::load(&a.data)?;
     let (file, _) = glasscam::learn::cnn::model::load(&a.model)?;
+    // one batch's images and the activations and gradients Grad-CAM keeps, in f32
+    let maps = (file.in_channels + file.config.conv_channels.iter().sum::<usize>()) as f64;
+    let per_image = (file.config.grid * file.config.grid) as f64 * maps * 4.0 * 4.0;
+    if a.batch == 0 {
+        return Err(glasscam::Error::Input(
+            "--batch 0: give the images per Grad-CAM batch, at least 1 (e.g. 32)".into(),
+        ));
+    }
+    glasscam::sim::protocol::runner::check_memory(
+        &format!("--batch {} (grid {})", a.batch, file.config.grid),
+        a.batch as f64 * per_image,
+    )?;
     let covered = a.configs.unwrap_or(Covered::of(a.class));
     let snapshots = glasscam::learn::cnn::select_snapshots(&data, &file, covered, a.split)?;
     let compute = select_compute(a.backend)?;

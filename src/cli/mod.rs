@@ -24,6 +24,15 @@ pub fn select_compute(choice: BackendChoice) -> glasscam::Result<Compute> {
     Ok(compute)
 }
 
+/// One GPU device per adapter of `--adapters` (`glasscam::kernels::gpu::open_devices`), each named on stderr.
+pub fn open_devices(list: &str) -> glasscam::Result<Vec<Compute>> {
+    let devices = glasscam::kernels::gpu::open_devices(list)?;
+    for (k, d) in devices.iter().enumerate() {
+        eprintln!("device {k}: {}", d.describe());
+    }
+    Ok(devices.into_iter().map(Compute::Gpu).collect())
+}
+
 /// A library message for the command line: the library names the settings it refuses by their field names in
 /// backticks (`runs`, `temps`, as a Python caller passes them); each one the invoked command takes as an option
 /// becomes that option's flag (`--runs`). `options` pairs each argument's field name with its long flag.

@@ -46,6 +46,10 @@ pub struct PropensityArgs {
     pub seed: u64,
     #[arg(long, default_value = "auto")]
     pub backend: BackendChoice,
+    /// Run the ensemble's chunks on several GPUs at once, one host thread each: adapter indices or names as
+    /// `glasscam info` lists them (e.g. `0,1`), or `all`. The result is byte-identical to a one-device run's.
+    #[arg(long, conflicts_with = "backend")]
+    pub adapters: Option<String>,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -55,6 +59,12 @@ pub struct PropensityArgs {
 }
 
 pub fn propensity(a: &PropensityArgs, ctx: Ctx) -> glasscam::Result<Curves> {
+    let inputs: Vec<&std::path::Path> = [Some(&a.data), a.gradcam.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect();
+    let _out = glasscam::io::outdir::claim(&a.out, &inputs, false, false)?;
     let ds = Dataset::load(&a.data)?;
     let mut cfg = EnsembleConfig::preset(a.preset, ds.manifest.system.t_star);
     if !a.temps.is_empty() {
@@ -71,14 +81,17 @@ pub fn propensity(a: &PropensityArgs, ctx: Ctx) -> glasscam::Result<Curves> {
     }
     cfg.seed = a.seed;
     let gamma = a.gradcam.as_deref().map(GammaSet::load).transpose()?;
-    let compute = select_compute(a.backend)?;
-    let p = glasscam::sim::propensity::propensity(
+    let devices = match &a.adapters {
+        Some(list) => super::open_devices(list)?,
+        None => vec![select_compute(a.backend)?],
+    };
+    let p = glasscam::sim::propensity::propensity_on(
         &ds,
         a.snapshot,
         &cfg,
         gamma.as_ref(),
         a.xi,
-        &compute,
+        &devices,
         ctx,
     )
     .map_err(|e| match (&a.gradcam, e) {

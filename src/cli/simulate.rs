@@ -76,6 +76,10 @@ pub struct SimulateArgs {
     /// Run only shard k of n (0-based, e.g. `--shard $SLURM_ARRAY_TASK_ID/8`); join shards with `merge`.
     #[arg(long)]
     shard: Option<String>,
+    /// Run the chunks on several GPUs at once, one host thread each: adapter indices or names as `glasscam info`
+    /// lists them (e.g. `0,1,2,3`), or `all`. The data set is byte-identical to a one-device run's.
+    #[arg(long, conflicts_with = "backend")]
+    adapters: Option<String>,
 }
 
 /// `glasscam minimize`
@@ -98,6 +102,10 @@ pub struct MinimizeArgs {
     batch: usize,
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
+    /// Minimise the batches on several GPUs at once, one host thread each: adapter indices or names as
+    /// `glasscam info` lists them (e.g. `0,1`), or `all`. The result is byte-identical to a one-device run's.
+    #[arg(long, conflicts_with = "backend")]
+    adapters: Option<String>,
     /// Overwrite an existing result in --out.
     #[arg(long)]
     force: bool,
@@ -132,8 +140,19 @@ pub fn simulate(a: SimulateArgs, ctx: Ctx) -> glasscam::Result<()> {
         ramp_snapshots: a.ramp_snapshots,
     };
     let proto = overrides.apply(&a.preset, &sys)?;
-    let compute = select_compute(a.backend)?;
+    if a.chunk == Some(0) {
+        return Err(glasscam::Error::Input(
+            "--chunk 0: give the replicas per chunk, at least 1 (or leave it out: as many as fit the device)"
+                .into(),
+        ));
+    }
+    let mut devices = match &a.adapters {
+        Some(list) => super::open_devices(list)?,
+        None => vec![select_compute(a.backend)?],
+    };
+    let compute = devices.remove(0);
     let mut opts = RunOptions::new(&a.out, a.seed, compute);
+    opts.more_devices = devices;
     opts.resume = a.resume;
     opts.force = a.force;
     opts.checkpoint_every = protocol::checkpoint_interval(a.checkpoint_every)?;
@@ -156,29 +175,42 @@ pub fn simulate(a: SimulateArgs, ctx: Ctx) -> glasscam::Result<()> {
         a.seed
     );
     let finished_before = a.out.join(MANIFEST).exists() && a.resume && !a.force;
+    let inherent_dir = a.out.join(mz::INHERENT_DIR);
+    // an interrupted minimisation leaves the data set finished and its inherent structures missing
+    let inherent_missing = a.inherent && !inherent_dir.join(mz::INHERENT).exists();
     let t0 = Instant::now();
     let m = protocol::run(&sys, &proto, &opts, &ctx)?;
-    if finished_before {
+    if finished_before && !inherent_missing {
         return Ok(());
     }
     let secs = t0.elapsed().as_secs_f64();
-    eprintln!(
-        "wrote {} snapshots of {} replicas to {} in {:.1} s ({:.3e} particle-steps/s){}",
-        m.snapshots.len(),
-        m.n_replicas,
-        a.out.display(),
-        secs,
-        (steps * m.n_replicas as u64 * m.n_particles as u64) as f64 / secs,
-        if m.failed.is_empty() {
+    if !finished_before {
+        // a resumed run did part of its steps before: a rate over all of them would be too high
+        let rate = if a.resume {
             String::new()
         } else {
             format!(
-                "; {} of {} replicas blew up and were left out (see manifest.json)",
-                m.failed.len(),
-                m.n_replicas
+                " ({:.3e} particle-steps/s)",
+                (steps * m.n_replicas as u64 * m.n_particles as u64) as f64 / secs
             )
-        }
-    );
+        };
+        eprintln!(
+            "wrote {} snapshots of {} replicas to {} in {:.1} s{rate}{}",
+            m.snapshots.len(),
+            m.n_replicas,
+            a.out.display(),
+            secs,
+            if m.failed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} of {} replicas blew up and were left out (see manifest.json)",
+                    m.failed.len(),
+                    m.n_replicas
+                )
+            }
+        );
+    }
     if a.inherent {
         let data = Dataset::load(&a.out)?;
         let inh = mz::minimize(
@@ -188,7 +220,8 @@ pub fn simulate(a: SimulateArgs, ctx: Ctx) -> glasscam::Result<()> {
             &opts.compute,
             &ctx,
         )?;
-        mz::write_inherent(&a.out.join(mz::INHERENT_DIR), &inh, true)?;
+        let _out = glasscam::io::outdir::OutDir::lock(&inherent_dir)?;
+        mz::write_inherent(&inherent_dir, &inh, true)?;
         eprintln!(
             "inherent structures of all {} snapshots in {} ({} not converged)",
             inh.info.snapshots.len(),
@@ -207,11 +240,15 @@ pub fn minimize(a: MinimizeArgs, ctx: Ctx) -> glasscam::Result<()> {
     };
     settings.check()?;
     let selection = Selection::parse(&a.snapshots)?;
+    let _out = glasscam::io::outdir::claim(&a.out, &[&a.data], true, a.force)?;
     glasscam::io::outdir::no_overwrite(&a.out.join(mz::INHERENT), a.force, "inherent structures")?;
     let data = Dataset::load(&a.data)?;
-    let compute = select_compute(a.backend)?;
+    let devices = match &a.adapters {
+        Some(list) => super::open_devices(list)?,
+        None => vec![select_compute(a.backend)?],
+    };
     let t0 = Instant::now();
-    let inh = mz::minimize(&data, &selection, &settings, &compute, &ctx)?;
+    let inh = mz::minimize_on(&data, &selection, &settings, &devices, &ctx)?;
     mz::write_inherent(&a.out, &inh, a.force)?;
     let k = inh.info.snapshots.len();
     let iters: u64 = inh.info.snapshots.iter().map(|s| s.iterations as u64).sum();

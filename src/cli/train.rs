@@ -50,15 +50,15 @@ pub struct TrainArgs {
 
 pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
     let a = &t.args;
+    let _out = glasscam::io::outdir::claim(&a.out, &[&a.data], false, false)?;
     match t.arch {
         Arch::Cnn => {
-            let mut cfg = match &a.model {
-                Some(p) => ModelConfig::from_file(p)?,
-                None => ModelConfig::default(),
-            };
+            let file = a.model.as_deref().map(ModelConfig::from_file).transpose()?;
+            let data = Dataset::load(&a.data)?;
+            let mut cfg = file.unwrap_or_else(|| default_cnn(&data));
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
             cfg.precision = a.precision.unwrap_or(cfg.precision);
-            train_as::<Cnn>(a, &cfg, ctx)
+            train_as::<Cnn>(a, &data, &cfg, ctx)
         }
         Arch::Mpnn => {
             if a.precision.is_some() {
@@ -71,20 +71,36 @@ pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
                 Some(p) => MpnnConfig::from_file(p)?,
                 None => MpnnConfig::default(),
             };
+            let data = Dataset::load(&a.data)?;
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
-            train_as::<Mpnn>(a, &cfg, ctx)
+            train_as::<Mpnn>(a, &data, &cfg, ctx)
         }
     }
 }
 
+/// The CNN for a data set without `--model`: the one its simulation preset (recorded in its manifest) wants. The
+/// paper's network learns nothing on the quick preset's glasses (docs/methods.md, "CNN").
+fn default_cnn(data: &Dataset) -> ModelConfig {
+    let preset = data
+        .manifest
+        .protocol
+        .get("preset")
+        .and_then(|p| p.as_str());
+    if preset == Some("quick") {
+        eprintln!("model: the quick preset's network (presets/quick-model.toml), as the data set's preset is quick; --model FILE for another");
+        ModelConfig::quick()
+    } else {
+        ModelConfig::default()
+    }
+}
+
 /// Trains a network of family `M` with `cfg` and writes its model directory.
-fn train_as<M>(a: &TrainArgs, cfg: &M::Config, ctx: Ctx) -> glasscam::Result<()>
+fn train_as<M>(a: &TrainArgs, data: &Dataset, cfg: &M::Config, ctx: Ctx) -> glasscam::Result<()>
 where
     M: Model<Objective = Classification>,
 {
-    let data = Dataset::load(&a.data)?;
     let compute = select_compute(a.backend)?;
-    let t = M::train(&data, cfg, &compute, ctx)?;
+    let t = M::train(data, cfg, &compute, ctx)?;
     write_model(&a.out, &t)?;
     print_test(&t.metrics, M::ARCH, &a.out);
     Ok(())
@@ -108,4 +124,30 @@ fn print_test(m: &Metrics, arch: Arch, out: &Path) {
         m.backend,
         out.display()
     );
+    if at_chance(m.validation.roc_auc) {
+        eprintln!(
+            "warning: the validation ROC AUC is {:.3}, at chance: the network tells the classes apart no better than \
+             a coin. Try another model file (--model; presets/quick-model.toml for quick data sets), more epochs, or \
+             data whose classes differ more",
+            m.validation.roc_auc
+        );
+    }
+}
+
+/// A validation result no better than guessing (or none at all).
+fn at_chance(auc: f64) -> bool {
+    auc.is_nan() || (auc - 0.5).abs() <= 0.05
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_validation_auc_near_a_half_or_missing_is_at_chance() {
+        for auc in [0.5, 0.46, 0.54, f64::NAN] {
+            assert!(super::at_chance(auc), "{auc}");
+        }
+        for auc in [0.0, 0.3, 0.7, 1.0] {
+            assert!(!super::at_chance(auc), "{auc}");
+        }
+    }
 }

@@ -198,7 +198,33 @@ impl Dataset {
         let pbytes = std::fs::read(&ppath).at(&ppath)?;
         let spath = dir.join("species.npy");
         let sbytes = std::fs::read(&spath).at(&spath)?;
-        Self::from_bytes(dir, &text, &pbytes, &sbytes)
+        let d = Self::from_bytes(dir, &text, &pbytes, &sbytes)?;
+        d.check_labels()?;
+        Ok(d)
+    }
+
+    /// `labels.npy` must say what the manifest's snapshot records say (a tool reading the arrays alone trusts it).
+    fn check_labels(&self) -> Result<()> {
+        let path = self.dir.join("labels.npy");
+        let bytes = std::fs::read(&path).at(&path)?;
+        let (shape, labels) = npy::parse::<i64>(&path, &bytes)?;
+        let want: Vec<i64> = self.manifest.snapshots.iter().map(|m| m.label).collect();
+        if shape != [want.len() as u64] || labels != want {
+            let k = labels
+                .iter()
+                .zip(&want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(labels.len().min(want.len()));
+            return Err(Error::Dataset {
+                path: self.dir.clone(),
+                message: format!(
+                    "labels.npy does not match the manifest's snapshots (shape {shape:?} for {} snapshots; first \
+                     difference at snapshot {k}); the data set is damaged or was edited: write it again",
+                    want.len()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// `load` on the bytes of manifest.json, positions.npy and species.npy read from `dir`.
@@ -263,8 +289,11 @@ impl Dataset {
                 positions[k]
             )));
         }
+        // the manifest's content, not its text: the same data set re-serialised is the same data set
+        let canonical = serde_json::to_vec(&manifest)
+            .map_err(|e| bad(format!("{MANIFEST} cannot be serialised again: {e}")))?;
         let mut h = Sha256::new();
-        for part in [text, pbytes, sbytes] {
+        for part in [&canonical[..], pbytes, sbytes] {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }
@@ -378,8 +407,19 @@ pub fn merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<Manifest> {
         .iter()
         .map(|d| Dataset::load(d))
         .collect::<Result<_>>()?;
-    let _lock = crate::io::outdir::OutDir::lock(out)?;
-    crate::io::outdir::no_overwrite(&out.join(MANIFEST), force, "a data set")?;
+    let mut seen = std::collections::BTreeMap::new();
+    for d in &sets {
+        let key = std::fs::canonicalize(&d.dir).unwrap_or_else(|_| d.dir.clone());
+        if let Some(first) = seen.insert(key, &d.dir) {
+            return Err(Error::Input(format!(
+                "merge: {} and {} are the same shard; give each shard once",
+                first.display(),
+                d.dir.display()
+            )));
+        }
+    }
+    let inputs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let _lock = crate::io::outdir::claim(out, &inputs, true, force)?;
     sets.sort_by_key(|d| d.manifest.replica_range.0);
     let first = sets[0].manifest.clone();
     let total = first

@@ -137,13 +137,22 @@ pub fn export(dir: &Path, k: usize, format: Format, out: &Path, force: bool) -> 
         out.parent().filter(|p| !p.as_os_str().is_empty()),
         out.file_name(),
     );
-    let same_dir = inside(parent.unwrap_or(Path::new("."))) == inside(dir);
-    if same_dir && name.is_some_and(|n| own.iter().any(|o| n == *o)) {
+    let parent = parent.unwrap_or(Path::new("."));
+    let same_dir = inside(parent) == inside(dir);
+    let a_dataset = parent.join(crate::io::dataset::MANIFEST).exists();
+    if (same_dir || a_dataset) && name.is_some_and(|n| own.iter().any(|o| n == *o)) {
         return Err(Error::Input(format!(
-            "`out` {} is a file of the data set itself; choose another name",
-            out.display()
+            "`out` {} is a file of {}; choose another name",
+            out.display(),
+            if same_dir {
+                "the data set itself".to_string()
+            } else {
+                format!("the data set in {}", parent.display())
+            }
         )));
     }
+    // the directory written into is held like any output directory
+    let _lock = crate::io::outdir::OutDir::lock(parent)?;
     let text = format_snapshot(&ds, k, format)?;
     crate::io::outdir::no_overwrite(out, force, "a file")?;
     crate::io::outdir::write_atomic(out, text.as_bytes())

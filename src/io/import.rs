@@ -487,6 +487,8 @@ fn lammps_atoms(
         }
     };
     let cid = col("id");
+    let cz = ["z", "zu", "zs", "zsu"].iter().find_map(|c| col(c));
+    let mut zs = ZSpread::default();
     let need = cols.len();
     let (xlo, lx) = (bounds[0].0, bounds[0].1 - bounds[0].0);
     let (ylo, ly) = (bounds[1].0, bounds[1].1 - bounds[1].0);
@@ -526,11 +528,15 @@ fn lammps_atoms(
             x = xlo + x * lx;
             y = ylo + y * ly;
         }
+        if let Some(c) = cz {
+            zs.add(num(toks[c], *ln, cols[c])?, *ln);
+        }
         let x = place(x, xlo, lx, unwrapped, *ln, "x")?;
         let y = place(y, ylo, ly, unwrapped, *ln, "y")?;
         let s = map.map(toks[ct]).or_else(|m| ferr(*ln, m))?;
         atoms.push((id, x, y, s));
     }
+    zs.check(cz.map_or("z", |c| cols[c]), lx.max(ly))?;
     // Dumps list atoms in processor order; sort by id so particle i is the same atom in every frame.
     atoms.sort_by_key(|a| a.0);
     if let Some(w) = atoms.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -545,6 +551,39 @@ fn lammps_atoms(
         positions: atoms.iter().flat_map(|a| [a.1, a.2]).collect(),
         species: atoms.iter().map(|a| a.3).collect(),
     })
+}
+
+/// The range of the atoms' z coordinates: glasscam's systems are 2D, and a frame whose atoms spread in z is a 3D
+/// one, refused rather than analysed as its xy projection.
+#[derive(Default)]
+struct ZSpread {
+    lo: Option<(f64, usize)>,
+    hi: Option<(f64, usize)>,
+}
+
+impl ZSpread {
+    fn add(&mut self, z: f64, line: usize) {
+        if self.lo.is_none_or(|(v, _)| z < v) {
+            self.lo = Some((z, line));
+        }
+        if self.hi.is_none_or(|(v, _)| z > v) {
+            self.hi = Some((z, line));
+        }
+    }
+
+    /// Refuses a spread in z above a millionth of the box side `l`.
+    fn check(&self, column: &str, l: f64) -> std::result::Result<(), FrameErr> {
+        match (self.lo, self.hi) {
+            (Some((lo, _)), Some((hi, line))) if hi - lo > 1e-6 * l => ferr(
+                line,
+                format!(
+                    "the frame is 3D: its atoms spread in the third dimension, {column} from {lo} to {hi}; \
+                     glasscam analyses 2D systems (give a 2D trajectory, or one layer with z fixed)"
+                ),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Splits an extended-XYZ comment line into key=value pairs (values may be double-quoted).
@@ -752,7 +791,7 @@ fn xyz_frame(
         );
     }
     let mut col: usize = 0;
-    let (mut cs, mut cp) = (None, None);
+    let (mut cs, mut cp, mut dims) = (None, None, 0);
     for t in parts.chunks(3) {
         let m: usize = t[2].parse().or_else(|_| {
             ferr(
@@ -770,7 +809,8 @@ fn xyz_frame(
                 if m < 2 {
                     return ferr(cl, "Properties: pos needs at least 2 columns");
                 }
-                cp = Some(col)
+                cp = Some(col);
+                dims = m;
             }
             _ => {}
         }
@@ -801,6 +841,7 @@ fn xyz_frame(
     );
     let mut positions = Vec::with_capacity(2 * n);
     let mut species = Vec::with_capacity(n);
+    let mut zs = ZSpread::default();
     for (k, l) in lines[2..2 + n].iter().enumerate() {
         let ln = first + 2 + k;
         let toks: Vec<&str> = l.split_whitespace().collect();
@@ -812,10 +853,14 @@ fn xyz_frame(
         }
         let x = num(toks[cp], ln, "x")?;
         let y = num(toks[cp + 1], ln, "y")?;
+        if dims >= 3 {
+            zs.add(num(toks[cp + 2], ln, "z")?, ln);
+        }
         positions.push(place(x, xlo, lx, false, ln, "x")?);
         positions.push(place(y, ylo, ly, false, ln, "y")?);
         species.push(map.map(toks[cs]).or_else(|m| ferr(ln, m))?);
     }
+    zs.check("z (the third pos column)", lx.max(ly))?;
     let step = ["step", "Step", "timestep", "Timestep"]
         .iter()
         .find_map(|k| keys.get(*k).and_then(|v| v.parse::<i64>().ok()));

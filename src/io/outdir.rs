@@ -60,6 +60,35 @@ pub fn no_overwrite(path: &Path, force: bool, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where a command writes its results: checked and locked before any work, so a bad `out` (a file, a read-only
+/// directory, one that a running command holds) is refused at once. `out` is never one of the command's `inputs`,
+/// and a directory that holds a data set is written into only by a command whose result is a data set
+/// (`makes_dataset`), and then only with `force`.
+pub fn claim(out: &Path, inputs: &[&Path], makes_dataset: bool, force: bool) -> Result<OutDir> {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    if let Some(o) = canon(out) {
+        if let Some(input) = inputs.iter().find(|i| canon(i).as_ref() == Some(&o)) {
+            return Err(Error::Input(format!(
+                "`out` {} is this command's own input {}; choose another output directory",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    if out.join(crate::io::dataset::MANIFEST).exists() && (!makes_dataset || !force) {
+        return Err(Error::Input(format!(
+            "`out` {} holds a data set; {}",
+            out.display(),
+            if makes_dataset {
+                "use `force` to overwrite it, or choose another output directory"
+            } else {
+                "this command's files do not go into a data set: choose another output directory"
+            }
+        )));
+    }
+    OutDir::lock(out)
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed to disk, then renamed over `path`,
 /// so a reader (or a resumed run) sees the old content or the new one, never a mixture or a torn file.
 ///
@@ -179,6 +208,14 @@ impl OutDir {
     /// that process's PID.
     pub fn lock(root: &Path) -> Result<OutDir> {
         let mut own = Vec::new();
+        if std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink())
+            && !root.exists()
+        {
+            return Err(Error::Input(format!(
+                "{} is a symbolic link to nothing; remove it or choose another output directory",
+                root.display()
+            )));
+        }
         if !root.exists() {
             std::fs::create_dir_all(root).at(root)?;
             own.push(root.to_path_buf());
@@ -374,6 +411,37 @@ mod tests {
         );
         let again = OutDir::lock(&root).unwrap();
         assert!(again.root().join(LOCK_FILE).exists());
+    }
+
+    #[test]
+    fn claim_refuses_the_own_input_a_data_set_and_a_dangling_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join(crate::io::dataset::MANIFEST), "{}").unwrap();
+        let e = err(claim(&data, &[&data], true, true));
+        assert!(e.contains("own input"), "{e}");
+        let e = err(claim(&dir.path().join("data/."), &[&data], true, true));
+        assert!(e.contains("own input"), "{e}");
+        let e = err(claim(&data, &[], false, true));
+        assert!(
+            e.contains("holds a data set") && e.contains("do not go into a data set"),
+            "{e}"
+        );
+        let e = err(claim(&data, &[], true, false));
+        assert!(e.contains("use `force`"), "{e}");
+        claim(&data, &[], true, true).unwrap();
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+            let e = err(claim(&link, &[], false, false));
+            assert!(e.contains("symbolic link to nothing"), "{e}");
+        }
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = err(claim(&file, &[], false, false));
+        assert!(e.contains("not a directory"), "{e}");
     }
 
     #[test]

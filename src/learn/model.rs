@@ -306,10 +306,15 @@ pub trait Model: Sized {
     fn backend(cfg: &Self::Config, compute: &Compute) -> String;
 }
 
-/// Writes the model directory: `model.safetensors`, `config.json` and `metrics.json`.
+/// Writes the model directory: `metrics.json`, then `model.safetensors` and `config.json` (last: what makes the
+/// model loadable, so a disk that fills up never leaves a loadable model without its metrics).
 pub fn write_model<M: Model>(out: &Path, t: &Trained<M>) -> Result<()> {
-    t.model.save(out)?;
-    write_json_atomic(&out.join(METRICS), &t.metrics)
+    std::fs::create_dir_all(out).map_err(|e| Error::Io {
+        path: out.to_path_buf(),
+        source: e,
+    })?;
+    write_json_atomic(&out.join(METRICS), &t.metrics)?;
+    t.model.save(out)
 }
 
 /// A model directory's `config.json` read as text, or a message naming the trainer that writes one.

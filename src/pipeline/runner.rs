@@ -1,8 +1,10 @@
 //! The stage runner every pipeline goes through: a stage's fingerprint (a hash of its own settings and of the
 //! fingerprints of the stages it reads), `stages.json` (which stage directories under the output directory the
 //! pipeline wrote, with what, on which backend, in how long), and the rule per stage: skip it when its fingerprint
-//! is recorded as done and its outputs exist, otherwise record it as started, clear its directory (only if
-//! `stages.json` records it, or on `force`), run it, and record it as done.
+//! is recorded as done and its outputs exist as they were when it finished (a stage found started whose outputs
+//! are all there finished before its record and is adopted), otherwise record it as started, clear its directory
+//! (only if `stages.json` records it, or on `force`), run it, and record it as done. What a stage hands the stages
+//! that read it includes its outputs' content, so data replaced underneath redoes what read it.
 //!
 //! Only directories recorded in `stages.json` are ever deleted: anything else in the way is refused unless
 //! `force` is set.
@@ -55,7 +57,38 @@ fn fingerprint<S: Stage>(stage: S, settings: &S::Settings, parents: &[&str]) -> 
         h.update([0]);
         h.update(p.as_bytes());
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(h))
+}
+
+/// Hex SHA-256 of a stage's small outputs as they are now (its records and tables: the arrays and weights they
+/// describe are not read again), `outputs` relative to `out`.
+fn content(out: &Path, outputs: &[String]) -> Result<String> {
+    use crate::error::IoContext;
+    let mut h = Sha256::new();
+    for f in outputs
+        .iter()
+        .filter(|f| !f.ends_with(".npy") && !f.ends_with(".safetensors"))
+    {
+        let path = out.join(f);
+        h.update(f.as_bytes());
+        h.update([0]);
+        h.update(std::fs::read(&path).at(&path)?);
+        h.update([0]);
+    }
+    Ok(hex(h))
+}
+
+/// What the stages reading a stage take as its fingerprint: its own, with its outputs' content.
+fn handed_on(fp: &str, content: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(fp.as_bytes());
+    h.update([0]);
+    h.update(content.as_bytes());
+    hex(h)
+}
+
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a recorded stage finished.
@@ -82,6 +115,9 @@ pub struct StageRecord<S: Stage> {
     pub backend: String,
     /// Files (relative to the output directory) that must exist for the stage to count as done.
     pub outputs: Vec<String>,
+    /// Hash of the outputs' records as the stage left them (see `content`); empty in older records.
+    #[serde(default)]
+    pub content: String,
 }
 
 pub const STAGES_FORMAT_VERSION: u32 = 2;
@@ -223,17 +259,47 @@ impl<'a, S: Stage> StageRunner<'a, S> {
             .collect();
         let rec = self.records.get(&key);
         let same = rec.is_some_and(|r| r.fingerprint == fp);
-        if same
-            && rec.is_some_and(|r| r.status == StageStatus::Done)
-            && outputs.iter().all(|f| self.out.join(f).exists())
-        {
-            ctx.note(&format!("reproduce: {key}: done before, skipped"));
-            self.outcome.skipped.push((unit.to_string(), stage));
-            return Ok(fp);
+        if let Some(r) = rec.filter(|_| same && outputs.iter().all(|f| self.out.join(f).exists())) {
+            let now = content(self.out, &outputs)?;
+            let keep = match r.status {
+                StageStatus::Done if r.content.is_empty() || r.content == now => {
+                    ctx.note(&format!("reproduce: {key}: done before, skipped"));
+                    true
+                }
+                StageStatus::Done => {
+                    ctx.note(&format!(
+                        "reproduce: {key}: its outputs changed since it finished (replaced underneath); running \
+                         it again"
+                    ));
+                    false
+                }
+                StageStatus::Started => {
+                    // killed between its last write and its record: its outputs are complete
+                    ctx.note(&format!(
+                        "reproduce: {key}: finished before it was recorded; its outputs are kept"
+                    ));
+                    let mut done = r.clone();
+                    done.status = StageStatus::Done;
+                    done.content = now.clone();
+                    self.records.insert(key.clone(), done);
+                    save_records(self.out, &self.records)?;
+                    true
+                }
+            };
+            if keep {
+                self.outcome.skipped.push((unit.to_string(), stage));
+                return Ok(handed_on(&fp, &now));
+            }
         }
+        let rec = self.records.get(&key);
         let stage_dir = self.dir(unit, stage);
-        // Only an interrupted simulation with these settings is continued; anything else starts over.
-        let resumable = stage.resumes() && same && stage_dir.join(".partial").exists();
+        // Only an interrupted simulation with these settings is continued (from its checkpoint, or, finished,
+        // with what follows it in the stage); anything else starts over.
+        let started = rec.is_some_and(|r| r.status == StageStatus::Started);
+        let resumable = stage.resumes()
+            && same
+            && (stage_dir.join(".partial").exists()
+                || (started && stage_dir.join(crate::io::dataset::MANIFEST).exists()));
         if stage_dir.exists() && !resumable {
             if rec.is_none() && !self.force {
                 return Err(Error::Input(format!(
@@ -256,6 +322,7 @@ impl<'a, S: Stage> StageRunner<'a, S> {
             seconds: 0.0,
             backend,
             outputs,
+            content: String::new(),
         };
         // Recorded before it starts, so that an interrupted stage's directory is known to be ours.
         self.records.insert(key.clone(), record.clone());
@@ -265,11 +332,13 @@ impl<'a, S: Stage> StageRunner<'a, S> {
         run(&stage_dir)?;
         record.status = StageStatus::Done;
         record.seconds = t0.elapsed().as_secs_f64();
+        record.content = content(self.out, &record.outputs)?;
+        let handed = handed_on(&fp, &record.content);
         ctx.note(&format!("reproduce: {key} done in {:.1} s", record.seconds));
         self.records.insert(key, record);
         save_records(self.out, &self.records)?;
         self.outcome.ran.push((unit.to_string(), stage));
-        Ok(fp)
+        Ok(handed)
     }
 
     /// Every recorded stage's time, for the report.

@@ -227,6 +227,27 @@ pub fn minimize(
     compute: &Compute,
     ctx: &Ctx,
 ) -> Result<Inherent> {
+    minimize_on(
+        data,
+        selection,
+        settings,
+        std::slice::from_ref(compute),
+        ctx,
+    )
+}
+
+/// `minimize` with the batches shared among `devices`, one host thread each (`--adapters`); each snapshot is
+/// minimised alone, so the result is byte-identical to one device's.
+pub fn minimize_on(
+    data: &Dataset,
+    selection: &Selection,
+    settings: &MinimizeSettings,
+    devices: &[Compute],
+    ctx: &Ctx,
+) -> Result<Inherent> {
+    let Some(compute) = devices.first() else {
+        return Err(Error::Input("minimize: no device to run on".into()));
+    };
     let rows = selection.indices(data)?;
     if rows.is_empty() {
         return Err(Error::Input(format!(
@@ -237,10 +258,6 @@ pub fn minimize(
     }
     let setup = setup_of(data);
     let cfg = settings.fire(&setup, compute)?;
-    let mut backend: Box<dyn FireBackend> = match compute {
-        Compute::Gpu(g) => Box::new(GpuFire::new(g.clone(), setup.clone(), cfg)?),
-        Compute::Cpu => Box::new(CpuFire::new(setup.clone(), cfg)?),
-    };
     let n = setup.n;
     ctx.observer.event(Event::Begin {
         what: "snapshots minimised",
@@ -249,7 +266,17 @@ pub fn minimize(
     let mut positions = Vec::with_capacity(rows.len() * n * 2);
     let mut metas = Vec::with_capacity(rows.len());
     let mut snapshots = Vec::with_capacity(rows.len());
-    for batch in rows.chunks(settings.batch) {
+    let batch_size = settings
+        .batch
+        .min(rows.len().div_ceil(devices.len()))
+        .max(1);
+    let batches: Vec<&[usize]> = rows.chunks(batch_size).collect();
+    let run_batch = |b: usize, compute: &Compute| -> Result<Minima> {
+        let batch = batches[b];
+        let mut backend: Box<dyn FireBackend> = match compute {
+            Compute::Gpu(g) => Box::new(GpuFire::new(g.clone(), setup.clone(), cfg)?),
+            Compute::Cpu => Box::new(CpuFire::new(setup.clone(), cfg)?),
+        };
         let mut reps = Replicas {
             n,
             thermo: vec![Thermo::default(); batch.len()],
@@ -261,7 +288,14 @@ pub fn minimize(
         }
         reps.vel = vec![[0.0; 2]; reps.pos.len()];
         reps.img = vec![[0; 2]; reps.pos.len()];
-        let m: Minima = run_to_end(backend.as_mut(), &reps, 500, |_| ctx.cancel.check())?;
+        let m = run_to_end(backend.as_mut(), &reps, 500, |_| ctx.cancel.check())?;
+        ctx.observer.event(Event::Advance(batch.len() as u64));
+        Ok(m)
+    };
+    let order: Vec<usize> = (0..batches.len()).collect();
+    let devs: Vec<&Compute> = devices.iter().collect();
+    let results = crate::sim::protocol::runner::on_devices(&order, &devs, &run_batch)?;
+    for (batch, m) in batches.iter().zip(results) {
         for (j, &k) in batch.iter().enumerate() {
             let src = &data.manifest.snapshots[k];
             let min = m.minima[j];
@@ -289,7 +323,6 @@ pub fn minimize(
                 outcome: describe(min.outcome),
             });
         }
-        ctx.observer.event(Event::Advance(batch.len() as u64));
     }
     ctx.observer.event(Event::End);
     let not_converged: Vec<usize> = metas

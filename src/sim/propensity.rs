@@ -201,6 +201,22 @@ pub fn run_ensemble(
     compute: &Compute,
     ctx: Ctx,
 ) -> Result<EnsembleResult> {
+    run_ensemble_on(setup, pos0, cages, cfg, std::slice::from_ref(compute), ctx)
+}
+
+/// `run_ensemble` with the replicas' chunks shared among `devices`, one host thread each (`--adapters`); the
+/// sums run in replica order, so the result is byte-identical to one device's.
+pub fn run_ensemble_on(
+    setup: &MdSetup,
+    pos0: &[[f64; 2]],
+    cages: &[Vec<u32>],
+    cfg: &EnsembleConfig,
+    devices: &[Compute],
+    ctx: Ctx,
+) -> Result<EnsembleResult> {
+    let Some(compute) = devices.first() else {
+        return Err(Error::Input("propensity: no device to run on".into()));
+    };
     let n = setup.n;
     if pos0.len() != n || cages.len() != n {
         return Err(Error::Input(format!(
@@ -229,7 +245,9 @@ pub fn run_ensemble(
         }
     }
     let cage_set = Cages::new(pos0, cages)?;
-    let chunk = crate::sim::protocol::default_chunk(compute, setup, total);
+    let chunk = crate::sim::protocol::default_chunk(compute, setup, total)
+        .min(total.div_ceil(devices.len()))
+        .max(1);
     let samples = sample_steps(cfg.steps, cfg.samples);
     let mut sum = vec![vec![vec![0.0; n]; samples.len()]; cfg.temps.len()];
     let mut ok_runs = vec![0usize; cfg.temps.len()];
@@ -244,16 +262,17 @@ pub fn run_ensemble(
         what: "replica-steps",
         total: cfg.steps * total as u64,
     });
-    let mut md_seconds = 0.0;
-    for lo in (0..total).step_by(chunk) {
+    let starts: Vec<usize> = (0..total).step_by(chunk).collect();
+    // one chunk: per sample only each replica's cage-relative squared displacements [replicas, n], computed
+    // where the state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
+    let run_chunk = |lo: usize, compute: &Compute| -> Result<(Vec<Vec<f64>>, Vec<u32>, f64)> {
         let hi = (lo + chunk).min(total);
         let part = reps.slice(lo..hi);
         let mut md: Box<dyn MdBackend> = crate::sim::protocol::md_backend(compute, setup)?;
         md.upload(&part)?;
-        // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
-        // state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
         let mut per_sample: Vec<Vec<f64>> = Vec::with_capacity(samples.len());
         let mut done = 0u64;
+        let mut seconds = 0.0;
         for &target in &samples {
             let t0 = std::time::Instant::now();
             md.advance(&Advance {
@@ -263,21 +282,31 @@ pub fn run_ensemble(
                 steps: target - done,
             })?;
             per_sample.push(md.crsd(&cage_set)?);
-            md_seconds += t0.elapsed().as_secs_f64();
+            seconds += t0.elapsed().as_secs_f64();
             ctx.observer
                 .event(Event::Advance((target - done) * (hi - lo) as u64));
             done = target;
             ctx.cancel.check()?;
         }
         let last = md.download()?;
-        for k in 0..hi - lo {
+        Ok((
+            per_sample,
+            last.thermo.iter().map(|t| t.status).collect(),
+            seconds,
+        ))
+    };
+    let wall = std::time::Instant::now();
+    let devs: Vec<&Compute> = devices.iter().collect();
+    let results = crate::sim::protocol::runner::on_devices(&starts, &devs, &run_chunk)?;
+    let mut md_seconds = 0.0;
+    for (&lo, (per_sample, status, seconds)) in starts.iter().zip(results) {
+        md_seconds += seconds;
+        for (k, &st) in status.iter().enumerate() {
             let r = lo + k;
             let (ti, s) = (r / cfg.runs, r % cfg.runs);
-            if last.thermo[k].status != 0 {
+            if st != 0 {
                 failed.push((ti, s));
-                causes.push(
-                    Failure::from_status(last.thermo[k].status).map_or("unknown", |f| f.describe()),
-                );
+                causes.push(Failure::from_status(st).map_or("unknown", |f| f.describe()));
                 continue;
             }
             ok_runs[ti] += 1;
@@ -287,6 +316,10 @@ pub fn run_ensemble(
                 }
             }
         }
+    }
+    if devices.len() > 1 {
+        // the devices ran at once: their MD time is the wall time
+        md_seconds = wall.elapsed().as_secs_f64();
     }
     ctx.observer.event(Event::End);
     if !failed.is_empty() {
@@ -471,6 +504,30 @@ pub fn propensity(
     compute: &Compute,
     ctx: Ctx,
 ) -> Result<Propensity> {
+    propensity_on(
+        ds,
+        snapshot,
+        cfg,
+        gamma,
+        xi,
+        std::slice::from_ref(compute),
+        ctx,
+    )
+}
+
+/// `propensity` with the ensemble's chunks shared among `devices` (`--adapters`), byte-identical to one device's.
+pub fn propensity_on(
+    ds: &Dataset,
+    snapshot: usize,
+    cfg: &EnsembleConfig,
+    gamma: Option<&GammaSet>,
+    xi: f64,
+    devices: &[Compute],
+    ctx: Ctx,
+) -> Result<Propensity> {
+    let Some(compute) = devices.first() else {
+        return Err(Error::Input("propensity: no device to run on".into()));
+    };
     if snapshot >= ds.n_snapshots() {
         return Err(Error::Input(format!(
             "snapshot {snapshot}: {} has {} snapshots",
@@ -518,7 +575,7 @@ pub fn propensity(
         cfg.runs,
         cfg.steps
     ));
-    let res = run_ensemble(&setup, &pos0, &cages, cfg, compute, ctx)?;
+    let res = run_ensemble_on(&setup, &pos0, &cages, cfg, devices, ctx)?;
     let (ns, n) = (res.steps.len(), setup.n);
     let times: Vec<f64> = res.steps.iter().map(|&s| s as f64 * setup.dt).collect();
     let one_minus = one_minus_delta(&flat, [l, l], cg, &res.propensity, ns);

@@ -81,17 +81,17 @@ fn analyze_data_set_with_gradcam_writes_indicators_correlations_summary_and_figu
         }
     }
     let gdir = tmp.path().join("gradcam");
+    let ds = Dataset::load(&data).expect("load");
     let index = GradcamIndex {
         format_version: 1,
         snapshots: covered,
         misclassified: vec![3],
         target_class: "glass".into(),
         data: None,
-        data_fingerprint: None,
+        data_fingerprint: Some(ds.fingerprint.clone()),
     };
     GammaSet::write(&gdir, &index, n, &gamma).expect("write gradcam");
     let out = tmp.path().join("out");
-    let ds = Dataset::load(&data).expect("load");
     let g = GammaSet::load(&gdir).expect("gamma");
     let a = analyze(
         AnalyzeInput {

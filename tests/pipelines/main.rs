@@ -7,4 +7,5 @@ mod common;
 
 mod reproduce;
 mod reproduce_swanson;
+mod stages;
 mod task;

@@ -328,7 +328,8 @@ fn simulate_ramp(
     ctx: Ctx,
 ) -> Result<()> {
     let mut o = RunOptions::new(dir, seed, compute.clone());
-    o.resume = dir.join(".partial").exists();
+    // a ramp interrupted during its minimisation keeps its finished simulation ("already complete")
+    o.resume = dir.join(".partial").exists() || dir.join(crate::io::dataset::MANIFEST).exists();
     crate::sim::protocol::run(sys, &ramp.protocol, &o, &ctx)?;
     let data = Dataset::load(dir)?;
     let inh =

@@ -716,9 +716,15 @@ fn assemble(name: &str, kind: TaskKind, seed: Option<u64>, parts: Vec<Part>) -> 
         seed,
         fingerprint: String::new(),
     };
+    // the sources by their fingerprints, not by where they lie: the same task from another working directory or
+    // a moved data set is the same task
+    let mut classes = info.classes.clone();
+    for c in &mut classes {
+        c.source = PathBuf::new();
+    }
     let mut h = Sha256::new();
     h.update(
-        serde_json::to_vec(&(&info.kind, &info.classes, &info.seed))
+        serde_json::to_vec(&(&info.kind, &classes, &info.seed))
             .map_err(|e| Error::Input(format!("task {name}: {e}")))?,
     );
     info.fingerprint = hex(h);
@@ -788,11 +794,22 @@ pub fn task_from_sources(name: &str, liquid: &Source, glass: &Source) -> Result<
     } else {
         Some(RampData::load(&glass.dir)?)
     };
-    build_task(
-        name,
-        (&l, &liquid.pick),
-        (g.as_ref().unwrap_or(&l), &glass.pick),
-    )
+    let g = g.as_ref().unwrap_or(&l);
+    let (lt, gt) = (
+        l.select(&liquid.pick, Class::Liquid)?.target_t,
+        g.select(&glass.pick, Class::Glass)?.target_t,
+    );
+    if lt < gt {
+        return Err(Error::Input(format!(
+            "task {name}: the liquid ({}, T = {}) is colder than the glass ({}, T = {}); the liquid is the hotter \
+             class: swap `liquid` and `glass`",
+            liquid.pick,
+            fmt_t(lt),
+            glass.pick,
+            fmt_t(gt)
+        )));
+    }
+    build_task(name, (&l, &liquid.pick), (g, &glass.pick))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub replicas: Option<std::ops::Range<usize>>,
     /// Stop (with a checkpoint, as if interrupted) once this many steps of a chunk are done: for tests.
     pub stop_after_steps: Option<u64>,
+    /// Further devices that run chunks at the same time as `compute`, one host thread each (`--adapters`). The
+    /// chunks are the same, so the data set is byte-identical to a one-device run's.
+    pub more_devices: Vec<Compute>,
 }
 
 impl RunOptions {
@@ -60,6 +63,7 @@ impl RunOptions {
             chunk: None,
             replicas: None,
             stop_after_steps: None,
+            more_devices: Vec::new(),
         }
     }
 }
@@ -133,6 +137,24 @@ pub fn memory_estimate(
     // a record (~100 B), its pretty JSON (~230 B) and the copy read back to check it
     let records = (total * snapshots_per_replica) as f64 * 512.0;
     state + nbr + snaps + records
+}
+
+/// Refuses a request taken from the user (`what`, e.g. "`replicas` 1000000000") that needs `need` bytes of host
+/// memory when the system has less available, saying what it would need, before anything is allocated.
+pub fn check_memory(what: &str, need: f64) -> Result<()> {
+    let avail = available_memory().unwrap_or(f64::INFINITY);
+    if !need.is_finite() || need > 0.9 * avail {
+        return Err(Error::Input(format!(
+            "{what} needs about {} of memory but {} are available; ask for less",
+            if need.is_finite() {
+                gib(need)
+            } else {
+                "more than any machine has".to_string()
+            },
+            gib(avail)
+        )));
+    }
+    Ok(())
 }
 
 /// Memory the system reports as available, if it says (Linux).
@@ -244,9 +266,13 @@ impl Plan {
                 range.start, range.end, proto.replicas
             )));
         }
+        // several devices share the replicas; the chunks hold the same replicas' results whatever their size
+        let devices = 1 + opts.more_devices.len();
         let chunk = opts
             .chunk
-            .unwrap_or_else(|| default_chunk(&opts.compute, &setup, total))
+            .unwrap_or_else(|| {
+                default_chunk(&opts.compute, &setup, total).min(total.div_ceil(devices))
+            })
             .max(1);
         let key = RunKey {
             state_version: checkpoint::STATE_VERSION,
@@ -301,7 +327,22 @@ pub fn run(
     ctx: &Ctx<'_>,
 ) -> Result<Manifest> {
     let plan = Plan::of(sys, proto, opts)?;
-    let mut out = OutDir::lock(&opts.out)?;
+    let mut out = match OutDir::lock(&opts.out) {
+        Ok(out) => out,
+        // a finished data set where the lock file cannot be written (a read-only directory; not one in use by
+        // another process, which is refused): `resume` only reads
+        Err(e)
+            if !matches!(e, Error::Input(_))
+                && opts.resume
+                && !opts.force
+                && opts.out.join(MANIFEST).exists() =>
+        {
+            let m = compare_finished(sys, &plan, opts)?;
+            note_complete(opts, &m, ctx);
+            return Ok(m);
+        }
+        Err(e) => return Err(e),
+    };
     let part = opts.out.join(PARTIAL);
     if let Some(done) = finished(&mut out, &part, sys, &plan, opts, ctx)? {
         return Ok(done);
@@ -324,19 +365,6 @@ fn finished(
     if !opts.out.join(MANIFEST).exists() {
         return Ok(None);
     }
-    let m = read_manifest(&opts.out)?;
-    let then = Outcome {
-        system: &m.system,
-        protocol: m.protocol.clone(),
-        seed: m.seed,
-        replicas: m.replica_range,
-    };
-    let now = Outcome {
-        system: sys,
-        protocol: plan.protocol_value.clone(),
-        seed: opts.seed,
-        replicas: (plan.range.start, plan.range.end),
-    };
     if opts.force {
         ctx.note(&format!(
             "{}: `force`: replacing the data set there",
@@ -351,6 +379,32 @@ fn finished(
             opts.out.display()
         )));
     }
+    let m = compare_finished(sys, plan, opts)?;
+    // A kill during the final clean-up can leave the finished run's scratch behind: it is ours.
+    if part.exists() {
+        out.adopt(part)?;
+        out.remove_dir(part)?;
+    }
+    note_complete(opts, &m, ctx);
+    Ok(Some(m))
+}
+
+/// The finished data set in `opts.out` when it was made with these settings; other settings are refused by
+/// name. Reads only.
+fn compare_finished(sys: &SystemDef, plan: &Plan, opts: &RunOptions) -> Result<Manifest> {
+    let m = read_manifest(&opts.out)?;
+    let then = Outcome {
+        system: &m.system,
+        protocol: m.protocol.clone(),
+        seed: m.seed,
+        replicas: m.replica_range,
+    };
+    let now = Outcome {
+        system: sys,
+        protocol: plan.protocol_value.clone(),
+        seed: opts.seed,
+        replicas: (plan.range.start, plan.range.end),
+    };
     if then != now {
         return Err(Error::Input(format!(
             "`resume`: {} holds a finished data set made with other settings ({}); rerun with the original \
@@ -359,18 +413,16 @@ fn finished(
             describe_differences(&then, &now)
         )));
     }
-    // A kill during the final clean-up can leave the finished run's scratch behind: it is ours.
-    if part.exists() {
-        out.adopt(part)?;
-        out.remove_dir(part)?;
-    }
+    Ok(m)
+}
+
+fn note_complete(opts: &RunOptions, m: &Manifest, ctx: &Ctx<'_>) {
     ctx.note(&format!(
         "{}: already complete ({} snapshots of {} replicas); nothing to do",
         opts.out.display(),
         m.snapshots.len(),
         m.n_replicas
     ));
-    Ok(Some(m))
 }
 
 /// The scratch directory `part` of this run: an unfinished run with the same settings is continued on `resume`,
@@ -428,7 +480,8 @@ fn prepare_scratch(
     out.adopt(part)
 }
 
-/// Every chunk not finished before, in order, with progress over the whole run.
+/// Every chunk not finished before (a finished one that does not read back whole is run again), in order, on
+/// `opts.compute` and any `opts.more_devices` at once (one host thread each), with progress over the whole run.
 fn run_chunks(plan: &Plan, opts: &RunOptions, part: &Path, ctx: &Ctx<'_>) -> Result<()> {
     let (setup, total) = (&plan.setup, plan.range.len());
     let steps_per_replica: u64 = plan.legs.iter().map(|s| s.segment.len).sum();
@@ -444,15 +497,35 @@ fn run_chunks(plan: &Plan, opts: &RunOptions, part: &Path, ctx: &Ctx<'_>) -> Res
         what: "replica-steps",
         total: steps_per_replica * total as u64,
     });
-    let mut clock = Clock::new(steps_per_replica * total as u64 * setup.n as u64);
+    let clock = std::sync::Mutex::new(Clock::new(
+        steps_per_replica * total as u64 * setup.n as u64,
+    ));
+    let mut todo = Vec::new();
     for c in 0..plan.n_chunks {
         let reps = plan.chunk_replicas(c);
-        if part.join(checkpoint::chunk_file(c)).exists() {
-            let done = steps_per_replica * reps.len() as u64;
-            ctx.observer.event(Event::Advance(done));
-            clock.skip(done * setup.n as u64);
-            continue;
+        let file = part.join(checkpoint::chunk_file(c));
+        if file.exists() {
+            match checkpoint::load_chunk(part, c, setup.n, reps.clone()) {
+                Ok(_) => {
+                    let done = steps_per_replica * reps.len() as u64;
+                    ctx.observer.event(Event::Advance(done));
+                    lock(&clock).skip(done * setup.n as u64);
+                    continue;
+                }
+                Err(e) => {
+                    ctx.warn(&format!(
+                        "chunk {} of {} is damaged ({e}); running that chunk again, the others are kept",
+                        c + 1,
+                        plan.n_chunks
+                    ));
+                    std::fs::remove_file(&file).at(&file)?;
+                }
+            }
         }
+        todo.push(c);
+    }
+    let job = |c: usize, compute: &Compute| {
+        let reps = plan.chunk_replicas(c);
         ctx.observer.event(Event::Status(&format!(
             "{}/{} (replicas {}..{})",
             c + 1,
@@ -460,22 +533,102 @@ fn run_chunks(plan: &Plan, opts: &RunOptions, part: &Path, ctx: &Ctx<'_>) -> Res
             reps.start,
             reps.end
         )));
-        let job = ChunkJob {
-            setup,
-            legs: &plan.legs,
-            opts,
-            c,
-            replicas: reps,
-            part,
-        };
-        let r = run_chunk(&job, ctx, &mut clock);
-        if r.is_err() {
-            ctx.observer.event(Event::End);
-        }
-        r?;
-    }
+        run_chunk(
+            &ChunkJob {
+                setup,
+                legs: &plan.legs,
+                opts,
+                compute,
+                c,
+                replicas: reps,
+                part,
+            },
+            ctx,
+            &clock,
+        )
+    };
+    let devices: Vec<&Compute> = std::iter::once(&opts.compute)
+        .chain(&opts.more_devices)
+        .collect();
+    let r = on_devices(&todo, &devices, &job).map(|_| ());
     ctx.observer.event(Event::End);
-    Ok(())
+    r
+}
+
+/// `job` for every item of `todo`, on `devices` at once, one host thread per device, each taking the next item
+/// not yet started (on one device: in order, on this thread); the results in the order of `todo`. A failure
+/// stops the other devices after their item; an error other than an interrupt is the one returned.
+pub(crate) fn on_devices<T: Send>(
+    todo: &[usize],
+    devices: &[&Compute],
+    job: &(dyn Fn(usize, &Compute) -> Result<T> + Sync),
+) -> Result<Vec<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    if let [compute] = devices {
+        return todo.iter().map(|&c| job(c, compute)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let slots: Vec<std::sync::Mutex<Option<T>>> =
+        todo.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = devices
+            .iter()
+            .map(|&compute| {
+                let (next, stop, slots) = (&next, &stop, &slots);
+                s.spawn(move || -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= todo.len() || stop.load(Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                        match job(todo[i], compute) {
+                            Ok(t) => *lock(&slots[i]) = Some(t),
+                            Err(e) => {
+                                stop.store(true, Ordering::SeqCst);
+                                return Err(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Input("a device's host thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut first: Option<Error> = None;
+    for e in results.into_iter().filter_map(|r| r.err()) {
+        let replace = match &first {
+            None => true,
+            Some(Error::Interrupted) => !matches!(e, Error::Interrupted),
+            Some(_) => false,
+        };
+        if replace {
+            first = Some(e);
+        }
+    }
+    if let Some(e) = first {
+        return Err(e);
+    }
+    let out: Vec<T> = slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect();
+    if out.len() != todo.len() {
+        return Err(Error::Input(
+            "a device stopped without a result or an error".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Joins the chunks into the data set: their records first, then their positions streamed into positions.npy
@@ -672,6 +825,8 @@ struct ChunkJob<'a> {
     setup: &'a MdSetup,
     legs: &'a [Leg],
     opts: &'a RunOptions,
+    /// The device this chunk runs on (`opts.compute` or one of `opts.more_devices`).
+    compute: &'a Compute,
     c: usize,
     replicas: std::ops::Range<usize>,
     /// The run's scratch directory.
@@ -685,7 +840,7 @@ fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> 
         replicas: job.replicas.clone(),
         legs: job.legs,
     };
-    let identity = job.opts.compute.identity();
+    let identity = job.compute.identity();
     let (mut state, start) = match checkpoint::load(job.part, job.setup.n, &expect)? {
         Some((cp, reps, snaps)) => {
             ctx.note(&format!(
@@ -738,11 +893,12 @@ fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> 
 /// Runs chunk `c` (replicas `replicas`) through the schedule, from its checkpoint if it has one: calls into the
 /// MD backend sized by time, each replica that blows up reported once, the snapshots at the ends of their legs,
 /// a checkpoint when one is due or a cancel comes; then the chunk's file.
-fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &mut Clock) -> Result<()> {
+fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &std::sync::Mutex<Clock>) -> Result<()> {
     let ChunkJob {
         setup,
         legs,
         opts,
+        compute,
         c,
         ref replicas,
         part,
@@ -752,10 +908,10 @@ fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &mut Clock) -> Result<()> {
     let (mut state, start) = start_chunk(job, ctx)?;
     ctx.observer
         .event(Event::Advance(state.step * count as u64));
-    clock.skip(state.step * (count * n) as u64);
+    lock(clock).skip(state.step * (count * n) as u64);
     // replicas that failed before the checkpoint we resumed from are in `failed` already
     let mut reported: Vec<bool> = start.thermo.iter().map(|t| t.status != 0).collect();
-    let mut md = md_backend(&opts.compute, setup)?;
+    let mut md = md_backend(compute, setup)?;
     md.upload(&start)?;
     drop(start);
     let mut last_checkpoint = Instant::now();
@@ -781,7 +937,7 @@ fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &mut Clock) -> Result<()> {
             state.seg_done += steps;
             state.step += steps;
             ctx.observer.event(Event::Advance(steps * count as u64));
-            clock.tick(steps * (count * n) as u64, ctx);
+            lock(clock).tick(steps * (count * n) as u64, ctx);
             let per_step = t0.elapsed().as_secs_f64().max(1e-7) / steps as f64;
             batch = ((target / per_step) as u64).clamp(1, batch.saturating_mul(4).max(4));
         }
