@@ -47,6 +47,12 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Read another program's data: `import glassbench DIR --out OUT` (GlassBench's KA2D archive, as a data set
+    /// with targets).
+    Import {
+        #[command(subcommand)]
+        what: cli::import::ImportWhat,
+    },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU), `nn`, `gnn`, `gridize`, `minimize`, ...
     Bench {
         #[command(subcommand)]
@@ -118,6 +124,7 @@ fn run(command: Command) -> glasscam::Result<()> {
             out,
             force,
         } => glasscam::io::export::export(&dir, snapshot, format, &out, force),
+        Command::Import { what } => cli::import::import(what, ctx),
         Command::Bench { what } => cli::bench::bench(what, ctx),
         Command::Info { backend } => {
             let c = Compute::select(backend)?;
