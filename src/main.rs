@@ -75,6 +75,9 @@ enum Command {
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time.
     Propensity(cli::propensity::PropensityArgs),
+    /// GlassBench's targets (displacement and bond-breaking propensity, noise ceiling) from batched
+    /// isoconfigurational ensembles of a data set's snapshots, written as a data set with targets.
+    Targets(cli::propensity::TargetsArgs),
     /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
     Minimize(cli::simulate::MinimizeArgs),
     /// A liquid-vs-glass task (a data set `train` reads) from ramp points of one or two data sets, or a preset's
@@ -140,6 +143,7 @@ fn run(command: Command) -> glasscam::Result<()> {
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
+        Command::Targets(a) => cli::propensity::targets(&a, ctx),
         Command::Minimize(a) => cli::simulate::minimize(a, ctx),
         Command::Task(a) => cli::task::task(&a),
     }

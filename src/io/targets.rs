@@ -235,7 +235,7 @@ impl Targets {
         let file = dir.join(TARGETS);
         let text = std::fs::read_to_string(&file).map_err(|e| {
             Error::Input(format!(
-                "{}: cannot read ({e}); a data set with targets is written by `glasscam propensity --targets` or \
+                "{}: cannot read ({e}); a data set with targets is written by `glasscam targets` or \
                  `glasscam import glassbench`",
                 file.display()
             ))

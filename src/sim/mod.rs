@@ -1,5 +1,5 @@
 //! Simulation: systems as data, seeded starts, the cooling protocol run for many replicas, inherent structures
-//! (FIRE), isoconfigurational ensembles and propensity, and the MD benchmarks.
+//! (FIRE), isoconfigurational ensembles, propensity and targets, and the MD benchmarks.
 
 pub mod bench;
 pub mod init;
@@ -7,3 +7,4 @@ pub mod minimize;
 pub mod propensity;
 pub mod protocol;
 pub mod system;
+pub mod targets;

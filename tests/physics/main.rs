@@ -13,3 +13,4 @@ mod md_physics;
 mod minimize;
 mod propensity;
 mod protocol;
+mod targets;
