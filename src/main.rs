@@ -75,6 +75,9 @@ enum Command {
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time.
     Propensity(cli::propensity::PropensityArgs),
+    /// Equilibrate a data set's snapshots at T, measure F_s(k, t) and tau_alpha of every start at once, and keep
+    /// the end states that pass the equilibration check.
+    Relax(cli::propensity::RelaxArgs),
     /// GlassBench's targets (displacement and bond-breaking propensity, noise ceiling) from batched
     /// isoconfigurational ensembles of a data set's snapshots, written as a data set with targets.
     Targets(cli::propensity::TargetsArgs),
@@ -144,6 +147,7 @@ fn run(command: Command) -> glasscam::Result<()> {
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
         Command::Targets(a) => cli::propensity::targets(&a, ctx),
+        Command::Relax(a) => cli::propensity::relax(&a, ctx),
         Command::Minimize(a) => cli::simulate::minimize(a, ctx),
         Command::Task(a) => cli::task::task(&a),
     }

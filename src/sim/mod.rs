@@ -6,5 +6,6 @@ pub mod init;
 pub mod minimize;
 pub mod propensity;
 pub mod protocol;
+pub mod relax;
 pub mod system;
 pub mod targets;
