@@ -105,6 +105,9 @@ pub enum BenchWhat {
         replicas: usize,
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// `kam`, `abm`, `ka2d` or a TOML system file.
+        #[arg(long, default_value = "kam")]
+        system: String,
     },
 }
 
@@ -215,9 +218,10 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             backend,
             replicas,
             seconds,
+            system,
         } => {
             let rows = glasscam::sim::bench::bench_propensity(
-                &SystemDef::kam(),
+                &SystemDef::resolve(&system)?,
                 &backends(backend)?,
                 replicas,
                 seconds,

@@ -141,11 +141,7 @@ pub struct TargetsArgs {
 pub fn targets(a: &TargetsArgs, ctx: Ctx) -> glasscam::Result<()> {
     use glasscam::sim::targets::{ensemble_targets, write_ensemble_targets, TargetsConfig};
     let ds = Dataset::load(&a.data)?;
-    let snapshots: Vec<usize> = if a.snapshots.is_empty() {
-        (0..ds.n_snapshots()).collect()
-    } else {
-        a.snapshots.clone()
-    };
+    let snapshots = chosen(&ds, &a.snapshots);
     let relaxed: Option<glasscam::sim::relax::RelaxFile> = a
         .relax
         .as_ref()
@@ -220,6 +216,9 @@ pub struct RelaxArgs {
     /// F_s must reach 1/e within 1/this of the run for a start to count as equilibrated.
     #[arg(long, default_value_t = 3.0)]
     pub min_decays: f64,
+    /// F_s of cage-relative displacements (without 2D long-wavelength fluctuations).
+    #[arg(long)]
+    pub cage: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "auto")]
@@ -235,17 +234,14 @@ pub struct RelaxArgs {
 pub fn relax(a: &RelaxArgs, ctx: Ctx) -> glasscam::Result<()> {
     use glasscam::sim::relax::{relax, write_relax, RelaxConfig};
     let ds = Dataset::load(&a.data)?;
-    let snapshots: Vec<usize> = if a.snapshots.is_empty() {
-        (0..ds.n_snapshots()).collect()
-    } else {
-        a.snapshots.clone()
-    };
+    let snapshots = chosen(&ds, &a.snapshots);
     let cfg = RelaxConfig {
         temperature: a.temperature,
         steps: a.steps,
         samples: a.samples,
         min_decays: a.min_decays,
         seed: a.seed,
+        cage: a.cage,
     };
     let compute = select_compute(a.backend)?;
     let r = relax(&ds, &snapshots, &cfg, &compute, ctx)?;
@@ -263,4 +259,13 @@ pub fn relax(a: &RelaxArgs, ctx: Ctx) -> glasscam::Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// The snapshots given, or every snapshot of `ds`.
+fn chosen(ds: &Dataset, given: &[usize]) -> Vec<usize> {
+    if given.is_empty() {
+        (0..ds.n_snapshots()).collect()
+    } else {
+        given.to_vec()
+    }
 }

@@ -153,9 +153,9 @@ pub fn unwrapped_displacement(
         .collect()
 }
 
-/// Cage-relative squared displacement |d_i - mean_{j in {i} + cage_i} d_j|^2 for every particle.
-/// `cages[i]` lists i's t = 0 Voronoi neighbours (without i; i itself is always included in the mean).
-pub fn crsd(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<f64> {
+/// Cage-relative displacement d_i - mean_{j in {i} + cage_i} d_j of every particle. `cages[i]` lists i's t = 0
+/// Voronoi neighbours (without i; i itself is always included in the mean).
+pub fn cage_relative(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<[f64; 2]> {
     d.iter()
         .enumerate()
         .map(|(i, di)| {
@@ -165,15 +165,93 @@ pub fn crsd(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<f64> {
                 m[1] += d[j as usize][1];
             }
             let k = (cages[i].len() + 1) as f64;
-            let (dx, dy) = (di[0] - m[0] / k, di[1] - m[1] / k);
-            dx * dx + dy * dy
+            [di[0] - m[0] / k, di[1] - m[1] / k]
         })
+        .collect()
+}
+
+/// Cage-relative squared displacement |d_i - mean_{j in {i} + cage_i} d_j|^2 for every particle.
+pub fn crsd(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<f64> {
+    cage_relative(d, cages)
+        .iter()
+        .map(|v| v[0] * v[0] + v[1] * v[1])
         .collect()
 }
 
 /// delta = (1/N) sum_i sqrt(Delta_i).
 pub fn delta(propensity: &[f64]) -> f64 {
     propensity.iter().map(|x| x.sqrt()).sum::<f64>() / propensity.len().max(1) as f64
+}
+
+/// The MD setup a data set's snapshots run with: its system, and its protocol's integrator settings (the
+/// defaults when the protocol has none, e.g. an import).
+pub fn md_setup_of(ds: &Dataset) -> MdSetup {
+    let md = serde_json::from_value::<crate::sim::protocol::Protocol>(ds.manifest.protocol.clone())
+        .map(|p| p.md)
+        .unwrap_or_default();
+    ds.manifest.system.md_setup(&md)
+}
+
+/// The positions of `snapshots` of `ds`, refusing an empty list or an index out of range (`what` names the
+/// command in messages).
+pub fn start_positions(
+    ds: &Dataset,
+    snapshots: &[usize],
+    what: &str,
+) -> Result<Vec<Vec<[f64; 2]>>> {
+    if snapshots.is_empty() {
+        return Err(Error::Input(format!(
+            "{what}: give at least one snapshot (`snapshots`)"
+        )));
+    }
+    if let Some(&k) = snapshots.iter().find(|&&k| k >= ds.n_snapshots()) {
+        return Err(Error::Input(format!(
+            "{what}: snapshot {k}: {} has {} snapshots",
+            ds.dir.display(),
+            ds.n_snapshots()
+        )));
+    }
+    Ok(snapshots
+        .iter()
+        .map(|&k| {
+            ds.snapshot(k)
+                .chunks_exact(2)
+                .map(|c| [c[0], c[1]])
+                .collect()
+        })
+        .collect())
+}
+
+/// The t = 0 Voronoi neighbours of every particle of each configuration (the cages of cage-relative
+/// displacements).
+pub fn voronoi_cages(pos0: &[Vec<[f64; 2]>], l: f64) -> Result<Vec<Vec<Vec<u32>>>> {
+    pos0.iter()
+        .map(|p| {
+            let flat: Vec<f64> = p.iter().flatten().copied().collect();
+            let v = crate::analysis::voronoi::voronoi(&flat, [l, l])?;
+            Ok((0..v.n()).map(|i| v.neighbours_of(i).to_vec()).collect())
+        })
+        .collect()
+}
+
+/// One replica per (positions, temperature) of `starts`, at rest in the image counts, with Maxwell-Boltzmann
+/// velocities drawn from stream r of `seed` for replica r.
+pub fn start_replicas(setup: &MdSetup, starts: &[(&[[f64; 2]], f64)], seed: u64) -> Replicas {
+    let mut reps = Replicas {
+        n: setup.n,
+        ..Default::default()
+    };
+    for (r, (pos0, t)) in starts.iter().enumerate() {
+        let mut rng = replica_rng(seed, r as u64);
+        reps.pos.extend_from_slice(pos0);
+        reps.vel.extend(maxwell_boltzmann(setup, *t, &mut rng));
+        reps.img.extend(std::iter::repeat_n([0, 0], setup.n));
+        reps.thermo.push(Thermo {
+            t_scale: *t,
+            ..Default::default()
+        });
+    }
+    reps
 }
 
 /// What a batched run returns: each replica's final status (0: ran through) and the seconds of MD.
@@ -271,22 +349,12 @@ pub fn run_ensemble(
     cfg.validate()?;
     let total = cfg.temps.len() * cfg.runs;
     // replica r = temp_index * runs + run
-    let mut reps = Replicas {
-        n,
-        ..Default::default()
-    };
-    for (ti, &t) in cfg.temps.iter().enumerate() {
-        for s in 0..cfg.runs {
-            let mut rng = replica_rng(cfg.seed, (ti * cfg.runs + s) as u64);
-            reps.pos.extend_from_slice(pos0);
-            reps.vel.extend(maxwell_boltzmann(setup, t, &mut rng));
-            reps.img.extend(std::iter::repeat_n([0, 0], n));
-            reps.thermo.push(Thermo {
-                t_scale: t,
-                ..Default::default()
-            });
-        }
-    }
+    let starts: Vec<(&[[f64; 2]], f64)> = cfg
+        .temps
+        .iter()
+        .flat_map(|&t| std::iter::repeat_n((pos0, t), cfg.runs))
+        .collect();
+    let reps = start_replicas(setup, &starts, cfg.seed);
     let cage_set = Cages::new(pos0, cages)?;
     let samples = sample_steps(cfg.steps, cfg.samples);
     // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
@@ -518,10 +586,7 @@ pub fn propensity(
         )));
     }
     cfg.validate()?;
-    let md = serde_json::from_value::<crate::sim::protocol::Protocol>(ds.manifest.protocol.clone())
-        .map(|p| p.md)
-        .unwrap_or_default();
-    let setup = sys.md_setup(&md);
+    let setup = md_setup_of(ds);
     let l = ds.box_l();
     let flat = ds.snapshot(snapshot).to_vec();
     let pos0: Vec<[f64; 2]> = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();

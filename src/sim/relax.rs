@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use glasscam_kernels::md::{Replicas, Thermo};
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
@@ -13,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::events::Ctx;
 use crate::io::dataset::{Dataset, Manifest, SnapshotMeta};
 use crate::io::outdir::{self, OutDir};
-use crate::sim::init::{maxwell_boltzmann, replica_rng};
-use crate::sim::propensity::{run_batched, unwrapped_displacement};
+use crate::sim::propensity::{
+    cage_relative, md_setup_of, run_batched, start_positions, start_replicas,
+    unwrapped_displacement, voronoi_cages,
+};
 
 pub const RELAX: &str = "relax.json";
 /// `RelaxFile::format_version` this glasscam writes.
@@ -33,6 +34,11 @@ pub struct RelaxConfig {
     /// F_s must reach 1/e within 1 / `min_decays` of the run for a start to count as equilibrated.
     pub min_decays: f64,
     pub seed: u64,
+    /// F_s of cage-relative displacements (each particle's less the mean of its t = 0 Voronoi cage): without
+    /// the long-wavelength fluctuations of 2D solids and liquids (Mermin-Wagner), which make the plain F_s decay
+    /// early in 2D.
+    #[serde(default)]
+    pub cage: bool,
 }
 
 /// What `relax.json` holds.
@@ -57,6 +63,9 @@ pub struct RelaxFile {
     pub tau_alpha: Option<f64>,
     pub tau_alpha_spread: Option<f64>,
     pub min_decays: f64,
+    /// Whether F_s is of cage-relative displacements.
+    #[serde(default)]
+    pub cage: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -161,16 +170,7 @@ pub fn relax(
     ctx: Ctx,
 ) -> Result<Relaxed> {
     let bad = |m: String| Err(Error::Input(format!("relax: {m}")));
-    if snapshots.is_empty() {
-        return bad("give at least one snapshot (`snapshots`)".into());
-    }
-    if let Some(&k) = snapshots.iter().find(|&&k| k >= ds.n_snapshots()) {
-        return bad(format!(
-            "snapshot {k}: {} has {} snapshots",
-            ds.dir.display(),
-            ds.n_snapshots()
-        ));
-    }
+    let pos0 = start_positions(ds, snapshots, "relax")?;
     if !(cfg.temperature > 0.0 && cfg.temperature.is_finite()) {
         return bad(format!(
             "`temperature` {}: give a positive temperature",
@@ -186,21 +186,13 @@ pub fn relax(
     if !(cfg.min_decays >= 1.0 && cfg.min_decays.is_finite()) {
         return bad(format!("`min_decays` {}: give 1 or more", cfg.min_decays));
     }
-    let sys = &ds.manifest.system;
-    let md = serde_json::from_value::<crate::sim::protocol::Protocol>(ds.manifest.protocol.clone())
-        .map(|p| p.md)
-        .unwrap_or_default();
-    let setup = sys.md_setup(&md);
+    let setup = md_setup_of(ds);
     let (n, l) = (setup.n, ds.box_l());
-    let pos0: Vec<Vec<[f64; 2]>> = snapshots
-        .iter()
-        .map(|&k| {
-            ds.snapshot(k)
-                .chunks_exact(2)
-                .map(|c| [c[0], c[1]])
-                .collect()
-        })
-        .collect();
+    let cages = if cfg.cage {
+        voronoi_cages(&pos0, l)?
+    } else {
+        Vec::new()
+    };
     let s_curve = s_aa(&pos0, &ds.species, l, 12.0);
     let k = first_peak(&s_curve).ok_or_else(|| {
         Error::Input("relax: S_AA(k) has no wave vector in [2, 10]; the box is too small".into())
@@ -213,21 +205,11 @@ pub fn relax(
     let mut samples: Vec<u64> = log.iter().chain(&lin).copied().collect();
     samples.sort_unstable();
     samples.dedup();
-    let mut reps = Replicas {
-        n,
-        ..Default::default()
-    };
-    for (c, p) in pos0.iter().enumerate() {
-        let mut rng = replica_rng(cfg.seed, c as u64);
-        reps.pos.extend_from_slice(p);
-        reps.vel
-            .extend(maxwell_boltzmann(&setup, cfg.temperature, &mut rng));
-        reps.img.extend(std::iter::repeat_n([0, 0], n));
-        reps.thermo.push(Thermo {
-            t_scale: cfg.temperature,
-            ..Default::default()
-        });
-    }
+    let starts: Vec<(&[[f64; 2]], f64)> = pos0
+        .iter()
+        .map(|p| (p.as_slice(), cfg.temperature))
+        .collect();
+    let reps = start_replicas(&setup, &starts, cfg.seed);
     ctx.note(&format!(
         "relax: {} starts at T = {} for {} steps in one batch; k at the first peak of S_AA = {k:.3}",
         snapshots.len(),
@@ -248,7 +230,11 @@ pub fn relax(
                 &state.pos[j * n..(j + 1) * n],
                 &state.img[j * n..(j + 1) * n],
             );
-            fs[c][si] = f_s(&unwrapped_displacement(&pos0[c], pos, img, l), &mask, k);
+            let mut d = unwrapped_displacement(&pos0[c], pos, img, l);
+            if cfg.cage {
+                d = cage_relative(&d, &cages[c]);
+            }
+            fs[c][si] = f_s(&d, &mask, k);
             pe[c][si] = state.thermo[j].pe / n as f64;
             if si == last {
                 end[c * n..(c + 1) * n].copy_from_slice(pos);
@@ -339,6 +325,7 @@ pub fn relax(
             tau_alpha: tau,
             tau_alpha_spread: spread,
             min_decays: cfg.min_decays,
+            cage: cfg.cage,
         },
         end,
     })

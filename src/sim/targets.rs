@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use glasscam_kernels::md::{Replicas, Thermo};
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +17,10 @@ use crate::io::targets::{
     definition, write_targets, Program, Source, TargetsMeta, BOND_BREAKING, PROPENSITY,
     PROPENSITY_CAGE,
 };
-use crate::sim::init::{maxwell_boltzmann, replica_rng};
-use crate::sim::propensity::{crsd, run_batched, unwrapped_displacement};
+use crate::sim::propensity::{
+    crsd, md_setup_of, run_batched, start_positions, start_replicas, unwrapped_displacement,
+    voronoi_cages,
+};
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,70 +135,30 @@ pub fn ensemble_targets(
     compute: &Compute,
     ctx: Ctx,
 ) -> Result<TargetsRun> {
-    if snapshots.is_empty() {
-        return Err(Error::Input(
-            "targets: give at least one snapshot (`snapshots`)".into(),
-        ));
-    }
-    if let Some(&k) = snapshots.iter().find(|&&k| k >= ds.n_snapshots()) {
-        return Err(Error::Input(format!(
-            "targets: snapshot {k}: {} has {} snapshots",
-            ds.dir.display(),
-            ds.n_snapshots()
-        )));
-    }
+    let pos0 = start_positions(ds, snapshots, "targets")?;
     let sys = &ds.manifest.system;
-    let md = serde_json::from_value::<crate::sim::protocol::Protocol>(ds.manifest.protocol.clone())
-        .map(|p| p.md)
-        .unwrap_or_default();
-    let setup = sys.md_setup(&md);
+    let setup = md_setup_of(ds);
     let samples = cfg.sample_steps(setup.dt)?;
     let (n, runs, l) = (setup.n, cfg.runs, ds.box_l());
     let ns = sys.n_species();
     let sigma: Vec<f64> = (0..ns * ns)
         .map(|ab| sys.pair(ab / ns, ab % ns).0)
         .collect();
-    let pos0: Vec<Vec<[f64; 2]>> = snapshots
-        .iter()
-        .map(|&k| {
-            ds.snapshot(k)
-                .chunks_exact(2)
-                .map(|c| [c[0], c[1]])
-                .collect()
-        })
-        .collect();
     let bnd: Vec<Bonds> = pos0
         .iter()
         .map(|p| bonds(p, &ds.species, &sigma, ns, l))
         .collect();
-    let cages: Vec<Vec<Vec<u32>>> = if cfg.cage {
-        pos0.iter()
-            .map(|p| {
-                let flat: Vec<f64> = p.iter().flatten().copied().collect();
-                let v = crate::analysis::voronoi::voronoi(&flat, [l, l])?;
-                Ok((0..v.n()).map(|i| v.neighbours_of(i).to_vec()).collect())
-            })
-            .collect::<Result<_>>()?
+    let cages = if cfg.cage {
+        voronoi_cages(&pos0, l)?
     } else {
         Vec::new()
     };
-    let mut reps = Replicas {
-        n,
-        ..Default::default()
-    };
-    for (c, p) in pos0.iter().enumerate() {
-        for s in 0..runs {
-            let mut rng = replica_rng(cfg.seed, (c * runs + s) as u64);
-            reps.pos.extend_from_slice(p);
-            reps.vel
-                .extend(maxwell_boltzmann(&setup, cfg.temperature, &mut rng));
-            reps.img.extend(std::iter::repeat_n([0, 0], n));
-            reps.thermo.push(Thermo {
-                t_scale: cfg.temperature,
-                ..Default::default()
-            });
-        }
-    }
+    // replica r = configuration * runs + run
+    let starts: Vec<(&[[f64; 2]], f64)> = pos0
+        .iter()
+        .flat_map(|p| std::iter::repeat_n((p.as_slice(), cfg.temperature), runs))
+        .collect();
+    let reps = start_replicas(&setup, &starts, cfg.seed);
     let total = reps.count();
     ctx.note(&format!(
         "targets: {} configurations x {runs} runs = {total} replicas in one batch at T = {}, {} steps, {} time points",

@@ -25,6 +25,7 @@ fn a_liquid_relaxes_and_its_equilibrated_end_states_are_written() {
         samples: 20,
         min_decays: 3.0,
         seed: 2,
+        cage: false,
     };
     let r = relax(&ds, &[0, 1, 2], &cfg, &Compute::Cpu, quiet()).unwrap();
     let f = &r.file;
