@@ -3,8 +3,11 @@
 cross-entropy, backward, Adam) and Grad-CAM batches (forward, gradient of the class score with respect to the last
 convolution's maps, alpha-weighted sum, ReLU), in images/s, on random images of the model's grid with 2 channels.
 
-Usage: torch_cnn.py [--model presets/quick-model.toml] [--grid G] [--steps N] [--device cuda|cpu] [--json FILE]
-Without --model: the paper's network (docs/methods.md, "CNN"; glasscam's ModelConfig defaults).
+Usage: torch_cnn.py [--model presets/quick-model.toml] [--grid G] [--steps N] [--seconds S] [--threads T]
+                    [--device cuda|cpu] [--json FILE]
+Without --model: the paper's network (docs/methods.md, "CNN"; glasscam's ModelConfig defaults). --seconds times each
+part for at least that long (and at least --steps steps); --threads sets torch's intra-op threads (default: as
+installed). `glasscam bench nn --torch` runs this beside glasscam, alternating.
 """
 
 import argparse
@@ -62,7 +65,7 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def bench(cfg, steps, device):
+def bench(cfg, steps, device, seconds=0.0):
     torch.manual_seed(1)
     net = Net(cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
@@ -91,10 +94,12 @@ def bench(cfg, steps, device):
         fn()  # warm-up: kernels chosen, memory allocated
         sync(device)
         t = time.perf_counter()
-        for _ in range(steps):
+        n = 0
+        while n < steps or time.perf_counter() - t < seconds:
             fn()
+            n += 1
         sync(device)
-        out[name] = steps * b / (time.perf_counter() - t)
+        out[name] = n * b / (time.perf_counter() - t)
     return out
 
 
@@ -103,6 +108,8 @@ def main():
     ap.add_argument("--model", help="a glasscam model file (TOML); default: the paper's network")
     ap.add_argument("--grid", type=int, help="grid size G (default: the model's)")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=0.0)
+    ap.add_argument("--threads", type=int)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", help="also write the row here")
     a = ap.parse_args()
@@ -112,6 +119,8 @@ def main():
             cfg.update({k: v for k, v in tomllib.load(f).items() if k in DEFAULTS})
     if a.grid:
         cfg["grid"] = a.grid
+    if a.threads:
+        torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     row = {
         "backend": f"pytorch {torch.__version__} {device.type}"
@@ -119,7 +128,7 @@ def main():
         "model": a.model or "paper (defaults)",
         "grid": cfg["grid"],
         "batch": cfg["batch"],
-        **bench(cfg, a.steps, device),
+        **bench(cfg, a.steps if a.seconds <= 0 else 2, device, a.seconds),
     }
     print(f"{row['backend']:<60} {row['train_per_s']:>14.1f} {row['gradcam_per_s']:>16.1f}")
     if a.json:

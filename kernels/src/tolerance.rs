@@ -23,6 +23,34 @@ impl Tolerance {
         rel: 1e-3,
     };
 
+    /// A whole f32 network against its f64 twin: scores and losses after several layers of sums over up to a few
+    /// hundred thousand terms.
+    pub const F32_NET: Tolerance = Tolerance {
+        abs: 1e-4,
+        rel: 1e-4,
+    };
+    /// An f32 network's gradients and Grad-CAM maps against its f64 twin, with `abs` a fraction of the tensor's
+    /// largest element (`relative_to`): each element is a sum over the batch and the pixels, and a tensor's small
+    /// elements are differences of large terms.
+    pub const F32_NET_GRAD: Tolerance = Tolerance {
+        abs: 1e-4,
+        rel: 1e-3,
+    };
+    /// Parameters after a few Adam steps (lr 1e-3) in f32 against f64: a tenth of a step, since the rounding of a
+    /// tiny gradient may change the size of its step.
+    pub const F32_ADAM: Tolerance = Tolerance {
+        abs: 1e-4,
+        rel: 1e-4,
+    };
+
+    /// This tolerance with `abs` in units of `scale` (a tensor's largest element).
+    pub fn relative_to(self, scale: f64) -> Tolerance {
+        Tolerance {
+            abs: self.abs * scale,
+            rel: self.rel,
+        }
+    }
+
     pub fn accepts(&self, a: f64, b: f64) -> bool {
         let bound = self.abs.max(self.rel * a.abs().max(b.abs()));
         (a - b).abs() <= bound

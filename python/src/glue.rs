@@ -11,7 +11,7 @@ use glasscam::analysis::{self, CoarseGrain, Voronoi};
 use glasscam::domain::Class;
 use glasscam::events::{Ctx, Event};
 use glasscam::io::dataset::{Dataset, Manifest};
-use glasscam::kernels::nn::net::{grid_sample, gridize as gridize_kernel, Net};
+use glasscam::kernels::nn::net::{grid_sample, gridize as gridize_kernel, gridize_with, Net};
 use glasscam::kernels::nn::GridSpec;
 use glasscam::kernels::Compute;
 use glasscam::learn::cnn::model::ModelFile;
@@ -146,7 +146,8 @@ pub fn load_model(dir: &Path) -> Result<Loaded> {
     Cnn::load(dir)
 }
 
-/// The model's images of `positions` [batch * N * 2]: gridized on its grid, standardised as in training.
+/// The model's images of `positions` [batch * N * 2]: gridized on its grid (on the CPU in the model's
+/// precision), standardised as in training.
 fn model_images(
     compute: &Compute,
     file: &ModelFile,
@@ -154,7 +155,14 @@ fn model_images(
     species: &[u32],
 ) -> Result<Vec<f32>> {
     let grid = file.config.grid_spec(file.header.box_l);
-    let mut imgs = gridize(compute, &grid, positions, species, file.in_channels)?;
+    let mut imgs = gridize_with(
+        compute,
+        file.config.precision.kernel(),
+        &grid,
+        positions,
+        species,
+        file.in_channels,
+    )?;
     if let Some(norm) = file.standardization() {
         norm.apply(&mut imgs, file.config.grid * file.config.grid);
     }
@@ -171,7 +179,13 @@ pub fn predict(
     ctx: &Ctx,
 ) -> Result<Vec<f64>> {
     let (file, n2) = (&model.file, 2 * species.len());
-    let mut net = Net::new(compute, file.spec(), &model.params, batch)?;
+    let mut net = Net::with_precision(
+        compute,
+        file.config.precision.kernel(),
+        file.spec(),
+        &model.params,
+        batch,
+    )?;
     let mut out = Vec::with_capacity(positions.len() / n2 * 2);
     ctx.observer.event(Event::Begin {
         what: "configurations",
@@ -199,7 +213,13 @@ pub fn gradcam(
 ) -> Result<(Vec<f64>, Vec<f64>, Vec<f32>)> {
     let (file, n) = (&model.file, species.len());
     let grid = file.config.grid_spec(file.header.box_l);
-    let mut net = Net::new(compute, file.spec(), &model.params, batch)?;
+    let mut net = Net::with_precision(
+        compute,
+        file.config.precision.kernel(),
+        file.spec(),
+        &model.params,
+        batch,
+    )?;
     let (mut logits, mut gamma, mut maps) = (Vec::new(), Vec::new(), Vec::new());
     ctx.observer.event(Event::Begin {
         what: "configurations",

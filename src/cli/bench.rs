@@ -9,8 +9,6 @@ use glasscam::analysis::bench::{BenchReport, BENCH_DENSITY};
 use glasscam::backend::{bench_backends, BenchBackends};
 use glasscam::events::Ctx;
 use glasscam::kernels::Compute;
-use glasscam::learn::cnn::bench::{KernelProfile, NnBench};
-use glasscam::learn::cnn::ModelConfig;
 use glasscam::sim::bench::{MdRow, PropensityRow};
 use glasscam::sim::system::SystemDef;
 
@@ -38,26 +36,9 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 0)]
         snapshot: usize,
     },
-    /// CNN training and Grad-CAM images/s, CPU twin vs GPU path.
-    Nn {
-        /// cpu, gpu or both (the CPU twin, and the GPU path when an adapter exists; a software adapter takes
-        /// minutes at grid 128).
-        #[arg(long, value_enum, default_value = "both")]
-        backend: BenchBackends,
-        /// Grid size G [default: 64, or the model file's] (the CPU twin takes long at the paper's 128).
-        #[arg(long)]
-        grid: Option<usize>,
-        /// Training steps (batches of 32) timed on each path.
-        #[arg(long, default_value_t = 3)]
-        steps: usize,
-        /// A model file (TOML) to time instead of the default network (e.g. `presets/quick-model.toml`);
-        /// --grid still sets the grid size when given.
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Also time each kernel of a training step (one launch at a time, waiting after each).
-        #[arg(long)]
-        profile: bool,
-    },
+    /// CNN training and Grad-CAM images/s on the CPU's f32 backend and f64 twin (and the GPU), beside PyTorch
+    /// with --torch; the time per layer with --profile.
+    Nn(super::bench_nn::BenchNnArgs),
     /// Voronoi + Tong-Tanaka + coarse-graining per 2000-particle configuration (compare `benches/freud_voronoi.py`).
     Analysis {
         #[arg(long, default_value_t = 16)]
@@ -148,34 +129,7 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             )?;
             print_md(&rows);
         }
-        BenchWhat::Nn {
-            backend,
-            grid,
-            steps,
-            model,
-            profile,
-        } => {
-            let base = match &model {
-                Some(path) => ModelConfig::from_file(path)?,
-                // the paper's network at G = 64: the CPU twin takes long at 128
-                None => ModelConfig {
-                    grid: 64,
-                    ..Default::default()
-                },
-            };
-            let cfg = ModelConfig {
-                grid: grid.unwrap_or(base.grid),
-                ..base
-            };
-            let b = glasscam::learn::cnn::bench::bench_nn(
-                &backends(backend)?,
-                &cfg,
-                2,
-                steps,
-                profile,
-            )?;
-            print_nn(&b);
-        }
+        BenchWhat::Nn(args) => super::bench_nn::bench(&args)?,
         BenchWhat::Analysis { configs, out } => {
             let r = glasscam::analysis::bench_analysis(configs, 2000, 1, out.as_deref())?;
             print_analysis(&r);
@@ -230,46 +184,6 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The nn table (stdout) and each backend's per-kernel profile after it.
-fn print_nn(b: &NnBench) {
-    let c = &b.cfg;
-    println!(
-        "nn bench: grid {} channels {} conv {:?} kernel {} hidden {} batch {}",
-        c.grid, b.channels, c.conv_channels, c.kernel, c.hidden, c.batch
-    );
-    println!(
-        "step: training steps on one fixed batch of images; train: from a training set on the backend \
-         ({} particles per snapshot, augmented, gridized and standardized per batch), as `train` runs",
-        b.particles
-    );
-    println!(
-        "{:<70} {:>14} {:>14} {:>16}",
-        "backend", "step img/s", "train img/s", "Grad-CAM img/s"
-    );
-    for r in &b.rows {
-        println!(
-            "{:<70} {:>14.1} {:>14.1} {:>16.1}",
-            r.backend, r.step_per_s, r.train_per_s, r.gradcam_per_s
-        );
-    }
-    for p in &b.profiles {
-        print_profile(p);
-    }
-}
-
-fn print_profile(p: &KernelProfile) {
-    let sum: f64 = p.kernels.iter().map(|e| e.1).sum();
-    println!(
-        "\nper-kernel time of one training step of {} images, {} (launches one at a time):",
-        p.batch, p.backend
-    );
-    println!("{:<26} {:>12} {:>8}", "kernel", "ms / step", "share");
-    for (name, t) in &p.kernels {
-        println!("{:<26} {:>12.3} {:>7.1}%", name, t * 1e3, 100.0 * t / sum);
-    }
-    println!("{:<26} {:>12.3} {:>7.1}%", "total", sum * 1e3, 100.0);
 }
 
 /// The analysis table: median and minimum per stage, then the all-core throughput.

@@ -6,7 +6,7 @@ use clap::Args;
 use glasscam::domain::Class;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
-use glasscam::learn::cnn::{Covered, ReplicaSet};
+use glasscam::learn::cnn::{Covered, Precision, ReplicaSet};
 
 use super::select_compute;
 
@@ -35,6 +35,10 @@ pub struct GradcamArgs {
     pub batch: usize,
     #[arg(long, default_value = "auto")]
     pub backend: BackendChoice,
+    /// The CNN's float type on the CPU: f32, the fast backend, or f64, the twin (the reference, 3 to 10 times
+    /// slower) [default: the model's, as trained]. Ignored on the GPU.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
 }
 
 pub fn gradcam(a: &GradcamArgs) -> glasscam::Result<()> {
@@ -48,7 +52,14 @@ pub fn gradcam(a: &GradcamArgs) -> glasscam::Result<()> {
     let covered = a.configs.unwrap_or(Covered::of(a.class));
     let snapshots = glasscam::learn::cnn::select_snapshots(&data, &file, covered, a.split)?;
     let compute = select_compute(a.backend)?;
-    let r = glasscam::learn::cnn::gradcam(&compute, &a.model, &data, a.class, &snapshots, a.batch)?;
+    let r = glasscam::learn::cnn::gradcam(
+        (&compute, a.precision.unwrap_or(file.config.precision)),
+        &a.model,
+        &data,
+        a.class,
+        &snapshots,
+        a.batch,
+    )?;
     glasscam::learn::cnn::write_gradcam(&a.out, &r)?;
     println!(
         "Grad-CAM of class {} for {} snapshots ({} misclassified, to be left out) in {}",

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod bench;
+pub mod bench_nn;
 pub mod gnn;
 pub mod gradcam;
 pub mod import;

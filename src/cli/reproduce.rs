@@ -7,6 +7,7 @@ use glasscam::analysis::CoarseGrain;
 use glasscam::domain::Preset;
 use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
+use glasscam::learn::cnn::Precision;
 use glasscam::pipeline::oyama::{ReproduceConfig, ReproducePreset};
 use glasscam::pipeline::swanson::preset::{SwansonPreset, TaskInput};
 use glasscam::pipeline::swanson::SwansonConfig;
@@ -45,6 +46,10 @@ pub struct ReproduceArgs {
     pub out: PathBuf,
     #[arg(long, default_value = "auto")]
     pub backend: BackendChoice,
+    /// The CNN's float type on the CPU: f32, the fast backend, or f64, the twin (the reference, 3 to 10 times
+    /// slower). Ignored on the GPU.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: Precision,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Replicas per system (default: the preset's).
@@ -100,6 +105,7 @@ pub fn reproduce(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
     if let Some(e) = a.epochs {
         preset.model.epochs = e;
     }
+    preset.model.precision = a.precision;
     if let Some(r) = a.propensity_runs {
         preset.propensity_runs = r;
     }
@@ -149,6 +155,7 @@ fn swanson(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
     if let Some(e) = a.epochs {
         preset.cnn.epochs = e;
     }
+    preset.cnn.precision = a.precision;
     if let Some(e) = a.mpnn_epochs {
         preset.mpnn.epochs = e;
     }

@@ -225,6 +225,8 @@ pub struct Run<'a> {
     pub sets: &'a Sets,
     pub compute: &'a Compute,
     pub epochs: usize,
+    /// `Model::backend` of the run's settings and compute.
+    pub backend: String,
     pub started: Instant,
 }
 
@@ -244,7 +246,7 @@ impl<M: Model> Trained<M> {
         let test = objective.evaluate(&model.logits(run.compute, test.0)?, test.1);
         let metrics = Metrics::new(
             run.data,
-            M::backend(run.compute),
+            run.backend,
             run.sets,
             run.epochs,
             fitted,
@@ -299,9 +301,9 @@ pub trait Model: Sized {
     /// Its outputs (class scores, two per snapshot) on `inputs`.
     fn logits(&self, compute: &Compute, inputs: &Self::Inputs) -> Result<Vec<f64>>;
 
-    /// Where it trains and scores on `compute`: the network's backend policy, recorded in `metrics.json` and in a
-    /// pipeline's stage records.
-    fn backend(compute: &Compute) -> String;
+    /// Where it trains and scores with `cfg` on `compute`: the network's backend policy, recorded in
+    /// `metrics.json` and in a pipeline's stage records.
+    fn backend(cfg: &Self::Config, compute: &Compute) -> String;
 }
 
 /// Writes the model directory: `model.safetensors`, `config.json` and `metrics.json`.

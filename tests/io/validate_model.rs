@@ -12,7 +12,7 @@ use glasscam::domain::Class;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
 use glasscam::learn::cnn::gradcam::{Covered, ReplicaSet};
-use glasscam::learn::cnn::{gradcam, model, select_snapshots, write_gradcam};
+use glasscam::learn::cnn::{gradcam, model, select_snapshots, write_gradcam, Precision};
 
 use common::{err_of, trained_tiny as trained};
 
@@ -128,7 +128,15 @@ fn a_model_with_non_finite_weights_is_never_written() {
 fn gradcam_into(m: &Path, data: &Dataset, out: &Path) {
     let (file, _) = model::load(m).expect("model");
     let snaps = select_snapshots(data, &file, Covered::Glass, ReplicaSet::All).expect("snapshots");
-    let r = gradcam(&Compute::Cpu, m, data, Class::Glass, &snaps, 8).expect("gradcam");
+    let r = gradcam(
+        (&Compute::Cpu, Precision::F32),
+        m,
+        data,
+        Class::Glass,
+        &snaps,
+        8,
+    )
+    .expect("gradcam");
     write_gradcam(out, &r).expect("write");
 }
 

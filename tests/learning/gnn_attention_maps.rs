@@ -23,9 +23,15 @@ fn attention_field_map_sits_beside_gamma_voronoi_area_and_one_minus_theta() {
     // 25 replicas x 2 snapshots of 36 particles, a tiny CNN for Gamma and a tiny MPNN for the attention
     let (data, cnn) = common::trained_tiny(tmp.path());
     let all: Vec<usize> = (0..data.n_snapshots()).collect();
-    let gc =
-        glasscam::learn::cnn::gradcam::gradcam(&Compute::Cpu, &cnn, &data, Class::Glass, &all, 16)
-            .expect("gradcam");
+    let gc = glasscam::learn::cnn::gradcam::gradcam(
+        (&Compute::Cpu, glasscam::learn::cnn::Precision::F32),
+        &cnn,
+        &data,
+        Class::Glass,
+        &all,
+        16,
+    )
+    .expect("gradcam");
     let gc_dir = tmp.path().join("gradcam");
     glasscam::learn::cnn::gradcam::write_gradcam(&gc_dir, &gc).expect("write gradcam");
     let cfg = MpnnConfig {

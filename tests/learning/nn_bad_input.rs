@@ -33,7 +33,7 @@ fn model_channels_must_match_the_species_count() {
     Dataset::write(&other, &m, &data.positions, &species).expect("write");
     let three = Dataset::load(&other).expect("load");
     let msg = err_of(gradcam::gradcam(
-        &Compute::Cpu,
+        (&Compute::Cpu, glasscam::learn::cnn::Precision::F32),
         &model_dir,
         &three,
         glasscam::domain::Class::Glass,
@@ -70,7 +70,7 @@ fn the_box_must_give_the_trained_pixel_size() {
     write_synthetic(&other, 4, 6, 7.0, 0.3, 4).expect("data");
     let data = Dataset::load(&other).expect("load");
     let msg = err_of(gradcam::gradcam(
-        &Compute::Cpu,
+        (&Compute::Cpu, glasscam::learn::cnn::Precision::F32),
         &model_dir,
         &data,
         glasscam::domain::Class::Glass,

@@ -13,7 +13,7 @@ use glasscam::learn::cnn::data::images;
 use glasscam::learn::cnn::gradcam::GradcamFile;
 use glasscam::learn::cnn::model::predict_all;
 use glasscam::learn::cnn::{
-    gradcam, model, select_snapshots, train, write_gradcam, Covered, ReplicaSet,
+    gradcam, model, select_snapshots, train, write_gradcam, Covered, Precision, ReplicaSet,
 };
 use glasscam::learn::metrics::evaluate;
 use glasscam::learn::model::write_model;
@@ -46,6 +46,9 @@ fn train_then_gradcam_on_synthetic_data() {
     let t = train(&data, &cfg, &Compute::Cpu, glasscam::events::quiet()).expect("train");
     write_model(&out, &t).expect("write model");
     let m = &t.metrics;
+    // the CPU's default is the f32 backend, and the record says so
+    assert_eq!(cfg.precision, Precision::F32);
+    assert!(m.backend.starts_with("cpu f32 ("), "{}", m.backend);
     // 25 replicas: 20 / 2 / 3 (80 / 8 / 12 %)
     assert_eq!(m.replicas, [20, 2, 3]);
     assert_eq!(m.snapshots, [40, 4, 6]);
@@ -83,12 +86,26 @@ fn train_then_gradcam_on_synthetic_data() {
         .filter(|s| file.header.split.test.contains(&s.replica))
         .map(|s| s.index)
         .collect();
-    let mut imgs = images(&Compute::Cpu, &data, &grid, &test_snaps, 64).expect("images");
+    let mut imgs = images(
+        (&Compute::Cpu, cfg.precision),
+        &data,
+        &grid,
+        &test_snaps,
+        64,
+    )
+    .expect("images");
     if let Some(norm) = file.standardization() {
         norm.apply(&mut imgs, grid.grid * grid.grid);
     }
     let predict = |params: &[f32]| {
-        let mut net = Net::new(&Compute::Cpu, file.spec(), params, 8).expect("net");
+        let mut net = Net::with_precision(
+            &Compute::Cpu,
+            file.config.precision.kernel(),
+            file.spec(),
+            params,
+            8,
+        )
+        .expect("net");
         predict_all(&mut net, &imgs).expect("predict")
     };
     let before = predict(&t.model.params);
@@ -109,7 +126,15 @@ fn train_then_gradcam_on_synthetic_data() {
 
     let gc = |covered: Covered, dir: &str| {
         let snaps = select_snapshots(&data, &file, covered, ReplicaSet::Test).expect("snapshots");
-        let r = gradcam(&Compute::Cpu, &out, &data, Class::Glass, &snaps, 4).expect("gradcam");
+        let r = gradcam(
+            (&Compute::Cpu, Precision::F32),
+            &out,
+            &data,
+            Class::Glass,
+            &snaps,
+            4,
+        )
+        .expect("gradcam");
         write_gradcam(&tmp.path().join(dir), &r).expect("write gradcam");
         r
     };
@@ -174,29 +199,58 @@ fn the_cli_trains_and_explains() {
     )
     .expect("write model file");
     let exe = env!("CARGO_BIN_EXE_glasscam");
+    let train_cli = |out: &Path, extra: &[&str]| {
+        let st = std::process::Command::new(exe)
+            .args(["train", "--backend", "cpu", "--epochs", "3", "--data"])
+            .arg(&data_dir)
+            .arg("--model")
+            .arg(&model_file)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .expect("run glasscam train");
+        let err = String::from_utf8_lossy(&st.stderr).to_string();
+        assert!(st.status.success(), "{err}");
+        let json = |name: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(out.join(name)).expect(name))
+                .expect("json")
+        };
+        (err, json("metrics.json"), json("config.json"))
+    };
     let out = tmp.path().join("model");
-    let st = std::process::Command::new(exe)
-        .args(["train", "--backend", "cpu", "--epochs", "3", "--data"])
-        .arg(&data_dir)
-        .arg("--model")
-        .arg(&model_file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("run glasscam train");
-    let err = String::from_utf8_lossy(&st.stderr);
-    assert!(st.status.success(), "{err}");
+    let (err, metrics, config) = train_cli(&out, &[]);
     // one line per epoch in a batch log too (stderr is not a terminal here)
     for e in 1..=3 {
         assert!(err.contains(&format!("epoch {e}/3: loss ")), "{err}");
     }
     assert!(out.join("model.safetensors").exists() && out.join("config.json").exists());
+    // on the CPU the f32 backend by default, the f64 twin when asked; the records say which ran
+    let backend = |m: &serde_json::Value| m["backend"].as_str().expect("backend").to_string();
+    assert!(backend(&metrics).starts_with("cpu f32 ("), "{metrics}");
+    assert_eq!(config["config"]["precision"], "f32");
+    let out64 = tmp.path().join("model64");
+    let (_, metrics64, config64) = train_cli(&out64, &["--precision", "f64"]);
+    assert!(
+        backend(&metrics64).starts_with("cpu twin f64 ("),
+        "{metrics64}"
+    );
+    assert_eq!(config64["config"]["precision"], "f64");
+    // the switch changed the path: the same seeds, other bits
+    let (_, p32) = model::load(&out).expect("f32 model");
+    let (_, p64) = model::load(&out64).expect("f64 model");
+    assert_ne!(
+        p32, p64,
+        "--precision f64 gave the f32 backend's parameters"
+    );
     let gc = tmp.path().join("gc");
     let o = std::process::Command::new(exe)
         .args([
             "gradcam",
             "--backend",
             "cpu",
+            "--precision",
+            "f64",
             "--split",
             "all",
             "--class",
@@ -240,11 +294,19 @@ fn train_and_gradcam_on_the_gpu_path() {
         m.test
     );
     let snaps = data.of_class(Class::Glass);
-    let r = gradcam(&gpu, &out, &data, Class::Glass, &snaps, 8).expect("gradcam");
+    let r = gradcam((&gpu, Precision::F32), &out, &data, Class::Glass, &snaps, 8).expect("gradcam");
     assert_eq!(r.gamma.len(), snaps.len() * data.n_particles());
     assert_eq!(r.maps.len(), snaps.len() * 16 * 16);
     // the same model on the CPU twin gives the same Grad-CAM read-back
-    let c = gradcam(&Compute::Cpu, &out, &data, Class::Glass, &snaps, 8).expect("gradcam");
+    let c = gradcam(
+        (&Compute::Cpu, Precision::F64),
+        &out,
+        &data,
+        Class::Glass,
+        &snaps,
+        8,
+    )
+    .expect("gradcam");
     let scale = c
         .gamma
         .iter()

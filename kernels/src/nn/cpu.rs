@@ -198,8 +198,15 @@ pub fn standardize(p: &NnParams, norm: &[f64], x: &mut [f64]) {
     }
 }
 
-/// Twin of epoch_tally.wgsl: adds the batch's loss sum (in sample order) and its correct count to `tally`.
-pub fn epoch_tally(p: &NnParams, loss: &[f64], logits: &[f64], labels: &[u32], tally: &mut [f64]) {
+/// Twin of epoch_tally.wgsl: adds the batch's loss sum (in sample order) and its correct count to `tally` (the
+/// scores in f64 here, in f32 on the f32 backend).
+pub fn epoch_tally<T: PartialOrd>(
+    p: &NnParams,
+    loss: &[f64],
+    logits: &[T],
+    labels: &[u32],
+    tally: &mut [f64],
+) {
     let k_n = p.n_out as usize;
     let b = p.batch as usize;
     let sum: f64 = loss[..b].iter().sum();

@@ -1,9 +1,11 @@
 //! Gridization (`gridize`, `grid_sample`), the CNN kernels (convolution, dense, ReLU, dropout, softmax
 //! cross-entropy, Adam) and `gradcam`: their declarations (kernels.rs), the network's shapes and
-//! parameter layout, and the op plans that the GPU path and the CPU twin both execute in the same order.
+//! parameter layout, and the op plans that the GPU path, the f64 CPU twin and the f32 CPU backend (`fast`) all
+//! execute in the same order.
 
 pub mod common;
 pub mod cpu;
+pub mod fast;
 pub mod gpu;
 pub mod kernels;
 pub mod net;
@@ -18,6 +20,31 @@ pub use kernels::{
     GRIDIZE_BIN, GRID_SAMPLE, MEAN_POOL, MEAN_POOL_BACKWARD, RELU_BACKWARD, SOFTMAX_XENT,
     STANDARDIZE,
 };
+
+/// The float type of the CNN on the CPU: `F32`, the fast backend (`nn::fast`, the CPU default), or `F64`, the
+/// twin (`nn::cpu`), the reference the others are tested against. The GPU path is f32 whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F32, Precision::F64];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+
+    /// `f32` or `f64` (what `--precision` takes).
+    pub fn parse(s: &str) -> Option<Precision> {
+        Precision::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
 
 /// Gridization settings: grid size, Gaussian width and window, box side.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -323,6 +350,55 @@ impl NetSpec {
     /// Index of the hidden layer's activation (where dropout acts).
     pub fn hidden_act(&self) -> usize {
         self.n_acts() - 2
+    }
+
+    /// Names of the layers as in `tensors` (conv1.., pool, fc1..), in order.
+    pub fn layer_names(&self) -> Vec<String> {
+        let (mut nc, mut nd) = (0, 0);
+        self.layers()
+            .iter()
+            .map(|l| match l {
+                Layer::Conv { .. } => {
+                    nc += 1;
+                    format!("conv{nc}")
+                }
+                Layer::Pool { .. } => "pool".into(),
+                Layer::Dense { .. } => {
+                    nd += 1;
+                    format!("fc{nd}")
+                }
+            })
+            .collect()
+    }
+
+    /// What an op of this network's plans does, for profiles: the layer and the pass ("conv2 backward weight",
+    /// "fc1 forward", "fc1 dropout"), or the kernel's name for the ops that belong to no layer.
+    pub fn op_label(&self, op: &PlanOp) -> String {
+        let names = self.layer_names();
+        let name = op.kernel.name;
+        let pass = match name {
+            "conv2d_forward" | "dense_forward" | "mean_pool" => "forward",
+            "conv2d_backward_input" | "dense_backward_input" | "mean_pool_backward" => {
+                "backward input"
+            }
+            "conv2d_backward_weight" | "dense_backward_weight" => "backward weight",
+            "relu_backward" => "backward relu",
+            "dropout" => "dropout",
+            _ => return name.to_string(),
+        };
+        // the layer's output activation (or its gradient) is the highest one each of these ops binds
+        let act = op
+            .bufs
+            .iter()
+            .filter_map(|b| match b {
+                Buf::Act(i) | Buf::Grad(i) => Some(*i),
+                _ => None,
+            })
+            .max();
+        match act.and_then(|a| names.get(a.wrapping_sub(1))) {
+            Some(layer) => format!("{layer} {pass}"),
+            None => name.to_string(),
+        }
     }
 
     /// He-normal weights (std sqrt(2 / fan_in)), zero biases, from a seed; stored as f32.

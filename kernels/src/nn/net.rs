@@ -1,17 +1,21 @@
 //! A network on a backend: buffers for a batch capacity, and the steps the host needs (train step, scores,
-//! Grad-CAM, gridization), each one plan run by the GPU path or by the CPU twin.
+//! Grad-CAM, gridization), each one plan run by the GPU path, the f32 CPU backend or the f64 CPU twin.
 
 use super::cpu::{self, CpuExec};
+use super::fast::{self, FastExec, Isa};
 use super::gpu::{GpuExec, Launch, NnGpu};
 use super::{
     forward_plan, gradcam_plan, train_plan, AdamSpec, Buf, GridSpec, Mode, NetSpec, NnParams,
-    PlanOp, EPOCH_TALLY, GATHER_AUGMENT, GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE, STANDARDIZE,
+    PlanOp, Precision, EPOCH_TALLY, GATHER_AUGMENT, GRIDIZE, GRIDIZE_BIN, GRID_SAMPLE, STANDARDIZE,
 };
 use crate::error::{KernelError, Result};
 use crate::gpu::Compute;
 
 enum Exec {
+    /// The f64 twin.
     Cpu(CpuExec),
+    /// The f32 CPU backend.
+    Fast(Box<FastExec>),
     Gpu(Box<GpuExec>),
 }
 
@@ -20,6 +24,10 @@ impl Exec {
         match self {
             Exec::Cpu(e) => {
                 e.bufs.insert(b, vec![0.0; len]);
+                Ok(())
+            }
+            Exec::Fast(e) => {
+                e.alloc(b, len);
                 Ok(())
             }
             Exec::Gpu(e) => e.alloc(b, len),
@@ -37,6 +45,10 @@ impl Exec {
                 }
                 Ok(())
             }
+            Exec::Fast(e) => {
+                e.write(b, data);
+                Ok(())
+            }
             Exec::Gpu(e) => e.write(b, data),
         }
     }
@@ -48,6 +60,10 @@ impl Exec {
                 v.extend_from_slice(data);
                 Ok(())
             }
+            Exec::Fast(e) => {
+                e.write(b, &data.iter().map(|&x| x as f32).collect::<Vec<f32>>());
+                Ok(())
+            }
             Exec::Gpu(e) => e.write(b, &data.iter().map(|&x| x as f32).collect::<Vec<f32>>()),
         }
     }
@@ -55,6 +71,10 @@ impl Exec {
         match self {
             Exec::Cpu(e) => {
                 e.labels = labels.to_vec();
+                Ok(())
+            }
+            Exec::Fast(e) => {
+                e.write_labels(labels);
                 Ok(())
             }
             Exec::Gpu(e) => e.write(Buf::Labels, labels),
@@ -70,12 +90,14 @@ impl Exec {
                     kernel: "nn".into(),
                     message: format!("no buffer {b:?}"),
                 }),
+            Exec::Fast(e) => e.read(b, len),
             Exec::Gpu(e) => e.read(b, len),
         }
     }
     fn run(&mut self, plan: &[super::PlanOp]) -> Result<()> {
         match self {
             Exec::Cpu(e) => plan.iter().try_for_each(|op| e.run_op(op)),
+            Exec::Fast(e) => plan.iter().try_for_each(|op| e.run_op(op)),
             Exec::Gpu(e) => e.run(plan),
         }
     }
@@ -89,6 +111,7 @@ impl Exec {
             let t = std::time::Instant::now();
             match self {
                 Exec::Cpu(e) => e.run_op(op)?,
+                Exec::Fast(e) => e.run_op(op)?,
                 Exec::Gpu(e) => {
                     e.run(std::slice::from_ref(op))?;
                     e.nn.ctx.wait()?;
@@ -124,7 +147,7 @@ pub struct TrainSet<'a> {
     pub std: &'a [f64],
 }
 
-/// The CPU twin's copy of the training set and its scratch (the GPU path keeps these in device buffers).
+/// The CPU paths' copy of the training set and its scratch (the GPU path keeps these in device buffers).
 #[derive(Default)]
 struct HostSet {
     pos: Vec<f64>,
@@ -133,6 +156,7 @@ struct HostSet {
     order: Vec<u32>,
     tf: Vec<[f64; 4]>,
     batch_pos: Vec<f64>,
+    batch_labels: Vec<u32>,
     bin_end: Vec<u32>,
     binned: Vec<[f64; 4]>,
 }
@@ -167,8 +191,21 @@ pub struct Net {
 }
 
 impl Net {
-    /// Allocates buffers for batches of up to `capacity` images and loads `params`.
+    /// Allocates buffers for batches of up to `capacity` images and loads `params`; on the CPU, the f64 twin
+    /// (`with_precision` chooses).
     pub fn new(compute: &Compute, spec: NetSpec, params: &[f32], capacity: usize) -> Result<Net> {
+        Net::with_precision(compute, Precision::F64, spec, params, capacity)
+    }
+
+    /// As `new`, on the CPU in `precision`: `F32` runs the f32 backend (`nn::fast`) on the best vector unit of
+    /// this CPU, `F64` the twin. The GPU path ignores it.
+    pub fn with_precision(
+        compute: &Compute,
+        precision: Precision,
+        spec: NetSpec,
+        params: &[f32],
+        capacity: usize,
+    ) -> Result<Net> {
         spec.check()?;
         if params.len() != spec.n_params() {
             return Err(KernelError::Input {
@@ -180,9 +217,10 @@ impl Net {
                 ),
             });
         }
-        let mut exec = match compute {
-            Compute::Cpu => Exec::Cpu(CpuExec::default()),
-            Compute::Gpu(ctx) => Exec::Gpu(Box::new(GpuExec::new(NnGpu::shared(ctx)?))),
+        let mut exec = match (compute, precision) {
+            (Compute::Cpu, Precision::F64) => Exec::Cpu(CpuExec::default()),
+            (Compute::Cpu, Precision::F32) => Exec::Fast(Box::new(FastExec::new(Isa::detect()))),
+            (Compute::Gpu(ctx), _) => Exec::Gpu(Box::new(GpuExec::new(NnGpu::shared(ctx)?))),
         };
         let capacity = capacity.max(1);
         let np = spec.n_params();
@@ -208,6 +246,39 @@ impl Net {
 
     pub fn is_gpu(&self) -> bool {
         matches!(self.exec, Exec::Gpu(_))
+    }
+
+    /// The float type the network computes in: f32 on the GPU and the f32 backend, f64 on the twin.
+    pub fn precision(&self) -> Precision {
+        match self.exec {
+            Exec::Cpu(_) => Precision::F64,
+            Exec::Fast(_) | Exec::Gpu(_) => Precision::F32,
+        }
+    }
+
+    /// The vector unit of the f32 CPU backend (None on the other paths).
+    pub fn isa(&self) -> Option<Isa> {
+        match &self.exec {
+            Exec::Fast(e) => Some(e.isa),
+            _ => None,
+        }
+    }
+
+    /// Runs the f32 CPU backend on `isa` (or the best unit below it this CPU has); for tests of the code paths
+    /// of other CPUs. No effect on the other paths.
+    pub fn set_isa(&mut self, isa: Isa) {
+        if let Exec::Fast(e) = &mut self.exec {
+            e.isa = isa.min(Isa::detect());
+        }
+    }
+
+    /// What runs the network, in words: "gpu", "cpu f64 twin", "cpu f32 (avx512)".
+    pub fn describe(&self) -> String {
+        match &self.exec {
+            Exec::Cpu(_) => "cpu f64 twin".into(),
+            Exec::Fast(e) => format!("cpu f32 ({})", e.isa.name()),
+            Exec::Gpu(_) => "gpu".into(),
+        }
     }
 
     /// The parameters as f32 (what is saved).
@@ -333,6 +404,41 @@ impl Net {
         self.exec.run_timed(&plan)
     }
 
+    /// `profile_train_step` with each op named by its layer and pass (`NetSpec::op_label`: "conv2 forward",
+    /// "conv2 backward weight", ...): the per-layer forward and backward times of a training step.
+    pub fn profile_train_layers(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+        adam: &AdamSpec,
+    ) -> Result<Vec<(String, f64)>> {
+        let (_, plan) = self.step_plan(images, labels, seed, adam)?;
+        self.labelled_times(&plan)
+    }
+
+    /// The per-layer times of a Grad-CAM batch of class `cls`, as `profile_train_layers`.
+    pub fn profile_gradcam_layers(
+        &mut self,
+        images: &[f32],
+        cls: usize,
+    ) -> Result<Vec<(String, f64)>> {
+        let (forward, backward) = self.gradcam_plans(images, cls)?;
+        let mut times = self.labelled_times(&forward)?;
+        self.write_onehot(cls)?;
+        times.extend(self.labelled_times(&backward)?);
+        Ok(times)
+    }
+
+    fn labelled_times(&mut self, plan: &[PlanOp]) -> Result<Vec<(String, f64)>> {
+        let times = self.exec.run_timed(plan)?;
+        Ok(plan
+            .iter()
+            .zip(times)
+            .map(|(op, (_, t))| (self.spec.op_label(op), t))
+            .collect())
+    }
+
     /// Keeps a training set on the backend for [`Net::train_set_step`]: on the GPU path the positions, labels
     /// and species are uploaded once here, and every batch is gathered, augmented, gridized and standardized on
     /// the device. Replaces any set loaded before.
@@ -392,19 +498,31 @@ impl Net {
             .collect();
         let cap = self.capacity;
         let keys = cap * (ns * set.grid.grid * set.grid.grid + 1);
+        let host_set = |twin: bool| {
+            Some(Box::new(HostSet {
+                pos: set.positions.to_vec(),
+                labels: set.labels.to_vec(),
+                species: set.species.to_vec(),
+                batch_pos: vec![0.0; cap * n * 2],
+                // the f32 backend scatters without bins
+                bin_end: vec![0; if twin { keys } else { 0 }],
+                binned: vec![[0.0; 4]; if twin { cap * n } else { 0 }],
+                ..HostSet::default()
+            }))
+        };
         let host = match &mut self.exec {
             Exec::Cpu(e) => {
                 e.bufs.insert(Buf::Norm, norm);
                 e.bufs.insert(Buf::Tally, vec![0.0; 2]);
-                Some(Box::new(HostSet {
-                    pos: set.positions.to_vec(),
-                    labels: set.labels.to_vec(),
-                    species: set.species.to_vec(),
-                    batch_pos: vec![0.0; cap * n * 2],
-                    bin_end: vec![0; keys],
-                    binned: vec![[0.0; 4]; cap * n],
-                    ..HostSet::default()
-                }))
+                host_set(true)
+            }
+            Exec::Fast(e) => {
+                e.write(
+                    Buf::Norm,
+                    &norm.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+                );
+                e.write(Buf::Tally, &[0.0, 0.0]);
+                host_set(false)
             }
             Exec::Gpu(e) => {
                 let pos: Vec<f32> = set.positions.iter().map(|&x| x as f32).collect();
@@ -518,8 +636,8 @@ impl Net {
             bufs: vec![Buf::Norm, Buf::Act(0)],
         };
         match (&mut self.exec, &mut info.host) {
-            (Exec::Cpu(e), Some(h)) => {
-                let mut labels = vec![0u32; len];
+            (exec @ (Exec::Cpu(_) | Exec::Fast(_)), Some(h)) => {
+                h.batch_labels.resize(len, 0);
                 cpu::gather_augment(
                     &gather,
                     &h.pos,
@@ -527,18 +645,34 @@ impl Net {
                     &h.order,
                     &h.tf,
                     &mut h.batch_pos,
-                    &mut labels,
+                    &mut h.batch_labels,
                 );
-                cpu::gridize_bin(&gp, &h.batch_pos, &h.species, &mut h.bin_end, &mut h.binned);
-                let act0 = e
-                    .bufs
-                    .get_mut(&Buf::Act(0))
-                    .ok_or_else(|| KernelError::Input {
-                        kernel: "gridize".into(),
-                        message: "no input buffer".into(),
-                    })?;
-                cpu::gridize(&gp, &h.bin_end, &h.binned, act0);
-                e.labels = labels;
+                match exec {
+                    Exec::Cpu(e) => {
+                        cpu::gridize_bin(
+                            &gp,
+                            &h.batch_pos,
+                            &h.species,
+                            &mut h.bin_end,
+                            &mut h.binned,
+                        );
+                        let act0 =
+                            e.bufs
+                                .get_mut(&Buf::Act(0))
+                                .ok_or_else(|| KernelError::Input {
+                                    kernel: "gridize".into(),
+                                    message: "no input buffer".into(),
+                                })?;
+                        cpu::gridize(&gp, &h.bin_end, &h.binned, act0);
+                        e.labels.clone_from(&h.batch_labels);
+                    }
+                    Exec::Fast(e) => {
+                        let act0 = e.buf_mut(Buf::Act(0))?;
+                        fast::grid::gridize(&gp, &h.batch_pos, &h.species, act0);
+                        e.write_labels(&h.batch_labels);
+                    }
+                    Exec::Gpu(_) => unreachable!("matched the CPU paths"),
+                }
                 Ok(vec![standardize])
             }
             _ => Ok(vec![
@@ -623,6 +757,20 @@ impl Net {
 
     /// Grad-CAM maps [batch, G, G] for class `cls`, and the class scores [batch, classes].
     pub fn gradcam(&mut self, images: &[f32], cls: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+        let (forward, backward) = self.gradcam_plans(images, cls)?;
+        let b = images.len() / self.spec.act_len(0);
+        let k = self.spec.classes;
+        let last = self.spec.n_acts() - 1;
+        self.exec.run(&forward)?;
+        self.write_onehot(cls)?;
+        self.exec.run(&backward)?;
+        let logits = self.exec.read(Buf::Act(last), b * k)?;
+        let maps = self.exec.read(Buf::Maps, b * self.spec.pixels())?;
+        Ok((logits, maps))
+    }
+
+    /// Loads a Grad-CAM batch: the eval forward plan and, to run after `write_onehot`, the backward plan.
+    fn gradcam_plans(&mut self, images: &[f32], cls: usize) -> Result<(Vec<PlanOp>, Vec<PlanOp>)> {
         if cls >= self.spec.classes {
             return Err(KernelError::Input {
                 kernel: "gradcam".into(),
@@ -633,24 +781,41 @@ impl Net {
             });
         }
         let b = self.load(images, None)?;
+        Ok((
+            forward_plan(&self.spec, b, Mode::Eval),
+            gradcam_plan(&self.spec, b),
+        ))
+    }
+
+    /// dy^C / dscores of Grad-CAM, one-hot rows of class `cls` for the whole capacity (the plans read their
+    /// batch's rows).
+    fn write_onehot(&mut self, cls: usize) -> Result<()> {
         let k = self.spec.classes;
-        let last = self.spec.n_acts() - 1;
-        let mut onehot = vec![0f32; b * k];
+        let mut onehot = vec![0f32; self.capacity * k];
         for row in onehot.chunks_mut(k) {
             row[cls] = 1.0;
         }
-        self.exec.run(&forward_plan(&self.spec, b, Mode::Eval))?;
-        self.exec.write(Buf::Grad(last), &onehot)?;
-        self.exec.run(&gradcam_plan(&self.spec, b))?;
-        let logits = self.exec.read(Buf::Act(last), b * k)?;
-        let maps = self.exec.read(Buf::Maps, b * self.spec.pixels())?;
-        Ok((logits, maps))
+        self.exec.write(Buf::Grad(self.spec.n_acts() - 1), &onehot)
     }
 }
 
-/// Gridization of `batch` snapshots (positions [batch, n, 2]) into images [batch, n_species, G, G].
+/// Gridization of `batch` snapshots (positions [batch, n, 2]) into images [batch, n_species, G, G]; on the CPU by
+/// the f64 twin (`gridize_with` chooses).
 pub fn gridize(
     compute: &Compute,
+    grid: &GridSpec,
+    positions: &[f64],
+    species: &[u32],
+    n_species: usize,
+) -> Result<Vec<f32>> {
+    gridize_with(compute, Precision::F64, grid, positions, species, n_species)
+}
+
+/// As `gridize`, on the CPU in `precision` (`F32`: the f32 backend's scatter, as `Net::train_set_step` runs it
+/// with `Precision::F32`).
+pub fn gridize_with(
+    compute: &Compute,
+    precision: Precision,
     grid: &GridSpec,
     positions: &[f64],
     species: &[u32],
@@ -685,6 +850,11 @@ pub fn gridize(
     let len = batch * n_species * grid.grid * grid.grid;
     let keys = batch * (n_species * grid.grid * grid.grid + 1);
     match compute {
+        Compute::Cpu if precision == Precision::F32 => {
+            let mut out = vec![0.0; len];
+            fast::grid::gridize(&p, positions, species, &mut out);
+            Ok(out)
+        }
         Compute::Cpu => {
             let mut bin_end = vec![0u32; keys];
             let mut binned = vec![[0.0; 4]; batch * n];

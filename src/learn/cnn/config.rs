@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use glasscam_kernels::nn::{AdamSpec, GridSpec, Head, NetSpec, MAX_MAPS};
+use glasscam_kernels::nn::{self, AdamSpec, GridSpec, Head, NetSpec, MAX_MAPS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -62,6 +62,11 @@ pub struct ModelConfig {
     /// config.json as `input_mean` and `input_std`. Makes the input scale independent of the grid size and the
     /// particle count. Not in the paper; `false` feeds the raw densities.
     pub standardize: bool,
+    /// The float type of the network on the CPU: `f32`, the fast backend (the default), or `f64`, the twin the
+    /// other paths are tested against (about 3 to 10 times slower). Training, Grad-CAM and scoring all run in
+    /// it; the two agree within the spread over seeds, not bit for bit. The GPU path computes in f32 whatever
+    /// this says.
+    pub precision: Precision,
 }
 
 /// `ModelConfig::head`.
@@ -73,6 +78,28 @@ pub enum HeadKind {
     #[default]
     Flatten,
     Mean,
+}
+
+/// `ModelConfig::precision`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+impl Precision {
+    /// The kernels crate's name for it (which CPU executor runs the plans).
+    pub fn kernel(self) -> nn::Precision {
+        match self {
+            Precision::F32 => nn::Precision::F32,
+            Precision::F64 => nn::Precision::F64,
+        }
+    }
 }
 
 /// Most images per training step: the network's buffers grow with it (1e6 images of 64 x 64 would ask for
@@ -102,6 +129,7 @@ impl Default for ModelConfig {
             split: [0.8, 0.08, 0.12],
             augment: true,
             standardize: true,
+            precision: Precision::F32,
         }
     }
 }
@@ -110,7 +138,7 @@ impl ModelConfig {
     /// The model for data sets of the `quick` simulation preset (`presets/quick-model.toml`): a 64 x 64 grid with
     /// a Gaussian width of 0.5 (just under a pixel for the quick boxes, L ~ 41-43), a small network (three 3 x 3
     /// convolutions of 4 maps, the `mean` head, 16 hidden units, no dropout), batches of 8 and 300 epochs,
-    /// augmentation and standardization on. About 40 s per system on a 2-core CPU (CPU twin), see docs/guide/oyama.md.
+    /// augmentation and standardization on. About 20 to 30 s per system on a 2-core CPU (f32 backend; benches/RESULTS.md).
     ///
     /// Why not the default network: the quick glasses are quenched so fast that they keep the liquid's structure and
     /// differ from it mostly in the amplitude of thermal vibrations, a few per cent of the images' short-wavelength

@@ -2,17 +2,19 @@
 //! symmetries.
 
 use glasscam_kernels::nn::cpu::augment_point;
-use glasscam_kernels::nn::net::gridize;
+use glasscam_kernels::nn::net::gridize_with;
 use glasscam_kernels::nn::GridSpec;
 use glasscam_kernels::rng::mix;
 use glasscam_kernels::Compute;
 
+use super::config::Precision;
 use crate::error::Result;
 use crate::io::dataset::Dataset;
 
-/// Images of the given snapshots [k, species, G, G] as f32, gridized in chunks of `chunk` snapshots.
+/// Images of the given snapshots [k, species, G, G] as f32, gridized in chunks of `chunk` snapshots (on the CPU
+/// in `precision`, as the network's own training batches are).
 pub fn images(
-    compute: &Compute,
+    (compute, precision): (&Compute, Precision),
     data: &Dataset,
     grid: &GridSpec,
     snapshots: &[usize],
@@ -25,7 +27,14 @@ pub fn images(
             .iter()
             .flat_map(|&k| data.snapshot(k).iter().copied())
             .collect();
-        out.extend(gridize(compute, grid, &pos, &data.species, ns)?);
+        out.extend(gridize_with(
+            compute,
+            precision.kernel(),
+            grid,
+            &pos,
+            &data.species,
+            ns,
+        )?);
     }
     Ok(out)
 }

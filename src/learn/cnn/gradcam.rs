@@ -11,6 +11,7 @@ use glasscam_kernels::nn::net::{grid_sample, Net};
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
+use super::config::Precision;
 use super::data::images;
 use super::model::{self, check_fits, ModelFile};
 use crate::analysis::{GammaSet, GradcamIndex};
@@ -97,9 +98,9 @@ pub struct GradcamResult {
     pub maps: Vec<f32>,
 }
 
-/// Grad-CAM of class `class` over `snapshots` of `data`.
+/// Grad-CAM of class `class` over `snapshots` of `data`, on the CPU in `precision`.
 pub fn gradcam(
-    compute: &Compute,
+    (compute, precision): (&Compute, Precision),
     model_dir: &Path,
     data: &Dataset,
     class: Class,
@@ -113,7 +114,7 @@ pub fn gradcam(
     check_fits(&file, model_dir, data)?;
     let spec = file.spec();
     let grid = file.config.grid_spec(data.box_l());
-    let mut net = Net::new(compute, spec.clone(), &params, batch)?;
+    let mut net = Net::with_precision(compute, precision.kernel(), spec.clone(), &params, batch)?;
     let n = data.n_particles();
     let gg = spec.pixels();
     let norm = file.standardization();
@@ -134,7 +135,7 @@ pub fn gradcam(
         maps: Vec::with_capacity(snapshots.len() * gg),
     };
     for part in snapshots.chunks(batch.max(1)) {
-        let mut imgs = images(compute, data, &grid, part, part.len())?;
+        let mut imgs = images((compute, precision), data, &grid, part, part.len())?;
         if let Some(norm) = &norm {
             norm.apply(&mut imgs, gg);
         }
@@ -222,7 +223,8 @@ pub fn write_gradcam(out: &Path, r: &GradcamResult) -> Result<()> {
     write_json_readable(&out.join("gradcam.json"), &r.file)
 }
 
-/// Grad-CAM of each class over its own test configurations, joined into one directory for `analyze`.
+/// Grad-CAM of each class over its own test configurations, joined into one directory for `analyze`; on the CPU
+/// in the precision the model was trained in.
 pub fn gradcam_both(
     compute: &Compute,
     model: &Path,
@@ -242,7 +244,14 @@ pub fn gradcam_both(
     };
     for class in [Class::Glass, Class::Liquid] {
         let snapshots = select_snapshots(data, &file, Covered::of(class), ReplicaSet::Test)?;
-        let r = gradcam(compute, model, data, class, &snapshots, batch)?;
+        let r = gradcam(
+            (compute, file.config.precision),
+            model,
+            data,
+            class,
+            &snapshots,
+            batch,
+        )?;
         write_gradcam(&out.join(class.name()), &r)?;
         rows.extend_from_slice(&r.gamma);
         index.snapshots.extend(&r.file.snapshots);

@@ -13,8 +13,8 @@ pub mod gradcam;
 pub mod model;
 pub mod train;
 
-pub use bench::bench_nn;
-pub use config::ModelConfig;
+pub use bench::bench_path;
+pub use config::{ModelConfig, Precision};
 pub use gradcam::{gradcam, select_snapshots, write_gradcam, Covered, GradcamResult, ReplicaSet};
 pub use model::Cnn;
 pub use train::train;

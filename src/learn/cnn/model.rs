@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use glasscam_kernels::nn::fast::Isa;
 use glasscam_kernels::nn::net::Net;
 use glasscam_kernels::nn::{NetSpec, MAX_MAPS};
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
-use super::config::{ModelConfig, MAX_PARAMS};
+use super::config::{ModelConfig, Precision, MAX_PARAMS};
 use super::data::images;
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
@@ -233,6 +234,19 @@ pub fn check_fits(file: &ModelFile, model_dir: &Path, data: &Dataset) -> Result<
     Ok(())
 }
 
+/// Where the CNN runs on `compute` in `precision`, as metrics.json and the stage records say it: "cpu f32
+/// (avx512, 2 threads)", "cpu twin f64 (2 threads)" or the GPU's line.
+pub fn backend(precision: Precision, compute: &Compute) -> String {
+    let threads = rayon::current_num_threads();
+    match (compute, precision) {
+        (Compute::Gpu(_), _) => compute.describe(),
+        (Compute::Cpu, Precision::F32) => {
+            format!("cpu f32 ({}, {threads} threads)", Isa::detect().name())
+        }
+        (Compute::Cpu, Precision::F64) => format!("cpu twin f64 ({threads} threads)"),
+    }
+}
+
 /// Class scores of every image, in batches of the net's capacity.
 pub fn predict_all(net: &mut Net, imgs: &[f32]) -> Result<Vec<f64>> {
     let per = net.spec.act_len(0);
@@ -290,7 +304,13 @@ impl Model for Cnn {
 
     fn inputs(&self, compute: &Compute, data: &Dataset, snapshots: &[usize]) -> Result<Vec<f32>> {
         let grid = self.file.config.grid_spec(data.box_l());
-        let mut imgs = images(compute, data, &grid, snapshots, 64)?;
+        let mut imgs = images(
+            (compute, self.file.config.precision),
+            data,
+            &grid,
+            snapshots,
+            64,
+        )?;
         if let Some(norm) = self.file.standardization() {
             norm.apply(&mut imgs, self.file.spec().pixels());
         }
@@ -298,8 +318,9 @@ impl Model for Cnn {
     }
 
     fn logits(&self, compute: &Compute, imgs: &Vec<f32>) -> Result<Vec<f64>> {
-        let mut net = Net::new(
+        let mut net = Net::with_precision(
             compute,
+            self.file.config.precision.kernel(),
             self.file.spec(),
             &self.params,
             self.file.config.batch.max(1),
@@ -307,8 +328,8 @@ impl Model for Cnn {
         predict_all(&mut net, imgs)
     }
 
-    /// Everything on `compute`: training, Grad-CAM and scoring.
-    fn backend(compute: &Compute) -> String {
-        compute.describe()
+    /// Everything on `compute`: training, Grad-CAM and scoring, on the CPU in `cfg.precision`.
+    fn backend(cfg: &ModelConfig, compute: &Compute) -> String {
+        backend(cfg.precision, compute)
     }
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::learn::fit::{fit_classifier, Batch, Classification, Divergence, Learner, Tally};
-use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
+use crate::learn::model::{Arch, Header, Model, Run, TensorInfo, Trained};
 use crate::learn::split::Sets;
 
 /// The CNN in training: the network with its training set on the backend, and the validation images.
@@ -120,15 +120,16 @@ pub fn train(
     grid.check()?;
     let sets = Sets::new(data, cfg.split, cfg.seed)?;
     let gg = spec.pixels();
+    let on = (compute, cfg.precision);
     // the training images are made on the backend batch by batch (`Net::train_set_step`); on the host they only
     // feed the standardization
     let train_imgs = if cfg.standardize {
-        images(compute, data, &grid, &sets.train.snapshots, 64)?
+        images(on, data, &grid, &sets.train.snapshots, 64)?
     } else {
         Vec::new()
     };
-    let mut val_imgs = images(compute, data, &grid, &sets.validation.snapshots, 64)?;
-    let mut test_imgs = images(compute, data, &grid, &sets.test.snapshots, 64)?;
+    let mut val_imgs = images(on, data, &grid, &sets.validation.snapshots, 64)?;
+    let mut test_imgs = images(on, data, &grid, &sets.test.snapshots, 64)?;
     let norm = cfg
         .standardize
         .then(|| Standardization::measure(&train_imgs, ns, gg));
@@ -136,7 +137,13 @@ pub fn train(
         norm.apply(&mut val_imgs, gg);
         norm.apply(&mut test_imgs, gg);
     }
-    let mut net = Net::new(compute, spec.clone(), &spec.init(cfg.seed), cfg.batch)?;
+    let mut net = Net::with_precision(
+        compute,
+        cfg.precision.kernel(),
+        spec.clone(),
+        &spec.init(cfg.seed),
+        cfg.batch,
+    )?;
     let positions: Vec<f64> = sets
         .train
         .snapshots
@@ -192,6 +199,7 @@ pub fn train(
         sets: &sets,
         compute,
         epochs: cfg.epochs,
+        backend: Cnn::backend(cfg, compute),
         started: start,
     };
     Trained::conclude(model, &Classification, parts, fitted, run)

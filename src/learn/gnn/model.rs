@@ -193,7 +193,7 @@ impl Model for Mpnn {
 
     /// Training on `compute` in f32 (the whole step in WGSL on a GPU); scores, attention and the reported
     /// metrics on the CPU twin.
-    fn backend(compute: &Compute) -> String {
+    fn backend(_: &MpnnConfig, compute: &Compute) -> String {
         match compute {
             Compute::Cpu => "cpu twin (f32)".into(),
             Compute::Gpu(_) => format!("{} (f32)", compute.describe()),

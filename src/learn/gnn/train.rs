@@ -18,7 +18,7 @@ use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::learn::fit::{fit_classifier, Batch, Classification, Divergence, Learner, Tally};
 use crate::learn::metrics::correct;
-use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
+use crate::learn::model::{Arch, Header, Model, Run, TensorInfo, Trained};
 use crate::learn::split::Sets;
 
 /// The graphs of snapshots `idx` (each with its particle indices), built in parallel.
@@ -306,6 +306,7 @@ pub fn train(
         sets: &sets,
         compute,
         epochs: cfg.epochs,
+        backend: Mpnn::backend(cfg, compute),
         started: start,
     };
     Trained::conclude(model, &Classification, parts, fitted, run)

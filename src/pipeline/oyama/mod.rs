@@ -50,7 +50,7 @@ impl ReproducePreset {
             Preset::Quick => ReproducePreset {
                 name: preset,
                 protocol: Protocol::quick(),
-                // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 40 s on a CPU
+                // G 64, small network with the mean head, 300 epochs (see ModelConfig::quick): about 20 s on a CPU
                 model: ModelConfig::quick(),
                 propensity_runs: 10,
                 propensity_steps: 3000,
@@ -114,11 +114,12 @@ fn settings(stage: OyamaStage, sys: &SystemDef, c: &ReproduceConfig) -> OyamaSet
     }
 }
 
-/// Where a stage runs: the structural analysis on the CPU, everything else on `compute`.
-fn backend(stage: OyamaStage, compute: &Compute) -> String {
+/// Where a stage runs: the structural analysis on the CPU, everything else on `compute` (the CNN's stages in the
+/// model's precision on the CPU).
+fn backend(stage: OyamaStage, c: &ReproduceConfig, compute: &Compute) -> String {
     match stage {
         OyamaStage::Analyze => Compute::Cpu.describe(),
-        OyamaStage::Train => Cnn::backend(compute),
+        OyamaStage::Train | OyamaStage::Gradcam => Cnn::backend(&c.preset.model, compute),
         _ => compute.describe(),
     }
 }
@@ -268,7 +269,7 @@ pub fn run(c: &ReproduceConfig, compute: &Compute, ctx: Ctx) -> Result<Reproduce
                 stage,
                 settings: settings(stage, sys, c),
                 parents: &parents,
-                backend: backend(stage, compute),
+                backend: backend(stage, c, compute),
             };
             let fp = runner.stage(call, ctx, |out| {
                 run_stage(stage, sys, c, &dirs, out, compute, ctx)

@@ -22,7 +22,7 @@ use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::io::json::{finite, write_json_atomic};
 use crate::learn::cnn::gradcam::gradcam_both;
-use crate::learn::cnn::Cnn;
+use crate::learn::cnn::{Cnn, ModelConfig};
 use crate::learn::gnn::attention::{attention, AttentionInput, ConfigRow};
 use crate::learn::gnn::Mpnn;
 use crate::learn::model::{write_model, Model};
@@ -204,7 +204,7 @@ fn train_one<M: Model>(
         stage,
         settings,
         parents: &[tasks_fp],
-        backend: M::backend(compute),
+        backend: M::backend(cfg, compute),
     };
     runner.stage(call, ctx, |dir| {
         let data = Dataset::load(data_dir)?;
@@ -222,9 +222,9 @@ fn model_dirs(out: &Path, stage: SwansonStage) -> Vec<PathBuf> {
 
 /// Where the cross-task scoring and the attention stage run: the CNN on `compute`, the graph network's scores
 /// and attention on its CPU twin.
-fn scored_on(compute: &Compute) -> String {
+fn scored_on(cnn: &ModelConfig, compute: &Compute) -> String {
     where_ran(&[
-        ("CNN", Cnn::backend(compute)),
+        ("CNN", Cnn::backend(cnn, compute)),
         ("graph network", Compute::Cpu.describe()),
     ])
 }
@@ -247,7 +247,7 @@ fn evaluate(
             tasks: SwansonTask::ALL.to_vec(),
         },
         parents: &parents,
-        backend: scored_on(compute),
+        backend: scored_on(&c.preset.cnn, compute),
     };
     let names: Vec<String> = SwansonTask::ALL.iter().map(|t| t.name()).collect();
     runner.stage(call, ctx, |dir| {
@@ -299,7 +299,7 @@ fn interpret_stage(
             threshold: p.threshold,
         },
         parents: &[&trained.tasks, cnn_fp, mpnn_fp],
-        backend: scored_on(compute),
+        backend: scored_on(&c.preset.cnn, compute),
     };
     let task_dir = runner.dir(UNIT, SwansonStage::Tasks).join(at.name());
     let cnn = c.out.join(at.name()).join(SwansonStage::TrainCnn.dir());
