@@ -86,6 +86,9 @@ pub enum BenchWhat {
         replicas: usize,
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// `kam`, `abm`, `ka2d` or a TOML system file.
+        #[arg(long, default_value = "kam")]
+        system: String,
     },
 }
 
@@ -223,11 +226,12 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             backend,
             replicas,
             seconds,
+            system,
         } => {
             check_seconds(seconds)?;
             check_replicas(&SystemDef::kam(), &[replicas])?;
             let rows = glasscam::sim::bench::bench_propensity(
-                &SystemDef::kam(),
+                &SystemDef::resolve(&system)?,
                 &backends(backend)?,
                 replicas,
                 seconds,

@@ -153,9 +153,9 @@ pub fn unwrapped_displacement(
         .collect()
 }
 
-/// Cage-relative squared displacement |d_i - mean_{j in {i} + cage_i} d_j|^2 for every particle.
-/// `cages[i]` lists i's t = 0 Voronoi neighbours (without i; i itself is always included in the mean).
-pub fn crsd(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<f64> {
+/// Cage-relative displacement d_i - mean_{j in {i} + cage_i} d_j of every particle. `cages[i]` lists i's t = 0
+/// Voronoi neighbours (without i; i itself is always included in the mean).
+pub fn cage_relative(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<[f64; 2]> {
     d.iter()
         .enumerate()
         .map(|(i, di)| {
@@ -165,15 +165,175 @@ pub fn crsd(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<f64> {
                 m[1] += d[j as usize][1];
             }
             let k = (cages[i].len() + 1) as f64;
-            let (dx, dy) = (di[0] - m[0] / k, di[1] - m[1] / k);
-            dx * dx + dy * dy
+            [di[0] - m[0] / k, di[1] - m[1] / k]
         })
+        .collect()
+}
+
+/// Cage-relative squared displacement |d_i - mean_{j in {i} + cage_i} d_j|^2 for every particle.
+pub fn crsd(d: &[[f64; 2]], cages: &[Vec<u32>]) -> Vec<f64> {
+    cage_relative(d, cages)
+        .iter()
+        .map(|v| v[0] * v[0] + v[1] * v[1])
         .collect()
 }
 
 /// delta = (1/N) sum_i sqrt(Delta_i).
 pub fn delta(propensity: &[f64]) -> f64 {
     propensity.iter().map(|x| x.sqrt()).sum::<f64>() / propensity.len().max(1) as f64
+}
+
+/// The MD setup a data set's snapshots run with: its system, and its protocol's integrator settings (the
+/// defaults when the protocol has none, e.g. an import).
+pub fn md_setup_of(ds: &Dataset) -> MdSetup {
+    let md = serde_json::from_value::<crate::sim::protocol::Protocol>(ds.manifest.protocol.clone())
+        .map(|p| p.md)
+        .unwrap_or_default();
+    ds.manifest.system.md_setup(&md)
+}
+
+/// The positions of `snapshots` of `ds`, refusing an empty list or an index out of range (`what` names the
+/// command in messages).
+pub fn start_positions(
+    ds: &Dataset,
+    snapshots: &[usize],
+    what: &str,
+) -> Result<Vec<Vec<[f64; 2]>>> {
+    if snapshots.is_empty() {
+        return Err(Error::Input(format!(
+            "{what}: give at least one snapshot (`snapshots`)"
+        )));
+    }
+    if let Some(&k) = snapshots.iter().find(|&&k| k >= ds.n_snapshots()) {
+        return Err(Error::Input(format!(
+            "{what}: snapshot {k}: {} has {} snapshots",
+            ds.dir.display(),
+            ds.n_snapshots()
+        )));
+    }
+    Ok(snapshots
+        .iter()
+        .map(|&k| {
+            ds.snapshot(k)
+                .chunks_exact(2)
+                .map(|c| [c[0], c[1]])
+                .collect()
+        })
+        .collect())
+}
+
+/// The t = 0 Voronoi neighbours of every particle of each configuration (the cages of cage-relative
+/// displacements).
+pub fn voronoi_cages(pos0: &[Vec<[f64; 2]>], l: f64) -> Result<Vec<Vec<Vec<u32>>>> {
+    pos0.iter()
+        .map(|p| {
+            let flat: Vec<f64> = p.iter().flatten().copied().collect();
+            let v = crate::analysis::voronoi::voronoi(&flat, [l, l])?;
+            Ok((0..v.n()).map(|i| v.neighbours_of(i).to_vec()).collect())
+        })
+        .collect()
+}
+
+/// One replica per (positions, temperature) of `starts`, at rest in the image counts, with Maxwell-Boltzmann
+/// velocities drawn from stream r of `seed` for replica r.
+pub fn start_replicas(setup: &MdSetup, starts: &[(&[[f64; 2]], f64)], seed: u64) -> Replicas {
+    let mut reps = Replicas {
+        n: setup.n,
+        ..Default::default()
+    };
+    for (r, (pos0, t)) in starts.iter().enumerate() {
+        let mut rng = replica_rng(seed, r as u64);
+        reps.pos.extend_from_slice(pos0);
+        reps.vel.extend(maxwell_boltzmann(setup, *t, &mut rng));
+        reps.img.extend(std::iter::repeat_n([0, 0], setup.n));
+        reps.thermo.push(Thermo {
+            t_scale: *t,
+            ..Default::default()
+        });
+    }
+    reps
+}
+
+/// What a batched run returns: each replica's final status (0: ran through) and the seconds of MD.
+pub struct Batch {
+    pub status: Vec<u32>,
+    pub md_seconds: f64,
+}
+
+/// The loop of every isoconfigurational ensemble: `reps` (all the runs, as replicas of one batched simulation,
+/// chunked only when they do not fit the device) advanced at the thermostat's own temperatures from step 0 to each
+/// of `samples` in turn; at each, `observe(sample index, first replica of the chunk, backend)` measures what it
+/// needs where the state is. With several `devices` the chunks run on all of them at once, with the bytes of one.
+pub fn run_batched(
+    setup: &MdSetup,
+    reps: &Replicas,
+    samples: &[u64],
+    devices: &[&Compute],
+    ctx: Ctx,
+    observe: impl FnMut(usize, usize, &mut dyn MdBackend) -> Result<()> + Send,
+) -> Result<Batch> {
+    let Some(&compute) = devices.first() else {
+        return Err(Error::Input("no device to run on".into()));
+    };
+    let total = reps.count();
+    let steps = samples.last().copied().unwrap_or(0);
+    // with several devices, at least one chunk per device
+    let chunk = crate::sim::protocol::default_chunk(compute, setup, total)
+        .min(total.div_ceil(devices.len()))
+        .max(1);
+    let seg = Segment {
+        t_from: 1.0,
+        t_to: 1.0,
+        len: steps,
+    };
+    ctx.observer.event(Event::Begin {
+        what: "replica-steps",
+        total: steps * total as u64,
+    });
+    // the chunks observe disjoint replicas; one at a time, so the observer needs no locking of its own
+    let observe = std::sync::Mutex::new(observe);
+    let run_chunk = |lo: usize, compute: &Compute| -> Result<(Vec<u32>, f64)> {
+        let hi = (lo + chunk).min(total);
+        let part = reps.slice(lo..hi);
+        let mut md: Box<dyn MdBackend> = crate::sim::protocol::md_backend(compute, setup)?;
+        md.upload(&part)?;
+        let mut done = 0u64;
+        let mut seconds = 0.0;
+        for (si, &target) in samples.iter().enumerate() {
+            let t0 = std::time::Instant::now();
+            md.advance(&Advance {
+                segment: seg,
+                seg_done: done,
+                step0: done,
+                steps: target - done,
+            })?;
+            seconds += t0.elapsed().as_secs_f64();
+            {
+                let mut f = observe.lock().unwrap_or_else(|e| e.into_inner());
+                (*f)(si, lo, md.as_mut())?;
+            }
+            ctx.observer
+                .event(Event::Advance((target - done) * (hi - lo) as u64));
+            done = target;
+            ctx.cancel.check()?;
+        }
+        Ok((md.thermo()?.iter().map(|t| t.status).collect(), seconds))
+    };
+    let wall = std::time::Instant::now();
+    let starts: Vec<usize> = (0..total).step_by(chunk).collect();
+    let results = crate::sim::protocol::runner::on_devices(&starts, devices, &run_chunk)?;
+    let mut md_seconds = 0.0;
+    let mut status = Vec::with_capacity(total);
+    for (st, seconds) in results {
+        status.extend(st);
+        md_seconds += seconds;
+    }
+    if devices.len() > 1 {
+        // the devices ran at once: their MD time is the wall time
+        md_seconds = wall.elapsed().as_secs_f64();
+    }
+    ctx.observer.event(Event::End);
+    Ok(Batch { status, md_seconds })
 }
 
 /// The ensemble's result: per temperature and sample time, the propensity of every particle.
@@ -214,9 +374,9 @@ pub fn run_ensemble_on(
     devices: &[Compute],
     ctx: Ctx,
 ) -> Result<EnsembleResult> {
-    let Some(compute) = devices.first() else {
+    if devices.is_empty() {
         return Err(Error::Input("propensity: no device to run on".into()));
-    };
+    }
     let n = setup.n;
     if pos0.len() != n || cages.len() != n {
         return Err(Error::Input(format!(
@@ -228,100 +388,42 @@ pub fn run_ensemble_on(
     cfg.validate()?;
     let total = cfg.temps.len() * cfg.runs;
     // replica r = temp_index * runs + run
-    let mut reps = Replicas {
-        n,
-        ..Default::default()
-    };
-    for (ti, &t) in cfg.temps.iter().enumerate() {
-        for s in 0..cfg.runs {
-            let mut rng = replica_rng(cfg.seed, (ti * cfg.runs + s) as u64);
-            reps.pos.extend_from_slice(pos0);
-            reps.vel.extend(maxwell_boltzmann(setup, t, &mut rng));
-            reps.img.extend(std::iter::repeat_n([0, 0], n));
-            reps.thermo.push(Thermo {
-                t_scale: t,
-                ..Default::default()
-            });
-        }
-    }
+    let starts: Vec<(&[[f64; 2]], f64)> = cfg
+        .temps
+        .iter()
+        .flat_map(|&t| std::iter::repeat_n((pos0, t), cfg.runs))
+        .collect();
+    let reps = start_replicas(setup, &starts, cfg.seed);
     let cage_set = Cages::new(pos0, cages)?;
-    let chunk = crate::sim::protocol::default_chunk(compute, setup, total)
-        .min(total.div_ceil(devices.len()))
-        .max(1);
     let samples = sample_steps(cfg.steps, cfg.samples);
+    // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
+    // state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
+    let mut per_sample: Vec<Vec<f64>> = vec![vec![0.0; total * n]; samples.len()];
+    let devs: Vec<&Compute> = devices.iter().collect();
+    let batch = run_batched(setup, &reps, &samples, &devs, ctx, |si, lo, md| {
+        let c = md.crsd(&cage_set)?;
+        per_sample[si][lo * n..lo * n + c.len()].copy_from_slice(&c);
+        Ok(())
+    })?;
+    let md_seconds = batch.md_seconds;
     let mut sum = vec![vec![vec![0.0; n]; samples.len()]; cfg.temps.len()];
     let mut ok_runs = vec![0usize; cfg.temps.len()];
     let mut failed = Vec::new();
     let mut causes: Vec<&str> = Vec::new();
-    let seg = Segment {
-        t_from: 1.0,
-        t_to: 1.0,
-        len: cfg.steps,
-    };
-    ctx.observer.event(Event::Begin {
-        what: "replica-steps",
-        total: cfg.steps * total as u64,
-    });
-    let starts: Vec<usize> = (0..total).step_by(chunk).collect();
-    // one chunk: per sample only each replica's cage-relative squared displacements [replicas, n], computed
-    // where the state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
-    let run_chunk = |lo: usize, compute: &Compute| -> Result<(Vec<Vec<f64>>, Vec<u32>, f64)> {
-        let hi = (lo + chunk).min(total);
-        let part = reps.slice(lo..hi);
-        let mut md: Box<dyn MdBackend> = crate::sim::protocol::md_backend(compute, setup)?;
-        md.upload(&part)?;
-        let mut per_sample: Vec<Vec<f64>> = Vec::with_capacity(samples.len());
-        let mut done = 0u64;
-        let mut seconds = 0.0;
-        for &target in &samples {
-            let t0 = std::time::Instant::now();
-            md.advance(&Advance {
-                segment: seg,
-                seg_done: done,
-                step0: done,
-                steps: target - done,
-            })?;
-            per_sample.push(md.crsd(&cage_set)?);
-            seconds += t0.elapsed().as_secs_f64();
-            ctx.observer
-                .event(Event::Advance((target - done) * (hi - lo) as u64));
-            done = target;
-            ctx.cancel.check()?;
+    for (r, &status) in batch.status.iter().enumerate() {
+        let (ti, s) = (r / cfg.runs, r % cfg.runs);
+        if status != 0 {
+            failed.push((ti, s));
+            causes.push(Failure::from_status(status).map_or("unknown", |f| f.describe()));
+            continue;
         }
-        let last = md.download()?;
-        Ok((
-            per_sample,
-            last.thermo.iter().map(|t| t.status).collect(),
-            seconds,
-        ))
-    };
-    let wall = std::time::Instant::now();
-    let devs: Vec<&Compute> = devices.iter().collect();
-    let results = crate::sim::protocol::runner::on_devices(&starts, &devs, &run_chunk)?;
-    let mut md_seconds = 0.0;
-    for (&lo, (per_sample, status, seconds)) in starts.iter().zip(results) {
-        md_seconds += seconds;
-        for (k, &st) in status.iter().enumerate() {
-            let r = lo + k;
-            let (ti, s) = (r / cfg.runs, r % cfg.runs);
-            if st != 0 {
-                failed.push((ti, s));
-                causes.push(Failure::from_status(st).map_or("unknown", |f| f.describe()));
-                continue;
-            }
-            ok_runs[ti] += 1;
-            for (si, c) in per_sample.iter().enumerate() {
-                for (acc, x) in sum[ti][si].iter_mut().zip(&c[k * n..(k + 1) * n]) {
-                    *acc += x;
-                }
+        ok_runs[ti] += 1;
+        for (si, c) in per_sample.iter().enumerate() {
+            for (acc, x) in sum[ti][si].iter_mut().zip(&c[r * n..(r + 1) * n]) {
+                *acc += x;
             }
         }
     }
-    if devices.len() > 1 {
-        // the devices ran at once: their MD time is the wall time
-        md_seconds = wall.elapsed().as_secs_f64();
-    }
-    ctx.observer.event(Event::End);
     if !failed.is_empty() {
         let what = format!(
             "{} of {total} runs blew up ({})",
@@ -548,10 +650,7 @@ pub fn propensity_on(
         )));
     }
     cfg.validate()?;
-    let md = serde_json::from_value::<crate::sim::protocol::Protocol>(ds.manifest.protocol.clone())
-        .map(|p| p.md)
-        .unwrap_or_default();
-    let setup = sys.md_setup(&md);
+    let setup = md_setup_of(ds);
     let l = ds.box_l();
     let flat = ds.snapshot(snapshot).to_vec();
     let pos0: Vec<[f64; 2]> = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();

@@ -7,9 +7,11 @@
 mod common;
 
 mod analysis_import;
+mod glassbench;
 mod proptest_parsers;
 mod schemas;
 mod system_file;
+mod targets;
 mod validate_checkpoint;
 mod validate_dataset;
 mod validate_import;

@@ -142,7 +142,7 @@ fn a_ramp_interrupted_after_its_simulation_keeps_it() {
         unit: "slow",
         stage: SwansonStage::Ramp,
         settings: SwansonSettings::Ramp {
-            system: preset.system().clone(),
+            system: Box::new(preset.system().clone()),
             ramp: ramp.clone(),
             minimize: preset.minimize.clone(),
             seed: 1,
