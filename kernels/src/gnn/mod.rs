@@ -3,6 +3,7 @@
 //! names, and its CPU twin (`cpu`: one f64 function per layer, forward and backward; `net`: the whole network);
 //! the WGSL kernels (`kernels`, launched by `gpu`) and the whole network on the device (`gpu_net`).
 
+pub mod bapst;
 pub mod cpu;
 pub mod gpu;
 pub mod gpu_net;
