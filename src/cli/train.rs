@@ -9,6 +9,7 @@ use glasscam::events::Ctx;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
 use glasscam::learn::cnn::{Cnn, ModelConfig};
+use glasscam::learn::dynamics::{Gn, GnConfig};
 use glasscam::learn::fit::{Classification, Metrics};
 use glasscam::learn::gnn::{Mpnn, MpnnConfig};
 use glasscam::learn::model::{write_model, Arch, Model};
@@ -63,6 +64,14 @@ pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
             train_as::<Mpnn>(a, &cfg, ctx)
         }
+        Arch::Gn => {
+            let mut cfg = match &a.model {
+                Some(p) => GnConfig::from_file(p)?,
+                None => GnConfig::default(),
+            };
+            cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
+            train_gn(a, &cfg, ctx)
+        }
     }
 }
 
@@ -79,11 +88,31 @@ where
     Ok(())
 }
 
+/// Trains the propensity network on the data set's target `cfg.target` and writes its model directory.
+fn train_gn(a: &TrainArgs, cfg: &GnConfig, ctx: Ctx) -> glasscam::Result<()> {
+    let data = Dataset::load(&a.data)?;
+    let compute = select_compute(a.backend)?;
+    let t = Gn::train(&data, cfg, &compute, ctx)?;
+    write_model(&a.out, &t)?;
+    let m = &t.metrics;
+    let pearson: Vec<String> = m.test.pearson.iter().map(|p| format!("{p:.3}")).collect();
+    println!(
+        "test: Pearson per time point [{}] ({} particles of species {}); best epoch {} of {}; model in {}",
+        pearson.join(", "),
+        m.test.n,
+        cfg.species,
+        m.best_epoch,
+        m.epochs,
+        a.out.display()
+    );
+    Ok(())
+}
+
 /// The test line of a classifier's training.
 fn print_test(m: &Metrics, arch: Arch, out: &Path) {
     let what = match arch {
         Arch::Cnn => "snapshots",
-        Arch::Mpnn => "graphs",
+        Arch::Mpnn | Arch::Gn => "graphs",
     };
     println!(
         "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} {what}); best epoch {} of {}; model in {}",

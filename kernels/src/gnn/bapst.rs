@@ -420,28 +420,34 @@ pub fn loss_and_grads<T: Real>(
     (l, grads, fw)
 }
 
-/// The graph of one periodic configuration by brute force (the reference the host's cell-list builder is tested
-/// against): an edge each way between every pair closer than `cutoff` under the minimum image, grouped by target
-/// and ordered by source, carrying (r_dst - r_src) / `cutoff`. `cutoff` must be below half the box side, so that
-/// each pair has one image within it.
-pub fn cutoff_graph(pos: &[f64], species: &[u32], box_l: f64, cutoff: f64) -> GnGraph {
-    let n = species.len();
+/// The minimum-image vector r_t - r_s in a periodic box of side `box_l`.
+pub fn min_image(pos: &[f64], t: usize, s: usize, box_l: f64) -> [f64; 2] {
     let wrap = |d: f64| d - box_l * (d / box_l).round();
+    [
+        wrap(pos[2 * t] - pos[2 * s]),
+        wrap(pos[2 * t + 1] - pos[2 * s + 1]),
+    ]
+}
+
+/// The graph of one periodic configuration from the sources of the edges into each node (`lists[t]`: ascending
+/// particle indices within `cutoff` of t, symmetric): edges grouped by target and ordered by source, carrying
+/// (r_dst - r_src) / `cutoff` under the minimum image.
+pub fn graph_from_lists(
+    pos: &[f64],
+    species: &[u32],
+    box_l: f64,
+    cutoff: f64,
+    lists: &[Vec<u32>],
+) -> GnGraph {
     let mut in_ptr = vec![0u32];
     let (mut src, mut dst, mut vec, mut dist) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for t in 0..n {
-        for s in 0..n {
-            let (dx, dy) = (
-                wrap(pos[2 * t] - pos[2 * s]),
-                wrap(pos[2 * t + 1] - pos[2 * s + 1]),
-            );
-            let r = (dx * dx + dy * dy).sqrt();
-            if s != t && r < cutoff {
-                src.push(s as u32);
-                dst.push(t as u32);
-                vec.extend([dx / cutoff, dy / cutoff]);
-                dist.push(r);
-            }
+    for (t, list) in lists.iter().enumerate() {
+        for &s in list {
+            let [dx, dy] = min_image(pos, t, s as usize, box_l);
+            src.push(s);
+            dst.push(t as u32);
+            vec.extend([dx / cutoff, dy / cutoff]);
+            dist.push((dx * dx + dy * dy).sqrt());
         }
         in_ptr.push(src.len() as u32);
     }
@@ -455,7 +461,7 @@ pub fn cutoff_graph(pos: &[f64], species: &[u32], box_l: f64, cutoff: f64) -> Gn
     let e = src.len() as u32;
     GnGraph {
         graph: GraphBatch {
-            node_ptr: vec![0, n as u32],
+            node_ptr: vec![0, lists.len() as u32],
             edge_ptr: vec![0, e],
             in_ptr,
             src,
@@ -466,6 +472,25 @@ pub fn cutoff_graph(pos: &[f64], species: &[u32], box_l: f64, cutoff: f64) -> Gn
         },
         vec,
     }
+}
+
+/// The graph of one periodic configuration by brute force (the reference the host's cell-list builder is tested
+/// against): an edge each way between every pair closer than `cutoff` under the minimum image. `cutoff` must be
+/// below half the box side, so that each pair has one image within it.
+pub fn cutoff_graph(pos: &[f64], species: &[u32], box_l: f64, cutoff: f64) -> GnGraph {
+    let n = species.len();
+    let lists: Vec<Vec<u32>> = (0..n)
+        .map(|t| {
+            (0..n)
+                .filter(|&s| {
+                    let [dx, dy] = min_image(pos, t, s, box_l);
+                    s != t && (dx * dx + dy * dy).sqrt() < cutoff
+                })
+                .map(|s| s as u32)
+                .collect()
+        })
+        .collect();
+    graph_from_lists(pos, species, box_l, cutoff, &lists)
 }
 
 #[cfg(test)]
