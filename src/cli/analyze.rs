@@ -21,7 +21,7 @@ pub struct AnalyzeArgs {
     /// Format of --input.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// System of --input: `abm`, `kam` or a TOML system file (gives the Tong-Tanaka diameters).
+    /// System of --input: `abm`, `kam`, `ka2d` or a TOML system file (gives the Tong-Tanaka diameters).
     #[arg(long)]
     pub system: Option<String>,
     /// Map the file's atom types to species, e.g. `1=A,2=B` (default: a type named like a species is that

@@ -17,7 +17,7 @@ use super::select_compute;
 /// `glasscam simulate`
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// `abm`, `kam` or a TOML system file.
+    /// `abm`, `kam`, `ka2d` or a TOML system file.
     #[arg(long, default_value = "kam")]
     system: String,
     /// `quick` (fast cooling, 64 replicas) or `paper` (the paper's rate, 5000 replicas).

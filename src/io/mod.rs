@@ -1,4 +1,4 @@
-//! Files in and out: the data set format and `merge`, `.npy` arrays, trajectory import and snapshot export, the
+//! Files in and out: the data set format and `merge`, data sets with targets, `.npy` arrays, trajectory import and snapshot export, the
 //! one safe way to write an output directory, and the JSON Schemas of every file contract.
 
 pub mod dataset;
@@ -8,3 +8,4 @@ pub mod json;
 pub mod npy;
 pub mod outdir;
 pub mod schemas;
+pub mod targets;

@@ -34,6 +34,10 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             "landscape.schema.json",
             schema_for!(crate::pipeline::swanson::landscape::Landscape),
         ),
+        (
+            "targets.schema.json",
+            schema_for!(crate::io::targets::TargetsMeta),
+        ),
     ]
 }
 

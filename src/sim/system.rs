@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use glasscam_kernels::md::{MdSetup, Pair};
+use glasscam_kernels::md::{MdSetup, Pair, PairForm};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -36,6 +36,36 @@ pub struct PairDef {
     pub epsilon: f64,
 }
 
+/// The form of every pair's potential inside its cutoff (docs/reference/system-files.md).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Potential {
+    /// Lennard-Jones with linear smoothing: energy and force go to zero at the cutoff.
+    #[default]
+    LjSmoothLinear,
+    /// Lennard-Jones plus 4 eps [c0 + c2 (r/sigma)^2 + c4 (r/sigma)^4] (coefficients in `poly`), GlassBench's KA2D.
+    LjPoly,
+}
+
+/// The coefficients of `Potential::LjPoly`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poly {
+    pub c0: f64,
+    pub c2: f64,
+    pub c4: f64,
+}
+
+/// The largest |phi(rc)| / (4 eps) `LjPoly` may leave at the cutoff: KA2D's is 3.3e-10; a jump this size would
+/// already show as energy drift.
+const POLY_CUTOFF_TOL: f64 = 1e-6;
+
+fn is_default<T: Default + PartialEq>(x: &T) -> bool {
+    *x == T::default()
+}
+
 /// A 2D system: what `--system FILE` reads and what the data set's manifest records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,9 +76,15 @@ pub struct SystemDef {
     pub dim: usize,
     /// Number density N / L^2.
     pub density: f64,
-    /// r_c = cutoff * sigma_ij (the potential is force-shifted at r_c).
+    /// r_c = cutoff * sigma_ij (the potential goes to zero there).
     #[serde(default = "default_cutoff")]
     pub cutoff: f64,
+    /// The pair potential's form, the same for every pair (`lj-smooth-linear` when absent).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub potential: Potential,
+    /// The polynomial of `potential = "lj-poly"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poly: Option<Poly>,
     /// Total particle count; if given it must equal the sum of the species counts.
     #[serde(default)]
     pub n: Option<usize>,
@@ -81,6 +117,8 @@ impl SystemDef {
             dim: 2,
             density: 1.2,
             cutoff: 2.5,
+            potential: Potential::LjSmoothLinear,
+            poly: None,
             n: Some(2000),
             species: vec![
                 Species {
@@ -129,6 +167,8 @@ impl SystemDef {
             dim: 2,
             density: 1.09,
             cutoff: 2.5,
+            potential: Potential::LjSmoothLinear,
+            poly: None,
             n: Some(2000),
             species: vec![
                 Species {
@@ -170,11 +210,56 @@ impl SystemDef {
         }
     }
 
+    /// GlassBench's 2D ternary Kob-Andersen mixture (Jung, Biroli & Berthier, PRL 130, 238202 (2023); docs/methods.md,
+    /// "Systems"): 600 A + 330 B + 360 C in a square box of side 32.8962, LJ plus an even polynomial that brings
+    /// energy, force and curvature to zero at 2.5 sigma_ab, all masses 1.
+    pub fn ka2d() -> SystemDef {
+        let PairForm::LjPoly { c0, c2, c4 } = PairForm::KA2D else {
+            unreachable!("KA2D is a polynomial form")
+        };
+        let sp = |name: &str, count: usize, diameter: f64| Species {
+            name: name.into(),
+            count,
+            mass: 1.0,
+            diameter: Some(diameter),
+        };
+        let pair = |a: &str, b: &str, sigma: f64, epsilon: f64| PairDef {
+            a: a.into(),
+            b: b.into(),
+            sigma,
+            epsilon,
+        };
+        SystemDef {
+            name: "ka2d".into(),
+            dim: 2,
+            density: 1290.0 / (KA2D_BOX * KA2D_BOX),
+            cutoff: PairForm::KA2D_CUTOFF,
+            potential: Potential::LjPoly,
+            poly: Some(Poly { c0, c2, c4 }),
+            n: Some(1290),
+            // Tong-Tanaka diameters: twice Jung et al.'s radii (A 0.5, B 0.44, C 0.47), i.e. the like sigmas
+            species: vec![sp("A", 600, 1.0), sp("B", 330, 0.88), sp("C", 360, 0.94)],
+            pairs: vec![
+                pair("A", "A", 1.0, 1.0),
+                pair("A", "B", 0.8, 1.5),
+                pair("A", "C", 0.9, 0.75),
+                pair("B", "B", 0.88, 0.5),
+                pair("B", "C", 0.8, 1.5),
+                pair("C", "C", 0.94, 0.75),
+            ],
+            // GlassBench's temperatures are 0.30 and 0.23; t_liquid well above the onset
+            t_liquid: 1.0,
+            t_glass: 0.05,
+            t_star: Some(0.5),
+        }
+    }
+
     /// A preset by name, or a TOML file.
     pub fn resolve(name_or_path: &str) -> Result<SystemDef> {
         match name_or_path {
             "abm" => Ok(Self::abm()),
             "kam" => Ok(Self::kam()),
+            "ka2d" => Ok(Self::ka2d()),
             path => Self::from_file(Path::new(path)),
         }
     }
@@ -184,7 +269,9 @@ impl SystemDef {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| Error::SystemFile {
             path: shown.clone(),
-            message: format!("cannot read the system file ({e}); give `abm`, `kam` or a TOML file"),
+            message: format!(
+                "cannot read the system file ({e}); give `abm`, `kam`, `ka2d` or a TOML file"
+            ),
         })?;
         Self::from_toml(&text, &shown)
     }
@@ -226,6 +313,7 @@ impl SystemDef {
         }
         let (names, total) = self.species_problem()?;
         self.pairs_problem(&names)?;
+        self.potential_problem()?;
         if !self.box_l().is_finite() {
             return Err(format!(
                 "field `density` {} gives a box of side sqrt({total} / {}), which is not a finite number",
@@ -352,6 +440,55 @@ impl SystemDef {
         Ok(())
     }
 
+    /// The potential: `poly` given exactly with `lj-poly`, finite, and bringing the potential to zero at the
+    /// cutoff (a jump there heats an NVE run).
+    fn potential_problem(&self) -> std::result::Result<(), String> {
+        match (self.potential, self.poly) {
+            (Potential::LjSmoothLinear, None) => Ok(()),
+            (Potential::LjSmoothLinear, Some(_)) => Err(
+                "field `poly` is given but `potential` is `lj-smooth-linear`; set `potential = \"lj-poly\"` or \
+                 remove `poly`"
+                    .into(),
+            ),
+            (Potential::LjPoly, None) => Err(
+                "`potential = \"lj-poly\"` needs its coefficients: add `poly = { c0 = ..., c2 = ..., c4 = ... }` \
+                 (GlassBench's KA2D: c0 = 0.04049023795, c2 = -0.00970155098, c4 = 0.00062012616 at cutoff 2.5)"
+                    .into(),
+            ),
+            (Potential::LjPoly, Some(p)) => {
+                if ![p.c0, p.c2, p.c4].iter().all(|c| c.is_finite()) {
+                    return Err(format!(
+                        "field `poly`: c0 {}, c2 {}, c4 {} must be finite",
+                        p.c0, p.c2, p.c4
+                    ));
+                }
+                let x = self.cutoff;
+                let phi = x.powi(-12) - x.powi(-6) + p.c0 + p.c2 * x * x + p.c4 * x.powi(4);
+                if phi.abs() > POLY_CUTOFF_TOL {
+                    return Err(format!(
+                        "with `poly` {{ c0 = {}, c2 = {}, c4 = {} }} the potential is {phi:.3e} x 4 eps at the cutoff \
+                         {x} sigma, not zero: the energy would jump there; give coefficients that vanish at `cutoff` \
+                         (KA2D's belong to cutoff 2.5)",
+                        p.c0, p.c2, p.c4
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The pair form of every pair.
+    pub fn pair_form(&self) -> PairForm {
+        match (self.potential, self.poly) {
+            (Potential::LjPoly, Some(p)) => PairForm::LjPoly {
+                c0: p.c0,
+                c2: p.c2,
+                c4: p.c4,
+            },
+            _ => PairForm::LjSmoothLinear,
+        }
+    }
+
     /// The area fraction from the like-pair sigmas: glass formers sit near 0.8. Far above 1 the particles overlap
     /// (the MD blows up at once), far below the system is a dilute gas: both mean density and sigma are in
     /// different units (sigma in Angstrom, density per sigma^2, say).
@@ -440,11 +577,12 @@ impl SystemDef {
     /// The MD kernels' setup for this system.
     pub fn md_setup(&self, md: &MdSettings) -> MdSetup {
         let ns = self.n_species();
+        let form = self.pair_form();
         let mut pairs = Vec::with_capacity(ns * ns);
         for i in 0..ns {
             for j in 0..ns {
                 let (s, e) = self.pair(i, j);
-                pairs.push(Pair::new(s, e, self.cutoff * s, md.skin));
+                pairs.push(Pair::with_form(s, e, self.cutoff * s, md.skin, form));
             }
         }
         MdSetup {
@@ -461,6 +599,9 @@ impl SystemDef {
         }
     }
 }
+
+/// GlassBench's KA2D box side at N = 1290 (the archive's `box`).
+pub const KA2D_BOX: f64 = 32.8962;
 
 /// Area fractions (density * pi/4 * sigma^2 over the like pairs) a system file may have: a glass former sits
 /// near 0.8; beyond these bounds density and sigma are in different units.

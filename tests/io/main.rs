@@ -10,6 +10,7 @@ mod analysis_import;
 mod proptest_parsers;
 mod schemas;
 mod system_file;
+mod targets;
 mod validate_checkpoint;
 mod validate_dataset;
 mod validate_import;

@@ -114,7 +114,7 @@ fn ramps(
             unit: which.name(),
             stage: SwansonStage::Ramp,
             settings: SwansonSettings::Ramp {
-                system: p.system().clone(),
+                system: Box::new(p.system().clone()),
                 ramp: ramp.clone(),
                 minimize: p.minimize.clone(),
                 seed: c.seed,

@@ -49,7 +49,7 @@ pub enum SwansonStage {
 pub enum SwansonSettings {
     /// A ramp (its protocol carries the ramp's snapshot temperatures).
     Ramp {
-        system: SystemDef,
+        system: Box<SystemDef>,
         ramp: RampSettings,
         minimize: MinimizeSettings,
         seed: u64,
