@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod bench;
 pub mod gnn;
 pub mod gradcam;
+pub mod predict;
 pub mod propensity;
 pub mod render;
 pub mod reproduce;

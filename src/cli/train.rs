@@ -22,6 +22,10 @@ pub struct TrainCmd {
     /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/reference/model-files.md).
     #[arg(long, value_enum, default_value = "cnn")]
     pub arch: Arch,
+    /// With `--arch gn`: the data set's target to learn (`propensity`, `bond_breaking`, ...; overrides the
+    /// model file's `target`).
+    #[arg(long)]
+    pub target: Option<String>,
     #[command(flatten)]
     pub args: TrainArgs,
 }
@@ -47,6 +51,13 @@ pub struct TrainArgs {
 
 pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
     let a = &t.args;
+    if t.target.is_some() && t.arch != Arch::Gn {
+        return Err(glasscam::Error::Input(format!(
+            "--target: the {} network classifies glasses and liquids; a per-particle target is learned with \
+             `--arch gn`",
+            t.arch
+        )));
+    }
     match t.arch {
         Arch::Cnn => {
             let mut cfg = match &a.model {
@@ -70,6 +81,7 @@ pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
                 None => GnConfig::default(),
             };
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
+            cfg.target = t.target.clone().unwrap_or(cfg.target);
             train_gn(a, &cfg, ctx)
         }
     }

@@ -44,6 +44,17 @@ impl Split {
     }
 }
 
+/// Which replicas a model is applied to (Grad-CAM, predictions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicaSet {
+    /// The model's test replicas.
+    Test,
+    /// Every replica (a data set the model was not trained on).
+    All,
+}
+
 /// Fisher-Yates with splitmix64.
 pub fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut s = mix(seed);

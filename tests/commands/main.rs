@@ -7,4 +7,5 @@
 mod common;
 
 mod cli;
+mod gn;
 mod kill_resume;

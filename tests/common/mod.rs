@@ -238,11 +238,40 @@ pub fn write_annotated(
     };
     glasscam::io::dataset::Dataset::write(dir, &manifest, &positions, &species)?;
     let data = glasscam::io::dataset::Dataset::load(dir)?;
-    let targets = glasscam::learn::dynamics::TargetSet {
-        name: "propensity".into(),
+    use glasscam::io::targets::{self, Program, Source, Subset, TargetsMeta, PROPENSITY};
+    let meta = TargetsMeta {
+        format_version: targets::FORMAT_VERSION,
+        data_fingerprint: data.fingerprint.clone(),
+        temperature: 0.5,
         times: (0..times).map(|t| 10f64.powi(t as i32)).collect(),
-        values,
-        test: Some((0..configs).map(|c| c % 2 == 1).collect()),
+        tau_alpha: None,
+        tau_alpha_spread: None,
+        n_runs: 1,
+        targets: [(
+            PROPENSITY.to_string(),
+            "synthetic: a function of local structure".to_string(),
+        )]
+        .into(),
+        noise_ceiling: [(PROPENSITY.to_string(), vec![None; times])].into(),
+        subset: Some(
+            (0..configs)
+                .map(|c| {
+                    if c % 2 == 1 {
+                        Subset::Test
+                    } else {
+                        Subset::Train
+                    }
+                })
+                .collect(),
+        ),
+        source: Source {
+            program: Program::Glasscam,
+            settings: serde_json::json!({ "synthetic": true }),
+        },
     };
+    let out = glasscam::io::outdir::OutDir::lock(dir)?;
+    targets::write_targets(&out, &data, &meta, &[(PROPENSITY, &values)], false)?;
+    drop(out);
+    let targets = glasscam::learn::dynamics::targets::load(&data, PROPENSITY)?;
     Ok((data, targets))
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::dataset::Dataset;
+use crate::io::targets::{Subset, Targets};
 
 /// One target of a data set with targets.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,12 +100,21 @@ pub fn standardization(
     (mean, std)
 }
 
-/// The target `name` of data set `data` (its `targets.json` and `<name>.npy`).
+/// The target `name` of data set `data` (its `targets.json` and `<name>.npy`, checked against it).
 pub fn load(data: &Dataset, name: &str) -> Result<TargetSet> {
-    Err(Error::Dataset {
-        path: data.dir.clone(),
-        message: format!(
-            "cannot read target `{name}`: data sets with targets are not readable yet"
-        ),
+    of(&Targets::load(&data.dir, data)?, name)
+}
+
+/// The target `name` of loaded targets.
+pub fn of(t: &Targets, name: &str) -> Result<TargetSet> {
+    Ok(TargetSet {
+        name: name.to_string(),
+        times: t.meta.times.clone(),
+        values: t.values(name)?.to_vec(),
+        test: t
+            .meta
+            .subset
+            .as_ref()
+            .map(|s| s.iter().map(|&x| x == Subset::Test).collect()),
     })
 }
