@@ -146,3 +146,36 @@ fn bad_input_is_refused_with_what_to_change() {
         "{e}"
     );
 }
+
+/// Per-epoch training error, GPU steps (f32 in WGSL) against the CPU twin's (f32, other summation order), both
+/// with the host's f64 Adam: measured at most 3.7e-8 over three epochs (lavapipe), so 1e-5 leaves room for another
+/// GPU's summation order and still catches a wrong gradient (the error itself is about 1).
+const GPU_MSE: f64 = 1e-5;
+
+#[test]
+fn gpu_training_steps_match_the_cpu_twin() {
+    let Some(ctx) = glasscam::kernels::gpu::test_context("gpu_training_steps_match_the_cpu_twin")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (data, targets) = common::write_annotated(dir.path(), 8, 6, 2, 2).unwrap();
+    let c = GnConfig { epochs: 3, ..cfg() };
+    let cpu = train(&data, &targets, &c, &Compute::Cpu, quiet()).unwrap();
+    let gpu = train(&data, &targets, &c, &Compute::Gpu(ctx), quiet()).unwrap();
+    for (a, b) in cpu.metrics.history.iter().zip(&gpu.metrics.history) {
+        let d = (a.train_mse - b.train_mse).abs();
+        eprintln!(
+            "epoch {}: train mse cpu {} gpu {} (diff {d:.1e})",
+            a.epoch, a.train_mse, b.train_mse
+        );
+        assert!(
+            d < GPU_MSE,
+            "epoch {}: train mse cpu {} gpu {}",
+            a.epoch,
+            a.train_mse,
+            b.train_mse
+        );
+    }
+    assert!(gpu.metrics.backend.contains("(f32)") && gpu.metrics.backend != cpu.metrics.backend);
+}

@@ -6,6 +6,7 @@
 pub mod bapst;
 pub mod cpu;
 pub mod gpu;
+pub mod gpu_bapst;
 pub mod gpu_net;
 pub mod kernels;
 pub mod net;

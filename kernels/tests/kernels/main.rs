@@ -57,6 +57,7 @@ mod standardize;
 
 // beyond single kernels
 mod dispatch_stress;
+mod gn_train_step;
 mod gnn_forward;
 mod gnn_train_step;
 mod md_cpu;

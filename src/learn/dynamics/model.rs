@@ -261,6 +261,8 @@ impl Model for Gn {
         Ok(scored_rows(&ys, graphs, c.species, self.file.times.len()))
     }
 
+    /// Training steps on `compute` in f32 (forward, loss and backward in WGSL on a GPU; the clip and Adam on the
+    /// host); validation, test scores and predictions on the CPU twin.
     fn backend(compute: &Compute) -> String {
         match compute {
             Compute::Cpu => "cpu twin (f32)".into(),

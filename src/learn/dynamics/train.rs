@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use glasscam_kernels::gnn::bapst::{self, GnGraph, GnSpec};
+use glasscam_kernels::gnn::gpu_bapst::GpuGn;
 use glasscam_kernels::nn::cpu::adam;
 use glasscam_kernels::nn::AdamSpec;
 use glasscam_kernels::Compute;
@@ -102,9 +103,11 @@ fn standardized(
     y
 }
 
-/// The network in training on the CPU: f32 forward and backward, an f64 master copy of the parameters for Adam.
+/// The network in training: f32 forward and backward on the CPU twin, or on the GPU (`gpu`), and an f64 master
+/// copy of the parameters for the clip and Adam on the host.
 struct GnLearner<'a> {
     spec: GnSpec,
+    gpu: Option<GpuGn>,
     cfg: &'a GnConfig,
     params: Vec<f64>,
     m: Vec<f64>,
@@ -116,6 +119,10 @@ struct GnLearner<'a> {
     /// Steps taken (Adam's t).
     step: u64,
     tally: Tally,
+}
+
+fn to_f32(x: &[f64]) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect()
 }
 
 /// Scales `g` down to global norm `clip` when it is longer (clip 0: unchanged).
@@ -153,15 +160,24 @@ impl Learner for GnLearner<'_> {
             .iter()
             .flat_map(|&i| self.train_y[i].iter().map(|&x| x as f32))
             .collect();
-        let p32: Vec<f32> = self.params.iter().map(|&x| x as f32).collect();
-        let (l, g, _) = bapst::loss_and_grads(&self.spec, &p32, &batch, self.cfg.species, &y);
+        let p32 = to_f32(&self.params);
+        let (l, mut g) = match &self.gpu {
+            None => {
+                let (l, g, _) =
+                    bapst::loss_and_grads(&self.spec, &p32, &batch, self.cfg.species, &y);
+                (l, g.into_iter().map(f64::from).collect())
+            }
+            Some(gpu) => {
+                gpu.set_params(&p32);
+                gpu.loss_and_grads(&gpu.batch(&batch, self.cfg.species)?, &y)?
+            }
+        };
         if !l.is_finite() {
             return Err(self.diverged(Divergence::Training {
                 loss: l,
                 epoch: b.epoch,
             }));
         }
-        let mut g: Vec<f64> = g.into_iter().map(f64::from).collect();
         clip_norm(&mut g, self.cfg.clip);
         self.step += 1;
         let a = AdamSpec {
@@ -196,7 +212,7 @@ impl Learner for GnLearner<'_> {
     }
 
     fn params(&mut self) -> Result<Vec<f32>> {
-        Ok(self.params.iter().map(|&x| x as f32).collect())
+        Ok(to_f32(&self.params))
     }
 
     fn diverged(&self, d: Divergence) -> Error {
@@ -251,8 +267,13 @@ pub fn train(
     let spec = cfg.spec(ns, t);
     spec.check()?;
     let params = spec.init(cfg.seed);
+    let gpu = match compute {
+        Compute::Cpu => None,
+        Compute::Gpu(ctx) => Some(GpuGn::new(ctx.clone(), spec, &to_f32(&params))?),
+    };
     let mut learner = GnLearner {
         spec,
+        gpu,
         cfg,
         m: vec![0.0; params.len()],
         v: vec![0.0; params.len()],
