@@ -6,11 +6,12 @@ snapshots that `glasscam predict` wrote to PRED_DIR, loads the model's safetenso
 into `GN`, predicts in float64 and prints the largest difference to `predictions.npy` (glasscam's f32 path);
 exits 1 when it exceeds --tolerance (relative to the predictions' spread).
 
-Timing (`--time DATA --model-dir MODEL_DIR [--seconds S] [--json FILE]`, what `glasscam bench gn --torch
-benches/torch_gn.py` runs): training steps (one configuration per step: forward, masked squared error, backward,
-Adam) and prediction passes (eval forward, no_grad, one orientation) in graphs/s, float32.
+Timing (`--time DATA --spec JSON [--graphs K] [--seconds S] [--json FILE]`, what `glasscam bench gn --torch
+benches/torch_gn.py` runs once per round): training steps (one configuration per step: forward, masked squared
+error, backward, clip, Adam) and prediction passes (forward, no_grad, one orientation) of a freshly initialised
+network on the data set's first K snapshots, float32; rows of graphs and seconds.
 
-Usage: torch_gn.py --check M --data D --predictions P | --time D --model-dir M [--seconds S] [--json FILE]
+Usage: torch_gn.py --check M --data D --predictions P | --time D --spec JSON [--graphs K] [--seconds S] [--json F]
 Needs torch and numpy (safetensors is read by hand when the package is absent).
 """
 
@@ -144,48 +145,48 @@ def check(model_dir, data, pred_dir, tolerance):
     return rel <= tolerance
 
 
-def timed(seconds, step, n_items):
-    step()  # warm-up
+def timed(seconds, step, n):
+    """Runs step(k) over graphs k = 0, 1, ... (cycling) for `seconds` after one warm-up step: (graphs, seconds)."""
+    step(0)
     t0, k = time.perf_counter(), 0
     while time.perf_counter() - t0 < seconds or k == 0:
-        step()
+        step(k % n)
         k += 1
-    return k * n_items / (time.perf_counter() - t0)
+    return k, time.perf_counter() - t0
 
 
-def bench(model_dir, data, seconds):
-    net, cfg = load_model(model_dir, torch.float32)
-    c = cfg["config"]
+def bench(data, spec, n_graphs, seconds):
+    """Training steps and prediction passes of a freshly initialised network of `spec` (the model file's fields
+    and n_species, outputs) on the first `n_graphs` snapshots, zero targets, float32."""
+    torch.manual_seed(0)
+    net = GN(spec["n_species"], spec["hidden"], spec["steps"], spec["outputs"])
     pos, species, box = load_data(data)
-    x = torch.nn.functional.one_hot(torch.from_numpy(species), cfg["n_species"]).float()
-    graphs = [cutoff_graph(p, box, c["cutoff"]) for p in pos[: min(len(pos), 8)]]
+    x = torch.nn.functional.one_hot(torch.from_numpy(species), spec["n_species"]).float()
+    graphs = [cutoff_graph(p, box, spec["cutoff"]) for p in pos[:n_graphs]]
     graphs = [(s, d, v.float()) for s, d, v in graphs]
-    w = torch.from_numpy((species == c["species"]).astype(np.float32))[:, None]
-    target = torch.zeros(x.shape[0], len(cfg["times"]))
-    opt = torch.optim.Adam(net.parameters(), lr=c["lr"])
-    i = [0]
+    w = torch.from_numpy((species == spec["species"]).astype(np.float32))[:, None]
+    target = torch.zeros(x.shape[0], spec["outputs"])
+    opt = torch.optim.Adam(net.parameters(), lr=spec["lr"])
 
-    def train_step():
-        s, d, v = graphs[i[0] % len(graphs)]
-        i[0] += 1
+    def train_step(k):
+        s, d, v = graphs[k]
         opt.zero_grad()
         loss = ((net(x, v, s, d) - target) ** 2 * w).sum() / (w.sum() * target.shape[1])
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), c["clip"])
+        if spec["clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), spec["clip"])
         opt.step()
 
-    def predict_step():
-        s, d, v = graphs[i[0] % len(graphs)]
-        i[0] += 1
+    def predict_step(k):
+        s, d, v = graphs[k]
         with torch.no_grad():
             net(x, v, s, d)
 
-    return {
-        "train_graphs_per_s": timed(seconds, train_step, 1),
-        "predict_graphs_per_s": timed(seconds, predict_step, 1),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
+    rows = []
+    for what, step in (("train", train_step), ("predict", predict_step)):
+        n, sec = timed(seconds, step, len(graphs))
+        rows.append({"what": what, "graphs": n, "seconds": sec})
+    return rows
 
 
 def main():
@@ -195,7 +196,8 @@ def main():
     ap.add_argument("--predictions", metavar="PRED_DIR")
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--time", metavar="DATA")
-    ap.add_argument("--model-dir")
+    ap.add_argument("--spec", help="JSON: the model file's fields with n_species and outputs")
+    ap.add_argument("--graphs", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--json")
     ap.add_argument("--threads", type=int)
@@ -207,11 +209,12 @@ def main():
             sys.exit("--check needs --data and --predictions")
         sys.exit(0 if check(a.check, a.data, a.predictions, a.tolerance) else 1)
     if a.time:
-        r = bench(a.model_dir, a.time, a.seconds)
+        r = bench(a.time, json.loads(a.spec), a.graphs, a.seconds)
         text = json.dumps(r)
         if a.json:
             open(a.json, "w").write(text)
-        print(text)
+        else:
+            print(text)
         return
     ap.error("give --check or --time")
 

@@ -62,7 +62,7 @@ enum Command {
     Train(cli::train::TrainCmd),
     /// Per-particle predictions of a trained propensity network (`.npy` + JSON), scored where the data set has
     /// targets.
-    Predict(cli::predict::PredictArgs),
+    Predict(cli::dynamics::PredictArgs),
     /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
     Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
@@ -132,7 +132,7 @@ fn run(command: Command) -> glasscam::Result<()> {
             Ok(())
         }
         Command::Train(t) => cli::train::train(&t, ctx),
-        Command::Predict(a) => cli::predict::predict(&a, ctx),
+        Command::Predict(a) => cli::dynamics::predict(&a, ctx),
         Command::Attention(args) => cli::gnn::attention(&args, ctx),
         Command::Gradcam(args) => cli::gradcam::gradcam(&args),
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),

@@ -3,9 +3,9 @@
 
 pub mod analyze;
 pub mod bench;
+pub mod dynamics;
 pub mod gnn;
 pub mod gradcam;
-pub mod predict;
 pub mod propensity;
 pub mod render;
 pub mod reproduce;

@@ -5,6 +5,7 @@
 //! A model directory holds `model.safetensors` (f32 tensors with the PyTorch names of `GnSpec::tensors`),
 //! `config.json` (`GnModelFile`) and `metrics.json` (the shared `Metrics` of a regression).
 
+pub mod bench;
 pub mod config;
 pub mod graph;
 pub mod model;
