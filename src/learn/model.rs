@@ -108,11 +108,11 @@ impl TensorInfo {
 /// What every model directory's `config.json` holds besides its network's own settings (flattened into it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Header {
-    /// The architecture: "glasscam-cnn" or "glasscam-mpnn".
+    /// The architecture: "glasscam-cnn", "glasscam-mpnn" or "glasscam-gn".
     pub format: String,
     /// Format version of the architecture's files.
     pub version: u32,
-    /// Class score order: ["liquid", "glass"].
+    /// Class score order: ["liquid", "glass"] (empty for a network that predicts values, not classes).
     pub classes: Vec<Class>,
     /// Box side of the training data.
     pub box_l: f64,
@@ -126,7 +126,7 @@ pub struct Header {
     pub weights_sha256: String,
     pub split: Split,
     pub best_epoch: usize,
-    /// The kept epoch's validation accuracy.
+    /// The kept epoch's validation accuracy (a regression: its mean validation Pearson correlation).
     pub validation_accuracy: f64,
     pub tensors: Vec<TensorInfo>,
     /// How to rebuild the network elsewhere.

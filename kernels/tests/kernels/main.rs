@@ -2,7 +2,7 @@
 //! (GPU tests skip, saying so, without an adapter; `GLASSCAM_REQUIRE_GPU=1` makes that a failure), and beside
 //! them the naga checks that need no GPU (`shaders`, which also checks that every kernel has its module), each
 //! family under many dispatches at awkward sizes (`dispatch_stress`), whole networks on the GPU path against the
-//! twin (`train_step`, `gnn_forward`, `gnn_train_step`), and the fast CPU MD engine against the reference
+//! twin (`train_step`, `gnn_forward`, `gnn_train_step`, `gn_train_step`), and the fast CPU MD engine against the reference
 //! (`md_cpu`). `cargo test -p glasscam-kernels` runs them all; scripts/gpu-check carries this binary to a GPU
 //! machine.
 

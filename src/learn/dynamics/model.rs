@@ -30,7 +30,7 @@ pub const LAYOUT: &str = "nodes: every particle, x_v = onehot(species); edges: b
     without the mirror y -> -y, of x_e";
 
 /// `config.json` of a propensity-network model directory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GnModelFile {
     #[serde(flatten)]
     pub header: Header,
