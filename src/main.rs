@@ -47,6 +47,12 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Read another program's data: `import glassbench DIR --out OUT` (GlassBench's KA2D archive, as a data set
+    /// with targets).
+    Import {
+        #[command(subcommand)]
+        what: cli::import::ImportWhat,
+    },
     /// Benchmarks: `bench md` (particle-steps/s, CPU twin vs GPU), `nn`, `gnn`, `gridize`, `minimize`, ...
     Bench {
         #[command(subcommand)]
@@ -73,6 +79,12 @@ enum Command {
     Reproduce(cli::reproduce::ReproduceArgs),
     /// Dynamic propensity from isoconfigurational ensembles, and C(Gamma, 1 - Delta) over time.
     Propensity(cli::propensity::PropensityArgs),
+    /// Equilibrate a data set's snapshots at T, measure F_s(k, t) and tau_alpha of every start at once, and keep
+    /// the end states that pass the equilibration check.
+    Relax(cli::propensity::RelaxArgs),
+    /// GlassBench's targets (displacement and bond-breaking propensity, noise ceiling) from batched
+    /// isoconfigurational ensembles of a data set's snapshots, written as a data set with targets.
+    Targets(cli::propensity::TargetsArgs),
     /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
     Minimize(cli::simulate::MinimizeArgs),
     /// A liquid-vs-glass task (a data set `train` reads) from ramp points of one or two data sets, or a preset's
@@ -122,6 +134,7 @@ fn run(command: Command) -> glasscam::Result<()> {
             out,
             force,
         } => glasscam::io::export::export(&dir, snapshot, format, &out, force),
+        Command::Import { what } => cli::import::import(what, ctx),
         Command::Bench { what } => cli::bench::bench(what, ctx),
         Command::Info { backend } => {
             let c = Compute::select(backend)?;
@@ -138,6 +151,8 @@ fn run(command: Command) -> glasscam::Result<()> {
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),
         Command::Reproduce(args) => cli::reproduce::reproduce(&args, ctx),
         Command::Propensity(args) => cli::propensity::propensity(&args, ctx).map(|_| ()),
+        Command::Targets(a) => cli::propensity::targets(&a, ctx),
+        Command::Relax(a) => cli::propensity::relax(&a, ctx),
         Command::Minimize(a) => cli::simulate::minimize(a, ctx),
         Command::Task(a) => cli::task::task(&a),
     }

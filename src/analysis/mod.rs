@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod coarse;
+pub mod dynamics;
 pub mod gamma;
 pub mod paper;
 pub mod plots;

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod dynamics;
 pub mod gnn;
 pub mod gradcam;
+pub mod import;
 pub mod propensity;
 pub mod render;
 pub mod reproduce;

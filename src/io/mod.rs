@@ -3,9 +3,11 @@
 
 pub mod dataset;
 pub mod export;
+pub mod glassbench;
 pub mod import;
 pub mod json;
 pub mod npy;
+pub mod npz;
 pub mod outdir;
 pub mod schemas;
 pub mod targets;

@@ -45,7 +45,19 @@ pub fn definition(name: &str) -> Option<&'static str> {
 }
 
 /// Which part of a benchmark's split a configuration belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Subset {
     Train,
@@ -223,7 +235,7 @@ impl Targets {
         let file = dir.join(TARGETS);
         let text = std::fs::read_to_string(&file).map_err(|e| {
             Error::Input(format!(
-                "{}: cannot read ({e}); a data set with targets is written by `glasscam propensity --targets` or \
+                "{}: cannot read ({e}); a data set with targets is written by `glasscam targets` or \
                  `glasscam import glassbench`",
                 file.display()
             ))

@@ -176,6 +176,65 @@ pub fn delta(propensity: &[f64]) -> f64 {
     propensity.iter().map(|x| x.sqrt()).sum::<f64>() / propensity.len().max(1) as f64
 }
 
+/// What a batched run returns: each replica's final status (0: ran through) and the seconds of MD.
+pub struct Batch {
+    pub status: Vec<u32>,
+    pub md_seconds: f64,
+}
+
+/// The loop of every isoconfigurational ensemble: `reps` (all the runs, as replicas of one batched simulation,
+/// chunked only when they do not fit the device) advanced at the thermostat's own temperatures from step 0 to each
+/// of `samples` in turn; at each, `observe(sample index, first replica of the chunk, backend)` measures what it
+/// needs where the state is.
+pub fn run_batched(
+    setup: &MdSetup,
+    reps: &Replicas,
+    samples: &[u64],
+    compute: &Compute,
+    ctx: Ctx,
+    mut observe: impl FnMut(usize, usize, &mut dyn MdBackend) -> Result<()>,
+) -> Result<Batch> {
+    let total = reps.count();
+    let steps = samples.last().copied().unwrap_or(0);
+    let chunk = crate::sim::protocol::default_chunk(compute, setup, total);
+    let seg = Segment {
+        t_from: 1.0,
+        t_to: 1.0,
+        len: steps,
+    };
+    ctx.observer.event(Event::Begin {
+        what: "replica-steps",
+        total: steps * total as u64,
+    });
+    let mut md_seconds = 0.0;
+    let mut status = Vec::with_capacity(total);
+    for lo in (0..total).step_by(chunk.max(1)) {
+        let hi = (lo + chunk).min(total);
+        let part = reps.slice(lo..hi);
+        let mut md: Box<dyn MdBackend> = crate::sim::protocol::md_backend(compute, setup)?;
+        md.upload(&part)?;
+        let mut done = 0u64;
+        for (si, &target) in samples.iter().enumerate() {
+            let t0 = std::time::Instant::now();
+            md.advance(&Advance {
+                segment: seg,
+                seg_done: done,
+                step0: done,
+                steps: target - done,
+            })?;
+            observe(si, lo, md.as_mut())?;
+            md_seconds += t0.elapsed().as_secs_f64();
+            ctx.observer
+                .event(Event::Advance((target - done) * (hi - lo) as u64));
+            done = target;
+            ctx.cancel.check()?;
+        }
+        status.extend(md.thermo()?.iter().map(|t| t.status));
+    }
+    ctx.observer.event(Event::End);
+    Ok(Batch { status, md_seconds })
+}
+
 /// The ensemble's result: per temperature and sample time, the propensity of every particle.
 #[derive(Clone, Debug)]
 pub struct EnsembleResult {
@@ -229,66 +288,34 @@ pub fn run_ensemble(
         }
     }
     let cage_set = Cages::new(pos0, cages)?;
-    let chunk = crate::sim::protocol::default_chunk(compute, setup, total);
     let samples = sample_steps(cfg.steps, cfg.samples);
+    // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
+    // state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
+    let mut per_sample: Vec<Vec<f64>> = vec![vec![0.0; total * n]; samples.len()];
+    let batch = run_batched(setup, &reps, &samples, compute, ctx, |si, lo, md| {
+        let c = md.crsd(&cage_set)?;
+        per_sample[si][lo * n..lo * n + c.len()].copy_from_slice(&c);
+        Ok(())
+    })?;
+    let md_seconds = batch.md_seconds;
     let mut sum = vec![vec![vec![0.0; n]; samples.len()]; cfg.temps.len()];
     let mut ok_runs = vec![0usize; cfg.temps.len()];
     let mut failed = Vec::new();
     let mut causes: Vec<&str> = Vec::new();
-    let seg = Segment {
-        t_from: 1.0,
-        t_to: 1.0,
-        len: cfg.steps,
-    };
-    ctx.observer.event(Event::Begin {
-        what: "replica-steps",
-        total: cfg.steps * total as u64,
-    });
-    let mut md_seconds = 0.0;
-    for lo in (0..total).step_by(chunk) {
-        let hi = (lo + chunk).min(total);
-        let part = reps.slice(lo..hi);
-        let mut md: Box<dyn MdBackend> = crate::sim::protocol::md_backend(compute, setup)?;
-        md.upload(&part)?;
-        // per sample only each replica's cage-relative squared displacements [replicas, n], computed where the
-        // state is (kernel md_crsd); the state itself is read once, at the end, for the replicas' status
-        let mut per_sample: Vec<Vec<f64>> = Vec::with_capacity(samples.len());
-        let mut done = 0u64;
-        for &target in &samples {
-            let t0 = std::time::Instant::now();
-            md.advance(&Advance {
-                segment: seg,
-                seg_done: done,
-                step0: done,
-                steps: target - done,
-            })?;
-            per_sample.push(md.crsd(&cage_set)?);
-            md_seconds += t0.elapsed().as_secs_f64();
-            ctx.observer
-                .event(Event::Advance((target - done) * (hi - lo) as u64));
-            done = target;
-            ctx.cancel.check()?;
+    for (r, &status) in batch.status.iter().enumerate() {
+        let (ti, s) = (r / cfg.runs, r % cfg.runs);
+        if status != 0 {
+            failed.push((ti, s));
+            causes.push(Failure::from_status(status).map_or("unknown", |f| f.describe()));
+            continue;
         }
-        let last = md.download()?;
-        for k in 0..hi - lo {
-            let r = lo + k;
-            let (ti, s) = (r / cfg.runs, r % cfg.runs);
-            if last.thermo[k].status != 0 {
-                failed.push((ti, s));
-                causes.push(
-                    Failure::from_status(last.thermo[k].status).map_or("unknown", |f| f.describe()),
-                );
-                continue;
-            }
-            ok_runs[ti] += 1;
-            for (si, c) in per_sample.iter().enumerate() {
-                for (acc, x) in sum[ti][si].iter_mut().zip(&c[k * n..(k + 1) * n]) {
-                    *acc += x;
-                }
+        ok_runs[ti] += 1;
+        for (si, c) in per_sample.iter().enumerate() {
+            for (acc, x) in sum[ti][si].iter_mut().zip(&c[r * n..(r + 1) * n]) {
+                *acc += x;
             }
         }
     }
-    ctx.observer.event(Event::End);
     if !failed.is_empty() {
         let what = format!(
             "{} of {total} runs blew up ({})",

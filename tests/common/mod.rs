@@ -275,3 +275,57 @@ pub fn write_annotated(
     let targets = glasscam::learn::dynamics::targets::load(&data, PROPENSITY)?;
     Ok((data, targets))
 }
+
+/// A data set of `count` liquid configurations of `sys` at temperature `t` (lattice start, `steps` CPU steps) in
+/// `dir`: one snapshot per replica.
+pub fn write_liquid(
+    dir: &std::path::Path,
+    sys: &SystemDef,
+    count: usize,
+    t: f64,
+    steps: u64,
+) -> glasscam::Result<glasscam::io::dataset::Dataset> {
+    let s = setup(sys);
+    let reps = liquid(&s, 11, count, t, steps);
+    let l = s.box_l;
+    let positions: Vec<f64> = reps
+        .pos
+        .iter()
+        .flat_map(|p| [p[0].rem_euclid(l), p[1].rem_euclid(l)])
+        .collect();
+    let snapshots = (0..count)
+        .map(|r| glasscam::io::dataset::SnapshotMeta {
+            index: r,
+            replica: r,
+            class: glasscam::domain::Class::Other,
+            label: -1,
+            step: steps,
+            target_t: t,
+            kinetic_t: t,
+            pe_per_particle: 0.0,
+        })
+        .collect();
+    let manifest = glasscam::io::dataset::Manifest {
+        format_version: glasscam::io::dataset::FORMAT_VERSION,
+        program_version: env!("CARGO_PKG_VERSION").into(),
+        system: sys.clone(),
+        protocol: serde_json::json!({ "liquid": { "t": t, "steps": steps } }),
+        seed: 11,
+        n_particles: s.n,
+        box_l: l,
+        n_replicas: count,
+        replica_range: (0, count),
+        snapshot_temps: vec![t],
+        backend: "cpu".into(),
+        failed: vec![],
+        snapshots,
+    };
+    glasscam::io::dataset::Dataset::write(dir, &manifest, &positions, &s.species)?;
+    glasscam::io::dataset::Dataset::load(dir)
+}
+
+/// GlassBench's KA2D mixture at 129 particles (`tests/data/ka2d-tiny.toml`).
+pub fn ka2d_tiny() -> SystemDef {
+    SystemDef::from_toml(include_str!("../data/ka2d-tiny.toml"), "ka2d-tiny.toml")
+        .expect("ka2d-tiny")
+}

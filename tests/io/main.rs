@@ -7,6 +7,7 @@
 mod common;
 
 mod analysis_import;
+mod glassbench;
 mod proptest_parsers;
 mod schemas;
 mod system_file;

@@ -13,3 +13,5 @@ mod md_physics;
 mod minimize;
 mod propensity;
 mod protocol;
+mod relax;
+mod targets;
