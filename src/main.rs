@@ -68,8 +68,12 @@ enum Command {
         #[arg(long, default_value = "auto")]
         backend: BackendChoice,
     },
-    /// Train the glass/liquid CNN on a data set (`--arch mpnn`: the graph network instead).
+    /// Train the glass/liquid CNN on a data set (`--arch mpnn`: the graph network instead; `--arch gn`: the
+    /// propensity network on a data set with targets).
     Train(cli::train::TrainCmd),
+    /// Per-particle predictions of a trained propensity network (`.npy` + JSON), scored where the data set has
+    /// targets.
+    Predict(cli::dynamics::PredictArgs),
     /// Per-edge and per-particle attention of a trained graph network and Swanson's metrics M1-M3.
     Attention(cli::gnn::AttentionArgs),
     /// Grad-CAM maps and per-particle Gamma from a trained model.
@@ -196,6 +200,7 @@ fn run(command: Command) -> glasscam::Result<()> {
             Ok(())
         }
         Command::Train(t) => cli::train::train(&t, ctx),
+        Command::Predict(a) => cli::dynamics::predict(&a, ctx),
         Command::Attention(args) => cli::gnn::attention(&args, ctx),
         Command::Gradcam(args) => cli::gradcam::gradcam(&args),
         Command::Analyze(args) => cli::analyze::analyze(&args, ctx),

@@ -70,6 +70,10 @@ pub const ALL: &[&Kernel] = &[
     &gnn::kernels::GNN_REVERSE_SUB_BACKWARD.kernel,
     &gnn::kernels::GNN_SEGMENT_SUM_BACKWARD.kernel,
     &gnn::kernels::GNN_DROPOUT.kernel,
+    &gnn::kernels::GNN_COLUMNS.kernel,
+    &gnn::kernels::GNN_EDGE_INPUT.kernel,
+    &gnn::kernels::GNN_EDGE_INPUT_BACKWARD.kernel,
+    &gnn::kernels::GNN_MASKED_MSE.kernel,
     &probe::LOOP_PROBE,
 ];
 

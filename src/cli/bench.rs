@@ -77,6 +77,8 @@ pub enum BenchWhat {
     /// Graph network training and attention graphs/s (CPU f32 path and f64 twin, GPU path), beside PyTorch with
     /// --torch.
     Gnn(super::gnn::BenchGnnArgs),
+    /// The propensity network: training and prediction graphs/s on the CPU and the GPU, beside PyTorch.
+    Gn(super::dynamics::BenchGnArgs),
     /// Batched propensity ensemble vs `bench md` at the same replica count (particle-steps/s).
     Propensity {
         #[arg(long, value_enum, default_value = "both")]
@@ -222,6 +224,7 @@ pub fn bench(what: BenchWhat, ctx: Ctx) -> glasscam::Result<()> {
             print!("{}", glasscam::learn::cnn::bench::gridize_table(&rows));
         }
         BenchWhat::Gnn(args) => super::gnn::bench(&args)?,
+        BenchWhat::Gn(args) => super::dynamics::bench(&args)?,
         BenchWhat::Propensity {
             backend,
             replicas,

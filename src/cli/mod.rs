@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod bench_nn;
+pub mod dynamics;
 pub mod gnn;
 pub mod gradcam;
 pub mod import;

@@ -9,6 +9,7 @@ use glasscam::events::Ctx;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
 use glasscam::learn::cnn::{Cnn, ModelConfig, Precision};
+use glasscam::learn::dynamics::{Gn, GnConfig};
 use glasscam::learn::fit::{Classification, Metrics};
 use glasscam::learn::gnn::{Mpnn, MpnnConfig};
 use glasscam::learn::model::{write_model, Arch, Model};
@@ -21,6 +22,10 @@ pub struct TrainCmd {
     /// cnn (default) or mpnn; with mpnn, `--model` is an MPNN model file (docs/reference/model-files.md).
     #[arg(long, value_enum, default_value = "cnn")]
     pub arch: Arch,
+    /// With `--arch gn`: the data set's target to learn (`propensity`, `bond_breaking`, ...; overrides the
+    /// model file's `target`).
+    #[arg(long)]
+    pub target: Option<String>,
     #[command(flatten)]
     pub args: TrainArgs,
 }
@@ -50,6 +55,13 @@ pub struct TrainArgs {
 
 pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
     let a = &t.args;
+    if t.target.is_some() && t.arch != Arch::Gn {
+        return Err(glasscam::Error::Input(format!(
+            "--target: the {} network classifies glasses and liquids; a per-particle target is learned with \
+             `--arch gn`",
+            t.arch
+        )));
+    }
     let _out = glasscam::io::outdir::claim(&a.out, &[&a.data], false, false)?;
     match t.arch {
         Arch::Cnn => {
@@ -74,6 +86,20 @@ pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
             let data = Dataset::load(&a.data)?;
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
             train_as::<Mpnn>(a, &data, &cfg, ctx)
+        }
+        Arch::Gn => {
+            if a.precision.is_some() {
+                return Err(glasscam::Error::Input(
+                    "--precision belongs to the CNN: the propensity network trains in f32 on the CPU".into(),
+                ));
+            }
+            let mut cfg = match &a.model {
+                Some(p) => GnConfig::from_file(p)?,
+                None => GnConfig::default(),
+            };
+            cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
+            cfg.target = t.target.clone().unwrap_or(cfg.target);
+            train_gn(a, &cfg, ctx)
         }
     }
 }
@@ -106,11 +132,31 @@ where
     Ok(())
 }
 
+/// Trains the propensity network on the data set's target `cfg.target` and writes its model directory.
+fn train_gn(a: &TrainArgs, cfg: &GnConfig, ctx: Ctx) -> glasscam::Result<()> {
+    let data = Dataset::load(&a.data)?;
+    let compute = select_compute(a.backend)?;
+    let t = Gn::train(&data, cfg, &compute, ctx)?;
+    write_model(&a.out, &t)?;
+    let m = &t.metrics;
+    let pearson: Vec<String> = m.test.pearson.iter().map(|p| format!("{p:.3}")).collect();
+    println!(
+        "test: Pearson per time point [{}] ({} particles of species {}); best epoch {} of {}; model in {}",
+        pearson.join(", "),
+        m.test.n,
+        cfg.species,
+        m.best_epoch,
+        m.epochs,
+        a.out.display()
+    );
+    Ok(())
+}
+
 /// The test line of a classifier's training.
 fn print_test(m: &Metrics, arch: Arch, out: &Path) {
     let what = match arch {
         Arch::Cnn => "snapshots",
-        Arch::Mpnn => "graphs",
+        Arch::Mpnn | Arch::Gn => "graphs",
     };
     println!(
         "test: accuracy glass {:.4} liquid {:.4}, ROC AUC {:.4} ({} {what}); best epoch {} of {}; trained on {}; \

@@ -38,6 +38,14 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             "targets.schema.json",
             schema_for!(crate::io::targets::TargetsMeta),
         ),
+        (
+            "gn-model-config.schema.json",
+            schema_for!(crate::learn::dynamics::model::GnModelFile),
+        ),
+        (
+            "predictions.schema.json",
+            schema_for!(crate::learn::dynamics::predict::PredictionsFile),
+        ),
     ]
 }
 

@@ -32,6 +32,20 @@ pub enum Divergence {
     Validation { loss: f64, epoch: usize },
 }
 
+impl Divergence {
+    /// Which loss became what, and when, for a message: `whose` names the network ("the MPNN's ", or "").
+    pub fn describe(&self, whose: &str) -> String {
+        match *self {
+            Divergence::Training { loss, epoch } => {
+                format!("{whose}training loss became {loss} in epoch {epoch}")
+            }
+            Divergence::Validation { loss, epoch } => {
+                format!("{whose}validation loss became {loss} after epoch {epoch}")
+            }
+        }
+    }
+}
+
 /// One optimiser step's share of an epoch.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {

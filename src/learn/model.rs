@@ -44,6 +44,9 @@ pub enum Arch {
     /// Swanson's directed message-passing network with bond attention on kNN graphs (docs/methods.md, "Graph
     /// network").
     Mpnn,
+    /// Bapst et al.'s graph network that predicts a value per particle and time point, such as its propensity
+    /// (docs/methods.md, "Propensity network").
+    Gn,
 }
 
 impl Arch {
@@ -53,6 +56,7 @@ impl Arch {
         match self {
             Arch::Cnn => "cnn",
             Arch::Mpnn => "mpnn",
+            Arch::Gn => "gn",
         }
     }
 
@@ -61,6 +65,7 @@ impl Arch {
         match self {
             Arch::Cnn => "glasscam-cnn",
             Arch::Mpnn => "glasscam-mpnn",
+            Arch::Gn => "glasscam-gn",
         }
     }
 
@@ -69,6 +74,7 @@ impl Arch {
         match self {
             Arch::Cnn => "`glasscam train`",
             Arch::Mpnn => "`glasscam train --arch mpnn`",
+            Arch::Gn => "`glasscam train --arch gn`",
         }
     }
 }
@@ -102,11 +108,11 @@ impl TensorInfo {
 /// What every model directory's `config.json` holds besides its network's own settings (flattened into it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Header {
-    /// The architecture: "glasscam-cnn" or "glasscam-mpnn".
+    /// The architecture: "glasscam-cnn", "glasscam-mpnn" or "glasscam-gn".
     pub format: String,
     /// Format version of the architecture's files.
     pub version: u32,
-    /// Class score order: ["liquid", "glass"].
+    /// Class score order: ["liquid", "glass"] (empty for a network that predicts values, not classes).
     pub classes: Vec<Class>,
     /// Box side of the training data.
     pub box_l: f64,
@@ -120,7 +126,7 @@ pub struct Header {
     pub weights_sha256: String,
     pub split: Split,
     pub best_epoch: usize,
-    /// The kept epoch's validation accuracy.
+    /// The kept epoch's validation accuracy (a regression: its mean validation Pearson correlation).
     pub validation_accuracy: f64,
     pub tensors: Vec<TensorInfo>,
     /// How to rebuild the network elsewhere.
@@ -304,6 +310,28 @@ pub trait Model: Sized {
     /// Where it trains and scores with `cfg` on `compute`: the network's backend policy, recorded in
     /// `metrics.json` and in a pipeline's stage records.
     fn backend(cfg: &Self::Config, compute: &Compute) -> String;
+}
+
+/// One parameter tensor of a network: name, shape, offset into the flat parameter vector.
+pub type Tensor<S> = (S, Vec<usize>, usize);
+
+/// Writes `params` as the network's `tensors` into `dir/model.safetensors` (`advice` says what to change when a
+/// weight is not finite) and `file` as `config.json`, with its header's version and the weights' checksum filled
+/// in (`header` finds the header in the file).
+pub fn save_files<F: Serialize + serde::de::DeserializeOwned + Clone, S: AsRef<str>>(
+    dir: &Path,
+    (arch, version): (Arch, u32),
+    (tensors, params): (&[Tensor<S>], &[f32]),
+    advice: &str,
+    file: &F,
+    header: fn(&mut F) -> &mut Header,
+) -> Result<()> {
+    let sum = super::weights::write(dir, arch.format(), tensors, params, advice)?;
+    let mut file = file.clone();
+    let h = header(&mut file);
+    h.version = version;
+    h.weights_sha256 = sum;
+    crate::io::json::write_json_readable(&dir.join(CONFIG), &file)
 }
 
 /// Writes the model directory: `metrics.json`, then `model.safetensors` and `config.json` (last: what makes the

@@ -44,6 +44,17 @@ impl Split {
     }
 }
 
+/// Which replicas a model is applied to (Grad-CAM, predictions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicaSet {
+    /// The model's test replicas.
+    Test,
+    /// Every replica (a data set the model was not trained on).
+    All,
+}
+
 /// Fisher-Yates with splitmix64.
 pub fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut s = mix(seed);
@@ -76,16 +87,8 @@ pub fn split_replicas(data: &Dataset, fractions: [f64; 3], seed: u64) -> Result<
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    shuffle(&mut reps, seed ^ 0x5EED_0001);
     let r = reps.len();
-    let n_train = (fractions[0] * r as f64).round() as usize;
-    let n_val = ((fractions[1] * r as f64).round() as usize).min(r - n_train.min(r));
-    let n_train = n_train.min(r);
-    let split = Split {
-        train: sorted(&reps[..n_train]),
-        validation: sorted(&reps[n_train..n_train + n_val]),
-        test: sorted(&reps[n_train + n_val..]),
-    };
+    let split = cut(&mut reps, fractions, seed);
     for (name, part, f) in [
         ("training", &split.train, fractions[0]),
         ("validation", &split.validation, fractions[1]),
@@ -102,6 +105,21 @@ pub fn split_replicas(data: &Dataset, fractions: [f64; 3], seed: u64) -> Result<
         }
     }
     Ok(split)
+}
+
+/// The replicas `reps` cut into training, validation and test by the fractions after a seeded shuffle (each part
+/// sorted): the rule of every trainer's split.
+pub fn cut(reps: &mut [usize], fractions: [f64; 3], seed: u64) -> Split {
+    shuffle(reps, seed ^ 0x5EED_0001);
+    let r = reps.len();
+    let n_train = (fractions[0] * r as f64).round() as usize;
+    let n_val = ((fractions[1] * r as f64).round() as usize).min(r - n_train.min(r));
+    let n_train = n_train.min(r);
+    Split {
+        train: sorted(&reps[..n_train]),
+        validation: sorted(&reps[n_train..n_train + n_val]),
+        test: sorted(&reps[n_train + n_val..]),
+    }
 }
 
 fn sorted(v: &[usize]) -> Vec<usize> {
@@ -139,7 +157,8 @@ pub struct Part {
 }
 
 impl Part {
-    fn of(pairs: Vec<(usize, u32)>) -> Part {
+    /// The part of these (snapshot, label) pairs.
+    pub fn of(pairs: Vec<(usize, u32)>) -> Part {
         Part {
             snapshots: pairs.iter().map(|x| x.0).collect(),
             labels: pairs.iter().map(|x| x.1).collect(),

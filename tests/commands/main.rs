@@ -7,5 +7,6 @@
 mod common;
 
 mod cli;
+mod gn;
 mod kill_resume;
 mod trust;

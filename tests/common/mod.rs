@@ -163,6 +163,119 @@ pub fn write_synthetic(
     glasscam::io::dataset::Dataset::write(dir, &manifest, &positions, &species)
 }
 
+/// A synthetic data set with targets, of the contract's shape: `configs` configurations (one replica and one
+/// snapshot each) of `n_side`^2 particles on a square lattice of spacing 1 with jitter +-0.25 (a third of
+/// species 1; every particle has neighbours within 1.6), and a target at `times` time points that is a known
+/// function of the local structure: y_t(i) = (1 + t) sum over the j within 1.6 of (1 + species j) exp(-(r_ij /
+/// 0.9)^2), and every second configuration a test one.
+pub fn write_annotated(
+    dir: &std::path::Path,
+    configs: usize,
+    n_side: usize,
+    times: usize,
+    seed: u64,
+) -> glasscam::Result<(
+    glasscam::io::dataset::Dataset,
+    glasscam::learn::dynamics::TargetSet,
+)> {
+    let n = n_side * n_side;
+    let box_l = n_side as f64;
+    let species: Vec<u32> = (0..n).map(|i| u32::from(i % 3 == 0)).collect();
+    let n1 = species.iter().filter(|&&s| s == 1).count();
+    let mut system = glasscam::sim::system::SystemDef::abm();
+    system.species[0].count = n - n1;
+    system.species[1].count = n1;
+    system.n = Some(n);
+    system.density = 1.0;
+    let mut rng = Rng(seed);
+    let mut positions = Vec::with_capacity(configs * n * 2);
+    let mut values = vec![0f32; configs * times * n];
+    let mut snapshots = Vec::new();
+    for c in 0..configs {
+        let pos: Vec<f64> = (0..n)
+            .flat_map(|i| [(i % n_side) as f64, (i / n_side) as f64])
+            .map(|x| (x + 0.5 * (rng.next() - 0.5) + 0.25).rem_euclid(box_l))
+            .collect();
+        for i in 0..n {
+            let mut local = 0.0;
+            for j in (0..n).filter(|&j| j != i) {
+                let [dx, dy] = glasscam_kernels::gnn::bapst::min_image(&pos, i, j, box_l);
+                let r2 = dx * dx + dy * dy;
+                if r2 < 1.6 * 1.6 {
+                    local += (1.0 + species[j] as f64) * (-r2 / 0.81).exp();
+                }
+            }
+            for t in 0..times {
+                values[(c * times + t) * n + i] = ((1.0 + t as f64) * local) as f32;
+            }
+        }
+        positions.extend(pos);
+        snapshots.push(glasscam::io::dataset::SnapshotMeta {
+            index: c,
+            replica: c,
+            class: glasscam::domain::Class::Liquid,
+            label: glasscam::domain::Class::Liquid.label(),
+            step: 0,
+            target_t: 0.5,
+            kinetic_t: 0.0,
+            pe_per_particle: 0.0,
+        });
+    }
+    let manifest = glasscam::io::dataset::Manifest {
+        format_version: glasscam::io::dataset::FORMAT_VERSION,
+        program_version: env!("CARGO_PKG_VERSION").into(),
+        system,
+        protocol: serde_json::json!({ "synthetic": { "annotated": true, "seed": seed } }),
+        seed,
+        n_particles: n,
+        box_l,
+        n_replicas: configs,
+        replica_range: (0, configs),
+        snapshot_temps: vec![0.5],
+        backend: "synthetic".into(),
+        failed: vec![],
+        snapshots,
+    };
+    glasscam::io::dataset::Dataset::write(dir, &manifest, &positions, &species)?;
+    let data = glasscam::io::dataset::Dataset::load(dir)?;
+    use glasscam::io::targets::{self, Program, Source, Subset, TargetsMeta, PROPENSITY};
+    let meta = TargetsMeta {
+        format_version: targets::FORMAT_VERSION,
+        data_fingerprint: data.fingerprint.clone(),
+        temperature: 0.5,
+        times: (0..times).map(|t| 10f64.powi(t as i32)).collect(),
+        tau_alpha: None,
+        tau_alpha_spread: None,
+        n_runs: 1,
+        targets: [(
+            PROPENSITY.to_string(),
+            "synthetic: a function of local structure".to_string(),
+        )]
+        .into(),
+        noise_ceiling: [(PROPENSITY.to_string(), vec![None; times])].into(),
+        subset: Some(
+            (0..configs)
+                .map(|c| {
+                    if c % 2 == 1 {
+                        Subset::Test
+                    } else {
+                        Subset::Train
+                    }
+                })
+                .collect(),
+        ),
+        source: Source {
+            program: Program::Glasscam,
+            settings: serde_json::json!({ "synthetic": true }),
+        },
+    };
+    let out = glasscam::io::outdir::OutDir::lock(dir)?;
+    targets::write_targets(&out, &data, &meta, &[(PROPENSITY, &values)], false)?;
+    drop(out);
+    let targets = glasscam::learn::dynamics::targets::load(&data, PROPENSITY)?;
+    Ok((data, targets))
+}
+
 /// A data set of `count` liquid configurations of `sys` at temperature `t` (lattice start, `steps` CPU steps) in
 /// `dir`: one snapshot per replica.
 pub fn write_liquid(

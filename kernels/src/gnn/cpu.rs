@@ -624,3 +624,92 @@ pub fn gnn_dropout<T: Real>(seed: u32, p: f64, x: &mut [T]) {
         }
     });
 }
+
+/// out[r][oc + j] = x[r][ic + j] for j < `width` (`+=` with `acc`): a block of columns copied between row-major
+/// matrices with rows of `x_stride` and `out_stride` values. A concatenation is two calls; its backward, the split,
+/// is the same calls the other way round (with `acc` where a block's gradient sums over several uses).
+pub fn gnn_columns<T: Real>(
+    width: usize,
+    (x_stride, ic): (usize, usize),
+    (out_stride, oc): (usize, usize),
+    acc: bool,
+    x: &[T],
+    out: &mut [T],
+) {
+    for_rows(out, out_stride, |r, o| {
+        let xr = &x[r * x_stride + ic..][..width];
+        for (a, &v) in o[oc..oc + width].iter_mut().zip(xr) {
+            *a = if acc { *a + v } else { v };
+        }
+    });
+}
+
+/// out[e][col + j] = xv[dst e][j] and out[e][col + wv + j] = xv[src e][j] for j < `wv`: the receiving and the
+/// sending node's rows beside the edge's own (the edge update's input [edge; receiver; sender]); rows of `stride`
+/// values, the columns before `col` left as they are.
+pub fn gnn_edge_input<T: Real>(
+    wv: usize,
+    (stride, col): (usize, usize),
+    src: &[u32],
+    dst: &[u32],
+    xv: &[T],
+    out: &mut [T],
+) {
+    for_rows(out, stride, |e, o| {
+        let (d, s) = (dst[e] as usize, src[e] as usize);
+        o[col..col + wv].copy_from_slice(&xv[d * wv..(d + 1) * wv]);
+        o[col + wv..col + 2 * wv].copy_from_slice(&xv[s * wv..(s + 1) * wv]);
+    });
+}
+
+/// Backward of `gnn_edge_input` for the node rows: dxv[v][j] (`+=` with `acc`) = the sum over the edges e into v
+/// of dout[e][col + j] (v received) plus the sum over them of dout[rev e][col + wv + j] (v sent rev e), in CSR
+/// order; all gathers, no scatter.
+pub fn gnn_edge_input_backward<T: Real>(
+    wv: usize,
+    (stride, col): (usize, usize),
+    in_ptr: &[u32],
+    rev: &[u32],
+    acc: bool,
+    dout: &[T],
+    dxv: &mut [T],
+) {
+    for_rows(dxv, wv, |v, d| {
+        for (j, x) in d.iter_mut().enumerate() {
+            let mut s = T::zero();
+            for e in in_ptr[v] as usize..in_ptr[v + 1] as usize {
+                s += dout[e * stride + col + j];
+            }
+            for e in in_ptr[v] as usize..in_ptr[v + 1] as usize {
+                s += dout[rev[e] as usize * stride + col + wv + j];
+            }
+            *x = if acc { *x + s } else { s };
+        }
+    });
+}
+
+/// The squared error of `width` predictions per node against their targets, on the nodes of weight w[v] (1 on
+/// the scored species, 0 elsewhere): sq[i] = w (y - t)^2 and dy[i] = 2 `norm` w (y - t), where `norm` is 1 over
+/// the scored values, so that sum(sq) * norm is the mean squared error and dy its gradient.
+pub fn gnn_masked_mse<T: Real>(
+    width: usize,
+    norm: f64,
+    w: &[T],
+    y: &[T],
+    target: &[T],
+    sq: &mut [T],
+    dy: &mut [T],
+) {
+    for_rows(sq, width, |v, o| {
+        for (j, x) in o.iter_mut().enumerate() {
+            let d = y[v * width + j] - target[v * width + j];
+            *x = w[v] * d * d;
+        }
+    });
+    let n = T::of(2.0 * norm);
+    for_rows(dy, width, |v, o| {
+        for (j, x) in o.iter_mut().enumerate() {
+            *x = n * w[v] * (y[v * width + j] - target[v * width + j]);
+        }
+    });
+}

@@ -94,42 +94,10 @@ pub struct GpuMpnn {
     pub params: wgpu::Buffer,
 }
 
-/// Parameters of a Linear launch: `rows` rows, weight `w` (and bias `b`) offsets in the flat vector.
-fn lin(rows: usize, n_in: usize, n_out: usize, w: usize, b: usize, flags: u32) -> GnnParams {
-    GnnParams {
-        rows: rows as u32,
-        n_in: n_in as u32,
-        n_out: n_out as u32,
-        w_off: w as u32,
-        b_off: b as u32,
-        flags,
-        ..Default::default()
-    }
-}
-
-/// Parameters of a per-value launch over `rows` rows of `width`.
-fn rw(rows: usize, width: usize) -> GnnParams {
-    GnnParams {
-        rows: rows as u32,
-        width: width as u32,
-        ..Default::default()
-    }
-}
-
 impl GpuMpnn {
     pub fn new(ctx: Arc<GpuContext>, spec: MpnnSpec, params: &[f32]) -> Result<GpuMpnn> {
         spec.check()?;
-        if params.len() != spec.n_params() {
-            return Err(KernelError::Input {
-                kernel: "gnn".into(),
-                message: format!(
-                    "{} parameters given, the network has {}",
-                    params.len(),
-                    spec.n_params()
-                ),
-            });
-        }
-        let params = upload(&ctx, "gnn params", params)?;
+        let params = params_buffer(&ctx, "gnn", spec.n_params(), params)?;
         Ok(GpuMpnn { ctx, spec, params })
     }
 

@@ -34,7 +34,8 @@ crate::wgsl_struct! {
         /// Dropout: the layer's seed and the drop probability (`nn::keep`).
         pub seed: u32,
         pub p: f32,
-        pub pad0: u32,
+        /// Column copies and the edge input: the column where a row's values start in the output's wider row.
+        pub out_col: u32,
         pub pad1: u32,
     }
 }
@@ -207,3 +208,25 @@ gnn_kernel!(
 gnn_kernel!(GNN_DROPOUT, "gnn_dropout", [b("x", W)], |p| threads(
     p.rows as u64 * p.width as u64
 ));
+gnn_kernel!(GNN_COLUMNS, "gnn_columns", [b("x", R), b("out", W)], |p| {
+    threads(p.rows as u64 * p.width as u64)
+});
+// one thread per value of the receiver's and the sender's blocks
+gnn_kernel!(
+    GNN_EDGE_INPUT,
+    "gnn_edge_input",
+    [b("src", R), b("dst", R), b("xv", R), b("out", W)],
+    |p| threads(p.rows as u64 * 2 * p.width as u64)
+);
+gnn_kernel!(
+    GNN_EDGE_INPUT_BACKWARD,
+    "gnn_edge_input_backward",
+    [b("in_ptr", R), b("rev", R), b("dout", R), b("dxv", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
+);
+gnn_kernel!(
+    GNN_MASKED_MSE,
+    "gnn_masked_mse",
+    [b("w", R), b("y", R), b("truth", R), b("sq", W), b("dy", W)],
+    |p| threads(p.rows as u64 * p.width as u64)
+);

@@ -1,10 +1,14 @@
-//! Swanson's directed message-passing network with bond self-attention (docs/methods.md, "Graph network"; Swanson et al. 2020): the
-//! batched graph layout (CSR over directed edges), the network's shapes and flat parameter layout with PyTorch
-//! names, and its CPU twin (`cpu`: one f64 function per layer, forward and backward; `net`: the whole network);
-//! the WGSL kernels (`kernels`, launched by `gpu`) and the whole network on the device (`gpu_net`).
+//! The graph networks: Swanson's directed message-passing network with bond self-attention (docs/methods.md,
+//! "Graph network"; Swanson et al. 2020): the batched graph layout (CSR over directed edges), the network's shapes
+//! and flat parameter layout with PyTorch names, and its CPU twin (`cpu`: one f64 function per layer, forward and
+//! backward; `net`: the whole network); the WGSL kernels (`kernels`, launched by `gpu`) and the whole network on the
+//! device (`gpu_net`). Bapst et al.'s propensity network (docs/methods.md, "Propensity network") on the same layout
+//! and layers: its twin (`bapst`) and its training step on the device (`gpu_bapst`).
 
+pub mod bapst;
 pub mod cpu;
 pub mod gpu;
+pub mod gpu_bapst;
 pub mod gpu_net;
 pub mod kernels;
 pub mod net;

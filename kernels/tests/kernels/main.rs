@@ -2,8 +2,9 @@
 //! (GPU tests skip, saying so, without an adapter; `GLASSCAM_REQUIRE_GPU=1` makes that a failure), and beside
 //! them the naga checks that need no GPU (`shaders`, which also checks that every kernel has its module), each
 //! family under many dispatches at awkward sizes (`dispatch_stress`), whole networks on the GPU path against the
-//! twin (`train_step`, `gnn_forward`, `gnn_train_step`), the CNN's f32 CPU backend against the twin (`cnn_f32`), and
-//! the fast CPU MD engine against the reference (`md_cpu`). `cargo test -p glasscam-kernels` runs them all; scripts/gpu-check carries this binary to a GPU
+//! twin (`train_step`, `gnn_forward`, `gnn_train_step`, `gn_train_step`), the CNN's f32 CPU backend against the twin
+//! (`cnn_f32`), and the fast CPU MD engine against the reference (`md_cpu`). `cargo test -p glasscam-kernels` runs
+//! them all; scripts/gpu-check carries this binary to a GPU
 //! machine.
 
 mod common;
@@ -20,10 +21,14 @@ mod dense_forward;
 mod dropout;
 mod epoch_tally;
 mod gather_augment;
+mod gnn_columns;
 mod gnn_dropout;
+mod gnn_edge_input;
+mod gnn_edge_input_backward;
 mod gnn_linear;
 mod gnn_linear_backward_input;
 mod gnn_linear_backward_weight;
+mod gnn_masked_mse;
 mod gnn_readout_input;
 mod gnn_relu_backward;
 mod gnn_reverse_sub;
@@ -54,6 +59,7 @@ mod standardize;
 // beyond single kernels
 mod cnn_f32;
 mod dispatch_stress;
+mod gn_train_step;
 mod gnn_forward;
 mod gnn_train_step;
 mod md_cpu;

@@ -58,16 +58,7 @@ impl Covered {
     }
 }
 
-/// Which replicas a Grad-CAM run covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum ReplicaSet {
-    /// The model's test replicas.
-    Test,
-    /// Every replica (a data set the model was not trained on).
-    All,
-}
+pub use crate::learn::split::ReplicaSet;
 
 /// `gradcam.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]

@@ -48,6 +48,48 @@ pub fn knn_brute(pos: &[f64], k: usize, box_l: Option<f64>) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// Particles binned into nc x nc square cells of a periodic box.
+pub struct Cells {
+    nc: usize,
+    box_l: f64,
+    heads: Vec<Vec<u32>>,
+}
+
+impl Cells {
+    /// The particles of `pos` ([x0, y0, x1, ...]) binned into nc x nc cells of a box of side `box_l`.
+    pub fn new(pos: &[f64], box_l: f64, nc: usize) -> Cells {
+        let mut cells = Cells {
+            nc,
+            box_l,
+            heads: vec![Vec::new(); nc * nc],
+        };
+        for i in 0..pos.len() / 2 {
+            let (cx, cy) = cells.of(pos, i);
+            cells.heads[cy as usize * nc + cx as usize].push(i as u32);
+        }
+        cells
+    }
+
+    /// The side of a cell.
+    pub fn side(&self) -> f64 {
+        self.box_l / self.nc as f64
+    }
+
+    /// The cell (column, row) of particle `i`.
+    pub fn of(&self, pos: &[f64], i: usize) -> (i64, i64) {
+        let c = |x: f64| {
+            ((x.rem_euclid(self.box_l) / self.side()).floor() as usize).min(self.nc - 1) as i64
+        };
+        (c(pos[2 * i]), c(pos[2 * i + 1]))
+    }
+
+    /// The particles in the cell at (cx, cy), wrapped into the box.
+    pub fn at(&self, cx: i64, cy: i64) -> &[u32] {
+        let nc = self.nc as i64;
+        &self.heads[(cy.rem_euclid(nc) * nc + cx.rem_euclid(nc)) as usize]
+    }
+}
+
 /// The k nearest other particles under the periodic minimum image, with a cell list: rings of cells around a
 /// particle are searched until k candidates are closer than the searched radius. Same result as `knn_brute`.
 pub fn knn_periodic(pos: &[f64], k: usize, box_l: f64) -> Vec<Vec<u32>> {
@@ -57,16 +99,12 @@ pub fn knn_periodic(pos: &[f64], k: usize, box_l: f64) -> Vec<Vec<u32>> {
     if nc < 5 {
         return knn_brute(pos, k, Some(box_l));
     }
-    let cell = box_l / nc as f64;
-    let cell_of = |x: f64| ((x.rem_euclid(box_l) / cell).floor() as usize).min(nc - 1);
-    let mut heads: Vec<Vec<u32>> = vec![Vec::new(); nc * nc];
-    for i in 0..n {
-        heads[cell_of(pos[2 * i + 1]) * nc + cell_of(pos[2 * i])].push(i as u32);
-    }
+    let cells = Cells::new(pos, box_l, nc);
+    let cell = cells.side();
     (0..n)
         .into_par_iter()
         .map(|i| {
-            let (cx, cy) = (cell_of(pos[2 * i]) as i64, cell_of(pos[2 * i + 1]) as i64);
+            let (cx, cy) = cells.of(pos, i);
             let mut cand: Vec<(f64, u32)> = Vec::new();
             let mut ring = 0i64;
             loop {
@@ -76,10 +114,7 @@ pub fn knn_periodic(pos: &[f64], k: usize, box_l: f64) -> Vec<Vec<u32>> {
                         if dx.abs().max(dy.abs()) != ring {
                             continue;
                         }
-                        let c = ((cy + dy).rem_euclid(nc as i64) * nc as i64
-                            + (cx + dx).rem_euclid(nc as i64))
-                            as usize;
-                        for &j in &heads[c] {
+                        for &j in cells.at(cx + dx, cy + dy) {
                             if j as usize != i {
                                 cand.push((dist2(pos, i, j as usize, Some(box_l)), j));
                             }

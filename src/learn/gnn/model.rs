@@ -12,9 +12,8 @@ use super::train::{graphs, predict};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
-use crate::io::json::write_json_readable;
 use crate::learn::fit::Classification;
-use crate::learn::model::{read_config, Arch, Header, Model, Trained, CONFIG, WEIGHTS};
+use crate::learn::model::{read_config, save_files, Arch, Header, Model, Trained, WEIGHTS};
 use crate::learn::weights;
 
 /// `MpnnModelFile::header.version` this glasscam writes and reads (2: `data_fingerprint` added).
@@ -63,17 +62,14 @@ impl Mpnn {
 
 /// Writes weights and config into `dir`, with the weights' checksum in config.json.
 pub fn save(dir: &Path, file: &MpnnModelFile, params: &[f32]) -> Result<()> {
-    let sum = weights::write(
+    save_files(
         dir,
-        Arch::Mpnn.format(),
-        &file.spec().tensors(),
-        params,
+        (Arch::Mpnn, VERSION),
+        (&file.spec().tensors(), params),
         "lower `lr` and check the data",
-    )?;
-    let mut file = file.clone();
-    file.header.version = VERSION;
-    file.header.weights_sha256 = sum;
-    write_json_readable(&dir.join(CONFIG), &file)
+        file,
+        |f| &mut f.header,
+    )
 }
 
 /// Reads a graph-network model directory; every mismatch between config and weights is refused with what differs.

@@ -230,17 +230,10 @@ impl Learner for MpnnLearner<'_> {
     }
 
     fn diverged(&self, d: Divergence) -> Error {
-        let at = match d {
-            Divergence::Training { loss, epoch } => {
-                format!("the MPNN's training loss became {loss} in epoch {epoch}")
-            }
-            Divergence::Validation { loss, epoch } => {
-                format!("the MPNN's validation loss became {loss} after epoch {epoch}")
-            }
-        };
         Error::Input(format!(
-            "training stopped: {at}; the optimiser diverged: lower `max_lr` (= {:e}; the quick preset's is 1e-2, \
+            "training stopped: the {}; the optimiser diverged: lower `max_lr` (= {:e}; the quick preset's is 1e-2, \
              Swanson's 1e-3). No model was written",
+            d.describe("MPNN's "),
             self.cfg.max_lr
         ))
     }

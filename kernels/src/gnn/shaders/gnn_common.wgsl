@@ -19,7 +19,8 @@ struct GnnParams {
     // dropout: the layer's seed and the drop probability (keep in hash.wgsl)
     seed: u32,
     p: f32,
-    pad0: u32,
+    // column copies and the edge input: the column where a row's values start in the output's wider row
+    out_col: u32,
     pad1: u32,
 }
 

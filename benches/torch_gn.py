@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""glasscam's propensity network (Bapst et al. 2020; docs/reference/model-files.md) in plain PyTorch.
+
+Check (`--check MODEL_DIR --data DATA --predictions PRED_DIR`): builds the cutoff graphs of the data set's
+snapshots that `glasscam predict` wrote to PRED_DIR, loads the model's safetensors weights by their PyTorch names
+into `GN`, predicts in float64 and prints the largest difference to `predictions.npy` (glasscam's f32 path);
+exits 1 when it exceeds --tolerance (relative to the predictions' spread).
+
+Timing (`--time DATA --spec JSON [--graphs K] [--seconds S] [--json FILE]`, what `glasscam bench gn --torch
+benches/torch_gn.py` runs once per round): training steps (one configuration per step: forward, masked squared
+error, backward, clip, Adam) and prediction passes (forward, no_grad, one orientation) of a freshly initialised
+network on the data set's first K snapshots, float32; rows of graphs and seconds.
+
+Usage: torch_gn.py --check M --data D --predictions P | --time D --spec JSON [--graphs K] [--seconds S] [--json F]
+Needs torch and numpy (safetensors is read by hand when the package is absent).
+"""
+
+import argparse
+import json
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def mlp(sizes):
+    """Linear, ReLU, Linear, ReLU, ... (a ReLU after every Linear but, with `final_linear`, the last)."""
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return layers
+
+
+class GN(nn.Module):
+    """The network of docs/methods.md, "Propensity network"; parameter names match glasscam's model.safetensors."""
+
+    def __init__(s, ns, h, steps, outputs):
+        super().__init__()
+        s.steps = steps
+        s.node_encoder = nn.Sequential(*mlp([ns, h, h]))
+        s.edge_encoder = nn.Sequential(*mlp([2, h, h]))
+        s.edge_mlp = nn.Sequential(*mlp([6 * h, h, h]))
+        s.node_mlp = nn.Sequential(*mlp([3 * h, h, h]))
+        s.decoder = nn.Sequential(*mlp([h, h, h]), nn.Linear(h, outputs))
+
+    def forward(s, x, vec, src, dst):
+        """x: [V, ns] one-hot species; vec: [E, 2] (r_dst - r_src) / cutoff; src, dst: [E] long.
+        Returns the standardized outputs [V, T]."""
+        v_enc, e_enc = s.node_encoder(x), s.edge_encoder(vec)
+        v, e = v_enc, e_enc
+        for _ in range(s.steps):
+            xv = torch.cat([v, v_enc], 1)
+            e = s.edge_mlp(torch.cat([e, e_enc, xv[dst], xv[src]], 1))
+            agg = torch.zeros(x.shape[0], e.shape[1], dtype=e.dtype).index_add_(0, dst, e)
+            v = s.node_mlp(torch.cat([agg, xv], 1))
+        return s.decoder(v)
+
+
+def square_maps():
+    """The square's 8 symmetries as 2 x 2 matrices acting on row vectors: rotations by k * 90 degrees after an
+    optional mirror y -> -y (glasscam's `Orthogonal::square` order)."""
+    out = []
+    for reflect in (False, True):
+        for k in range(4):
+            c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k]
+            rot = torch.tensor([[c, s], [-s, c]], dtype=torch.float64)  # v @ rot = R v
+            mir = torch.tensor([[1, 0], [0, -1 if reflect else 1]], dtype=torch.float64)
+            out.append(mir @ rot)
+    return out
+
+
+def predict(net, x, vec, src, dst, symmetrize):
+    if not symmetrize:
+        return net(x, vec, src, dst)
+    return sum(net(x, vec @ m.to(vec.dtype), src, dst) for m in square_maps()) / 8
+
+
+def cutoff_graph(pos, box, cutoff):
+    """Edges both ways between particles closer than `cutoff` (minimum image), grouped by target, by source."""
+    d = pos[None, :, :] - pos[:, None, :]  # d[t, s] = r_s - r_t
+    d = d - box * np.round(d / box)
+    r = np.sqrt((d**2).sum(-1))
+    np.fill_diagonal(r, np.inf)
+    dst, src = np.nonzero(r < cutoff)  # row-major: by target, then by source
+    vec = -d[dst, src] / cutoff  # r_dst - r_src
+    return torch.from_numpy(src).long(), torch.from_numpy(dst).long(), torch.from_numpy(vec)
+
+
+def load_safetensors(path):
+    """safetensors file -> {name: tensor}; by hand (8-byte header length, JSON header, raw little-endian data)."""
+    try:
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    except ImportError:
+        pass
+    raw = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        buf = bytearray(raw[8 + n + a : 8 + n + b])
+        out[name] = torch.frombuffer(buf, dtype=torch.float32).reshape(t["shape"]).clone()
+    return out
+
+
+def load_model(model_dir, dtype):
+    cfg = json.load(open(f"{model_dir}/config.json"))
+    c = cfg["config"]
+    net = GN(cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]))
+    net.load_state_dict(load_safetensors(f"{model_dir}/model.safetensors"))
+    return net.to(dtype), cfg
+
+
+def load_data(data):
+    manifest = json.load(open(f"{data}/manifest.json"))
+    pos = np.load(f"{data}/positions.npy").astype(np.float64)
+    species = np.load(f"{data}/species.npy").astype(np.int64)
+    return pos, species, manifest["box_l"]
+
+
+def check(model_dir, data, pred_dir, tolerance):
+    net, cfg = load_model(model_dir, torch.float64)
+    c = cfg["config"]
+    pos, species, box = load_data(data)
+    meta = json.load(open(f"{pred_dir}/predictions.json"))
+    got = np.load(f"{pred_dir}/predictions.npy").astype(np.float64)
+    x = torch.nn.functional.one_hot(torch.from_numpy(species), cfg["n_species"]).double()
+    mean, std = torch.tensor(cfg["target_mean"]), torch.tensor(cfg["target_std"])
+    worst, spread = 0.0, float(got.std()) or 1.0
+    with torch.no_grad():
+        for k, snap in enumerate(meta["snapshots"]):
+            src, dst, vec = cutoff_graph(pos[snap], box, c["cutoff"])
+            y = mean + std * predict(net, x, vec, src, dst, c["symmetrize"])  # [N, T]
+            worst = max(worst, float(np.abs(y.numpy().T - got[k]).max()))
+    rel = worst / spread
+    print(f"{len(meta['snapshots'])} configurations: largest |torch - glasscam predict| = {worst:.3e} "
+          f"({rel:.2e} of the predictions' standard deviation)")
+    return rel <= tolerance
+
+
+def timed(seconds, step, n):
+    """Runs step(k) over graphs k = 0, 1, ... (cycling) for `seconds` after one warm-up step: (graphs, seconds)."""
+    step(0)
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds or k == 0:
+        step(k % n)
+        k += 1
+    return k, time.perf_counter() - t0
+
+
+def bench(data, spec, n_graphs, seconds):
+    """Training steps and prediction passes of a freshly initialised network of `spec` (the model file's fields
+    and n_species, outputs) on the first `n_graphs` snapshots, zero targets, float32."""
+    torch.manual_seed(0)
+    net = GN(spec["n_species"], spec["hidden"], spec["steps"], spec["outputs"])
+    pos, species, box = load_data(data)
+    x = torch.nn.functional.one_hot(torch.from_numpy(species), spec["n_species"]).float()
+    graphs = [cutoff_graph(p, box, spec["cutoff"]) for p in pos[:n_graphs]]
+    graphs = [(s, d, v.float()) for s, d, v in graphs]
+    w = torch.from_numpy((species == spec["species"]).astype(np.float32))[:, None]
+    target = torch.zeros(x.shape[0], spec["outputs"])
+    opt = torch.optim.Adam(net.parameters(), lr=spec["lr"])
+
+    def train_step(k):
+        s, d, v = graphs[k]
+        opt.zero_grad()
+        loss = ((net(x, v, s, d) - target) ** 2 * w).sum() / (w.sum() * target.shape[1])
+        loss.backward()
+        if spec["clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), spec["clip"])
+        opt.step()
+
+    def predict_step(k):
+        s, d, v = graphs[k]
+        with torch.no_grad():
+            net(x, v, s, d)
+
+    rows = []
+    for what, step in (("train", train_step), ("predict", predict_step)):
+        n, sec = timed(seconds, step, len(graphs))
+        rows.append({"what": what, "graphs": n, "seconds": sec})
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", metavar="MODEL_DIR")
+    ap.add_argument("--data")
+    ap.add_argument("--predictions", metavar="PRED_DIR")
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--time", metavar="DATA")
+    ap.add_argument("--spec", help="JSON: the model file's fields with n_species and outputs")
+    ap.add_argument("--graphs", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--json")
+    ap.add_argument("--threads", type=int)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.check:
+        if not (a.data and a.predictions):
+            sys.exit("--check needs --data and --predictions")
+        sys.exit(0 if check(a.check, a.data, a.predictions, a.tolerance) else 1)
+    if a.time:
+        r = bench(a.time, json.loads(a.spec), a.graphs, a.seconds)
+        text = json.dumps(r)
+        if a.json:
+            open(a.json, "w").write(text)
+        else:
+            print(text)
+        return
+    ap.error("give --check or --time")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+//! A trained propensity network on disk: `model.safetensors` (f32, the PyTorch names of `GnSpec::tensors`) and
+//! `config.json` (the shared `Header`, the model file, the time grid and the targets' standardization), and the
+//! network as a `Model`.
+
+use std::path::{Path, PathBuf};
+
+use glasscam_kernels::gnn::bapst::{self, GnGraph, GnSpec};
+use glasscam_kernels::gnn::cpu::Real;
+use glasscam_kernels::Compute;
+use serde::{Deserialize, Serialize};
+
+use super::config::GnConfig;
+use super::graph::{graphs, transformed, Orthogonal};
+use crate::error::{Error, IoContext, Result};
+use crate::events::Ctx;
+use crate::io::dataset::Dataset;
+use crate::learn::fit::Regression;
+use crate::learn::model::{read_config, save_files, Arch, Header, Model, Trained, WEIGHTS};
+use crate::learn::weights;
+
+/// `GnModelFile::header.version` this glasscam writes and reads.
+pub const VERSION: u32 = 1;
+
+pub const LAYOUT: &str = "nodes: every particle, x_v = onehot(species); edges: both directions of every pair closer \
+    than `cutoff` (minimum image), x_e = (r_dst - r_src) / cutoff; every MLP is Linear, ReLU, Linear, ReLU (the \
+    decoder: Linear, ReLU, Linear, ReLU, Linear); v_enc = node_encoder(x_v), e_enc = edge_encoder(x_e); v, e = \
+    v_enc, e_enc; `steps` times: xv = [v, v_enc], e = edge_mlp([e, e_enc, xv[dst], xv[src]]), v = \
+    node_mlp([sum of e over the edges into the node, xv]); z = decoder(v); prediction = target_mean + target_std \
+    * z per time point; with `symmetrize`, the mean over the 8 rotations by multiples of 90 degrees, with and \
+    without the mirror y -> -y, of x_e";
+
+/// `config.json` of a propensity-network model directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GnModelFile {
+    #[serde(flatten)]
+    pub header: Header,
+    pub config: GnConfig,
+    /// Species of the training data (width of the one-hot node inputs).
+    pub n_species: usize,
+    /// The time points [T] of the targets it predicts.
+    pub times: Vec<f64>,
+    /// Per time point, the training targets' mean and standard deviation: prediction = mean + std * output.
+    pub target_mean: Vec<f64>,
+    pub target_std: Vec<f64>,
+}
+
+impl GnModelFile {
+    pub fn spec(&self) -> GnSpec {
+        self.config.spec(self.n_species, self.times.len())
+    }
+}
+
+/// A trained propensity network: its file and its parameters (f32) in `GnSpec::tensors` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gn {
+    pub file: GnModelFile,
+    pub params: Vec<f32>,
+}
+
+/// The standardized outputs [V, T] of each graph on the CPU twin in the precision of `params` (f32 for a model,
+/// f64 for the reference), averaged over the square's symmetries when `symmetrize`.
+pub fn outputs<T: Real>(
+    spec: &GnSpec,
+    params: &[T],
+    graphs: &[GnGraph],
+    symmetrize: bool,
+) -> Vec<Vec<f64>> {
+    graphs
+        .iter()
+        .map(|g| {
+            if !symmetrize {
+                return bapst::forward(spec, params, g)
+                    .y()
+                    .iter()
+                    .map(|&x| x.f64())
+                    .collect();
+            }
+            let frames = Orthogonal::square();
+            let mut sum = vec![0.0; g.graph.n_nodes() * spec.outputs];
+            for o in frames {
+                let fw = bapst::forward(spec, params, &transformed(g, o));
+                for (s, &y) in sum.iter_mut().zip(fw.y()) {
+                    *s += y.f64();
+                }
+            }
+            sum.iter().map(|s| s / frames.len() as f64).collect()
+        })
+        .collect()
+}
+
+/// The rows [V, T] of the nodes of species `species`, one graph after the other.
+pub fn scored_rows(per_graph: &[Vec<f64>], graphs: &[GnGraph], species: u32, t: usize) -> Vec<f64> {
+    per_graph
+        .iter()
+        .zip(graphs)
+        .flat_map(|(y, g)| {
+            g.graph
+                .species
+                .iter()
+                .enumerate()
+                .filter(move |(_, &s)| s == species)
+                .flat_map(move |(v, _)| y[v * t..(v + 1) * t].iter().copied())
+        })
+        .collect()
+}
+
+impl Gn {
+    pub fn spec(&self) -> GnSpec {
+        self.file.spec()
+    }
+
+    /// Predictions of every particle of snapshots `idx` of `data`, [S', T, N] row-major (the targets' layout),
+    /// in the targets' units.
+    pub fn predict(&self, data: &Dataset, idx: &[usize]) -> Result<Vec<f32>> {
+        let gs = graphs(data, self.file.config.cutoff, idx)?;
+        let (t, n) = (self.file.times.len(), data.n_particles());
+        let ys = outputs(&self.spec(), &self.params, &gs, self.file.config.symmetrize);
+        let mut out = vec![0f32; idx.len() * t * n];
+        for (k, y) in ys.iter().enumerate() {
+            for i in 0..n {
+                for j in 0..t {
+                    out[(k * t + j) * n + i] =
+                        (self.file.target_mean[j] + self.file.target_std[j] * y[i * t + j]) as f32;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses targets on another time grid than the model's.
+    pub fn check_times(&self, dir: &Path, times: &[f64]) -> Result<()> {
+        if times != self.file.times.as_slice() {
+            return Err(Error::Model {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "the model predicts at times {:?} but the targets hold times {times:?}; score it on targets of \
+                     its own time grid or retrain it on these",
+                    self.file.times
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Writes weights and config into `dir`, with the weights' checksum in config.json.
+pub fn save(dir: &Path, file: &GnModelFile, params: &[f32]) -> Result<()> {
+    save_files(
+        dir,
+        (Arch::Gn, VERSION),
+        (&file.spec().tensors(), params),
+        "lower `lr` and check the targets",
+        file,
+        |f| &mut f.header,
+    )
+}
+
+/// Reads a propensity-network model directory; every mismatch between config and weights is refused with what
+/// differs.
+pub fn load(dir: &Path) -> Result<Gn> {
+    let bad = |path: PathBuf, message: String| Error::Model { path, message };
+    let (cpath, text) = read_config(dir, Arch::Gn)?;
+    let file: GnModelFile = serde_json::from_slice(&text).map_err(|e| {
+        bad(
+            cpath.clone(),
+            format!("not a propensity-network model config ({e}); train one with `glasscam train --arch gn`"),
+        )
+    })?;
+    file.header.check(Arch::Gn, VERSION, &cpath)?;
+    file.config.check().map_err(|m| bad(cpath.clone(), m))?;
+    let t = file.times.len();
+    if t == 0 || file.target_mean.len() != t || file.target_std.len() != t {
+        return Err(bad(
+            cpath,
+            format!(
+                "{} times, {} target means and {} standard deviations: one of each per time point is needed",
+                t,
+                file.target_mean.len(),
+                file.target_std.len()
+            ),
+        ));
+    }
+    let spec = file.spec();
+    spec.check()
+        .map_err(|e| bad(cpath.clone(), e.to_string()))?;
+    let wpath = dir.join(WEIGHTS);
+    let bytes = std::fs::read(&wpath).at(&wpath)?;
+    let note = |_: &str| {
+        format!(
+            " (hidden {}, {} species, {} time points)",
+            spec.hidden, spec.n_species, spec.outputs
+        )
+    };
+    let params = weights::read(
+        &wpath,
+        &bytes,
+        &file.header.weights_sha256,
+        &spec.tensors(),
+        spec.n_params(),
+        note,
+    )?;
+    Ok(Gn { file, params })
+}
+
+impl Model for Gn {
+    const ARCH: Arch = Arch::Gn;
+    type Config = GnConfig;
+    type Inputs = Vec<GnGraph>;
+    type Objective = Regression;
+
+    /// Trains on the data set's target `cfg.target`.
+    fn train(data: &Dataset, cfg: &GnConfig, compute: &Compute, ctx: Ctx) -> Result<Trained<Gn>> {
+        let targets = super::targets::load(data, &cfg.target)?;
+        super::train::train(data, &targets, cfg, compute, ctx)
+    }
+
+    fn header(&self) -> &Header {
+        &self.file.header
+    }
+
+    fn split_rule(&self) -> ([f64; 3], u64) {
+        (self.file.config.split, self.file.config.seed)
+    }
+
+    fn load(dir: &Path) -> Result<Gn> {
+        load(dir)
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        save(dir, &self.file, &self.params)
+    }
+
+    fn check_fits(&self, dir: &Path, data: &Dataset) -> Result<()> {
+        let ns = data.manifest.system.n_species();
+        if ns != self.file.n_species {
+            return Err(Error::Model {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "the model takes {} species (one-hot node inputs) but the data set {} has {ns}; retrain on \
+                     this system",
+                    self.file.n_species,
+                    data.dir.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn input_key(&self) -> String {
+        format!("gn cutoff {}", self.file.config.cutoff)
+    }
+
+    fn inputs(&self, _: &Compute, data: &Dataset, snapshots: &[usize]) -> Result<Vec<GnGraph>> {
+        graphs(data, self.file.config.cutoff, snapshots)
+    }
+
+    /// The standardized outputs [particles, T] of the scored species' particles, on the f32 CPU twin.
+    fn logits(&self, _: &Compute, graphs: &Vec<GnGraph>) -> Result<Vec<f64>> {
+        let c = &self.file.config;
+        let ys = outputs(&self.spec(), &self.params, graphs, c.symmetrize);
+        Ok(scored_rows(&ys, graphs, c.species, self.file.times.len()))
+    }
+
+    /// Training steps on `compute` in f32 (forward, loss and backward in WGSL on a GPU; the clip and Adam on the
+    /// host); validation, test scores and predictions on the CPU twin.
+    fn backend(_: &Self::Config, compute: &Compute) -> String {
+        match compute {
+            Compute::Cpu => "cpu twin (f32)".into(),
+            Compute::Gpu(_) => format!("{} (f32)", compute.describe()),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! `glasscam train --arch gn`: the cutoff graphs of a data set's configurations, Bapst's network trained with Adam
+//! (gradients clipped to a global norm) on randomly rotated and mirrored configurations to predict the
+//! standardized target of every particle of the scored species at every time point, the parameters of the best
+//! validation epoch (mean Pearson correlation over the time points) kept, and the test scores (`metrics.json`).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use glasscam_kernels::gnn::bapst::{self, GnGraph, GnSpec};
+use glasscam_kernels::gnn::gpu_bapst::GpuGn;
+use glasscam_kernels::nn::cpu::adam;
+use glasscam_kernels::nn::AdamSpec;
+use glasscam_kernels::Compute;
+
+use super::config::GnConfig;
+use super::graph::{graphs, transformed, Orthogonal};
+use super::model::{outputs, scored_rows, Gn, GnModelFile, LAYOUT, VERSION};
+use super::targets::{standardization, TargetSet};
+use crate::error::{Error, Result};
+use crate::events::Ctx;
+use crate::io::dataset::Dataset;
+use crate::learn::fit::{fit, Batch, Divergence, Learner, Plan, Regression, Tally};
+use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
+use crate::learn::split::{cut, Part, Sets, Split};
+
+/// The split of a data set's configurations: with the targets' `subset`, its test configurations are the test
+/// part and its training ones are cut into training and validation replicas in the ratio of the first two
+/// fractions; without, every replica is cut by the fractions.
+pub fn sets(data: &Dataset, test: Option<&[bool]>, fractions: [f64; 3], seed: u64) -> Result<Sets> {
+    let snaps = &data.manifest.snapshots;
+    let replicas = |pick: &dyn Fn(usize) -> bool| -> Vec<usize> {
+        snaps
+            .iter()
+            .filter(|m| pick(m.index))
+            .map(|m| m.replica)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let split = match test {
+        Some(t) => {
+            let mut train = replicas(&|k| !t[k]);
+            let f = fractions[0] / (fractions[0] + fractions[1]);
+            let s = cut(&mut train, [f, 1.0 - f, 0.0], seed);
+            Split {
+                train: s.train,
+                validation: s.validation,
+                test: replicas(&|k| t[k]),
+            }
+        }
+        None => cut(&mut replicas(&|_| true), fractions, seed),
+    };
+    // with a subset, a part holds its replicas' configurations of its side of the subset only
+    let part = |reps: &[usize], testing: bool| {
+        let set: BTreeSet<usize> = reps.iter().copied().collect();
+        Part::of(
+            snaps
+                .iter()
+                .filter(|m| set.contains(&m.replica) && test.is_none_or(|t| t[m.index] == testing))
+                .map(|m| (m.index, 0))
+                .collect(),
+        )
+    };
+    let sets = Sets {
+        train: part(&split.train, false),
+        validation: part(&split.validation, false),
+        test: part(&split.test, true),
+        split,
+    };
+    for (name, p) in [
+        ("training", &sets.train),
+        ("validation", &sets.validation),
+        ("test", &sets.test),
+    ] {
+        if p.is_empty() {
+            return Err(Error::Dataset {
+                path: data.dir.clone(),
+                message: format!(
+                    "the {name} part is empty ({} configurations in {} replicas, split {fractions:?}{}); use more \
+                     configurations or change `split` in the model file",
+                    snaps.len(),
+                    sets.split.train.len() + sets.split.validation.len() + sets.split.test.len(),
+                    if test.is_some() { ", with the targets' train/test subset" } else { "" }
+                ),
+            });
+        }
+    }
+    Ok(sets)
+}
+
+/// The standardized targets [V, T] of snapshot `k`.
+fn standardized(
+    targets: &TargetSet,
+    k: usize,
+    n: usize,
+    (mean, std): (&[f64], &[f64]),
+) -> Vec<f64> {
+    let t = targets.n_times();
+    let mut y = targets.node_major(k, n);
+    for (i, x) in y.iter_mut().enumerate() {
+        *x = (*x - mean[i % t]) / std[i % t];
+    }
+    y
+}
+
+/// The network in training: f32 forward and backward on the CPU twin, or on the GPU (`gpu`), and an f64 master
+/// copy of the parameters for the clip and Adam on the host.
+struct GnLearner<'a> {
+    spec: GnSpec,
+    gpu: Option<GpuGn>,
+    cfg: &'a GnConfig,
+    params: Vec<f64>,
+    m: Vec<f64>,
+    v: Vec<f64>,
+    train: &'a [GnGraph],
+    /// Standardized targets [V, T] per training graph.
+    train_y: &'a [Vec<f64>],
+    validation: &'a [GnGraph],
+    /// Steps taken (Adam's t).
+    step: u64,
+    tally: Tally,
+}
+
+fn to_f32(x: &[f64]) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect()
+}
+
+/// Scales `g` down to global norm `clip` when it is longer (clip 0: unchanged).
+pub fn clip_norm(g: &mut [f64], clip: f64) {
+    let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if clip > 0.0 && norm > clip {
+        let s = clip / norm;
+        for x in g.iter_mut() {
+            *x *= s;
+        }
+    }
+}
+
+impl Learner for GnLearner<'_> {
+    fn begin_epoch(&mut self, _: usize, _: &[usize]) -> Result<()> {
+        Ok(())
+    }
+
+    fn step(&mut self, b: &Batch) -> Result<()> {
+        let parts: Vec<GnGraph> = b
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| match self.cfg.augment {
+                true => transformed(
+                    &self.train[i],
+                    Orthogonal::random(((b.seed as u64) << 32) ^ j as u64),
+                ),
+                false => self.train[i].clone(),
+            })
+            .collect();
+        let batch = GnGraph::concat(&parts.iter().collect::<Vec<_>>());
+        let y: Vec<f32> = b
+            .samples
+            .iter()
+            .flat_map(|&i| self.train_y[i].iter().map(|&x| x as f32))
+            .collect();
+        let p32 = to_f32(&self.params);
+        let (l, mut g) = match &self.gpu {
+            None => {
+                let (l, g, _) =
+                    bapst::loss_and_grads(&self.spec, &p32, &batch, self.cfg.species, &y);
+                (l, g.into_iter().map(f64::from).collect())
+            }
+            Some(gpu) => {
+                gpu.set_params(&p32);
+                gpu.loss_and_grads(&gpu.batch(&batch, self.cfg.species)?, &y)?
+            }
+        };
+        if !l.is_finite() {
+            return Err(self.diverged(Divergence::Training {
+                loss: l,
+                epoch: b.epoch,
+            }));
+        }
+        clip_norm(&mut g, self.cfg.clip);
+        self.step += 1;
+        let a = AdamSpec {
+            lr: self.cfg.lr,
+            ..AdamSpec::default()
+        };
+        adam(
+            &a.params(self.params.len(), self.step),
+            &g,
+            &mut self.params,
+            &mut self.m,
+            &mut self.v,
+        );
+        // the loop's training mean squared error divides by samples x time points
+        self.tally.loss += l * (b.samples.len() * self.spec.outputs) as f64;
+        Ok(())
+    }
+
+    fn end_epoch(&mut self) -> Result<Tally> {
+        Ok(std::mem::take(&mut self.tally))
+    }
+
+    fn validation_outputs(&mut self) -> Result<Vec<f64>> {
+        let p = self.params()?;
+        let ys = outputs(&self.spec, &p, self.validation, self.cfg.symmetrize);
+        Ok(scored_rows(
+            &ys,
+            self.validation,
+            self.cfg.species,
+            self.spec.outputs,
+        ))
+    }
+
+    fn params(&mut self) -> Result<Vec<f32>> {
+        Ok(to_f32(&self.params))
+    }
+
+    fn diverged(&self, d: Divergence) -> Error {
+        Error::Input(format!(
+            "training stopped: the {}; the optimiser diverged: lower `lr` (= {:e}; Bapst's is 1e-4) or set \
+             `clip` (= {}). No model was written",
+            d.describe(""),
+            self.cfg.lr,
+            self.cfg.clip
+        ))
+    }
+}
+
+/// Trains on target `targets` of `data` with `cfg`; validation and test are scored on the kept parameters.
+pub fn train(
+    data: &Dataset,
+    targets: &TargetSet,
+    cfg: &GnConfig,
+    compute: &Compute,
+    ctx: Ctx,
+) -> Result<Trained<Gn>> {
+    let start = Instant::now();
+    cfg.check().map_err(Error::Input)?;
+    targets.check(data)?;
+    let ns = data.manifest.system.n_species();
+    if cfg.species as usize >= ns {
+        return Err(Error::Input(format!(
+            "`species` = {} but the system has {ns} species (0-based); score one of them",
+            cfg.species
+        )));
+    }
+    let sets = sets(data, targets.test.as_deref(), cfg.split, cfg.seed)?;
+    let mut gs = Vec::new();
+    for part in [&sets.train, &sets.validation, &sets.test] {
+        gs.push(graphs(data, cfg.cutoff, &part.snapshots)?);
+        ctx.cancel.check()?;
+    }
+    let (mean, std) = standardization(targets, data, &sets.train.snapshots, cfg.species);
+    let n = data.n_particles();
+    let ys: Vec<Vec<Vec<f64>>> = [&sets.train, &sets.validation, &sets.test]
+        .iter()
+        .map(|p| {
+            p.snapshots
+                .iter()
+                .map(|&k| standardized(targets, k, n, (&mean, &std)))
+                .collect()
+        })
+        .collect();
+    let t = targets.n_times();
+    let scored = |i: usize| scored_rows(&ys[i], &gs[i], cfg.species, t);
+    let (val_y, test_y) = (scored(1), scored(2));
+    let spec = cfg.spec(ns, t);
+    spec.check()?;
+    let params = spec.init(cfg.seed);
+    let gpu = match compute {
+        Compute::Cpu => None,
+        Compute::Gpu(ctx) => Some(GpuGn::new(ctx.clone(), spec, &to_f32(&params))?),
+    };
+    let mut learner = GnLearner {
+        spec,
+        gpu,
+        cfg,
+        m: vec![0.0; params.len()],
+        v: vec![0.0; params.len()],
+        params,
+        train: &gs[0],
+        train_y: &ys[0],
+        validation: &gs[1],
+        step: 0,
+        tally: Tally::default(),
+    };
+    let plan = Plan {
+        epochs: cfg.epochs,
+        batch: cfg.batch,
+        seed: cfg.seed,
+        n_train: sets.train.len(),
+    };
+    let objective = Regression { targets: t };
+    let fitted = fit(
+        &mut learner,
+        &objective,
+        &val_y[..],
+        val_y.len(),
+        &plan,
+        ctx,
+    )?;
+    drop(learner);
+    let mut header = Header::trained::<Regression>(
+        (Arch::Gn, VERSION),
+        data,
+        &sets.split,
+        &fitted,
+        TensorInfo::list(&spec.tensors()),
+        LAYOUT,
+    );
+    header.classes.clear();
+    let model = Gn {
+        file: GnModelFile {
+            header,
+            config: cfg.clone(),
+            n_species: ns,
+            times: targets.times.clone(),
+            target_mean: mean,
+            target_std: std,
+        },
+        params: fitted.params.clone(),
+    };
+    let run = Run {
+        data,
+        sets: &sets,
+        compute,
+        epochs: cfg.epochs,
+        backend: <Gn as crate::learn::model::Model>::backend(cfg, compute),
+        started: start,
+    };
+    let parts = [(&gs[1], &val_y[..]), (&gs[2], &test_y[..])];
+    Trained::conclude(model, &objective, parts, fitted, run)
+}

@@ -1,0 +1,123 @@
+//! `glasscam train --arch gn --target propensity` and `glasscam predict` as a user runs them on a data set with
+//! targets, and their refusals (no targets, another time grid, a target for a classifier).
+
+use crate::common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn glasscam(args: &[&str], paths: &[&Path]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_glasscam"));
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    // every "{}" in args takes the next path
+    let mut p = paths.iter();
+    for a in args {
+        match *a {
+            "{}" => c.arg(p.next().unwrap()),
+            _ => c.arg(a),
+        };
+    }
+    c.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const MODEL: &str =
+    "hidden = 8\nsteps = 1\ncutoff = 1.6\nlr = 2e-3\nepochs = 3\nsplit = [0.75, 0.25, 0.0]\n";
+
+#[test]
+fn train_then_predict_writes_scored_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (d, _) = common::write_annotated(&data, 8, 6, 2, 4).unwrap();
+    let model_file = dir.path().join("gn.toml");
+    std::fs::write(&model_file, MODEL).unwrap();
+    let model = dir.path().join("model");
+    let train = [
+        "train",
+        "--arch",
+        "gn",
+        "--target",
+        "propensity",
+        "--data",
+        "{}",
+        "--model",
+        "{}",
+        "--out",
+        "{}",
+        "--backend",
+        "cpu",
+    ];
+    let o = glasscam(&train, &[&data, &model_file, &model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("test: Pearson per time point ["));
+    let out = dir.path().join("pred");
+    let predict = ["predict", "--model", "{}", "--data", "{}", "--out", "{}"];
+    let o = glasscam(&predict, &[&model, &data, &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("predictions.json")).unwrap()).unwrap();
+    assert_eq!(json["data_fingerprint"], d.fingerprint.as_str());
+    assert_eq!(json["snapshots"], serde_json::json!([1, 3, 5, 7]));
+    assert_eq!(json["pearson"].as_array().unwrap().len(), 2);
+    let bytes = std::fs::read(out.join("predictions.npy")).unwrap();
+    assert!(String::from_utf8_lossy(&bytes[..128]).contains("4, 2, 36"));
+    // predictions are not overwritten without --force
+    let o = glasscam(&predict, &[&model, &data, &out]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("already holds predictions"),
+        "{}",
+        stderr(&o)
+    );
+    let forced = [
+        "predict", "--model", "{}", "--data", "{}", "--out", "{}", "--force",
+    ];
+    assert!(glasscam(&forced, &[&model, &data, &out]).status.success());
+    // targets on another time grid are refused
+    let (d2, _) = common::write_annotated(&dir.path().join("other"), 8, 6, 3, 4).unwrap();
+    let all = [
+        "predict", "--model", "{}", "--data", "{}", "--split", "all", "--out", "{}",
+    ];
+    let o = glasscam(&all, &[&model, &d2.dir, &dir.path().join("p2")]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("the model predicts at times [1.0, 10.0]"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn training_without_targets_or_a_target_for_a_classifier_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_synthetic(&data, 4, 4, 4.0, 0.3, 5).unwrap();
+    let out = dir.path().join("m");
+    let o = glasscam(
+        &["train", "--arch", "gn", "--data", "{}", "--out", "{}"],
+        &[&data, &out],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("targets.json: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+    let o = glasscam(
+        &[
+            "train",
+            "--target",
+            "propensity",
+            "--data",
+            "{}",
+            "--out",
+            "{}",
+        ],
+        &[&data, &out],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("is learned with `--arch gn`"),
+        "{}",
+        stderr(&o)
+    );
+}
