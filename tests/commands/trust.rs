@@ -410,7 +410,7 @@ fn a_signal_repeated_within_a_second_is_one_signal() {
     // slow cooling and a checkpoint after every call: a few seconds, stoppable at any moment
     let slow = |out: &Path, resume: bool| {
         let mut c = f.simulate_at(
-            "0.02",
+            "0.005",
             out,
             &["--backend", "cpu", "--checkpoint-every", "0"],
         );
@@ -423,8 +423,26 @@ fn a_signal_repeated_within_a_second_is_one_signal() {
     let whole = f.path("whole");
     ok(&slow(&whole, false).output().unwrap());
     let out = f.path("twice");
-    let child = slow(&out, false).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let mut child = slow(&out, false).spawn().unwrap();
+    // signal once the MD has begun (the chunk plan is printed just before it), not after a fixed sleep that a fast
+    // machine outruns
+    let (began, begun) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut text = String::new();
+        for line in std::io::BufReader::new(err).lines() {
+            let line = line.unwrap();
+            if line.contains("chunk(s)") {
+                let _ = began.send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    begun.recv_timeout(Duration::from_secs(60)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     for _ in 0..2 {
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -432,9 +450,9 @@ fn a_signal_repeated_within_a_second_is_one_signal() {
             .unwrap();
         std::thread::sleep(Duration::from_millis(60));
     }
-    let o = child.wait_with_output().unwrap();
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(130), "{e}");
+    let status = child.wait().unwrap();
+    let e = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{e}");
     assert!(e.contains("checkpoint written"), "{e}");
     assert!(!e.contains("second signal"), "{e}");
     ok(&slow(&out, true).output().unwrap());
