@@ -421,6 +421,8 @@ pub struct LinePlot<'a> {
     pub series: &'a [(String, Vec<(f64, f64)>)],
     /// Logarithmic x axis (positive x only).
     pub log_x: bool,
+    /// Series drawn dashed, by index (e.g. published curves beside measured ones); the others solid.
+    pub dashed: &'a [usize],
 }
 
 impl Figure for LinePlot<'_> {
@@ -458,7 +460,18 @@ impl Figure for LinePlot<'_> {
         }
         let pad = 0.05 * (y1 - y0).max(1e-3);
         let (y0, y1) = (y0 - pad, y1 + pad);
-        let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+        let colours = [
+            BLUE,
+            RED,
+            GREEN,
+            MAGENTA,
+            CYAN,
+            BLACK,
+            RGBColor(255, 127, 14),
+            RGBColor(140, 86, 75),
+            RGBColor(127, 127, 127),
+            RGBColor(188, 189, 34),
+        ];
         macro_rules! body {
             ($chart:expr) => {{
                 let mut chart = $chart;
@@ -478,9 +491,15 @@ impl Figure for LinePlot<'_> {
                             p.0.is_finite() && p.1.is_finite() && (!self.log_x || p.0 > 0.0)
                         })
                         .collect();
-                    chart
-                        .draw_series(LineSeries::new(v.clone(), c.stroke_width(2)))
-                        .map_err(s)?;
+                    if self.dashed.contains(&k) {
+                        chart
+                            .draw_series(DashedLineSeries::new(v.clone(), 8, 5, c.stroke_width(2)))
+                            .map_err(s)?;
+                    } else {
+                        chart
+                            .draw_series(LineSeries::new(v.clone(), c.stroke_width(2)))
+                            .map_err(s)?;
+                    }
                     chart
                         .draw_series(v.iter().map(|&p| Circle::new(p, 4, c.filled())))
                         .map_err(s)?

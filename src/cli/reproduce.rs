@@ -1,4 +1,4 @@
-//! `glasscam reproduce [oyama|swanson]`: arguments and the call to the pipeline.
+//! `glasscam reproduce [oyama|swanson|glassbench]`: arguments and the call to the pipeline.
 
 use std::path::PathBuf;
 
@@ -8,6 +8,8 @@ use glasscam::domain::Preset;
 use glasscam::events::Ctx;
 use glasscam::kernels::BackendChoice;
 use glasscam::learn::cnn::Precision;
+use glasscam::pipeline::glassbench::preset::GlassbenchPreset;
+use glasscam::pipeline::glassbench::GlassbenchConfig;
 use glasscam::pipeline::oyama::{ReproduceConfig, ReproducePreset};
 use glasscam::pipeline::swanson::preset::{SwansonPreset, TaskInput};
 use glasscam::pipeline::swanson::SwansonConfig;
@@ -23,6 +25,9 @@ pub enum Pipeline {
     /// Swanson et al. (2020): slow and fast ramps, six liquid-vs-glass tasks and a null task, CNN and graph
     /// network on each, the train-on-i / test-on-j AUC matrices, attention metrics.
     Swanson,
+    /// GlassBench (Jung et al.): ka2d starts equilibrated at T, tau_alpha, isoconfigurational targets and their
+    /// noise ceiling, inherent structures, descriptor baselines, the propensity network, Pearson per time point.
+    Glassbench,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -52,16 +57,16 @@ pub struct ReproduceArgs {
     pub precision: Precision,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Replicas per system (default: the preset's).
+    /// Replicas per system (default: the preset's; `glassbench`: the quenched starts).
     #[arg(long)]
     pub replicas: Option<usize>,
-    /// Training epochs (default: the preset's; `swanson`: the CNN's).
+    /// Training epochs (default: the preset's; `swanson`: the CNN's; `glassbench`: the propensity network's).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// `swanson`: the graph network's training epochs (default: the preset's).
     #[arg(long)]
     pub mpnn_epochs: Option<usize>,
-    /// Propensity: runs per temperature and steps (default: the preset's).
+    /// Propensity: runs per temperature (`glassbench`: per configuration) and steps (default: the preset's).
     #[arg(long)]
     pub propensity_runs: Option<usize>,
     #[arg(long)]
@@ -84,8 +89,10 @@ pub struct ReproduceArgs {
 }
 
 pub fn reproduce(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
-    if a.pipeline == Pipeline::Swanson {
-        return swanson(a, ctx);
+    match a.pipeline {
+        Pipeline::Swanson => return swanson(a, ctx),
+        Pipeline::Glassbench => return glassbench(a, ctx),
+        Pipeline::Oyama => {}
     }
     if a.mpnn_epochs.is_some() && a.pipeline == Pipeline::Oyama {
         return Err(glasscam::Error::Input(
@@ -174,5 +181,44 @@ fn swanson(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
     };
     let compute = select_compute(a.backend)?;
     glasscam::pipeline::swanson::run(&config, &compute, ctx)?;
+    Ok(())
+}
+
+/// `reproduce glassbench`: the arguments of the other pipelines that do not apply are refused, so that no one
+/// believes they changed something.
+fn glassbench(a: &ReproduceArgs, ctx: Ctx) -> glasscam::Result<()> {
+    let other = [
+        ("--system", a.system != "both"),
+        ("--propensity-steps", a.propensity_steps.is_some()),
+        ("--xi", a.xi != 3.0),
+        ("--cutoff", a.cutoff != 3.0),
+        ("--mpnn-epochs", a.mpnn_epochs.is_some()),
+        ("--input", a.input.is_some()),
+        ("--precision", a.precision != Precision::F32),
+    ];
+    if let Some((flag, _)) = other.iter().find(|x| x.1) {
+        return Err(glasscam::Error::Input(format!(
+            "{flag} belongs to another pipeline; `reproduce glassbench` runs the ka2d system on its time grid in \
+             units of tau_alpha (its sizes: --preset, --replicas, --propensity-runs, --epochs, --seed)"
+        )));
+    }
+    let mut preset = GlassbenchPreset::new(a.preset)?;
+    preset.seed = a.seed;
+    if let Some(r) = a.replicas {
+        preset.starts.replicas = r;
+    }
+    if let Some(r) = a.propensity_runs {
+        preset.targets.runs = r;
+    }
+    if let Some(e) = a.epochs {
+        preset.model.epochs = e;
+    }
+    let config = GlassbenchConfig {
+        preset,
+        out: a.out.clone(),
+        force: a.force,
+    };
+    let compute = select_compute(a.backend)?;
+    glasscam::pipeline::glassbench::run(&config, &compute, ctx)?;
     Ok(())
 }

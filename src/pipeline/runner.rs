@@ -362,6 +362,11 @@ impl<'a, S: Stage> StageRunner<'a, S> {
         started: Instant,
         ctx: Ctx,
     ) -> Result<Outcome<S>> {
+        if self.outcome.ran.is_empty() {
+            ctx.note(
+                "reproduce: already complete: every stage was done before with the same settings",
+            );
+        }
         self.outcome.results = self.out.join("results.json");
         write_json_atomic(&self.outcome.results, results)?;
         self.outcome.report = self.out.join("report.html");

@@ -785,6 +785,7 @@ fn plot_propensity(out: &Path, ds: &Dataset, p: &Propensity) -> Result<()> {
             y_label: "delta",
             series: &series,
             log_x: true,
+            dashed: &[],
         },
     )?;
     if let Some(corr) = &c.correlation {
@@ -808,6 +809,7 @@ fn plot_propensity(out: &Path, ds: &Dataset, p: &Propensity) -> Result<()> {
                 y_label: "C(Gamma, 1 - Delta)",
                 series: &series,
                 log_x: true,
+                dashed: &[],
             },
         )?;
     }

@@ -1,4 +1,4 @@
-//! The staged pipelines (`reproduce oyama`, `reproduce swanson`) and the liquid-vs-glass tasks they build.
+//! The staged pipelines (`reproduce oyama`, `reproduce swanson`, `reproduce glassbench`) and the liquid-vs-glass tasks they build.
 //!
 //! One test binary per area (each links the whole library once); a module per former test file.
 
@@ -6,6 +6,7 @@
 mod common;
 
 mod reproduce;
+mod reproduce_glassbench;
 mod reproduce_swanson;
 mod stages;
 mod task;
