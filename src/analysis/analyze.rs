@@ -544,7 +544,7 @@ fn plot_maps(out: &Path, system: &SystemDef, a: &Analysed) -> Result<()> {
     let (c, ind) = (&a.config, &a.indicators);
     let diameters = system.diameters();
     let system = &system.name;
-    let d: Vec<f64> = c.species.iter().map(|&s| diameters[s as usize]).collect();
+    let d = super::plots::particle_diameters(&c.species, &diameters);
     let one_minus_theta: Vec<f64> = ind.theta_cg.iter().map(|t| 1.0 - t).collect();
     let k = c.snapshot;
     let tag = format!("{system} snapshot {k} ({})", c.class);

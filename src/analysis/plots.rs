@@ -381,6 +381,34 @@ pub fn field_map(stem: &Path, map: &FieldMap) -> Result<Vec<PathBuf>> {
     both(stem, (760, 680), map)
 }
 
+/// One disk diameter per particle, from its species and the diameter of each species.
+pub fn particle_diameters(species: &[u32], diameters: &[f64]) -> Vec<f64> {
+    species.iter().map(|&s| diameters[s as usize]).collect()
+}
+
+/// Several fields of one configuration (positions `[x0, y0, ...]` in a box `box_l`, one disk diameter per
+/// particle) as panels of one figure, one per (title, field), `cols` per row, to `stem.png` and `stem.svg`.
+pub fn configuration_panels(
+    stem: &Path,
+    box_l: [f64; 2],
+    (positions, diameters): (&[f64], &[f64]),
+    fields: &[(String, &[f64])],
+    cols: usize,
+) -> Result<Vec<PathBuf>> {
+    let maps: Vec<FieldMap> = fields
+        .iter()
+        .map(|(title, colour)| FieldMap {
+            title,
+            box_l,
+            positions,
+            diameters,
+            colour,
+            alpha: None,
+        })
+        .collect();
+    field_panels(stem, &maps, cols)
+}
+
 /// Field maps side by side in a grid of `cols` columns, one panel each at `field_map`'s size: several fields of one
 /// configuration (e.g. the attention field beside Gamma, the Voronoi area and 1 - Theta).
 struct FieldPanels<'a> {

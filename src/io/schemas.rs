@@ -19,6 +19,14 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             schema_for!(crate::pipeline::swanson::report::SwansonResults),
         ),
         (
+            "glassbench-results.schema.json",
+            schema_for!(crate::pipeline::glassbench::report::GlassbenchResults),
+        ),
+        (
+            "glassbench-score.schema.json",
+            schema_for!(crate::pipeline::glassbench::score::ScoreFile),
+        ),
+        (
             "gradcam.schema.json",
             schema_for!(crate::learn::cnn::gradcam::GradcamFile),
         ),

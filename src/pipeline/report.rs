@@ -76,10 +76,13 @@ pub fn num(v: Option<f64>) -> String {
         .map_or("–".into(), |x| format!("{x:.3}"))
 }
 
-/// Renders `templates/<name>` (its text `source`) with `view`, HTML escaping on and the `num` filter.
+/// Renders `templates/<name>` (its text `source`) with `view`, HTML escaping on, the `num` filter and the shared
+/// stage table (`templates/stages.html`, included by every report).
 pub fn render_template<T: Serialize>(name: &str, source: &str, view: &T) -> Result<String> {
     let mut env = minijinja::Environment::new();
     env.add_filter("num", num);
+    env.add_template("stages.html", include_str!("../../templates/stages.html"))
+        .map_err(|e| Error::Input(format!("templates/stages.html: {e}")))?;
     env.add_template(name, source)
         .map_err(|e| Error::Input(format!("templates/{name}: {e}")))?;
     env.get_template(name)

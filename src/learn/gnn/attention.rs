@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{self, Mpnn};
 use super::train::graphs;
-use crate::analysis::plots::{field_panels, violin, FieldMap, ViolinClass};
+use crate::analysis::plots::{configuration_panels, particle_diameters, violin, ViolinClass};
 use crate::analysis::{
     analyse_config, coarse_grain, normalise, pearson, CoarseGrain, ConfigInput, GammaSet,
 };
@@ -258,11 +258,7 @@ fn add_config(
     };
     // the attention field beside Gamma (with --gradcam), the Voronoi area and 1 - Theta: the same particles in
     // every panel
-    let d: Vec<f64> = data
-        .species
-        .iter()
-        .map(|&s| diameters[s as usize])
-        .collect();
+    let d = particle_diameters(&data.species, &diameters);
     let mut panels: Vec<(String, &[f64])> = vec![(
         format!("attention field, snapshot {k} ({class})"),
         &field_cg,
@@ -273,18 +269,13 @@ fn add_config(
     }
     panels.push(("Voronoi area Upsilon".into(), &ind.upsilon_cg));
     panels.push(("1 - Theta".into(), &one_m_theta));
-    let maps: Vec<FieldMap> = panels
-        .iter()
-        .map(|(title, colour)| FieldMap {
-            title,
-            box_l,
-            positions: pos,
-            diameters: &d,
-            colour,
-            alpha: None,
-        })
-        .collect();
-    field_panels(&out.join(format!("attention_map_{k}")), &maps, 2)?;
+    configuration_panels(
+        &out.join(format!("attention_map_{k}")),
+        box_l,
+        (pos, &d),
+        &panels,
+        2,
+    )?;
     Ok(())
 }
 

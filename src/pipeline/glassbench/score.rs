@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::preset::Published;
 use crate::analysis::pearson;
-use crate::analysis::plots::{field_panels, line_plot, FieldMap, LinePlot};
+use crate::analysis::plots::{configuration_panels, line_plot, particle_diameters, LinePlot};
 use crate::error::{Error, Result};
 use crate::io::dataset::Dataset;
 use crate::io::json::finite;
@@ -150,12 +150,7 @@ pub fn field_map_pair(
     t_tau: f64,
     [pred, truth]: [&[f64]; 2],
 ) -> Result<()> {
-    let diameters = data.manifest.system.diameters();
-    let d: Vec<f64> = data
-        .species
-        .iter()
-        .map(|&s| diameters[s as usize])
-        .collect();
+    let d = particle_diameters(&data.species, &data.manifest.system.diameters());
     let pos = data.snapshot(snapshot);
     if pos.len() != 2 * pred.len() || pred.len() != truth.len() {
         return Err(Error::Input(format!(
@@ -165,24 +160,17 @@ pub fn field_map_pair(
             truth.len()
         )));
     }
-    let box_l = [data.box_l(); 2];
-    let titles = [
-        format!("predicted, snapshot {snapshot}, t = {t_tau:.2} tau_alpha"),
-        format!("true propensity, snapshot {snapshot}, t = {t_tau:.2} tau_alpha"),
+    let fields = [
+        (
+            format!("predicted, snapshot {snapshot}, t = {t_tau:.2} tau_alpha"),
+            pred,
+        ),
+        (
+            format!("true propensity, snapshot {snapshot}, t = {t_tau:.2} tau_alpha"),
+            truth,
+        ),
     ];
-    let maps: Vec<FieldMap> = titles
-        .iter()
-        .zip([pred, truth])
-        .map(|(title, colour)| FieldMap {
-            title,
-            box_l,
-            positions: pos,
-            diameters: &d,
-            colour,
-            alpha: None,
-        })
-        .collect();
-    field_panels(stem, &maps, 2)?;
+    configuration_panels(stem, [data.box_l(); 2], (pos, &d), &fields, 2)?;
     Ok(())
 }
 

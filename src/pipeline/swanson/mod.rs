@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use glasscam_kernels::Compute;
 
-use crate::analysis::plots::{field_map, FieldMap};
+use crate::analysis::plots::{field_map, particle_diameters, FieldMap};
 use crate::analysis::{coarse_grain, normalise, pearson, CoarseGrain, GammaSet};
 use crate::domain::Class;
 use crate::error::{Error, IoContext, Result};
@@ -387,11 +387,7 @@ fn interpret(
     let gamma_cg = normalise(&coarse_grain(pos, box_l, CoarseGrain::default(), &[raw])[0]);
     let att = &fields[row * n..(row + 1) * n];
     let diameters = data.manifest.system.diameters();
-    let d: Vec<f64> = data
-        .species
-        .iter()
-        .map(|&s| diameters[s as usize])
-        .collect();
+    let d = particle_diameters(&data.species, &diameters);
     for (stem, title, colour) in [
         (
             "map_attention",
