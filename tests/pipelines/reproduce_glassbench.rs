@@ -1,7 +1,8 @@
 //! `glasscam reproduce glassbench` end to end at a tiny size (the 129-particle ka2d of tests/data/ka2d-tiny.toml, 8
 //! starts at T = 0.8, 4 runs to one tau_alpha, a network of width 8 for 2 epochs): every stage runs and writes its
-//! outputs, the targets carry the train/test subset the network's test split follows, the report and results.json
-//! hold the scores, a rerun skips every stage, and a preset too small to split is refused before anything runs.
+//! outputs, the targets carry the train/test subset that the network's and the baselines' test split follow, the
+//! report and results.json hold the scores, a rerun skips every stage, and a preset too small to split is refused
+//! before anything runs.
 
 use std::path::Path;
 
@@ -53,6 +54,7 @@ fn the_glassbench_pipeline_runs_scores_reports_and_resumes() {
             Stage::TauAlpha,
             Stage::Targets,
             Stage::Inherent,
+            Stage::Baselines,
             Stage::Network,
             Stage::Score
         ]
@@ -81,7 +83,13 @@ fn the_glassbench_pipeline_runs_scores_reports_and_resumes() {
     for fig in ["pearson.png", "pearson.svg", "map.png", "map.svg"] {
         assert!(unit.join(Stage::Score.dir()).join(fig).exists(), "{fig}");
     }
+    // the baselines scored the same test configurations, one row per descriptor and length and one for ridge
+    let base = json(&unit.join(Stage::Baselines.dir()).join("baselines.json"));
+    assert_eq!(base["sizes"]["test"].as_u64(), Some(test.len() as u64));
+    assert!(base["rows"].as_array().unwrap().len() > 2);
     let results = json(&first.results);
+    assert_eq!(results["same_test_configurations"], true);
+    assert_eq!(results["baselines"], base["rows"]);
     assert_eq!(results["pipeline"], "glassbench");
     assert_eq!(results["sizes"]["test"].as_u64(), Some(test.len() as u64));
     assert_eq!(results["sizes"]["particles"].as_u64(), Some(129));

@@ -15,16 +15,17 @@ use glasscam_kernels::Compute;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::baselines;
 use crate::error::{Error, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::io::json::{read_json, write_json_atomic};
-use crate::io::targets::{Subset, TARGETS};
+use crate::io::targets::{Subset, Targets, TARGETS};
 use crate::learn::dynamics::{self, Gn};
 use crate::learn::model::{write_model, Model};
 use crate::learn::split::{cut, ReplicaSet};
 use crate::pipeline::runner::{Call, Outcome, StageRunner};
-use crate::sim::minimize::{minimize, write_inherent, Selection};
+use crate::sim::minimize::{minimize, write_inherent, InherentSet, Selection};
 use crate::sim::protocol::RunOptions;
 use crate::sim::relax::{relax, write_relax, RelaxFile, RELAX};
 use crate::sim::targets::{ensemble_targets, write_ensemble_targets, TargetsConfig};
@@ -138,7 +139,7 @@ pub fn run(c: &GlassbenchConfig, compute: &Compute, ctx: Ctx) -> Result<Glassben
         |dir| targets_stage(p, (&starts_dir, &tau_dir), dir, compute, ctx),
     )?;
     let targets_dir = runner.dir(&unit, GlassbenchStage::Targets);
-    let _inherent = runner.stage(
+    let inherent = runner.stage(
         Call {
             unit: &unit,
             stage: GlassbenchStage::Inherent,
@@ -153,6 +154,32 @@ pub fn run(c: &GlassbenchConfig, compute: &Compute, ctx: Ctx) -> Result<Glassben
             let data = Dataset::load(&targets_dir)?;
             let inh = minimize(&data, &Selection::All, &p.minimize, compute, &ctx)?;
             write_inherent(dir, &inh, false)
+        },
+    )?;
+    let inherent_dir = runner.dir(&unit, GlassbenchStage::Inherent);
+    let bs = p.baselines();
+    let baselines = runner.stage(
+        Call {
+            unit: &unit,
+            stage: GlassbenchStage::Baselines,
+            settings: GlassbenchSettings::Baselines {
+                target: bs.target.clone(),
+                lengths: bs.lengths.clone(),
+                lambdas: bs.lambdas.clone(),
+                split: bs.split,
+                seed: bs.seed,
+            },
+            parents: &[&targets, &inherent],
+            backend: cpu.clone(),
+        },
+        ctx,
+        |dir| {
+            let data = Dataset::load(&targets_dir)?;
+            let t = Targets::load(&targets_dir, &data)?;
+            let inh = InherentSet::load(&inherent_dir)?;
+            let report = baselines::baselines(&data, &t, Some(&inh), &bs, &ctx)?;
+            let out = crate::io::outdir::claim(dir, &[&targets_dir, &inherent_dir], false, false)?;
+            baselines::write_baselines(&out, &report, false)
         },
     )?;
     let network = runner.stage(
@@ -180,7 +207,7 @@ pub fn run(c: &GlassbenchConfig, compute: &Compute, ctx: Ctx) -> Result<Glassben
             settings: GlassbenchSettings::Score {
                 target: p.model.target.clone(),
             },
-            parents: &[&targets, &network],
+            parents: &[&targets, &baselines, &network],
             backend: cpu,
         },
         ctx,

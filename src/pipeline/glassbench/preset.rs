@@ -6,6 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::baselines::BaselineSettings;
 use crate::domain::Preset;
 use crate::error::{Error, Result};
 use crate::learn::dynamics::GnConfig;
@@ -151,6 +152,17 @@ impl GlassbenchPreset {
             ..Overrides::default()
         }
         .apply("quick", sys)
+    }
+
+    /// The baselines: the network's target, split and seed (so that both score the same test configurations),
+    /// the default lengths and penalties.
+    pub fn baselines(&self) -> BaselineSettings {
+        BaselineSettings {
+            target: self.model.target.clone(),
+            split: self.model.split,
+            seed: self.model.seed,
+            ..BaselineSettings::default()
+        }
     }
 
     /// The relaxation at the preset's temperature.

@@ -13,8 +13,10 @@ use super::preset::{published, GlassbenchPreset, Published};
 use super::score::{Curve, MapRecord, Pearson, ScoreFile, SCORE};
 use super::stages::GlassbenchStage;
 use super::{TauRecord, TAU_ALPHA};
+use crate::analysis::baselines::{BaselineReport, BaselineRow, RowKind, BASELINES_JSON};
 use crate::error::Result;
 use crate::io::json::read_json as read;
+use crate::learn::dynamics::model::GnModelFile;
 use crate::learn::model::METRICS;
 use crate::pipeline::report::{figure, hardware, render_template, Figure, Hardware, StageTime};
 use crate::pipeline::runner::Stage;
@@ -73,15 +75,41 @@ pub struct GlassbenchResults {
     pub network: Pearson,
     /// The network's Pearson (A) over the noise ceiling per time point.
     pub network_over_ceiling: Vec<Option<f64>>,
+    /// Every baseline's row (`baselines.json`): each descriptor at each length, and ridge.
+    pub baselines: Vec<BaselineRow>,
+    /// Per time point, the largest |Pearson| (A) of any baseline, and whether the network's Pearson is above it.
+    pub best_baseline: Vec<Option<f64>>,
+    pub network_above_every_baseline: Vec<Option<bool>>,
+    /// Whether the baselines were scored on the network's test configurations (the same replicas).
+    pub same_test_configurations: bool,
     pub training: Training,
     pub map: MapRecord,
     /// GlassBench's published curves (another temperature: compare shapes against t / tau_alpha, not values).
     pub published: Published,
 }
 
-/// The baselines' curves for the Pearson figure; none before the baselines stage exists.
-pub fn baseline_curves(_baselines: &Path, _times_tau: &[f64]) -> Result<Vec<Curve>> {
-    Ok(Vec::new())
+/// The baselines' curves for the Pearson figure (A particles): ridge, and of each descriptor the coarse-graining
+/// length with the largest mean |Pearson| (the table has every row).
+pub fn baseline_curves(baselines: &Path, times_tau: &[f64]) -> Result<Vec<Curve>> {
+    let r: BaselineReport = read(&baselines.join(BASELINES_JSON))?;
+    let strength = |row: &BaselineRow| {
+        let v: Vec<f64> = row.pearson_a.iter().flatten().map(|x| x.abs()).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let mut best: Vec<&BaselineRow> = Vec::new();
+    for row in r.rows.iter().filter(|x| x.kind == RowKind::Descriptor) {
+        let family = |x: &BaselineRow| x.name.split("_cg").next().unwrap_or_default().to_string();
+        match best.iter_mut().find(|b| family(b) == family(row)) {
+            Some(b) if strength(row) > strength(b) => *b = row,
+            Some(_) => {}
+            None => best.push(row),
+        }
+    }
+    let ridge = r.rows.iter().filter(|x| x.kind == RowKind::Ridge);
+    Ok(ridge
+        .chain(best)
+        .map(|row| Curve::of(row.name.clone(), times_tau, &row.pearson_a))
+        .collect())
 }
 
 /// Reads the stages' files under `out/unit` into one `GlassbenchResults`.
@@ -100,6 +128,24 @@ pub fn collect(
     let data =
         crate::io::dataset::Dataset::load(&out.join(unit).join(GlassbenchStage::Targets.dir()))?;
     let a_particles = data.species.iter().filter(|&&s| s == 0).count();
+    let base: BaselineReport = read(&own(GlassbenchStage::Baselines, BASELINES_JSON))?;
+    let model: GnModelFile = read(&own(GlassbenchStage::Network, "config.json"))?;
+    let best_baseline: Vec<Option<f64>> = (0..score.times.len())
+        .map(|j| {
+            base.rows
+                .iter()
+                .filter_map(|row| row.pearson_a.get(j).copied().flatten())
+                .map(f64::abs)
+                .reduce(f64::max)
+        })
+        .collect();
+    let network_above_every_baseline = score
+        .network
+        .a
+        .iter()
+        .zip(&best_baseline)
+        .map(|(r, b)| Some(r.as_ref()? > b.as_ref()?))
+        .collect();
     let network_over_ceiling = score
         .network
         .a
@@ -139,6 +185,10 @@ pub fn collect(
         ceiling: score.ceiling,
         network: score.network,
         network_over_ceiling,
+        same_test_configurations: base.split.test == model.header.split.test,
+        baselines: base.rows,
+        best_baseline,
+        network_above_every_baseline,
         training,
         map: score.map,
         published: published()?,
@@ -170,11 +220,15 @@ struct View<'a> {
 /// The self-contained HTML report (figures as data URIs).
 pub fn render(out: &Path, unit: &str, r: &GlassbenchResults) -> Result<String> {
     let score = out.join(unit).join(GlassbenchStage::Score.dir());
-    let rows = vec![
-        Row {
-            name: "network".into(),
-            values: r.network.a.clone(),
-        },
+    let mut rows = vec![Row {
+        name: "network".into(),
+        values: r.network.a.clone(),
+    }];
+    rows.extend(r.baselines.iter().map(|b| Row {
+        name: b.name.clone(),
+        values: b.pearson_a.clone(),
+    }));
+    rows.extend([
         Row {
             name: "noise ceiling".into(),
             values: r.ceiling.clone(),
@@ -183,11 +237,15 @@ pub fn render(out: &Path, unit: &str, r: &GlassbenchResults) -> Result<String> {
             name: "network / ceiling".into(),
             values: r.network_over_ceiling.clone(),
         },
-    ];
-    let rows_all = vec![Row {
+    ]);
+    let mut rows_all = vec![Row {
         name: "network".into(),
         values: r.network.all.clone(),
     }];
+    rows_all.extend(r.baselines.iter().map(|b| Row {
+        name: b.name.clone(),
+        values: b.pearson_all.clone(),
+    }));
     let view = View {
         r,
         rows,

@@ -66,6 +66,8 @@ pub enum GlassbenchSettings {
     },
     Baselines {
         target: String,
+        lengths: Vec<f64>,
+        lambdas: Vec<f64>,
         split: [f64; 3],
         seed: u64,
     },
