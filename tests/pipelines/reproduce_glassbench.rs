@@ -80,7 +80,13 @@ fn the_glassbench_pipeline_runs_scores_reports_and_resumes() {
     let scored: Vec<usize> = serde_json::from_value(score["test_snapshots"].clone()).unwrap();
     assert_eq!(scored, test);
     assert_eq!(score["network"]["a"].as_array().unwrap().len(), 3);
-    for fig in ["pearson.png", "pearson.svg", "map.png", "map.svg"] {
+    for fig in [
+        "pearson.png",
+        "pearson.svg",
+        "pearson_glassbench.png",
+        "map.png",
+        "map.svg",
+    ] {
         assert!(unit.join(Stage::Score.dir()).join(fig).exists(), "{fig}");
     }
     // the baselines scored the same test configurations, one row per descriptor and length and one for ridge

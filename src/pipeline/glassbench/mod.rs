@@ -382,13 +382,11 @@ fn score_stage([targets, tau, network, baselines]: [&Path; 4], dir: &Path, ctx: 
         Curve::of("noise ceiling".into(), &times_tau, &ceiling),
     ];
     curves.extend(report::baseline_curves(baselines, &times_tau)?);
+    // beside GlassBench's: the network, the ceiling and ridge (the first baseline curve)
     score::pearson_figure(
         &dir.join("pearson"),
-        &format!(
-            "{target}: Pearson per time point, T = {} (ours) and GlassBench",
-            meta.temperature
-        ),
-        curves,
+        &format!("{target}: Pearson per time point, T = {}", meta.temperature),
+        (curves, 3),
         &preset::published()?,
     )?;
     write_json_atomic(

@@ -182,8 +182,15 @@ impl GlassbenchPreset {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PublishedCurve {
     pub name: String,
+    /// Whether the report's figure draws it (every curve is in its table).
+    #[serde(default = "yes")]
+    pub figure: bool,
     /// Pearson per time point of `Published::times`.
     pub pearson: Vec<f64>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// GlassBench's published curves at one temperature (`published.toml`).

@@ -214,6 +214,7 @@ struct View<'a> {
     rows: Vec<Row>,
     rows_all: Vec<Row>,
     pearson: Figure,
+    pearson_glassbench: Figure,
     map: Figure,
 }
 
@@ -251,6 +252,7 @@ pub fn render(out: &Path, unit: &str, r: &GlassbenchResults) -> Result<String> {
         rows,
         rows_all,
         pearson: figure(&score.join("pearson.png")),
+        pearson_glassbench: figure(&score.join("pearson_glassbench.png")),
         map: figure(&score.join("map.png")),
     };
     render_template(

@@ -105,19 +105,35 @@ impl Curve {
     }
 }
 
-/// Pearson against t / tau_alpha: ours (solid) and GlassBench's published curves at their temperature (dashed),
-/// to `stem.png` and `stem.svg`.
+/// Pearson against t / tau_alpha, to `stem.png`/`.svg`: ours (the network, the ceiling and the baselines); and to
+/// `stem_glassbench.png`/`.svg`: the first `beside` of ours (solid) with GlassBench's published curves at their
+/// temperature (dashed).
 pub fn pearson_figure(
     stem: &Path,
     title: &str,
-    ours: Vec<Curve>,
+    (ours, beside): (Vec<Curve>, usize),
     published: &Published,
 ) -> Result<()> {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> =
+    let series: Vec<(String, Vec<(f64, f64)>)> =
         ours.into_iter().map(|c| (c.label, c.points)).collect();
-    let first = series.len();
-    for c in &published.curves {
-        series.push((
+    let plot = |stem: &Path, series: &[(String, Vec<(f64, f64)>)], dashed: &[usize]| {
+        line_plot(
+            stem,
+            &LinePlot {
+                title,
+                x_label: "t / tau_alpha",
+                y_label: "Pearson (A particles)",
+                series,
+                log_x: true,
+                dashed,
+            },
+        )
+    };
+    plot(stem, &series, &[])?;
+    let mut both: Vec<(String, Vec<(f64, f64)>)> = series.into_iter().take(beside).collect();
+    let first = both.len();
+    for c in published.curves.iter().filter(|c| c.figure) {
+        both.push((
             format!("{} (GlassBench, T = {:.2})", c.name, published.temperature),
             published
                 .times
@@ -127,17 +143,12 @@ pub fn pearson_figure(
                 .collect(),
         ));
     }
-    let dashed: Vec<usize> = (first..series.len()).collect();
-    line_plot(
-        stem,
-        &LinePlot {
-            title,
-            x_label: "t / tau_alpha",
-            y_label: "Pearson (A particles)",
-            series: &series,
-            log_x: true,
-            dashed: &dashed,
-        },
+    let dashed: Vec<usize> = (first..both.len()).collect();
+    let name = stem.file_name().unwrap_or_default().to_string_lossy();
+    plot(
+        &stem.with_file_name(format!("{name}_glassbench")),
+        &both,
+        &dashed,
     )?;
     Ok(())
 }
