@@ -245,8 +245,13 @@ fn the_command_line_keeps_each_pipeline_to_its_own_flags() {
         e.contains("--mpnn-epochs belongs to `reproduce swanson`"),
         "{e}"
     );
+    let e = run(&["reproduce", "glassbench", "--xi", "2"]);
+    assert!(e.contains("--xi belongs to another pipeline"), "{e}");
     let e = run(&["reproduce", "nobody"]);
-    assert!(e.contains("oyama") && e.contains("swanson"), "{e}");
+    assert!(
+        e.contains("oyama") && e.contains("swanson") && e.contains("glassbench"),
+        "{e}"
+    );
     assert!(
         !dir.path().join("x").exists(),
         "nothing is written before the flags are checked"
