@@ -156,8 +156,9 @@ pub struct BaselineReport {
 }
 
 /// Per time point, the mean over configurations of the Pearson correlation between `pred` and `truth` over the
-/// particles that `keep` selects; `pred` and `truth` are [C][N, T] node-major. NaN correlations are left out.
-fn scores(
+/// particles that `keep` selects; `pred` and `truth` are [C][N, T] node-major. NaN correlations are left out. The
+/// one definition of GlassBench's score: the pipeline scores the propensity network with it too.
+pub fn scores(
     pred: &[Vec<f64>],
     truth: &[Vec<f64>],
     n: usize,

@@ -9,11 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::preset::Published;
-use crate::analysis::pearson;
+use crate::analysis::baselines::scores;
 use crate::analysis::plots::{configuration_panels, line_plot, particle_diameters, LinePlot};
 use crate::error::{Error, Result};
 use crate::io::dataset::Dataset;
-use crate::io::json::finite;
 use crate::learn::dynamics::TargetSet;
 
 pub const SCORE: &str = "score.json";
@@ -57,7 +56,7 @@ pub struct ScoreFile {
 }
 
 /// Pearson per time point of `pred` ([S, T, N] over `snapshots`) against `truth`, per configuration over the
-/// particles of `mask`, averaged over the configurations where it is defined.
+/// particles of `mask`, averaged over the configurations where it is defined (the baselines' `scores`).
 pub fn per_configuration(
     pred: &[f32],
     truth: &TargetSet,
@@ -65,24 +64,16 @@ pub fn per_configuration(
     mask: &[bool],
 ) -> Vec<Option<f64>> {
     let (t, n) = (truth.n_times(), mask.len());
-    (0..t)
-        .map(|j| {
-            let rs: Vec<f64> = snapshots
-                .iter()
-                .enumerate()
-                .filter_map(|(k, &s)| {
-                    let p = &pred[(k * t + j) * n..(k * t + j + 1) * n];
-                    let y = &truth.values[(s * t + j) * n..(s * t + j + 1) * n];
-                    let (a, b): (Vec<f64>, Vec<f64>) = (0..n)
-                        .filter(|&i| mask[i])
-                        .map(|i| (f64::from(p[i]), f64::from(y[i])))
-                        .unzip();
-                    finite(pearson(&a, &b))
-                })
-                .collect();
-            (!rs.is_empty()).then(|| rs.iter().sum::<f64>() / rs.len() as f64)
+    let p: Vec<Vec<f64>> = (0..snapshots.len())
+        .map(|k| {
+            let block = &pred[k * t * n..(k + 1) * t * n];
+            (0..n)
+                .flat_map(|i| (0..t).map(move |j| f64::from(block[j * n + i])))
+                .collect()
         })
-        .collect()
+        .collect();
+    let y: Vec<Vec<f64>> = snapshots.iter().map(|&s| truth.node_major(s, n)).collect();
+    scores(&p, &y, n, t, &|i| mask[i])
 }
 
 /// One curve of the Pearson figure.
