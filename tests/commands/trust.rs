@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use glasscam::events::{Cancel, Ctx, Event, Observer, Recorder};
+use crate::common::CancelAt;
+use glasscam::events::{Cancel, Ctx, Event, Recorder};
 use glasscam::kernels::Compute;
 use glasscam::sim::protocol::{run, RunOptions};
 use glasscam::sim::system::SystemDef;
@@ -530,24 +531,6 @@ fn inherent_resume_writes_the_missing_minima() {
     assert!(files(&inherent) == before);
 }
 
-/// Cancels its token when chunk `at` of a run starts.
-struct CancelAt {
-    cancel: Cancel,
-    at: &'static str,
-    lines: Recorder,
-}
-
-impl Observer for CancelAt {
-    fn event(&self, e: Event<'_>) {
-        if let Event::Status(s) = &e {
-            if s.starts_with(self.at) {
-                self.cancel.cancel();
-            }
-        }
-        self.lines.event(e);
-    }
-}
-
 /// Finding 11: a damaged chunk file is found before the run goes on, and only that chunk is run again; the data
 /// set is byte-identical to an uninterrupted run's.
 #[test]
@@ -565,7 +548,7 @@ fn a_damaged_chunk_is_redone_alone_before_the_rest() {
     let out = f.path("damaged");
     let stopper = CancelAt {
         cancel: Cancel::new(),
-        at: "3/3",
+        at: |e| matches!(e, Event::Status(s) if s.starts_with("3/3")),
         lines: Recorder::default(),
     };
     let r = run(&sys, &p, &opts(&out), &Ctx::new(&stopper, &stopper.cancel));
@@ -583,7 +566,7 @@ fn a_damaged_chunk_is_redone_alone_before_the_rest() {
     // the damage is found before the unfinished chunk 3 goes on
     let stop_first = CancelAt {
         cancel: never.clone(),
-        at: "3/3",
+        at: |e| matches!(e, Event::Status(s) if s.starts_with("3/3")),
         lines: Recorder::default(),
     };
     let r = run(&sys, &p, &o, &Ctx::new(&stop_first, &never));
