@@ -132,7 +132,7 @@ pub struct StagesFile<S: Stage> {
 }
 
 pub fn stages_path(out: &Path) -> PathBuf {
-    out.join("stages.json")
+    out.join(crate::io::outdir::PIPELINE_FILES[0].0)
 }
 
 /// Reads `stages.json`; a missing one is empty, an unreadable one an error (it is what lets a rerun delete

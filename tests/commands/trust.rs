@@ -873,3 +873,77 @@ fn a_tasks_fingerprint_does_not_depend_on_the_path_spelling() {
     let absolute = f.path("data");
     assert_eq!(task(absolute.to_str().unwrap(), "t1"), task("./data", "t2"));
 }
+
+/// Low finding: the set-up that precedes the first MD progress (initial configurations, the MD's buffers), which
+/// takes minutes at 1e5 replicas, says what it does, after the chunk plan and before the MD.
+#[test]
+fn the_set_up_of_a_run_says_what_it_does() {
+    let f = Fixture::new();
+    let e = ok(&f
+        .simulate(&f.path("data"), &["--backend", "cpu"])
+        .output()
+        .unwrap());
+    let at = |s: &str| e.find(s).unwrap_or_else(|| panic!("no {s:?} in: {e}"));
+    let plan = at("2 replicas in 1 chunk(s)");
+    let starts =
+        at("setting up chunk 1/1: the initial configurations of 2 replicas, then the MD's buffers");
+    let begun = at("chunk 1/1 set up in ");
+    assert!(plan < starts && starts < begun, "{e}");
+    assert!(e[begun..].contains(" s; the MD begins"), "{e}");
+}
+
+/// Low finding: a pipeline's own file given as `out` (its name, or the file itself inside a pipeline's output) is
+/// refused by name before any work, not as a directory that cannot be made.
+#[test]
+fn a_pipeline_file_as_out_is_refused_by_name() {
+    let f = Fixture::new();
+    let pipe = f.path("pipe");
+    std::fs::create_dir_all(pipe.join("kam/data")).unwrap();
+    std::fs::write(pipe.join("stages.json"), "{}").unwrap();
+    std::fs::write(pipe.join("kam/data/manifest.json"), "{}").unwrap();
+    let o = f
+        .simulate(&pipe.join("stages.json"), &["--backend", "cpu"])
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &[
+            "stages.json is named as a pipeline's own file (stages.json: a `reproduce` output directory's stage \
+             records)",
+            "give the directory (",
+        ],
+    );
+    let o = f
+        .simulate(Path::new("report.html"), &["--backend", "cpu"])
+        .current_dir(f.dir.path())
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &[
+            "--out report.html is named as a pipeline's own file",
+            "choose another name",
+        ],
+    );
+    assert!(!f.path("report.html").exists());
+    let o = glasscam()
+        .args(["reproduce", "--preset", "quick", "--out"])
+        .arg(pipe.join("results.json"))
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &["results.json: a `reproduce` output directory's results"],
+    );
+    let o = f
+        .simulate(&pipe.join("kam/data/manifest.json"), &["--backend", "cpu"])
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &[
+            "is a file inside the pipeline output",
+            "choose an output directory outside it",
+        ],
+    );
+}

@@ -55,9 +55,15 @@ fn grid_size_must_match_the_weights() {
     let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
     v["config"]["grid"] = serde_json::json!(32);
     std::fs::write(&path, serde_json::to_string(&v).expect("json")).expect("write");
+    // the weights record the grid they were trained on: the edit is named, not a tensor shape that differs
     let msg = err_of(model::load(&model_dir));
     assert!(
-        msg.contains("fc1.weight") && msg.contains("grid 32"),
+        msg.contains(
+            "`config.grid` is 32 but the weights (" 
+        ) && msg.ends_with(
+            "were trained on a 16x16 grid, which they fix: restore `grid` = 16 in config.json, or train a new \
+             model with grid 32"
+        ),
         "{msg}"
     );
 }

@@ -102,12 +102,7 @@ impl GnConfig {
                 self.cutoff
             ));
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(format!(
-                "`lr` = {} must be finite and > 0 (Bapst: 1e-4)",
-                self.lr
-            ));
-        }
+        crate::learn::check_lr("lr", self.lr, "Bapst: 1e-4")?;
         if !(self.clip >= 0.0 && self.clip.is_finite()) {
             return Err(format!(
                 "`clip` = {} must be finite and >= 0 (0: no clipping)",
