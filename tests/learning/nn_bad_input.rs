@@ -50,6 +50,14 @@ fn model_channels_must_match_the_species_count() {
 fn grid_size_must_match_the_weights() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (_, model_dir) = trained(tmp.path());
+    // the grid goes into the weights file's one metadata value: two trainings still give the same bytes
+    let again = tempfile::tempdir().expect("tempdir");
+    let (_, other) = trained(again.path());
+    assert!(
+        std::fs::read(model_dir.join(model::WEIGHTS)).expect("weights")
+            == std::fs::read(other.join(model::WEIGHTS)).expect("weights"),
+        "two trainings wrote different weight files"
+    );
     let path = model_dir.join(model::CONFIG);
     let text = std::fs::read_to_string(&path).expect("config");
     let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
