@@ -138,7 +138,7 @@ pub struct BaselineReport {
     /// [T] time points (MD time units).
     pub times: Vec<f64>,
     pub tau_alpha: Option<f64>,
-    /// [T] the target's noise ceiling from targets.json (A particles, pooled over configurations).
+    /// [T] the target's noise ceiling from targets.json (A particles, per configuration, averaged).
     pub noise_ceiling: Vec<Option<f64>>,
     /// Coarse-graining lengths; ridge penalties tried.
     pub lengths: Vec<f64>,
