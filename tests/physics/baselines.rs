@@ -293,3 +293,40 @@ fn baselines_refuse_what_they_cannot_score_with_what_to_change() {
         "{e}"
     );
 }
+
+#[test]
+fn the_weight_sums_behind_the_local_density_equal_a_direct_sum_on_both_paths() {
+    let mut rng = Rng(23);
+    // box 20 with xi = 1 takes the cell list, box 5 the all-pairs path
+    for (n, l) in [(400usize, 20.0f64), (20, 5.0)] {
+        let pos: Vec<f64> = (0..2 * n).map(|_| rng.next() * l).collect();
+        let field: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let cg = CoarseGrain {
+            xi: 1.0,
+            cutoff_factor: 3.0,
+        };
+        let (with_field, w) =
+            glasscam::analysis::coarse_grain_with_weights(&pos, [l, l], cg, &[&field]);
+        let (none, w0) = glasscam::analysis::coarse_grain_with_weights(&pos, [l, l], cg, &[]);
+        assert!(none.is_empty() && with_field.len() == 1);
+        for i in 0..n {
+            let mut sum = 0.0;
+            for j in 0..n {
+                let mut dx = pos[2 * j] - pos[2 * i];
+                let mut dy = pos[2 * j + 1] - pos[2 * i + 1];
+                dx -= l * (dx / l).round();
+                dy -= l * (dy / l).round();
+                let r = dx.hypot(dy);
+                if r < 3.0 {
+                    sum += (-r).exp();
+                }
+            }
+            assert!(
+                (w[i] - sum).abs() <= 1e-12 * sum,
+                "box {l}, particle {i}: {} vs {sum}",
+                w[i]
+            );
+            assert_eq!(w[i], w0[i]);
+        }
+    }
+}
