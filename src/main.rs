@@ -90,6 +90,9 @@ enum Command {
     /// GlassBench's targets (displacement and bond-breaking propensity, noise ceiling) from batched
     /// isoconfigurational ensembles of a data set's snapshots, written as a data set with targets.
     Targets(cli::propensity::TargetsArgs),
+    /// GlassBench's descriptor baselines: each structural descriptor alone and a ridge regression on all of
+    /// them, scored by Pearson per time point against a data set's target on its test configurations.
+    Baselines(cli::baselines::BaselinesArgs),
     /// Inherent structures: FIRE-minimise a data set's snapshots (E_IS, max |F|, iterations per snapshot).
     Minimize(cli::simulate::MinimizeArgs),
     /// A liquid-vs-glass task (a data set `train` reads) from ramp points of one or two data sets, or a preset's
@@ -127,7 +130,8 @@ fn on_signal(command: &Command) -> cli::signals::OnSignal {
         Command::Train(_)
         | Command::Attention(_)
         | Command::Propensity(_)
-        | Command::Minimize(_) => Some("stopping; nothing is written"),
+        | Command::Minimize(_)
+        | Command::Baselines(_) => Some("stopping; nothing is written"),
         _ => None,
     }
 }
@@ -209,6 +213,7 @@ fn run(command: Command) -> glasscam::Result<()> {
         Command::Targets(a) => cli::propensity::targets(&a, ctx),
         Command::Relax(a) => cli::propensity::relax(&a, ctx),
         Command::Minimize(a) => cli::simulate::minimize(a, ctx),
+        Command::Baselines(a) => cli::baselines::baselines(&a, ctx),
         Command::Task(a) => cli::task::task(&a),
     }
 }

@@ -124,6 +124,17 @@ pub fn coarse_grain(
     cg: CoarseGrain,
     fields: &[&[f64]],
 ) -> Vec<Vec<f64>> {
+    coarse_grain_with_weights(positions, box_l, cg, fields).0
+}
+
+/// `coarse_grain` and, per particle, the sum of the weights sum_j e^{-r_ij/xi} over r_ij < cut-off (i included,
+/// weight 1): a local density at length xi.
+pub fn coarse_grain_with_weights(
+    positions: &[f64],
+    box_l: [f64; 2],
+    cg: CoarseGrain,
+    fields: &[&[f64]],
+) -> (Vec<Vec<f64>>, Vec<f64>) {
     let n = positions.len() / 2;
     let nf = fields.len();
     let rc = cg.xi * cg.cutoff_factor;
@@ -189,10 +200,18 @@ pub fn coarse_grain(
         inv_xi: 1.0 / cg.xi,
     };
     let mut out = vec![vec![0.0; n]; nf];
-    // The pair loop is compiled for a fixed number of fields so that it vectorises; more fields go in groups.
+    let mut weights = vec![0.0; n];
+    // The pair loop is compiled for a fixed number of fields so that it vectorises; more fields go in groups
+    // (at least one, so that the weights are summed even for no field).
+    let zeros = vec![0.0; n];
+    let fields: Vec<&[f64]> = if fields.is_empty() {
+        vec![&zeros]
+    } else {
+        fields.to_vec()
+    };
     let mut f0 = 0;
-    while f0 < nf {
-        let m = (nf - f0).min(3);
+    while f0 < fields.len() {
+        let m = (fields.len() - f0).min(3);
         let vals: Vec<Vec<f64>> = fields[f0..f0 + m]
             .iter()
             .map(|f| order.iter().map(|&i| f[i]).collect())
@@ -212,13 +231,14 @@ pub fn coarse_grain(
             }
         };
         for (k, &i) in order.iter().enumerate() {
-            for f in 0..m {
-                out[f0 + f][i] = num[f][k] / den[k];
+            weights[i] = den[k];
+            for (f, field) in out.iter_mut().skip(f0).take(m).enumerate() {
+                field[i] = num[f][k] / den[k];
             }
         }
         f0 += m;
     }
-    out
+    (out, weights)
 }
 
 /// Particles sorted by cell, and what the pair sweep needs.
@@ -442,7 +462,7 @@ fn coarse_grain_all_pairs(
     box_l: [f64; 2],
     cg: CoarseGrain,
     fields: &[&[f64]],
-) -> Vec<Vec<f64>> {
+) -> (Vec<Vec<f64>>, Vec<f64>) {
     let n = positions.len() / 2;
     let nf = fields.len();
     let rc = cg.xi * cg.cutoff_factor;
@@ -472,7 +492,7 @@ fn coarse_grain_all_pairs(
             *v /= d;
         }
     }
-    num
+    (num, den)
 }
 
 /// Min-max normalisation to [0, 1]: the minimum maps to exactly 0 and the maximum to exactly 1.

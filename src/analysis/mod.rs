@@ -1,9 +1,12 @@
 //! Structural indicators (Voronoi volume Upsilon, Tong-Tanaka Theta), coarse-graining, normalisation and their
-//! per-configuration correlations with the Grad-CAM score Gamma (docs/methods.md, "Order parameters" and "Coarse-graining"; Oyama et al. 2022, Fig. 3): the engine of `glasscam analyze`.
+//! per-configuration correlations with the Grad-CAM score Gamma (docs/methods.md, "Order parameters" and "Coarse-graining"; Oyama et al. 2022, Fig. 3): the engine of `glasscam analyze`;
+//! and the per-particle descriptors and their baselines against dynamical targets (`glasscam baselines`).
 
 pub mod analyze;
+pub mod baselines;
 pub mod bench;
 pub mod coarse;
+pub mod descriptors;
 pub mod dynamics;
 pub mod gamma;
 pub mod paper;
@@ -16,8 +19,10 @@ pub use analyze::{
     analyze, dataset_configs, imported_configs, write_analysis, Analysis, AnalyzeInput,
     CorrelationRow, SummaryRow,
 };
+pub use baselines::{baselines, write_baselines, BaselineReport, BaselineSettings};
 pub use bench::bench_analysis;
-pub use coarse::{coarse_grain, normalise, CoarseGrain};
+pub use coarse::{coarse_grain, coarse_grain_with_weights, normalise, CoarseGrain};
+pub use descriptors::{descriptors, particle_energies, Descriptors};
 pub use gamma::{GammaSet, GradcamIndex};
 pub use stats::{pearson, spearman};
 pub use tong_tanaka::tong_tanaka;

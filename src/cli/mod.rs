@@ -2,6 +2,7 @@
 //! command group; each parses its arguments into the library's typed inputs and prints what the engine returns.
 
 pub mod analyze;
+pub mod baselines;
 pub mod bench;
 pub mod bench_nn;
 pub mod dynamics;

@@ -43,6 +43,10 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             schema_for!(crate::learn::dynamics::model::GnModelFile),
         ),
         (
+            "baselines.schema.json",
+            schema_for!(crate::analysis::baselines::BaselineReport),
+        ),
+        (
             "predictions.schema.json",
             schema_for!(crate::learn::dynamics::predict::PredictionsFile),
         ),

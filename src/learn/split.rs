@@ -229,6 +229,87 @@ pub fn test_snapshots(
     Ok(Part::of(labelled(data, &test)))
 }
 
+/// Refuses split fractions outside [0, 1] or without a training part (the networks' and the baselines' `split`).
+pub fn check_fractions(split: [f64; 3]) -> std::result::Result<(), String> {
+    if split.iter().any(|f| !(0.0..=1.0).contains(f)) || split[0] <= 0.0 {
+        return Err(format!(
+            "`split` = {split:?}: fractions in [0, 1], the training one > 0"
+        ));
+    }
+    Ok(())
+}
+
+/// The split of a data set with targets (the propensity network's and the descriptor baselines', so both are
+/// scored on the same test configurations): with the targets' `subset`, its test configurations are the test
+/// part and its training ones are cut into training and validation replicas in the ratio of the first two
+/// fractions; without, every replica is cut by the fractions.
+pub fn target_sets(
+    data: &Dataset,
+    test: Option<&[bool]>,
+    fractions: [f64; 3],
+    seed: u64,
+) -> Result<Sets> {
+    let snaps = &data.manifest.snapshots;
+    let replicas = |pick: &dyn Fn(usize) -> bool| -> Vec<usize> {
+        snaps
+            .iter()
+            .filter(|m| pick(m.index))
+            .map(|m| m.replica)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let split = match test {
+        Some(t) => {
+            let mut train = replicas(&|k| !t[k]);
+            let f = fractions[0] / (fractions[0] + fractions[1]);
+            let s = cut(&mut train, [f, 1.0 - f, 0.0], seed);
+            Split {
+                train: s.train,
+                validation: s.validation,
+                test: replicas(&|k| t[k]),
+            }
+        }
+        None => cut(&mut replicas(&|_| true), fractions, seed),
+    };
+    // with a subset, a part holds its replicas' configurations of its side of the subset only
+    let part = |reps: &[usize], testing: bool| {
+        let set: BTreeSet<usize> = reps.iter().copied().collect();
+        Part::of(
+            snaps
+                .iter()
+                .filter(|m| set.contains(&m.replica) && test.is_none_or(|t| t[m.index] == testing))
+                .map(|m| (m.index, 0))
+                .collect(),
+        )
+    };
+    let sets = Sets {
+        train: part(&split.train, false),
+        validation: part(&split.validation, false),
+        test: part(&split.test, true),
+        split,
+    };
+    for (name, p) in [
+        ("training", &sets.train),
+        ("validation", &sets.validation),
+        ("test", &sets.test),
+    ] {
+        if p.is_empty() {
+            return Err(Error::Dataset {
+                path: data.dir.clone(),
+                message: format!(
+                    "the {name} part is empty ({} configurations in {} replicas, split {fractions:?}{}); use more \
+                     configurations or change `split` (the model file's, or the baselines' option)",
+                    snaps.len(),
+                    sets.split.train.len() + sets.split.validation.len() + sets.split.test.len(),
+                    if test.is_some() { ", with the targets' train/test subset" } else { "" }
+                ),
+            });
+        }
+    }
+    Ok(sets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -381,3 +381,64 @@ pub fn read_inherent(dir: &Path) -> Result<InherentFile> {
         "`glasscam minimize`",
     )
 }
+
+/// A directory written by `write_inherent`: the minima as a data set and their `inherent.json`.
+#[derive(Clone, Debug)]
+pub struct InherentSet {
+    pub data: Dataset,
+    pub info: InherentFile,
+}
+
+impl InherentSet {
+    pub fn load(dir: &Path) -> Result<InherentSet> {
+        Ok(InherentSet {
+            info: read_inherent(dir)?,
+            data: Dataset::load(dir)?,
+        })
+    }
+
+    /// The row of the minimum of `source`'s snapshot `k`, refused unless these minima were made from `source`:
+    /// the same particles, and a minimum of snapshot k from the same replica and energy.
+    pub fn row_of(&self, source: &Dataset, k: usize) -> Result<usize> {
+        let redo = || {
+            format!(
+                "run `glasscam minimize --data {} --out DIR` and give that DIR",
+                source.dir.display()
+            )
+        };
+        if self.data.species != source.species {
+            return Err(Error::Input(format!(
+                "inherent structures {} are of a system of {} particles with other species than {}; {}",
+                self.data.dir.display(),
+                self.data.n_particles(),
+                source.dir.display(),
+                redo()
+            )));
+        }
+        let snap = &source.manifest.snapshots[k];
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        match self.info.snapshots.iter().find(|m| m.source_index == k) {
+            Some(m) if m.replica == snap.replica && same(m.pe_per_particle, snap.pe_per_particle) => {
+                Ok(m.index)
+            }
+            Some(m) => Err(Error::Input(format!(
+                "inherent structures {}: the minimum of snapshot {k} was made from a snapshot of replica {} at \
+                 energy {} per particle, but snapshot {k} of {} is of replica {} at {}: they are inherent \
+                 structures of another data set; {}",
+                self.data.dir.display(),
+                m.replica,
+                m.pe_per_particle,
+                source.dir.display(),
+                snap.replica,
+                snap.pe_per_particle,
+                redo()
+            ))),
+            None => Err(Error::Input(format!(
+                "inherent structures {} hold no minimum of snapshot {k} of {}; {}",
+                self.data.dir.display(),
+                source.dir.display(),
+                redo()
+            ))),
+        }
+    }
+}

@@ -114,13 +114,7 @@ impl GnConfig {
                 self.clip
             ));
         }
-        if self.split.iter().any(|f| !(0.0..=1.0).contains(f)) || self.split[0] <= 0.0 {
-            return Err(format!(
-                "`split` = {:?}: fractions in [0, 1], the training one > 0",
-                self.split
-            ));
-        }
-        Ok(())
+        crate::learn::split::check_fractions(self.split)
     }
 
     /// The network for `n_species` species and `outputs` time points.

@@ -3,7 +3,6 @@
 //! standardized target of every particle of the scored species at every time point, the parameters of the best
 //! validation epoch (mean Pearson correlation over the time points) kept, and the test scores (`metrics.json`).
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use glasscam_kernels::gnn::bapst::{self, GnGraph, GnSpec};
@@ -21,72 +20,7 @@ use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::learn::fit::{fit, Batch, Divergence, Learner, Plan, Regression, Tally};
 use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
-use crate::learn::split::{cut, Part, Sets, Split};
-
-/// The split of a data set's configurations: with the targets' `subset`, its test configurations are the test
-/// part and its training ones are cut into training and validation replicas in the ratio of the first two
-/// fractions; without, every replica is cut by the fractions.
-pub fn sets(data: &Dataset, test: Option<&[bool]>, fractions: [f64; 3], seed: u64) -> Result<Sets> {
-    let snaps = &data.manifest.snapshots;
-    let replicas = |pick: &dyn Fn(usize) -> bool| -> Vec<usize> {
-        snaps
-            .iter()
-            .filter(|m| pick(m.index))
-            .map(|m| m.replica)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    let split = match test {
-        Some(t) => {
-            let mut train = replicas(&|k| !t[k]);
-            let f = fractions[0] / (fractions[0] + fractions[1]);
-            let s = cut(&mut train, [f, 1.0 - f, 0.0], seed);
-            Split {
-                train: s.train,
-                validation: s.validation,
-                test: replicas(&|k| t[k]),
-            }
-        }
-        None => cut(&mut replicas(&|_| true), fractions, seed),
-    };
-    // with a subset, a part holds its replicas' configurations of its side of the subset only
-    let part = |reps: &[usize], testing: bool| {
-        let set: BTreeSet<usize> = reps.iter().copied().collect();
-        Part::of(
-            snaps
-                .iter()
-                .filter(|m| set.contains(&m.replica) && test.is_none_or(|t| t[m.index] == testing))
-                .map(|m| (m.index, 0))
-                .collect(),
-        )
-    };
-    let sets = Sets {
-        train: part(&split.train, false),
-        validation: part(&split.validation, false),
-        test: part(&split.test, true),
-        split,
-    };
-    for (name, p) in [
-        ("training", &sets.train),
-        ("validation", &sets.validation),
-        ("test", &sets.test),
-    ] {
-        if p.is_empty() {
-            return Err(Error::Dataset {
-                path: data.dir.clone(),
-                message: format!(
-                    "the {name} part is empty ({} configurations in {} replicas, split {fractions:?}{}); use more \
-                     configurations or change `split` in the model file",
-                    snaps.len(),
-                    sets.split.train.len() + sets.split.validation.len() + sets.split.test.len(),
-                    if test.is_some() { ", with the targets' train/test subset" } else { "" }
-                ),
-            });
-        }
-    }
-    Ok(sets)
-}
+use crate::learn::split::target_sets;
 
 /// The standardized targets [V, T] of snapshot `k`.
 fn standardized(
@@ -256,7 +190,7 @@ pub fn train(
             cfg.species
         )));
     }
-    let sets = sets(data, targets.test.as_deref(), cfg.split, cfg.seed)?;
+    let sets = target_sets(data, targets.test.as_deref(), cfg.split, cfg.seed)?;
     let mut gs = Vec::new();
     for part in [&sets.train, &sets.validation, &sets.test] {
         gs.push(graphs(data, cfg.cutoff, &part.snapshots)?);

@@ -1,0 +1,168 @@
+//! Per-particle structural descriptors of one configuration, each raw and coarse-grained at several lengths: the
+//! potential energy (of the inherent structure when given), local density, Voronoi cell area and perimeter, and
+//! Tong-Tanaka's Theta (docs/methods.md, "Descriptor baselines").
+
+use glasscam_kernels::md::reference::{compute_forces, rebuild, RefReplica};
+use glasscam_kernels::md::MdSetup;
+
+use super::coarse::{coarse_grain_with_weights, CoarseGrain};
+use super::tong_tanaka::tong_tanaka;
+use super::voronoi::voronoi;
+use crate::error::{Error, Result};
+
+/// The descriptors, in the order of every `Descriptors` row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Potential energy of the particle: half of each of its pairs' energies.
+    Energy,
+    /// Local number density: 1 / Voronoi area raw; sum_{j != i} e^{-r_ij/xi} / (2 pi xi^2) at length xi.
+    Density,
+    VoronoiArea,
+    VoronoiPerimeter,
+    /// Tong-Tanaka's Theta with the system's diameters.
+    TongTanaka,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Energy,
+        Kind::Density,
+        Kind::VoronoiArea,
+        Kind::VoronoiPerimeter,
+        Kind::TongTanaka,
+    ];
+
+    /// The name in files and tables; the energy of an inherent structure is `epot_is`, of the configuration itself
+    /// `epot`.
+    pub fn name(self, inherent: bool) -> &'static str {
+        match self {
+            Kind::Energy if inherent => "epot_is",
+            Kind::Energy => "epot",
+            Kind::Density => "density",
+            Kind::VoronoiArea => "voronoi_area",
+            Kind::VoronoiPerimeter => "voronoi_perimeter",
+            Kind::TongTanaka => "tong_tanaka",
+        }
+    }
+}
+
+/// A descriptor's column name: the kind's name raw (xi = 0), `<name>_cg<xi>` coarse-grained at xi.
+pub fn column_name(kind: Kind, inherent: bool, xi: f64) -> String {
+    if xi == 0.0 {
+        kind.name(inherent).to_string()
+    } else {
+        format!("{}_cg{xi}", kind.name(inherent))
+    }
+}
+
+/// The descriptors of one configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Descriptors {
+    /// [F] column names, kind-major then length (`column_name`).
+    pub names: Vec<String>,
+    /// [N, F] row-major.
+    pub values: Vec<f64>,
+}
+
+impl Descriptors {
+    pub fn n_features(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Column `f` over the particles.
+    pub fn column(&self, f: usize) -> Vec<f64> {
+        let nf = self.n_features();
+        self.values.iter().skip(f).step_by(nf).copied().collect()
+    }
+}
+
+/// Per-particle potential energies of a configuration [x0, y0, x1, ...] under `setup`'s pair potential (either
+/// pair form): the kernels' f64 reference lists and pair evaluation, half of each pair to each particle, so they
+/// sum to the total the MD reports.
+pub fn particle_energies(setup: &MdSetup, positions: &[f64]) -> Result<Vec<f64>> {
+    let n = setup.n;
+    if positions.len() != 2 * n {
+        return Err(Error::Input(format!(
+            "per-particle energies: {} coordinates for a system of {n} particles (2 per particle)",
+            positions.len()
+        )));
+    }
+    let l = setup.box_l;
+    let mut rep = RefReplica {
+        pos: positions
+            .chunks_exact(2)
+            .map(|p| [p[0].rem_euclid(l) % l, p[1].rem_euclid(l) % l])
+            .collect(),
+        force: vec![[0.0; 2]; n],
+        pe: vec![0.0; n],
+        ..Default::default()
+    };
+    rebuild(setup, &mut rep);
+    let (_, failure) = compute_forces(setup, &mut rep);
+    if let Some(f) = failure {
+        return Err(Error::Input(format!(
+            "per-particle energies: {} (overlapping particles?); give an equilibrated or minimised configuration",
+            f.describe()
+        )));
+    }
+    Ok(rep.pe)
+}
+
+/// The descriptors of one configuration [x0, y0, ...] of `setup`'s system, raw (a length of 0) and coarse-grained
+/// with e^{-r/xi} at each other length of `lengths` (cut-off 3 xi). `diameters` (per species) enter Tong-Tanaka;
+/// `inherent` says the configuration is an inherent structure (it names the energy).
+pub fn descriptors(
+    setup: &MdSetup,
+    diameters: &[f64],
+    positions: &[f64],
+    inherent: bool,
+    lengths: &[f64],
+) -> Result<Descriptors> {
+    let n = setup.n;
+    let l = setup.box_l;
+    let energy = particle_energies(setup, positions)?;
+    let v = voronoi(positions, [l, l])?;
+    let perimeter: Vec<f64> = (0..n)
+        .map(|i| v.edge_lengths[v.offsets[i]..v.offsets[i + 1]].iter().sum())
+        .collect();
+    let theta = tong_tanaka(&v, &setup.species, diameters);
+    let density: Vec<f64> = v.areas.iter().map(|a| 1.0 / a).collect();
+    let raw: [&[f64]; 5] = [&energy, &density, &v.areas, &perimeter, &theta];
+    // [kind][length] columns
+    let mut cols: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(lengths.len()); Kind::ALL.len()];
+    for &xi in lengths {
+        if xi == 0.0 {
+            for (c, r) in cols.iter_mut().zip(raw) {
+                c.push(r.to_vec());
+            }
+            continue;
+        }
+        let cg = CoarseGrain {
+            xi,
+            ..CoarseGrain::default()
+        };
+        cg.validate()?;
+        // density is the weight sum less i's own weight, per unit area of the weight (2 pi xi^2 in 2D)
+        let fields = [raw[0], raw[2], raw[3], raw[4]];
+        let (smooth, weights) = coarse_grain_with_weights(positions, [l, l], cg, &fields);
+        let area = std::f64::consts::TAU * xi * xi;
+        let dens: Vec<f64> = weights.iter().map(|w| (w - 1.0) / area).collect();
+        let mut smooth = smooth.into_iter();
+        for (k, c) in cols.iter_mut().enumerate() {
+            if Kind::ALL[k] == Kind::Density {
+                c.push(dens.clone());
+            } else if let Some(s) = smooth.next() {
+                c.push(s);
+            }
+        }
+    }
+    let names: Vec<String> = Kind::ALL
+        .iter()
+        .flat_map(|&k| lengths.iter().map(move |&xi| column_name(k, inherent, xi)))
+        .collect();
+    let flat: Vec<&Vec<f64>> = cols.iter().flatten().collect();
+    let values = (0..n)
+        .flat_map(|i| flat.iter().map(move |c| c[i]))
+        .collect();
+    Ok(Descriptors { names, values })
+}
