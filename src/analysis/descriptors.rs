@@ -3,7 +3,7 @@
 //! Tong-Tanaka's Theta (docs/methods.md, "Descriptor baselines").
 
 use glasscam_kernels::md::reference::{compute_forces, rebuild, RefReplica};
-use glasscam_kernels::md::MdSetup;
+use glasscam_kernels::md::{Failure, MdSetup};
 
 use super::coarse::{coarse_grain_with_weights, CoarseGrain};
 use super::tong_tanaka::tong_tanaka;
@@ -98,11 +98,13 @@ pub fn particle_energies(setup: &MdSetup, positions: &[f64]) -> Result<Vec<f64>>
         ..Default::default()
     };
     rebuild(setup, &mut rep);
+    // a large force is no error here (any configuration has energies); a non-finite one is
     let (_, failure) = compute_forces(setup, &mut rep);
-    if let Some(f) = failure {
+    if failure == Some(Failure::NonFinite) {
         return Err(Error::Input(format!(
-            "per-particle energies: {} (overlapping particles?); give an equilibrated or minimised configuration",
-            f.describe()
+            "per-particle energies: {} (particles on top of each other?); give an equilibrated or minimised \
+             configuration",
+            Failure::NonFinite.describe()
         )));
     }
     Ok(rep.pe)

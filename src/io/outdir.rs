@@ -22,6 +22,49 @@ use crate::error::{Error, IoContext, Result};
 /// The lock file every writing run holds in its output directory (it holds the writer's PID).
 pub const LOCK_FILE: &str = ".glasscam.lock";
 
+/// The files a pipeline (`reproduce`) writes at the top of its output directory, with what each holds: never an
+/// output directory's name, so that `out` given as one of them is refused by name.
+pub const PIPELINE_FILES: [(&str, &str); 3] = [
+    ("stages.json", "stage records"),
+    ("results.json", "results"),
+    ("report.html", "report"),
+];
+
+/// Refuses an output directory named as a pipeline's own file (`stages.json` ...), or an existing file inside a
+/// pipeline's output directory, saying which.
+fn not_a_pipeline_file(root: &Path) -> Result<()> {
+    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some((file, what)) = PIPELINE_FILES.iter().find(|(f, _)| *f == name) {
+        return Err(Error::Input(format!(
+            "`out` {} is named as a pipeline's own file ({file}: a `reproduce` output directory's {}), not as a \
+             directory to write into; {}",
+            root.display(),
+            what,
+            match parent {
+                Some(p) => format!("give the directory ({}) or another name", p.display()),
+                None => "choose another name".into(),
+            }
+        )));
+    }
+    if root.is_file() {
+        let pipeline = root
+            .ancestors()
+            .skip(1)
+            .find(|a| a.join(PIPELINE_FILES[0].0).is_file());
+        if let Some(p) = pipeline {
+            return Err(Error::Input(format!(
+                "`out` {} is a file inside the pipeline output {} (it holds {}), not a directory to \
+                 write into; choose an output directory outside it",
+                root.display(),
+                p.display(),
+                PIPELINE_FILES[0].0
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `name` (a system, stage or file name that becomes one path component) is a plain name: not empty,
 /// no path separator, not `.` or `..`, not absolute, no control characters. `what` says what the name is, for the
 /// message (e.g. "system name").
@@ -208,6 +251,7 @@ impl OutDir {
     /// that process's PID.
     pub fn lock(root: &Path) -> Result<OutDir> {
         let mut own = Vec::new();
+        not_a_pipeline_file(root)?;
         if std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink())
             && !root.exists()
         {

@@ -488,6 +488,37 @@ mod tests {
     }
 
     #[test]
+    fn a_diverging_loss_stops_the_loop_with_the_learners_message() {
+        // inputs of 100 make the fixed step of 0.1 overshoot by a factor of about 1000 per sample
+        let x = vec![100.0; 8];
+        let y: Vec<f64> = x.iter().flat_map(|&x| [x, x]).collect();
+        let mut m = Linear {
+            w: [0.0, 0.0],
+            x,
+            y,
+            val_x: vec![1.0],
+            tally: Tally::default(),
+        };
+        let plan = Plan {
+            epochs: 30,
+            batch: 4,
+            seed: 1,
+            n_train: 8,
+        };
+        let r = Regression { targets: 2 };
+        let e = fit(
+            &mut m,
+            &r,
+            &[1.0, 1.0][..],
+            1,
+            &plan,
+            crate::events::quiet(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("Training"), "{e}");
+    }
+
+    #[test]
     fn a_classifier_prefers_accuracy_then_loss() {
         let log = |acc: f64, loss: f64| EpochLog {
             epoch: 1,

@@ -326,7 +326,7 @@ pub fn save_files<F: Serialize + serde::de::DeserializeOwned + Clone, S: AsRef<s
     file: &F,
     header: fn(&mut F) -> &mut Header,
 ) -> Result<()> {
-    let sum = super::weights::write(dir, arch.format(), tensors, params, advice)?;
+    let sum = super::weights::write(dir, (arch.format(), &[]), tensors, params, advice)?;
     let mut file = file.clone();
     let h = header(&mut file);
     h.version = version;

@@ -11,11 +11,14 @@ use crate::error::{Error, IoContext, Result};
 pub const WEIGHTS: &str = "model.safetensors";
 
 /// Writes `params` as the tensors `(name, shape, offset into params)` of `dir/model.safetensors`, tagged with
-/// `format`, and returns the file's `sha256:<hex>`. A non-finite weight is refused (`advice` says what to
-/// change): such a model cannot predict anything.
+/// `format` and the `fixed` settings the weights were trained for (under the checksum, so an edit of
+/// config.json that changes one is found), and returns the file's `sha256:<hex>`. The tags are one metadata
+/// value, `format` = "glasscam-cnn; grid=64": the metadata is a hash map, written in no fixed order, so a second
+/// key would make the bytes of two identical trainings differ. A non-finite weight is refused (`advice` says
+/// what to change): such a model cannot predict anything.
 pub fn write<S: AsRef<str>>(
     dir: &Path,
-    format: &str,
+    (format, fixed): (&str, &[(&str, String)]),
     tensors: &[(S, Vec<usize>, usize)],
     params: &[f32],
     advice: &str,
@@ -41,7 +44,11 @@ pub fn write<S: AsRef<str>>(
             })?;
         views.push((name.as_ref(), view));
     }
-    let meta = HashMap::from([("format".to_string(), format.to_string())]);
+    let mut tag = format.to_string();
+    for (k, v) in fixed {
+        tag.push_str(&format!("; {k}={v}"));
+    }
+    let meta = HashMap::from([("format".to_string(), tag)]);
     let path = dir.join(WEIGHTS);
     let weights = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model {
         path: path.clone(),
@@ -107,6 +114,16 @@ pub fn read<S: AsRef<str>>(
         )));
     }
     Ok(params)
+}
+
+/// The setting `key` the weights in `bytes` were trained for (see `write`); `None` in files written without it.
+pub fn fixed(bytes: &[u8], key: &str) -> Option<String> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).ok()?;
+    let tag = meta.metadata().as_ref()?.get("format")?;
+    tag.split("; ")
+        .skip(1)
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .map(str::to_string)
 }
 
 /// Refuses weights whose SHA-256 is not the one config.json records.

@@ -132,7 +132,7 @@ pub struct StagesFile<S: Stage> {
 }
 
 pub fn stages_path(out: &Path) -> PathBuf {
-    out.join("stages.json")
+    out.join(crate::io::outdir::PIPELINE_FILES[0].0)
 }
 
 /// Reads `stages.json`; a missing one is empty, an unreadable one an error (it is what lets a rerun delete
@@ -293,13 +293,9 @@ impl<'a, S: Stage> StageRunner<'a, S> {
         }
         let rec = self.records.get(&key);
         let stage_dir = self.dir(unit, stage);
-        // Only an interrupted simulation with these settings is continued (from its checkpoint, or, finished,
-        // with what follows it in the stage); anything else starts over.
-        let started = rec.is_some_and(|r| r.status == StageStatus::Started);
-        let resumable = stage.resumes()
-            && same
-            && (stage_dir.join(".partial").exists()
-                || (started && stage_dir.join(crate::io::dataset::MANIFEST).exists()));
+        // Only an interrupted simulation with these settings is continued, from its checkpoint; anything else
+        // starts over (a finished one was adopted above).
+        let resumable = stage.resumes() && same && stage_dir.join(".partial").exists();
         if stage_dir.exists() && !resumable {
             if rec.is_none() && !self.force {
                 return Err(Error::Input(format!(

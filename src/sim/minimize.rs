@@ -382,6 +382,25 @@ pub fn read_inherent(dir: &Path) -> Result<InherentFile> {
     )
 }
 
+/// The largest mean distance (in the system's length unit) between a minimum's particles and their places in
+/// the snapshot it was minimised from; FIRE moves them a fraction of a diameter.
+pub const MAX_MEAN_DISPLACEMENT: f64 = 1.0;
+
+/// Mean minimum-image distance between the particles of two configurations [x0, y0, ...] in a square box.
+fn mean_distance(a: &[f64], b: &[f64], l: f64) -> f64 {
+    let n = (a.len() / 2).max(1);
+    let sum: f64 = a
+        .chunks_exact(2)
+        .zip(b.chunks_exact(2))
+        .map(|(p, q)| {
+            let dx = p[0] - q[0] - l * ((p[0] - q[0]) / l).round();
+            let dy = p[1] - q[1] - l * ((p[1] - q[1]) / l).round();
+            dx.hypot(dy)
+        })
+        .sum();
+    sum / n as f64
+}
+
 /// A directory written by `write_inherent`: the minima as a data set and their `inherent.json`.
 #[derive(Clone, Debug)]
 pub struct InherentSet {
@@ -419,6 +438,18 @@ impl InherentSet {
         let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
         match self.info.snapshots.iter().find(|m| m.source_index == k) {
             Some(m) if m.replica == snap.replica && same(m.pe_per_particle, snap.pe_per_particle) => {
+                // a minimum lies near its start; another configuration's particles are a box away on average
+                let d = mean_distance(self.data.snapshot(m.index), source.snapshot(k), source.box_l());
+                if d > MAX_MEAN_DISPLACEMENT {
+                    return Err(Error::Input(format!(
+                        "inherent structures {}: the particles of the minimum of snapshot {k} sit on average {d:.2} \
+                         from their places in snapshot {k} of {} (a minimum lies within {MAX_MEAN_DISPLACEMENT} \
+                         of its start): they are inherent structures of another data set; {}",
+                        self.data.dir.display(),
+                        source.dir.display(),
+                        redo()
+                    )));
+                }
                 Ok(m.index)
             }
             Some(m) => Err(Error::Input(format!(

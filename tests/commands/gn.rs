@@ -1,5 +1,6 @@
-//! `glasscam train --arch gn --target propensity` and `glasscam predict` as a user runs them on a data set with
-//! targets, and their refusals (no targets, another time grid, a target for a classifier).
+//! `glasscam train --arch gn --target propensity`, `glasscam predict` and `glasscam baselines` as a user runs them
+//! on a data set with targets, and their refusals (no targets, another time grid, a target for a classifier, an
+//! unknown target, a result already there).
 
 use crate::common;
 
@@ -120,4 +121,56 @@ fn training_without_targets_or_a_target_for_a_classifier_is_refused() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn baselines_print_the_table_write_the_json_and_refuse_with_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_annotated(&data, 8, 8, 2, 4).unwrap();
+    let out = dir.path().join("baselines");
+    let run = [
+        "baselines",
+        "--data",
+        "{}",
+        "--split",
+        "0.5,0.25,0.25",
+        "--out",
+        "{}",
+    ];
+    let o = glasscam(&run, &[&data, &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for row in [
+        "epot ",
+        "density_cg2",
+        "tong_tanaka_cg4",
+        "ridge",
+        "noise ceiling",
+    ] {
+        assert!(stdout.contains(row), "no row {row} in\n{stdout}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("baselines.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 21);
+    assert_eq!(json["sizes"]["test"], 4, "the targets' test subset");
+    // again without --force: refused, naming the flag
+    let o = glasscam(&run, &[&data, &out]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    let o = glasscam(
+        &[
+            "baselines",
+            "--data",
+            "{}",
+            "--target",
+            "nope",
+            "--out",
+            "{}",
+        ],
+        &[&data, &dir.path().join("b2")],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no target `nope`"), "{}", stderr(&o));
 }

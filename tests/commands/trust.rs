@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use glasscam::events::{Cancel, Ctx, Event, Observer, Recorder};
+use crate::common::CancelAt;
+use glasscam::events::{Cancel, Ctx, Event, Recorder};
 use glasscam::kernels::Compute;
 use glasscam::sim::protocol::{run, RunOptions};
 use glasscam::sim::system::SystemDef;
@@ -530,24 +531,6 @@ fn inherent_resume_writes_the_missing_minima() {
     assert!(files(&inherent) == before);
 }
 
-/// Cancels its token when chunk `at` of a run starts.
-struct CancelAt {
-    cancel: Cancel,
-    at: &'static str,
-    lines: Recorder,
-}
-
-impl Observer for CancelAt {
-    fn event(&self, e: Event<'_>) {
-        if let Event::Status(s) = &e {
-            if s.starts_with(self.at) {
-                self.cancel.cancel();
-            }
-        }
-        self.lines.event(e);
-    }
-}
-
 /// Finding 11: a damaged chunk file is found before the run goes on, and only that chunk is run again; the data
 /// set is byte-identical to an uninterrupted run's.
 #[test]
@@ -565,7 +548,7 @@ fn a_damaged_chunk_is_redone_alone_before_the_rest() {
     let out = f.path("damaged");
     let stopper = CancelAt {
         cancel: Cancel::new(),
-        at: "3/3",
+        at: |e| matches!(e, Event::Status(s) if s.starts_with("3/3")),
         lines: Recorder::default(),
     };
     let r = run(&sys, &p, &opts(&out), &Ctx::new(&stopper, &stopper.cancel));
@@ -583,7 +566,7 @@ fn a_damaged_chunk_is_redone_alone_before_the_rest() {
     // the damage is found before the unfinished chunk 3 goes on
     let stop_first = CancelAt {
         cancel: never.clone(),
-        at: "3/3",
+        at: |e| matches!(e, Event::Status(s) if s.starts_with("3/3")),
         lines: Recorder::default(),
     };
     let r = run(&sys, &p, &o, &Ctx::new(&stop_first, &never));
@@ -889,4 +872,78 @@ fn a_tasks_fingerprint_does_not_depend_on_the_path_spelling() {
     };
     let absolute = f.path("data");
     assert_eq!(task(absolute.to_str().unwrap(), "t1"), task("./data", "t2"));
+}
+
+/// Low finding: the set-up that precedes the first MD progress (initial configurations, the MD's buffers), which
+/// takes minutes at 1e5 replicas, says what it does, after the chunk plan and before the MD.
+#[test]
+fn the_set_up_of_a_run_says_what_it_does() {
+    let f = Fixture::new();
+    let e = ok(&f
+        .simulate(&f.path("data"), &["--backend", "cpu"])
+        .output()
+        .unwrap());
+    let at = |s: &str| e.find(s).unwrap_or_else(|| panic!("no {s:?} in: {e}"));
+    let plan = at("2 replicas in 1 chunk(s)");
+    let starts =
+        at("setting up chunk 1/1: the initial configurations of 2 replicas, then the MD's buffers");
+    let begun = at("chunk 1/1 set up in ");
+    assert!(plan < starts && starts < begun, "{e}");
+    assert!(e[begun..].contains(" s; the MD begins"), "{e}");
+}
+
+/// Low finding: a pipeline's own file given as `out` (its name, or the file itself inside a pipeline's output) is
+/// refused by name before any work, not as a directory that cannot be made.
+#[test]
+fn a_pipeline_file_as_out_is_refused_by_name() {
+    let f = Fixture::new();
+    let pipe = f.path("pipe");
+    std::fs::create_dir_all(pipe.join("kam/data")).unwrap();
+    std::fs::write(pipe.join("stages.json"), "{}").unwrap();
+    std::fs::write(pipe.join("kam/data/manifest.json"), "{}").unwrap();
+    let o = f
+        .simulate(&pipe.join("stages.json"), &["--backend", "cpu"])
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &[
+            "stages.json is named as a pipeline's own file (stages.json: a `reproduce` output directory's stage \
+             records)",
+            "give the directory (",
+        ],
+    );
+    let o = f
+        .simulate(Path::new("report.html"), &["--backend", "cpu"])
+        .current_dir(f.dir.path())
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &[
+            "--out report.html is named as a pipeline's own file",
+            "choose another name",
+        ],
+    );
+    assert!(!f.path("report.html").exists());
+    let o = glasscam()
+        .args(["reproduce", "--preset", "quick", "--out"])
+        .arg(pipe.join("results.json"))
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &["results.json: a `reproduce` output directory's results"],
+    );
+    let o = f
+        .simulate(&pipe.join("kam/data/manifest.json"), &["--backend", "cpu"])
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        &[
+            "is a file inside the pipeline output",
+            "choose an output directory outside it",
+        ],
+    );
 }

@@ -329,3 +329,20 @@ pub fn ka2d_tiny() -> SystemDef {
     SystemDef::from_toml(include_str!("../data/ka2d-tiny.toml"), "ka2d-tiny.toml")
         .expect("ka2d-tiny")
 }
+
+/// Records the notes and cancels its token at the first event that `at` matches (a chunk's status, a note, the
+/// start of a piece of work): an interrupt at a chosen moment of a run, as a signal would give.
+pub struct CancelAt {
+    pub cancel: glasscam::events::Cancel,
+    pub at: fn(&glasscam::events::Event<'_>) -> bool,
+    pub lines: glasscam::events::Recorder,
+}
+
+impl glasscam::events::Observer for CancelAt {
+    fn event(&self, e: glasscam::events::Event<'_>) {
+        if (self.at)(&e) {
+            self.cancel.cancel();
+        }
+        self.lines.event(e);
+    }
+}

@@ -12,6 +12,7 @@ mod proptest_parsers;
 mod schemas;
 mod system_file;
 mod targets;
+mod three_species;
 mod validate_checkpoint;
 mod validate_dataset;
 mod validate_import;

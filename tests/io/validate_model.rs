@@ -1,4 +1,5 @@
-//! Model files and Grad-CAM output are checked on load: config.json's grid within a stated limit, its version,
+//! Model files and Grad-CAM output are checked on load: config.json's grid within a stated limit, its learning
+//! rate within its range, its version,
 //! its split, the weights' checksum; non-finite weights are never written; Grad-CAM output and a model's test
 //! split are refused on another data set than theirs, with a message naming both.
 
@@ -30,7 +31,7 @@ fn edited_model_configs_are_refused_before_anything_is_allocated() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (_, m) = trained(tmp.path());
     let good = std::fs::read(m.join(model::CONFIG)).expect("config");
-    let cases: [(&str, serde_json::Value, &str); 4] = [
+    let cases: [(&str, serde_json::Value, &str); 5] = [
         (
             "/config/grid",
             serde_json::json!(100000),
@@ -50,6 +51,11 @@ fn edited_model_configs_are_refused_before_anything_is_allocated() {
             "/config/hidden",
             serde_json::json!(1usize << 40),
             "`config`: field `hidden` is 1099511627776; use 1..=4096",
+        ),
+        (
+            "/config/lr",
+            serde_json::json!(1e30),
+            "`config`: field `lr` = 1e30: learning rates must be finite and > 0 and at most 10 (default 1e-3)",
         ),
     ];
     for (pointer, value, want) in cases {

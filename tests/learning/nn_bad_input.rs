@@ -50,14 +50,28 @@ fn model_channels_must_match_the_species_count() {
 fn grid_size_must_match_the_weights() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (_, model_dir) = trained(tmp.path());
+    // the grid goes into the weights file's one metadata value: two trainings still give the same bytes
+    let again = tempfile::tempdir().expect("tempdir");
+    let (_, other) = trained(again.path());
+    assert!(
+        std::fs::read(model_dir.join(model::WEIGHTS)).expect("weights")
+            == std::fs::read(other.join(model::WEIGHTS)).expect("weights"),
+        "two trainings wrote different weight files"
+    );
     let path = model_dir.join(model::CONFIG);
     let text = std::fs::read_to_string(&path).expect("config");
     let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
     v["config"]["grid"] = serde_json::json!(32);
     std::fs::write(&path, serde_json::to_string(&v).expect("json")).expect("write");
+    // the weights record the grid they were trained on: the edit is named, not a tensor shape that differs
     let msg = err_of(model::load(&model_dir));
     assert!(
-        msg.contains("fc1.weight") && msg.contains("grid 32"),
+        msg.contains(
+            "`config.grid` is 32 but the weights (" 
+        ) && msg.ends_with(
+            "were trained on a 16x16 grid, which they fix: restore `grid` = 16 in config.json, or train a new \
+             model with grid 32"
+        ),
         "{msg}"
     );
 }

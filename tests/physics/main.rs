@@ -9,6 +9,7 @@ mod common;
 mod analysis_analyze;
 mod analysis_fields;
 mod analysis_geometry;
+mod baselines;
 mod md_physics;
 mod minimize;
 mod propensity;

@@ -5,10 +5,12 @@
 //! that read it, and `--input snapshots` redoes the tasks and everything after them.
 
 use crate::common;
+use crate::common::CancelAt;
 
 use std::path::Path;
 
 use glasscam::domain::Preset;
+use glasscam::events::{Cancel, Ctx, Event, Recorder};
 use glasscam::kernels::Compute;
 use glasscam::pipeline::runner::{StageStatus, StagesFile};
 use glasscam::pipeline::swanson::preset::{SwansonPreset, SwansonRamps, TaskInput};
@@ -68,10 +70,11 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     assert_eq!(c.preset.input, TaskInput::Inherent, "quick's input");
     let ctx = glasscam::events::quiet();
     let first = run(&c, &Compute::Cpu, ctx).unwrap();
-    // 2 ramps, the tasks, 7 CNNs, 7 graph networks, the matrices, the attention
-    assert_eq!(first.ran.len(), 2 + 1 + 7 + 7 + 1 + 1, "{:?}", first.ran);
+    // 2 ramps and their minima, the tasks, 7 CNNs, 7 graph networks, the matrices, the attention
+    assert_eq!(first.ran.len(), 4 + 1 + 7 + 7 + 1 + 1, "{:?}", first.ran);
     for (stage, n) in [
         (Stage::Ramp, 2),
+        (Stage::Inherent, 2),
         (Stage::Tasks, 1),
         (Stage::TrainCnn, 7),
         (Stage::TrainMpnn, 7),
@@ -81,7 +84,7 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
         assert_eq!(count(&first.ran, stage), n, "{stage}");
     }
     let f = read_stages(&out);
-    assert_eq!(f.records.len(), 19);
+    assert_eq!(f.records.len(), 21);
     assert!(f.records.values().all(|r| r.status == StageStatus::Done));
     assert!(f.records.contains_key("task6/train-mpnn") && f.records.contains_key("slow/ramp"));
 
@@ -156,7 +159,7 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     assert_eq!(r["tasks"][5]["glass"]["ramp"], "fast");
     assert_eq!(r["tasks"][0]["liquid"]["ramp"], "slow");
     assert!(r["equal_eis"]["t"].as_f64().unwrap() > 0.05);
-    assert_eq!(r["stages"].as_array().unwrap().len(), 19);
+    assert_eq!(r["stages"].as_array().unwrap().len(), 21);
     assert!(r["attention"]["metrics"].as_array().unwrap().len() >= 6);
     assert!(r["hardware"]["threads"].as_u64().unwrap() >= 1);
 
@@ -185,7 +188,7 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     // a rerun skips every finished stage
     let second = run(&c, &Compute::Cpu, ctx).unwrap();
     assert!(second.ran.is_empty(), "{:?}", second.ran);
-    assert_eq!(second.skipped.len(), 19);
+    assert_eq!(second.skipped.len(), 21);
 
     // a graph-network setting retrains the graph networks and redoes what reads them, nothing else
     c.preset.mpnn.epochs = 1;
@@ -194,7 +197,7 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     assert_eq!(count(&third.ran, Stage::Evaluate), 1);
     assert_eq!(count(&third.ran, Stage::Attention), 1);
     assert_eq!(third.ran.len(), 9, "{:?}", third.ran);
-    assert_eq!(third.skipped.len(), 10);
+    assert_eq!(third.skipped.len(), 12);
     assert_eq!(json(&out.join("task2/mpnn/metrics.json"))["epochs"], 1);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
@@ -206,6 +209,7 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     c.preset.input = TaskInput::Snapshots;
     let fourth = run(&c, &Compute::Cpu, ctx).unwrap();
     assert_eq!(count(&fourth.ran, Stage::Ramp), 0, "{:?}", fourth.ran);
+    assert_eq!(count(&fourth.ran, Stage::Inherent), 0, "{:?}", fourth.ran);
     assert_eq!(fourth.ran.len(), 17, "{:?}", fourth.ran);
     let r = json(&out.join("results.json"));
     assert_eq!(r["input"], "snapshots");
@@ -217,6 +221,86 @@ fn the_swanson_pipeline_runs_reports_and_resumes() {
     assert!(source.ends_with("slow/data"), "{source}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("snapshots (Swanson's)"), "the report's input");
+}
+
+/// Every file under `dir` (but the lock, which holds a PID), by relative path, with its bytes.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if !p.ends_with(glasscam::io::outdir::LOCK_FILE) {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                v.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Finding 7: interrupted during the slow ramp's minimisation, the rerun skips the finished ramp (its files
+/// untouched, the log says so) and minimises again; both ramps and their minima end as an uninterrupted run's
+/// bytes. Each run stops once both ramps are minimised.
+#[test]
+fn an_interrupted_minimisation_keeps_the_finished_ramp() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let mut c = tiny(&out);
+    c.preset.ramps.replicas = 6;
+    let run_until = |at: fn(&Event<'_>) -> bool| {
+        let stop = CancelAt {
+            cancel: Cancel::new(),
+            at,
+            lines: Recorder::default(),
+        };
+        let r = run(&c, &Compute::Cpu, Ctx::new(&stop, &stop.cancel));
+        assert!(matches!(r, Err(glasscam::Error::Interrupted)), "{r:?}");
+        stop.lines.lines().join("\n")
+    };
+    let minimised = |e: &Event<'_>| matches!(e, Event::Note(s) if s.starts_with("reproduce: fast/inherent done"));
+    run_until(minimised);
+    let reference = dir.path().join("reference");
+    // the same path for both runs: inherent.json names its source data set
+    std::fs::rename(&out, &reference).unwrap();
+
+    run_until(|e| matches!(e, Event::Begin { what, .. } if *what == "snapshots minimised"));
+    let f = read_stages(&out);
+    assert_eq!(f.records["slow/ramp"].status, StageStatus::Done);
+    assert_eq!(f.records["slow/inherent"].status, StageStatus::Started);
+    assert!(!out.join("slow/data/inherent/inherent.json").exists());
+    let md = ["manifest.json", "positions.npy"].map(|n| out.join("slow/data").join(n));
+    let stamp = |p: &Path| {
+        (
+            std::fs::metadata(p).unwrap().modified().unwrap(),
+            std::fs::read(p).unwrap(),
+        )
+    };
+    let before: Vec<_> = md.iter().map(|p| stamp(p)).collect();
+
+    let log = run_until(minimised);
+    assert!(
+        log.contains("reproduce: slow/ramp: done before, skipped"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("reproduce: slow/ramp ..."),
+        "the finished ramp ran again: {log}"
+    );
+    assert!(log.contains("reproduce: slow/inherent ..."), "{log}");
+    let after: Vec<_> = md.iter().map(|p| stamp(p)).collect();
+    assert!(before == after, "the finished ramp's files were rewritten");
+    for ramp in ["slow/data", "fast/data"] {
+        let (want, have) = (tree(&reference.join(ramp)), tree(&out.join(ramp)));
+        assert_eq!(
+            want.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            have.iter().map(|f| &f.0).collect::<Vec<_>>()
+        );
+        assert!(want == have, "{ramp} differs from the uninterrupted run's");
+    }
 }
 
 #[test]
@@ -276,7 +360,7 @@ fn on_the_gpu_both_networks_train_there_and_the_records_say_so() {
     let gpu_name = gpu.describe();
     for (key, r) in &f.records {
         let want = match r.stage {
-            Stage::Ramp | Stage::TrainCnn => gpu_name.clone(),
+            Stage::Ramp | Stage::Inherent | Stage::TrainCnn => gpu_name.clone(),
             Stage::TrainMpnn => format!("{gpu_name} (f32)"),
             Stage::Tasks => Compute::Cpu.describe(),
             Stage::Evaluate | Stage::Attention => format!(

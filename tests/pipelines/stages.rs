@@ -127,7 +127,8 @@ fn outputs_replaced_underneath_redo_the_stage_and_its_readers() {
     assert_ne!(fp, first);
 }
 
-/// Finding 7: a ramp interrupted during its minimisation keeps its finished simulation.
+/// Finding 7: a ramp's MD and its minimisation are two stages; an interrupted minimisation is run again, the
+/// finished ramp is not.
 #[test]
 fn a_ramp_interrupted_after_its_simulation_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -138,39 +139,73 @@ fn a_ramp_interrupted_after_its_simulation_keeps_it() {
         .ramps
         .settings(glasscam::pipeline::swanson::preset::Ramp::Slow, preset.name)
         .unwrap();
-    let call = || Call {
+    let md = || Call {
         unit: "slow",
         stage: SwansonStage::Ramp,
         settings: SwansonSettings::Ramp {
             system: Box::new(preset.system().clone()),
             ramp: ramp.clone(),
-            minimize: preset.minimize.clone(),
             seed: 1,
         },
         parents: &[],
         backend: "cpu".into(),
     };
-    {
+    let minima = |fp: &str, run: &mut dyn FnMut(&Path) -> glasscam::Result<()>| {
         let mut r = StageRunner::<SwansonStage>::open(out, false).unwrap();
-        let e = r.stage(call(), quiet(), |d| {
+        let parents = [fp];
+        r.stage(
+            Call {
+                unit: "slow",
+                stage: SwansonStage::Inherent,
+                settings: SwansonSettings::Inherent {
+                    minimize: preset.minimize.clone(),
+                    replicas: None,
+                },
+                parents: &parents,
+                backend: "cpu".into(),
+            },
+            quiet(),
+            run,
+        )
+    };
+    let fp = StageRunner::<SwansonStage>::open(out, false)
+        .unwrap()
+        .stage(md(), quiet(), |d| {
             std::fs::create_dir_all(d).unwrap();
             std::fs::write(d.join("manifest.json"), "the finished simulation").unwrap();
             std::fs::write(d.join("positions.npy"), "positions").unwrap();
-            // interrupted during the minimisation
-            Err(glasscam::Error::Interrupted)
-        });
-        assert!(matches!(e, Err(glasscam::Error::Interrupted)));
-    }
-    let mut r = StageRunner::<SwansonStage>::open(out, false).unwrap();
-    r.stage(call(), quiet(), |d| {
-        assert_eq!(
-            std::fs::read_to_string(d.join("manifest.json")).unwrap(),
-            "the finished simulation",
-            "the simulation was discarded"
+            Ok(())
+        })
+        .unwrap();
+    // interrupted during the minimisation, after a first file
+    let e = minima(&fp, &mut |d| {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("manifest.json"), "half").unwrap();
+        Err(glasscam::Error::Interrupted)
+    });
+    assert!(matches!(e, Err(glasscam::Error::Interrupted)));
+    let again = StageRunner::<SwansonStage>::open(out, false)
+        .unwrap()
+        .stage(md(), quiet(), |_| {
+            panic!("the finished ramp was simulated again")
+        })
+        .unwrap();
+    assert_eq!(again, fp);
+    minima(&fp, &mut |d| {
+        assert!(
+            !d.exists(),
+            "the interrupted minimisation's files were kept"
         );
-        std::fs::create_dir_all(d.join("inherent")).unwrap();
-        std::fs::write(d.join("inherent/inherent.json"), "{}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("slow/data/manifest.json")).unwrap(),
+            "the finished simulation"
+        );
+        std::fs::create_dir_all(d).unwrap();
+        for f in ["manifest.json", "positions.npy", "inherent.json"] {
+            std::fs::write(d.join(f), "{}").unwrap();
+        }
         Ok(())
     })
     .unwrap();
+    assert!(out.join("slow/data/inherent/inherent.json").exists());
 }

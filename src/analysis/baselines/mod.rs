@@ -131,14 +131,17 @@ pub struct BaselineReport {
     /// The data set with targets and its fingerprint.
     pub data: String,
     pub data_fingerprint: String,
-    /// The inherent structures the descriptors were computed on; absent: on the configurations themselves.
+    /// The inherent structures the descriptors were computed on and their data set's fingerprint; absent: on the
+    /// configurations themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherent_fingerprint: Option<String>,
     pub target: String,
     /// [T] time points (MD time units).
     pub times: Vec<f64>,
     pub tau_alpha: Option<f64>,
-    /// [T] the target's noise ceiling from targets.json (A particles, pooled over configurations).
+    /// [T] the target's noise ceiling from targets.json (A particles, per configuration, averaged).
     pub noise_ceiling: Vec<Option<f64>>,
     /// Coarse-graining lengths; ridge penalties tried.
     pub lengths: Vec<f64>,
@@ -195,6 +198,12 @@ pub fn baselines(
     ctx: &Ctx,
 ) -> Result<BaselineReport> {
     settings.check()?;
+    if targets.meta.data_fingerprint != data.fingerprint {
+        return Err(Error::Input(format!(
+            "the targets were computed on another data set than {}; load them with `Targets::load` from it",
+            data.dir.display()
+        )));
+    }
     let values = targets.values(&settings.target)?;
     let test: Option<Vec<bool>> = targets
         .meta
@@ -333,6 +342,7 @@ pub fn baselines(
         data: data.dir.display().to_string(),
         data_fingerprint: data.fingerprint.clone(),
         inherent: inherent.map(|i| i.data.dir.display().to_string()),
+        inherent_fingerprint: inherent.map(|i| i.data.fingerprint.clone()),
         target: settings.target.clone(),
         times: meta.times.clone(),
         tau_alpha: meta.tau_alpha,

@@ -240,8 +240,8 @@ impl ModelConfig {
         }
         // Adam: a step of lr * m / (sqrt(v) + eps); an infinite lr or eps = 0 (0/0 on an unused weight) makes
         // the weights NaN at once
+        crate::learn::check_lr("lr", self.lr, "default 1e-3").map_err(|e| format!("field {e}"))?;
         for (field, x, hint) in [
-            ("lr", self.lr, "1e-3"),
             ("eps", self.eps, "1e-8"),
             ("width", self.width, "0.3"),
             ("cutoff", self.cutoff, "4"),

@@ -112,7 +112,10 @@ pub struct Cnn {
 pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
     let sum = weights::write(
         dir,
-        Arch::Cnn.format(),
+        (
+            Arch::Cnn.format(),
+            &[(GRID_KEY, file.config.grid.to_string())],
+        ),
         &file.spec().tensors(),
         params,
         "lower `lr`, check `eps` > 0 and the data",
@@ -122,6 +125,10 @@ pub fn save(dir: &Path, file: &ModelFile, params: &[f32]) -> Result<()> {
     file.header.weights_sha256 = sum;
     write_json_readable(&dir.join(CONFIG), &file)
 }
+
+/// The safetensors metadata key of the grid a CNN's weights were trained on: the learned filters (and with the
+/// `flatten` head, fc1's shape) belong to one pixel size, so config.json's `grid` cannot be changed after training.
+pub const GRID_KEY: &str = "grid";
 
 /// Reads a model directory; every mismatch between config and weights is refused with what differs.
 pub fn load(dir: &Path) -> Result<(ModelFile, Vec<f32>)> {
@@ -163,6 +170,21 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
             ),
         ));
     }
+    let wpath = dir.join(WEIGHTS);
+    if let Some(trained) = weights::fixed(bytes, GRID_KEY) {
+        if trained != spec.grid.to_string() {
+            return Err(bad(
+                cpath,
+                format!(
+                    "`config.grid` is {} but the weights ({}) were trained on a {trained}x{trained} grid, which \
+                     they fix: restore `grid` = {trained} in config.json, or train a new model with grid {}",
+                    spec.grid,
+                    wpath.display(),
+                    spec.grid
+                ),
+            ));
+        }
+    }
     let fc1_note = |name: &str| {
         if name == "fc1.weight" {
             format!(
@@ -176,7 +198,7 @@ pub fn parse(dir: &Path, text: &[u8], bytes: &[u8]) -> Result<(ModelFile, Vec<f3
         }
     };
     let params = weights::read(
-        &dir.join(WEIGHTS),
+        &wpath,
         bytes,
         &file.header.weights_sha256,
         &spec.tensors(),

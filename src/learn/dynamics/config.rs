@@ -63,13 +63,15 @@ impl Default for GnConfig {
 }
 
 impl GnConfig {
-    /// Sized for two CPU cores: width 16, 2 steps, learning rate 1e-3, 30 epochs (Bapst's cutoff, clip and batch).
+    /// Sized for two CPU cores: width 16, 2 steps, learning rate 3e-4, 200 epochs (Bapst's cutoff, clip and batch).
+    /// On ka2d at T = 0.5 the validation Pearson still rises slowly at 200 epochs; 1e-3 reaches less and jumps
+    /// between epochs.
     pub fn quick() -> GnConfig {
         GnConfig {
             hidden: 16,
             steps: 2,
-            lr: 1e-3,
-            epochs: 30,
+            lr: 3e-4,
+            epochs: 200,
             ..GnConfig::default()
         }
     }
@@ -102,12 +104,7 @@ impl GnConfig {
                 self.cutoff
             ));
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(format!(
-                "`lr` = {} must be finite and > 0 (Bapst: 1e-4)",
-                self.lr
-            ));
-        }
+        crate::learn::check_lr("lr", self.lr, "Bapst: 1e-4")?;
         if !(self.clip >= 0.0 && self.clip.is_finite()) {
             return Err(format!(
                 "`clip` = {} must be finite and >= 0 (0: no clipping)",

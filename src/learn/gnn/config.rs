@@ -128,11 +128,7 @@ impl MpnnConfig {
             ("max_lr", self.max_lr),
             ("final_lr", self.final_lr),
         ] {
-            if !(x > 0.0 && x.is_finite()) {
-                return Err(format!(
-                    "`{field}` = {x}: learning rates must be finite and > 0 (Swanson: 1e-4, 1e-3, 1e-4)"
-                ));
-            }
+            crate::learn::check_lr(field, x, "Swanson: 1e-4, 1e-3, 1e-4")?;
         }
         if !(self.warmup_epochs >= 0.0 && self.warmup_epochs.is_finite()) {
             return Err(format!(

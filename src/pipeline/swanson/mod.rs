@@ -5,7 +5,7 @@
 //! task, then `report.html` and `results.json`.
 //!
 //! Stages are recorded and skipped through the shared `StageRunner`: the units are the two ramps (`slow`,
-//! `fast`), the tasks (`task1` .. `task6`, `null`, each with a `cnn` and an `mpnn` model directory) and the
+//! `fast`, each with a `ramp` and an `inherent` stage), the tasks (`task1` .. `task6`, `null`, each with a `cnn` and an `mpnn` model directory) and the
 //! pipeline's own stages (`swanson/tasks`, `swanson/evaluate`, `swanson/attention`).
 
 use std::collections::BTreeSet;
@@ -27,9 +27,8 @@ use crate::learn::gnn::attention::{attention, AttentionInput, ConfigRow};
 use crate::learn::gnn::Mpnn;
 use crate::learn::model::{write_model, Model};
 use crate::pipeline::runner::{where_ran, Call, Outcome, Stage, StageRunner};
-use crate::sim::minimize::{MinimizeSettings, Selection};
+use crate::sim::minimize::Selection;
 use crate::sim::protocol::RunOptions;
-use crate::sim::system::SystemDef;
 
 pub mod landscape;
 pub mod preset;
@@ -40,7 +39,7 @@ pub mod stages;
 pub mod task;
 pub mod tasks;
 
-use preset::{Ramp, RampSettings, SwansonPreset, SwansonTask, FAST, SLOW, UNIT};
+use preset::{Ramp, SwansonPreset, SwansonTask, FAST, SLOW, UNIT};
 use records::{MapsRecord, Matrices};
 pub use stages::{SwansonSettings, SwansonStage};
 
@@ -60,9 +59,9 @@ const GRADCAM_BATCH: usize = 32;
 /// What a `reproduce swanson` run did.
 pub type SwansonOutcome = Outcome<SwansonStage>;
 
-/// The snapshots of a ramp to minimise: those of its first `inherent_replicas` replicas, or all.
-fn selection(ramp: &RampSettings, data: &Dataset) -> Selection {
-    match ramp.inherent_replicas {
+/// The snapshots of a ramp to minimise: those of its first `replicas` replicas, or all.
+fn selection(replicas: Option<usize>, data: &Dataset) -> Selection {
+    match replicas {
         None => Selection::All,
         Some(r) => {
             let reps: BTreeSet<usize> = data.manifest.snapshots.iter().map(|m| m.replica).collect();
@@ -99,13 +98,14 @@ pub fn run(c: &SwansonConfig, compute: &Compute, ctx: Ctx) -> Result<SwansonOutc
     runner.finish(&results, html, total, ctx)
 }
 
-/// The two ramps; returns their fingerprints (slow, fast).
+/// The two ramps, each its MD and then its minimisation (two stages: an interrupted minimisation keeps the
+/// finished ramp); returns their fingerprints (slow ramp, slow minima, fast ramp, fast minima).
 fn ramps(
     c: &SwansonConfig,
     runner: &mut StageRunner<SwansonStage>,
     compute: &Compute,
     ctx: Ctx,
-) -> Result<[String; 2]> {
+) -> Result<Vec<String>> {
     let p = &c.preset;
     let mut fps = Vec::new();
     for which in Ramp::BOTH {
@@ -116,30 +116,57 @@ fn ramps(
             settings: SwansonSettings::Ramp {
                 system: Box::new(p.system().clone()),
                 ramp: ramp.clone(),
-                minimize: p.minimize.clone(),
                 seed: c.seed,
             },
             parents: &[],
             backend: compute.describe(),
         };
-        fps.push(runner.stage(call, ctx, |dir| {
-            simulate_ramp(p.system(), &ramp, &p.minimize, c.seed, dir, compute, ctx)
-        })?);
+        let md = runner.stage(call, ctx, |dir| {
+            let mut o = RunOptions::new(dir, c.seed, compute.clone());
+            // only an interrupted simulation's checkpoint is continued: a finished ramp is skipped by its record
+            o.resume = dir.join(".partial").exists();
+            crate::sim::protocol::run(p.system(), &ramp.protocol, &o, &ctx).map(|_| ())
+        })?;
+        let data_dir = runner.dir(which.name(), SwansonStage::Ramp);
+        let replicas = p.ramps.inherent_replicas;
+        let call = Call {
+            unit: which.name(),
+            stage: SwansonStage::Inherent,
+            settings: SwansonSettings::Inherent {
+                minimize: p.minimize.clone(),
+                replicas,
+            },
+            parents: &[&md],
+            backend: compute.describe(),
+        };
+        let minima = runner.stage(call, ctx, |dir| {
+            let data = Dataset::load(&data_dir)?;
+            let inh = crate::sim::minimize::minimize(
+                &data,
+                &selection(replicas, &data),
+                &p.minimize,
+                compute,
+                &ctx,
+            )?;
+            crate::sim::minimize::write_inherent(dir, &inh, true)
+        })?;
+        fps.extend([md, minima]);
     }
-    Ok([fps[0].clone(), fps[1].clone()])
+    Ok(fps)
 }
 
 /// The tasks from both ramps, then one CNN and one graph network per task, both on `compute`.
 fn train(
     c: &SwansonConfig,
     runner: &mut StageRunner<SwansonStage>,
-    ramps: &[String; 2],
+    ramps: &[String],
     compute: &Compute,
     ctx: Ctx,
 ) -> Result<Trained> {
     let p = &c.preset;
     let slow_dir = runner.dir(SLOW, SwansonStage::Ramp);
     let fast_dir = runner.dir(FAST, SwansonStage::Ramp);
+    let parents: Vec<&str> = ramps.iter().map(String::as_str).collect();
     let call = Call {
         unit: UNIT,
         stage: SwansonStage::Tasks,
@@ -148,7 +175,7 @@ fn train(
             seed: c.seed,
             input: p.input,
         },
-        parents: &[&ramps[0], &ramps[1]],
+        parents: &parents,
         backend: Compute::Cpu.describe(),
     };
     let tasks = runner.stage(call, ctx, |dir| {
@@ -315,26 +342,6 @@ fn interpret_stage(
         )
     })?;
     Ok(())
-}
-
-/// One ramp: the protocol's run (continuing an interrupted one), then FIRE on every snapshot into `dir/inherent`.
-fn simulate_ramp(
-    sys: &SystemDef,
-    ramp: &RampSettings,
-    settings: &MinimizeSettings,
-    seed: u64,
-    dir: &Path,
-    compute: &Compute,
-    ctx: Ctx,
-) -> Result<()> {
-    let mut o = RunOptions::new(dir, seed, compute.clone());
-    // a ramp interrupted during its minimisation keeps its finished simulation ("already complete")
-    o.resume = dir.join(".partial").exists() || dir.join(crate::io::dataset::MANIFEST).exists();
-    crate::sim::protocol::run(sys, &ramp.protocol, &o, &ctx)?;
-    let data = Dataset::load(dir)?;
-    let inh =
-        crate::sim::minimize::minimize(&data, &selection(ramp, &data), settings, compute, &ctx)?;
-    crate::sim::minimize::write_inherent(&dir.join(task::INHERENT_DIR), &inh, true)
 }
 
 /// Grad-CAM of the CNN and the attention of the graph network on the task's test configurations, and the two

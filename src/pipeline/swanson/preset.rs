@@ -149,13 +149,11 @@ impl Ramp {
     }
 }
 
-/// One cooling ramp as a stage runs it: the protocol (its `extra_temps` are the snapshot temperatures along the
-/// ramp) and which snapshots get an inherent structure.
+/// One cooling ramp as its stage runs it: the protocol (its `extra_temps` are the snapshot temperatures along the
+/// ramp). Which snapshots get an inherent structure is the inherent stage's setting.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RampSettings {
     pub protocol: Protocol,
-    /// Replicas whose snapshots are minimised (the first ones); `None`: all.
-    pub inherent_replicas: Option<usize>,
 }
 
 /// The slow and the fast ramp of Swanson's tasks: one system and one start (T = 2, the same equilibration and
@@ -286,7 +284,6 @@ impl SwansonRamps {
     pub fn settings(&self, ramp: Ramp, preset: Preset) -> Result<RampSettings> {
         Ok(RampSettings {
             protocol: self.protocol(ramp, preset)?,
-            inherent_replicas: self.inherent_replicas,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The stages of `reproduce swanson`, in the order they run: the directories they own, the stages they read and
-//! the files that mark them done, and the settings each records. The ramp stage runs per ramp, the training stages
-//! per task, the others once for the pipeline's own unit.
+//! the files that mark them done, and the settings each records. The ramp and inherent stages run per ramp, the
+//! training stages per task, the others once for the pipeline's own unit.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +27,11 @@ use crate::sim::system::SystemDef;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum SwansonStage {
-    /// One cooling ramp with snapshots along it and their inherent structures.
+    /// One cooling ramp with snapshots along it (the MD).
     Ramp,
+    /// The ramp's snapshots minimised (FIRE) to their inherent structures; a stage of its own, so that an
+    /// interrupted minimisation never runs the finished ramp again.
+    Inherent,
     /// The six liquid-vs-glass tasks and the null task, from the two ramps.
     Tasks,
     /// The CNN trained on one task.
@@ -51,8 +54,12 @@ pub enum SwansonSettings {
     Ramp {
         system: Box<SystemDef>,
         ramp: RampSettings,
-        minimize: MinimizeSettings,
         seed: u64,
+    },
+    /// FIRE on the snapshots of a ramp's first `replicas` replicas (`None`: all).
+    Inherent {
+        minimize: MinimizeSettings,
+        replicas: Option<usize>,
     },
     Tasks {
         tasks: Vec<SwansonTask>,
@@ -85,6 +92,7 @@ impl Stage for SwansonStage {
     fn name(self) -> &'static str {
         match self {
             SwansonStage::Ramp => "ramp",
+            SwansonStage::Inherent => "inherent",
             SwansonStage::Tasks => "tasks",
             SwansonStage::TrainCnn => "train-cnn",
             SwansonStage::TrainMpnn => "train-mpnn",
@@ -96,6 +104,8 @@ impl Stage for SwansonStage {
     fn dir(self) -> &'static str {
         match self {
             SwansonStage::Ramp => "data",
+            // inside the ramp's data set, where a data set's minima are looked for (`DIR/inherent`)
+            SwansonStage::Inherent => "data/inherent",
             SwansonStage::Tasks => "tasks",
             SwansonStage::TrainCnn => "cnn",
             SwansonStage::TrainMpnn => "mpnn",
@@ -108,7 +118,8 @@ impl Stage for SwansonStage {
     fn parents(self) -> &'static [SwansonStage] {
         match self {
             SwansonStage::Ramp => &[],
-            SwansonStage::Tasks => &[SwansonStage::Ramp],
+            SwansonStage::Inherent => &[SwansonStage::Ramp],
+            SwansonStage::Tasks => &[SwansonStage::Ramp, SwansonStage::Inherent],
             SwansonStage::TrainCnn | SwansonStage::TrainMpnn => &[SwansonStage::Tasks],
             SwansonStage::Evaluate | SwansonStage::Attention => &[
                 SwansonStage::Tasks,
@@ -120,7 +131,8 @@ impl Stage for SwansonStage {
 
     fn outputs(self) -> &'static [&'static str] {
         match self {
-            SwansonStage::Ramp => &["manifest.json", "positions.npy", "inherent/inherent.json"],
+            SwansonStage::Ramp => &["manifest.json", "positions.npy"],
+            SwansonStage::Inherent => &["manifest.json", "positions.npy", "inherent.json"],
             SwansonStage::TrainCnn | SwansonStage::TrainMpnn => {
                 &["metrics.json", "model.safetensors"]
             }

@@ -524,6 +524,7 @@ fn run_chunks(plan: &Plan, opts: &RunOptions, part: &Path, ctx: &Ctx<'_>) -> Res
         }
         todo.push(c);
     }
+    let first = todo.first().copied();
     let job = |c: usize, compute: &Compute| {
         let reps = plan.chunk_replicas(c);
         ctx.observer.event(Event::Status(&format!(
@@ -540,8 +541,10 @@ fn run_chunks(plan: &Plan, opts: &RunOptions, part: &Path, ctx: &Ctx<'_>) -> Res
                 opts,
                 compute,
                 c,
+                n_chunks: plan.n_chunks,
                 replicas: reps,
                 part,
+                announce: Some(c) == first,
             },
             ctx,
             &clock,
@@ -828,9 +831,13 @@ struct ChunkJob<'a> {
     /// The device this chunk runs on (`opts.compute` or one of `opts.more_devices`).
     compute: &'a Compute,
     c: usize,
+    n_chunks: usize,
     replicas: std::ops::Range<usize>,
     /// The run's scratch directory.
     part: &'a Path,
+    /// Whether this chunk is the first to run: its set-up (starts, buffers) precedes the first MD progress, and
+    /// at 1e5 replicas it takes minutes, so it says what it does.
+    announce: bool,
 }
 
 /// The chunk's state and replicas: from its checkpoint when there is one, else fresh random starts.
@@ -862,6 +869,14 @@ fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> 
         None => {
             let t = job.legs[0].segment.t_from;
             let target = call_target(job.opts.checkpoint_every);
+            if job.announce {
+                ctx.note(&format!(
+                    "setting up chunk {}/{}: the initial configurations of {} replicas, then the MD's buffers",
+                    job.c + 1,
+                    job.n_chunks,
+                    job.replicas.len()
+                ));
+            }
             let state = ChunkState {
                 leg: 0,
                 seg_done: 0,
@@ -877,8 +892,8 @@ fn start_chunk(job: &ChunkJob, ctx: &Ctx<'_>) -> Result<(ChunkState, Replicas)> 
                     job.setup,
                     job.opts.seed,
                     job.replicas.clone(),
-                    t,
-                    target,
+                    (t, target),
+                    job.announce,
                     ctx,
                 )?,
             )
@@ -902,9 +917,11 @@ fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &std::sync::Mutex<Clock>) -> 
         c,
         ref replicas,
         part,
+        ..
     } = *job;
     let n = setup.n;
     let count = replicas.len();
+    let set_up = Instant::now();
     let (mut state, start) = start_chunk(job, ctx)?;
     ctx.observer
         .event(Event::Advance(state.step * count as u64));
@@ -914,6 +931,14 @@ fn run_chunk(job: &ChunkJob, ctx: &Ctx<'_>, clock: &std::sync::Mutex<Clock>) -> 
     let mut md = md_backend(compute, setup)?;
     md.upload(&start)?;
     drop(start);
+    if job.announce {
+        ctx.note(&format!(
+            "chunk {}/{} set up in {:.1} s; the MD begins",
+            c + 1,
+            job.n_chunks,
+            set_up.elapsed().as_secs_f64()
+        ));
+    }
     let mut last_checkpoint = Instant::now();
     // Steps per call, sized by time: the first call is one step (at 1e5 replicas even that takes a while),
     // later ones aim at `call_target` seconds, growing at most 4x per call.
@@ -1069,8 +1094,8 @@ fn fresh_replicas(
     setup: &MdSetup,
     seed: u64,
     replicas: std::ops::Range<usize>,
-    t: f64,
-    target: f64,
+    (t, target): (f64, f64),
+    announce: bool,
     ctx: &Ctx<'_>,
 ) -> Result<Replicas> {
     let mut all = Replicas {
@@ -1078,6 +1103,7 @@ fn fresh_replicas(
         ..Default::default()
     };
     let (mut lo, mut piece) = (replicas.start, 1usize);
+    let mut said = Instant::now();
     while lo < replicas.end {
         ctx.cancel.check()?;
         let hi = (lo + piece).min(replicas.end);
@@ -1090,6 +1116,14 @@ fn fresh_replicas(
         all.img.extend(part.img);
         all.thermo.extend(part.thermo);
         lo = hi;
+        if announce && said.elapsed().as_secs() >= 20 && lo < replicas.end {
+            said = Instant::now();
+            ctx.note(&format!(
+                "initial configurations: {} of {} replicas placed",
+                lo - replicas.start,
+                replicas.len()
+            ));
+        }
     }
     Ok(all)
 }
