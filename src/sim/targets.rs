@@ -86,7 +86,8 @@ impl TargetsConfig {
                     if !(t > 0.0 && t.is_finite()) {
                         return bad(format!("time {t} in `times`: give times > 0"));
                     }
-                    if t > run_time * (1.0 + 1e-12) {
+                    // a time is sampled at its nearest step: one within half a step of the end is the last step
+                    if ((t / dt).round() as u64) > self.steps {
                         return bad(format!(
                             "time {t} in `times` is beyond the run ({} steps x dt {dt} = {run_time}); give more \
                              `steps` or drop the time",

@@ -88,6 +88,16 @@ fn bad_target_settings_are_refused_with_what_to_change() {
         "targets: time 10 in `times` is beyond the run (1500 steps x dt 0.005 = 7.5); give more `steps` or drop the \
          time"
     );
+    // a time is sampled at its nearest step: under half a step past the end is the last step, over it is refused
+    let end = |t: f64| {
+        TargetsConfig {
+            times: Some(vec![1.0, t]),
+            ..cfg(4)
+        }
+        .sample_steps(0.005)
+    };
+    assert_eq!(end(7.502).unwrap(), vec![200, 1500]);
+    assert!(end(7.503).unwrap_err().to_string().contains("beyond the run"));
     assert_eq!(
         run(TargetsConfig {
             times: Some(vec![1.0, 0.5]),

@@ -327,7 +327,7 @@ fn targets_stage(
     let cfg = TargetsConfig {
         temperature: p.temperature,
         runs: p.targets.runs,
-        steps: ((last / t.dt).round() as u64).max(1),
+        steps: ((last / t.dt).ceil() as u64).max(1),
         times: Some(t.times.clone()),
         samples: t.times.len(),
         seed: p.seed,
