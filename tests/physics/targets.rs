@@ -97,7 +97,10 @@ fn bad_target_settings_are_refused_with_what_to_change() {
         .sample_steps(0.005)
     };
     assert_eq!(end(7.502).unwrap(), vec![200, 1500]);
-    assert!(end(7.503).unwrap_err().to_string().contains("beyond the run"));
+    assert!(end(7.503)
+        .unwrap_err()
+        .to_string()
+        .contains("beyond the run"));
     assert_eq!(
         run(TargetsConfig {
             times: Some(vec![1.0, 0.5]),
