@@ -414,3 +414,56 @@ fn models_files_beside_the_trajectories_give_the_targets_matched_by_positions() 
     // the ceiling still comes from the runs
     assert!(t.meta.noise_ceiling[PROPENSITY].iter().all(|c| c.is_some()));
 }
+
+#[test]
+fn an_imported_archive_trains_the_propensity_network_and_scores_its_test_folder_with_the_baselines()
+{
+    use glasscam::analysis::baselines::{baselines, BaselineSettings};
+    use glasscam::events::quiet;
+    use glasscam::learn::dynamics::{targets, train, GnConfig};
+    use glasscam_kernels::Compute;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("T0.30");
+    for (sub, id) in [
+        ("train", 3),
+        ("train", 10),
+        ("train", 11),
+        ("train", 12),
+        ("test", 151u32),
+    ] {
+        let c = synth(id as u64, 3);
+        for tc in 1..=3 {
+            write_file(&src, sub, id, tc, &c, &|_| {});
+        }
+    }
+    let out = tmp.path().join("gb");
+    import(&src, &out).expect("import");
+    let data = Dataset::load(&out).unwrap();
+    let cfg = GnConfig {
+        hidden: 8,
+        steps: 1,
+        cutoff: 1.6,
+        epochs: 2,
+        split: [0.75, 0.25, 0.0],
+        ..GnConfig::default()
+    };
+    let set = targets::load(&data, PROPENSITY).unwrap();
+    let trained = train(&data, &set, &cfg, &Compute::Cpu, quiet()).expect("train");
+    // the archive's test folder is the network's test part, and training never saw it
+    let split = &trained.model.file.header.split;
+    assert_eq!(split.test, vec![4]);
+    assert_eq!(split.train.len() + split.validation.len(), 4);
+    let y = trained.model.predict(&data, &[4]).unwrap();
+    assert_eq!(y.len(), 3 * N);
+    assert!(y.iter().all(|v| v.is_finite()));
+    // the baselines score the same configuration with the same split
+    let settings = BaselineSettings {
+        split: cfg.split,
+        seed: cfg.seed,
+        ..BaselineSettings::default()
+    };
+    let t = Targets::load(&out, &data).unwrap();
+    let report = baselines(&data, &t, None, &settings, &quiet()).expect("baselines");
+    assert_eq!(report.split.test, split.test);
+    assert_eq!(report.times, vec![0.11, 1.25, 14.14]);
+}
