@@ -37,17 +37,18 @@ def mlp(sizes):
 class GN(nn.Module):
     """The network of docs/methods.md, "Propensity network"; parameter names match glasscam's model.safetensors."""
 
-    def __init__(s, ns, h, steps, outputs):
+    def __init__(s, ns, h, steps, outputs, node_in=0, edge_in=2):
         super().__init__()
         s.steps = steps
-        s.node_encoder = nn.Sequential(*mlp([ns, h, h]))
-        s.edge_encoder = nn.Sequential(*mlp([2, h, h]))
+        s.node_encoder = nn.Sequential(*mlp([ns + node_in, h, h]))
+        s.edge_encoder = nn.Sequential(*mlp([edge_in, h, h]))
         s.edge_mlp = nn.Sequential(*mlp([6 * h, h, h]))
         s.node_mlp = nn.Sequential(*mlp([3 * h, h, h]))
         s.decoder = nn.Sequential(*mlp([h, h, h]), nn.Linear(h, outputs))
 
     def forward(s, x, vec, src, dst):
-        """x: [V, ns] one-hot species; vec: [E, 2] (r_dst - r_src) / cutoff; src, dst: [E] long.
+        """x: [V, ns + node_in] one-hot species (and the inherent structure's node inputs); vec: [E, edge_in]
+        (r_dst - r_src) / cutoff (and the inherent structure's); src, dst: [E] long.
         Returns the standardized outputs [V, T]."""
         v_enc, e_enc = s.node_encoder(x), s.edge_encoder(vec)
         v, e = v_enc, e_enc
@@ -113,7 +114,7 @@ def load_safetensors(path):
 def load_model(model_dir, dtype):
     cfg = json.load(open(f"{model_dir}/config.json"))
     c = cfg["config"]
-    net = GN(cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]))
+    net = GN(cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]))  # Bapst's inputs (checked by `check`)
     net.load_state_dict(load_safetensors(f"{model_dir}/model.safetensors"))
     return net.to(dtype), cfg
 
@@ -128,6 +129,9 @@ def load_data(data):
 def check(model_dir, data, pred_dir, tolerance):
     net, cfg = load_model(model_dir, torch.float64)
     c = cfg["config"]
+    if c.get("inherent"):
+        sys.exit("--check covers networks without inherent-structure inputs (`inherent = false`): this one's inputs "
+                 "need the inherent structures' per-particle energies")
     pos, species, box = load_data(data)
     meta = json.load(open(f"{pred_dir}/predictions.json"))
     got = np.load(f"{pred_dir}/predictions.npy").astype(np.float64)
@@ -159,11 +163,14 @@ def bench(data, spec, n_graphs, seconds):
     """Training steps and prediction passes of a freshly initialised network of `spec` (the model file's fields
     and n_species, outputs) on the first `n_graphs` snapshots, zero targets, float32."""
     torch.manual_seed(0)
-    net = GN(spec["n_species"], spec["hidden"], spec["steps"], spec["outputs"])
+    node_in, edge_in = spec.get("node_in", 0), spec.get("edge_in", 2)
+    net = GN(spec["n_species"], spec["hidden"], spec["steps"], spec["outputs"], node_in, edge_in)
     pos, species, box = load_data(data)
     x = torch.nn.functional.one_hot(torch.from_numpy(species), spec["n_species"]).float()
+    # inputs of the inherent structure: only their widths matter to the timing
+    x = torch.cat([x, torch.randn(x.shape[0], node_in)], 1)
     graphs = [cutoff_graph(p, box, spec["cutoff"]) for p in pos[:n_graphs]]
-    graphs = [(s, d, v.float()) for s, d, v in graphs]
+    graphs = [(s, d, torch.cat([v] * (edge_in // 2), 1).float()) for s, d, v in graphs]
     w = torch.from_numpy((species == spec["species"]).astype(np.float32))[:, None]
     target = torch.zeros(x.shape[0], spec["outputs"])
     opt = torch.optim.Adam(net.parameters(), lr=spec["lr"])

@@ -18,7 +18,7 @@ pub enum KernelError {
     Shader { kernel: String, message: String },
     #[error(
         "kernel `{kernel}`: buffer `{buffer}` needs {bytes} bytes but the device allows {limit} per binding; \
-         run fewer replicas per chunk"
+         run fewer replicas at once (`simulate --chunk`; fewer `--replicas` for a `bench` row)"
     )]
     BufferTooLarge {
         kernel: String,

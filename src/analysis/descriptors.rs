@@ -1,6 +1,7 @@
 //! Per-particle structural descriptors of one configuration, each raw and coarse-grained at several lengths: the
-//! potential energy (of the inherent structure when given), local density, Voronoi cell area and perimeter, and
-//! Tong-Tanaka's Theta (docs/methods.md, "Descriptor baselines").
+//! potential energy (of the inherent structure when given), local density, Voronoi cell area and perimeter,
+//! Tong-Tanaka's Theta and, of an inherent structure, each particle's distance from its place in the configuration
+//! (docs/methods.md, "Descriptor baselines").
 
 use glasscam_kernels::md::reference::{compute_forces, rebuild, RefReplica};
 use glasscam_kernels::md::{Failure, MdSetup};
@@ -21,15 +22,19 @@ pub enum Kind {
     VoronoiPerimeter,
     /// Tong-Tanaka's Theta with the system's diameters.
     TongTanaka,
+    /// Distance between a particle in the configuration and in its inherent structure (minimum image); only with an
+    /// inherent structure.
+    IsDistance,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Energy,
         Kind::Density,
         Kind::VoronoiArea,
         Kind::VoronoiPerimeter,
         Kind::TongTanaka,
+        Kind::IsDistance,
     ];
 
     /// The name in files and tables; the energy of an inherent structure is `epot_is`, of the configuration itself
@@ -42,6 +47,7 @@ impl Kind {
             Kind::VoronoiArea => "voronoi_area",
             Kind::VoronoiPerimeter => "voronoi_perimeter",
             Kind::TongTanaka => "tong_tanaka",
+            Kind::IsDistance => "is_distance",
         }
     }
 }
@@ -60,6 +66,8 @@ pub fn column_name(kind: Kind, inherent: bool, xi: f64) -> String {
 pub struct Descriptors {
     /// [F] column names, kind-major then length (`column_name`).
     pub names: Vec<String>,
+    /// [F] each column's kind and length (0: raw).
+    pub columns: Vec<(Kind, f64)>,
     /// [N, F] row-major.
     pub values: Vec<f64>,
 }
@@ -111,17 +119,35 @@ pub fn particle_energies(setup: &MdSetup, positions: &[f64]) -> Result<Vec<f64>>
 }
 
 /// The descriptors of one configuration [x0, y0, ...] of `setup`'s system, raw (a length of 0) and coarse-grained
-/// with e^{-r/xi} at each other length of `lengths` (cut-off 3 xi). `diameters` (per species) enter Tong-Tanaka;
-/// `inherent` says the configuration is an inherent structure (it names the energy).
+/// with e^{-r/xi} at each other length of `lengths` (cut-off 3 xi). `diameters` (per species) enter Tong-Tanaka.
+/// With `start`, `positions` are the inherent structure of configuration `start`: the energy is named `epot_is` and
+/// each particle's distance between the two is a sixth descriptor.
 pub fn descriptors(
     setup: &MdSetup,
     diameters: &[f64],
     positions: &[f64],
-    inherent: bool,
+    start: Option<&[f64]>,
     lengths: &[f64],
 ) -> Result<Descriptors> {
     let n = setup.n;
     let l = setup.box_l;
+    let inherent = start.is_some();
+    let distance: Vec<f64> = match start {
+        Some(p0) => (0..n)
+            .map(|i| {
+                let d = |a: usize| {
+                    let x = positions[2 * i + a] - p0[2 * i + a];
+                    x - l * (x / l).round()
+                };
+                d(0).hypot(d(1))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|&k| inherent || k != Kind::IsDistance)
+        .collect();
     let energy = particle_energies(setup, positions)?;
     let v = voronoi(positions, [l, l])?;
     let perimeter: Vec<f64> = (0..n)
@@ -129,12 +155,16 @@ pub fn descriptors(
         .collect();
     let theta = tong_tanaka(&v, &setup.species, diameters);
     let density: Vec<f64> = v.areas.iter().map(|a| 1.0 / a).collect();
-    let raw: [&[f64]; 5] = [&energy, &density, &v.areas, &perimeter, &theta];
+    let raw: Vec<&[f64]> = [&energy, &density, &v.areas, &perimeter, &theta, &distance]
+        .into_iter()
+        .take(kinds.len())
+        .map(Vec::as_slice)
+        .collect();
     // [kind][length] columns
-    let mut cols: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(lengths.len()); Kind::ALL.len()];
+    let mut cols: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(lengths.len()); kinds.len()];
     for &xi in lengths {
         if xi == 0.0 {
-            for (c, r) in cols.iter_mut().zip(raw) {
+            for (c, r) in cols.iter_mut().zip(&raw) {
                 c.push(r.to_vec());
             }
             continue;
@@ -145,26 +175,34 @@ pub fn descriptors(
         };
         cg.validate()?;
         // density is the weight sum less i's own weight, per unit area of the weight (2 pi xi^2 in 2D)
-        let fields = [raw[0], raw[2], raw[3], raw[4]];
+        let fields: Vec<&[f64]> = (0..raw.len()).filter(|&k| k != 1).map(|k| raw[k]).collect();
         let (smooth, weights) = coarse_grain_with_weights(positions, [l, l], cg, &fields);
         let area = std::f64::consts::TAU * xi * xi;
         let dens: Vec<f64> = weights.iter().map(|w| (w - 1.0) / area).collect();
         let mut smooth = smooth.into_iter();
         for (k, c) in cols.iter_mut().enumerate() {
-            if Kind::ALL[k] == Kind::Density {
+            if kinds[k] == Kind::Density {
                 c.push(dens.clone());
             } else if let Some(s) = smooth.next() {
                 c.push(s);
             }
         }
     }
-    let names: Vec<String> = Kind::ALL
+    let columns: Vec<(Kind, f64)> = kinds
         .iter()
-        .flat_map(|&k| lengths.iter().map(move |&xi| column_name(k, inherent, xi)))
+        .flat_map(|&k| lengths.iter().map(move |&xi| (k, xi)))
+        .collect();
+    let names = columns
+        .iter()
+        .map(|&(k, xi)| column_name(k, inherent, xi))
         .collect();
     let flat: Vec<&Vec<f64>> = cols.iter().flatten().collect();
     let values = (0..n)
         .flat_map(|i| flat.iter().map(move |c| c[i]))
         .collect();
-    Ok(Descriptors { names, values })
+    Ok(Descriptors {
+        names,
+        columns,
+        values,
+    })
 }

@@ -8,10 +8,12 @@ use glasscam::events::Ctx;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
 use glasscam::learn::dynamics::bench::{time_predict, time_train};
-use glasscam::learn::dynamics::graph::graphs;
+use glasscam::learn::dynamics::graph::{energy_scale, graphs};
+use glasscam::learn::dynamics::model::inherent_inputs;
 use glasscam::learn::dynamics::{self, Gn, GnConfig};
 use glasscam::learn::model::Model;
 use glasscam::learn::split::ReplicaSet;
+use glasscam::sim::minimize::InherentSet;
 
 /// `glasscam predict`
 #[derive(Args, Debug, Clone)]
@@ -25,6 +27,9 @@ pub struct PredictArgs {
     /// Which configurations: the model's test replicas (of its training data set), or all.
     #[arg(long, value_enum, default_value = "test")]
     pub split: ReplicaSet,
+    /// The data set's inherent structures (`glasscam minimize`), for a network trained with them.
+    #[arg(long)]
+    pub inherent: Option<PathBuf>,
     /// Output directory for predictions.npy and predictions.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -36,7 +41,8 @@ pub struct PredictArgs {
 pub fn predict(a: &PredictArgs, ctx: Ctx) -> glasscam::Result<()> {
     let data = Dataset::load(&a.data)?;
     let model = Gn::load(&a.model)?;
-    let p = dynamics::predict(&model, &a.model, &data, a.split, ctx)?;
+    let inherent = a.inherent.as_deref().map(InherentSet::load).transpose()?;
+    let p = dynamics::predict(&model, &a.model, &data, a.split, inherent.as_ref(), ctx)?;
     dynamics::write_predictions(&a.out, &p, a.force)?;
     let f = &p.file;
     let score = match &f.pearson {
@@ -72,6 +78,9 @@ pub struct BenchGnArgs {
     /// Time points the network predicts.
     #[arg(long, default_value_t = 10)]
     pub outputs: usize,
+    /// The data set's inherent structures (`glasscam minimize`), for a network that takes them.
+    #[arg(long)]
+    pub inherent: Option<PathBuf>,
     /// Graphs in the benchmark set.
     #[arg(long, default_value_t = 8)]
     pub graphs: usize,
@@ -159,7 +168,11 @@ pub fn bench(a: &BenchGnArgs) -> glasscam::Result<()> {
     };
     let data = Dataset::load(&a.data)?;
     let idx: Vec<usize> = (0..a.graphs.min(data.n_snapshots())).collect();
-    let gs = graphs(&data, cfg.cutoff, &idx)?;
+    let inherent = a.inherent.as_deref().map(InherentSet::load).transpose()?;
+    let inputs = inherent_inputs(&cfg, inherent.as_ref(), |set| {
+        energy_scale(&data, set, &idx)
+    })?;
+    let gs = graphs(&data, cfg.cutoff, &idx, inputs.as_ref())?;
     let ns = data.manifest.system.n_species();
     let spec = cfg.spec(ns, a.outputs);
     spec.check()?;
@@ -179,7 +192,7 @@ pub fn bench(a: &BenchGnArgs) -> glasscam::Result<()> {
     );
     let computes = super::bench::backends(a.backend)?;
     let spec_json = serde_json::json!({
-        "n_species": ns, "hidden": spec.hidden, "steps": spec.steps, "outputs": spec.outputs,
+        "n_species": ns, "node_in": spec.node_in, "edge_in": spec.edge_in, "hidden": spec.hidden, "steps": spec.steps, "outputs": spec.outputs,
         "cutoff": cfg.cutoff, "species": cfg.species, "lr": cfg.lr, "clip": cfg.clip,
     })
     .to_string();

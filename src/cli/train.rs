@@ -9,10 +9,11 @@ use glasscam::events::Ctx;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::BackendChoice;
 use glasscam::learn::cnn::{Cnn, ModelConfig, Precision};
-use glasscam::learn::dynamics::{Gn, GnConfig};
+use glasscam::learn::dynamics::{self, GnConfig};
 use glasscam::learn::fit::{Classification, Metrics};
 use glasscam::learn::gnn::{Mpnn, MpnnConfig};
 use glasscam::learn::model::{write_model, Arch, Model};
+use glasscam::sim::minimize::InherentSet;
 
 use super::select_compute;
 
@@ -26,6 +27,10 @@ pub struct TrainCmd {
     /// model file's `target`).
     #[arg(long)]
     pub target: Option<String>,
+    /// With `--arch gn`: the inherent structures of the data set (`glasscam minimize`), for a network whose model
+    /// file sets `inherent = true`.
+    #[arg(long)]
+    pub inherent: Option<PathBuf>,
     #[command(flatten)]
     pub args: TrainArgs,
 }
@@ -55,12 +60,17 @@ pub struct TrainArgs {
 
 pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
     let a = &t.args;
-    if t.target.is_some() && t.arch != Arch::Gn {
-        return Err(glasscam::Error::Input(format!(
-            "--target: the {} network classifies glasses and liquids; a per-particle target is learned with \
-             `--arch gn`",
-            t.arch
-        )));
+    for (given, flag) in [
+        (t.target.is_some(), "--target"),
+        (t.inherent.is_some(), "--inherent"),
+    ] {
+        if given && t.arch != Arch::Gn {
+            return Err(glasscam::Error::Input(format!(
+                "{flag}: the {} network classifies glasses and liquids; a per-particle target is learned with \
+                 `--arch gn`",
+                t.arch
+            )));
+        }
     }
     let _out = glasscam::io::outdir::claim(&a.out, &[&a.data], false, false)?;
     match t.arch {
@@ -99,7 +109,7 @@ pub fn train(t: &TrainCmd, ctx: Ctx) -> glasscam::Result<()> {
             };
             cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
             cfg.target = t.target.clone().unwrap_or(cfg.target);
-            train_gn(a, &cfg, ctx)
+            train_gn(a, &cfg, t.inherent.as_deref(), ctx)
         }
     }
 }
@@ -133,10 +143,17 @@ where
 }
 
 /// Trains the propensity network on the data set's target `cfg.target` and writes its model directory.
-fn train_gn(a: &TrainArgs, cfg: &GnConfig, ctx: Ctx) -> glasscam::Result<()> {
+fn train_gn(
+    a: &TrainArgs,
+    cfg: &GnConfig,
+    inherent: Option<&Path>,
+    ctx: Ctx,
+) -> glasscam::Result<()> {
     let data = Dataset::load(&a.data)?;
+    let inherent = inherent.map(InherentSet::load).transpose()?;
+    let targets = dynamics::targets::load(&data, &cfg.target)?;
     let compute = select_compute(a.backend)?;
-    let t = Gn::train(&data, cfg, &compute, ctx)?;
+    let t = dynamics::train(&data, &targets, cfg, inherent.as_ref(), &compute, ctx)?;
     write_model(&a.out, &t)?;
     let m = &t.metrics;
     let pearson: Vec<String> = m.test.pearson.iter().map(|p| format!("{p:.3}")).collect();

@@ -174,3 +174,84 @@ fn baselines_print_the_table_write_the_json_and_refuse_with_flags() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no target `nope`"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_network_on_inherent_structures_trains_and_predicts_with_them_and_refuses_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // a box of 8: minimisation needs twice the neighbour radius
+    common::write_annotated(&data, 8, 8, 2, 4).unwrap();
+    let inh = dir.path().join("inherent");
+    let o = glasscam(&["minimize", "--data", "{}", "--out", "{}"], &[&data, &inh]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let with = dir.path().join("with.toml");
+    std::fs::write(&with, format!("{MODEL}inherent = true\n")).unwrap();
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, MODEL).unwrap();
+    let model = dir.path().join("model");
+    let train = |file: &Path, inherent: Option<&Path>, out: &Path| {
+        let mut args = vec!["train", "--arch", "gn", "--data", "{}", "--model", "{}"];
+        let mut paths = vec![data.as_path(), file];
+        if let Some(i) = inherent {
+            args.extend(["--inherent", "{}"]);
+            paths.push(i);
+        }
+        args.extend(["--out", "{}", "--backend", "cpu"]);
+        paths.push(out);
+        glasscam(&args, &paths)
+    };
+    let o = train(&with, None, &model);
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains("give those of this data set with `--inherent DIR`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = train(&plain, Some(&inh), &dir.path().join("m2"));
+    assert!(
+        !o.status.success() && stderr(&o).contains("the network does not take them"),
+        "{}",
+        stderr(&o)
+    );
+    let o = train(&with, Some(&inh), &model);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["config"]["inherent"], true);
+    let [mean, std] = [0, 1].map(|i| cfg["inherent_energy"][i].as_f64().unwrap());
+    // the synthetic lattice overlaps, so its minima are poor: only the scale's form is checked
+    assert!(mean.is_finite() && std > 0.0, "energy scale {mean} {std}");
+    // the node encoder takes the species and the 4 inherent-structure inputs
+    let tensors = cfg["tensors"].as_array().unwrap();
+    let enc = tensors
+        .iter()
+        .find(|t| t["name"] == "node_encoder.0.weight")
+        .unwrap();
+    assert_eq!(enc["shape"], serde_json::json!([8, 6]));
+    let out = dir.path().join("pred");
+    let o = glasscam(
+        &["predict", "--model", "{}", "--data", "{}", "--out", "{}"],
+        &[&model, &data, &out],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("`--inherent DIR`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = glasscam(
+        &[
+            "predict",
+            "--model",
+            "{}",
+            "--data",
+            "{}",
+            "--inherent",
+            "{}",
+            "--out",
+            "{}",
+        ],
+        &[&model, &data, &inh, &out],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("predictions.npy").exists());
+}

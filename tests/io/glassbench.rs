@@ -448,12 +448,12 @@ fn an_imported_archive_trains_the_propensity_network_and_scores_its_test_folder_
         ..GnConfig::default()
     };
     let set = targets::load(&data, PROPENSITY).unwrap();
-    let trained = train(&data, &set, &cfg, &Compute::Cpu, quiet()).expect("train");
+    let trained = train(&data, &set, &cfg, None, &Compute::Cpu, quiet()).expect("train");
     // the archive's test folder is the network's test part, and training never saw it
     let split = &trained.model.file.header.split;
     assert_eq!(split.test, vec![4]);
     assert_eq!(split.train.len() + split.validation.len(), 4);
-    let y = trained.model.predict(&data, &[4]).unwrap();
+    let y = trained.model.predict(&data, &[4], None).unwrap();
     assert_eq!(y.len(), 3 * N);
     assert!(y.iter().all(|v| v.is_finite()));
     // the baselines score the same configuration with the same split

@@ -47,7 +47,12 @@ fn a_data_set_graph_error_names_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let (data, _) = common::write_annotated(dir.path(), 2, 6, 1, 3).unwrap();
     // a lattice of spacing 1: a cutoff of 0.5 leaves every particle alone
-    let e = common::err_of(glasscam::learn::dynamics::graph::graphs(&data, 0.5, &[1]));
+    let e = common::err_of(glasscam::learn::dynamics::graph::graphs(
+        &data,
+        0.5,
+        &[1],
+        None,
+    ));
     assert!(
         e.contains("snapshot 1: particle") && e.contains("raise `cutoff`"),
         "{e}"

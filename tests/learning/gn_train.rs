@@ -25,7 +25,7 @@ fn cfg() -> GnConfig {
 fn the_network_learns_a_function_of_local_structure_and_keeps_its_best_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let (data, targets) = common::write_annotated(&dir.path().join("data"), 16, 8, 3, 1).unwrap();
-    let t = train(&data, &targets, &cfg(), &Compute::Cpu, quiet()).unwrap();
+    let t = train(&data, &targets, &cfg(), None, &Compute::Cpu, quiet()).unwrap();
     let m = &t.metrics;
     // standardized units: 1 is the variance of the targets; a network that learned nothing stays near it
     assert!(m.test.mse < 0.2, "test mse {}", m.test.mse);
@@ -54,7 +54,7 @@ fn the_network_learns_a_function_of_local_structure_and_keeps_its_best_epoch() {
     // predictions in the targets' units match them on a test configuration, on the scored species (the loss
     // never sees the others, so their outputs mean nothing)
     let k = t.model.file.header.split.test[0];
-    let y = t.model.predict(&data, &[k]).unwrap();
+    let y = t.model.predict(&data, &[k], None).unwrap();
     let n = data.n_particles();
     let truth = &targets.values[k * 3 * n..(k + 1) * 3 * n];
     let scored: Vec<(f64, f64)> = (0..y.len())
@@ -77,7 +77,7 @@ fn the_network_learns_a_function_of_local_structure_and_keeps_its_best_epoch() {
     assert_eq!(back.params, t.model.params);
     assert_eq!(back.file.times, t.model.file.times);
     assert_eq!(back.file.target_std, t.model.file.target_std);
-    assert_eq!(back.predict(&data, &[k]).unwrap(), y);
+    assert_eq!(back.predict(&data, &[k], None).unwrap(), y);
 }
 
 #[test]
@@ -85,8 +85,8 @@ fn training_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let (data, targets) = common::write_annotated(dir.path(), 8, 6, 2, 2).unwrap();
     let c = GnConfig { epochs: 2, ..cfg() };
-    let a = train(&data, &targets, &c, &Compute::Cpu, quiet()).unwrap();
-    let b = train(&data, &targets, &c, &Compute::Cpu, quiet()).unwrap();
+    let a = train(&data, &targets, &c, None, &Compute::Cpu, quiet()).unwrap();
+    let b = train(&data, &targets, &c, None, &Compute::Cpu, quiet()).unwrap();
     assert_eq!(a.model.params, b.model.params);
 }
 
@@ -100,7 +100,7 @@ fn bad_input_is_refused_with_what_to_change() {
         epochs: 1,
         ..cfg()
     };
-    let e = err_of(train(&data, &targets, &c, &Compute::Cpu, quiet()));
+    let e = err_of(train(&data, &targets, &c, None, &Compute::Cpu, quiet()));
     assert!(
         e.contains("no neighbour within the cutoff 0.5") && e.contains("raise `cutoff`"),
         "{e}"
@@ -108,21 +108,21 @@ fn bad_input_is_refused_with_what_to_change() {
     // targets of another shape
     let mut short = targets.clone();
     short.values.pop();
-    let e = err_of(train(&data, &short, &cfg(), &Compute::Cpu, quiet()));
+    let e = err_of(train(&data, &short, &cfg(), None, &Compute::Cpu, quiet()));
     assert!(e.contains("expected [S, T, N] = [8, 2, 36]"), "{e}");
     // a species the system does not have
     let c = GnConfig {
         species: 2,
         ..cfg()
     };
-    let e = err_of(train(&data, &targets, &c, &Compute::Cpu, quiet()));
+    let e = err_of(train(&data, &targets, &c, None, &Compute::Cpu, quiet()));
     assert!(
         e.contains("`species` = 2 but the system has 2 species"),
         "{e}"
     );
     // a model on another time grid
     let c = GnConfig { epochs: 1, ..cfg() };
-    let t = train(&data, &targets, &c, &Compute::Cpu, quiet()).unwrap();
+    let t = train(&data, &targets, &c, None, &Compute::Cpu, quiet()).unwrap();
     let e = err_of(t.model.check_times(dir.path(), &[1.0, 5.0]));
     assert!(
         e.contains("the model predicts at times [1.0, 10.0] but the targets hold times [1.0, 5.0]"),
@@ -157,8 +157,8 @@ fn gpu_training_steps_match_the_cpu_twin() {
     let dir = tempfile::tempdir().unwrap();
     let (data, targets) = common::write_annotated(dir.path(), 8, 6, 2, 2).unwrap();
     let c = GnConfig { epochs: 3, ..cfg() };
-    let cpu = train(&data, &targets, &c, &Compute::Cpu, quiet()).unwrap();
-    let gpu = train(&data, &targets, &c, &Compute::Gpu(ctx), quiet()).unwrap();
+    let cpu = train(&data, &targets, &c, None, &Compute::Cpu, quiet()).unwrap();
+    let gpu = train(&data, &targets, &c, None, &Compute::Gpu(ctx), quiet()).unwrap();
     for (a, b) in cpu.metrics.history.iter().zip(&gpu.metrics.history) {
         let d = (a.train_mse - b.train_mse).abs();
         eprintln!(

@@ -70,7 +70,7 @@ fn each_descriptor_equals_its_hand_computed_value_on_a_square_lattice() {
     let a = 1.5;
     let xi = 0.9;
     let (s, pos, diam) = lattice(a, 0);
-    let d = descriptors(&s, &diam, &pos, false, &[0.0, xi]).unwrap();
+    let d = descriptors(&s, &diam, &pos, None, &[0.0, xi]).unwrap();
     let names = [
         "epot",
         "epot_cg0.9",
@@ -115,7 +115,7 @@ fn each_descriptor_equals_its_hand_computed_value_on_a_square_lattice() {
     // with one B particle the energies vary: the coarse-grained energy is the e^{-r/xi}-weighted mean (cut-off
     // 3 xi, self weight 1) of the raw ones
     let (s, pos, diam) = lattice(a, 1);
-    let d = descriptors(&s, &diam, &pos, false, &[0.0, xi]).unwrap();
+    let d = descriptors(&s, &diam, &pos, None, &[0.0, xi]).unwrap();
     let (raw, cg) = (d.column(0), d.column(1));
     let l = s.box_l;
     let rc = xi * CoarseGrain::default().cutoff_factor;
@@ -329,4 +329,37 @@ fn the_weight_sums_behind_the_local_density_equal_a_direct_sum_on_both_paths() {
             assert_eq!(w[i], w0[i]);
         }
     }
+}
+
+#[test]
+fn an_inherent_structure_adds_the_distance_each_particle_moved_to_reach_it() {
+    let a = 1.5;
+    let (s, pos, diam) = lattice(a, 0);
+    // the "configuration": particle i displaced by (0.01 i, -0.02 i), particle 3 across the periodic boundary
+    let l = s.box_l;
+    let start: Vec<f64> = pos
+        .chunks(2)
+        .enumerate()
+        .flat_map(|(i, p)| {
+            let shift = if i == 3 { l } else { 0.0 };
+            [p[0] + 0.01 * i as f64 + shift, p[1] - 0.02 * i as f64]
+        })
+        .collect();
+    let d = descriptors(&s, &diam, &pos, Some(&start), &[0.0, 0.9]).unwrap();
+    assert_eq!(d.names[0], "epot_is");
+    assert_eq!(&d.names[10..], ["is_distance", "is_distance_cg0.9"]);
+    for (i, v) in d.column(10).iter().enumerate() {
+        let want = (0.01f64 * i as f64).hypot(0.02 * i as f64);
+        assert!(
+            (v - want).abs() < 1e-12,
+            "particle {i}: {v}, by hand {want}"
+        );
+    }
+    // the coarse-grained distance is a weighted mean of the raw ones: between their extremes, and not raw
+    let (raw, cg) = (d.column(10), d.column(11));
+    let (lo, hi) = (
+        raw.iter().cloned().fold(f64::MAX, f64::min),
+        raw.iter().cloned().fold(0.0, f64::max),
+    );
+    assert!(cg.iter().all(|&c| c >= lo && c <= hi) && cg != raw);
 }

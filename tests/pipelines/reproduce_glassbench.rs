@@ -100,6 +100,20 @@ fn the_glassbench_pipeline_runs_scores_reports_and_resumes() {
     assert_eq!(results["sizes"]["test"].as_u64(), Some(test.len() as u64));
     assert_eq!(results["sizes"]["particles"].as_u64(), Some(129));
     assert!(results["stages"].as_array().unwrap().len() >= 6);
+    // the quick model takes the inherent structures: the baselines then have the distance to them too
+    assert_eq!(
+        results["network_model"],
+        "width 8, steps 1, cutoff 2; inputs: the configuration and its inherent structure"
+    );
+    let names: Vec<&str> = base["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"is_distance_cg2"), "{names:?}");
+    let net = json(&unit.join(Stage::Network.dir()).join("config.json"));
+    assert!(net["inherent_energy"][1].as_f64().unwrap() > 0.0);
     let html = std::fs::read_to_string(&first.report).unwrap();
     for want in [
         "Pearson per time point",

@@ -2,7 +2,8 @@
 //! a value per node and time point, on the CPU twin: its shapes and flat parameter layout with PyTorch names, the
 //! forward pass with every activation kept, the masked squared-error loss, and the backward to every parameter.
 //!
-//! Layer order: v_enc = node_encoder(onehot(species)), e_enc = edge_encoder(r_dst - r_src over the cutoff); v, e =
+//! Layer order: v_enc = node_encoder([onehot(species); node inputs]), e_enc = edge_encoder(edge inputs: r_dst - r_src
+//! over the cutoff, and whatever else the host puts beside it); v, e =
 //! v_enc, e_enc; `steps` times with shared weights: xv = [v; v_enc], e = edge_mlp([e; e_enc; xv[dst]; xv[src]]),
 //! v = node_mlp([sum of e into the node; xv]); y = decoder(v), one value per time point. Every MLP is two Linear
 //! layers of `hidden` with ReLU after each; the decoder has a third, linear, to the outputs.
@@ -15,6 +16,10 @@ use crate::error::{KernelError, Result};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GnSpec {
     pub n_species: usize,
+    /// Node inputs after the one-hot species (Bapst: 0).
+    pub node_in: usize,
+    /// Edge inputs (Bapst: 2, the relative vector).
+    pub edge_in: usize,
     /// Width of every hidden layer (Bapst: 64).
     pub hidden: usize,
     /// Message-passing steps with shared weights (Bapst: 7).
@@ -54,7 +59,7 @@ impl Mlp {
     }
 }
 
-/// Width of an edge's input: the relative vector (x, y).
+/// Width of Bapst's edge input: the relative vector (x, y).
 pub const EDGE_IN: usize = 2;
 
 /// One Linear layer: the offsets of its weight [n_out, n_in] and bias [n_out] in the flat vector, and whether a
@@ -73,12 +78,19 @@ pub type GnTensor = (String, Vec<usize>, usize);
 
 impl GnSpec {
     pub fn check(&self) -> Result<()> {
-        if self.n_species == 0 || self.hidden == 0 || self.steps == 0 || self.outputs == 0 {
+        let sizes = [
+            self.n_species,
+            self.edge_in,
+            self.hidden,
+            self.steps,
+            self.outputs,
+        ];
+        if sizes.contains(&0) {
             return Err(KernelError::Input {
                 kernel: "gn".into(),
                 message: format!(
-                    "species {}, hidden {}, steps {}, outputs {}: each must be >= 1",
-                    self.n_species, self.hidden, self.steps, self.outputs
+                    "species {}, edge inputs {}, hidden {}, steps {}, outputs {}: each must be >= 1",
+                    self.n_species, self.edge_in, self.hidden, self.steps, self.outputs
                 ),
             });
         }
@@ -89,8 +101,8 @@ impl GnSpec {
     pub fn widths(&self, m: Mlp) -> Vec<usize> {
         let w = self.hidden;
         match m {
-            Mlp::NodeEncoder => vec![self.n_species, w, w],
-            Mlp::EdgeEncoder => vec![EDGE_IN, w, w],
+            Mlp::NodeEncoder => vec![self.n_species + self.node_in, w, w],
+            Mlp::EdgeEncoder => vec![self.edge_in, w, w],
             Mlp::Edge => vec![6 * w, w, w],
             Mlp::Node => vec![3 * w, w, w],
             Mlp::Decoder => vec![w, w, w, self.outputs],
@@ -165,12 +177,15 @@ impl GnSpec {
     }
 }
 
-/// A batch of graphs and the edge input of each edge: the minimum-image vector r_dst - r_src over the cutoff.
+/// A batch of graphs and the inputs of each edge (Bapst's: the minimum-image vector r_dst - r_src over the
+/// cutoff) and node (after its one-hot species; none in Bapst's).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GnGraph {
     pub graph: GraphBatch,
-    /// [E, 2].
+    /// [E, `GnSpec::edge_in`].
     pub vec: Vec<f64>,
+    /// [V, `GnSpec::node_in`]; empty when it is 0.
+    pub node: Vec<f64>,
 }
 
 impl GnGraph {
@@ -180,7 +195,27 @@ impl GnGraph {
         GnGraph {
             graph: GraphBatch::concat(&gs),
             vec: parts.iter().flat_map(|p| p.vec.iter().copied()).collect(),
+            node: parts.iter().flat_map(|p| p.node.iter().copied()).collect(),
         }
+    }
+
+    /// Refuses inputs of other widths than `spec`'s (the kernels index them unchecked).
+    pub fn check_inputs(&self, spec: &GnSpec) -> Result<()> {
+        let (nv, ne) = (self.graph.n_nodes(), self.graph.n_edges());
+        if self.vec.len() != ne * spec.edge_in || self.node.len() != nv * spec.node_in {
+            return Err(KernelError::Input {
+                kernel: "gn".into(),
+                message: format!(
+                    "{} edge and {} node input values for {ne} edges and {nv} nodes, but the network takes {} per \
+                     edge and {} per node",
+                    self.vec.len(),
+                    self.node.len(),
+                    spec.edge_in,
+                    spec.node_in
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -201,7 +236,7 @@ pub struct GnStep<T = f64> {
 /// Everything a forward pass computed.
 #[derive(Clone, Debug, Default)]
 pub struct GnForward<T = f64> {
-    /// Node inputs [V, n_species] (one-hot) and edge inputs [E, 2].
+    /// Node inputs [V, n_species + node_in] and edge inputs [E, edge_in].
     pub xv: Vec<T>,
     pub xe: Vec<T>,
     pub node_enc: Acts<T>,
@@ -262,19 +297,27 @@ pub fn mlp_backward<T: Real>(
     d
 }
 
-/// The edge inputs [E, 2] in the network's precision.
+/// The node inputs [V, n_species + node_in]: the one-hot species, then the graph's node inputs.
+pub fn node_inputs<T: Real>(spec: &GnSpec, g: &GnGraph) -> Vec<T> {
+    let b = &g.graph;
+    let extra: Vec<T> = g.node.iter().map(|&x| T::of(x)).collect();
+    let mut xv = vec![T::zero(); b.n_nodes() * (spec.n_species + spec.node_in)];
+    gnn_readout_input(spec.n_species, spec.node_in, &b.species, &extra, &mut xv);
+    xv
+}
+
+/// The edge inputs [E, edge_in] in the network's precision.
 pub fn edge_inputs<T: Real>(g: &GnGraph) -> Vec<T> {
     g.vec.iter().map(|&x| T::of(x)).collect()
 }
 
 /// Forward pass.
 pub fn forward<T: Real>(spec: &GnSpec, params: &[T], g: &GnGraph) -> GnForward<T> {
-    let (w, ns) = (spec.hidden, spec.n_species);
+    let w = spec.hidden;
     let b = &g.graph;
     let (nv, ne) = (b.n_nodes(), b.n_edges());
     let ls = spec.layers();
-    let mut xv = vec![T::zero(); nv * ns];
-    gnn_readout_input(ns, 0, &b.species, &[], &mut xv);
+    let xv = node_inputs(spec, g);
     let xe = edge_inputs(g);
     let node_enc = mlp_forward(&ls[0], params, &xv, nv);
     let edge_enc = mlp_forward(&ls[1], params, &xe, ne);
@@ -471,6 +514,7 @@ pub fn graph_from_lists(
             dist,
         },
         vec,
+        node: Vec::new(),
     }
 }
 
@@ -549,10 +593,28 @@ mod tests {
         let g = cutoff_graph(&pos, &species, l, 1.6);
         let spec = GnSpec {
             n_species: 2,
+            node_in: 0,
+            edge_in: EDGE_IN,
             hidden: 5,
             steps: 2,
             outputs: 3,
         };
+        (spec, g)
+    }
+
+    /// `small` with 3 node inputs besides the species and 2 more edge inputs, random.
+    fn small_with_inputs() -> (GnSpec, GnGraph) {
+        let (mut spec, mut g) = small();
+        let mut rng = SplitMix64(11);
+        spec.node_in = 3;
+        spec.edge_in = 4;
+        g.node = random(&mut rng, g.graph.n_nodes() * 3);
+        g.vec = g
+            .vec
+            .chunks_exact(2)
+            .flat_map(|v| [v[0], v[1], rng.next_f64() - 0.5, rng.next_f64() - 0.5])
+            .collect();
+        g.check_inputs(&spec).unwrap();
         (spec, g)
     }
 
@@ -634,7 +696,11 @@ mod tests {
 
     #[test]
     fn the_whole_loss_matches_finite_differences_in_every_tensor() {
-        let (spec, g) = small();
+        whole_loss_matches_finite_differences(small());
+        whole_loss_matches_finite_differences(small_with_inputs());
+    }
+
+    fn whole_loss_matches_finite_differences((spec, g): (GnSpec, GnGraph)) {
         let mut rng = SplitMix64(5);
         // biases away from zero, so that every ReLU is exercised on both sides
         let params: Vec<f64> = spec
@@ -668,7 +734,7 @@ mod tests {
 
     #[test]
     fn f32_forward_matches_the_f64_twin() {
-        let (spec, g) = small();
+        let (spec, g) = small_with_inputs();
         let p64 = spec.init(9);
         let p32: Vec<f32> = p64.iter().map(|&x| x as f32).collect();
         let y64 = forward(&spec, &p64, &g);

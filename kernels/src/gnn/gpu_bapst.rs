@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use super::bapst::{scored_weights, GnGraph, GnSpec, Lin};
-use super::cpu::gnn_readout_input;
+use super::bapst::{edge_inputs, node_inputs, scored_weights, GnGraph, GnSpec, Lin};
 use super::gpu::*;
 use crate::error::{KernelError, Result};
 use crate::gpu::GpuContext;
@@ -108,12 +107,12 @@ impl GpuGn {
     pub fn batch(&self, g: &GnGraph, scored: u32) -> Result<GpuGnBatch> {
         let b = &g.graph;
         b.check(self.spec.n_species)?;
-        let (h, ns, t) = (self.spec.hidden, self.spec.n_species, self.spec.outputs);
+        g.check_inputs(&self.spec)?;
+        let (h, t) = (self.spec.hidden, self.spec.outputs);
         let (nv, ne) = (b.n_nodes(), b.n_edges());
         let ctx = &self.ctx;
-        let mut xv = vec![0f32; nv * ns];
-        gnn_readout_input(ns, 0, &b.species, &[], &mut xv);
-        let xe: Vec<f32> = g.vec.iter().map(|&x| x as f32).collect();
+        let xv: Vec<f32> = node_inputs(&self.spec, g);
+        let xe: Vec<f32> = edge_inputs(g);
         let (w, norm) = scored_weights::<f32>(b, scored, t);
         let z = |label: &str, n: usize| ctx.zeroed("gn", label, n as u64 * 4);
         let up_u = |label: &str, v: &[u32]| ctx.upload("gn", label, v);

@@ -1,7 +1,8 @@
 //! One whole training step of Bapst's propensity network on the GPU (`GpuGn::loss_and_grads`: forward, masked
 //! squared error and backward with every activation on the device) against the f64 CPU twin
 //! (`bapst::loss_and_grads`): the outputs, the loss and every parameter's gradient, on a batch of two periodic
-//! cutoff graphs of 144 particles, scoring species 0 and species 1.
+//! cutoff graphs of 144 particles, scoring species 0 and species 1; with Bapst's inputs (the species and the edge
+//! vector) and with 4 more values per node and 2 more per edge.
 
 use crate::common::Rng;
 use glasscam_kernels::gnn::bapst::{cutoff_graph, forward, loss_and_grads, GnGraph, GnSpec};
@@ -43,13 +44,40 @@ fn gn_train_step_should_match_cpu() {
     let Some(ctx) = test_context("gn_train_step_should_match_cpu") else {
         return;
     };
-    let g = batch();
-    let spec = GnSpec {
+    let bapst = GnSpec {
         n_species: 2,
+        node_in: 0,
+        edge_in: 2,
         hidden: 8,
         steps: 2,
         outputs: 3,
     };
+    let plain = batch();
+    let mut rng = Rng(9);
+    let mut more = plain.clone();
+    more.node = (0..plain.graph.n_nodes() * 4)
+        .map(|_| rng.next() - 0.5)
+        .collect();
+    more.vec = plain
+        .vec
+        .chunks_exact(2)
+        .flat_map(|v| [v[0], v[1], rng.next() - 0.5, rng.next() - 0.5])
+        .collect();
+    let wider = GnSpec {
+        node_in: 4,
+        edge_in: 4,
+        ..bapst
+    };
+    for (spec, g) in [(bapst, plain), (wider, more)] {
+        train_step_matches(&ctx, spec, &g);
+    }
+}
+
+fn train_step_matches(
+    ctx: &std::sync::Arc<glasscam_kernels::gpu::GpuContext>,
+    spec: GnSpec,
+    g: &GnGraph,
+) {
     let mut rng = Rng(8);
     // biases away from zero so that the ReLUs cut on both sides; the values exact in f32 for both paths
     let params: Vec<f64> = spec
@@ -64,16 +92,19 @@ fn gn_train_step_should_match_cpu() {
     let t64: Vec<f64> = targets.iter().map(|&x| x as f64).collect();
     let gpu = GpuGn::new(ctx.clone(), spec, &p32).unwrap();
     for scored in [0, 1] {
-        let what = format!("gn train step, species {scored}");
-        let bb = gpu.batch(&g, scored).unwrap();
-        let want_y = forward(&spec, &params, &g);
+        let what = format!(
+            "gn train step, {} node and {} edge inputs, species {scored}",
+            spec.node_in, spec.edge_in
+        );
+        let bb = gpu.batch(g, scored).unwrap();
+        let want_y = forward(&spec, &params, g);
         assert_close(
             &format!("{what}: outputs"),
             &gpu.forward(&bb).unwrap(),
             want_y.y(),
             OUT,
         );
-        let (loss, grads, _) = loss_and_grads(&spec, &params, &g, scored, &t64);
+        let (loss, grads, _) = loss_and_grads(&spec, &params, g, scored, &t64);
         let (got_loss, got) = gpu.loss_and_grads(&bb, &targets).unwrap();
         assert_close(&format!("{what}: loss"), &[got_loss], &[loss], OUT);
         for (name, shape, off) in spec.tensors() {

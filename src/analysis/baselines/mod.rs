@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::ridge::{Ridge, Rows};
-use super::descriptors::{column_name, descriptors, Descriptors, Kind};
+use super::descriptors::{column_name, descriptors, Descriptors};
 use super::stats::pearson;
 use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
@@ -215,13 +215,14 @@ pub fn baselines(
     let setup = setup_of(data);
     let system = &data.manifest.system;
     let diameters = system.diameters();
-    let rows_of = |k: usize| -> Result<(Vec<f64>, bool)> {
+    // the positions described and, for an inherent structure, the configuration it was minimised from
+    let rows_of = |k: usize| -> Result<(Vec<f64>, Option<&[f64]>)> {
         match inherent {
             Some(inh) => {
                 let row = inh.row_of(data, k)?;
-                Ok((inh.data.snapshot(row).to_vec(), true))
+                Ok((inh.data.snapshot(row).to_vec(), Some(data.snapshot(k))))
             }
-            None => Ok((data.snapshot(k).to_vec(), false)),
+            None => Ok((data.snapshot(k).to_vec(), None)),
         }
     };
     let parts = [&sets.train, &sets.validation, &sets.test];
@@ -230,7 +231,7 @@ pub fn baselines(
         .flat_map(|p| p.snapshots.iter().copied())
         .collect();
     // positions first, so that a mismatched inherent set is refused before any work
-    let configs: Vec<(Vec<f64>, bool)> =
+    let configs: Vec<(Vec<f64>, Option<&[f64]>)> =
         wanted.iter().map(|&k| rows_of(k)).collect::<Result<_>>()?;
     ctx.observer.event(Event::Begin {
         what: "configurations described",
@@ -275,10 +276,7 @@ pub fn baselines(
                     .collect()
             })
             .collect();
-        let (kind, xi) = (
-            Kind::ALL[c / settings.lengths.len()],
-            settings.lengths[c % settings.lengths.len()],
-        );
+        let (kind, xi) = desc[0].columns[c];
         rows.push(BaselineRow {
             name: column_name(kind, inherent.is_some(), xi),
             kind: RowKind::Descriptor,

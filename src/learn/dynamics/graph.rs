@@ -1,15 +1,76 @@
 //! Graphs of the propensity network: every particle a node, an edge each way between particles closer than the
 //! cutoff under the periodic minimum image (a cell list; `gnn::bapst::cutoff_graph` is the brute-force
-//! reference), carrying the relative vector; and the rotations and reflections of those vectors (augmentation and
-//! symmetrized predictions).
+//! reference), carrying the relative vector; the inherent structure's inputs beside them (`inherent = true`); and
+//! the rotations and reflections of those vectors (augmentation and symmetrized predictions).
 
 use glasscam_kernels::gnn::bapst::{graph_from_lists, min_image, GnGraph};
 use glasscam_kernels::rng::mix;
 use rayon::prelude::*;
 
+use crate::analysis::descriptors::particle_energies;
 use crate::error::{Error, Result};
 use crate::io::dataset::Dataset;
 use crate::learn::gnn::graph::Cells;
+use crate::sim::minimize::{setup_of, InherentSet};
+
+/// Node inputs with the inherent structure: the displacement (x, y) from the configuration to the inherent
+/// structure, its length, and the particle's standardized energy there.
+pub const INHERENT_NODE_IN: usize = 4;
+/// Edge inputs with the inherent structure: the relative vector over the cutoff in the configuration, then in the
+/// inherent structure.
+pub const INHERENT_EDGE_IN: usize = 4;
+
+/// The inherent structures of a data set's configurations as the network's inputs, with the mean and standard
+/// deviation of the particles' energies there over the training configurations.
+pub struct InherentInputs<'a> {
+    pub set: &'a InherentSet,
+    pub energy: [f64; 2],
+}
+
+/// The mean and standard deviation of every particle's energy in the inherent structures of snapshots `idx`.
+pub fn energy_scale(data: &Dataset, set: &InherentSet, idx: &[usize]) -> Result<[f64; 2]> {
+    let setup = setup_of(data);
+    let per: Vec<Vec<f64>> = idx
+        .par_iter()
+        .map(|&k| particle_energies(&setup, set.data.snapshot(set.row_of(data, k)?)))
+        .collect::<Result<_>>()?;
+    let all: Vec<f64> = per.into_iter().flatten().collect();
+    let mean = all.iter().sum::<f64>() / all.len().max(1) as f64;
+    let var = all.iter().map(|e| (e - mean) * (e - mean)).sum::<f64>() / all.len().max(1) as f64;
+    Ok([mean, var.sqrt().max(f64::MIN_POSITIVE)])
+}
+
+/// `g`, the graph of configuration `pos`, with the inputs of its inherent structure `min`: the edges'
+/// relative vectors there after the configuration's, and per node the displacement, its length and the energy
+/// (`energies`, standardized by `scale`).
+pub fn with_inherent(
+    g: &mut GnGraph,
+    (pos, min): (&[f64], &[f64]),
+    energies: &[f64],
+    scale: [f64; 2],
+    box_l: f64,
+    cutoff: f64,
+) {
+    let b = &g.graph;
+    g.vec = (0..b.n_edges())
+        .flat_map(|e| {
+            let [dx, dy] = min_image(min, b.dst[e] as usize, b.src[e] as usize, box_l);
+            [g.vec[2 * e], g.vec[2 * e + 1], dx / cutoff, dy / cutoff]
+        })
+        .collect();
+    g.node = energies
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| {
+            let d = |a: usize| {
+                let x = min[2 * i + a] - pos[2 * i + a];
+                x - box_l * (x / box_l).round()
+            };
+            let (ux, uy) = (d(0), d(1));
+            [ux, uy, ux.hypot(uy), (e - scale[0]) / scale[1]]
+        })
+        .collect();
+}
 
 /// The graph of one configuration; refuses a cutoff of half the box or more (a pair would have two images
 /// within it) and a cutoff that leaves a particle without neighbours (no message could reach it).
@@ -76,16 +137,28 @@ pub fn build(
     Ok(graph_from_lists(pos, species, box_l, cutoff, &lists))
 }
 
-/// The graphs of snapshots `idx` of `data`, in parallel.
-pub fn graphs(data: &Dataset, cutoff: f64, idx: &[usize]) -> Result<Vec<GnGraph>> {
+/// The graphs of snapshots `idx` of `data`, in parallel, with the inputs of their inherent structures when given.
+pub fn graphs(
+    data: &Dataset,
+    cutoff: f64,
+    idx: &[usize],
+    inherent: Option<&InherentInputs>,
+) -> Result<Vec<GnGraph>> {
+    let setup = inherent.map(|_| setup_of(data));
     idx.par_iter()
         .map(|&k| {
-            build(data.snapshot(k), &data.species, data.box_l(), cutoff).map_err(|m| {
-                Error::Dataset {
+            let pos = data.snapshot(k);
+            let mut g =
+                build(pos, &data.species, data.box_l(), cutoff).map_err(|m| Error::Dataset {
                     path: data.dir.clone(),
                     message: format!("snapshot {k}: {m}"),
-                }
-            })
+                })?;
+            if let (Some(inh), Some(setup)) = (inherent, &setup) {
+                let min = inh.set.data.snapshot(inh.set.row_of(data, k)?);
+                let e = particle_energies(setup, min)?;
+                with_inherent(&mut g, (pos, min), &e, inh.energy, data.box_l(), cutoff);
+            }
+            Ok(g)
         })
         .collect()
 }
@@ -134,10 +207,25 @@ impl Orthogonal {
     }
 }
 
-/// `g` with its edge vectors mapped by `o`.
+/// `g` with its edge vectors mapped by `o`: every pair of edge inputs, and the first two of each node's inputs
+/// (the displacement to the inherent structure; the rest are lengths and energies).
 pub fn transformed(g: &GnGraph, o: Orthogonal) -> GnGraph {
+    let nv = g.graph.n_nodes().max(1);
+    let node = match g.node.len() / nv {
+        0 => Vec::new(),
+        w => g
+            .node
+            .chunks_exact(w)
+            .flat_map(|row| {
+                let mut r = row.to_vec();
+                r[..2].copy_from_slice(&o.apply(&row[..2]));
+                r
+            })
+            .collect(),
+    };
     GnGraph {
         graph: g.graph.clone(),
         vec: o.apply(&g.vec),
+        node,
     }
 }

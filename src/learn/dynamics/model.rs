@@ -10,24 +10,28 @@ use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::config::GnConfig;
-use super::graph::{graphs, transformed, Orthogonal};
+use super::graph::{graphs, transformed, InherentInputs, Orthogonal};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::learn::fit::Regression;
 use crate::learn::model::{read_config, save_files, Arch, Header, Model, Trained, WEIGHTS};
 use crate::learn::weights;
+use crate::sim::minimize::InherentSet;
 
 /// `GnModelFile::header.version` this glasscam writes and reads.
 pub const VERSION: u32 = 1;
 
 pub const LAYOUT: &str = "nodes: every particle, x_v = onehot(species); edges: both directions of every pair closer \
-    than `cutoff` (minimum image), x_e = (r_dst - r_src) / cutoff; every MLP is Linear, ReLU, Linear, ReLU (the \
+    than `cutoff` (minimum image), x_e = (r_dst - r_src) / cutoff; with `inherent`, x_v = [onehot(species), u_x, \
+    u_y, |u|, (e - inherent_energy[0]) / inherent_energy[1]] with u the displacement from the configuration to \
+    its inherent structure and e the particle's energy there, and x_e = [(r_dst - r_src) / cutoff, (r'_dst - \
+    r'_src) / cutoff] with r' the inherent structure's positions; every MLP is Linear, ReLU, Linear, ReLU (the \
     decoder: Linear, ReLU, Linear, ReLU, Linear); v_enc = node_encoder(x_v), e_enc = edge_encoder(x_e); v, e = \
     v_enc, e_enc; `steps` times: xv = [v, v_enc], e = edge_mlp([e, e_enc, xv[dst], xv[src]]), v = \
     node_mlp([sum of e over the edges into the node, xv]); z = decoder(v); prediction = target_mean + target_std \
     * z per time point; with `symmetrize`, the mean over the 8 rotations by multiples of 90 degrees, with and \
-    without the mirror y -> -y, of x_e";
+    without the mirror y -> -y, of x_e (and of u)";
 
 /// `config.json` of a propensity-network model directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -42,6 +46,10 @@ pub struct GnModelFile {
     /// Per time point, the training targets' mean and standard deviation: prediction = mean + std * output.
     pub target_mean: Vec<f64>,
     pub target_std: Vec<f64>,
+    /// With `inherent`: the mean and standard deviation of the particles' energies in the inherent structures of
+    /// the training configurations, which standardize that node input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherent_energy: Option<[f64; 2]>,
 }
 
 impl GnModelFile {
@@ -109,10 +117,26 @@ impl Gn {
         self.file.spec()
     }
 
+    /// The inherent-structure inputs this model takes from `set` (`--inherent`), refused when it takes none and
+    /// `set` is given or the other way round.
+    pub fn inherent_inputs<'a>(
+        &self,
+        set: Option<&'a InherentSet>,
+    ) -> Result<Option<InherentInputs<'a>>> {
+        let scale = self.file.inherent_energy.unwrap_or([0.0, 1.0]);
+        inherent_inputs(&self.file.config, set, |_| Ok(scale))
+    }
+
     /// Predictions of every particle of snapshots `idx` of `data`, [S', T, N] row-major (the targets' layout),
-    /// in the targets' units.
-    pub fn predict(&self, data: &Dataset, idx: &[usize]) -> Result<Vec<f32>> {
-        let gs = graphs(data, self.file.config.cutoff, idx)?;
+    /// in the targets' units; `inherent`: the inherent structures of `data`, for a model that takes them.
+    pub fn predict(
+        &self,
+        data: &Dataset,
+        idx: &[usize],
+        inherent: Option<&InherentSet>,
+    ) -> Result<Vec<f32>> {
+        let inputs = self.inherent_inputs(inherent)?;
+        let gs = graphs(data, self.file.config.cutoff, idx, inputs.as_ref())?;
         let (t, n) = (self.file.times.len(), data.n_particles());
         let ys = outputs(&self.spec(), &self.params, &gs, self.file.config.symmetrize);
         let mut out = vec![0f32; idx.len() * t * n];
@@ -143,6 +167,32 @@ impl Gn {
     }
 }
 
+/// The inherent-structure inputs of a network with settings `cfg` from `set`, with the energy scale from `scale`;
+/// refused when the network takes them and `set` is missing, or the other way round.
+pub fn inherent_inputs<'a>(
+    cfg: &GnConfig,
+    set: Option<&'a InherentSet>,
+    scale: impl FnOnce(&'a InherentSet) -> Result<[f64; 2]>,
+) -> Result<Option<InherentInputs<'a>>> {
+    match (cfg.inherent, set) {
+        (false, None) => Ok(None),
+        (true, Some(set)) => Ok(Some(InherentInputs {
+            set,
+            energy: scale(set)?,
+        })),
+        (true, None) => Err(Error::Input(
+            "the network takes the inherent structures (`inherent = true` in its model file): give those of this \
+             data set with `--inherent DIR`, written by `glasscam minimize --data DATA --out DIR`"
+                .into(),
+        )),
+        (false, Some(set)) => Err(Error::Input(format!(
+            "inherent structures {} were given, but the network does not take them: set `inherent = true` in its \
+             model file, or leave `--inherent` out",
+            set.data.dir.display()
+        ))),
+    }
+}
+
 /// Writes weights and config into `dir`, with the weights' checksum in config.json.
 pub fn save(dir: &Path, file: &GnModelFile, params: &[f32]) -> Result<()> {
     save_files(
@@ -169,6 +219,18 @@ pub fn load(dir: &Path) -> Result<Gn> {
     file.header.check(Arch::Gn, VERSION, &cpath)?;
     file.config.check().map_err(|m| bad(cpath.clone(), m))?;
     let t = file.times.len();
+    if file.config.inherent
+        && file
+            .inherent_energy
+            .is_none_or(|[_, s]| !(s > 0.0 && s.is_finite()))
+    {
+        return Err(bad(
+            cpath,
+            "the network takes the inherent structures but `inherent_energy` (the mean and standard deviation of \
+             their energies) is missing or not positive; train it again"
+                .into(),
+        ));
+    }
     if t == 0 || file.target_mean.len() != t || file.target_std.len() != t {
         return Err(bad(
             cpath,
@@ -208,10 +270,10 @@ impl Model for Gn {
     type Inputs = Vec<GnGraph>;
     type Objective = Regression;
 
-    /// Trains on the data set's target `cfg.target`.
+    /// Trains on the data set's target `cfg.target`, without inherent structures (`train::train` takes them).
     fn train(data: &Dataset, cfg: &GnConfig, compute: &Compute, ctx: Ctx) -> Result<Trained<Gn>> {
         let targets = super::targets::load(data, &cfg.target)?;
-        super::train::train(data, &targets, cfg, compute, ctx)
+        super::train::train(data, &targets, cfg, None, compute, ctx)
     }
 
     fn header(&self) -> &Header {
@@ -247,11 +309,20 @@ impl Model for Gn {
     }
 
     fn input_key(&self) -> String {
-        format!("gn cutoff {}", self.file.config.cutoff)
+        format!(
+            "gn cutoff {} inherent {}",
+            self.file.config.cutoff, self.file.config.inherent
+        )
     }
 
+    /// The graphs without inherent structures (a network that takes them is refused with what to give).
     fn inputs(&self, _: &Compute, data: &Dataset, snapshots: &[usize]) -> Result<Vec<GnGraph>> {
-        graphs(data, self.file.config.cutoff, snapshots)
+        graphs(
+            data,
+            self.file.config.cutoff,
+            snapshots,
+            self.inherent_inputs(None)?.as_ref(),
+        )
     }
 
     /// The standardized outputs [particles, T] of the scored species' particles, on the f32 CPU twin.

@@ -19,6 +19,7 @@ use crate::io::targets::TARGETS;
 use crate::learn::metrics::evaluate_regression;
 use crate::learn::model::Model;
 use crate::learn::split::ReplicaSet;
+use crate::sim::minimize::InherentSet;
 
 /// `PredictionsFile::format_version` this glasscam writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -64,6 +65,7 @@ pub fn predict(
     dir: &Path,
     data: &Dataset,
     which: ReplicaSet,
+    inherent: Option<&InherentSet>,
     ctx: Ctx,
 ) -> Result<Predictions> {
     model.check_fits(dir, data)?;
@@ -81,7 +83,7 @@ pub fn predict(
         }
     };
     ctx.cancel.check()?;
-    let values = model.predict(data, &snapshots)?;
+    let values = model.predict(data, &snapshots, inherent)?;
     let cfg = &model.file.config;
     let pearson = match data.dir.join(TARGETS).exists() {
         false => None,

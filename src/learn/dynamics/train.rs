@@ -12,8 +12,9 @@ use glasscam_kernels::nn::AdamSpec;
 use glasscam_kernels::Compute;
 
 use super::config::GnConfig;
+use super::graph::energy_scale;
 use super::graph::{graphs, transformed, Orthogonal};
-use super::model::{outputs, scored_rows, Gn, GnModelFile, LAYOUT, VERSION};
+use super::model::{inherent_inputs, outputs, scored_rows, Gn, GnModelFile, LAYOUT, VERSION};
 use super::targets::{standardization, TargetSet};
 use crate::error::{Error, Result};
 use crate::events::Ctx;
@@ -21,6 +22,7 @@ use crate::io::dataset::Dataset;
 use crate::learn::fit::{fit, Batch, Divergence, Learner, Plan, Regression, Tally};
 use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
 use crate::learn::split::target_sets;
+use crate::sim::minimize::InherentSet;
 
 /// The standardized targets [V, T] of snapshot `k`.
 fn standardized(
@@ -172,11 +174,13 @@ pub fn initial_params(spec: &GnSpec, seed: u64) -> Vec<f64> {
     p
 }
 
-/// Trains on target `targets` of `data` with `cfg`; validation and test are scored on the kept parameters.
+/// Trains on target `targets` of `data` with `cfg` (and the inherent structures `inherent` of `data`, which a
+/// network with `inherent` takes); validation and test are scored on the kept parameters.
 pub fn train(
     data: &Dataset,
     targets: &TargetSet,
     cfg: &GnConfig,
+    inherent: Option<&InherentSet>,
     compute: &Compute,
     ctx: Ctx,
 ) -> Result<Trained<Gn>> {
@@ -191,9 +195,12 @@ pub fn train(
         )));
     }
     let sets = target_sets(data, targets.test.as_deref(), cfg.split, cfg.seed)?;
+    let inputs = inherent_inputs(cfg, inherent, |set| {
+        energy_scale(data, set, &sets.train.snapshots)
+    })?;
     let mut gs = Vec::new();
     for part in [&sets.train, &sets.validation, &sets.test] {
-        gs.push(graphs(data, cfg.cutoff, &part.snapshots)?);
+        gs.push(graphs(data, cfg.cutoff, &part.snapshots, inputs.as_ref())?);
         ctx.cancel.check()?;
     }
     let (mean, std) = standardization(targets, data, &sets.train.snapshots, cfg.species);
@@ -263,6 +270,7 @@ pub fn train(
             times: targets.times.clone(),
             target_mean: mean,
             target_std: std,
+            inherent_energy: inputs.as_ref().map(|i| i.energy),
         },
         params: fitted.params.clone(),
     };
@@ -299,6 +307,8 @@ mod tests {
         let g = cutoff_graph(&pos, &species, 0.8 * side as f64, 2.0);
         let spec = GnSpec {
             n_species: 2,
+            node_in: 0,
+            edge_in: 2,
             hidden: 8,
             steps: 2,
             outputs: 3,

@@ -21,7 +21,7 @@ use crate::events::Ctx;
 use crate::io::dataset::Dataset;
 use crate::io::json::{read_json, write_json_atomic};
 use crate::io::targets::{Subset, Targets, TARGETS};
-use crate::learn::dynamics::{self, Gn};
+use crate::learn::dynamics::{self, Gn, GnConfig};
 use crate::learn::model::{write_model, Model};
 use crate::learn::split::{cut, ReplicaSet};
 use crate::pipeline::runner::{Call, Outcome, StageRunner};
@@ -189,13 +189,16 @@ pub fn run(c: &GlassbenchConfig, compute: &Compute, ctx: Ctx) -> Result<Glassben
             settings: GlassbenchSettings::Network {
                 model: p.model.clone(),
             },
-            parents: &[&targets],
+            parents: &[&targets, &inherent],
             backend: Gn::backend(&p.model, compute),
         },
         ctx,
         |dir| {
             let data = Dataset::load(&targets_dir)?;
-            write_model(dir, &Gn::train(&data, &p.model, compute, ctx)?)
+            let inh = inherent_of(&p.model, &inherent_dir)?;
+            let t = dynamics::targets::load(&data, &p.model.target)?;
+            let trained = dynamics::train(&data, &t, &p.model, inh.as_ref(), compute, ctx)?;
+            write_model(dir, &trained)
         },
     )?;
     let network_dir = runner.dir(&unit, GlassbenchStage::Network);
@@ -207,13 +210,19 @@ pub fn run(c: &GlassbenchConfig, compute: &Compute, ctx: Ctx) -> Result<Glassben
             settings: GlassbenchSettings::Score {
                 target: p.model.target.clone(),
             },
-            parents: &[&targets, &baselines, &network],
+            parents: &[&targets, &inherent, &baselines, &network],
             backend: cpu,
         },
         ctx,
         |dir| {
             score_stage(
-                [&targets_dir, &tau_dir, &network_dir, &baselines_dir],
+                [
+                    &targets_dir,
+                    &tau_dir,
+                    &network_dir,
+                    &baselines_dir,
+                    &inherent_dir,
+                ],
                 dir,
                 ctx,
             )
@@ -341,13 +350,23 @@ fn targets_stage(
     Ok(())
 }
 
+/// The inherent structures in `dir` for a network that takes them.
+fn inherent_of(model: &GnConfig, dir: &Path) -> Result<Option<InherentSet>> {
+    model.inherent.then(|| InherentSet::load(dir)).transpose()
+}
+
 /// The network's predictions on its test configurations, scored per configuration; the figures.
-fn score_stage([targets, tau, network, baselines]: [&Path; 4], dir: &Path, ctx: Ctx) -> Result<()> {
+fn score_stage(
+    [targets, tau, network, baselines, inherent]: [&Path; 5],
+    dir: &Path,
+    ctx: Ctx,
+) -> Result<()> {
     let data = Dataset::load(targets)?;
     let t: TauRecord = read_json(&tau.join(TAU_ALPHA))?;
     let model = Gn::load(network)?;
     let target = model.file.config.target.clone();
-    let pred = dynamics::predict(&model, network, &data, ReplicaSet::Test, ctx)?;
+    let inh = inherent_of(&model.file.config, inherent)?;
+    let pred = dynamics::predict(&model, network, &data, ReplicaSet::Test, inh.as_ref(), ctx)?;
     dynamics::write_predictions(dir, &pred, false)?;
     let truth = dynamics::targets::load(&data, &target)?;
     let snaps = &pred.file.snapshots;

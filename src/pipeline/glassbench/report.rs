@@ -83,6 +83,8 @@ pub struct GlassbenchResults {
     /// Whether the baselines were scored on the network's test configurations (the same replicas).
     pub same_test_configurations: bool,
     pub training: Training,
+    /// The network's shape and inputs, in words.
+    pub network_model: String,
     pub map: MapRecord,
     /// GlassBench's published curves (another temperature: compare shapes against t / tau_alpha, not values).
     pub published: Published,
@@ -190,9 +192,23 @@ pub fn collect(
         best_baseline,
         network_above_every_baseline,
         training,
+        network_model: describe_network(&model),
         map: score.map,
         published: published()?,
     })
+}
+
+/// "width 16, steps 2, cutoff 2; inputs: the configuration and its inherent structure".
+fn describe_network(model: &GnModelFile) -> String {
+    let c = &model.config;
+    let inputs = match c.inherent {
+        true => "the configuration and its inherent structure",
+        false => "the configuration (Bapst's)",
+    };
+    format!(
+        "width {}, steps {}, cutoff {}; inputs: {inputs}",
+        c.hidden, c.steps, c.cutoff
+    )
 }
 
 /// The configurations per part of the network's split (`metrics.json`'s `snapshots`).
