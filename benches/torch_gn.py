@@ -4,14 +4,16 @@
 Check (`--check MODEL_DIR --data DATA --predictions PRED_DIR`): builds the cutoff graphs of the data set's
 snapshots that `glasscam predict` wrote to PRED_DIR, loads the model's safetensors weights by their PyTorch names
 into `GN`, predicts in float64 and prints the largest difference to `predictions.npy` (glasscam's f32 path);
-exits 1 when it exceeds --tolerance (relative to the predictions' spread).
+exits 1 when it exceeds --tolerance (relative to the predictions' spread). A network with `inherent` needs
+`--inherent IDIR` (the `glasscam minimize` output it predicted with): its inputs, the particles' energies in the
+inherent structures included, are computed here from the positions and the manifest's pair potential.
 
 Timing (`--time DATA --spec JSON [--graphs K] [--seconds S] [--json FILE]`, what `glasscam bench gn --torch
 benches/torch_gn.py` runs once per round): training steps (one configuration per step: forward, masked squared
 error, backward, clip, Adam) and prediction passes (forward, no_grad, one orientation) of a freshly initialised
 network on the data set's first K snapshots, float32; rows of graphs and seconds.
 
-Usage: torch_gn.py --check M --data D --predictions P | --time D --spec JSON [--graphs K] [--seconds S] [--json F]
+Usage: torch_gn.py --check M --data D --predictions P [--inherent IDIR] | --time D --spec JSON [--graphs K] [--seconds S] [--json F]
 Needs torch and numpy (safetensors is read by hand when the package is absent).
 """
 
@@ -73,10 +75,60 @@ def square_maps():
     return out
 
 
-def predict(net, x, vec, src, dst, symmetrize):
+def turned(x, vec, m, ns):
+    """The inputs under the map m: every pair of edge inputs, and a node's displacement u (its inputs ns, ns + 1)."""
+    m = m.to(vec.dtype)
+    vec = torch.cat([vec[:, k:k + 2] @ m for k in range(0, vec.shape[1], 2)], 1)
+    if x.shape[1] > ns:
+        x = torch.cat([x[:, :ns], x[:, ns:ns + 2] @ m, x[:, ns + 2:]], 1)
+    return x, vec
+
+
+def predict(net, x, vec, src, dst, symmetrize, ns):
     if not symmetrize:
         return net(x, vec, src, dst)
-    return sum(net(x, vec @ m.to(vec.dtype), src, dst) for m in square_maps()) / 8
+    return sum(net(*turned(x, vec, m, ns), src, dst) for m in square_maps()) / 8
+
+
+def pair_energies(pos, species, box, system):
+    """Each particle's potential energy, half of each pair's (docs/methods.md, "Descriptor baselines"): the system's
+    pair form, `lj-poly` (GlassBench's ka2d) or Lennard-Jones with linear smoothing, within cutoff x sigma."""
+    names = [sp["name"] for sp in system["species"]]
+    ns = len(names)
+    sig, eps = np.zeros((ns, ns)), np.zeros((ns, ns))
+    for p in system["pairs"]:
+        a, b = names.index(p["a"]), names.index(p["b"])
+        sig[a, b] = sig[b, a] = p["sigma"]
+        eps[a, b] = eps[b, a] = p["epsilon"]
+    d = pos[None, :, :] - pos[:, None, :]
+    d = d - box * np.round(d / box)
+    r = np.sqrt((d**2).sum(-1))
+    np.fill_diagonal(r, np.inf)
+    s, e = sig[species][:, species], eps[species][:, species]
+    rc = system["cutoff"] * s
+    lj = lambda x: 4 * e * ((s / x) ** 12 - (s / x) ** 6)
+    with np.errstate(invalid="ignore"):  # the diagonal's r = inf, masked below
+        if system["potential"] == "lj-poly":
+            c = system["poly"]
+            phi = lj(r) + 4 * e * (c["c0"] + c["c2"] * (r / s) ** 2 + c["c4"] * (r / s) ** 4)
+        else:
+            dlj = -24 * e * (2 * s**12 / rc**13 - s**6 / rc**7)
+            phi = lj(r) - lj(rc) - (r - rc) * dlj
+    return 0.5 * np.where(r < rc, phi, 0.0).sum(1)
+
+
+def inherent_inputs(cfg, x, vec, src, dst, pos, minimum, species, box, system):
+    """The inputs of a network with `inherent`: [onehot, u_x, u_y, |u|, (e' - m) / s] and the edge vectors in
+    the configuration and then in the inherent structure `minimum`."""
+    m, s = cfg["inherent_energy"]
+    u = minimum - pos
+    u = u - box * np.round(u / box)
+    e = (pair_energies(minimum, species, box, system) - m) / s
+    node = np.column_stack([u, np.sqrt((u**2).sum(1)), e])
+    d = minimum[dst.numpy()] - minimum[src.numpy()]
+    d = d - box * np.round(d / box)
+    vec_is = torch.from_numpy(d / cfg["config"]["cutoff"])
+    return torch.cat([x, torch.from_numpy(node)], 1), torch.cat([vec, vec_is], 1)
 
 
 def cutoff_graph(pos, box, cutoff):
@@ -114,7 +166,8 @@ def load_safetensors(path):
 def load_model(model_dir, dtype):
     cfg = json.load(open(f"{model_dir}/config.json"))
     c = cfg["config"]
-    net = GN(cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]))  # Bapst's inputs (checked by `check`)
+    widths = (4, 4) if c.get("inherent") else (0, 2)
+    net = GN(cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]), *widths)
     net.load_state_dict(load_safetensors(f"{model_dir}/model.safetensors"))
     return net.to(dtype), cfg
 
@@ -126,22 +179,28 @@ def load_data(data):
     return pos, species, manifest["box_l"]
 
 
-def check(model_dir, data, pred_dir, tolerance):
+def check(model_dir, data, pred_dir, tolerance, inherent=None):
     net, cfg = load_model(model_dir, torch.float64)
     c = cfg["config"]
-    if c.get("inherent"):
-        sys.exit("--check covers networks without inherent-structure inputs (`inherent = false`): this one's inputs "
-                 "need the inherent structures' per-particle energies")
+    if c.get("inherent") and not inherent:
+        sys.exit("the network takes the inherent structures: give those of --data with --inherent IDIR")
     pos, species, box = load_data(data)
     meta = json.load(open(f"{pred_dir}/predictions.json"))
     got = np.load(f"{pred_dir}/predictions.npy").astype(np.float64)
     x = torch.nn.functional.one_hot(torch.from_numpy(species), cfg["n_species"]).double()
     mean, std = torch.tensor(cfg["target_mean"]), torch.tensor(cfg["target_std"])
     worst, spread = 0.0, float(got.std()) or 1.0
+    if inherent:
+        system = json.load(open(f"{data}/manifest.json"))["system"]
+        minima = np.load(f"{inherent}/positions.npy").astype(np.float64)
+        rows = {m["source_index"]: m["index"] for m in json.load(open(f"{inherent}/inherent.json"))["snapshots"]}
     with torch.no_grad():
         for k, snap in enumerate(meta["snapshots"]):
             src, dst, vec = cutoff_graph(pos[snap], box, c["cutoff"])
-            y = mean + std * predict(net, x, vec, src, dst, c["symmetrize"])  # [N, T]
+            xk = x
+            if inherent:
+                xk, vec = inherent_inputs(cfg, x, vec, src, dst, pos[snap], minima[rows[snap]], species, box, system)
+            y = mean + std * predict(net, xk, vec, src, dst, c["symmetrize"], cfg["n_species"])  # [N, T]
             worst = max(worst, float(np.abs(y.numpy().T - got[k]).max()))
     rel = worst / spread
     print(f"{len(meta['snapshots'])} configurations: largest |torch - glasscam predict| = {worst:.3e} "
@@ -201,6 +260,7 @@ def main():
     ap.add_argument("--check", metavar="MODEL_DIR")
     ap.add_argument("--data")
     ap.add_argument("--predictions", metavar="PRED_DIR")
+    ap.add_argument("--inherent", metavar="IDIR", help="with --check: the inherent structures of --data")
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--time", metavar="DATA")
     ap.add_argument("--spec", help="JSON: the model file's fields with n_species and outputs")
@@ -214,7 +274,7 @@ def main():
     if a.check:
         if not (a.data and a.predictions):
             sys.exit("--check needs --data and --predictions")
-        sys.exit(0 if check(a.check, a.data, a.predictions, a.tolerance) else 1)
+        sys.exit(0 if check(a.check, a.data, a.predictions, a.tolerance, a.inherent) else 1)
     if a.time:
         r = bench(a.time, json.loads(a.spec), a.graphs, a.seconds)
         text = json.dumps(r)

@@ -27,6 +27,23 @@ pub struct InherentInputs<'a> {
     pub energy: [f64; 2],
 }
 
+/// A warning when some of the minima in `set` did not converge (FIRE stopped at `max_iter` or failed): the
+/// network then reads positions that are not minima.
+pub fn unconverged_warning(set: &InherentSet) -> Option<String> {
+    let bad = &set.info.not_converged;
+    (!bad.is_empty()).then(|| {
+        format!(
+            "{} of the {} minima in {} did not converge (rows {:?}), so the network reads positions that are not \
+             minima there; their outcome is in inherent.json: for those stopped at the cap run `glasscam minimize` \
+             again with a larger `--max-iter`; a failed one starts from a configuration with overlapping particles",
+            bad.len(),
+            set.info.snapshots.len(),
+            set.data.dir.display(),
+            &bad[..bad.len().min(10)]
+        )
+    })
+}
+
 /// The mean and standard deviation of every particle's energy in the inherent structures of snapshots `idx`.
 pub fn energy_scale(data: &Dataset, set: &InherentSet, idx: &[usize]) -> Result<[f64; 2]> {
     let setup = setup_of(data);

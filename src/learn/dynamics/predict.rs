@@ -83,6 +83,9 @@ pub fn predict(
         }
     };
     ctx.cancel.check()?;
+    if let Some(w) = inherent.and_then(super::graph::unconverged_warning) {
+        ctx.warn(&w);
+    }
     let values = model.predict(data, &snapshots, inherent)?;
     let cfg = &model.file.config;
     let pearson = match data.dir.join(TARGETS).exists() {

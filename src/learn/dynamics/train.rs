@@ -12,7 +12,7 @@ use glasscam_kernels::nn::AdamSpec;
 use glasscam_kernels::Compute;
 
 use super::config::GnConfig;
-use super::graph::energy_scale;
+use super::graph::{energy_scale, unconverged_warning};
 use super::graph::{graphs, transformed, Orthogonal};
 use super::model::{inherent_inputs, outputs, scored_rows, Gn, GnModelFile, LAYOUT, VERSION};
 use super::targets::{standardization, TargetSet};
@@ -198,6 +198,9 @@ pub fn train(
     let inputs = inherent_inputs(cfg, inherent, |set| {
         energy_scale(data, set, &sets.train.snapshots)
     })?;
+    if let Some(w) = inputs.as_ref().and_then(|i| unconverged_warning(i.set)) {
+        ctx.warn(&w);
+    }
     let mut gs = Vec::new();
     for part in [&sets.train, &sets.validation, &sets.test] {
         gs.push(graphs(data, cfg.cutoff, &part.snapshots, inputs.as_ref())?);
