@@ -3,7 +3,7 @@
 //! Tong-Tanaka's Theta and, of an inherent structure, each particle's distance from its place in the configuration
 //! (docs/methods.md, "Descriptor baselines").
 
-use glasscam_kernels::md::reference::{compute_forces, rebuild, RefReplica};
+use glasscam_kernels::md::reference::{compute_forces, min_image, rebuild, RefReplica};
 use glasscam_kernels::md::{Failure, MdSetup};
 
 use super::coarse::{coarse_grain_with_weights, CoarseGrain};
@@ -135,11 +135,9 @@ pub fn descriptors(
     let distance: Vec<f64> = match start {
         Some(p0) => (0..n)
             .map(|i| {
-                let d = |a: usize| {
-                    let x = positions[2 * i + a] - p0[2 * i + a];
-                    x - l * (x / l).round()
-                };
-                d(0).hypot(d(1))
+                let d = |a: usize| positions[2 * i + a] - p0[2 * i + a];
+                let [dx, dy] = min_image([d(0), d(1)], l);
+                dx.hypot(dy)
             })
             .collect(),
         None => Vec::new(),

@@ -4,6 +4,7 @@
 //! the rotations and reflections of those vectors (augmentation and symmetrized predictions).
 
 use glasscam_kernels::gnn::bapst::{graph_from_lists, min_image, GnGraph};
+use glasscam_kernels::md::reference;
 use glasscam_kernels::rng::mix;
 use rayon::prelude::*;
 
@@ -79,11 +80,8 @@ pub fn with_inherent(
         .iter()
         .enumerate()
         .flat_map(|(i, e)| {
-            let d = |a: usize| {
-                let x = min[2 * i + a] - pos[2 * i + a];
-                x - box_l * (x / box_l).round()
-            };
-            let (ux, uy) = (d(0), d(1));
+            let d = |a: usize| min[2 * i + a] - pos[2 * i + a];
+            let [ux, uy] = reference::min_image([d(0), d(1)], box_l);
             [ux, uy, ux.hypot(uy), (e - scale[0]) / scale[1]]
         })
         .collect();
