@@ -6,7 +6,10 @@ snapshots that `glasscam predict` wrote to PRED_DIR, loads the model's safetenso
 into `GN`, predicts in float64 and prints the largest difference to `predictions.npy` (glasscam's f32 path);
 exits 1 when it exceeds --tolerance (relative to the predictions' spread). A network with `inherent` needs
 `--inherent IDIR` (the `glasscam minimize` output it predicted with): its inputs, the particles' energies in the
-inherent structures included, are computed here from the positions and the manifest's pair potential.
+inherent structures included, are computed here from the positions and the manifest's pair potential. A network
+with `descriptor_lengths` reads the descriptor columns that `glasscam predict` wrote beside its predictions
+(`descriptors.npy`) and standardizes them here by the model's `descriptors`. An ensemble (`members` > 1) is an
+`nn.ModuleList` of networks whose predictions are averaged.
 
 Timing (`--time DATA --spec JSON [--graphs K] [--seconds S] [--json FILE]`, what `glasscam bench gn --torch
 benches/torch_gn.py` runs once per round): training steps (one configuration per step: forward, masked squared
@@ -62,6 +65,17 @@ class GN(nn.Module):
         return s.decoder(v)
 
 
+class Ensemble(nn.Module):
+    """`members` networks of one shape; the prediction is their mean (safetensors names `members.<k>.*`)."""
+
+    def __init__(s, members, *shape):
+        super().__init__()
+        s.members = nn.ModuleList([GN(*shape) for _ in range(members)])
+
+    def forward(s, *inputs):
+        return sum(m(*inputs) for m in s.members) / len(s.members)
+
+
 def square_maps():
     """The square's 8 symmetries as 2 x 2 matrices acting on row vectors: rotations by k * 90 degrees after an
     optional mirror y -> -y (glasscam's `Orthogonal::square` order)."""
@@ -75,19 +89,20 @@ def square_maps():
     return out
 
 
-def turned(x, vec, m, ns):
-    """The inputs under the map m: every pair of edge inputs, and a node's displacement u (its inputs ns, ns + 1)."""
+def turned(x, vec, m, ns, vectors):
+    """The inputs under the map m: every pair of edge inputs and, with `vectors` (a network with `inherent`), a
+    node's displacement u (its inputs ns, ns + 1); descriptors are scalars and stay."""
     m = m.to(vec.dtype)
     vec = torch.cat([vec[:, k:k + 2] @ m for k in range(0, vec.shape[1], 2)], 1)
-    if x.shape[1] > ns:
+    if vectors:
         x = torch.cat([x[:, :ns], x[:, ns:ns + 2] @ m, x[:, ns + 2:]], 1)
     return x, vec
 
 
-def predict(net, x, vec, src, dst, symmetrize, ns):
+def predict(net, x, vec, src, dst, symmetrize, ns, vectors):
     if not symmetrize:
         return net(x, vec, src, dst)
-    return sum(net(*turned(x, vec, m, ns), src, dst) for m in square_maps()) / 8
+    return sum(net(*turned(x, vec, m, ns, vectors), src, dst) for m in square_maps()) / 8
 
 
 def pair_energies(pos, species, box, system):
@@ -166,8 +181,11 @@ def load_safetensors(path):
 def load_model(model_dir, dtype):
     cfg = json.load(open(f"{model_dir}/config.json"))
     c = cfg["config"]
-    widths = (4, 4) if c.get("inherent") else (0, 2)
-    net = GN(cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]), *widths)
+    node_in, edge_in = (4, 4) if c.get("inherent") else (0, 2)
+    shape = (cfg["n_species"], c["hidden"], c["steps"], len(cfg["times"]), node_in + len(cfg.get("descriptors", [])),
+             edge_in)
+    members = c.get("members", 1)
+    net = Ensemble(members, *shape) if members > 1 else GN(*shape)
     net.load_state_dict(load_safetensors(f"{model_dir}/model.safetensors"))
     return net.to(dtype), cfg
 
@@ -189,6 +207,13 @@ def check(model_dir, data, pred_dir, tolerance, inherent=None):
     got = np.load(f"{pred_dir}/predictions.npy").astype(np.float64)
     x = torch.nn.functional.one_hot(torch.from_numpy(species), cfg["n_species"]).double()
     mean, std = torch.tensor(cfg["target_mean"]), torch.tensor(cfg["target_std"])
+    if cfg.get("descriptors"):
+        names = [d["name"] for d in cfg["descriptors"]]
+        if meta.get("descriptors") != names:
+            sys.exit(f"{pred_dir} holds no descriptor columns {names}: write it with this glasscam's `predict`")
+        desc = np.load(f"{pred_dir}/descriptors.npy")
+        d_mean = np.array([d["mean"] for d in cfg["descriptors"]])
+        d_std = np.array([d["std"] for d in cfg["descriptors"]])
     worst, spread = 0.0, float(got.std()) or 1.0
     if inherent:
         system = json.load(open(f"{data}/manifest.json"))["system"]
@@ -200,7 +225,10 @@ def check(model_dir, data, pred_dir, tolerance, inherent=None):
             xk = x
             if inherent:
                 xk, vec = inherent_inputs(cfg, x, vec, src, dst, pos[snap], minima[rows[snap]], species, box, system)
-            y = mean + std * predict(net, xk, vec, src, dst, c["symmetrize"], cfg["n_species"])  # [N, T]
+            if cfg.get("descriptors"):
+                xk = torch.cat([xk, torch.from_numpy((desc[k] - d_mean) / d_std)], 1)
+            vectors = bool(c.get("inherent"))
+            y = mean + std * predict(net, xk, vec, src, dst, c["symmetrize"], cfg["n_species"], vectors)  # [N, T]
             worst = max(worst, float(np.abs(y.numpy().T - got[k]).max()))
     rel = worst / spread
     print(f"{len(meta['snapshots'])} configurations: largest |torch - glasscam predict| = {worst:.3e} "
@@ -230,7 +258,8 @@ def bench(data, spec, n_graphs, seconds):
     x = torch.cat([x, torch.randn(x.shape[0], node_in)], 1)
     graphs = [cutoff_graph(p, box, spec["cutoff"]) for p in pos[:n_graphs]]
     graphs = [(s, d, torch.cat([v] * (edge_in // 2), 1).float()) for s, d, v in graphs]
-    w = torch.from_numpy((species == spec["species"]).astype(np.float32))[:, None]
+    scored = np.ones_like(species, bool) if spec.get("all_species") else species == spec["species"]
+    w = torch.from_numpy(scored.astype(np.float32))[:, None]
     target = torch.zeros(x.shape[0], spec["outputs"])
     opt = torch.optim.Adam(net.parameters(), lr=spec["lr"])
 

@@ -52,6 +52,29 @@ impl Kind {
     }
 }
 
+/// The descriptor columns of `descriptors` at `lengths` lengths, with or without an inherent structure.
+pub fn n_columns(inherent: bool, lengths: usize) -> usize {
+    let kinds = Kind::ALL.len() - usize::from(!inherent);
+    kinds * lengths
+}
+
+/// Refuses coarse-graining lengths (setting `what`) that are not finite and >= 0, or that repeat.
+pub fn check_lengths(what: &str, lengths: &[f64]) -> std::result::Result<(), String> {
+    if let Some(x) = lengths.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+        return Err(format!(
+            "`{what}` holds {x}; give lengths >= 0 in particle diameters (0: the raw descriptor)"
+        ));
+    }
+    let mut sorted = lengths.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(format!(
+            "`{what}` {lengths:?} lists a length twice; give each once"
+        ));
+    }
+    Ok(())
+}
+
 /// A descriptor's column name: the kind's name raw (xi = 0), `<name>_cg<xi>` coarse-grained at xi.
 pub fn column_name(kind: Kind, inherent: bool, xi: f64) -> String {
     if xi == 0.0 {

@@ -8,8 +8,8 @@ use glasscam::events::Ctx;
 use glasscam::io::dataset::Dataset;
 use glasscam::kernels::Compute;
 use glasscam::learn::dynamics::bench::{time_predict, time_train};
-use glasscam::learn::dynamics::graph::{energy_scale, graphs};
-use glasscam::learn::dynamics::model::inherent_inputs;
+use glasscam::learn::dynamics::graph::graphs;
+use glasscam::learn::dynamics::model::scaled_inputs;
 use glasscam::learn::dynamics::{self, Gn, GnConfig};
 use glasscam::learn::model::Model;
 use glasscam::learn::split::ReplicaSet;
@@ -169,10 +169,8 @@ pub fn bench(a: &BenchGnArgs) -> glasscam::Result<()> {
     let data = Dataset::load(&a.data)?;
     let idx: Vec<usize> = (0..a.graphs.min(data.n_snapshots())).collect();
     let inherent = a.inherent.as_deref().map(InherentSet::load).transpose()?;
-    let inputs = inherent_inputs(&cfg, inherent.as_ref(), |set| {
-        energy_scale(&data, set, &idx)
-    })?;
-    let gs = graphs(&data, cfg.cutoff, &idx, inputs.as_ref())?;
+    let (inputs, desc) = scaled_inputs(&data, &cfg, inherent.as_ref(), &idx)?;
+    let gs = graphs(&data, cfg.cutoff, &idx, inputs.as_ref(), desc.as_ref())?;
     let ns = data.manifest.system.n_species();
     let spec = cfg.spec(ns, a.outputs);
     spec.check()?;
@@ -193,7 +191,7 @@ pub fn bench(a: &BenchGnArgs) -> glasscam::Result<()> {
     let computes = super::bench::backends(a.backend)?;
     let spec_json = serde_json::json!({
         "n_species": ns, "node_in": spec.node_in, "edge_in": spec.edge_in, "hidden": spec.hidden, "steps": spec.steps, "outputs": spec.outputs,
-        "cutoff": cfg.cutoff, "species": cfg.species, "lr": cfg.lr, "clip": cfg.clip,
+        "cutoff": cfg.cutoff, "species": cfg.species, "all_species": cfg.all_species, "lr": cfg.lr, "clip": cfg.clip,
     })
     .to_string();
     println!(

@@ -265,6 +265,20 @@ pub struct Fitted<L> {
 }
 
 impl<L> Fitted<L> {
+    /// The fits of the members of an ensemble as one: every member's history one after the other, the first
+    /// member's best epoch, the members' parameters one after the other, their samples and times summed.
+    pub fn joined(fits: Vec<Fitted<L>>) -> Fitted<L> {
+        let mut it = fits.into_iter();
+        let mut out = it.next().expect("an ensemble has at least one member");
+        for f in it {
+            out.history.extend(f.history);
+            out.params.extend(f.params);
+            out.seen += f.seen;
+            out.seconds += f.seconds;
+        }
+        out
+    }
+
     pub fn best_epoch(&self) -> usize {
         self.best.as_ref().map_or(0, |b| b.0)
     }

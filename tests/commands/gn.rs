@@ -185,7 +185,11 @@ fn a_network_on_inherent_structures_trains_and_predicts_with_them_and_refuses_wi
     let o = glasscam(&["minimize", "--data", "{}", "--out", "{}"], &[&data, &inh]);
     assert!(o.status.success(), "{}", stderr(&o));
     let with = dir.path().join("with.toml");
-    std::fs::write(&with, format!("{MODEL}inherent = true\n")).unwrap();
+    std::fs::write(
+        &with,
+        format!("{MODEL}inherent = true\ndescriptor_lengths = [0.0, 2.0]\n"),
+    )
+    .unwrap();
     let plain = dir.path().join("plain.toml");
     std::fs::write(&plain, MODEL).unwrap();
     let model = dir.path().join("model");
@@ -227,13 +231,14 @@ fn a_network_on_inherent_structures_trains_and_predicts_with_them_and_refuses_wi
     let [mean, std] = [0, 1].map(|i| cfg["inherent_energy"][i].as_f64().unwrap());
     // the synthetic lattice overlaps, so its minima are poor: only the scale's form is checked
     assert!(mean.is_finite() && std > 0.0, "energy scale {mean} {std}");
-    // the node encoder takes the species and the 4 inherent-structure inputs
+    // the node encoder takes the species, the 4 inherent-structure inputs and 6 descriptors at 2 lengths
     let tensors = cfg["tensors"].as_array().unwrap();
     let enc = tensors
         .iter()
         .find(|t| t["name"] == "node_encoder.0.weight")
         .unwrap();
-    assert_eq!(enc["shape"], serde_json::json!([8, 6]));
+    assert_eq!(enc["shape"], serde_json::json!([8, 18]));
+    assert_eq!(cfg["descriptors"][11]["name"], "is_distance_cg2");
     let out = dir.path().join("pred");
     let o = glasscam(
         &["predict", "--model", "{}", "--data", "{}", "--out", "{}"],
@@ -260,4 +265,14 @@ fn a_network_on_inherent_structures_trains_and_predicts_with_them_and_refuses_wi
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("predictions.npy").exists());
+    // the descriptor columns it read, raw, beside the predictions
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("predictions.json")).unwrap()).unwrap();
+    assert_eq!(p["descriptors"][0], "epot_is");
+    let (shape, d) = glasscam::io::npy::read::<f64>(&out.join("descriptors.npy")).unwrap();
+    let s = p["snapshots"].as_array().unwrap().len() as u64;
+    assert_eq!(shape, [s, 64, 12]);
+    // is_distance (raw) is a distance: >= 0, and not all 0 (the particles moved to their minima)
+    let dist: Vec<f64> = d.iter().skip(10).step_by(12).copied().collect();
+    assert!(dist.iter().all(|&x| x >= 0.0) && dist.iter().any(|&x| x > 1e-3));
 }

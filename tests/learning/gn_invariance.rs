@@ -75,7 +75,8 @@ fn predict(pos: &[f64], species: &[u32], symmetrize: bool, min: Option<&[f64]>) 
     }
     let spec = spec(min.is_some());
     let params = spec.init(5);
-    outputs(&spec, &params, &[g], symmetrize).remove(0)
+    let vectors = usize::from(min.is_some());
+    outputs(&spec, &params, &[g], symmetrize, vectors).remove(0)
 }
 
 /// `predict` with Bapst's inputs, then with a stand-in inherent structure of `pos` mapped by `f`.

@@ -141,6 +141,127 @@ fn bad_input_is_refused_with_what_to_change() {
         e.contains("differs from config.json's `weights_sha256`"),
         "{e}"
     );
+    // settings out of range, each named
+    for (c, want) in [
+        (
+            GnConfig {
+                members: 0,
+                ..cfg()
+            },
+            "`members` must be >= 1",
+        ),
+        (
+            GnConfig {
+                average: 1.0,
+                ..cfg()
+            },
+            "`average` = 1 must be in [0, 1)",
+        ),
+        (
+            GnConfig {
+                weight_decay: -0.1,
+                ..cfg()
+            },
+            "`weight_decay` = -0.1 must be >= 0",
+        ),
+        (
+            GnConfig {
+                descriptor_lengths: vec![0.0, 2.0, 2.0],
+                ..cfg()
+            },
+            "`descriptor_lengths` [0.0, 2.0, 2.0] lists a length twice",
+        ),
+    ] {
+        let e = err_of(train(&data, &targets, &c, None, &Compute::Cpu, quiet()));
+        assert!(e.contains(want), "{e}");
+    }
+}
+
+/// Settings beyond Bapst's: descriptor inputs, a moving average of the parameters, weight decay.
+fn regularized() -> GnConfig {
+    GnConfig {
+        epochs: 3,
+        descriptor_lengths: vec![0.0, 1.5],
+        average: 0.9,
+        weight_decay: 0.5,
+        ..cfg()
+    }
+}
+
+#[test]
+fn an_ensemble_predicts_its_members_mean_and_its_first_member_is_the_network_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, targets) = common::write_annotated(&dir.path().join("data"), 8, 6, 2, 2).unwrap();
+    let one = train(
+        &data,
+        &targets,
+        &regularized(),
+        None,
+        &Compute::Cpu,
+        quiet(),
+    )
+    .unwrap();
+    let c = GnConfig {
+        members: 2,
+        ..regularized()
+    };
+    let two = train(&data, &targets, &c, None, &Compute::Cpu, quiet()).unwrap();
+    let n = one.model.params.len();
+    assert_eq!(two.model.params.len(), 2 * n);
+    assert_eq!(two.model.params[..n], one.model.params[..]);
+    assert_ne!(two.model.params[n..], one.model.params[..]);
+    assert_eq!(two.model.file.member_epochs.len(), 2);
+    assert!(one.model.file.member_epochs.is_empty());
+    // the node inputs: 5 descriptors raw and at 1.5, standardized over the training configurations
+    let names: Vec<&str> = one
+        .model
+        .file
+        .descriptors
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(names.len(), 10);
+    assert_eq!(names[9], "tong_tanaka_cg1.5");
+    assert_eq!(one.model.spec().node_in, 10);
+    // predictions: the mean of the members', each member a network alone
+    let k = two.model.file.header.split.test.clone();
+    let member = |p: &[f32]| {
+        let mut m = two.model.clone();
+        m.file.config.members = 1;
+        m.params = p.to_vec();
+        m.predict(&data, &k, None).unwrap()
+    };
+    let (a, b) = (
+        member(&two.model.params[..n]),
+        member(&two.model.params[n..]),
+    );
+    assert_eq!(a, one.model.predict(&data, &k, None).unwrap());
+    let both = two.model.predict(&data, &k, None).unwrap();
+    let scale = a.iter().map(|x| x.abs()).fold(0f32, f32::max);
+    for ((m, x), y) in both.iter().zip(&a).zip(&b) {
+        assert!((m - 0.5 * (x + y)).abs() <= 1e-5 * scale, "{m} {x} {y}");
+    }
+    // saved as a PyTorch ModuleList `members`, and loaded back
+    let out = dir.path().join("model");
+    write_model(&out, &two).unwrap();
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let names = st.names();
+    assert!(names.iter().any(|n| n.starts_with("members.1.decoder.")));
+    assert!(names.iter().all(|n| n.starts_with("members.")), "{names:?}");
+    let back = Gn::load(&out).unwrap();
+    assert_eq!(back.params, two.model.params);
+    assert_eq!(back.predict(&data, &k, None).unwrap(), both);
+    // a config whose descriptor columns do not match its settings is refused
+    let cpath = out.join("config.json");
+    let mut j: serde_json::Value = serde_json::from_slice(&std::fs::read(&cpath).unwrap()).unwrap();
+    j["descriptors"].as_array_mut().unwrap().pop();
+    std::fs::write(&cpath, serde_json::to_vec(&j).unwrap()).unwrap();
+    let e = err_of(Gn::load(&out));
+    assert!(
+        e.contains("takes 10 descriptor columns") && e.contains("lists 9"),
+        "{e}"
+    );
 }
 
 /// Per-epoch training error, GPU steps (f32 in WGSL) against the CPU twin's (f32, other summation order), both

@@ -103,7 +103,8 @@ fn the_glassbench_pipeline_runs_scores_reports_and_resumes() {
     // the quick model takes the inherent structures: the baselines then have the distance to them too
     assert_eq!(
         results["network_model"],
-        "width 8, steps 1, cutoff 2; inputs: the configuration and its inherent structure"
+        "width 8, steps 1, cutoff 2; inputs: the configuration and its inherent structure, 24 descriptors; loss on \
+         every species"
     );
     let names: Vec<&str> = base["rows"]
         .as_array()

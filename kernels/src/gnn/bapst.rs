@@ -422,14 +422,19 @@ pub fn backward<T: Real>(
     grads
 }
 
-/// Node weights of the loss: 1 on species `scored`, 0 elsewhere, and 1 over the scored values (0 when none).
+/// `scored` for a loss over the nodes of every species.
+pub const ALL_SPECIES: u32 = u32::MAX;
+
+/// Node weights of the loss: 1 on species `scored` (every node with `ALL_SPECIES`), 0 elsewhere, and 1 over the
+/// scored values (0 when none).
 pub fn scored_weights<T: Real>(b: &GraphBatch, scored: u32, outputs: usize) -> (Vec<T>, f64) {
+    let counts = |s: u32| scored == ALL_SPECIES || s == scored;
     let w: Vec<T> = b
         .species
         .iter()
-        .map(|&s| if s == scored { T::one() } else { T::zero() })
+        .map(|&s| if counts(s) { T::one() } else { T::zero() })
         .collect();
-    let n = b.species.iter().filter(|&&s| s == scored).count() * outputs;
+    let n = b.species.iter().filter(|&&s| counts(s)).count() * outputs;
     (w, if n > 0 { 1.0 / n as f64 } else { 0.0 })
 }
 
@@ -616,6 +621,29 @@ mod tests {
             .collect();
         g.check_inputs(&spec).unwrap();
         (spec, g)
+    }
+
+    #[test]
+    fn the_loss_over_every_species_is_the_mean_over_every_node() {
+        let (spec, g) = small();
+        let mut rng = SplitMix64(5);
+        let v = g.graph.n_nodes();
+        let (y, t) = (random(&mut rng, v * 3), random(&mut rng, v * 3));
+        let sq = |keep: &dyn Fn(u32) -> bool| {
+            let (mut sum, mut n) = (0.0, 0);
+            for i in (0..v).filter(|&i| keep(g.graph.species[i])) {
+                sum += (0..3)
+                    .map(|j| (y[3 * i + j] - t[3 * i + j]).powi(2))
+                    .sum::<f64>();
+                n += 3;
+            }
+            sum / n as f64
+        };
+        let (all, _) = loss(&spec, &g.graph, ALL_SPECIES, &y, &t);
+        assert!((all - sq(&|_| true)).abs() < 1e-12);
+        let (one, _) = loss(&spec, &g.graph, 1, &y, &t);
+        assert!((one - sq(&|s| s == 1)).abs() < 1e-12);
+        assert!((all - one).abs() > 1e-3);
     }
 
     #[test]

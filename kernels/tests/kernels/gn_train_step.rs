@@ -1,11 +1,13 @@
 //! One whole training step of Bapst's propensity network on the GPU (`GpuGn::loss_and_grads`: forward, masked
 //! squared error and backward with every activation on the device) against the f64 CPU twin
 //! (`bapst::loss_and_grads`): the outputs, the loss and every parameter's gradient, on a batch of two periodic
-//! cutoff graphs of 144 particles, scoring species 0 and species 1; with Bapst's inputs (the species and the edge
+//! cutoff graphs of 144 particles, scoring species 0, species 1 and every species; with Bapst's inputs (the species and the edge
 //! vector) and with 4 more values per node and 2 more per edge.
 
 use crate::common::Rng;
-use glasscam_kernels::gnn::bapst::{cutoff_graph, forward, loss_and_grads, GnGraph, GnSpec};
+use glasscam_kernels::gnn::bapst::{
+    cutoff_graph, forward, loss_and_grads, GnGraph, GnSpec, ALL_SPECIES,
+};
 use glasscam_kernels::gnn::gpu_bapst::GpuGn;
 use glasscam_kernels::gpu::test_context;
 use glasscam_kernels::tolerance::{assert_close, Tolerance};
@@ -91,7 +93,7 @@ fn train_step_matches(
         .collect();
     let t64: Vec<f64> = targets.iter().map(|&x| x as f64).collect();
     let gpu = GpuGn::new(ctx.clone(), spec, &p32).unwrap();
-    for scored in [0, 1] {
+    for scored in [0, 1, ALL_SPECIES] {
         let what = format!(
             "gn train step, {} node and {} edge inputs, species {scored}",
             spec.node_in, spec.edge_in

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::ridge::{Ridge, Rows};
-use super::descriptors::{column_name, descriptors, Descriptors};
+use super::descriptors::{check_lengths, column_name, descriptors, Descriptors};
 use super::stats::pearson;
 use crate::error::{Error, Result};
 use crate::events::{Ctx, Event};
@@ -63,18 +63,8 @@ impl BaselineSettings {
                 "`lengths` is empty; give coarse-graining lengths such as 0,1,2,4 (0: raw)".into(),
             );
         }
-        if let Some(x) = self.lengths.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
-            return bad(format!(
-                "`lengths` holds {x}; give lengths >= 0 in particle diameters (0: the raw descriptor)"
-            ));
-        }
-        let mut sorted = self.lengths.clone();
-        sorted.sort_by(f64::total_cmp);
-        if sorted.windows(2).any(|w| w[0] == w[1]) {
-            return bad(format!(
-                "`lengths` {:?} lists a length twice; give each once",
-                self.lengths
-            ));
+        if let Err(m) = check_lengths("lengths", &self.lengths) {
+            return bad(m);
         }
         if self.lambdas.is_empty() || self.lambdas.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
             return bad(format!(

@@ -59,7 +59,8 @@ pub fn time_train(
     match compute {
         Compute::Cpu => timed(graphs.len(), seconds, |k| {
             let p32 = to_f32(&params);
-            let (_, g, _) = bapst::loss_and_grads(spec, &p32, &graphs[k], cfg.species, &targets[k]);
+            let (_, g, _) =
+                bapst::loss_and_grads(spec, &p32, &graphs[k], cfg.loss_species(), &targets[k]);
             update(&mut params, g.into_iter().map(f64::from).collect());
             Ok(())
         }),
@@ -67,7 +68,7 @@ pub fn time_train(
             let gpu = GpuGn::new(ctx.clone(), *spec, &to_f32(&params))?;
             let batches = graphs
                 .iter()
-                .map(|g| gpu.batch(g, cfg.species))
+                .map(|g| gpu.batch(g, cfg.loss_species()))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             timed(graphs.len(), seconds, |k| {
                 gpu.set_params(&to_f32(&params));

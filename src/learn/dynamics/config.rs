@@ -23,15 +23,29 @@ pub struct GnConfig {
     pub target: String,
     /// The species index whose particles are scored (0, A: GlassBench scores A only).
     pub species: u32,
+    /// The loss takes the particles of every species, not only those of `species`: more examples of how
+    /// structure sets mobility, on the same standardization (that of `species`' targets). Validation, the kept
+    /// epoch and the scores still read `species` alone. false (Bapst): `species` only.
+    pub all_species: bool,
     /// Adam's learning rate (Bapst: 1e-4).
     pub lr: f64,
     /// Gradients are scaled down to this global norm when larger (Bapst: 1.0); 0 leaves them as they are.
     pub clip: f64,
     /// Configurations per training step (Bapst: 1).
     pub batch: usize,
+    /// Decoupled weight decay (AdamW): every step first scales the parameters by 1 - lr x weight_decay. 0 (Bapst):
+    /// none.
+    pub weight_decay: f64,
+    /// Decay per step of an exponential moving average of the parameters, which validation scores and the saved
+    /// model uses in place of the last step's; it averages out the noise of single-configuration steps. 0
+    /// (Bapst): the last step's parameters.
+    pub average: f64,
     pub epochs: usize,
     /// Seed of the weights, split, shuffling and augmentation.
     pub seed: u64,
+    /// Networks trained on the same split from different seeds (`member_seed`), each keeping its best validation
+    /// epoch; the model predicts their mean. 1 (Bapst): one network.
+    pub members: usize,
     /// Fractions of replicas for training, validation and test. With the targets' own `subset`, its test
     /// configurations are the test set and its training configurations are cut into training and validation in
     /// the ratio of the first two fractions.
@@ -46,6 +60,12 @@ pub struct GnConfig {
     /// structure beside the configuration's, and each node its displacement to the inherent structure, the
     /// length of it, and its energy there (standardized over the training configurations). Bapst: false.
     pub inherent: bool,
+    /// The descriptor baselines' structural descriptors (`glasscam baselines`: the potential energy, local density,
+    /// Voronoi area and perimeter, Tong-Tanaka's Theta and, with `inherent`, the distance to the inherent
+    /// structure) as more node inputs, raw (a length of 0) and coarse-grained at each of these lengths, each
+    /// standardized over the training configurations. With `inherent` they are those of the inherent structure,
+    /// as the baselines' are. Empty (Bapst): none.
+    pub descriptor_lengths: Vec<f64>,
 }
 
 impl Default for GnConfig {
@@ -56,29 +76,39 @@ impl Default for GnConfig {
             cutoff: 2.0,
             target: "propensity".into(),
             species: 0,
+            all_species: false,
             lr: 1e-4,
             clip: 1.0,
             batch: 1,
+            weight_decay: 0.0,
+            average: 0.0,
             epochs: 1000,
             seed: 0,
+            members: 1,
             split: [0.8, 0.1, 0.1],
             augment: true,
             symmetrize: true,
             inherent: false,
+            descriptor_lengths: Vec::new(),
         }
     }
 }
 
 impl GnConfig {
     /// Sized for two CPU cores: width 16, 2 steps, learning rate 1e-3, 200 epochs (Bapst's cutoff, clip and batch),
-    /// with the inherent structures as inputs.
+    /// with the inherent structures and the baselines' descriptors as inputs, the loss on every species, weight
+    /// decay 0.5 and a moving average of the parameters.
     pub fn quick() -> GnConfig {
         GnConfig {
             hidden: 16,
             steps: 2,
             lr: 1e-3,
             epochs: 200,
+            all_species: true,
+            weight_decay: 0.5,
+            average: 0.995,
             inherent: true,
+            descriptor_lengths: vec![0.0, 1.0, 2.0, 4.0],
             ..GnConfig::default()
         }
     }
@@ -102,8 +132,8 @@ impl GnConfig {
     }
 
     pub fn check(&self) -> std::result::Result<(), String> {
-        if self.hidden == 0 || self.steps == 0 || self.batch == 0 {
-            return Err("`hidden`, `steps` and `batch` must be >= 1".into());
+        if self.hidden == 0 || self.steps == 0 || self.batch == 0 || self.members == 0 {
+            return Err("`hidden`, `steps`, `batch` and `members` must be >= 1".into());
         }
         if !(self.cutoff > 0.0 && self.cutoff.is_finite()) {
             return Err(format!(
@@ -118,7 +148,54 @@ impl GnConfig {
                 self.clip
             ));
         }
+        if !(self.weight_decay >= 0.0 && self.lr * self.weight_decay < 1.0) {
+            return Err(format!(
+                "`weight_decay` = {} must be >= 0 with lr x weight_decay below 1, such as 0.01 (0: none)",
+                self.weight_decay
+            ));
+        }
+        if !(0.0..1.0).contains(&self.average) {
+            return Err(format!(
+                "`average` = {} must be in [0, 1): the decay per step of the parameters' moving average, such as \
+                 0.995 (0: none)",
+                self.average
+            ));
+        }
+        crate::analysis::descriptors::check_lengths(
+            "descriptor_lengths",
+            &self.descriptor_lengths,
+        )?;
         crate::learn::split::check_fractions(self.split)
+    }
+
+    /// The species whose particles the loss takes (`gnn::bapst::ALL_SPECIES` for every one).
+    pub fn loss_species(&self) -> u32 {
+        match self.all_species {
+            true => glasscam_kernels::gnn::bapst::ALL_SPECIES,
+            false => self.species,
+        }
+    }
+
+    /// The seed of member `k`'s weights, shuffling and augmentation: `seed` itself for the first, so that one
+    /// member is the network `seed` trains alone; the split always comes from `seed`.
+    pub fn member_seed(&self, k: usize) -> u64 {
+        match k {
+            0 => self.seed,
+            _ => glasscam_kernels::rng::mix(
+                self.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+        }
+    }
+
+    /// The descriptor columns among the node inputs.
+    pub fn n_descriptors(&self) -> usize {
+        crate::analysis::descriptors::n_columns(self.inherent, self.descriptor_lengths.len())
+    }
+
+    /// The 2D vectors at the start of each node's inputs, which the rotations and reflections turn: the
+    /// displacement to the inherent structure.
+    pub fn node_vectors(&self) -> usize {
+        usize::from(self.inherent)
     }
 
     /// The network for `n_species` species and `outputs` time points.
@@ -129,7 +206,7 @@ impl GnConfig {
         };
         GnSpec {
             n_species,
-            node_in,
+            node_in: node_in + self.n_descriptors(),
             edge_in,
             hidden: self.hidden,
             steps: self.steps,

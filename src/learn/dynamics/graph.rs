@@ -8,7 +8,7 @@ use glasscam_kernels::md::reference;
 use glasscam_kernels::rng::mix;
 use rayon::prelude::*;
 
-use crate::analysis::descriptors::particle_energies;
+use crate::analysis::descriptors::{descriptors, particle_energies, Descriptors};
 use crate::error::{Error, Result};
 use crate::io::dataset::Dataset;
 use crate::learn::gnn::graph::Cells;
@@ -26,6 +26,88 @@ pub const INHERENT_EDGE_IN: usize = 4;
 pub struct InherentInputs<'a> {
     pub set: &'a InherentSet,
     pub energy: [f64; 2],
+}
+
+/// A descriptor column among the node inputs: its name (`glasscam baselines`' column names) and the mean and
+/// standard deviation over the training configurations' particles that standardize it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ColumnScale {
+    pub name: String,
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// The baselines' descriptors as node inputs: raw (0) and coarse-grained at `lengths`, standardized by `columns`.
+pub struct DescriptorInputs {
+    pub lengths: Vec<f64>,
+    pub columns: Vec<ColumnScale>,
+}
+
+/// The descriptors of snapshot `k` of `data` at `lengths`: of its inherent structure in `set` when given (with the
+/// distance to it), else of the configuration itself.
+pub fn described(
+    data: &Dataset,
+    set: Option<&InherentSet>,
+    k: usize,
+    lengths: &[f64],
+) -> Result<Descriptors> {
+    let setup = setup_of(data);
+    let diameters = data.manifest.system.diameters();
+    let pos = data.snapshot(k);
+    match set {
+        Some(set) => {
+            let min = set.data.snapshot(set.row_of(data, k)?);
+            descriptors(&setup, &diameters, min, Some(pos), lengths)
+        }
+        None => descriptors(&setup, &diameters, pos, None, lengths),
+    }
+}
+
+/// The descriptor columns at `lengths` of snapshots `idx` (of their inherent structures in `set` when given),
+/// each with its mean and standard deviation over every particle (1 for a constant column).
+pub fn descriptor_scale(
+    data: &Dataset,
+    set: Option<&InherentSet>,
+    idx: &[usize],
+    lengths: &[f64],
+) -> Result<Vec<ColumnScale>> {
+    let per: Vec<Descriptors> = idx
+        .par_iter()
+        .map(|&k| described(data, set, k, lengths))
+        .collect::<Result<_>>()?;
+    let Some(first) = per.first() else {
+        return Ok(Vec::new());
+    };
+    Ok((0..first.n_features())
+        .map(|f| {
+            let all: Vec<f64> = per.iter().flat_map(|d| d.column(f)).collect();
+            let m = all.len().max(1) as f64;
+            let mean = all.iter().sum::<f64>() / m;
+            let std = (all.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / m).sqrt();
+            ColumnScale {
+                name: first.names[f].clone(),
+                mean,
+                std: if std > 0.0 { std } else { 1.0 },
+            }
+        })
+        .collect())
+}
+
+/// `g` with the standardized descriptor columns `d` appended to every node's inputs.
+pub fn with_descriptors(g: &mut GnGraph, d: &Descriptors, columns: &[ColumnScale]) {
+    let n = g.graph.n_nodes();
+    let w = g.node.len() / n.max(1);
+    let f = d.n_features();
+    g.node = (0..n)
+        .flat_map(|i| {
+            let own = g.node[i * w..(i + 1) * w].iter().copied();
+            let desc = d.values[i * f..(i + 1) * f]
+                .iter()
+                .zip(columns)
+                .map(|(x, c)| (x - c.mean) / c.std);
+            own.chain(desc).collect::<Vec<_>>()
+        })
+        .collect();
 }
 
 /// A warning when some of the minima in `set` did not converge (FIRE stopped at `max_iter` or failed): the
@@ -152,12 +234,14 @@ pub fn build(
     Ok(graph_from_lists(pos, species, box_l, cutoff, &lists))
 }
 
-/// The graphs of snapshots `idx` of `data`, in parallel, with the inputs of their inherent structures when given.
+/// The graphs of snapshots `idx` of `data`, in parallel, with the inputs of their inherent structures and their
+/// descriptors (after the inherent structure's) when given.
 pub fn graphs(
     data: &Dataset,
     cutoff: f64,
     idx: &[usize],
     inherent: Option<&InherentInputs>,
+    desc: Option<&DescriptorInputs>,
 ) -> Result<Vec<GnGraph>> {
     let setup = inherent.map(|_| setup_of(data));
     idx.par_iter()
@@ -172,6 +256,17 @@ pub fn graphs(
                 let min = inh.set.data.snapshot(inh.set.row_of(data, k)?);
                 let e = particle_energies(setup, min)?;
                 with_inherent(&mut g, (pos, min), &e, inh.energy, data.box_l(), cutoff);
+            }
+            if let Some(di) = desc {
+                let d = described(data, inherent.map(|i| i.set), k, &di.lengths)?;
+                if d.n_features() != di.columns.len() {
+                    return Err(Error::Input(format!(
+                        "the network takes {} descriptor columns but {} were computed; train it again",
+                        di.columns.len(),
+                        d.n_features()
+                    )));
+                }
+                with_descriptors(&mut g, &d, &di.columns);
             }
             Ok(g)
         })
@@ -222,9 +317,9 @@ impl Orthogonal {
     }
 }
 
-/// `g` with its edge vectors mapped by `o`: every pair of edge inputs, and the first two of each node's inputs
-/// (the displacement to the inherent structure; the rest are lengths and energies).
-pub fn transformed(g: &GnGraph, o: Orthogonal) -> GnGraph {
+/// `g` with its edge vectors mapped by `o`: every pair of edge inputs, and the first `vectors` pairs of each
+/// node's inputs (the displacement to the inherent structure; the rest are lengths, energies and descriptors).
+pub fn transformed(g: &GnGraph, o: Orthogonal, vectors: usize) -> GnGraph {
     let nv = g.graph.n_nodes().max(1);
     let node = match g.node.len() / nv {
         0 => Vec::new(),
@@ -233,7 +328,7 @@ pub fn transformed(g: &GnGraph, o: Orthogonal) -> GnGraph {
             .chunks_exact(w)
             .flat_map(|row| {
                 let mut r = row.to_vec();
-                r[..2].copy_from_slice(&o.apply(&row[..2]));
+                r[..2 * vectors].copy_from_slice(&o.apply(&row[..2 * vectors]));
                 r
             })
             .collect(),

@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use glasscam_kernels::gnn::bapst::{self, GnGraph, GnSpec};
+use glasscam_kernels::gnn::bapst::{self, GnGraph, GnSpec, GnTensor};
 use glasscam_kernels::gnn::cpu::Real;
 use glasscam_kernels::Compute;
 use serde::{Deserialize, Serialize};
 
 use super::config::GnConfig;
-use super::graph::{graphs, transformed, InherentInputs, Orthogonal};
+use super::graph::{descriptor_scale, energy_scale, graphs, transformed};
+use super::graph::{ColumnScale, DescriptorInputs, InherentInputs, Orthogonal};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
@@ -26,7 +27,8 @@ pub const LAYOUT: &str = "nodes: every particle, x_v = onehot(species); edges: b
     than `cutoff` (minimum image), x_e = (r_dst - r_src) / cutoff; with `inherent`, x_v = [onehot(species), u_x, \
     u_y, |u|, (e - inherent_energy[0]) / inherent_energy[1]] with u the displacement from the configuration to \
     its inherent structure and e the particle's energy there, and x_e = [(r_dst - r_src) / cutoff, (r'_dst - \
-    r'_src) / cutoff] with r' the inherent structure's positions; every MLP is Linear, ReLU, Linear, ReLU (the \
+    r'_src) / cutoff] with r' the inherent structure's positions; with `descriptor_lengths`, the descriptor columns \
+    `descriptors` (name, mean, std) follow in x_v, each as (d - mean) / std; every MLP is Linear, ReLU, Linear, ReLU (the \
     decoder: Linear, ReLU, Linear, ReLU, Linear); v_enc = node_encoder(x_v), e_enc = edge_encoder(x_e); v, e = \
     v_enc, e_enc; `steps` times: xv = [v, v_enc], e = edge_mlp([e, e_enc, xv[dst], xv[src]]), v = \
     node_mlp([sum of e over the edges into the node, xv]); z = decoder(v); prediction = target_mean + target_std \
@@ -50,15 +52,40 @@ pub struct GnModelFile {
     /// the training configurations, which standardize that node input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherent_energy: Option<[f64; 2]>,
+    /// With `descriptor_lengths`: the descriptor columns among the node inputs, in order, each with the mean and
+    /// standard deviation over the training configurations' particles that standardize it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptors: Vec<ColumnScale>,
+    /// With more than one of `members`: the epoch each member kept, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_epochs: Vec<usize>,
 }
 
 impl GnModelFile {
     pub fn spec(&self) -> GnSpec {
         self.config.spec(self.n_species, self.times.len())
     }
+
+    /// The tensors in `model.safetensors`: `GnSpec::tensors` for one member; for more, each member's under
+    /// `members.<k>.` (a PyTorch `nn.ModuleList` named `members`), one member's parameters after the other's.
+    pub fn tensors(&self) -> Vec<GnTensor> {
+        let spec = self.spec();
+        let one = spec.tensors();
+        if self.config.members == 1 {
+            return one;
+        }
+        let n = spec.n_params();
+        (0..self.config.members)
+            .flat_map(|k| {
+                one.iter().map(move |(name, shape, at)| {
+                    (format!("members.{k}.{name}"), shape.clone(), at + k * n)
+                })
+            })
+            .collect()
+    }
 }
 
-/// A trained propensity network: its file and its parameters (f32) in `GnSpec::tensors` order.
+/// A trained propensity network: its file and its parameters (f32), `GnModelFile::tensors` in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gn {
     pub file: GnModelFile,
@@ -66,12 +93,14 @@ pub struct Gn {
 }
 
 /// The standardized outputs [V, T] of each graph on the CPU twin in the precision of `params` (f32 for a model,
-/// f64 for the reference), averaged over the square's symmetries when `symmetrize`.
+/// f64 for the reference), averaged over the square's symmetries when `symmetrize` (which turn the edge vectors
+/// and the first `vectors` 2D vectors of the node inputs).
 pub fn outputs<T: Real>(
     spec: &GnSpec,
     params: &[T],
     graphs: &[GnGraph],
     symmetrize: bool,
+    vectors: usize,
 ) -> Vec<Vec<f64>> {
     graphs
         .iter()
@@ -86,7 +115,7 @@ pub fn outputs<T: Real>(
             let frames = Orthogonal::square();
             let mut sum = vec![0.0; g.graph.n_nodes() * spec.outputs];
             for o in frames {
-                let fw = bapst::forward(spec, params, &transformed(g, o));
+                let fw = bapst::forward(spec, params, &transformed(g, o, vectors));
                 for (s, &y) in sum.iter_mut().zip(fw.y()) {
                     *s += y.f64();
                 }
@@ -127,6 +156,52 @@ impl Gn {
         inherent_inputs(&self.file.config, set, |_| Ok(scale))
     }
 
+    /// The descriptor inputs this model takes, with their standardization.
+    pub fn descriptor_inputs(&self) -> Option<DescriptorInputs> {
+        let lengths = &self.file.config.descriptor_lengths;
+        (!lengths.is_empty()).then(|| DescriptorInputs {
+            lengths: lengths.clone(),
+            columns: self.file.descriptors.clone(),
+        })
+    }
+
+    /// The graphs of snapshots `idx` of `data` with every input this model takes.
+    pub fn graphs(
+        &self,
+        data: &Dataset,
+        idx: &[usize],
+        inherent: Option<&InherentSet>,
+    ) -> Result<Vec<GnGraph>> {
+        let inputs = self.inherent_inputs(inherent)?;
+        let desc = self.descriptor_inputs();
+        graphs(
+            data,
+            self.file.config.cutoff,
+            idx,
+            inputs.as_ref(),
+            desc.as_ref(),
+        )
+    }
+
+    /// The standardized outputs [V, T] of each graph on the f32 CPU twin, the mean over the members.
+    pub fn outputs(&self, graphs: &[GnGraph]) -> Vec<Vec<f64>> {
+        let (c, spec) = (&self.file.config, self.spec());
+        let members: Vec<Vec<Vec<f64>>> = self
+            .params
+            .chunks_exact(spec.n_params())
+            .map(|p| outputs(&spec, p, graphs, c.symmetrize, c.node_vectors()))
+            .collect();
+        let k = members.len() as f64;
+        let mut mean = members[0].clone();
+        for m in &members[1..] {
+            for (a, b) in mean.iter_mut().flatten().zip(m.iter().flatten()) {
+                *a += b;
+            }
+        }
+        mean.iter_mut().flatten().for_each(|a| *a /= k);
+        mean
+    }
+
     /// Predictions of every particle of snapshots `idx` of `data`, [S', T, N] row-major (the targets' layout),
     /// in the targets' units; `inherent`: the inherent structures of `data`, for a model that takes them.
     pub fn predict(
@@ -135,10 +210,9 @@ impl Gn {
         idx: &[usize],
         inherent: Option<&InherentSet>,
     ) -> Result<Vec<f32>> {
-        let inputs = self.inherent_inputs(inherent)?;
-        let gs = graphs(data, self.file.config.cutoff, idx, inputs.as_ref())?;
+        let gs = self.graphs(data, idx, inherent)?;
         let (t, n) = (self.file.times.len(), data.n_particles());
-        let ys = outputs(&self.spec(), &self.params, &gs, self.file.config.symmetrize);
+        let ys = self.outputs(&gs);
         let mut out = vec![0f32; idx.len() * t * n];
         for (k, y) in ys.iter().enumerate() {
             for i in 0..n {
@@ -193,12 +267,32 @@ pub fn inherent_inputs<'a>(
     }
 }
 
+/// The node inputs of a new network with settings `cfg` (`set`: the inherent structures of `data`, which it takes
+/// when `cfg.inherent`), standardized over snapshots `idx` of `data`.
+pub fn scaled_inputs<'a>(
+    data: &Dataset,
+    cfg: &GnConfig,
+    set: Option<&'a InherentSet>,
+    idx: &[usize],
+) -> Result<(Option<InherentInputs<'a>>, Option<DescriptorInputs>)> {
+    let inherent = inherent_inputs(cfg, set, |set| energy_scale(data, set, idx))?;
+    let lengths = &cfg.descriptor_lengths;
+    let desc = match lengths.is_empty() {
+        true => None,
+        false => Some(DescriptorInputs {
+            lengths: lengths.clone(),
+            columns: descriptor_scale(data, set, idx, lengths)?,
+        }),
+    };
+    Ok((inherent, desc))
+}
+
 /// Writes weights and config into `dir`, with the weights' checksum in config.json.
 pub fn save(dir: &Path, file: &GnModelFile, params: &[f32]) -> Result<()> {
     save_files(
         dir,
         (Arch::Gn, VERSION),
-        (&file.spec().tensors(), params),
+        (&file.tensors(), params),
         "lower `lr` and check the targets",
         file,
         |f| &mut f.header,
@@ -231,6 +325,23 @@ pub fn load(dir: &Path) -> Result<Gn> {
                 .into(),
         ));
     }
+    let nd = file.config.n_descriptors();
+    if file.descriptors.len() != nd
+        || file
+            .descriptors
+            .iter()
+            .any(|c| !(c.std > 0.0 && c.std.is_finite()))
+    {
+        return Err(bad(
+            cpath,
+            format!(
+                "the network takes {nd} descriptor columns (`descriptor_lengths` {:?}) but `descriptors` lists {} \
+                 with their standardization, or a standard deviation that is not positive; train it again",
+                file.config.descriptor_lengths,
+                file.descriptors.len()
+            ),
+        ));
+    }
     if t == 0 || file.target_mean.len() != t || file.target_std.len() != t {
         return Err(bad(
             cpath,
@@ -257,8 +368,8 @@ pub fn load(dir: &Path) -> Result<Gn> {
         &wpath,
         &bytes,
         &file.header.weights_sha256,
-        &spec.tensors(),
-        spec.n_params(),
+        &file.tensors(),
+        spec.n_params() * file.config.members,
         note,
     )?;
     Ok(Gn { file, params })
@@ -309,27 +420,27 @@ impl Model for Gn {
     }
 
     fn input_key(&self) -> String {
+        let c = &self.file.config;
         format!(
-            "gn cutoff {} inherent {}",
-            self.file.config.cutoff, self.file.config.inherent
+            "gn cutoff {} inherent {} descriptors {:?}",
+            c.cutoff, c.inherent, c.descriptor_lengths
         )
     }
 
     /// The graphs without inherent structures (a network that takes them is refused with what to give).
     fn inputs(&self, _: &Compute, data: &Dataset, snapshots: &[usize]) -> Result<Vec<GnGraph>> {
-        graphs(
-            data,
-            self.file.config.cutoff,
-            snapshots,
-            self.inherent_inputs(None)?.as_ref(),
-        )
+        self.graphs(data, snapshots, None)
     }
 
     /// The standardized outputs [particles, T] of the scored species' particles, on the f32 CPU twin.
     fn logits(&self, _: &Compute, graphs: &Vec<GnGraph>) -> Result<Vec<f64>> {
-        let c = &self.file.config;
-        let ys = outputs(&self.spec(), &self.params, graphs, c.symmetrize);
-        Ok(scored_rows(&ys, graphs, c.species, self.file.times.len()))
+        let ys = self.outputs(graphs);
+        Ok(scored_rows(
+            &ys,
+            graphs,
+            self.file.config.species,
+            self.file.times.len(),
+        ))
     }
 
     /// Training steps on `compute` in f32 (forward, loss and backward in WGSL on a GPU; the clip and Adam on the

@@ -1,7 +1,8 @@
 //! `glasscam predict`: a trained propensity network's predictions for every particle of a data set's
 //! configurations (`predictions.npy`, float32 [S, T, N] in the targets' layout) and `predictions.json` (the model,
 //! the data set's fingerprint, the time grid and, where the data set has targets, Pearson per time point on the
-//! scored species).
+//! scored species); for a network with descriptor inputs, `descriptors.npy` (float64 [S, N, F], the columns
+//! before their standardization).
 
 use std::path::Path;
 
@@ -25,6 +26,7 @@ use crate::sim::minimize::InherentSet;
 pub const FORMAT_VERSION: u32 = 1;
 pub const PREDICTIONS_JSON: &str = "predictions.json";
 pub const PREDICTIONS_NPY: &str = "predictions.npy";
+pub const DESCRIPTORS_NPY: &str = "descriptors.npy";
 
 /// `predictions.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -47,6 +49,10 @@ pub struct PredictionsFile {
     /// these snapshots; absent when the data set has no targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pearson: Option<Vec<f64>>,
+    /// For a network with descriptor inputs: the names of the columns of `descriptors.npy`, the node inputs
+    /// before their standardization by the model's `descriptors`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptors: Vec<String>,
 }
 
 /// Predictions and their record.
@@ -55,6 +61,8 @@ pub struct Predictions {
     pub file: PredictionsFile,
     /// [S, T, N] row-major.
     pub values: Vec<f32>,
+    /// [S, N, F] row-major: the descriptor columns `file.descriptors` of each particle (empty without them).
+    pub descriptors: Vec<f64>,
 }
 
 /// Predictions of model `model` (read from `dir`) for the snapshots `which` of `data`: its test replicas (of
@@ -88,6 +96,13 @@ pub fn predict(
     }
     let values = model.predict(data, &snapshots, inherent)?;
     let cfg = &model.file.config;
+    let mut descriptors = Vec::new();
+    if !cfg.descriptor_lengths.is_empty() {
+        for &k in &snapshots {
+            let d = super::graph::described(data, inherent, k, &cfg.descriptor_lengths)?;
+            descriptors.extend(d.values);
+        }
+    }
     let pearson = match data.dir.join(TARGETS).exists() {
         false => None,
         true => {
@@ -120,8 +135,15 @@ pub fn predict(
             snapshots,
             species: cfg.species,
             pearson,
+            descriptors: model
+                .file
+                .descriptors
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
         },
         values,
+        descriptors,
     })
 }
 
@@ -134,5 +156,13 @@ pub fn write_predictions(out: &Path, p: &Predictions, force: bool) -> Result<()>
     let (s, t) = (p.file.snapshots.len() as u64, p.file.times.len() as u64);
     let n = (p.values.len() as u64).checked_div(s * t).unwrap_or(0);
     npy::write(&dir.root().join(PREDICTIONS_NPY), &[s, t, n], &p.values)?;
+    let f = p.file.descriptors.len() as u64;
+    if f > 0 {
+        npy::write(
+            &dir.root().join(DESCRIPTORS_NPY),
+            &[s, n, f],
+            &p.descriptors,
+        )?;
+    }
     write_json_atomic(&json, &p.file)
 }

@@ -12,14 +12,14 @@ use glasscam_kernels::nn::AdamSpec;
 use glasscam_kernels::Compute;
 
 use super::config::GnConfig;
-use super::graph::{energy_scale, unconverged_warning};
+use super::graph::unconverged_warning;
 use super::graph::{graphs, transformed, Orthogonal};
-use super::model::{inherent_inputs, outputs, scored_rows, Gn, GnModelFile, LAYOUT, VERSION};
+use super::model::{outputs, scaled_inputs, scored_rows, Gn, GnModelFile, LAYOUT, VERSION};
 use super::targets::{standardization, TargetSet};
 use crate::error::{Error, Result};
 use crate::events::Ctx;
 use crate::io::dataset::Dataset;
-use crate::learn::fit::{fit, Batch, Divergence, Learner, Plan, Regression, Tally};
+use crate::learn::fit::{fit, Batch, Divergence, Fitted, Learner, Plan, Regression, Tally};
 use crate::learn::model::{Arch, Header, Run, TensorInfo, Trained};
 use crate::learn::split::target_sets;
 use crate::sim::minimize::InherentSet;
@@ -48,6 +48,8 @@ struct GnLearner<'a> {
     params: Vec<f64>,
     m: Vec<f64>,
     v: Vec<f64>,
+    /// The moving average of the parameters (`average`), without its bias correction.
+    avg: Vec<f64>,
     train: &'a [GnGraph],
     /// Standardized targets [V, T] per training graph.
     train_y: &'a [Vec<f64>],
@@ -86,6 +88,7 @@ impl Learner for GnLearner<'_> {
                 true => transformed(
                     &self.train[i],
                     Orthogonal::random(((b.seed as u64) << 32) ^ j as u64),
+                    self.cfg.node_vectors(),
                 ),
                 false => self.train[i].clone(),
             })
@@ -100,12 +103,12 @@ impl Learner for GnLearner<'_> {
         let (l, mut g) = match &self.gpu {
             None => {
                 let (l, g, _) =
-                    bapst::loss_and_grads(&self.spec, &p32, &batch, self.cfg.species, &y);
+                    bapst::loss_and_grads(&self.spec, &p32, &batch, self.cfg.loss_species(), &y);
                 (l, g.into_iter().map(f64::from).collect())
             }
             Some(gpu) => {
                 gpu.set_params(&p32);
-                gpu.loss_and_grads(&gpu.batch(&batch, self.cfg.species)?, &y)?
+                gpu.loss_and_grads(&gpu.batch(&batch, self.cfg.loss_species())?, &y)?
             }
         };
         if !l.is_finite() {
@@ -120,6 +123,10 @@ impl Learner for GnLearner<'_> {
             lr: self.cfg.lr,
             ..AdamSpec::default()
         };
+        let shrink = 1.0 - self.cfg.lr * self.cfg.weight_decay;
+        if shrink < 1.0 {
+            self.params.iter_mut().for_each(|p| *p *= shrink);
+        }
         adam(
             &a.params(self.params.len(), self.step),
             &g,
@@ -127,6 +134,12 @@ impl Learner for GnLearner<'_> {
             &mut self.m,
             &mut self.v,
         );
+        let d = self.cfg.average;
+        if d > 0.0 {
+            for (a, p) in self.avg.iter_mut().zip(&self.params) {
+                *a = d * *a + (1.0 - d) * p;
+            }
+        }
         // the loop's training mean squared error divides by samples x time points
         self.tally.loss += l * (b.samples.len() * self.spec.outputs) as f64;
         Ok(())
@@ -138,7 +151,14 @@ impl Learner for GnLearner<'_> {
 
     fn validation_outputs(&mut self) -> Result<Vec<f64>> {
         let p = self.params()?;
-        let ys = outputs(&self.spec, &p, self.validation, self.cfg.symmetrize);
+        let c = self.cfg;
+        let ys = outputs(
+            &self.spec,
+            &p,
+            self.validation,
+            c.symmetrize,
+            c.node_vectors(),
+        );
         Ok(scored_rows(
             &ys,
             self.validation,
@@ -147,8 +167,14 @@ impl Learner for GnLearner<'_> {
         ))
     }
 
+    /// The last step's parameters, or their moving average with `average` (bias-corrected, as Adam's moments).
     fn params(&mut self) -> Result<Vec<f32>> {
-        Ok(to_f32(&self.params))
+        let d = self.cfg.average;
+        if d == 0.0 || self.step == 0 {
+            return Ok(to_f32(&self.params));
+        }
+        let c = 1.0 - d.powi(self.step.min(i32::MAX as u64) as i32);
+        Ok(self.avg.iter().map(|&a| (a / c) as f32).collect())
     }
 
     fn diverged(&self, d: Divergence) -> Error {
@@ -195,15 +221,15 @@ pub fn train(
         )));
     }
     let sets = target_sets(data, targets.test.as_deref(), cfg.split, cfg.seed)?;
-    let inputs = inherent_inputs(cfg, inherent, |set| {
-        energy_scale(data, set, &sets.train.snapshots)
-    })?;
+    let (inputs, desc) = scaled_inputs(data, cfg, inherent, &sets.train.snapshots)?;
     if let Some(w) = inputs.as_ref().and_then(|i| unconverged_warning(i.set)) {
         ctx.warn(&w);
     }
+    ctx.cancel.check()?;
     let mut gs = Vec::new();
     for part in [&sets.train, &sets.validation, &sets.test] {
-        gs.push(graphs(data, cfg.cutoff, &part.snapshots, inputs.as_ref())?);
+        let (inh, d) = (inputs.as_ref(), desc.as_ref());
+        gs.push(graphs(data, cfg.cutoff, &part.snapshots, inh, d)?);
         ctx.cancel.check()?;
     }
     let (mean, std) = standardization(targets, data, &sets.train.snapshots, cfg.species);
@@ -222,40 +248,52 @@ pub fn train(
     let (val_y, test_y) = (scored(1), scored(2));
     let spec = cfg.spec(ns, t);
     spec.check()?;
-    let params = initial_params(&spec, cfg.seed);
-    let gpu = match compute {
-        Compute::Cpu => None,
-        Compute::Gpu(ctx) => Some(GpuGn::new(ctx.clone(), spec, &to_f32(&params))?),
-    };
-    let mut learner = GnLearner {
-        spec,
-        gpu,
-        cfg,
-        m: vec![0.0; params.len()],
-        v: vec![0.0; params.len()],
-        params,
-        train: &gs[0],
-        train_y: &ys[0],
-        validation: &gs[1],
-        step: 0,
-        tally: Tally::default(),
-    };
-    let plan = Plan {
-        epochs: cfg.epochs,
-        batch: cfg.batch,
-        seed: cfg.seed,
-        n_train: sets.train.len(),
-    };
     let objective = Regression { targets: t };
-    let fitted = fit(
-        &mut learner,
-        &objective,
-        &val_y[..],
-        val_y.len(),
-        &plan,
-        ctx,
-    )?;
-    drop(learner);
+    let mut fits = Vec::with_capacity(cfg.members);
+    for k in 0..cfg.members {
+        if cfg.members > 1 {
+            ctx.note(&format!("member {} of {}", k + 1, cfg.members));
+        }
+        let seed = cfg.member_seed(k);
+        let params = initial_params(&spec, seed);
+        let gpu = match compute {
+            Compute::Cpu => None,
+            Compute::Gpu(ctx) => Some(GpuGn::new(ctx.clone(), spec, &to_f32(&params))?),
+        };
+        let mut learner = GnLearner {
+            spec,
+            gpu,
+            cfg,
+            m: vec![0.0; params.len()],
+            v: vec![0.0; params.len()],
+            avg: vec![0.0; params.len()],
+            params,
+            train: &gs[0],
+            train_y: &ys[0],
+            validation: &gs[1],
+            step: 0,
+            tally: Tally::default(),
+        };
+        let plan = Plan {
+            epochs: cfg.epochs,
+            batch: cfg.batch,
+            seed,
+            n_train: sets.train.len(),
+        };
+        fits.push(fit(
+            &mut learner,
+            &objective,
+            &val_y[..],
+            val_y.len(),
+            &plan,
+            ctx,
+        )?);
+    }
+    let member_epochs = match cfg.members {
+        1 => Vec::new(),
+        _ => fits.iter().map(Fitted::best_epoch).collect(),
+    };
+    let fitted = Fitted::joined(fits);
     let mut header = Header::trained::<Regression>(
         (Arch::Gn, VERSION),
         data,
@@ -274,6 +312,8 @@ pub fn train(
             target_mean: mean,
             target_std: std,
             inherent_energy: inputs.as_ref().map(|i| i.energy),
+            descriptors: desc.map(|d| d.columns).unwrap_or_default(),
+            member_epochs,
         },
         params: fitted.params.clone(),
     };
@@ -327,5 +367,72 @@ mod tests {
         let (a, b) = (initial_params(&spec, 3), spec.init(3));
         let last = spec.layers().last().unwrap().last().copied().unwrap();
         assert!(a[..last.w] == b[..last.w] && b[last.w..last.b].iter().any(|&x| x != 0.0));
+    }
+
+    #[test]
+    fn weight_decay_shrinks_before_adam_and_the_moving_average_is_bias_corrected() {
+        let side = 6;
+        let pos: Vec<f64> = (0..side * side)
+            .flat_map(|i| [(i % side) as f64 + 0.1 * (i % 4) as f64, (i / side) as f64])
+            .collect();
+        let species: Vec<u32> = (0..side * side).map(|i| u32::from(i % 3 == 0)).collect();
+        let g = cutoff_graph(&pos, &species, side as f64, 1.6);
+        let spec = GnSpec {
+            n_species: 2,
+            node_in: 0,
+            edge_in: 2,
+            hidden: 8,
+            steps: 1,
+            outputs: 2,
+        };
+        let y: Vec<Vec<f64>> = vec![(0..2 * side * side).map(|i| (i % 5) as f64 - 2.0).collect()];
+        let p0 = initial_params(&spec, 1);
+        // the parameters after one step and what validation and the saved model read
+        let step = |weight_decay: f64, average: f64| {
+            let cfg = GnConfig {
+                lr: 1e-2,
+                weight_decay,
+                average,
+                augment: false,
+                ..GnConfig::default()
+            };
+            let mut l = GnLearner {
+                spec,
+                gpu: None,
+                cfg: &cfg,
+                m: vec![0.0; p0.len()],
+                v: vec![0.0; p0.len()],
+                avg: vec![0.0; p0.len()],
+                params: p0.clone(),
+                train: std::slice::from_ref(&g),
+                train_y: &y,
+                validation: &[],
+                step: 0,
+                tally: Tally::default(),
+            };
+            l.step(&Batch {
+                epoch: 1,
+                index: 0,
+                offset: 0,
+                samples: &[0],
+                seed: 0,
+            })
+            .unwrap();
+            (l.params.clone(), l.params().unwrap())
+        };
+        let (plain, read) = step(0.0, 0.0);
+        assert_eq!(read, to_f32(&plain));
+        assert!(plain.iter().zip(&p0).any(|(a, b)| a != b));
+        // the same Adam step from parameters scaled by 1 - lr x weight_decay (decoupled, as AdamW)
+        let (decayed, _) = step(2.0, 0.0);
+        for ((d, p), q) in decayed.iter().zip(&plain).zip(&p0) {
+            assert!((d - (p - 0.02 * q)).abs() < 1e-12, "{d} {p} {q}");
+        }
+        // after one step the bias-corrected average is that step's parameters, not 0.1 of them
+        let (last, averaged) = step(0.0, 0.9);
+        assert_eq!(last, plain);
+        for (a, p) in averaged.iter().zip(&plain) {
+            assert!((*a as f64 - p).abs() <= 1e-6 * p.abs().max(1e-3), "{a} {p}");
+        }
     }
 }

@@ -198,15 +198,29 @@ pub fn collect(
     })
 }
 
-/// "width 16, steps 2, cutoff 2; inputs: the configuration and its inherent structure".
+/// "3 members of width 16, steps 2, cutoff 2; inputs: the configuration and its inherent structure, 24
+/// descriptors; loss on every species".
 fn describe_network(model: &GnModelFile) -> String {
     let c = &model.config;
-    let inputs = match c.inherent {
-        true => "the configuration and its inherent structure",
-        false => "the configuration (Bapst's)",
+    let mut inputs = match c.inherent {
+        true => "the configuration and its inherent structure".to_string(),
+        false => "the configuration".to_string(),
+    };
+    match model.descriptors.len() {
+        0 if !c.inherent => inputs.push_str(" (Bapst's)"),
+        0 => {}
+        f => inputs.push_str(&format!(", {f} descriptors")),
+    }
+    let members = match c.members {
+        1 => String::new(),
+        k => format!("{k} members of "),
+    };
+    let loss = match c.all_species {
+        true => "; loss on every species",
+        false => "",
     };
     format!(
-        "width {}, steps {}, cutoff {}; inputs: {inputs}",
+        "{members}width {}, steps {}, cutoff {}; inputs: {inputs}{loss}",
         c.hidden, c.steps, c.cutoff
     )
 }
