@@ -258,14 +258,8 @@ pub fn graphs(
                 with_inherent(&mut g, (pos, min), &e, inh.energy, data.box_l(), cutoff);
             }
             if let Some(di) = desc {
+                // the column count matches: `load` refuses a model whose `descriptors` do not fit its settings
                 let d = described(data, inherent.map(|i| i.set), k, &di.lengths)?;
-                if d.n_features() != di.columns.len() {
-                    return Err(Error::Input(format!(
-                        "the network takes {} descriptor columns but {} were computed; train it again",
-                        di.columns.len(),
-                        d.n_features()
-                    )));
-                }
                 with_descriptors(&mut g, &d, &di.columns);
             }
             Ok(g)
